@@ -1,0 +1,112 @@
+using System.Buffers;
+
+namespace DotnetMerge.Kernels;
+
+/// <summary>The shared driver of every CPU kernel: walks a tensor in fixed-size chunks, decodes the inputs of each
+/// chunk to float32 (in per-worker buffers), runs the method's body and encodes the output chunk.
+/// Chunk boundaries depend only on the tensor and <see cref="ExecutionSettings.ChunkElements"/>, never on the
+/// thread count, and reductions are combined in chunk order, so results are identical for any thread count.</summary>
+public static class ChunkLoop
+{
+    public delegate void MapBody(long start, int length, float[][] inputs, float[] output);
+    public delegate void ReduceBody(long start, int length, float[][] inputs, Span<double> accumulators);
+
+    /// <summary>Computes the output elementwise-by-chunks from <paramref name="inputs"/>.</summary>
+    public static void Map(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, MapBody body)
+        => Map(ctx, inputs, ctx.Settings.ChunkElements, body);
+
+    /// <summary>Map with chunks that are whole multiples of <paramref name="rowLength"/> elements (row-local math).</summary>
+    public static void MapRows(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, long rowLength, MapBody body)
+        => Map(ctx, inputs, RowChunk(ctx.Settings.ChunkElements, rowLength), body);
+
+    private static void Map(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, long chunkElements, MapBody body)
+    {
+        long total = ctx.OutputElementCount;
+        if (total == 0) return;
+        long chunks = (total + chunkElements - 1) / chunkElements;
+        int chunk = (int)Math.Min(chunkElements, total);
+        Run(ctx.Settings, chunks, inputs.Count, chunk, withOutput: true, (c, ins, output) =>
+        {
+            long start = c * chunkElements;
+            int length = (int)Math.Min(chunkElements, total - start);
+            for (int i = 0; i < inputs.Count; i++) inputs[i].Decode(start, ins[i].AsSpan(0, length));
+            body(start, length, ins, output);
+            ctx.Encode(start, output.AsSpan(0, length));
+        });
+    }
+
+    /// <summary>Sums per-chunk accumulators over the whole tensor (in chunk order, in double precision).</summary>
+    public static double[] Reduce(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, int accumulatorCount, ReduceBody body)
+        => Reduce(ctx.Settings, inputs, ctx.Settings.ChunkElements, accumulatorCount, body);
+
+    public static double[] Reduce(ExecutionSettings settings, IReadOnlyList<MergeInput> inputs, long chunkElements, int accumulatorCount, ReduceBody body)
+    {
+        long total = inputs.Count == 0 ? 0 : inputs[0].ElementCount;
+        var result = new double[accumulatorCount];
+        if (total == 0) return result;
+        long chunks = (total + chunkElements - 1) / chunkElements;
+        var partial = new double[chunks * accumulatorCount];
+        int chunk = (int)Math.Min(chunkElements, total);
+        Run(settings, chunks, inputs.Count, chunk, withOutput: false, (c, ins, _) =>
+        {
+            long start = c * chunkElements;
+            int length = (int)Math.Min(chunkElements, total - start);
+            for (int i = 0; i < inputs.Count; i++) inputs[i].Decode(start, ins[i].AsSpan(0, length));
+            body(start, length, ins, partial.AsSpan((int)(c * accumulatorCount), accumulatorCount));
+        });
+        for (long c = 0; c < chunks; c++)
+            for (int a = 0; a < accumulatorCount; a++)
+                result[a] += partial[c * accumulatorCount + a];
+        return result;
+    }
+
+    /// <summary>Number of elements per chunk when chunks must hold whole rows.</summary>
+    public static long RowChunk(long chunkElements, long rowLength)
+        => rowLength <= 0 ? chunkElements : Math.Max(1, chunkElements / rowLength) * rowLength;
+
+    private static void Run(ExecutionSettings settings, long chunks, int inputCount, int chunkLength, bool withOutput,
+        Action<long, float[][], float[]> work)
+    {
+        int workers = (int)Math.Max(1, Math.Min(settings.Threads, chunks));
+        var pool = ArrayPool<float>.Shared;
+        if (workers == 1)
+        {
+            var ins = Rent(pool, inputCount, chunkLength);
+            var output = withOutput ? pool.Rent(chunkLength) : Array.Empty<float>();
+            try { for (long c = 0; c < chunks; c++) work(c, ins, output); }
+            finally { Return(pool, ins, output); }
+            return;
+        }
+
+        long next = -1;
+        var tasks = new Task[workers];
+        for (int w = 0; w < workers; w++)
+        {
+            tasks[w] = Task.Factory.StartNew(() =>
+            {
+                var ins = Rent(pool, inputCount, chunkLength);
+                var output = withOutput ? pool.Rent(chunkLength) : Array.Empty<float>();
+                try
+                {
+                    long c;
+                    while ((c = Interlocked.Increment(ref next)) < chunks) work(c, ins, output);
+                }
+                finally { Return(pool, ins, output); }
+            }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+        }
+        Task.WaitAll(tasks);
+    }
+
+    private static float[][] Rent(ArrayPool<float> pool, int count, int length)
+    {
+        var arrays = new float[count][];
+        for (int i = 0; i < count; i++) arrays[i] = pool.Rent(length);
+        return arrays;
+    }
+
+    private static void Return(ArrayPool<float> pool, float[][] ins, float[] output)
+    {
+        foreach (var a in ins) pool.Return(a);
+        if (output.Length > 0) pool.Return(output);
+    }
+}
