@@ -1,0 +1,207 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using DotnetMerge.Numerics;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Demo;
+
+/// <summary>Shape of a generated llama-style checkpoint.</summary>
+public sealed record LlamaSpec(int Layers = 4, int Hidden = 64, int Intermediate = 176, int Vocab = 512, int Heads = 4, int KvHeads = 2,
+    Dtype Dtype = Dtype.BF16, long MaxShardBytes = 0, bool TiedEmbeddings = false)
+{
+    public int HeadDim => Hidden / Heads;
+
+    /// <summary>Tensor names and shapes in checkpoint order (embeddings, layers, final norm, LM head).</summary>
+    public IReadOnlyList<(string Name, long[] Shape)> Tensors()
+    {
+        var list = new List<(string, long[])> { ("model.embed_tokens.weight", new long[] { Vocab, Hidden }) };
+        int kv = KvHeads * HeadDim;
+        for (int l = 0; l < Layers; l++)
+        {
+            string p = "model.layers." + l.ToString(CultureInfo.InvariantCulture) + ".";
+            list.Add((p + "input_layernorm.weight", new long[] { Hidden }));
+            list.Add((p + "self_attn.q_proj.weight", new long[] { Hidden, Hidden }));
+            list.Add((p + "self_attn.k_proj.weight", new long[] { kv, Hidden }));
+            list.Add((p + "self_attn.v_proj.weight", new long[] { kv, Hidden }));
+            list.Add((p + "self_attn.o_proj.weight", new long[] { Hidden, Hidden }));
+            list.Add((p + "post_attention_layernorm.weight", new long[] { Hidden }));
+            list.Add((p + "mlp.gate_proj.weight", new long[] { Intermediate, Hidden }));
+            list.Add((p + "mlp.up_proj.weight", new long[] { Intermediate, Hidden }));
+            list.Add((p + "mlp.down_proj.weight", new long[] { Hidden, Intermediate }));
+        }
+        list.Add(("model.norm.weight", new long[] { Hidden }));
+        if (!TiedEmbeddings) list.Add(("lm_head.weight", new long[] { Vocab, Hidden }));
+        return list;
+    }
+
+    /// <summary>Bytes of all tensors.</summary>
+    public long TotalBytes => Tensors().Sum(t => Dtype.ByteCount(t.Shape.Aggregate(1L, (a, b) => a * b)));
+
+    /// <summary>A spec whose checkpoint is about <paramref name="bytes"/> large (for benchmarks).</summary>
+    public static LlamaSpec OfSize(long bytes, Dtype dtype = Dtype.BF16)
+    {
+        // Scale hidden size with a fixed shape ratio until the model is big enough.
+        for (int hidden = 256; ; hidden += 128)
+        {
+            var spec = new LlamaSpec(Layers: 16, Hidden: hidden, Intermediate: hidden * 11 / 4 / 16 * 16, Vocab: 32000, Heads: hidden / 64, KvHeads: Math.Max(1, hidden / 256), Dtype: dtype);
+            if (spec.TotalBytes >= bytes) return spec;
+        }
+    }
+}
+
+/// <summary>How a generated fine-tune differs from its base: which tensors move, and how much.</summary>
+/// <param name="Name">Model directory name and its "specialty".</param>
+/// <param name="Filter">Substring of tensor names this fine-tune changes (e.g. "mlp", "self_attn"); empty = all.</param>
+/// <param name="FromLayer">First layer it changes (non-layer tensors are changed when FromLayer is 0).</param>
+/// <param name="Scale">Standard deviation of the change relative to the weights' (0.02 = 2 %).</param>
+/// <param name="Density">Fraction of elements that change.</param>
+public sealed record FineTune(string Name, string Filter, int FromLayer, double Scale, double Density, ulong Seed);
+
+/// <summary>Writes small llama-shaped checkpoints with real tensor names, config.json, a tokenizer and a model card:
+/// a base and fine-tunes that differ from it in structured ways. Used by <c>dotnet merge demo</c>, tests and benchmarks.</summary>
+public static class SyntheticModels
+{
+    public const string BaseName = "base";
+
+    /// <summary>Writes the base model into <paramref name="directory"/>.</summary>
+    public static Task WriteBaseAsync(string directory, LlamaSpec spec, ulong seed = 1, CancellationToken ct = default)
+        => WriteAsync(directory, spec, seed, null, declaredBase: null, ct);
+
+    /// <summary>Writes a fine-tune of the base generated with <paramref name="baseSeed"/>.</summary>
+    public static Task WriteFineTuneAsync(string directory, LlamaSpec spec, FineTune fineTune, ulong baseSeed = 1, string declaredBase = "dotnet-merge/demo-base", CancellationToken ct = default)
+        => WriteAsync(directory, spec, baseSeed, fineTune, declaredBase, ct);
+
+    private static async Task WriteAsync(string directory, LlamaSpec spec, ulong seed, FineTune? fineTune, string? declaredBase, CancellationToken ct)
+    {
+        Directory.CreateDirectory(directory);
+        var tensors = spec.Tensors().Select(t => new OutputTensor(t.Name, spec.Dtype, t.Shape)).ToList();
+        await using (var writer = new ShardedModelWriter(directory, tensors, spec.MaxShardBytes))
+        {
+            foreach (var t in tensors)
+            {
+                var values = BaseValues(t.Name, t.Shape, seed);
+                if (fineTune is not null && Changes(fineTune, t.Name)) ApplyChange(values, t.Name, fineTune);
+                var bytes = new byte[t.ByteLength];
+                DtypeConversion.Encode(spec.Dtype, values, bytes, 0);
+                await writer.WriteTensorAsync(t.Name, bytes, ct).ConfigureAwait(false);
+            }
+            await writer.CompleteAsync(ct).ConfigureAwait(false);
+        }
+        WriteConfig(directory, spec);
+        WriteTokenizer(directory, spec.Vocab);
+        File.WriteAllText(Path.Combine(directory, "generation_config.json"), "{\n  \"bos_token_id\": 1,\n  \"eos_token_id\": 2\n}\n");
+        var card = declaredBase is null
+            ? "---\nlibrary_name: transformers\n---\n\n# Synthetic base model\n\nGenerated by dotnet-merge for demonstrations and tests.\n"
+            : $"---\nbase_model: {declaredBase}\nlibrary_name: transformers\n---\n\n# Synthetic fine-tune '{fineTune!.Name}'\n\nChanges tensors matching '{fineTune.Filter}' from layer {fineTune.FromLayer} on.\n";
+        File.WriteAllText(Path.Combine(directory, "README.md"), card);
+    }
+
+    /// <summary>True when the fine-tune changes this tensor.</summary>
+    public static bool Changes(FineTune fineTune, string name)
+    {
+        if (fineTune.Filter.Length > 0 && !name.Contains(fineTune.Filter, StringComparison.Ordinal)) return false;
+        return Models.LayerLayout.TrySplit(name, out _, out var layer, out _) ? layer >= fineTune.FromLayer : fineTune.FromLayer == 0;
+    }
+
+    /// <summary>Deterministic base weights: norms near 1, matrices ~ N(0, 1/sqrt(fan_in)).</summary>
+    public static float[] BaseValues(string name, long[] shape, ulong seed)
+    {
+        long n = shape.Aggregate(1L, (a, b) => a * b);
+        var values = new float[n];
+        var rng = new SplitMix64(seed ^ Hash(name));
+        if (shape.Length == 1)
+        {
+            for (long i = 0; i < n; i++) values[i] = 1f + 0.05f * (float)rng.NextGaussian();
+            return values;
+        }
+        double std = 1.0 / Math.Sqrt(shape[^1]);
+        for (long i = 0; i < n; i++) values[i] = (float)(std * rng.NextGaussian());
+        return values;
+    }
+
+    private static void ApplyChange(float[] values, string name, FineTune fineTune)
+    {
+        var rng = new SplitMix64(fineTune.Seed ^ Hash(name) ^ 0x9E3779B97F4A7C15UL);
+        double rms = Math.Sqrt(values.Sum(v => (double)v * v) / Math.Max(1, values.Length));
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (rng.NextDouble() >= fineTune.Density) continue;
+            values[i] += (float)(fineTune.Scale * rms * rng.NextGaussian());
+        }
+    }
+
+    private static void WriteConfig(string directory, LlamaSpec spec)
+    {
+        var config = new JsonObject
+        {
+            ["architectures"] = new JsonArray("LlamaForCausalLM"),
+            ["model_type"] = "llama",
+            ["hidden_size"] = spec.Hidden,
+            ["intermediate_size"] = spec.Intermediate,
+            ["num_attention_heads"] = spec.Heads,
+            ["num_key_value_heads"] = spec.KvHeads,
+            ["num_hidden_layers"] = spec.Layers,
+            ["vocab_size"] = spec.Vocab,
+            ["max_position_embeddings"] = 2048,
+            ["rms_norm_eps"] = 1e-5,
+            ["rope_theta"] = 10000.0,
+            ["hidden_act"] = "silu",
+            ["tie_word_embeddings"] = spec.TiedEmbeddings,
+            ["bos_token_id"] = 1,
+            ["eos_token_id"] = 2,
+            ["torch_dtype"] = spec.Dtype.TorchName(),
+        };
+        File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    /// <summary>A tiny word-level tokenizer.json with <paramref name="vocab"/> entries (valid for the tokenizers library).</summary>
+    private static void WriteTokenizer(string directory, int vocab)
+    {
+        var sb = new StringBuilder();
+        sb.Append("{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[],\"normalizer\":null,");
+        sb.Append("\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"post_processor\":null,\"decoder\":null,");
+        sb.Append("\"model\":{\"type\":\"WordLevel\",\"unk_token\":\"<unk>\",\"vocab\":{");
+        for (int i = 0; i < vocab; i++)
+        {
+            if (i > 0) sb.Append(',');
+            var token = i switch { 0 => "<unk>", 1 => "<s>", 2 => "</s>", _ => "w" + i.ToString(CultureInfo.InvariantCulture) };
+            sb.Append('"').Append(token).Append("\":").Append(i.ToString(CultureInfo.InvariantCulture));
+        }
+        sb.Append("}}}");
+        File.WriteAllText(Path.Combine(directory, "tokenizer.json"), sb.ToString());
+        File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"),
+            "{\n  \"bos_token\": \"<s>\",\n  \"eos_token\": \"</s>\",\n  \"unk_token\": \"<unk>\",\n  \"model_max_length\": 2048,\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\"\n}\n");
+        File.WriteAllText(Path.Combine(directory, "special_tokens_map.json"),
+            "{\n  \"bos_token\": \"<s>\",\n  \"eos_token\": \"</s>\",\n  \"unk_token\": \"<unk>\"\n}\n");
+    }
+
+    private static ulong Hash(string s)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (var b in Encoding.UTF8.GetBytes(s)) { h ^= b; h *= 1099511628211UL; }
+        return h;
+    }
+
+    /// <summary>Small fast generator for fixture data (not the merge's random stream).</summary>
+    private struct SplitMix64(ulong state)
+    {
+        private ulong _state = state;
+
+        public ulong Next()
+        {
+            ulong z = _state += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+
+        public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
+
+        public double NextGaussian()
+        {
+            double u1 = 1.0 - NextDouble(), u2 = NextDouble();
+            return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+        }
+    }
+}

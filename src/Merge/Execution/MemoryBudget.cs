@@ -1,0 +1,47 @@
+namespace DotnetMerge.Execution;
+
+/// <summary>Back-pressure for the pipeline: a count of bytes that tensor buffers may occupy at once. A request larger
+/// than the whole budget is granted only when nothing else is held, so one huge tensor still runs, alone.</summary>
+internal sealed class MemoryBudget
+{
+    private readonly long _capacity;
+    private long _held;
+    private long _peak;
+    private readonly object _gate = new();
+    private readonly SemaphoreSlim _changed = new(0);
+
+    public MemoryBudget(long capacity) => _capacity = Math.Max(1, capacity);
+
+    public long Capacity => _capacity;
+    public long Peak { get { lock (_gate) return _peak; } }
+
+    public async ValueTask AcquireAsync(long bytes, CancellationToken ct)
+    {
+        while (true)
+        {
+            lock (_gate)
+            {
+                if (_held == 0 || _held + bytes <= _capacity)
+                {
+                    _held += bytes;
+                    _peak = Math.Max(_peak, _held);
+                    return;
+                }
+            }
+            await _changed.WaitAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    public void Release(long bytes)
+    {
+        lock (_gate) _held -= bytes;
+        _changed.Release();
+    }
+
+    /// <summary>Default: a quarter of the memory available to the process, at least 1 GiB.</summary>
+    public static long DefaultCapacity()
+    {
+        long total = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        return Math.Max(1L << 30, total / 4);
+    }
+}

@@ -1,0 +1,195 @@
+using System.Threading.Channels;
+using DotnetMerge.Engine;
+using DotnetMerge.Kernels;
+using DotnetMerge.Planning;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Execution;
+
+/// <summary>Runs a plan's tensor jobs as a three-stage pipeline: read the inputs of the next jobs (random-access reads into
+/// aligned native buffers) while the current job is computed (in parallel over chunks) and the previous one is written
+/// (streamed into its shard). A <see cref="MemoryBudget"/> bounds the bytes in flight, so peak memory depends on the
+/// largest tensors, never on the model size.</summary>
+public static class MergeExecutor
+{
+    private sealed class Loaded(TensorJob job, NativeBuffer[] inputs, long inputBytes, long outputBytes)
+    {
+        public TensorJob Job { get; } = job;
+        public NativeBuffer[] Inputs { get; } = inputs;
+        public long InputBytes { get; } = inputBytes;
+        public long OutputBytes { get; } = outputBytes;
+    }
+
+    private sealed class Computed(TensorJob job, NativeBuffer output, long heldBytes, long bytesRead)
+    {
+        public TensorJob Job { get; } = job;
+        public NativeBuffer Output { get; } = output;
+        public long HeldBytes { get; } = heldBytes;
+        public long BytesRead { get; } = bytesRead;
+    }
+
+    /// <summary>Result figures of a run.</summary>
+    public sealed record ExecutionStats(long BytesRead, long BytesWritten, long PeakBufferBytes, TimeSpan Elapsed);
+
+    /// <summary>Writes every tensor of <paramref name="plan"/> as safetensors shards into <paramref name="directory"/>.</summary>
+    public static async Task<ExecutionStats> ExecuteAsync(MergePlan plan, string directory, MergeOptions options, IMergeProgress progress, CancellationToken ct)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var budget = new MemoryBudget(options.MaxMemoryBytes ?? MemoryBudget.DefaultCapacity());
+        var settings = new ExecutionSettings(Math.Max(1, options.Threads));
+        progress.Started(plan.Jobs.Count, plan.BytesToRead, plan.BytesToWrite);
+
+        var toCompute = Channel.CreateBounded<Loaded>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+        var toWrite = Channel.CreateBounded<Computed>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var token = linked.Token;
+
+        long read = 0, written = 0;
+        var reader = Task.Run(async () =>
+        {
+            try
+            {
+                foreach (var job in plan.Jobs)
+                {
+                    long outputBytes = job.Kind == JobKind.Copy ? 0 : job.OutputBytes;
+                    await budget.AcquireAsync(job.InputBytes + outputBytes, token).ConfigureAwait(false);
+                    var buffers = new NativeBuffer[job.Inputs.Count];
+                    try
+                    {
+                        for (int i = 0; i < buffers.Length; i++)
+                        {
+                            var input = job.Inputs[i];
+                            buffers[i] = new NativeBuffer(input.ByteLength);
+                            await input.File.ReadTensorAsync(input.Tensor, buffers[i].Memory, token).ConfigureAwait(false);
+                        }
+                    }
+                    catch
+                    {
+                        foreach (var b in buffers) ((IDisposable?)b)?.Dispose();
+                        budget.Release(job.InputBytes + outputBytes);
+                        throw;
+                    }
+                    await toCompute.Writer.WriteAsync(new Loaded(job, buffers, job.InputBytes, outputBytes), token).ConfigureAwait(false);
+                }
+                toCompute.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                toCompute.Writer.TryComplete(e);
+                throw;
+            }
+        }, token);
+
+        var computer = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var loaded in toCompute.Reader.ReadAllAsync(token).ConfigureAwait(false))
+                {
+                    var computed = Compute(plan, loaded, settings, budget, token);
+                    await toWrite.Writer.WriteAsync(computed, token).ConfigureAwait(false);
+                }
+                toWrite.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                toWrite.Writer.TryComplete(e);
+                throw;
+            }
+        }, token);
+
+        var writerTask = Task.Run(async () =>
+        {
+            await using var writer = new ShardedModelWriter(directory, plan.Jobs.Select(j => j.ToOutputTensor()).ToList(), options.MaxShardBytes);
+            await foreach (var computed in toWrite.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                try
+                {
+                    await writer.WriteTensorAsync(computed.Job.OutputName, computed.Output.Memory, token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ((IDisposable)computed.Output).Dispose();
+                    budget.Release(computed.HeldBytes);
+                }
+                read += computed.BytesRead;
+                written += computed.Job.OutputBytes;
+                progress.TensorWritten(computed.Job.OutputName, computed.BytesRead, computed.Job.OutputBytes);
+            }
+            await writer.CompleteAsync(token).ConfigureAwait(false);
+        }, token);
+
+        try
+        {
+            await Task.WhenAll(reader, computer, writerTask).ConfigureAwait(false);
+        }
+        catch
+        {
+            linked.Cancel();
+            // Drain whatever is still queued so native buffers are freed.
+            try { await Task.WhenAll(reader, computer, writerTask).ConfigureAwait(false); } catch { /* reported below */ }
+            while (toCompute.Reader.TryRead(out var l)) foreach (var b in l.Inputs) ((IDisposable)b).Dispose();
+            while (toWrite.Reader.TryRead(out var c)) ((IDisposable)c.Output).Dispose();
+            ct.ThrowIfCancellationRequested();
+            throw FirstFailure(reader, computer, writerTask);
+        }
+        return new ExecutionStats(read, written, budget.Peak, started.Elapsed);
+    }
+
+    private static Exception FirstFailure(params Task[] tasks)
+    {
+        foreach (var t in tasks)
+            if (t.Exception is { } agg)
+            {
+                var e = agg.InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException) ?? agg.InnerException!;
+                return e is MergeException ? e : e;
+            }
+        return new OperationCanceledException();
+    }
+
+    private static Computed Compute(MergePlan plan, Loaded loaded, ExecutionSettings settings, MemoryBudget budget, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        var job = loaded.Job;
+        if (job.Kind == JobKind.Copy)
+        {
+            // The input buffer becomes the output buffer: no copy, and it stays charged to the budget until written.
+            return new Computed(job, loaded.Inputs[0], loaded.InputBytes, loaded.InputBytes);
+        }
+
+        var output = new NativeBuffer(job.OutputBytes);
+        try
+        {
+            var inputs = new MergeInput[job.Inputs.Count];
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                var ji = job.Inputs[i];
+                var input = new MergeInput(ji.Model.Name, ji.TensorName, ji.Tensor.Dtype, ji.Tensor.Shape, loaded.Inputs[i].Memory, ji.IsBase, ji.Parameters);
+                inputs[i] = ji.CropShape is null ? input : input.CropTo(ji.CropShape);
+            }
+            var context = new TensorMergeContext(job.OutputName, inputs, job.BaseIndex, job.Global, job.OutputShape, job.OutputDtype,
+                output.Memory, plan.Seed, job.IsEmbedding, settings);
+            try
+            {
+                plan.Implementation.Merge(context);
+            }
+            catch (Exception e) when (e is not OperationCanceledException and not MergeException)
+            {
+                var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
+                throw new MergeException(MergeErrorKind.Input,
+                    $"{plan.Method.Name} failed on tensor '{job.OutputName}': {inner.Message}", inner);
+            }
+        }
+        catch
+        {
+            ((IDisposable)output).Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var b in loaded.Inputs) ((IDisposable)b).Dispose();
+            budget.Release(loaded.InputBytes);
+        }
+        return new Computed(job, output, loaded.OutputBytes, loaded.InputBytes);
+    }
+}

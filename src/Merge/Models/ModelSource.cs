@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DotnetMerge.Definitions;
+using DotnetMerge.Engine;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Models;
+
+/// <summary>One input model of a merge: its directory, its safetensors checkpoint (headers only), its config.json
+/// and its inferred layer layout. Opening reads headers and small JSON files, never tensor data.</summary>
+public sealed class ModelSource : IDisposable
+{
+    private ModelSource(ModelReference reference, string directory, ModelCheckpoint checkpoint, JsonObject? config)
+    {
+        Reference = reference; Directory = directory; Checkpoint = checkpoint; Config = config;
+        Layout = LayerLayout.Infer(checkpoint.Shards.SelectMany(s => s.Header.Tensors.Select(t => t.Name)));
+    }
+
+    public ModelReference Reference { get; }
+    public string Name => Reference.Path;
+    public string Directory { get; }
+    public ModelCheckpoint Checkpoint { get; }
+    /// <summary>config.json, when the model has one.</summary>
+    public JsonObject? Config { get; }
+    public LayerLayout Layout { get; }
+
+    /// <summary>Layer count: from the tensor names, which is what the checkpoint really holds.</summary>
+    public int LayerCount => Layout.LayerCount;
+
+    public long? VocabSize => ConfigInt("vocab_size") ?? ConfigInt("text_config.vocab_size");
+
+    public long? ConfigInt(string dottedKey)
+    {
+        JsonNode? node = Config;
+        foreach (var part in dottedKey.Split('.'))
+        {
+            if (node is not JsonObject o || !o.TryGetPropertyValue(part, out node)) return null;
+        }
+        return node is JsonValue v && v.TryGetValue<long>(out var l) ? l : null;
+    }
+
+    public string? ConfigString(string key)
+        => Config is not null && Config.TryGetPropertyValue(key, out var n) && n is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    /// <summary>The first entry of config.json's <c>architectures</c>.</summary>
+    public string? Architecture
+        => Config is not null && Config.TryGetPropertyValue("architectures", out var n) && n is JsonArray a && a.Count > 0
+            && a[0] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    /// <summary>SHA-256 of tokenizer.json (or tokenizer.model), or null when the model has neither.</summary>
+    public string? TokenizerFingerprint()
+    {
+        foreach (var file in new[] { "tokenizer.json", "tokenizer.model" })
+        {
+            var path = System.IO.Path.Combine(Directory, file);
+            if (!File.Exists(path)) continue;
+            using var stream = File.OpenRead(path);
+            return file + ":" + Convert.ToHexString(SHA256.HashData(stream));
+        }
+        return null;
+    }
+
+    /// <summary>The base model the model card declares (README.md front matter <c>base_model:</c>), if any.</summary>
+    public IReadOnlyList<string> DeclaredBaseModels() => ModelCardFrontMatter.ReadBaseModels(System.IO.Path.Combine(Directory, "README.md"));
+
+    /// <summary>Resolves a model reference to a directory: relative paths are tried next to the definition file first,
+    /// then in the working directory.</summary>
+    public static string ResolveDirectory(ModelReference reference, string? definitionDirectory, string? workingDirectory)
+    {
+        if (reference.LoraPath is not null)
+            throw new MergeException(MergeErrorKind.Definition,
+                $"{reference.Location}: model '{reference}' applies a LoRA adapter; LoRA inputs are not supported yet: merge the adapter into its base first");
+        var path = reference.Path;
+        if (path.StartsWith("~/", StringComparison.Ordinal))
+            path = System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[2..]);
+        if (System.IO.Path.IsPathRooted(path)) return System.IO.Path.GetFullPath(path);
+        var candidates = new List<string>();
+        if (definitionDirectory is not null) candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(definitionDirectory, path)));
+        candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(workingDirectory ?? Environment.CurrentDirectory, path)));
+        foreach (var c in candidates) if (System.IO.Directory.Exists(c)) return c;
+        return candidates[0];
+    }
+
+    /// <summary>Opens a model directory (headers and config only).</summary>
+    public static ModelSource Open(ModelReference reference, string directory)
+    {
+        if (!System.IO.Directory.Exists(directory))
+        {
+            var hubHint = LooksLikeHubId(reference.Path)
+                ? " It looks like a Hugging Face repo id: dotnet-merge works offline on local directories; download it first (e.g. `huggingface-cli download " + reference.Path + " --local-dir ...`) and use the local path."
+                : "";
+            throw new MergeException(MergeErrorKind.Input, $"{reference.Location}: model '{reference.Path}' not found: no directory '{directory}'.{hubHint}");
+        }
+        ModelCheckpoint checkpoint;
+        try { checkpoint = ModelCheckpoint.Open(directory); }
+        catch (Exception e) when (e is CheckpointException or SafetensorsFormatException or IOException or UnauthorizedAccessException)
+        {
+            throw new MergeException(MergeErrorKind.Input, $"{reference.Location}: model '{reference.Path}': {e.Message}", e);
+        }
+        JsonObject? config = null;
+        var configPath = System.IO.Path.Combine(directory, "config.json");
+        if (File.Exists(configPath))
+        {
+            try { config = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject; }
+            catch (JsonException e)
+            {
+                checkpoint.Dispose();
+                throw new MergeException(MergeErrorKind.Input, $"{configPath}: invalid JSON in config.json: {e.Message}", e);
+            }
+        }
+        return new ModelSource(reference, directory, checkpoint, config);
+    }
+
+    private static bool LooksLikeHubId(string path)
+        => !path.StartsWith('/') && !path.StartsWith('.') && !path.StartsWith('~') && path.Count(c => c == '/') == 1;
+
+    public void Dispose() => Checkpoint.Dispose();
+
+    public override string ToString() => Name;
+
+    internal static string Invariant(long v) => v.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,49 @@
+using System.Text;
+using DotnetMerge.Planning;
+
+namespace DotnetMerge.Output;
+
+/// <summary>Writes README.md (a Hugging Face model card: front matter, method, models, the definition) and the
+/// definition file itself (as mergekit_config.yml, the name tools expect) into a merged model's directory.</summary>
+public static class ModelCard
+{
+    public const string DefinitionFileName = "mergekit_config.yml";
+
+    public static void Write(MergePlan plan, string directory, string title, string? extraSection = null)
+    {
+        File.WriteAllText(Path.Combine(directory, "README.md"), Render(plan, title, extraSection));
+        File.WriteAllText(Path.Combine(directory, DefinitionFileName), plan.Definition.SourceText);
+    }
+
+    public static string Render(MergePlan plan, string title, string? extraSection = null)
+    {
+        var def = plan.Definition;
+        var hubIds = plan.Models.Select(m => m.Name).Where(LooksLikeHubId).Distinct(StringComparer.Ordinal).ToList();
+        var declared = plan.Models.SelectMany(m => m.DeclaredBaseModels()).Distinct(StringComparer.Ordinal).ToList();
+        var sb = new StringBuilder();
+        sb.Append("---\n");
+        var bases = hubIds.Concat(declared).Distinct(StringComparer.Ordinal).ToList();
+        if (bases.Count > 0)
+        {
+            sb.Append("base_model:\n");
+            foreach (var b in bases) sb.Append("- ").Append(b).Append('\n');
+        }
+        sb.Append("library_name: transformers\ntags:\n- merge\n- dotnet-merge\n---\n\n");
+        sb.Append("# ").Append(title).Append("\n\n");
+        sb.Append("This model is a merge of pre-trained language models, made with dotnet-merge.\n\n");
+        sb.Append("## Merge details\n\n### Method\n\n");
+        sb.Append("Merged with **").Append(plan.Method.PrettyName).Append("** (`").Append(plan.Method.Name).Append("`)");
+        if (plan.Method.ReferenceUrl is { } url) sb.Append(", see ").Append(url);
+        var baseModel = def.BaseModel;
+        if (baseModel is not null) sb.Append(", using `").Append(baseModel.Path).Append("` as the base");
+        sb.Append(".\n\n### Models\n\n");
+        foreach (var m in plan.Models.Where(m => baseModel is null || !m.Reference.Equals(baseModel)))
+            sb.Append("- `").Append(m.Name).Append("`\n");
+        if (extraSection is not null) sb.Append('\n').Append(extraSection.TrimEnd()).Append('\n');
+        sb.Append("\n### Configuration\n\n```yaml\n").Append(def.SourceText.TrimEnd()).Append("\n```\n");
+        return sb.ToString();
+    }
+
+    private static bool LooksLikeHubId(string path)
+        => !path.StartsWith('/') && !path.StartsWith('.') && !path.StartsWith('~') && path.Count(c => c == '/') == 1 && !Directory.Exists(path);
+}

@@ -1,0 +1,75 @@
+using DotnetMerge.Definitions;
+using DotnetMerge.Kernels;
+using DotnetMerge.Methods;
+using DotnetMerge.Models;
+using DotnetMerge.Numerics;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Planning;
+
+/// <summary>How one output tensor is produced.</summary>
+public enum JobKind
+{
+    /// <summary>Decoded, merged by the method, encoded.</summary>
+    Merge,
+    /// <summary>Bytes copied unchanged from one input (non-float tensors; passthrough without scale or dtype change).</summary>
+    Copy,
+}
+
+/// <summary>One input of a tensor job: which bytes of which model, and the per-model parameters resolved for it.</summary>
+public sealed record JobInput(ModelSource Model, string TensorName, TensorInfo Tensor, SafetensorsFile File, bool IsBase,
+    ParameterBag Parameters, long[]? CropShape)
+{
+    public long ByteLength => Tensor.ByteLength;
+}
+
+/// <summary>Everything needed to produce one output tensor: pure data, decided before any tensor byte is read.</summary>
+public sealed record TensorJob(string OutputName, JobKind Kind, IReadOnlyList<JobInput> Inputs, int BaseIndex, ParameterBag Global,
+    long[] OutputShape, Dtype OutputDtype, bool IsEmbedding)
+{
+    public long OutputBytes => OutputDtype.ByteCount(TensorShape.ElementCount(OutputShape));
+    public long InputBytes => Inputs.Sum(i => i.ByteLength);
+    public OutputTensor ToOutputTensor() => new(OutputName, OutputDtype, OutputShape);
+}
+
+/// <summary>The whole merge, resolved: every output tensor with its inputs and parameters, the shard layout and the
+/// donors of config and tokenizer. Produced by <see cref="MergePlanner"/>, consumed by the executor, printed by <c>plan</c>.</summary>
+public sealed class MergePlan : IDisposable
+{
+    public MergePlan(MergeDefinition definition, MethodDescriptor method, IMergeMethod implementation, IReadOnlyList<ModelSource> models,
+        ModelSource configDonor, ModelSource? tokenizerDonor, IReadOnlyList<TensorJob> jobs, IReadOnlyList<ShardPlan> shards,
+        int? outputLayerCount, long? outputVocabSize, Dtype? outputTorchDtype, ulong seed, IReadOnlyList<string> warnings)
+    {
+        Definition = definition; Method = method; Implementation = implementation; Models = models; ConfigDonor = configDonor;
+        TokenizerDonor = tokenizerDonor; Jobs = jobs; Shards = shards; OutputLayerCount = outputLayerCount; OutputVocabSize = outputVocabSize;
+        OutputTorchDtype = outputTorchDtype; Seed = seed; Warnings = warnings;
+    }
+
+    public MergeDefinition Definition { get; }
+    public MethodDescriptor Method { get; }
+    public IMergeMethod Implementation { get; }
+    public IReadOnlyList<ModelSource> Models { get; }
+    public ModelSource ConfigDonor { get; }
+    public ModelSource? TokenizerDonor { get; }
+    public IReadOnlyList<TensorJob> Jobs { get; }
+    public IReadOnlyList<ShardPlan> Shards { get; }
+    /// <summary>New layer count for config.json when slices changed it; null to keep the donor's.</summary>
+    public int? OutputLayerCount { get; }
+    /// <summary>New vocab_size for config.json when the written embedding has another row count than the donor declares.</summary>
+    public long? OutputVocabSize { get; }
+    /// <summary>torch_dtype for config.json (the dtype most output tensors have).</summary>
+    public Dtype? OutputTorchDtype { get; }
+    public ulong Seed { get; }
+    public IReadOnlyList<string> Warnings { get; }
+
+    public long BytesToRead => Jobs.Sum(j => j.InputBytes);
+    public long BytesToWrite => Jobs.Sum(j => j.OutputBytes);
+
+    /// <summary>Largest single job (inputs + output): the unit the memory budget must hold at least once.</summary>
+    public long LargestJobBytes => Jobs.Count == 0 ? 0 : Jobs.Max(j => j.InputBytes + j.OutputBytes);
+
+    public void Dispose()
+    {
+        foreach (var m in Models) m.Dispose();
+    }
+}

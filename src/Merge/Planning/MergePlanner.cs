@@ -1,0 +1,377 @@
+using DotnetMerge.Checks;
+using DotnetMerge.Definitions;
+using DotnetMerge.Engine;
+using DotnetMerge.Kernels;
+using DotnetMerge.Methods;
+using DotnetMerge.Models;
+using DotnetMerge.Numerics;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Planning;
+
+/// <summary>Turns a validated definition and the opened input models into a <see cref="MergePlan"/>: which inputs and
+/// parameters make each output tensor, in which dtype and shard. Reads headers and config files only.
+/// Every problem is collected and reported at once (<see cref="PlanningException"/>), before any tensor byte is read.</summary>
+public sealed class MergePlanner
+{
+    private readonly MergeDefinition _def;
+    private readonly MergeOptions _options;
+    private readonly MethodDescriptor _method;
+    private readonly List<CheckFinding> _findings = new();
+    private readonly Dictionary<ModelReference, ModelSource> _models = new();
+
+    private MergePlanner(MergeDefinition def, MergeOptions options, MethodDescriptor method)
+    {
+        _def = def; _options = options; _method = method;
+    }
+
+    /// <summary>Opens the inputs, checks them and plans every tensor. On failure nothing stays open.</summary>
+    public static MergePlan Plan(MergeDefinition definition, MergeOptions options)
+    {
+        var method = MethodCatalog.Find(definition.MergeMethod)
+            ?? throw new MergeException(MergeErrorKind.Definition, $"unknown merge method '{definition.MergeMethod}'");
+        var implementation = MethodRegistry.Find(method.Name)
+            ?? throw new MergeException(MergeErrorKind.Definition, $"merge method '{method.Name}' is not implemented by this version of dotnet-merge");
+        var planner = new MergePlanner(definition, options, method);
+        try
+        {
+            return planner.Build(implementation);
+        }
+        catch
+        {
+            foreach (var m in planner._models.Values) m.Dispose();
+            throw;
+        }
+    }
+
+    private MergePlan Build(IMergeMethod implementation)
+    {
+        OpenModels();
+        ThrowIfErrors();
+
+        _findings.AddRange(CompatibilityChecker.Check(_def, _models.Values.ToList(), _options.AllowCrimes));
+
+        var slices = DefinitionNormalizer.ToSlices(_def, r => _models[r].LayerCount);
+        CheckLayerRanges(slices);
+        ThrowIfErrors();
+
+        var jobs = new List<TensorJob>();
+        int outputLayers = 0;
+        var seenNames = new HashSet<string>(StringComparer.Ordinal);
+        void Add(TensorJob? job)
+        {
+            if (job is null) return;
+            if (!seenNames.Add(job.OutputName))
+            {
+                _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.UnsupportedTensor,
+                    $"output tensor '{job.OutputName}' would be written twice; check the slices' layer ranges"));
+                return;
+            }
+            jobs.Add(job);
+        }
+
+        // Non-layer tensors before the layers come from the first slice, the ones after from the last (mergekit's rule).
+        var first = slices[0];
+        foreach (var name in Template(first).Layout.PreWeights) Add(PlanTensor(first, name, _ => name, 0.0));
+
+        foreach (var slice in slices)
+        {
+            var template = TemplateSource(slice);
+            var templateModel = _models[template.Model];
+            int length = template.LayerEnd - template.LayerStart;
+            for (int i = 0; i < length; i++)
+            {
+                int outLayer = outputLayers + i;
+                double t = ParameterResolver.LayerPosition(i, length);
+                foreach (var suffix in templateModel.Layout.LayerSuffixes[template.LayerStart + i])
+                {
+                    var outputName = templateModel.Layout.LayerTensorName(outLayer, suffix);
+                    int offset = i;
+                    Add(PlanTensor(slice, outputName,
+                        source => _models[source.Model].Layout.LayerTensorName(source.LayerStart + offset, suffix), t));
+                }
+            }
+            outputLayers += length;
+        }
+
+        var last = slices[^1];
+        foreach (var name in Template(last).Layout.PostWeights) Add(PlanTensor(last, name, _ => name, 0.0));
+        ThrowIfErrors();
+
+        var configDonor = ConfigDonor();
+        var tokenizerDonor = TokenizerDonor(configDonor);
+        long? vocab = OutputVocab(jobs, configDonor);
+        var shards = ShardLayout.Plan(jobs.Select(j => j.ToOutputTensor()).ToList(), _options.MaxShardBytes);
+        var torchDtype = jobs.Where(j => j.OutputDtype.CanDecode()).GroupBy(j => j.OutputDtype)
+            .OrderByDescending(g => g.Sum(j => j.OutputBytes)).Select(g => (Dtype?)g.Key).FirstOrDefault();
+        int? layerCount = _def.Slices is not null ? outputLayers : null;
+        ulong seed = _options.Seed ?? _def.Seed ?? 0UL;
+        var warnings = _findings.Where(f => !f.IsError).Select(f => f.ToString()).ToList();
+        var models = _models.Values.ToList();
+        return new MergePlan(_def, _method, implementation, models, configDonor, tokenizerDonor, jobs, shards, layerCount, vocab,
+            torchDtype, seed, warnings);
+    }
+
+    /// <summary>Findings collected so far (warnings survive into the plan).</summary>
+    private void ThrowIfErrors()
+    {
+        if (_findings.Any(f => f.IsError)) throw new PlanningException(_findings.ToList());
+    }
+
+    private void OpenModels()
+    {
+        var definitionDirectory = string.IsNullOrEmpty(_def.SourcePath) ? null : Path.GetDirectoryName(Path.GetFullPath(_def.SourcePath));
+        foreach (var reference in ReferencedModels(_def))
+        {
+            if (_models.ContainsKey(reference)) continue;
+            try
+            {
+                var directory = ModelSource.ResolveDirectory(reference, definitionDirectory, _options.WorkingDirectory);
+                _models[reference] = ModelSource.Open(reference, directory);
+            }
+            catch (MergeException e)
+            {
+                _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.ModelUnavailable, StripLocation(e.Message, reference.Location), reference.Location));
+            }
+        }
+    }
+
+    private static string StripLocation(string message, SourceLocation location)
+    {
+        var prefix = location.ToString() + ": ";
+        return message.StartsWith(prefix, StringComparison.Ordinal) ? message[prefix.Length..] : message;
+    }
+
+    /// <summary>Every model the definition names, in definition order (models/slices first, then base, then tokenizer donor).</summary>
+    public static IReadOnlyList<ModelReference> ReferencedModels(MergeDefinition def)
+    {
+        var list = new List<ModelReference>();
+        void Add(ModelReference? r) { if (r is not null && !list.Contains(r)) list.Add(r); }
+        if (def.Models is not null) foreach (var m in def.Models) Add(m.Model);
+        if (def.Slices is not null)
+            foreach (var s in def.Slices)
+            {
+                foreach (var src in s.Sources) Add(src.Model);
+                Add(s.BaseModel);
+            }
+        Add(def.BaseModel);
+        return list;
+    }
+
+    private void CheckLayerRanges(IReadOnlyList<OutputSlice> slices)
+    {
+        foreach (var slice in slices)
+            foreach (var source in slice.Sources)
+            {
+                var model = _models[source.Model];
+                if (source.LayerEnd > model.LayerCount)
+                    _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.LayerRangeOutOfBounds,
+                        $"layer_range [{source.LayerStart}, {source.LayerEnd}) of '{model.Name}' goes past its {model.LayerCount} layers (valid: [0, {model.LayerCount}))",
+                        source.Location));
+            }
+    }
+
+    private ModelReference? SliceBase(OutputSlice slice) => slice.BaseModel ?? _def.BaseModel;
+
+    private SliceSource TemplateSource(OutputSlice slice)
+    {
+        var baseRef = SliceBase(slice);
+        return slice.Sources.FirstOrDefault(s => baseRef is not null && s.Model.Equals(baseRef)) ?? slice.Sources[0];
+    }
+
+    private ModelSource Template(OutputSlice slice) => _models[TemplateSource(slice).Model];
+
+    private TensorJob? PlanTensor(OutputSlice slice, string outputName, Func<SliceSource, string> inputName, double t)
+    {
+        var baseRef = SliceBase(slice);
+        bool baseHasRole = _method.BaseRule != BaseModelRule.NotUsed;
+        var inputs = new List<JobInput>();
+        int baseIndex = -1;
+        foreach (var source in slice.Sources)
+        {
+            var model = _models[source.Model];
+            var name = inputName(source);
+            if (!TryFindTensor(model, name, out var resolvedName, out var info, out var file))
+            {
+                _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.TensorMissing,
+                    $"tensor '{name}' (output '{outputName}') is missing from model '{model.Name}'", source.Location));
+                continue;
+            }
+            bool isBase = baseRef is not null && source.Model.Equals(baseRef);
+            var parameters = ResolvePerModel(slice, source, resolvedName, t, isBase && baseHasRole, model);
+            if (isBase) baseIndex = inputs.Count;
+            inputs.Add(new JobInput(model, resolvedName, info, file, isBase, parameters, null));
+        }
+        if (inputs.Count != slice.Sources.Count) return null;
+
+        var global = ResolveGlobal(slice, outputName, t);
+        var template = inputs[baseIndex >= 0 ? baseIndex : 0];
+        var storedDtype = template.Tensor.Dtype;
+
+        // Tensors that are not floating point (position ids, masks, counters) are carried over from the template unchanged.
+        if (!storedDtype.CanDecode())
+            return new TensorJob(outputName, JobKind.Copy, new[] { template }, 0, global, template.Tensor.Shape, storedDtype, false);
+
+        var outputDtype = _options.OutDtype ?? ParseDtype(_def.OutDtype) ?? _options.Dtype ?? ParseDtype(_def.Dtype) ?? storedDtype;
+        bool isEmbedding = IsEmbedding(outputName, inputs);
+        var shape = OutputShape(outputName, inputs, baseIndex, isEmbedding);
+        if (shape is null) return null;
+        var cropped = inputs.Select(i => i.Tensor.Shape.SequenceEqual(shape) ? i : i with { CropShape = shape }).ToList();
+
+        bool copy = _method.Name == "passthrough" && cropped.Count == 1 && outputDtype == storedDtype
+                    && cropped[0].CropShape is null && !cropped[0].Parameters.Contains("scale");
+        return new TensorJob(outputName, copy ? JobKind.Copy : JobKind.Merge, cropped, baseIndex, global, shape, outputDtype, isEmbedding);
+    }
+
+    /// <summary>Finds a tensor, falling back from a missing LM head to the tied input embedding (tie_word_embeddings).</summary>
+    private static bool TryFindTensor(ModelSource model, string name, out string resolvedName, out TensorInfo info, out SafetensorsFile file)
+    {
+        resolvedName = name;
+        if (model.Checkpoint.TryGetTensor(name, out info, out file)) return true;
+        foreach (var (head, embed) in TiedPairs)
+        {
+            if (name == head && model.Checkpoint.TryGetTensor(embed, out info, out file))
+            {
+                resolvedName = embed;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static readonly (string Head, string Embed)[] TiedPairs =
+    {
+        ("lm_head.weight", "model.embed_tokens.weight"),
+        ("lm_head.weight", "transformer.wte.weight"),
+        ("embed_out.weight", "gpt_neox.embed_in.weight"),
+    };
+
+    private bool IsEmbedding(string outputName, IReadOnlyList<JobInput> inputs)
+    {
+        if (inputs[0].Tensor.Shape.Length != 2) return false;
+        if (outputName.Contains("embed", StringComparison.Ordinal) || outputName.Contains("lm_head", StringComparison.Ordinal)
+            || outputName.Contains("wte", StringComparison.Ordinal)) return true;
+        return inputs.Any(i => i.Model.VocabSize is { } v && i.Tensor.Shape[0] == v);
+    }
+
+    private long[]? OutputShape(string outputName, IReadOnlyList<JobInput> inputs, int baseIndex, bool isEmbedding)
+    {
+        var first = inputs[0].Tensor.Shape;
+        if (inputs.All(i => i.Tensor.Shape.SequenceEqual(first))) return first;
+
+        string Shapes() => string.Join(", ", inputs.Select(i => $"'{i.Model.Name}' {TensorShape.Format(i.Tensor.Shape)}"));
+        if (!isEmbedding || inputs.Any(i => i.Tensor.Shape.Length != 2))
+        {
+            _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.ShapeMismatch,
+                $"tensor '{outputName}' has different shapes in the inputs: {Shapes()}; only embedding matrices may differ (in vocabulary size)"));
+            return null;
+        }
+        switch (_method.VocabularyRule)
+        {
+            case VocabularyRule.CommonSubmatrix:
+            {
+                var shape = new[] { inputs.Min(i => i.Tensor.Shape[0]), inputs.Min(i => i.Tensor.Shape[1]) };
+                _findings.Add(new CheckFinding(DiagnosticSeverity.Warning, CheckIds.ShapeMismatch,
+                    $"embedding '{outputName}' differs in size ({Shapes()}); using the common sub-matrix {TensorShape.Format(shape)}"));
+                return shape;
+            }
+            case VocabularyRule.CropToBase when baseIndex >= 0:
+            {
+                var shape = inputs[baseIndex].Tensor.Shape;
+                if (inputs.Any(i => i.Tensor.Shape[0] < shape[0] || i.Tensor.Shape[1] < shape[1]))
+                {
+                    _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.ShapeMismatch,
+                        $"embedding '{outputName}' is smaller in some inputs than in the base ({Shapes()}); the method crops inputs to the base's shape and cannot grow them"));
+                    return null;
+                }
+                _findings.Add(new CheckFinding(DiagnosticSeverity.Warning, CheckIds.ShapeMismatch,
+                    $"embedding '{outputName}' differs in size ({Shapes()}); cropping every input to the base's {TensorShape.Format(shape)}"));
+                return shape;
+            }
+            default:
+                _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.ShapeMismatch,
+                    $"embedding '{outputName}' differs in size ({Shapes()}) and method '{_method.Name}' needs equal shapes; give the models the same tokenizer first"));
+                return null;
+        }
+    }
+
+    private ParameterBag ResolvePerModel(OutputSlice slice, SliceSource source, string inputTensor, double t, bool exemptFromRequired, ModelSource model)
+    {
+        var values = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (var p in _method.Parameters)
+        {
+            if (p.Scope != ParameterScope.PerModel) continue;
+            var value = ParameterResolver.Resolve(_def, _method, p, slice, source, inputTensor, t);
+            if (value is not null) values[p.Name] = value;
+            else if (p.Required && !exemptFromRequired)
+                _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.MissingParameter,
+                    $"missing required parameter '{p.Name}' for model '{model.Name}', tensor '{inputTensor}': set it under the model's `parameters:` (or top-level `parameters:` for every model); a filter list needs a catch-all entry without `filter`",
+                    source.Location));
+        }
+        return new ParameterBag(values);
+    }
+
+    private ParameterBag ResolveGlobal(OutputSlice slice, string outputTensor, double t)
+    {
+        var values = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (var p in _method.Parameters)
+        {
+            if (p.Scope != ParameterScope.Global) continue;
+            var value = ParameterResolver.Resolve(_def, _method, p, slice, null, outputTensor, t);
+            if (value is not null) values[p.Name] = value;
+            else if (p.Required)
+                _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.MissingParameter,
+                    $"missing required parameter '{p.Name}' for tensor '{outputTensor}': set it under the top-level `parameters:`; a filter list needs a catch-all entry without `filter`",
+                    slice.Location));
+        }
+        return new ParameterBag(values);
+    }
+
+    private ModelSource ConfigDonor()
+    {
+        if (_def.BaseModel is { } b && _models.TryGetValue(b, out var baseModel)) return baseModel;
+        // mergekit picks from an unordered set here; we take the first model of the definition (documented).
+        return _models[ReferencedModels(_def)[0]];
+    }
+
+    private ModelSource? TokenizerDonor(ModelSource configDonor)
+    {
+        var source = _def.TokenizerSource;
+        if (source is null || source == "base") return configDonor;
+        if (source == "union")
+            throw new MergeException(MergeErrorKind.Definition, "tokenizer_source: union is not supported yet; use `base` or one of the models");
+        var match = _models.Values.FirstOrDefault(m => m.Reference.Path == source);
+        return match ?? throw new MergeException(MergeErrorKind.Definition,
+            $"tokenizer_source '{source}' is not one of the merged models; use `base` or the path of one of the models");
+    }
+
+    private static long? OutputVocab(IReadOnlyList<TensorJob> jobs, ModelSource donor)
+    {
+        var embed = jobs.FirstOrDefault(j => j.IsEmbedding && (j.OutputName.Contains("embed_tokens", StringComparison.Ordinal)
+                                                               || j.OutputName.Contains("wte", StringComparison.Ordinal)
+                                                               || j.OutputName.Contains("embed_in", StringComparison.Ordinal)))
+                    ?? jobs.FirstOrDefault(j => j.IsEmbedding);
+        if (embed is null) return null;
+        long rows = embed.OutputShape[0];
+        return donor.VocabSize == rows ? null : rows;
+    }
+
+    private static Dtype? ParseDtype(string? name)
+    {
+        if (name is null) return null;
+        return DtypeInfo.TryFromTorchName(name, out var d) ? d
+            : throw new MergeException(MergeErrorKind.Definition, $"unknown dtype '{name}' (use bfloat16, float16 or float32)");
+    }
+}
+
+/// <summary>Planning found problems (all of them are listed).</summary>
+public sealed class PlanningException : MergeException
+{
+    public PlanningException(IReadOnlyList<CheckFinding> findings)
+        : base(findings.Any(f => f.Id == CheckIds.MissingParameter && f.IsError) && findings.All(f => !f.IsError || f.Id == CheckIds.MissingParameter)
+                ? MergeErrorKind.Definition : MergeErrorKind.Input,
+            string.Join(Environment.NewLine, findings.Where(f => f.IsError).Select(f => f.ToString())))
+        => Findings = findings;
+
+    public IReadOnlyList<CheckFinding> Findings { get; }
+}

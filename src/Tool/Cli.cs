@@ -1,0 +1,90 @@
+using System.CommandLine;
+using DotnetMerge.Definitions;
+using DotnetMerge.Engine;
+using DotnetMerge.Planning;
+using DotnetMerge.Tool.Commands;
+
+namespace DotnetMerge.Tool;
+
+/// <summary>Composes the commands and turns failures into one-line messages and exit codes.</summary>
+public static class Cli
+{
+    public static RootCommand CreateRootCommand(ToolConsole console)
+    {
+        var root = RunCommand.CreateRoot(console);
+        root.Subcommands.Add(RunCommand.Create(console));
+        root.Subcommands.Add(CheckCommand.Create(console));
+        root.Subcommands.Add(PlanCommand.Create(console));
+        root.Subcommands.Add(InspectCommand.Create(console));
+        root.Subcommands.Add(DemoCommand.Create(console));
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args, ToolConsole console, CancellationToken cancellationToken = default)
+    {
+        var root = CreateRootCommand(console);
+        var parse = root.Parse(args);
+        var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };
+        return await parse.InvokeAsync(config, cancellationToken);
+    }
+
+    /// <summary>Runs a command body, mapping anticipated failures to exit codes (the one place that does).</summary>
+    public static async Task<int> Guard(ToolConsole console, Verbosity verbosity, Func<Task<int>> body, CancellationToken ct)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            console.Err.WriteLine("cancelled; nothing was written");
+            return ExitCodes.Cancelled;
+        }
+        catch (DefinitionErrorsException e)
+        {
+            PrintDiagnostics(console, e.Diagnostics, verbosity);
+            return ExitCodes.InvalidDefinition;
+        }
+        catch (PlanningException e)
+        {
+            foreach (var f in e.Findings.Where(f => f.IsError || verbosity >= Verbosity.Minimal)) console.Err.WriteLine(f.ToString());
+            return ExitCode(e.Kind);
+        }
+        catch (MergeException e)
+        {
+            console.Err.WriteLine("error: " + e.Message);
+            if (verbosity >= Verbosity.Diagnostic) console.Err.WriteLine(e);
+            return ExitCode(e.Kind);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            console.Err.WriteLine("error: " + e.Message);
+            return ExitCodes.InvalidDefinition;
+        }
+        catch (Exception e)
+        {
+            console.Err.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message}");
+            console.Err.WriteLine(verbosity >= Verbosity.Diagnostic ? e.ToString() : "(run again with -v diag for the stack trace, and please report it)");
+            return ExitCodes.Unexpected;
+        }
+    }
+
+    public static int ExitCode(MergeErrorKind kind) => kind switch
+    {
+        MergeErrorKind.Definition => ExitCodes.InvalidDefinition,
+        MergeErrorKind.Input => ExitCodes.InvalidInput,
+        MergeErrorKind.Output => ExitCodes.OutputError,
+        MergeErrorKind.Device => ExitCodes.DeviceUnavailable,
+        _ => ExitCodes.Unexpected,
+    };
+
+    public static void PrintDiagnostics(ToolConsole console, IEnumerable<DefinitionDiagnostic> diagnostics, Verbosity verbosity)
+    {
+        foreach (var d in diagnostics)
+        {
+            if (d.Severity != DiagnosticSeverity.Error && verbosity < Verbosity.Minimal) continue;
+            if (d.Severity == DiagnosticSeverity.Info && verbosity < Verbosity.Detailed) continue;
+            console.Err.WriteLine(d.ToString() + (d.Hint is { Length: > 0 } h ? " (" + h + ")" : ""));
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DotnetMerge.Engine;
+using DotnetMerge.Kernels;
+using DotnetMerge.Numerics;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Tool.Commands;
+
+/// <summary><c>dotnet merge inspect PATH</c>: the tensors of a .safetensors file or a model directory (headers only).</summary>
+public static class InspectCommand
+{
+    public static Command Create(ToolConsole console)
+    {
+        var command = new Command("inspect", "List the tensors (name, dtype, shape, size, shard) and metadata of a .safetensors file or model directory. Reads headers only.");
+        var path = new Argument<string>("path") { Description = "A .safetensors file or a model directory." };
+        var json = new Option<bool>("--json") { Description = "Print as JSON." };
+        var options = new CommonOptions();
+        command.Arguments.Add(path);
+        command.Options.Add(json);
+        options.AddTo(command, mergeOptions: false);
+        command.SetAction((result, ct) =>
+        {
+            var verbosity = options.GetVerbosity(result);
+            return Cli.Guard(console, verbosity, () =>
+            {
+                var target = Path.GetFullPath(result.GetValue(path)!);
+                var entries = new List<(TensorInfo Info, string File, IReadOnlyDictionary<string, string> Metadata)>();
+                try
+                {
+                    if (File.Exists(target))
+                    {
+                        using var file = SafetensorsFile.Open(target);
+                        entries.AddRange(file.Header.Tensors.Select(t => (t, Path.GetFileName(target), file.Header.Metadata)));
+                    }
+                    else if (Directory.Exists(target))
+                    {
+                        using var checkpoint = ModelCheckpoint.Open(target);
+                        foreach (var shard in checkpoint.Shards)
+                            entries.AddRange(shard.Header.Tensors.Select(t => (t, Path.GetFileName(shard.Path), shard.Header.Metadata)));
+                    }
+                    else throw new MergeException(MergeErrorKind.Input, $"'{target}' is neither a file nor a directory");
+                }
+                catch (Exception e) when (e is SafetensorsFormatException or CheckpointException)
+                {
+                    throw new MergeException(MergeErrorKind.Input, e.Message, e);
+                }
+                if (result.GetValue(json)) console.Out.WriteLine(ToJson(target, entries).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                else PrintText(console.Out, target, entries);
+                return Task.FromResult(ExitCodes.Success);
+            }, ct);
+        });
+        return command;
+    }
+
+    private static void PrintText(TextWriter w, string target, List<(TensorInfo Info, string File, IReadOnlyDictionary<string, string> Metadata)> entries)
+    {
+        w.WriteLine(target);
+        foreach (var file in entries.Select(e => e.File).Distinct())
+        {
+            var metadata = entries.First(e => e.File == file).Metadata;
+            w.WriteLine($"  {file}: {entries.Count(e => e.File == file)} tensors" + (metadata.Count > 0
+                ? "; metadata " + string.Join(", ", metadata.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => m.Key + "=" + m.Value)) : ""));
+        }
+        int nameWidth = Math.Min(70, entries.Count == 0 ? 4 : entries.Max(e => e.Info.Name.Length));
+        foreach (var (info, file, _) in entries)
+            w.WriteLine($"  {info.Name.PadRight(nameWidth)}  {info.Dtype.HeaderName(),-7} {TensorShape.Format(info.Shape),-16} {ShardSize.Format(info.ByteLength),10}  {file}");
+        var byDtype = entries.GroupBy(e => e.Info.Dtype).Select(g => $"{g.Key.HeaderName()} {g.Count()}");
+        long elements = entries.Sum(e => e.Info.ElementCount);
+        w.WriteLine($"{entries.Count} tensors ({string.Join(", ", byDtype)}), {elements.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} parameters, {ShardSize.Format(entries.Sum(e => e.Info.ByteLength))}");
+    }
+
+    private static JsonObject ToJson(string target, List<(TensorInfo Info, string File, IReadOnlyDictionary<string, string> Metadata)> entries)
+    {
+        var files = new JsonObject();
+        foreach (var group in entries.GroupBy(e => e.File))
+        {
+            var metadata = new JsonObject();
+            foreach (var (k, v) in group.First().Metadata.OrderBy(m => m.Key, StringComparer.Ordinal)) metadata[k] = v;
+            files[group.Key] = new JsonObject { ["tensors"] = group.Count(), ["metadata"] = metadata };
+        }
+        return new JsonObject
+        {
+            ["path"] = target,
+            ["files"] = files,
+            ["tensor_count"] = entries.Count,
+            ["parameter_count"] = entries.Sum(e => e.Info.ElementCount),
+            ["total_bytes"] = entries.Sum(e => e.Info.ByteLength),
+            ["tensors"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
+            {
+                ["name"] = e.Info.Name,
+                ["dtype"] = e.Info.Dtype.HeaderName(),
+                ["shape"] = new JsonArray(e.Info.Shape.Select(d => (JsonNode)JsonValue.Create(d)).ToArray()),
+                ["bytes"] = e.Info.ByteLength,
+                ["file"] = e.File,
+            }).ToArray()),
+        };
+    }
+}

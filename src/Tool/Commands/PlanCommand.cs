@@ -1,0 +1,143 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DotnetMerge.Engine;
+using DotnetMerge.Execution;
+using DotnetMerge.Kernels;
+using DotnetMerge.Numerics;
+using DotnetMerge.Planning;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Tool.Commands;
+
+/// <summary><c>dotnet merge plan CONFIG</c>: what a run would do, tensor by tensor, without doing it.</summary>
+public static class PlanCommand
+{
+    public static Command Create(ToolConsole console)
+    {
+        var command = new Command("plan", "Show the merge plan: per tensor its inputs, resolved parameters, dtype and shard; bytes to read and write; estimated peak memory.");
+        var config = new Argument<FileInfo>("config") { Description = "The merge definition (mergekit YAML)." };
+        var json = new Option<bool>("--json") { Description = "Print the plan as JSON." };
+        var options = new CommonOptions();
+        command.Arguments.Add(config);
+        command.Options.Add(json);
+        options.AddTo(command);
+        command.SetAction((result, ct) =>
+        {
+            var verbosity = options.GetVerbosity(result);
+            return Cli.Guard(console, verbosity, () =>
+            {
+                var mergeOptions = options.GetMergeOptions(result);
+                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics);
+                Cli.PrintDiagnostics(console, diagnostics, verbosity);
+                using var plan = MergeRunner.Plan(definition, mergeOptions);
+                foreach (var w in plan.Warnings) console.Err.WriteLine(w);
+                if (result.GetValue(json)) console.Out.WriteLine(ToJson(plan, mergeOptions).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                else PrintText(console.Out, plan, mergeOptions);
+                return Task.FromResult(ExitCodes.Success);
+            }, ct);
+        });
+        return command;
+    }
+
+    /// <summary>Peak memory estimate: the pipeline holds at most the budget, and at least the largest job, plus per-thread
+    /// chunk buffers and the runtime itself.</summary>
+    public static long EstimatePeakBytes(MergePlan plan, MergeOptions options)
+    {
+        long budget = options.MaxMemoryBytes ?? MemoryBudget.DefaultCapacity();
+        long inFlight = plan.Jobs.Count == 0 ? 0 : Math.Max(plan.LargestJobBytes, Math.Min(budget, 3 * plan.LargestJobBytes));
+        int maxInputs = plan.Jobs.Count == 0 ? 0 : plan.Jobs.Max(j => j.Inputs.Count);
+        long chunkBuffers = (long)options.Threads * (maxInputs + 1) * ExecutionSettings.Default.ChunkElements * sizeof(float);
+        const long runtime = 80L << 20;
+        return inFlight + chunkBuffers + runtime;
+    }
+
+    private static void PrintText(TextWriter w, MergePlan plan, MergeOptions options)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        w.WriteLine($"method: {plan.Method.Name} ({plan.Method.PrettyName})");
+        w.WriteLine("models: " + string.Join(", ", plan.Models.Select(m => m.Name + (m.Reference.Equals(plan.Definition.BaseModel) ? " (base)" : ""))));
+        w.WriteLine($"config from: {plan.ConfigDonor.Name}; tokenizer from: {plan.TokenizerDonor?.Name ?? "(none)"}; seed: {plan.Seed.ToString(inv)}");
+        w.WriteLine();
+        foreach (var job in plan.Jobs)
+        {
+            var shard = plan.Shards.First(s => s.Tensors.Any(t => t.Name == job.OutputName)).FileName;
+            w.WriteLine($"{job.OutputName}  {job.OutputDtype.HeaderName()} {TensorShape.Format(job.OutputShape)}  -> {shard}" + (job.Kind == JobKind.Copy ? "  (copy)" : ""));
+            if (job.Global.Values.Count > 0) w.WriteLine($"    {job.Global}");
+            foreach (var input in job.Inputs)
+            {
+                var extra = input.Parameters.Values.Count > 0 ? "  " + input.Parameters : "";
+                var crop = input.CropShape is null ? "" : "  cropped to " + TensorShape.Format(input.CropShape);
+                w.WriteLine($"    {(input.IsBase ? "base " : "")}{input.Model.Name}: {input.TensorName} {input.Tensor.Dtype.HeaderName()} {TensorShape.Format(input.Tensor.Shape)}{crop}{extra}");
+            }
+        }
+        w.WriteLine();
+        w.WriteLine($"{plan.Jobs.Count} tensors in {plan.Shards.Count} shard(s): " + string.Join(", ", plan.Shards.Select(s => s.FileName)));
+        w.WriteLine($"to read: {ShardSize.Format(plan.BytesToRead)}; to write: {ShardSize.Format(plan.BytesToWrite)}; largest tensor job: {ShardSize.Format(plan.LargestJobBytes)}; estimated peak memory: {ShardSize.Format(EstimatePeakBytes(plan, options))}");
+        if (plan.OutputLayerCount is { } layers) w.WriteLine($"output layers: {layers}");
+        if (plan.OutputVocabSize is { } vocab) w.WriteLine($"output vocab_size: {vocab}");
+    }
+
+    private static JsonObject ToJson(MergePlan plan, MergeOptions options)
+    {
+        var tensors = new JsonArray();
+        foreach (var job in plan.Jobs)
+        {
+            var inputs = new JsonArray();
+            foreach (var input in job.Inputs)
+                inputs.Add(new JsonObject
+                {
+                    ["model"] = input.Model.Name,
+                    ["tensor"] = input.TensorName,
+                    ["dtype"] = input.Tensor.Dtype.HeaderName(),
+                    ["shape"] = Shape(input.Tensor.Shape),
+                    ["is_base"] = input.IsBase,
+                    ["crop"] = input.CropShape is null ? null : Shape(input.CropShape),
+                    ["parameters"] = Params(input.Parameters),
+                });
+            tensors.Add(new JsonObject
+            {
+                ["name"] = job.OutputName,
+                ["kind"] = job.Kind == JobKind.Copy ? "copy" : "merge",
+                ["dtype"] = job.OutputDtype.HeaderName(),
+                ["shape"] = Shape(job.OutputShape),
+                ["shard"] = plan.Shards.First(s => s.Tensors.Any(t => t.Name == job.OutputName)).FileName,
+                ["parameters"] = Params(job.Global),
+                ["inputs"] = inputs,
+            });
+        }
+        return new JsonObject
+        {
+            ["method"] = plan.Method.Name,
+            ["models"] = new JsonArray(plan.Models.Select(m => (JsonNode)JsonValue.Create(m.Name)!).ToArray()),
+            ["base_model"] = plan.Definition.BaseModel?.Path,
+            ["config_donor"] = plan.ConfigDonor.Name,
+            ["tokenizer_donor"] = plan.TokenizerDonor?.Name,
+            ["seed"] = plan.Seed,
+            ["shards"] = new JsonArray(plan.Shards.Select(s => (JsonNode)new JsonObject
+            {
+                ["file"] = s.FileName,
+                ["tensors"] = s.Tensors.Count,
+                ["bytes"] = s.Tensors.Sum(t => t.ByteLength),
+            }).ToArray()),
+            ["bytes_to_read"] = plan.BytesToRead,
+            ["bytes_to_write"] = plan.BytesToWrite,
+            ["largest_job_bytes"] = plan.LargestJobBytes,
+            ["estimated_peak_bytes"] = EstimatePeakBytes(plan, options),
+            ["output_layers"] = plan.OutputLayerCount,
+            ["output_vocab_size"] = plan.OutputVocabSize,
+            ["tensors"] = tensors,
+        };
+    }
+
+    private static JsonArray Shape(long[] shape) => new(shape.Select(d => (JsonNode)JsonValue.Create(d)).ToArray());
+
+    private static JsonObject Params(ParameterBag bag)
+    {
+        var o = new JsonObject();
+        foreach (var (k, v) in bag.Values.OrderBy(p => p.Key, StringComparer.Ordinal))
+            o[k] = v switch { double d => d, bool b => b, long l => l, int i => i, _ => Convert.ToString(v, CultureInfo.InvariantCulture) };
+        return o;
+    }
+}

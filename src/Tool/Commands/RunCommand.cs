@@ -1,0 +1,62 @@
+using System.CommandLine;
+using System.Globalization;
+using DotnetMerge.Engine;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Tool.Commands;
+
+/// <summary><c>dotnet merge CONFIG OUT</c> (mergekit-yaml compatible) and its explicit form <c>dotnet merge run CONFIG OUT</c>.</summary>
+public static class RunCommand
+{
+    public const string RootDescription =
+        "Merge fine-tuned checkpoints (safetensors) of one base model with mergekit's YAML and methods: " +
+        "streaming, in bounded memory, every input checked before any tensor is read.\n\n" +
+        "Usage: dotnet merge CONFIG.yaml OUTPUT_DIR [options]   (same as `run`)\n\n" + ExitCodes.HelpText;
+
+    public static RootCommand CreateRoot(ToolConsole console)
+    {
+        var root = new RootCommand(RootDescription);
+        Configure(root, console);
+        return root;
+    }
+
+    public static Command Create(ToolConsole console)
+    {
+        var command = new Command("run", "Run a merge: check, plan and write the merged model into OUTPUT_DIR (atomically).");
+        Configure(command, console);
+        return command;
+    }
+
+    private static void Configure(Command command, ToolConsole console)
+    {
+        var config = new Argument<FileInfo>("config") { Description = "The merge definition (mergekit YAML)." };
+        var output = new Argument<DirectoryInfo>("output") { Description = "Directory for the merged model (created; must be empty unless --force)." };
+        var options = new CommonOptions();
+        command.Arguments.Add(config);
+        command.Arguments.Add(output);
+        options.AddTo(command);
+        command.SetAction((result, ct) =>
+        {
+            var verbosity = options.GetVerbosity(result);
+            return Cli.Guard(console, verbosity, async () =>
+            {
+                var mergeOptions = options.GetMergeOptions(result);
+                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics);
+                Cli.PrintDiagnostics(console, diagnostics, verbosity);
+                var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
+                var merged = await reporter.RunAsync(p => MergeRunner.RunAsync(definition, result.GetValue(output)!.FullName, mergeOptions, p, ct));
+                if (verbosity >= Verbosity.Minimal)
+                {
+                    var s = merged.Stats;
+                    double seconds = Math.Max(1e-9, s.Elapsed.TotalSeconds);
+                    console.Out.WriteLine(string.Format(CultureInfo.InvariantCulture,
+                        "merged {0} tensors into {1} ({2} shard{3}): read {4}, wrote {5} in {6:F1} s ({7}/s in), peak buffers {8}",
+                        merged.TensorCount, merged.OutputDirectory, merged.ShardCount, merged.ShardCount == 1 ? "" : "s",
+                        ShardSize.Format(s.BytesRead), ShardSize.Format(s.BytesWritten), seconds,
+                        ShardSize.Format((long)(s.BytesRead / seconds)), ShardSize.Format(s.PeakBufferBytes)));
+                }
+                return ExitCodes.Success;
+            }, ct);
+        });
+    }
+}

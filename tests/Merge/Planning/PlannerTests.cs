@@ -1,0 +1,95 @@
+using DotnetMerge.Checks;
+using DotnetMerge.Demo;
+using DotnetMerge.Engine;
+using DotnetMerge.Planning;
+
+namespace DotnetMerge.Tests.Planning;
+
+public sealed class PlannerTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "dotnet-merge-tests", Guid.NewGuid().ToString("N"));
+    private static readonly LlamaSpec Spec = new(Layers: 3, Hidden: 16, Intermediate: 24, Vocab: 40, Heads: 2, KvHeads: 1);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_root, true); } catch (IOException) { }
+    }
+
+    private async Task Model(string name, LlamaSpec spec, bool fineTune = true)
+    {
+        var dir = Path.Combine(_root, name);
+        if (fineTune) await SyntheticModels.WriteFineTuneAsync(dir, spec, new FineTune(name, "", 0, 0.1, 1, 5));
+        else await SyntheticModels.WriteBaseAsync(dir, spec);
+    }
+
+    private MergePlan Plan(string yaml, MergeOptions? options = null)
+    {
+        var path = Path.Combine(_root, "def.yaml");
+        File.WriteAllText(path, yaml);
+        var definition = MergeRunner.LoadDefinition(path, out _);
+        return MergeRunner.Plan(definition, options ?? new MergeOptions());
+    }
+
+    [Fact]
+    public async Task VocabularyMismatch_CropsToTheCommonSubmatrix_AndUpdatesVocabSize()
+    {
+        await Model("a", Spec, fineTune: false);
+        await Model("b", Spec with { Vocab = 44 });
+        using var plan = Plan("merge_method: linear\ntokenizer_source: a\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 1}\n");
+        var embed = plan.Jobs.Single(j => j.OutputName == "model.embed_tokens.weight");
+        Assert.Equal(new long[] { 40, 16 }, embed.OutputShape);
+        Assert.Equal(new long[] { 40, 16 }, embed.Inputs[1].CropShape);
+        Assert.Null(embed.Inputs[0].CropShape);
+        Assert.Contains(plan.Warnings, w => w.Contains(CheckIds.ShapeMismatch, StringComparison.Ordinal));
+        Assert.Null(plan.OutputVocabSize); // the donor (a) already declares 40
+    }
+
+    [Fact]
+    public async Task VocabularyMismatch_IsAnError_WithoutATokenizerSourceOrCrimes()
+    {
+        await Model("a", Spec, fineTune: false);
+        await Model("b", Spec with { Vocab = 44 });
+        var e = Assert.Throws<PlanningException>(() => Plan("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 1}\n"));
+        Assert.Contains(e.Findings, f => f.Id == CheckIds.TokenizerMismatch && f.IsError);
+    }
+
+    [Fact]
+    public async Task TiedEmbeddings_UseTheInputEmbeddingForAMissingHead()
+    {
+        await Model("a", Spec, fineTune: false);
+        await Model("b", Spec with { TiedEmbeddings = true });
+        using var plan = Plan("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 1}\n", new MergeOptions { AllowCrimes = true });
+        var head = plan.Jobs.Single(j => j.OutputName == "lm_head.weight");
+        Assert.Equal("model.embed_tokens.weight", head.Inputs[1].TensorName);
+    }
+
+    [Fact]
+    public async Task AllMissingTensorsAndParametersAreReportedAtOnce()
+    {
+        await Model("a", Spec, fineTune: false);
+        await Model("b", Spec with { Layers = 2 });
+        var e = Assert.Throws<PlanningException>(() => Plan(
+            "merge_method: task_arithmetic\nbase_model: a\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 3]\n      - model: b\n        layer_range: [0, 3]\n        parameters: {weight: 1}\n"));
+        var outOfRange = Assert.Single(e.Findings, f => f.Id == CheckIds.LayerRangeOutOfBounds);
+        Assert.Contains("2 layers", outOfRange.Message);
+        Assert.Equal(7, outOfRange.Location!.Value.Line);
+    }
+
+    [Fact]
+    public async Task Slices_MapOutputLayersToSourceLayers_AndTakePreAndPostWeightsFromFirstAndLastSlice()
+    {
+        await Model("a", Spec, fineTune: false);
+        await Model("b", Spec);
+        using var plan = Plan("merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [1, 3]\n  - sources:\n      - model: b\n        layer_range: [0, 2]\n        parameters:\n          scale:\n            - filter: down_proj\n              value: 0.5\n");
+        Assert.Equal(4, plan.OutputLayerCount);
+        var l0 = plan.Jobs.Single(j => j.OutputName == "model.layers.0.mlp.up_proj.weight");
+        Assert.Equal(("a", "model.layers.1.mlp.up_proj.weight", JobKind.Copy), (l0.Inputs[0].Model.Name, l0.Inputs[0].TensorName, l0.Kind));
+        var l3 = plan.Jobs.Single(j => j.OutputName == "model.layers.3.mlp.down_proj.weight");
+        Assert.Equal(("b", "model.layers.1.mlp.down_proj.weight", JobKind.Merge), (l3.Inputs[0].Model.Name, l3.Inputs[0].TensorName, l3.Kind));
+        Assert.Equal(0.5, l3.Inputs[0].Parameters.GetDouble("scale"));
+        Assert.Equal(JobKind.Copy, plan.Jobs.Single(j => j.OutputName == "model.layers.3.mlp.up_proj.weight").Kind);
+        Assert.Equal("a", plan.Jobs.Single(j => j.OutputName == "model.embed_tokens.weight").Inputs[0].Model.Name);
+        Assert.Equal("b", plan.Jobs.Single(j => j.OutputName == "lm_head.weight").Inputs[0].Model.Name);
+        Assert.Equal(plan.Jobs.Count, plan.Jobs.Select(j => j.OutputName).Distinct().Count());
+    }
+}
