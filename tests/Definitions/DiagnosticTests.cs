@@ -161,6 +161,19 @@ public class DiagnosticTests
         Assert.Contains("merge.yaml(8,", ex.Message);
     }
 
+    [Theory]
+    [InlineData("0.9", "0.15", true)]  // 0.9 + 0.15 >= 1
+    [InlineData("0.1", "0.15", true)]  // 0.1 - 0.15 <= 0
+    [InlineData("0.5", "0.15", false)]
+    [InlineData("1", "0.15", false)]   // density 1: no sparsification, nothing to check
+    [InlineData("0.8", "0.25", true)]  // 0.8 + 0.25 >= 1
+    public void Della_keep_window_must_stay_inside_zero_one(string density, string epsilon, bool error)
+    {
+        var result = TestYaml.Load(L("merge_method: della", "base_model: org/base", "models:", "  - model: org/a",
+            "    parameters: {weight: 1, density: " + density + "}", "parameters: {epsilon: " + epsilon + "}"));
+        Assert.Equal(error, result.Diagnostics.Any(d => d.Id == "DMRG0303" && d.Location.Line == 5));
+    }
+
     [Fact]
     public void Valid_definitions_have_no_diagnostics()
     {
@@ -187,6 +200,7 @@ public class DiagnosticTests
         {
             CultureInfo.CurrentCulture = new CultureInfo("de-DE");
             CultureInfo.CurrentUICulture = new CultureInfo("de-DE");
+            Assert.Equal(",", CultureInfo.CurrentCulture.NumberFormat.NumberDecimalSeparator); // the test is meaningful
             var result = TestYaml.Load(L("merge_method: linear", "models:", "  - model: org/a", "    parameters: {weight: 0.5}", "  - model: org/b", "    parameters: {weight: 1.5e-1}"));
             Assert.Empty(result.Diagnostics);
             var models = result.Definition!.Models!;

@@ -37,15 +37,23 @@ public static class MethodCatalog
         });
         parameters.Add(GlobalNumber("lambda", 1.0, "Factor applied to the merged task vector before it is added to the base."));
         parameters.Add(Int8Mask());
-        return new MethodDescriptor(name, pretty, description, parameters)
+        return Define(name, pretty, description, url, 1, null, BaseModelRule.Required, VocabularyRule.CropToBase, randomized, parameters.ToArray());
+    }
+
+    private static MethodDescriptor Define(string name, string pretty, string description, string? url, int min, int? max,
+        BaseModelRule baseRule, VocabularyRule vocabulary, bool randomized, ParameterDescriptor[] parameters)
+        => new(name, pretty, description, parameters)
         {
             ReferenceUrl = url,
-            MinModels = 1,
-            BaseRule = BaseModelRule.Required,
-            VocabularyRule = VocabularyRule.CropToBase,
+            MinModels = min,
+            MaxModels = max,
+            BaseRule = baseRule,
+            VocabularyRule = vocabulary,
             Randomized = randomized,
         };
-    }
+
+    private static ParameterDescriptor RamEpsilon() => new("epsilon", ParameterType.Number, ParameterScope.Global, 1e-5,
+        "Magnitude below which a difference from the base counts as no change.") { Min = 0 };
 
     private static ParameterDescriptor Gamma() => new("gamma", ParameterType.Number, ParameterScope.PerModel, 0.01,
         "Fraction of the largest-magnitude elements removed as outliers.") { Min = 0, Max = 1 };
@@ -61,19 +69,14 @@ public static class MethodCatalog
     /// <summary>Every method, in a stable order.</summary>
     public static IReadOnlyList<MethodDescriptor> All { get; } = new[]
     {
-        new MethodDescriptor("linear", "Linear",
+        Define("linear", "Linear",
             "Weighted average of the input models' tensors.",
+            "https://arxiv.org/abs/2203.05482", 1, null, BaseModelRule.NotUsed, VocabularyRule.CommonSubmatrix, false,
             new[]
             {
                 Weight(),
                 Flag("normalize", true, "Divide by the sum of the weights."),
-            })
-        {
-            ReferenceUrl = "https://arxiv.org/abs/2203.05482",
-            MinModels = 1,
-            BaseRule = BaseModelRule.NotUsed,
-            VocabularyRule = VocabularyRule.CommonSubmatrix,
-        },
+            }),
         TaskArithmeticVariant("task_arithmetic", "Task Arithmetic",
             "Adds the weighted differences between each model and the base model back onto the base.",
             "https://arxiv.org/abs/2212.04089", normalize: false, rescale: false, randomized: false),
@@ -98,153 +101,97 @@ public static class MethodCatalog
         TaskArithmeticVariant("della_linear", "Linear DELLA",
             "Task arithmetic with magnitude-ranked random dropping per row and no sign election.",
             DellaUrl, normalize: false, rescale: true, randomized: true, DellaEpsilon()),
-        new MethodDescriptor("sce", "SCE",
+        Define("sce", "SCE",
             "Selects the positions where task vectors vary most, elects signs, and weights each task vector by its mean square.",
+            "https://arxiv.org/abs/2408.07990", 1, null, BaseModelRule.Required, VocabularyRule.MustMatch, false,
             new[]
             {
                 new ParameterDescriptor("select_topk", ParameterType.Number, ParameterScope.Global, 1.0,
                     "Fraction of positions (by variance across models) to keep; 1 disables selection.") { Min = 0, Max = 1 },
                 Int8Mask(),
-            })
-        {
-            ReferenceUrl = "https://arxiv.org/abs/2408.07990",
-            MinModels = 1,
-            BaseRule = BaseModelRule.Required,
-            VocabularyRule = VocabularyRule.MustMatch,
-        },
-        new MethodDescriptor("ram", "Reinforced Agent Merging",
+            }),
+        Define("ram", "Reinforced Agent Merging",
             "Adds changes made by a single model in full and averages changes made by several models.",
+            null, 1, null, BaseModelRule.Required, VocabularyRule.MustMatch, false,
             new[]
             {
-                new ParameterDescriptor("epsilon", ParameterType.Number, ParameterScope.Global, 1e-5,
-                    "Magnitude below which a difference from the base counts as no change.") { Min = 0 },
-            })
-        {
-            MinModels = 1,
-            BaseRule = BaseModelRule.Required,
-            VocabularyRule = VocabularyRule.MustMatch,
-        },
-        new MethodDescriptor("ramplus_tl", "Reinforced Agent Merging Plus (tensor-local)",
+                RamEpsilon(),
+            }),
+        Define("ramplus_tl", "Reinforced Agent Merging Plus (tensor-local)",
             "RAM that boosts each model's unique changes according to how much it overlaps with the others.",
+            null, 1, null, BaseModelRule.Required, VocabularyRule.MustMatch, false,
             new[]
             {
-                new ParameterDescriptor("epsilon", ParameterType.Number, ParameterScope.Global, 1e-5,
-                    "Magnitude below which a difference from the base counts as no change.") { Min = 0 },
+                RamEpsilon(),
                 GlobalNumber("r", 0.1, "Strength of the boost applied to unique changes."),
                 new ParameterDescriptor("alpha", ParameterType.Number, ParameterScope.Global, 0.2,
                     "Upper clip of the overlap ratio used for the boost.") { Min = 0 },
-            })
-        {
-            MinModels = 1,
-            BaseRule = BaseModelRule.Required,
-            VocabularyRule = VocabularyRule.MustMatch,
-        },
-        new MethodDescriptor("slerp", "SLERP",
+            }),
+        Define("slerp", "SLERP",
             "Spherical interpolation between the base model (t = 0) and one other model (t = 1).",
+            "https://en.wikipedia.org/wiki/Slerp", 1, 1, BaseModelRule.RequiredAmongInputs, VocabularyRule.CommonSubmatrix, false,
             new[]
             {
                 new ParameterDescriptor("t", ParameterType.Number, ParameterScope.Global, null,
                     "Interpolation position: 0 gives the base model, 1 the other model.")
                 { Required = true, WarnMin = 0, WarnMax = 1, RangeNote = "values outside [0, 1] extrapolate" },
-            })
-        {
-            ReferenceUrl = "https://en.wikipedia.org/wiki/Slerp",
-            MinModels = 1,
-            MaxModels = 1,
-            BaseRule = BaseModelRule.RequiredAmongInputs,
-            VocabularyRule = VocabularyRule.CommonSubmatrix,
-        },
-        new MethodDescriptor("nuslerp", "NuSLERP",
+            }),
+        Define("nuslerp", "NuSLERP",
             "Spherical interpolation of two models (or of their task vectors when a separate base is given), positioned by their weights.",
+            null, 2, 2, BaseModelRule.OptionalDistinct, VocabularyRule.CommonSubmatrix, false,
             new[]
             {
                 Weight("Relative weight; the position is weight2 / (weight1 + weight2)."),
                 Flag("nuslerp_flatten", true, "Interpolate the whole flattened tensor rather than vector by vector."),
                 Flag("nuslerp_row_wise", false, "With nuslerp_flatten false: interpolate the vectors along dimension 0 instead of the last dimension."),
-            })
-        {
-            MinModels = 2,
-            MaxModels = 2,
-            BaseRule = BaseModelRule.OptionalDistinct,
-            VocabularyRule = VocabularyRule.CommonSubmatrix,
-        },
-        new MethodDescriptor("multislerp", "Multi-SLERP",
+            }),
+        Define("multislerp", "Multi-SLERP",
             "Weighted spherical average of any number of models on the hypersphere, optionally around a base model.",
+            null, 2, null, BaseModelRule.Optional, VocabularyRule.MustMatch, false,
             new[]
             {
                 Weight(),
                 Flag("normalize_weights", true, "Divide the weights by their sum."),
                 new ParameterDescriptor("eps", ParameterType.Number, ParameterScope.Global, 1e-8,
                     "Small constant that guards the divisions.") { Min = 0 },
-            })
-        {
-            MinModels = 2,
-            BaseRule = BaseModelRule.Optional,
-            VocabularyRule = VocabularyRule.MustMatch,
-        },
-        new MethodDescriptor("karcher", "Karcher Mean",
+            }),
+        Define("karcher", "Karcher Mean",
             "Riemannian (Karcher) mean of the models' directions with equal weights, scaled by their mean norm.",
+            "https://en.wikipedia.org/wiki/Karcher_mean", 2, null, BaseModelRule.NotUsed, VocabularyRule.MustMatch, false,
             new[]
             {
                 new ParameterDescriptor("max_iter", ParameterType.Integer, ParameterScope.Global, 10.0,
                     "Most iterations of the fixed-point solver.") { Min = 1 },
                 new ParameterDescriptor("tol", ParameterType.Number, ParameterScope.Global, 1e-5,
                     "Convergence tolerance of the solver.") { Min = 0 },
-            })
-        {
-            ReferenceUrl = "https://en.wikipedia.org/wiki/Karcher_mean",
-            MinModels = 2,
-            BaseRule = BaseModelRule.NotUsed,
-            VocabularyRule = VocabularyRule.MustMatch,
-        },
-        new MethodDescriptor("model_stock", "Model Stock",
+            }),
+        Define("model_stock", "Model Stock",
             "Moves from the base model towards the average of the others by an amount set by the angle between their task vectors.",
+            "https://arxiv.org/abs/2403.19522", 2, null, BaseModelRule.Required, VocabularyRule.CommonSubmatrix, false,
             new[]
             {
                 Flag("filter_wise", false, "Compute the angle per row instead of over the whole tensor."),
-            })
-        {
-            ReferenceUrl = "https://arxiv.org/abs/2403.19522",
-            MinModels = 2,
-            BaseRule = BaseModelRule.Required,
-            VocabularyRule = VocabularyRule.CommonSubmatrix,
-        },
-        new MethodDescriptor("nearswap", "NearSwap",
+            }),
+        Define("nearswap", "NearSwap",
             "Takes the second model's values only where they are already close to the base model's.",
+            null, 1, 1, BaseModelRule.Required, VocabularyRule.MustMatch, false,
             new[]
             {
                 new ParameterDescriptor("t", ParameterType.Number, ParameterScope.Global, null,
                     "Closeness threshold: elements whose difference is below t are swapped in fully.") { Required = true },
-            })
-        {
-            MinModels = 1,
-            MaxModels = 1,
-            BaseRule = BaseModelRule.Required,
-            VocabularyRule = VocabularyRule.MustMatch,
-        },
-        new MethodDescriptor("arcee_fusion", "Arcee Fusion",
+            }),
+        Define("arcee_fusion", "Arcee Fusion",
             "Copies from the second model only the elements whose change from the base is unusually important.",
-            Array.Empty<ParameterDescriptor>())
-        {
-            MinModels = 1,
-            MaxModels = 1,
-            BaseRule = BaseModelRule.Required,
-            VocabularyRule = VocabularyRule.CommonSubmatrix,
-            Randomized = true,
-        },
-        new MethodDescriptor("passthrough", "Passthrough",
+            null, 1, 1, BaseModelRule.Required, VocabularyRule.CommonSubmatrix, true,
+            Array.Empty<ParameterDescriptor>()),
+        Define("passthrough", "Passthrough",
             "Copies tensors unchanged (optionally scaled); used to stack layer ranges of models into a new one.",
+            null, 1, 1, BaseModelRule.NotUsed, VocabularyRule.MustMatch, false,
             new[]
             {
                 new ParameterDescriptor("scale", ParameterType.Number, ParameterScope.PerModel, null,
                     "Factor applied to the copied tensor (usually with a filter)."),
-            })
-        {
-            MinModels = 1,
-            MaxModels = 1,
-            BaseRule = BaseModelRule.NotUsed,
-            VocabularyRule = VocabularyRule.MustMatch,
-        },
+            }),
     };
 
     /// <summary>The method with exactly this name (ordinal), or null.</summary>

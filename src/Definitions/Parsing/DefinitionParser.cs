@@ -220,7 +220,7 @@ internal sealed class DefinitionReader
 
         if (model is null)
         {
-            if (!map.Children.Keys.OfType<YamlScalarNode>().Any(k => k.Value == "model"))
+            if (!HasKey(map, "model"))
                 Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a model entry", "model");
             return null;
         }
@@ -261,7 +261,7 @@ internal sealed class DefinitionReader
             }
         }
 
-        if (sources is null && !map.Children.Keys.OfType<YamlScalarNode>().Any(k => k.Value == "sources"))
+        if (sources is null && !HasKey(map, "sources"))
             Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a slice", "sources");
         return new OutputSlice(sources ?? Array.Empty<SliceSource>(), baseModel, parameters) { Location = Loc(map) };
     }
@@ -299,11 +299,11 @@ internal sealed class DefinitionReader
             }
         }
 
-        if (!map.Children.Keys.OfType<YamlScalarNode>().Any(k => k.Value == "layer_range"))
+        if (!HasKey(map, "layer_range"))
             Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a slice source", "layer_range");
         if (model is null)
         {
-            if (!map.Children.Keys.OfType<YamlScalarNode>().Any(k => k.Value == "model"))
+            if (!HasKey(map, "model"))
                 Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a slice source", "model");
             return null;
         }
@@ -389,7 +389,7 @@ internal sealed class DefinitionReader
 
         if (model is null)
         {
-            if (!map.Children.Keys.OfType<YamlScalarNode>().Any(k => k.Value == "model"))
+            if (!HasKey(map, "model"))
                 Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a model reference", "model");
             return null;
         }
@@ -586,6 +586,9 @@ internal sealed class DefinitionReader
         => MethodCatalog.All.Any(m => m.FindParameter(key) is not null)
             ? "'" + key + "' is a parameter; put it under 'parameters:'"
             : null;
+
+    private static bool HasKey(YamlMappingNode map, string key)
+        => map.Children.Keys.OfType<YamlScalarNode>().Any(k => k.Value == key);
 
     private static string ScalarText(YamlNode node) => node is YamlScalarNode s ? s.Value ?? string.Empty : "...";
 

@@ -197,6 +197,38 @@ internal sealed class DefinitionChecker
             Report(DiagnosticDescriptors.TooManyModels, where, null, method.Name, max, what, inputs.Count);
 
         CheckRequiredParameters(slice, method, baseModel);
+        if (method.FindParameter("epsilon") is { Scope: ParameterScope.PerModel } epsilon && method.FindParameter("density") is { } density)
+            CheckDellaWindow(slice, baseModel, density, epsilon);
+    }
+
+    /// <summary>DELLA keeps elements with probabilities in [density − epsilon, density + epsilon], which must lie inside (0, 1)
+    /// whenever 0 &lt; density &lt; 1. Checked where both values are plain numbers.</summary>
+    private void CheckDellaWindow(OutputSlice slice, ModelReference? baseModel, ParameterDescriptor density, ParameterDescriptor epsilon)
+    {
+        foreach (var source in slice.Sources.Where(s => s.Model != baseModel))
+        {
+            var (d, dLocation) = ConstantFor(source, slice, density);
+            var (e, _) = ConstantFor(source, slice, epsilon);
+            if (d is not { } dv || e is not { } ev || dv <= 0 || dv >= 1)
+                continue;
+            if (dv - ev <= 0 || dv + ev >= 1)
+                Report(DiagnosticDescriptors.ParameterOutOfRange, dLocation.IsEmpty ? source.Location : dLocation, "lower epsilon or move density away from 0 and 1",
+                    density.Name, ValueText.Format(dv), "with epsilon " + ValueText.Format(ev) + ", " + _method!.Name
+                    + " needs density − epsilon > 0 and density + epsilon < 1 (model '" + source.Model + "')");
+        }
+    }
+
+    /// <summary>The value a per-model parameter takes for a source when the deciding level holds a plain number.</summary>
+    private (double? Value, SourceLocation Location) ConstantFor(SliceSource source, OutputSlice slice, ParameterDescriptor p)
+    {
+        foreach (var map in new[] { source.Parameters, slice.Parameters, _d.Parameters })
+        {
+            if (!map.TryGetValue(p.Name, out var setting))
+                continue;
+            return setting is ScalarSetting { Value: double v } ? (v, setting.Location) : (null, default);
+        }
+
+        return (p.Default as double?, default);
     }
 
     private void CheckRequiredParameters(OutputSlice slice, MethodDescriptor method, ModelReference? baseModel)
