@@ -1,0 +1,150 @@
+namespace DotnetMerge.Definitions;
+
+/// <summary>A whole-model input (<c>models:</c> syntax): the model and its own parameters.</summary>
+public sealed class InputModel
+{
+    public InputModel(ModelReference model, ParameterMap? parameters = null)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        Parameters = parameters ?? ParameterMap.Empty;
+    }
+
+    public ModelReference Model { get; }
+
+    public ParameterMap Parameters { get; }
+
+    public SourceLocation Location { get; init; }
+}
+
+/// <summary>One source of an output slice: layers [<see cref="LayerStart"/>, <see cref="LayerEnd"/>) of a model.</summary>
+public sealed class SliceSource
+{
+    public SliceSource(ModelReference model, int layerStart, int layerEnd, ParameterMap? parameters = null)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        LayerStart = layerStart;
+        LayerEnd = layerEnd;
+        Parameters = parameters ?? ParameterMap.Empty;
+    }
+
+    public ModelReference Model { get; }
+
+    /// <summary>First layer (inclusive).</summary>
+    public int LayerStart { get; }
+
+    /// <summary>End layer (exclusive).</summary>
+    public int LayerEnd { get; }
+
+    public int LayerCount => LayerEnd - LayerStart;
+
+    public ParameterMap Parameters { get; }
+
+    public SourceLocation Location { get; init; }
+
+    /// <summary>Location of the layer_range value.</summary>
+    public SourceLocation LayerRangeLocation { get; init; }
+
+    /// <summary>Set by the parser when layer_range could not be read (already reported); the validator then skips range checks.</summary>
+    internal bool LayerRangeMalformed { get; init; }
+}
+
+/// <summary>An output slice: sources merged layer by layer, an optional slice-level base model and parameters.</summary>
+public sealed class OutputSlice
+{
+    public OutputSlice(IReadOnlyList<SliceSource> sources, ModelReference? baseModel = null, ParameterMap? parameters = null)
+    {
+        Sources = sources ?? throw new ArgumentNullException(nameof(sources));
+        BaseModel = baseModel;
+        Parameters = parameters ?? ParameterMap.Empty;
+    }
+
+    public IReadOnlyList<SliceSource> Sources { get; }
+
+    /// <summary>Slice-level base model; overrides the top-level one for this slice.</summary>
+    public ModelReference? BaseModel { get; }
+
+    public ParameterMap Parameters { get; }
+
+    public SourceLocation Location { get; init; }
+}
+
+/// <summary>A parsed merge definition (mergekit's YAML plus dotnet-merge's extensions), with the location of every part.</summary>
+public sealed class MergeDefinition
+{
+    public string? SourcePath { get; init; }
+
+    public string? SourceText { get; init; }
+
+    /// <summary>Location of the root mapping.</summary>
+    public SourceLocation Location { get; init; }
+
+    /// <summary>The method name as written ("" when missing).</summary>
+    public string MergeMethod { get; init; } = string.Empty;
+
+    public SourceLocation MergeMethodLocation { get; init; }
+
+    public IReadOnlyList<InputModel>? Models { get; init; }
+
+    public SourceLocation ModelsLocation { get; init; }
+
+    public IReadOnlyList<OutputSlice>? Slices { get; init; }
+
+    public SourceLocation SlicesLocation { get; init; }
+
+    public ModelReference? BaseModel { get; init; }
+
+    public ParameterMap Parameters { get; init; } = ParameterMap.Empty;
+
+    /// <summary>"bfloat16", "float16", "float32" or "float64" (normalized); the text as written when not recognized.</summary>
+    public string? Dtype { get; init; }
+
+    public SourceLocation DtypeLocation { get; init; }
+
+    /// <summary>Same names as <see cref="Dtype"/>.</summary>
+    public string? OutDtype { get; init; }
+
+    public SourceLocation OutDtypeLocation { get; init; }
+
+    /// <summary>"base", "union" or a model reference in string form.</summary>
+    public string? TokenizerSource { get; init; }
+
+    public SourceLocation TokenizerSourceLocation { get; init; }
+
+    public string? ChatTemplate { get; init; }
+
+    public SourceLocation ChatTemplateLocation { get; init; }
+
+    /// <summary>dotnet-merge extension (<c>seed:</c>): the seed of the deterministic random stream.</summary>
+    public ulong? Seed { get; init; }
+
+    public SourceLocation SeedLocation { get; init; }
+
+    /// <summary>Set by the parser when the file uses 'modules:' (reported as unsupported).</summary>
+    internal bool UsesModules { get; init; }
+
+    /// <summary>True when this definition uses the <c>slices:</c> syntax.</summary>
+    public bool UsesSlices => Slices is { Count: > 0 } && Models is not { Count: > 0 };
+
+    /// <summary>Every distinct model reference mentioned (inputs, sources, base models), in order of appearance.</summary>
+    public IReadOnlyList<ModelReference> AllModels()
+    {
+        var seen = new List<ModelReference>();
+        void Add(ModelReference? m)
+        {
+            if (m is not null && !seen.Contains(m))
+                seen.Add(m);
+        }
+
+        foreach (var m in Models ?? Array.Empty<InputModel>())
+            Add(m.Model);
+        foreach (var s in Slices ?? Array.Empty<OutputSlice>())
+        {
+            foreach (var src in s.Sources)
+                Add(src.Model);
+            Add(s.BaseModel);
+        }
+
+        Add(BaseModel);
+        return seen;
+    }
+}

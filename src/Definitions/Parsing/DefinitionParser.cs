@@ -1,0 +1,610 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace DotnetMerge.Definitions;
+
+/// <summary>Reads mergekit's YAML merge definitions (plus dotnet-merge's extensions) into a <see cref="MergeDefinition"/>,
+/// recording the location of every part. Reports syntax and schema problems; semantic checks are in
+/// <see cref="DefinitionValidator"/>. No file-system access.</summary>
+public static class DefinitionParser
+{
+    public static ParseResult Parse(string yamlText, string sourcePath)
+        => new DefinitionReader(sourcePath ?? string.Empty).Read(yamlText ?? string.Empty);
+
+    /// <summary>"bfloat16", "float16", "float32", "float64" for the names mergekit/torch accept (optionally with a
+    /// "torch." prefix); the trimmed input otherwise.</summary>
+    public static string NormalizeDtype(string text)
+    {
+        var name = text.Trim();
+        if (name.StartsWith("torch.", StringComparison.Ordinal))
+            name = name.Substring("torch.".Length);
+        return name switch
+        {
+            "bfloat16" => "bfloat16",
+            "float16" or "half" => "float16",
+            "float32" or "float" => "float32",
+            "float64" or "double" => "float64",
+            _ => text.Trim(),
+        };
+    }
+}
+
+internal sealed class DefinitionReader
+{
+    internal static readonly string[] TopLevelKeys =
+    {
+        "merge_method", "models", "slices", "base_model", "parameters", "dtype", "out_dtype",
+        "tokenizer_source", "tokenizer", "chat_template", "seed", "modules",
+    };
+
+    private static readonly string[] ModelEntryKeys = { "model", "parameters" };
+    private static readonly string[] SliceKeys = { "sources", "base_model", "parameters", "residual_weight" };
+    private static readonly string[] SourceKeys = { "model", "layer_range", "parameters" };
+    private static readonly string[] ModelRefKeys = { "model", "lora", "override_architecture" };
+    private static readonly string[] ModelPathKeys = { "path", "revision" };
+    private static readonly string[] ConditionalKeys = { "value", "filter" };
+    private static readonly Regex MarkPrefix = new(@"^\s*\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\):\s*", RegexOptions.CultureInvariant);
+
+    private readonly string _path;
+    private readonly List<DefinitionDiagnostic> _diagnostics = new();
+
+    public DefinitionReader(string path) => _path = path;
+
+    public ParseResult Read(string text)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            var message = MarkPrefix.Replace(e.Message, string.Empty);
+            var at = new SourceLocation(_path, (int)Math.Max(1, e.Start.Line), (int)Math.Max(1, e.Start.Column));
+            if (message.IndexOf("Duplicate key", StringComparison.OrdinalIgnoreCase) >= 0)
+                Report(DiagnosticDescriptors.DuplicateKey, at, null, DuplicateKeyName(text, e) ?? "?");
+            else
+                Report(DiagnosticDescriptors.YamlSyntax, at, null, message);
+            return new ParseResult(null, _diagnostics);
+        }
+
+        var start = new SourceLocation(_path, 1, 1);
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode s && YamlScalars.IsNull(s))
+        {
+            Report(DiagnosticDescriptors.EmptyDocument, start, null);
+            return new ParseResult(null, _diagnostics);
+        }
+
+        if (stream.Documents.Count > 1)
+            Report(DiagnosticDescriptors.ExtraDocuments, Loc(stream.Documents[1].RootNode), null, stream.Documents.Count);
+        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            Report(DiagnosticDescriptors.RootNotMapping, Loc(stream.Documents[0].RootNode), null);
+            return new ParseResult(null, _diagnostics);
+        }
+
+        var definition = ReadRoot(root, text);
+        return new ParseResult(definition, _diagnostics);
+    }
+
+    private MergeDefinition ReadRoot(YamlMappingNode root, string text)
+    {
+        string method = string.Empty;
+        SourceLocation methodLoc = Loc(root), modelsLoc = default, slicesLoc = default, dtypeLoc = default, outDtypeLoc = default,
+            tokenizerSourceLoc = default, chatTemplateLoc = default, seedLoc = default;
+        IReadOnlyList<InputModel>? models = null;
+        IReadOnlyList<OutputSlice>? slices = null;
+        ModelReference? baseModel = null;
+        var parameters = ParameterMap.Empty;
+        string? dtype = null, outDtype = null, tokenizerSource = null, chatTemplate = null;
+        ulong? seed = null;
+        var usesModules = false;
+        YamlNode? tokenizerKey = null;
+
+        foreach (var (key, keyNode, value) in Entries(root))
+        {
+            switch (key)
+            {
+                case "merge_method":
+                    method = ReadString(value, key) ?? string.Empty;
+                    methodLoc = Loc(value);
+                    break;
+                case "models":
+                    modelsLoc = Loc(keyNode);
+                    models = ReadList(value, key, "a list of model entries", ReadModelEntry);
+                    break;
+                case "slices":
+                    slicesLoc = Loc(keyNode);
+                    slices = ReadList(value, key, "a list of slices", ReadSlice);
+                    break;
+                case "modules":
+                    usesModules = true;
+                    Report(DiagnosticDescriptors.UnsupportedKey, Loc(keyNode), null, key,
+                        "multi-module definitions (e.g. vision-language models) are not supported yet; use 'models' or 'slices'");
+                    break;
+                case "base_model":
+                    baseModel = ReadModelReference(value, key);
+                    break;
+                case "parameters":
+                    parameters = ReadParameters(value, keyNode);
+                    break;
+                case "dtype":
+                    dtype = ReadDtype(value, key);
+                    dtypeLoc = Loc(value);
+                    break;
+                case "out_dtype":
+                    outDtype = ReadDtype(value, key);
+                    outDtypeLoc = Loc(value);
+                    break;
+                case "tokenizer_source":
+                    tokenizerSourceLoc = Loc(value);
+                    tokenizerSource = value is YamlMappingNode ? ReadModelReference(value, key)?.ToString() : ReadString(value, key);
+                    break;
+                case "tokenizer":
+                    tokenizerKey = keyNode;
+                    Report(DiagnosticDescriptors.UnsupportedKey, Loc(keyNode), "use 'tokenizer_source: base' or 'tokenizer_source: union'", key,
+                        "the 'tokenizer:' section is not supported yet");
+                    break;
+                case "chat_template":
+                    chatTemplate = ReadString(value, key);
+                    chatTemplateLoc = Loc(value);
+                    break;
+                case "seed":
+                    seedLoc = Loc(value);
+                    seed = ReadSeed(value);
+                    break;
+                default:
+                    ReportUnknownKey(keyNode, key, "the definition", TopLevelKeys.Where(k => k != "modules"));
+                    break;
+            }
+        }
+
+        if (tokenizerKey is not null && tokenizerSource is not null)
+            Report(DiagnosticDescriptors.TokenizerConflict, Loc(tokenizerKey), null);
+
+        return new MergeDefinition
+        {
+            SourcePath = _path,
+            SourceText = text,
+            Location = Loc(root),
+            MergeMethod = method,
+            MergeMethodLocation = methodLoc,
+            Models = models,
+            ModelsLocation = modelsLoc,
+            Slices = slices,
+            SlicesLocation = slicesLoc,
+            BaseModel = baseModel,
+            Parameters = parameters,
+            Dtype = dtype,
+            DtypeLocation = dtypeLoc,
+            OutDtype = outDtype,
+            OutDtypeLocation = outDtypeLoc,
+            TokenizerSource = tokenizerSource,
+            TokenizerSourceLocation = tokenizerSourceLoc,
+            ChatTemplate = chatTemplate,
+            ChatTemplateLocation = chatTemplateLoc,
+            Seed = seed,
+            SeedLocation = seedLoc,
+            UsesModules = usesModules,
+        };
+    }
+
+    private InputModel? ReadModelEntry(YamlNode node)
+    {
+        if (node is not YamlMappingNode map)
+        {
+            Report(DiagnosticDescriptors.WrongType, Loc(node), "write '- model: " + ScalarText(node) + "'", "models[]",
+                "a mapping with a 'model' key");
+            return null;
+        }
+
+        ModelReference? model = null;
+        var parameters = ParameterMap.Empty;
+        foreach (var (key, keyNode, value) in Entries(map))
+        {
+            switch (key)
+            {
+                case "model":
+                    model = ReadModelReference(value, key);
+                    break;
+                case "parameters":
+                    parameters = ReadParameters(value, keyNode);
+                    break;
+                default:
+                    ReportUnknownKey(keyNode, key, "a model entry", ModelEntryKeys, ParameterHint(key));
+                    break;
+            }
+        }
+
+        if (model is null)
+        {
+            if (!HasKey(map, "model"))
+                Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a model entry", "model");
+            return null;
+        }
+
+        return new InputModel(model, parameters) { Location = Loc(map) };
+    }
+
+    private OutputSlice? ReadSlice(YamlNode node)
+    {
+        if (node is not YamlMappingNode map)
+        {
+            Report(DiagnosticDescriptors.WrongType, Loc(node), null, "slices[]", "a mapping with a 'sources' key");
+            return null;
+        }
+
+        IReadOnlyList<SliceSource>? sources = null;
+        ModelReference? baseModel = null;
+        var parameters = ParameterMap.Empty;
+        foreach (var (key, keyNode, value) in Entries(map))
+        {
+            switch (key)
+            {
+                case "sources":
+                    sources = ReadList(value, key, "a list of sources", ReadSource);
+                    break;
+                case "base_model":
+                    baseModel = ReadModelReference(value, key);
+                    break;
+                case "parameters":
+                    parameters = ReadParameters(value, keyNode);
+                    break;
+                case "residual_weight":
+                    Report(DiagnosticDescriptors.IgnoredKey, Loc(keyNode), null, key, "mergekit reads it but never uses it, and so does dotnet-merge");
+                    break;
+                default:
+                    ReportUnknownKey(keyNode, key, "a slice", SliceKeys, ParameterHint(key));
+                    break;
+            }
+        }
+
+        if (sources is null && !HasKey(map, "sources"))
+            Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a slice", "sources");
+        return new OutputSlice(sources ?? Array.Empty<SliceSource>(), baseModel, parameters) { Location = Loc(map) };
+    }
+
+    private SliceSource? ReadSource(YamlNode node)
+    {
+        if (node is not YamlMappingNode map)
+        {
+            Report(DiagnosticDescriptors.WrongType, Loc(node), null, "sources[]", "a mapping with 'model' and 'layer_range' keys");
+            return null;
+        }
+
+        ModelReference? model = null;
+        var parameters = ParameterMap.Empty;
+        int start = 0, end = 0;
+        var malformed = true;
+        SourceLocation rangeLoc = Loc(map);
+        foreach (var (key, keyNode, value) in Entries(map))
+        {
+            switch (key)
+            {
+                case "model":
+                    model = ReadModelReference(value, key);
+                    break;
+                case "layer_range":
+                    rangeLoc = Loc(value);
+                    malformed = !ReadLayerRange(value, out start, out end);
+                    break;
+                case "parameters":
+                    parameters = ReadParameters(value, keyNode);
+                    break;
+                default:
+                    ReportUnknownKey(keyNode, key, "a slice source", SourceKeys, ParameterHint(key));
+                    break;
+            }
+        }
+
+        if (!HasKey(map, "layer_range"))
+            Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a slice source", "layer_range");
+        if (model is null)
+        {
+            if (!HasKey(map, "model"))
+                Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a slice source", "model");
+            return null;
+        }
+
+        return new SliceSource(model, start, end, parameters)
+        {
+            Location = Loc(map),
+            LayerRangeLocation = rangeLoc,
+            LayerRangeMalformed = malformed,
+        };
+    }
+
+    private bool ReadLayerRange(YamlNode node, out int start, out int end)
+    {
+        start = end = 0;
+        if (node is YamlSequenceNode { Children.Count: 2 } seq
+            && seq.Children[0] is YamlScalarNode a && YamlScalars.TryInteger(a, out var s)
+            && seq.Children[1] is YamlScalarNode b && YamlScalars.TryInteger(b, out var e)
+            && s >= int.MinValue && s <= int.MaxValue && e >= int.MinValue && e <= int.MaxValue)
+        {
+            start = (int)s;
+            end = (int)e;
+            return true;
+        }
+
+        Report(DiagnosticDescriptors.InvalidLayerRange, Loc(node), null, "must be a list of two integers [start, end)");
+        return false;
+    }
+
+    private ModelReference? ReadModelReference(YamlNode node, string key)
+    {
+        switch (node)
+        {
+            case YamlScalarNode scalar when !YamlScalars.IsNull(scalar):
+            {
+                var reference = ParseModelText(scalar.Value ?? string.Empty, Loc(scalar));
+                if (reference.HasLora)
+                    Report(DiagnosticDescriptors.LoraNotSupported, Loc(scalar), null, reference.ToString());
+                return reference;
+            }
+
+            case YamlMappingNode map:
+                return ReadModelReferenceMapping(map);
+            default:
+                Report(DiagnosticDescriptors.WrongType, Loc(node), null, key, "a model reference (a path or repo id such as 'org/model', or a mapping with 'model')");
+                return null;
+        }
+    }
+
+    private ModelReference ParseModelText(string text, SourceLocation location)
+    {
+        if (ModelReference.TryParse(text, out var reference, out var error))
+            return new ModelReference(reference!.Path, reference.Revision, reference.LoraPath, reference.LoraRevision) { Location = location };
+        Report(DiagnosticDescriptors.InvalidModelReference, location, null, text, error);
+        return new ModelReference(text.Trim()) { Location = location };
+    }
+
+    private ModelReference? ReadModelReferenceMapping(YamlMappingNode map)
+    {
+        (string Path, string? Revision)? model = null, lora = null;
+        string? overrideArchitecture = null;
+        foreach (var (key, keyNode, value) in Entries(map))
+        {
+            switch (key)
+            {
+                case "model":
+                    model = ReadModelPath(value, key);
+                    break;
+                case "lora":
+                    lora = ReadModelPath(value, key);
+                    Report(DiagnosticDescriptors.LoraNotSupported, Loc(keyNode), null, lora?.Path ?? "lora");
+                    break;
+                case "override_architecture":
+                    overrideArchitecture = ReadString(value, key);
+                    Report(DiagnosticDescriptors.IgnoredKey, Loc(keyNode), null, key,
+                        "dotnet-merge does not support it yet; the architecture in the model's config.json is used");
+                    break;
+                default:
+                    ReportUnknownKey(keyNode, key, "a model reference", ModelRefKeys);
+                    break;
+            }
+        }
+
+        if (model is null)
+        {
+            if (!HasKey(map, "model"))
+                Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a model reference", "model");
+            return null;
+        }
+
+        return new ModelReference(model.Value.Path, model.Value.Revision, lora?.Path, lora?.Revision)
+        {
+            Location = Loc(map),
+            OverrideArchitecture = overrideArchitecture,
+        };
+    }
+
+    private (string Path, string? Revision)? ReadModelPath(YamlNode node, string key)
+    {
+        if (node is YamlScalarNode scalar && !YamlScalars.IsNull(scalar))
+        {
+            var parsed = ParseModelText(scalar.Value ?? string.Empty, Loc(scalar));
+            return (parsed.Path, parsed.Revision);
+        }
+
+        if (node is not YamlMappingNode map)
+        {
+            Report(DiagnosticDescriptors.WrongType, Loc(node), null, key, "a path string or a mapping with 'path' and 'revision'");
+            return null;
+        }
+
+        string? path = null, revision = null;
+        foreach (var (k, keyNode, value) in Entries(map))
+        {
+            if (k == "path")
+                path = ReadString(value, k);
+            else if (k == "revision")
+                revision = ReadString(value, k);
+            else
+                ReportUnknownKey(keyNode, k, "a model path", ModelPathKeys);
+        }
+
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a model path", "path");
+            return null;
+        }
+
+        return (path!.Trim(), revision);
+    }
+
+    private ParameterMap ReadParameters(YamlNode node, YamlNode keyNode)
+    {
+        if (node is YamlScalarNode s && YamlScalars.IsNull(s))
+            return ParameterMap.Empty;
+        if (node is not YamlMappingNode map)
+        {
+            Report(DiagnosticDescriptors.WrongType, Loc(node), null, "parameters", "a mapping of parameter names to values");
+            return ParameterMap.Empty;
+        }
+
+        var result = new ParameterMap { Location = Loc(keyNode) };
+        foreach (var (name, nameNode, value) in Entries(map))
+        {
+            var setting = ReadSetting(value, name, allowConditional: true);
+            if (setting is not null)
+                result.Add(name, setting, Loc(nameNode));
+        }
+
+        return result;
+    }
+
+    private ParameterSetting? ReadSetting(YamlNode node, string name, bool allowConditional)
+    {
+        switch (node)
+        {
+            case YamlScalarNode scalar:
+                return new ScalarSetting(YamlScalars.Resolve(scalar)) { Location = Loc(scalar) };
+            case YamlSequenceNode seq when seq.Children.Count == 0:
+                Report(DiagnosticDescriptors.InvalidParameterForm, Loc(seq), null, name, "is an empty list");
+                return null;
+            case YamlSequenceNode seq when seq.Children.All(c => c is YamlScalarNode):
+            {
+                var values = seq.Children.Cast<YamlScalarNode>().Select(YamlScalars.Resolve).ToList();
+                var locations = seq.Children.Select(Loc).ToList();
+                if (values.All(v => v is double))
+                    return new GradientSetting(values.Select(v => (double)v!).ToList(), locations) { Location = Loc(seq) };
+                return new StepSetting(values, locations) { Location = Loc(seq) };
+            }
+
+            case YamlSequenceNode seq when allowConditional && seq.Children.All(c => c is YamlMappingNode):
+            {
+                var entries = seq.Children.Cast<YamlMappingNode>().Select(m => ReadConditional(m, name)).ToList();
+                if (entries.Any(e => e is null))
+                    return null;
+                return new ConditionalSetting(entries!) { Location = Loc(seq) };
+            }
+
+            case YamlSequenceNode seq:
+                Report(DiagnosticDescriptors.InvalidParameterForm, Loc(seq), null, name, allowConditional
+                    ? "mixes forms; use a list of numbers (a gradient), a list of plain values, or a list of {filter, value} entries"
+                    : "inside a filtered entry must be a plain value or a list of numbers (a gradient)");
+                return null;
+            case YamlMappingNode map when allowConditional:
+            {
+                var entry = ReadConditional(map, name);
+                return entry is null ? null : new ConditionalSetting(new[] { entry }) { Location = Loc(map) };
+            }
+
+            default:
+                Report(DiagnosticDescriptors.InvalidParameterForm, Loc(node), null, name,
+                    "inside a filtered entry must be a plain value or a list of numbers (a gradient)");
+                return null;
+        }
+    }
+
+    private ConditionalEntry? ReadConditional(YamlMappingNode map, string name)
+    {
+        ParameterSetting? value = null;
+        string? filter = null;
+        var hasValue = false;
+        foreach (var (key, keyNode, v) in Entries(map))
+        {
+            switch (key)
+            {
+                case "value":
+                    hasValue = true;
+                    value = ReadSetting(v, name, allowConditional: false);
+                    break;
+                case "filter":
+                    filter = ReadString(v, key);
+                    break;
+                default:
+                    ReportUnknownKey(keyNode, key, "a filtered value of '" + name + "'", ConditionalKeys);
+                    break;
+            }
+        }
+
+        if (!hasValue)
+            Report(DiagnosticDescriptors.MissingKey, Loc(map), null, "a filtered value of '" + name + "'", "value");
+        return value is null ? null : new ConditionalEntry(value, filter) { Location = Loc(map) };
+    }
+
+    private string? ReadDtype(YamlNode node, string key)
+    {
+        var text = ReadString(node, key);
+        return text is null ? null : DefinitionParser.NormalizeDtype(text);
+    }
+
+    private ulong? ReadSeed(YamlNode node)
+    {
+        if (node is YamlScalarNode s && YamlScalars.IsPlain(s)
+            && ulong.TryParse((s.Value ?? string.Empty).Replace("_", string.Empty), NumberStyles.None, CultureInfo.InvariantCulture, out var seed))
+            return seed;
+        Report(DiagnosticDescriptors.WrongType, Loc(node), null, "seed", "a non-negative integer below 2^64");
+        return null;
+    }
+
+    private IReadOnlyList<T>? ReadList<T>(YamlNode node, string key, string expected, Func<YamlNode, T?> readItem)
+        where T : class
+    {
+        if (node is YamlScalarNode s && YamlScalars.IsNull(s))
+            return null;
+        if (node is not YamlSequenceNode seq)
+        {
+            Report(DiagnosticDescriptors.WrongType, Loc(node), null, key, expected);
+            return null;
+        }
+
+        return seq.Children.Select(readItem).Where(x => x is not null).Select(x => x!).ToList();
+    }
+
+    private string? ReadString(YamlNode node, string key)
+    {
+        if (node is YamlScalarNode s)
+            return YamlScalars.IsNull(s) ? null : s.Value;
+        Report(DiagnosticDescriptors.WrongType, Loc(node), null, key, "a single value (a string)");
+        return null;
+    }
+
+    private IEnumerable<(string Key, YamlNode KeyNode, YamlNode Value)> Entries(YamlMappingNode map)
+    {
+        foreach (var pair in map.Children)
+        {
+            if (pair.Key is YamlScalarNode k && k.Value is not null)
+                yield return (k.Value, k, pair.Value);
+            else
+                Report(DiagnosticDescriptors.WrongType, Loc(pair.Key), null, "a key", "a plain name");
+        }
+    }
+
+    private void ReportUnknownKey(YamlNode keyNode, string key, string context, IEnumerable<string> known, string? extraHint = null)
+    {
+        var hint = NameSuggester.Hint(NameSuggester.Suggest(key, known)) ?? extraHint;
+        Report(DiagnosticDescriptors.UnknownKey, Loc(keyNode), hint, key, context);
+    }
+
+    /// <summary>A hint for a parameter name written outside 'parameters:' (a frequent indentation slip).</summary>
+    private static string? ParameterHint(string key)
+        => MethodCatalog.All.Any(m => m.FindParameter(key) is not null)
+            ? "'" + key + "' is a parameter; put it under 'parameters:'"
+            : null;
+
+    private static bool HasKey(YamlMappingNode map, string key)
+        => map.Children.Keys.OfType<YamlScalarNode>().Any(k => k.Value == key);
+
+    private static string ScalarText(YamlNode node) => node is YamlScalarNode s ? s.Value ?? string.Empty : "...";
+
+    private static string? DuplicateKeyName(string text, YamlException e)
+    {
+        var lines = text.Split('\n');
+        var line = (int)e.Start.Line - 1;
+        if (line < 0 || line >= lines.Length)
+            return null;
+        var rest = lines[line].Substring(Math.Min(lines[line].Length, Math.Max(0, (int)e.Start.Column - 1)));
+        var colon = rest.IndexOf(':');
+        return colon > 0 ? rest.Substring(0, colon).Trim().TrimStart('-', ' ', '{') : null;
+    }
+
+    private SourceLocation Loc(YamlNode node) => new(_path, (int)node.Start.Line, (int)node.Start.Column);
+
+    private void Report(DiagnosticDescriptor descriptor, SourceLocation location, string? hint, params object?[] args)
+        => _diagnostics.Add(descriptor.Create(location, hint, args));
+}

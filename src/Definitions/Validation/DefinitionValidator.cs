@@ -1,0 +1,464 @@
+namespace DotnetMerge.Definitions;
+
+/// <summary>Semantic checks of a merge definition against the method catalog. Reports every problem found.</summary>
+public static class DefinitionValidator
+{
+    public static IReadOnlyList<DefinitionDiagnostic> Validate(MergeDefinition definition, ValidationOptions? options = null)
+    {
+        if (definition is null) throw new ArgumentNullException(nameof(definition));
+        return new DefinitionChecker(definition, options ?? new ValidationOptions()).Run();
+    }
+}
+
+internal sealed class DefinitionChecker
+{
+    internal static readonly string[] Dtypes = { "bfloat16", "float16", "float32", "float64" };
+    internal static readonly string[] ChatTemplates = { "alpaca", "chatml", "llama3", "mistral", "exaone" };
+
+    private static readonly Dictionary<string, string> DtypeAliases = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["bf16"] = "bfloat16", ["fp16"] = "float16", ["f16"] = "float16", ["fp32"] = "float32", ["f32"] = "float32",
+        ["fp64"] = "float64", ["f64"] = "float64",
+    };
+
+    private enum Presence { None, Maybe, Definite }
+
+    private enum Level { Top, Slice, Model }
+
+    private readonly MergeDefinition _d;
+    private readonly ValidationOptions _options;
+    private readonly List<DefinitionDiagnostic> _diagnostics = new();
+    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private MethodDescriptor? _method;
+
+    public DefinitionChecker(MergeDefinition definition, ValidationOptions options)
+    {
+        _d = definition;
+        _options = options;
+    }
+
+    public IReadOnlyList<DefinitionDiagnostic> Run()
+    {
+        CheckMethod();
+        var slices = CheckInputs();
+        CheckParameters(_d.Parameters, Level.Top);
+        CheckBaseRole();
+        if (_method is not null)
+        {
+            foreach (var slice in slices)
+                CheckSliceAgainstMethod(slice, _method);
+        }
+
+        CheckDtype(_d.Dtype, _d.DtypeLocation, "dtype");
+        CheckDtype(_d.OutDtype, _d.OutDtypeLocation, "out_dtype");
+        CheckTokenizerSource();
+        CheckChatTemplate();
+        CheckPaths();
+        return _diagnostics;
+    }
+
+    private bool ModelsSyntax => _d.Models is { Count: > 0 };
+
+    private void CheckMethod()
+    {
+        if (string.IsNullOrWhiteSpace(_d.MergeMethod))
+        {
+            Report(DiagnosticDescriptors.MissingKey, _d.Location, "for example 'merge_method: linear'", "the definition", "merge_method");
+            return;
+        }
+
+        _method = MethodCatalog.Find(_d.MergeMethod);
+        if (_method is null)
+        {
+            var hint = NameSuggester.Hint(MethodCatalog.Suggest(_d.MergeMethod))
+                ?? "known methods: " + string.Join(", ", MethodCatalog.All.Select(m => m.Name));
+            Report(DiagnosticDescriptors.UnknownMethod, _d.MergeMethodLocation, hint, _d.MergeMethod);
+        }
+    }
+
+    private IReadOnlyList<OutputSlice> CheckInputs()
+    {
+        var hasSlices = _d.Slices is { Count: > 0 };
+        if (ModelsSyntax && hasSlices)
+            Report(DiagnosticDescriptors.ModelsSlicesExclusive, _d.SlicesLocation, null, "set either 'models' or 'slices', not both");
+        else if (!ModelsSyntax && !hasSlices && !_d.UsesModules)
+        {
+            var where = _d.Models is not null ? _d.ModelsLocation : _d.Slices is not null ? _d.SlicesLocation : _d.Location;
+            Report(DiagnosticDescriptors.ModelsSlicesExclusive, where, null,
+                "the definition needs a non-empty 'models' list (whole models) or 'slices' list (layer ranges)");
+        }
+
+        if (ModelsSyntax)
+        {
+            var seen = new List<ModelReference>();
+            foreach (var model in _d.Models!)
+            {
+                if (seen.Contains(model.Model))
+                    Report(DiagnosticDescriptors.DuplicateModel, model.Location, null, model.Model, "'models'");
+                else
+                    seen.Add(model.Model);
+                CheckParameters(model.Parameters, Level.Model);
+            }
+
+            return DefinitionNormalizer.ToSlices(_d, _ => 0);
+        }
+
+        var slices = _d.Slices ?? Array.Empty<OutputSlice>();
+        foreach (var slice in slices)
+            CheckSliceShape(slice);
+        return slices;
+    }
+
+    private void CheckSliceShape(OutputSlice slice)
+    {
+        CheckParameters(slice.Parameters, Level.Slice);
+        if (slice.Sources.Count == 0)
+        {
+            Report(DiagnosticDescriptors.EmptySlice, slice.Location, null);
+            return;
+        }
+
+        SliceSource? first = null;
+        var seen = new List<ModelReference>();
+        foreach (var source in slice.Sources)
+        {
+            if (seen.Contains(source.Model))
+                Report(DiagnosticDescriptors.DuplicateModel, source.Location, null, source.Model, "this slice");
+            else
+                seen.Add(source.Model);
+            CheckParameters(source.Parameters, Level.Model);
+            if (source.LayerRangeMalformed)
+                continue;
+            var range = "[" + source.LayerStart + ", " + source.LayerEnd + "]";
+            if (source.LayerStart < 0)
+                Report(DiagnosticDescriptors.InvalidLayerRange, source.LayerRangeLocation, null, range + " starts below 0");
+            else if (source.LayerStart >= source.LayerEnd)
+                Report(DiagnosticDescriptors.InvalidLayerRange, source.LayerRangeLocation, "the range is half-open: [0, 4] means layers 0, 1, 2 and 3",
+                    range + " is empty: the start must be less than the end");
+            else if (first is null)
+                first = source;
+            else if (source.LayerCount != first.LayerCount)
+                Report(DiagnosticDescriptors.SliceLengthMismatch, source.LayerRangeLocation, null,
+                    first.Model, first.LayerCount, source.Model, source.LayerCount);
+        }
+    }
+
+    private void CheckBaseRole()
+    {
+        if (_method is not { BaseRule: BaseModelRule.NotUsed })
+            return;
+        foreach (var b in new[] { _d.BaseModel }.Concat((_d.Slices ?? Array.Empty<OutputSlice>()).Select(s => s.BaseModel)))
+        {
+            if (b is not null)
+                Report(DiagnosticDescriptors.BaseModelNotUsed, b.Location, null, _method.Name, b);
+        }
+    }
+
+    private void CheckSliceAgainstMethod(OutputSlice slice, MethodDescriptor method)
+    {
+        var baseModel = DefinitionNormalizer.EffectiveBaseModel(_d, slice);
+        var where = ModelsSyntax ? _d.ModelsLocation : slice.Location;
+        var what = ModelsSyntax ? "'models'" : "this slice";
+        var distinct = slice.Sources.Select(s => s.Model).Distinct().ToList();
+        var baseIsSource = baseModel is not null && distinct.Contains(baseModel);
+        var baseListed = ModelsSyntax ? baseModel is not null && _d.Models!.Any(m => m.Model == baseModel) : baseIsSource;
+        var inputs = method.BaseIsInput ? distinct : distinct.Where(m => m != baseModel).ToList();
+
+        var baseLocation = baseModel?.Location is { IsEmpty: false } l ? l : where;
+        var checkCount = slice.Sources.Count > 0;
+        switch (method.BaseRule)
+        {
+            case BaseModelRule.Required or BaseModelRule.RequiredAmongInputs when baseModel is null:
+                Report(DiagnosticDescriptors.BaseModelRequired, _d.UsesSlices && _d.Slices!.Any(s => s.BaseModel is not null) ? slice.Location : _d.MergeMethodLocation,
+                    "add 'base_model: <model>'", method.Name);
+                break;
+            case BaseModelRule.RequiredAmongInputs when !baseIsSource && checkCount:
+                Report(DiagnosticDescriptors.BaseModelMustBeInput, where, "add it to this slice's sources", baseModel, method.Name);
+                break;
+            case BaseModelRule.OptionalDistinct when baseListed && inputs.Count < method.MinModels:
+                Report(DiagnosticDescriptors.BaseModelMustBeDistinct, baseLocation, null, baseModel, method.Name);
+                checkCount = false;
+                break;
+        }
+
+        if (baseModel is not null && !ModelsSyntax && !baseIsSource && checkCount
+            && method.BaseRule is BaseModelRule.Required or BaseModelRule.Optional or BaseModelRule.OptionalDistinct)
+            Report(DiagnosticDescriptors.BaseNotInSlice, slice.Location, null, method.Name, baseModel);
+
+        if (method.Name == "passthrough" && !ModelsSyntax && slice.Sources.Count > 1)
+        {
+            Report(DiagnosticDescriptors.PassthroughSeveralSources, slice.Location, "put each source in its own slice", slice.Sources.Count);
+            checkCount = false;
+        }
+
+        if (checkCount && inputs.Count < method.MinModels)
+            Report(DiagnosticDescriptors.TooFewModels, where, null, method.Name, method.MinModels, what, inputs.Count);
+        else if (checkCount && method.MaxModels is { } max && inputs.Count > max)
+            Report(DiagnosticDescriptors.TooManyModels, where, null, method.Name, max, what, inputs.Count);
+
+        CheckRequiredParameters(slice, method, baseModel);
+        if (method.FindParameter("epsilon") is { Scope: ParameterScope.PerModel } epsilon && method.FindParameter("density") is { } density)
+            CheckDellaWindow(slice, baseModel, density, epsilon);
+    }
+
+    /// <summary>DELLA keeps elements with probabilities in [density − epsilon, density + epsilon], which must lie inside (0, 1)
+    /// whenever 0 &lt; density &lt; 1. Checked where both values are plain numbers.</summary>
+    private void CheckDellaWindow(OutputSlice slice, ModelReference? baseModel, ParameterDescriptor density, ParameterDescriptor epsilon)
+    {
+        foreach (var source in slice.Sources.Where(s => s.Model != baseModel))
+        {
+            var (d, dLocation) = ConstantFor(source, slice, density);
+            var (e, _) = ConstantFor(source, slice, epsilon);
+            if (d is not { } dv || e is not { } ev || dv <= 0 || dv >= 1)
+                continue;
+            if (dv - ev <= 0 || dv + ev >= 1)
+                Report(DiagnosticDescriptors.ParameterOutOfRange, dLocation.IsEmpty ? source.Location : dLocation, "lower epsilon or move density away from 0 and 1",
+                    density.Name, ValueText.Format(dv), "with epsilon " + ValueText.Format(ev) + ", " + _method!.Name
+                    + " needs density − epsilon > 0 and density + epsilon < 1 (model '" + source.Model + "')");
+        }
+    }
+
+    /// <summary>The value a per-model parameter takes for a source when the deciding level holds a plain number.</summary>
+    private (double? Value, SourceLocation Location) ConstantFor(SliceSource source, OutputSlice slice, ParameterDescriptor p)
+    {
+        foreach (var map in new[] { source.Parameters, slice.Parameters, _d.Parameters })
+        {
+            if (!map.TryGetValue(p.Name, out var setting))
+                continue;
+            return setting is ScalarSetting { Value: double v } ? (v, setting.Location) : (null, default);
+        }
+
+        return (p.Default as double?, default);
+    }
+
+    private void CheckRequiredParameters(OutputSlice slice, MethodDescriptor method, ModelReference? baseModel)
+    {
+        foreach (var p in method.Parameters.Where(p => p.Required && p.Default is null))
+        {
+            if (p.Scope == ParameterScope.Global)
+            {
+                var presence = Combine(PresenceIn(slice.Parameters, p.Name), PresenceIn(_d.Parameters, p.Name));
+                var where = ModelsSyntax ? _d.MergeMethodLocation : slice.Location;
+                var levels = ModelsSyntax ? "the top-level 'parameters'" : "this slice's or the top-level 'parameters'";
+                if (presence == Presence.None)
+                    Report(DiagnosticDescriptors.MissingGlobalParameter, where, "for example 'parameters: {" + p.Name + ": 0.5}'", method.Name, p.Name, levels);
+                else if (presence == Presence.Maybe)
+                    Report(DiagnosticDescriptors.MaybeMissingGlobalParameter, where, "add a last entry without a filter", p.Name, levels);
+                continue;
+            }
+
+            foreach (var source in slice.Sources)
+            {
+                if (!method.BaseIsInput && source.Model == baseModel)
+                    continue;
+                var presence = Combine(PresenceIn(source.Parameters, p.Name),
+                    Combine(PresenceIn(slice.Parameters, p.Name), PresenceIn(_d.Parameters, p.Name)));
+                if (presence == Presence.None)
+                    Report(DiagnosticDescriptors.MissingModelParameter, source.Location, "set it under this model's 'parameters:'", method.Name, p.Name, source.Model);
+                else if (presence == Presence.Maybe)
+                    Report(DiagnosticDescriptors.MaybeMissingModelParameter, source.Location, "add a last entry without a filter", p.Name, source.Model);
+            }
+        }
+    }
+
+    private static Presence Combine(Presence a, Presence b) => a == Presence.Definite || b == Presence.Definite ? Presence.Definite
+        : a == Presence.Maybe || b == Presence.Maybe ? Presence.Maybe : Presence.None;
+
+    private static Presence PresenceIn(ParameterMap map, string name)
+    {
+        if (!map.TryGetValue(name, out var setting))
+            return Presence.None;
+        return setting switch
+        {
+            ScalarSetting { Value: null } => Presence.None,
+            ConditionalSetting c => c.HasCatchAll ? Presence.Definite : Presence.Maybe,
+            _ => Presence.Definite,
+        };
+    }
+
+    private void CheckParameters(ParameterMap map, Level level)
+    {
+        if (_method is null)
+            return;
+        foreach (var pair in map)
+        {
+            var keyLocation = map.GetKeyLocation(pair.Key);
+            var p = _method.FindParameter(pair.Key);
+            if (p is null)
+            {
+                Report(DiagnosticDescriptors.UnknownParameter, keyLocation, UnknownParameterHint(pair.Key), pair.Key, _method.Name);
+                continue;
+            }
+
+            if (level == Level.Model && p.Scope == ParameterScope.Global)
+                Report(DiagnosticDescriptors.GlobalParameterPerModel, keyLocation, null, p.Name);
+            if (p.Ignored)
+                Report(DiagnosticDescriptors.ParameterIgnored, keyLocation, null, p.Name);
+            CheckValue(p, pair.Value);
+        }
+    }
+
+    private string? UnknownParameterHint(string name)
+    {
+        var suggestion = NameSuggester.Hint(NameSuggester.Suggest(name, _method!.Parameters.Select(p => p.Name)));
+        if (suggestion is not null)
+            return suggestion;
+        var owners = MethodCatalog.MethodsWithParameter(name);
+        if (owners.Count > 0)
+            return "'" + name + "' is a parameter of " + string.Join(", ", owners.Take(4)) + (owners.Count > 4 ? ", ..." : string.Empty);
+        return _method.Parameters.Count == 0
+            ? _method.Name + " takes no parameters"
+            : "parameters of " + _method.Name + ": " + string.Join(", ", _method.Parameters.Select(p => p.Name));
+    }
+
+    private void CheckValue(ParameterDescriptor p, ParameterSetting setting)
+    {
+        switch (setting)
+        {
+            case ScalarSetting s:
+                CheckScalar(p, s.Value, s.Location);
+                break;
+            case GradientSetting g when p.Type != ParameterType.Number:
+                Report(DiagnosticDescriptors.ParameterWrongType, g.Location,
+                    p.Type == ParameterType.Integer ? "gradients are allowed for real-valued parameters only" : null,
+                    p.Name, Expected(p), g.Describe());
+                break;
+            case GradientSetting g:
+                for (var i = 0; i < g.Values.Count; i++)
+                    CheckRange(p, g.Values[i], i < g.ElementLocations.Count ? g.ElementLocations[i] : g.Location);
+                break;
+            case StepSetting st:
+                for (var i = 0; i < st.Values.Count; i++)
+                    CheckScalar(p, st.Values[i], i < st.ElementLocations.Count ? st.ElementLocations[i] : st.Location);
+                break;
+            case ConditionalSetting c:
+                foreach (var entry in c.Entries)
+                    CheckValue(p, entry.Value);
+                break;
+        }
+    }
+
+    private void CheckScalar(ParameterDescriptor p, object? value, SourceLocation location)
+    {
+        if (value is null)
+            return;
+        var ok = p.Type switch
+        {
+            ParameterType.Number => value is double,
+            ParameterType.Integer => value is double d && !double.IsInfinity(d) && Math.Floor(d) == d,
+            ParameterType.Boolean => value is bool || value is string s && (p.AllowedValues?.Contains(s) ?? false),
+            _ => value is string,
+        };
+        if (!ok)
+        {
+            var hint = value is string text && text.IndexOf(',') >= 0 && YamlScalars.TryNumber(text.Replace(',', '.'), out _)
+                ? "use '.' as the decimal separator" : null;
+            Report(DiagnosticDescriptors.ParameterWrongType, location, hint, p.Name, Expected(p), ValueText.Kind(value) + " (" + ValueText.Format(value) + ")");
+            return;
+        }
+
+        if (p.Type == ParameterType.String && p.AllowedValues is { } allowed && !allowed.Contains((string)value))
+        {
+            Report(DiagnosticDescriptors.ParameterOutOfRange, location, NameSuggester.Hint(NameSuggester.Suggest((string)value, allowed)),
+                p.Name, ValueText.Format(value), "it must be one of " + string.Join(", ", allowed.Select(a => "'" + a + "'")));
+            return;
+        }
+
+        if (value is double number)
+            CheckRange(p, number, location);
+    }
+
+    private void CheckRange(ParameterDescriptor p, double value, SourceLocation location)
+    {
+        var text = ValueText.Format(value);
+        if (double.IsNaN(value))
+            Report(DiagnosticDescriptors.ParameterOutOfRange, location, null, p.Name, text, "it is not a number");
+        else if (p.Min is { } min && (p.MinExclusive ? value <= min : value < min))
+            Report(DiagnosticDescriptors.ParameterOutOfRange, location, null, p.Name, text,
+                (p.MinExclusive ? "it must be greater than " : "it must be at least ") + ValueText.Format(min));
+        else if (p.Max is { } max && (p.MaxExclusive ? value >= max : value > max))
+            Report(DiagnosticDescriptors.ParameterOutOfRange, location, null, p.Name, text,
+                (p.MaxExclusive ? "it must be less than " : "it must be at most ") + ValueText.Format(max));
+        else if ((p.WarnMin is { } wmin && value < wmin) || (p.WarnMax is { } wmax && value > wmax))
+            Report(DiagnosticDescriptors.ParameterUnusual, location, null, p.Name, text, p.RangeNote ?? "outside the usual range");
+    }
+
+    private static string Expected(ParameterDescriptor p) => p.Type switch
+    {
+        ParameterType.Number => "a number (or a gradient: a list of numbers)",
+        ParameterType.Integer => "a whole number",
+        ParameterType.Boolean when p.AllowedValues is { Count: > 0 } a => "true, false, " + string.Join(" or ", a.Select(v => "'" + v + "'")),
+        ParameterType.Boolean => "true or false",
+        _ => p.AllowedValues is { Count: > 0 } s ? "one of " + string.Join(", ", s.Select(v => "'" + v + "'")) : "a string",
+    };
+
+    private void CheckDtype(string? dtype, SourceLocation location, string key)
+    {
+        if (dtype is null || Dtypes.Contains(dtype))
+            return;
+        var hint = DtypeAliases.TryGetValue(dtype, out var alias)
+            ? NameSuggester.Hint(new[] { alias })
+            : NameSuggester.Hint(NameSuggester.Suggest(dtype, Dtypes));
+        Report(DiagnosticDescriptors.UnknownDtype, location, hint, dtype, key);
+    }
+
+    private void CheckTokenizerSource()
+    {
+        var source = _d.TokenizerSource;
+        if (source is null || source == "union")
+            return;
+        if (source == "base")
+        {
+            if (_d.BaseModel is null && !(_d.Slices ?? Array.Empty<OutputSlice>()).Any(s => s.BaseModel is not null))
+                Report(DiagnosticDescriptors.InvalidTokenizerSource, _d.TokenizerSourceLocation, "set base_model, or name one of the models", "is 'base' but no base_model is set");
+            return;
+        }
+
+        var models = _d.AllModels();
+        if (ModelReference.TryParse(source, out var reference, out _) && models.Contains(reference!))
+            return;
+        var names = new[] { "base", "union" }.Concat(models.Select(m => m.ToString())).ToList();
+        Report(DiagnosticDescriptors.InvalidTokenizerSource, _d.TokenizerSourceLocation, NameSuggester.Hint(NameSuggester.Suggest(source, names)),
+            "'" + source + "' is neither 'base', 'union' nor one of the input models");
+    }
+
+    private void CheckChatTemplate()
+    {
+        var template = _d.ChatTemplate;
+        if (template is null || template == "auto" || ChatTemplates.Contains(template))
+            return;
+        if (template.Length >= 20 && template.IndexOf('{') >= 0)
+            return;
+        Report(DiagnosticDescriptors.InvalidChatTemplate, _d.ChatTemplateLocation,
+            NameSuggester.Hint(NameSuggester.Suggest(template, ChatTemplates.Concat(new[] { "auto" }))), template);
+    }
+
+    private void CheckPaths()
+    {
+        if (_options.PathExists is not { } exists)
+            return;
+        foreach (var model in _d.AllModels())
+        {
+            if (!LooksLocal(model.Path))
+                continue;
+            var resolved = _options.BaseDirectory is { Length: > 0 } dir && !Path.IsPathRooted(model.Path) && !model.Path.StartsWith("~", StringComparison.Ordinal)
+                ? Path.Combine(dir, model.Path)
+                : model.Path;
+            if (!exists(resolved))
+                Report(DiagnosticDescriptors.LocalPathMissing, model.Location, null, model.Path, resolved);
+        }
+    }
+
+    /// <summary>True for paths that cannot be a Hugging Face repo id ("org/name" or "name").</summary>
+    internal static bool LooksLocal(string path)
+        => path.StartsWith("/", StringComparison.Ordinal) || path.StartsWith(".", StringComparison.Ordinal)
+            || path.StartsWith("~", StringComparison.Ordinal) || path.IndexOf('\\') >= 0
+            || (path.Length >= 2 && path[1] == ':') || path.Split('/').Length > 2;
+
+    private void Report(DiagnosticDescriptor descriptor, SourceLocation location, string? hint, params object?[] args)
+    {
+        var diagnostic = descriptor.Create(location, hint, args);
+        if (_seen.Add(diagnostic.ToString()))
+            _diagnostics.Add(diagnostic);
+    }
+}

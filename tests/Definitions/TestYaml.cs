@@ -1,0 +1,16 @@
+namespace DotnetMerge.Definitions.Tests;
+
+internal static class TestYaml
+{
+    /// <summary>Joins lines with '\n' so that line numbers in tests are easy to count.</summary>
+    public static string Lines(params string[] lines) => string.Join("\n", lines) + "\n";
+
+    public static ParseResult Load(string text, ValidationOptions? options = null) => DefinitionLoader.Load(text, "merge.yaml", options);
+
+    public static MergeDefinition Definition(string text)
+    {
+        var result = DefinitionParser.Parse(text, "merge.yaml");
+        Assert.NotNull(result.Definition);
+        return result.Definition!;
+    }
+}
