@@ -143,6 +143,22 @@ public static class VectorMath
     public static List<MergeInput> NonBase(TensorMergeContext ctx)
         => ctx.Inputs.Where((_, i) => i != ctx.BaseIndex).ToList();
 
+    /// <summary>Inputs of a method that merges the base with exactly one other model (slerp, nearswap, arcee_fusion).
+    /// Returns null when only one input is present, after writing it unchanged (mergekit returns a lone input as is).</summary>
+    public static (MergeInput Base, MergeInput Other)? BaseAndOther(TensorMergeContext ctx, string method)
+    {
+        if (ctx.Inputs.Count == 1)
+        {
+            CopyOf(ctx, ctx.Inputs[0]);
+            return null;
+        }
+        if (ctx.Inputs.Count != 2)
+            throw new InvalidOperationException($"{method} merges exactly two models (the base and one other), got {ctx.Inputs.Count} for '{ctx.OutputName}'");
+        if (ctx.Base is null)
+            throw new InvalidOperationException($"{method} needs base_model, one of its two models, for '{ctx.OutputName}'");
+        return (ctx.Base, ctx.Inputs[1 - ctx.BaseIndex]);
+    }
+
     /// <summary>Writes <paramref name="input"/> unchanged (converted to the output dtype).</summary>
     public static void CopyOf(TensorMergeContext ctx, MergeInput input)
         => Combine(ctx, [input], null, VectorLayout.Whole(ctx.OutputShape), [1.0]);

@@ -17,16 +17,7 @@ public sealed class ArceeFusion : IMergeMethod
 
     public void Merge(TensorMergeContext context)
     {
-        var a = context.Base
-            ?? throw new InvalidOperationException($"arcee_fusion needs base_model for '{context.OutputName}'");
-        if (context.Inputs.Count == 1)
-        {
-            VectorMath.CopyOf(context, a);
-            return;
-        }
-        if (context.Inputs.Count != 2)
-            throw new InvalidOperationException($"arcee_fusion merges the base and exactly one other model, got {context.Inputs.Count} models for '{context.OutputName}'");
-        var b = context.Inputs[1 - context.BaseIndex];
+        if (VectorMath.BaseAndOther(context, Name) is not (var a, var b)) return;
         long n = context.OutputElementCount;
         if (n == 0) return;
         if (n > Array.MaxLength)

@@ -12,16 +12,7 @@ public sealed class Nearswap : IMergeMethod
 
     public void Merge(TensorMergeContext context)
     {
-        var a = context.Base
-            ?? throw new InvalidOperationException($"nearswap needs base_model for '{context.OutputName}'");
-        if (context.Inputs.Count == 1)
-        {
-            VectorMath.CopyOf(context, a);
-            return;
-        }
-        if (context.Inputs.Count != 2)
-            throw new InvalidOperationException($"nearswap merges the base and exactly one other model, got {context.Inputs.Count} models for '{context.OutputName}'");
-        var b = context.Inputs[1 - context.BaseIndex];
+        if (VectorMath.BaseAndOther(context, Name) is not (var a, var b)) return;
         double t = context.Global.GetDouble("t");
         ChunkLoop.Map(context, [a, b], (_, length, ins, output) =>
         {

@@ -18,17 +18,7 @@ public sealed class Slerp : IMergeMethod
 
     public void Merge(TensorMergeContext context)
     {
-        if (context.Inputs.Count == 1)
-        {
-            VectorMath.CopyOf(context, context.Inputs[0]);
-            return;
-        }
-        if (context.Inputs.Count != 2)
-            throw new InvalidOperationException($"slerp merges exactly two models, got {context.Inputs.Count} for '{context.OutputName}'");
-        if (context.Base is null)
-            throw new InvalidOperationException($"slerp needs base_model (one of the two models, the t = 0 end) for '{context.OutputName}'");
-
-        MergeInput v0 = context.Base, v1 = context.Inputs[1 - context.BaseIndex];
+        if (VectorMath.BaseAndOther(context, Name) is not (var v0, var v1)) return;
         double t = context.Global.GetDouble("t");
         var layout = VectorLayout.Whole(context.OutputShape);
         var gram = VectorMath.Gram(context, [v0, v1], null, layout);

@@ -37,14 +37,17 @@ public sealed class ArceeFusionTests
         }
     }
 
-    [Fact]
-    public void OutlierRuleHandComputed()
+    [Theory]
+    [InlineData(100.0, true)]
+    [InlineData(10.5, true)]
+    [InlineData(9.9, false)] // kept under torch.quantile's interpolation (threshold 9.75), not under mergekit's index rule
+    public void OutlierRuleHandComputed(double outlier, bool kept)
     {
-        // One row; a = 0, so I = K·|b| with K = KL > 0. Sorted |b| = 1..7, 100: Q1 = x[⌊1.75⌋] = 2, median = x[⌊3.5⌋] = 4,
-        // Q3 = x[⌊5.25⌋] = 6: threshold = (4 + 1.5·4)·K = 10K, so only the 100 survives.
-        double[] a = new double[8], b = [3, 1, 100, 7, 2, 6, 4, 5];
+        // One row; a = 0, so I = K·|b| with K = KL > 0. Sorted |b| = 1..7, outlier: Q1 = x[⌊1.75⌋] = 2,
+        // median = x[⌊3.5⌋] = 4, Q3 = x[⌊5.25⌋] = 6: threshold = (4 + 1.5·4)·K = 10K; only the outlier can pass.
+        double[] a = new double[8], b = [3, 1, outlier, 7, 2, 6, 4, 5];
         var c = new GeometricCase([1, 8], Dtype.F32, [a, b], 0, null, Parameters());
-        RunAndCompare(Method, c, [0, 0, 100, 0, 0, 0, 0, 0]);
+        RunAndCompare(Method, c, [0, 0, kept ? outlier : 0, 0, 0, 0, 0, 0]);
     }
 
     [Fact]
