@@ -14,6 +14,9 @@ namespace DotnetMerge.Safetensors;
 /// <see cref="CompleteAsync"/> deletes its partial file.</summary>
 public sealed class SafetensorsWriter : IAsyncDisposable
 {
+    private const int DirectWriteThreshold = 256 << 10;
+    private const int FlushThreshold = 2 << 20;
+
     private readonly FileStream _stream;
     private readonly PipeWriter _pipe;
     private readonly IReadOnlyList<OutputTensor> _tensors;
@@ -78,7 +81,21 @@ public sealed class SafetensorsWriter : IAsyncDisposable
             throw new InvalidOperationException($"{Path}: tensor '{name}' needs exactly {_byteLengths[_next]} bytes, got {data.Length}");
         _next++;
         if (data.Length == 0) return;
-        var result = await _pipe.WriteAsync(data, ct).ConfigureAwait(false);
+        FlushResult result;
+        if (data.Length >= DirectWriteThreshold)
+        {
+            // big tensors: the pipe writes what it buffered, then the data straight to the file (no copy)
+            result = await _pipe.WriteAsync(data, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            // small tensors (norms, biases) are gathered so that they reach the file in large writes
+            var span = _pipe.GetSpan(data.Length);
+            data.Span.CopyTo(span);
+            _pipe.Advance(data.Length);
+            if (_pipe.UnflushedBytes < FlushThreshold) return;
+            result = await _pipe.FlushAsync(ct).ConfigureAwait(false);
+        }
         if (result.IsCanceled) throw new OperationCanceledException(ct);
     }
 

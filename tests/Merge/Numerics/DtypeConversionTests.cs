@@ -150,6 +150,25 @@ public class DtypeConversionTests
     }
 
     [Theory]
+    [InlineData(Dtype.F16)]
+    [InlineData(Dtype.BF16)]
+    [InlineData(Dtype.F8_E4M3)]
+    [InlineData(Dtype.F8_E5M2)]
+    public void BulkEncodeMatchesReferenceOnRandomValues(Dtype dtype)
+    {
+        var rng = new Random((int)dtype * 31);
+        var values = new float[60_000];
+        for (int i = 0; i < values.Length; i++)
+            values[i] = i % 2 == 0
+                ? BitConverter.Int32BitsToSingle(rng.Next() ^ (rng.Next(2) << 31))
+                : (float)((rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-26, 18)));
+        int size = dtype.BitSize() / 8;
+        var bytes = new byte[values.Length * size];
+        DtypeConversion.Encode(dtype, values, bytes, 0);
+        for (int i = 0; i < values.Length; i++) AssertEncodedElement(dtype, values[i], bytes, i);
+    }
+
+    [Theory]
     [InlineData(Dtype.I32)]
     [InlineData(Dtype.I64)]
     [InlineData(Dtype.BOOL)]

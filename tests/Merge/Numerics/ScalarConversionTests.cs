@@ -97,7 +97,7 @@ public class ScalarConversionTests
     public void EncodersMatchTheReferenceOnRandomValues()
     {
         var rng = new Random(20240611);
-        for (int i = 0; i < 200_000; i++)
+        for (int i = 0; i < 100_000; i++)
         {
             float v = BitConverter.Int32BitsToSingle(rng.Next() ^ (rng.Next(2) << 31));
             AssertAllEncodersMatchReference(v);

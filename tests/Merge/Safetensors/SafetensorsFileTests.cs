@@ -70,6 +70,26 @@ public class SafetensorsFileTests
     }
 
     [Fact]
+    public async Task FileTruncatedAfterOpenIsAnIoErrorNamingTheTensor()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.Write("m.safetensors", Build(Header(Entry("a", "U8", "[4]", 0, 4), Entry("b", "U8", "[8]", 4, 12)), Sequence(12)));
+        using var file = SafetensorsFile.Open(path);
+        using (var shrink = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            shrink.SetLength(file.Length - 3);
+        var b = file.Header.Find("b")!;
+        var ex = Assert.Throws<SafetensorsFormatException>(() => file.ReadTensor(b, new byte[8]));
+        Assert.Equal(SafetensorsError.Io, ex.Error);
+        Assert.Equal("b", ex.TensorName);
+        Assert.Contains("truncated", ex.Message);
+        var asyncEx = await Assert.ThrowsAsync<SafetensorsFormatException>(() => file.ReadTensorAsync(b, new byte[8]).AsTask());
+        Assert.Equal(SafetensorsError.Io, asyncEx.Error);
+        var a = new byte[4];
+        file.ReadTensor(file.Header.Find("a")!, a); // the intact part is still readable
+        Assert.Equal(Sequence(4), a);
+    }
+
+    [Fact]
     public void FileOpenedForReadingCanBeOpenedAgain()
     {
         using var dir = new TempDirectory();

@@ -56,6 +56,35 @@ public class WriterTests
     }
 
     [Fact]
+    public async Task MixOfSmallAndLargeTensorsKeepsEveryByteInPlace()
+    {
+        using var dir = new TempDirectory();
+        var rng = new Random(11);
+        var tensors = new List<OutputTensor>();
+        var data = new List<byte[]>();
+        for (int i = 0; i < 60; i++)
+        {
+            int bytes = i % 7 == 3 ? 300_000 + i : 1 + rng.Next(120_000); // crosses the direct-write and flush thresholds
+            tensors.Add(new OutputTensor($"t{i}", Dtype.U8, [bytes]));
+            var b = new byte[bytes];
+            rng.NextBytes(b);
+            data.Add(b);
+        }
+        string path = dir.File("mix.safetensors");
+        await WriteAllAsync(path, tensors, data);
+
+        var file = File.ReadAllBytes(path);
+        long n = (long)BinaryPrimitives.ReadUInt64LittleEndian(file);
+        long offset = 8 + n;
+        for (int i = 0; i < data.Count; i++)
+        {
+            Assert.True(file.AsSpan((int)offset, data[i].Length).SequenceEqual(data[i]), $"tensor t{i}");
+            offset += data[i].Length;
+        }
+        Assert.Equal(file.Length, offset);
+    }
+
+    [Fact]
     public async Task HeaderIsCompactPaddedJsonWithMetadataFirst()
     {
         using var dir = new TempDirectory();
