@@ -18,13 +18,14 @@ public sealed class LinearMerge : IMergeMethod
             throw new InvalidOperationException(
                 $"linear: the weights of tensor '{ctx.OutputName}' sum to zero; set normalize: false to add and subtract models");
         double divisor = normalize ? sum : 1;
+        bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
         ChunkLoop.Map(ctx, ctx.Inputs, (_, length, ins, output) =>
         {
             for (int j = 0; j < length; j++)
             {
                 double acc = 0;
                 for (int i = 0; i < weights.Length; i++) acc += weights[i] * ins[i][j];
-                output[j] = (float)(acc / divisor);
+                output[j] = OutputRounding.Narrow(acc / divisor, odd);
             }
         });
     }

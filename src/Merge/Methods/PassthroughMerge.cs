@@ -22,9 +22,10 @@ public sealed class PassthroughMerge : IMergeMethod
             input.Data.Span.CopyTo(ctx.Output.Span);
             return;
         }
+        bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
         ChunkLoop.Map(ctx, ctx.Inputs, (_, length, ins, output) =>
         {
-            for (int j = 0; j < length; j++) output[j] = (float)(scale * ins[0][j]);
+            for (int j = 0; j < length; j++) output[j] = OutputRounding.Narrow(scale * ins[0][j], odd);
         });
     }
 }

@@ -16,6 +16,7 @@ public abstract class ReinforcedAgentMerge : IMergeMethod
         int baseIndex = ctx.BaseIndex;
         double epsilon = ctx.Global.GetDouble("epsilon");
         var uniqueScale = UniqueScales(ctx, tasks, epsilon);
+        bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
         ChunkLoop.Map(ctx, ctx.Inputs, (_, length, ins, output) =>
         {
             TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
@@ -33,7 +34,7 @@ public abstract class ReinforcedAgentMerge : IMergeMethod
                     unique = d * uniqueScale[t];
                 }
                 double merged = count == 0 ? 0 : count == 1 ? unique : sum / count;
-                output[j] = (float)(b[j] + merged);
+                output[j] = OutputRounding.Narrow(b[j] + merged, odd);
             }
         });
     }

@@ -46,6 +46,7 @@ public sealed class SceMerge : IMergeMethod
         double total = weights.Sum();
         for (int t = 0; t < weights.Length; t++) weights[t] = total == 0 ? 1.0 / weights.Length : weights[t] / total;
 
+        bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
         ChunkLoop.Map(ctx, ctx.Inputs, (start, length, ins, output) =>
         {
             TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
@@ -62,7 +63,7 @@ public sealed class SceMerge : IMergeMethod
                     float d = ins[tasks[t]][j];
                     if (positive ? d > 0 : d < 0) { mixed += d * weights[t]; divisor += weights[t]; }
                 }
-                output[j] = (float)(b[j] + mixed / (divisor == 0 ? 1 : divisor));
+                output[j] = OutputRounding.Narrow(b[j] + mixed / (divisor == 0 ? 1 : divisor), odd);
             }
         });
     }

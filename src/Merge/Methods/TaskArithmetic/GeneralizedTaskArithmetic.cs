@@ -38,6 +38,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         double weightSum = weights.Sum();
         double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
         int baseIndex = ctx.BaseIndex;
+        bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
         ChunkLoop.MapRows(ctx, ctx.Inputs, rowLength, (start, length, ins, output) =>
         {
             TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
@@ -65,7 +66,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
                 {
                     mixed = sum / plainDivisor;
                 }
-                output[j] = (float)(b[j] + lambda * mixed);
+                output[j] = OutputRounding.Narrow(b[j] + lambda * mixed, odd);
             }
         });
     }
