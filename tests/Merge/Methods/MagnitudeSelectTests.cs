@@ -55,7 +55,7 @@ public class MagnitudeSelectTests
     public void Magnitudes_of_an_input_tensor()
     {
         var values = new double[] { 0.5, -4, 2, -2, 3, 1 };
-        var c = Reference.GtaFixture.Build([6], Numerics.Dtype.F32, [values], -1, new Dictionary<string, object>(), [new Dictionary<string, object>()]);
+        var c = Reference.GtaFixture.Build([6], global::DotnetMerge.Numerics.Dtype.F32, [values], -1, new Dictionary<string, object>(), [new Dictionary<string, object>()]);
         Assert.Equal(4f, MagnitudeSelect.KthLargestMagnitude(c.Context.Inputs[0], 1, c.Context.Settings));
         Assert.Equal(2f, MagnitudeSelect.KthLargestMagnitude(c.Context.Inputs[0], 4, c.Context.Settings));
         Assert.Equal(0.5f, MagnitudeSelect.KthLargestMagnitude(c.Context.Inputs[0], 6, c.Context.Settings));
