@@ -51,12 +51,13 @@ public static class KernelEmitter
     {
         Validate(modelCount, inputDtypes, output);
         var layout = KernelParameterLayout.Create(
-        [
+        new (string, KernelParameterType, int?, string)[]
+        {
             ("in", KernelParameterType.InputPointer, modelCount, "input i, element 0 of this launch"),
-            ("out", KernelParameterType.OutputPointer, 1, "output, element 0 of this launch"),
-            ("count", KernelParameterType.UInt64, 1, "elements in this launch"),
+            ("out", KernelParameterType.OutputPointer, null, "output, element 0 of this launch"),
+            ("count", KernelParameterType.UInt64, null, "elements in this launch"),
             ("weight", KernelParameterType.Float32, modelCount, "weight of input i"),
-        ]);
+        });
         string entry = EntryName("linear", modelCount, inputDtypes, output, normalize ? "norm" : null);
         string description = $"linear: {Describe(inputDtypes, output)}, normalize: {Bool(normalize)}";
 
@@ -90,21 +91,21 @@ public static class KernelEmitter
         ArgumentOutOfRangeException.ThrowIfNegative(baseIndex);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(baseIndex, modelCount);
 
-        var fields = new List<(string, KernelParameterType, int, string)>
+        var fields = new List<(string, KernelParameterType, int?, string)>
         {
             ("in", KernelParameterType.InputPointer, modelCount, "input i, element 0 of this launch"),
-            ("out", KernelParameterType.OutputPointer, 1, "output, element 0 of this launch"),
-            ("count", KernelParameterType.UInt64, 1, "elements in this launch"),
-            ("first", KernelParameterType.UInt64, 1, "tensor element index of element 0"),
-            ("seed", KernelParameterType.UInt64, 1, "run seed (random stream key)"),
+            ("out", KernelParameterType.OutputPointer, null, "output, element 0 of this launch"),
+            ("count", KernelParameterType.UInt64, null, "elements in this launch"),
+            ("first", KernelParameterType.UInt64, null, "tensor element index of element 0"),
+            ("seed", KernelParameterType.UInt64, null, "run seed (random stream key)"),
             ("weight", KernelParameterType.Float32, modelCount, "weight of input i (base: unused)"),
-            ("lambda", KernelParameterType.Float32, 1, "scale of the mixed delta"),
+            ("lambda", KernelParameterType.Float32, null, "scale of the mixed delta"),
         };
         if (dareMask)
         {
             fields.Add(("density", KernelParameterType.Float32, modelCount, "keep probability of input i"));
             fields.Add(("rescale", KernelParameterType.Float32, modelCount, "factor for kept elements of input i"));
-            fields.Add(("name_hash", KernelParameterType.UInt32, 1, "FNV-1a of the output tensor name"));
+            fields.Add(("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"));
         }
         var layout = KernelParameterLayout.Create(fields);
         string variant = (dareMask ? "dare" : "") + (dareMask && normalize ? "_" : "") + (normalize ? "norm" : "");

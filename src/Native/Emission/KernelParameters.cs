@@ -19,9 +19,11 @@ public enum KernelParameterType
     UInt32,
 }
 
-/// <summary>One field (scalar, or an array of <see cref="Count"/> elements) of a kernel's parameter struct, at <see cref="Offset"/>.</summary>
-public sealed record KernelParameter(string Name, KernelParameterType Type, int Count, int Offset, string Comment)
+/// <summary>One field (a scalar when <see cref="ArrayLength"/> is null, else an array) of a kernel's parameter struct, at <see cref="Offset"/>.</summary>
+public sealed record KernelParameter(string Name, KernelParameterType Type, int? ArrayLength, int Offset, string Comment)
 {
+    public int Count => ArrayLength ?? 1;
+
     public int ElementSize => Type is KernelParameterType.Float32 or KernelParameterType.UInt32 ? 4 : 8;
 
     public string CType => Type switch
@@ -53,17 +55,18 @@ public sealed class KernelParameterLayout
     public KernelParameter this[string name] => byName.TryGetValue(name, out var f) ? f
         : throw new KeyNotFoundException($"the kernel has no parameter '{name}'");
 
-    public static KernelParameterLayout Create(IEnumerable<(string Name, KernelParameterType Type, int Count, string Comment)> fields)
+    /// <summary>Lays out <paramref name="fields"/>; an array length of null declares a scalar.</summary>
+    public static KernelParameterLayout Create(IEnumerable<(string Name, KernelParameterType Type, int? ArrayLength, string Comment)> fields)
     {
         var list = new List<KernelParameter>();
         int offset = 0;
-        foreach (var (name, type, count, comment) in fields)
+        foreach (var (name, type, length, comment) in fields)
         {
-            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
-            var field = new KernelParameter(name, type, count, 0, comment);
+            if (length is int n) ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+            var field = new KernelParameter(name, type, length, 0, comment);
             offset = Align(offset, field.ElementSize);
             list.Add(field with { Offset = offset });
-            offset += field.ElementSize * count;
+            offset += field.ElementSize * field.Count;
         }
         return new KernelParameterLayout(list, Align(offset, 8));
     }
@@ -74,7 +77,7 @@ public sealed class KernelParameterLayout
         var text = new StringBuilder("struct dm_params\n{\n");
         foreach (KernelParameter f in Fields)
         {
-            string declaration = f.Count == 1 ? $"{f.CType} {f.Name};" : string.Create(CultureInfo.InvariantCulture, $"{f.CType} {f.Name}[{f.Count}];");
+            string declaration = f.ArrayLength is null ? $"{f.CType} {f.Name};" : string.Create(CultureInfo.InvariantCulture, $"{f.CType} {f.Name}[{f.Count}];");
             text.Append("    ").Append(declaration.PadRight(28))
                 .Append(string.Create(CultureInfo.InvariantCulture, $"// @{f.Offset}: {f.Comment}")).Append('\n');
         }
