@@ -1,17 +1,19 @@
 using DotnetMerge.Cuda.Compilation;
 using DotnetMerge.Cuda.Interop;
 using DotnetMerge.Cuda.Runtime;
+using Xunit.Abstractions;
 
 namespace DotnetMerge.Cuda.Tests;
 
 /// <summary>The probe and the bindings on a machine without CUDA (this one, and CI): never a throw from probing,
 /// a human reason, a trace of every library tried; on a CUDA machine the same tests check the positive answer.</summary>
-public sealed class ProbeTests
+public sealed class ProbeTests(ITestOutputHelper output)
 {
     [Fact]
     public void Probe_answers_without_throwing_and_traces_libcuda()
     {
         CudaProbeResult probe = CudaProbe.Run();
+        output.WriteLine(probe.Describe());
         Assert.NotEmpty(probe.Trace);
         Assert.Contains(probe.Trace, line => line.Contains("libcuda", StringComparison.Ordinal));
         if (probe.IsSupported)

@@ -98,7 +98,7 @@ internal static class NativeLibraries
                 }
                 catch (Exception ex) when (ex is DllNotFoundException or BadImageFormatException)
                 {
-                    trace.Add($"{label}: '{candidate}': {FirstLine(ex.Message)}");
+                    trace.Add($"{label}: '{candidate}': {LoaderMessage(ex.Message)}");
                 }
             }
             trace.Add($"{label}: not found");
@@ -126,6 +126,13 @@ internal static class NativeLibraries
         NvrtcLogicalName => Volatile.Read(ref nvrtcHandle),
         _ => 0,
     };
+
+    /// <summary>The loader's own words: .NET puts a generic sentence first and dlerror()'s text on the last line.</summary>
+    private static string LoaderMessage(string text)
+    {
+        string[] lines = text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Length == 0 ? "could not be loaded" : lines[^1];
+    }
 
     private static string FirstLine(string text)
     {
