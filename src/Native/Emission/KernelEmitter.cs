@@ -152,7 +152,7 @@ public static class KernelEmitter
         text.Append(Invariant($"#define DM_MODEL_COUNT {modelCount}\n"));
         text.Append(Invariant($"#define DM_BLOCK_SIZE {BlockSize}\n\n"));
         text.Append(KernelSources.Inline(headers));
-        text.Append("// ---- generated ----\n");
+        text.Append("// ==== generated ====\n");
         text.Append(layout.ToCDeclaration()).Append('\n');
         text.Append($"extern \"C\" __global__ void __launch_bounds__(DM_BLOCK_SIZE) {entry}(const dm_params p)\n{{\n");
         text.Append(body);

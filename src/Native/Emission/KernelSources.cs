@@ -24,7 +24,7 @@ public static class KernelSources
         var text = new StringBuilder();
         foreach (string header in headers)
         {
-            text.Append("// ---- kernels/").Append(header).Append(" ----\n");
+            text.Append("// ==== kernels/").Append(header).Append(" ====\n");
             foreach (string line in Read(header).TrimEnd('\n').Split('\n'))
             {
                 string trimmed = line.Trim();
