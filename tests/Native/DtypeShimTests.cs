@@ -1,0 +1,105 @@
+using DotnetMerge.Cuda.Emission;
+using DotnetMerge.Cuda.Tests.Infrastructure;
+using DotnetMerge.Numerics;
+
+namespace DotnetMerge.Cuda.Tests;
+
+/// <summary>kernels/dtype.cuh, through emitted one-input linear kernels (weight 1, an exact identity) run on the CPU shim:
+/// every code of every narrow format decoded, and a wide spread of float32 values encoded, against the textbook formulas,
+/// .NET's Half, and the CPU backend's own conversions.</summary>
+public sealed class DtypeShimTests
+{
+    public static TheoryData<Dtype> NarrowDtypes => new() { Dtype.BF16, Dtype.F16, Dtype.F8_E4M3, Dtype.F8_E5M2 };
+
+    private static Reference.Format FormatOf(Dtype dtype) => dtype switch
+    {
+        Dtype.BF16 => Reference.Bf16,
+        Dtype.F16 => Reference.F16,
+        Dtype.F8_E4M3 => Reference.F8E4M3,
+        _ => Reference.F8E5M2,
+    };
+
+    private static byte[] Identity(Dtype input, Dtype output, byte[] data, int count)
+    {
+        EmittedKernel kernel = KernelEmitter.EmitLinear(1, [input], output, normalize: false);
+        KernelArguments args = kernel.CreateArguments().Set("count", (ulong)count).Set("weight", 0, 1.0f);
+        return HostCompiler.RunKernel(kernel, args, [data], count * KernelEmitter.ElementSize(output), grid: 6, block: 64);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(NarrowDtypes))]
+    public void Every_code_decodes_to_its_value(Dtype dtype)
+    {
+        HostCompiler.SkipIfUnavailable();
+        Reference.Format format = FormatOf(dtype);
+        uint[] codes = Enumerable.Range(0, 1 << (8 * format.Bytes)).Select(c => (uint)c).ToArray();
+        float[] decoded = Reference.Floats(Identity(dtype, Dtype.F32, Reference.WriteCodes(format, codes), codes.Length));
+
+        for (int i = 0; i < codes.Length; i++)
+        {
+            double expected = Reference.Decode(format, codes[i]);
+            if (double.IsNaN(expected)) Assert.True(float.IsNaN(decoded[i]), $"code {codes[i]:x} should be NaN");
+            else Assert.True(expected.Equals((double)decoded[i]), $"code {codes[i]:x}: expected {expected:R}, got {decoded[i]:R}");
+            if (dtype == Dtype.F16 && !double.IsNaN(expected))
+                Assert.Equal((float)BitConverter.UInt16BitsToHalf((ushort)codes[i]), decoded[i]);
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(NarrowDtypes))]
+    public void Float32_values_encode_to_the_nearest_code_ties_to_even(Dtype dtype)
+    {
+        HostCompiler.SkipIfUnavailable();
+        Reference.Format format = FormatOf(dtype);
+        float[] values = EncodeCases(format);
+        byte[] encoded = Identity(Dtype.F32, dtype, Reference.FloatBytes(values), values.Length);
+
+        for (int i = 0; i < values.Length; i++)
+        {
+            uint actual = Reference.ReadCode(format, encoded, i);
+            uint? expected = Reference.Encode(format, values[i]);
+            if (expected is null) Assert.True(Reference.IsNaNCode(format, actual), $"{values[i]} should encode as NaN, got {actual:x}");
+            else Assert.True(expected == actual, $"{values[i]:R} ({BitConverter.SingleToUInt32Bits(values[i]):x8}): expected {expected:x}, got {actual:x}");
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(Dtype.BF16)]
+    [InlineData(Dtype.F16)]
+    public void Encoding_is_bit_identical_to_the_cpu_backend_including_nan(Dtype dtype)
+    {
+        HostCompiler.SkipIfUnavailable();
+        float[] values = EncodeCases(FormatOf(dtype));
+        byte[] gpu = Identity(Dtype.F32, dtype, Reference.FloatBytes(values), values.Length);
+        var cpu = new byte[values.Length * 2];
+        DtypeConversion.Encode(dtype, values, cpu, 0);
+        Assert.Equal(cpu, gpu);
+    }
+
+    /// <summary>Every exactly representable value, the midpoints between neighbours (exact ties), points just off them,
+    /// the overflow and underflow edges, infinities, NaNs (with payloads), signed zeros, and random bit patterns.</summary>
+    private static float[] EncodeCases(Reference.Format format)
+    {
+        var values = new List<float> { 0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, -float.NaN,
+            BitConverter.UInt32BitsToSingle(0x7f800001), BitConverter.UInt32BitsToSingle(0xffa12345), float.Epsilon, -float.Epsilon,
+            float.MaxValue, float.MinValue, (float)format.MaxFinite, (float)(format.MaxFinite * 1.01), (float)(format.MaxFinite * 1.1) };
+        int codeCount = 1 << (8 * format.Bytes);
+        int step = Math.Max(1, codeCount / 4096);
+        for (uint code = 0; code < codeCount; code += (uint)step)
+        {
+            double value = Reference.Decode(format, code), next = Reference.Decode(format, code + 1);
+            if (double.IsNaN(value) || double.IsInfinity(value)) continue;
+            values.Add((float)value);
+            if (double.IsNaN(next) || double.IsInfinity(next) || code + 1 >= codeCount || Math.Sign(next) != Math.Sign(value)) continue;
+            float midpoint = (float)((value + next) / 2);
+            if ((double)midpoint != (value + next) / 2) continue; // not representable in float32 (bf16 extremes)
+            values.Add(midpoint);
+            values.Add(MathF.BitIncrement(midpoint));
+            values.Add(MathF.BitDecrement(midpoint));
+        }
+        var random = new Random(format.Name.Length * 7919);
+        for (int i = 0; i < 3000; i++) values.Add(BitConverter.UInt32BitsToSingle((uint)random.NextInt64(0, 1L << 32)));
+        for (int i = 0; i < 2000; i++) values.Add((float)(random.NextDouble() * 2 - 1) * (float)Math.ScaleB(1, random.Next(-30, 20)));
+        return values.ToArray();
+    }
+}
