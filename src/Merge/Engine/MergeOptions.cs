@@ -37,6 +37,9 @@ public sealed record MergeOptions
     /// <summary>Write the README.md model card and the definition file next to the model.</summary>
     public bool WriteModelCard { get; init; } = true;
 
+    /// <summary>Where the math runs (null: the CPU). Jobs the backend does not support run on the CPU.</summary>
+    public Execution.IMergeBackend? Backend { get; init; }
+
     /// <summary>Directory against which relative model paths are resolved when they do not exist next to the definition file.</summary>
     public string? WorkingDirectory { get; init; }
 }

@@ -37,6 +37,7 @@ public static class MergeExecutor
         var started = System.Diagnostics.Stopwatch.StartNew();
         var budget = new MemoryBudget(options.MaxMemoryBytes ?? MemoryBudget.DefaultCapacity());
         var settings = new ExecutionSettings(Math.Max(1, options.Threads));
+        var backend = options.Backend ?? CpuBackend.Instance;
         progress.Started(plan.Jobs.Count, plan.BytesToRead, plan.BytesToWrite);
 
         var toCompute = Channel.CreateBounded<Loaded>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
@@ -86,7 +87,7 @@ public static class MergeExecutor
             {
                 await foreach (var loaded in toCompute.Reader.ReadAllAsync(token).ConfigureAwait(false))
                 {
-                    var computed = Compute(plan, loaded, settings, budget, token);
+                    var computed = Compute(plan, loaded, settings, budget, backend, token);
                     await toWrite.Writer.WriteAsync(computed, token).ConfigureAwait(false);
                 }
                 toWrite.Writer.Complete();
@@ -142,12 +143,12 @@ public static class MergeExecutor
             if (t.Exception is { } agg)
             {
                 var e = agg.InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException) ?? agg.InnerException!;
-                return e is MergeException ? e : e;
+                return e;
             }
         return new OperationCanceledException();
     }
 
-    private static Computed Compute(MergePlan plan, Loaded loaded, ExecutionSettings settings, MemoryBudget budget, CancellationToken ct)
+    private static Computed Compute(MergePlan plan, Loaded loaded, ExecutionSettings settings, MemoryBudget budget, IMergeBackend backend, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var job = loaded.Job;
@@ -171,7 +172,7 @@ public static class MergeExecutor
                 output.Memory, plan.Seed, job.IsEmbedding, settings);
             try
             {
-                plan.Implementation.Merge(context);
+                (backend.Supports(plan, job) ? backend : CpuBackend.Instance).Merge(plan, job, context);
             }
             catch (Exception e) when (e is not OperationCanceledException and not MergeException)
             {
