@@ -66,7 +66,7 @@ public static class DemoCommand
                 foreach (var ft in FineTunes)
                 {
                     await SyntheticModels.WriteFineTuneAsync(Path.Combine(root, "models", ft.Name), spec, ft, ct: ct);
-                    console.Out.WriteLine($"  {ft.Name}: changes '{(ft.Filter.Length == 0 ? "every tensor" : ft.Filter)}' from layer {ft.FromLayer} ({ft.Density:P0} of elements, ~{ft.Scale:P0} of their scale)");
+                    console.Out.WriteLine($"  {ft.Name}: changes '{(ft.Filter.Length == 0 ? "all layer tensors" : ft.Filter)}' from layer {ft.FromLayer} ({ft.Density:P0} of elements, ~{ft.Scale:P0} of their scale)");
                 }
                 var definitionPath = Path.Combine(root, "merge.yaml");
                 await File.WriteAllTextAsync(definitionPath, DefinitionText + "\n", ct);
