@@ -204,7 +204,8 @@ public sealed class CliEndToEndTests : IDisposable
         var config = _ws.Write("m.yaml", "merge_method: linear\nmodels:\n  - model: models/a\n    parameters: {weight: 1}\n  - model: models/nope\n    parameters: {weight: 1}\n");
         var result = await CliRunner.RunAsync("check", config);
         Assert.Equal(ExitCodes.InvalidInput, result.ExitCode);
-        Assert.Matches(@"m\.yaml\(4,\d+\): error DMRG0701: .*models/nope", result.Err);
+        Assert.Matches(@"m\.yaml\(5,\d+\): error DMRG0701: .*models/nope", result.Err);
+        Assert.DoesNotContain("Hugging Face", result.Err); // "models/" exists locally: no hub hint
     }
 
     [Fact]

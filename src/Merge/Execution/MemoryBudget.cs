@@ -2,7 +2,7 @@ namespace DotnetMerge.Execution;
 
 /// <summary>Back-pressure for the pipeline: a count of bytes that tensor buffers may occupy at once. A request larger
 /// than the whole budget is granted only when nothing else is held, so one huge tensor still runs, alone.</summary>
-internal sealed class MemoryBudget
+public sealed class MemoryBudget
 {
     private readonly long _capacity;
     private long _held;

@@ -88,7 +88,7 @@ public sealed class ModelSource : IDisposable
     {
         if (!System.IO.Directory.Exists(directory))
         {
-            var hubHint = LooksLikeHubId(reference.Path)
+            var hubHint = LooksLikeHubId(reference.Path) && !System.IO.Directory.Exists(System.IO.Path.GetDirectoryName(directory))
                 ? " It looks like a Hugging Face repo id: dotnet-merge works offline on local directories; download it first (e.g. `huggingface-cli download " + reference.Path + " --local-dir ...`) and use the local path."
                 : "";
             throw new MergeException(MergeErrorKind.Input, $"{reference.Location}: model '{reference.Path}' not found: no directory '{directory}'.{hubHint}");

@@ -12,7 +12,7 @@ public static class ModelCard
     public static void Write(MergePlan plan, string directory, string title, string? extraSection = null)
     {
         File.WriteAllText(Path.Combine(directory, "README.md"), Render(plan, title, extraSection));
-        File.WriteAllText(Path.Combine(directory, DefinitionFileName), plan.Definition.SourceText);
+        File.WriteAllText(Path.Combine(directory, DefinitionFileName), plan.Definition.SourceText ?? "");
     }
 
     public static string Render(MergePlan plan, string title, string? extraSection = null)
@@ -40,7 +40,7 @@ public static class ModelCard
         foreach (var m in plan.Models.Where(m => baseModel is null || !m.Reference.Equals(baseModel)))
             sb.Append("- `").Append(m.Name).Append("`\n");
         if (extraSection is not null) sb.Append('\n').Append(extraSection.TrimEnd()).Append('\n');
-        sb.Append("\n### Configuration\n\n```yaml\n").Append(def.SourceText.TrimEnd()).Append("\n```\n");
+        sb.Append("\n### Configuration\n\n```yaml\n").Append((def.SourceText ?? "").TrimEnd()).Append("\n```\n");
         return sb.ToString();
     }
 

@@ -1,0 +1,111 @@
+using DotnetMerge.Kernels;
+
+namespace DotnetMerge.Methods;
+
+/// <summary>mergekit's generalized task arithmetic: every variant (task_arithmetic, ties, dare_*, breadcrumbs*,
+/// della*) is a sparsification of each task vector δᵢ = xᵢ − base, an optional TIES sign consensus, and a mix:
+/// <c>out = base + λ · Σᵢ wᵢ·δ̃ᵢ·Mᵢ / (normalize ? Σᵢ wᵢ·Mᵢ : 1)</c>.
+/// Passes: the selections the sparsification needs (radix select, per model), one L1 reduction when
+/// <c>rescale</c> is l1, then one fused map pass (decode, prune, elect, mix, encode).</summary>
+public abstract class GeneralizedTaskArithmetic : IMergeMethod
+{
+    protected GeneralizedTaskArithmetic(Sparsification sparsification, bool signConsensus)
+    {
+        Sparsification = sparsification;
+        SignConsensus = signConsensus;
+    }
+
+    public abstract string Name { get; }
+
+    public Sparsification Sparsification { get; }
+
+    /// <summary>TIES sign election on the weighted deltas ("sum" consensus).</summary>
+    public bool SignConsensus { get; }
+
+    public void Merge(TensorMergeContext ctx)
+    {
+        int[] tasks = TaskVectors.TaskIndices(ctx, Name);
+        if (tasks.Length == 0) { TaskVectors.CopyBase(ctx); return; }
+
+        bool normalize = ctx.Global.GetBool("normalize");
+        double lambda = ctx.Global.GetDouble("lambda");
+        var rescale = Sparsification == Sparsification.None ? RescaleMode.None : Rescale.Parse(ctx.Global.GetString("rescale"));
+        var weights = tasks.Select(t => ctx.Inputs[t].Parameters.GetDouble("weight")).ToArray();
+        var pruners = tasks.Select(t => DeltaPruner.Create(Sparsification, ctx, t)).ToArray();
+        var scales = Scales(ctx, tasks, pruners, rescale);
+        long rowLength = pruners.FirstOrDefault(p => p is not null)?.RowLength ?? 0;
+
+        double weightSum = weights.Sum();
+        double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
+        int baseIndex = ctx.BaseIndex;
+        bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
+        ChunkLoop.MapRows(ctx, ctx.Inputs, rowLength, (start, length, ins, output) =>
+        {
+            TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
+            for (int t = 0; t < tasks.Length; t++) pruners[t]?.Prune(start, ins[tasks[t]].AsSpan(0, length));
+            var b = ins[baseIndex];
+            Span<double> weighted = stackalloc double[tasks.Length];
+            for (int j = 0; j < length; j++)
+            {
+                double sum = 0;
+                for (int t = 0; t < tasks.Length; t++)
+                {
+                    weighted[t] = weights[t] * (ins[tasks[t]][j] * scales[t]);
+                    sum += weighted[t];
+                }
+                double mixed;
+                if (SignConsensus)
+                {
+                    bool positive = sum >= 0;
+                    double agreeing = 0, divisor = 0;
+                    for (int t = 0; t < tasks.Length; t++)
+                        if (positive ? weighted[t] > 0 : weighted[t] < 0) { agreeing += weighted[t]; divisor += weights[t]; }
+                    mixed = normalize ? agreeing / (divisor == 0 ? 1 : divisor) : agreeing;
+                }
+                else
+                {
+                    mixed = sum / plainDivisor;
+                }
+                output[j] = OutputRounding.Narrow(b[j] + lambda * mixed, odd);
+            }
+        });
+    }
+
+    /// <summary>Per-model factors applied to the kept entries (1 where nothing is pruned or rescale is off).</summary>
+    private static double[] Scales(TensorMergeContext ctx, int[] tasks, DeltaPruner?[] pruners, RescaleMode rescale)
+    {
+        var scales = new double[tasks.Length];
+        Array.Fill(scales, 1.0);
+        if (rescale == RescaleMode.Inverse)
+        {
+            for (int t = 0; t < tasks.Length; t++)
+                if (pruners[t] is { Density: > 0 } p) scales[t] = 1 / p.Density;
+        }
+        else if (rescale == RescaleMode.L1 && pruners.Any(p => p is not null))
+        {
+            long rowLength = pruners.First(p => p is not null)!.RowLength;
+            int baseIndex = ctx.BaseIndex;
+            // Per model: ‖δ‖₁ and ‖pruned δ‖₁ (accumulated in float64 per chunk, chunks summed in order).
+            var norms = ChunkLoop.Reduce(ctx.Settings, ctx.Inputs, ChunkLoop.RowChunk(TaskVectors.ReductionChunk, rowLength),
+                2 * tasks.Length, (start, length, ins, acc) =>
+                {
+                    TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
+                    for (int t = 0; t < tasks.Length; t++)
+                    {
+                        if (pruners[t] is null) continue;
+                        var delta = ins[tasks[t]].AsSpan(0, length);
+                        double before = 0, after = 0;
+                        foreach (float v in delta) before += Math.Abs(v);
+                        pruners[t]!.Prune(start, delta);
+                        foreach (float v in delta) after += Math.Abs(v);
+                        acc[2 * t] += before;
+                        acc[2 * t + 1] += after;
+                    }
+                });
+            for (int t = 0; t < tasks.Length; t++)
+                if (pruners[t] is not null && norms[2 * t] >= 1e-7 && norms[2 * t + 1] >= 1e-7)
+                    scales[t] = norms[2 * t] / norms[2 * t + 1];
+        }
+        return scales;
+    }
+}

@@ -1,0 +1,152 @@
+using System.Text.Json;
+
+namespace DotnetMerge.Safetensors;
+
+/// <summary>The safetensors files of one model directory, with a tensor-name lookup across shards.
+/// Discovery: <c>model.safetensors.index.json</c> (transformers' sharded layout), else <c>model.safetensors</c>,
+/// else every <c>*.safetensors</c> file in the directory.</summary>
+public sealed class ModelCheckpoint : IDisposable
+{
+    public const string IndexFileName = "model.safetensors.index.json";
+    public const string SingleFileName = "model.safetensors";
+
+    private readonly Dictionary<string, (TensorInfo Info, SafetensorsFile File)> _tensors;
+
+    private ModelCheckpoint(string directory, List<SafetensorsFile> shards, Dictionary<string, (TensorInfo, SafetensorsFile)> tensors)
+    {
+        Directory = directory; Shards = shards; _tensors = tensors;
+        long total = 0;
+        foreach (var shard in shards) total += shard.Header.DataLength;
+        TotalTensorBytes = total;
+    }
+
+    public string Directory { get; }
+    public IReadOnlyList<SafetensorsFile> Shards { get; }
+    public IReadOnlyCollection<string> TensorNames => _tensors.Keys;
+
+    /// <summary>Sum of all tensors' byte sizes (headers excluded).</summary>
+    public long TotalTensorBytes { get; }
+
+    public bool TryGetTensor(string name, out TensorInfo info, out SafetensorsFile file)
+    {
+        if (_tensors.TryGetValue(name, out var entry))
+        {
+            info = entry.Info; file = entry.File;
+            return true;
+        }
+        info = null!; file = null!;
+        return false;
+    }
+
+    public static ModelCheckpoint Open(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (!System.IO.Directory.Exists(directory))
+            throw new CheckpointException(directory, $"{directory}: the model directory does not exist");
+
+        string indexPath = Path.Combine(directory, IndexFileName);
+        Dictionary<string, string>? weightMap = null;
+        List<string> fileNames;
+        if (File.Exists(indexPath))
+        {
+            weightMap = ReadWeightMap(indexPath);
+            var unique = new SortedSet<string>(weightMap.Values, StringComparer.Ordinal);
+            fileNames = [.. unique];
+        }
+        else if (File.Exists(Path.Combine(directory, SingleFileName)))
+        {
+            fileNames = [SingleFileName];
+        }
+        else
+        {
+            fileNames = [];
+            foreach (var path in System.IO.Directory.EnumerateFiles(directory, "*.safetensors"))
+                fileNames.Add(Path.GetFileName(path));
+            fileNames.Sort(StringComparer.Ordinal);
+            if (fileNames.Count == 0)
+                throw new CheckpointException(directory,
+                    $"{directory}: no safetensors weights found (looked for {IndexFileName}, {SingleFileName} and *.safetensors)");
+        }
+
+        var shards = new List<SafetensorsFile>(fileNames.Count);
+        try
+        {
+            var tensors = new Dictionary<string, (TensorInfo, SafetensorsFile)>(StringComparer.Ordinal);
+            foreach (var fileName in fileNames)
+            {
+                string shardPath = Path.Combine(directory, fileName);
+                if (weightMap is not null && !File.Exists(shardPath))
+                    throw new CheckpointException(indexPath, $"{indexPath}: shard '{fileName}' listed in the weight_map does not exist in {directory}");
+                var shard = SafetensorsFile.Open(shardPath);
+                shards.Add(shard);
+                foreach (var t in shard.Header.Tensors)
+                {
+                    if (tensors.TryGetValue(t.Name, out var other))
+                        throw new CheckpointException(directory,
+                            $"{directory}: tensor '{t.Name}' is stored in two files: {Path.GetFileName(other.Item2.Path)} and {fileName}");
+                    tensors.Add(t.Name, (t, shard));
+                }
+            }
+            if (weightMap is not null) CheckIndexAgainstShards(indexPath, weightMap, tensors);
+            return new ModelCheckpoint(directory, shards, tensors);
+        }
+        catch
+        {
+            foreach (var shard in shards) shard.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var shard in Shards) shard.Dispose();
+    }
+
+    private static void CheckIndexAgainstShards(string indexPath, Dictionary<string, string> weightMap,
+        Dictionary<string, (TensorInfo Info, SafetensorsFile File)> tensors)
+    {
+        foreach (var (name, fileName) in weightMap)
+        {
+            if (!tensors.TryGetValue(name, out var actual))
+                throw new CheckpointException(indexPath, $"{indexPath}: tensor '{name}' is mapped to {fileName}, but that file does not contain it");
+            string actualFile = Path.GetFileName(actual.File.Path);
+            if (!string.Equals(actualFile, fileName, StringComparison.Ordinal))
+                throw new CheckpointException(indexPath, $"{indexPath}: tensor '{name}' is mapped to {fileName}, but it is stored in {actualFile}");
+        }
+    }
+
+    private static Dictionary<string, string> ReadWeightMap(string indexPath)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+        }
+        catch (JsonException ex)
+        {
+            throw new CheckpointException(indexPath, $"{indexPath}: not valid JSON ({ex.Message.Split('\n')[0].TrimEnd('\r')})", ex);
+        }
+        catch (IOException ex)
+        {
+            throw new CheckpointException(indexPath, $"{indexPath}: cannot read the index ({ex.Message})", ex);
+        }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object
+                || !document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+                throw new CheckpointException(indexPath, $"{indexPath}: expected an object with a \"weight_map\" object (tensor name -> shard file)");
+            var result = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var entry in map.EnumerateObject())
+            {
+                if (entry.Value.ValueKind != JsonValueKind.String)
+                    throw new CheckpointException(indexPath, $"{indexPath}: weight_map entry '{entry.Name}' must be a file name string");
+                string file = entry.Value.GetString()!;
+                if (file.Length == 0 || file != Path.GetFileName(file) || file is "." or ".." || file.Contains('/') || file.Contains('\\'))
+                    throw new CheckpointException(indexPath, $"{indexPath}: weight_map entry '{entry.Name}' names '{file}', which is not a plain file name in the model directory");
+                if (!result.TryAdd(entry.Name, file))
+                    throw new CheckpointException(indexPath, $"{indexPath}: tensor '{entry.Name}' appears twice in the weight_map");
+            }
+            return result;
+        }
+    }
+}

@@ -1,0 +1,153 @@
+using DotnetMerge.Numerics;
+
+namespace DotnetMerge.Tests.Numerics;
+
+public class ScalarConversionTests
+{
+    [Fact]
+    public void EveryBFloat16PatternDecodesExactlyAndReencodes()
+    {
+        for (int b = 0; b < 65536; b++)
+        {
+            float expected = BitConverter.Int32BitsToSingle(b << 16);
+            float actual = BFloat16Bits.ToSingle((ushort)b);
+            double byHand = FloatReference.BFloat16.Decode(b);
+            if (double.IsNaN(byHand))
+            {
+                Assert.True(float.IsNaN(actual), $"0x{b:X4}");
+                Assert.True(float.IsNaN(BFloat16Bits.ToSingle(BFloat16Bits.FromSingle(actual))));
+                continue;
+            }
+            Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(actual));
+            Assert.Equal(byHand, (double)actual);
+            Assert.Equal((ushort)b, BFloat16Bits.FromSingle(actual));
+        }
+    }
+
+    [Fact]
+    public void EveryHalfPatternDecodesExactlyAndReencodes()
+    {
+        for (int b = 0; b < 65536; b++)
+        {
+            double byHand = FloatReference.Half.Decode(b);
+            float actual = (float)BitConverter.UInt16BitsToHalf((ushort)b);
+            if (double.IsNaN(byHand)) { Assert.True(float.IsNaN(actual)); continue; }
+            Assert.Equal(byHand, (double)actual);
+            Assert.Equal(double.IsNegative(byHand), float.IsNegative(actual));
+            Assert.Equal((ushort)b, BitConverter.HalfToUInt16Bits((Half)actual));
+        }
+    }
+
+    [Fact]
+    public void EveryF8PatternOfBothFormatsDecodesExactly()
+    {
+        for (int b = 0; b < 256; b++)
+        {
+            AssertSameValue(FloatReference.E4M3.Decode(b), Float8.E4M3ToSingle((byte)b), $"E4M3 0x{b:X2}");
+            AssertSameValue(FloatReference.E5M2.Decode(b), Float8.E5M2ToSingle((byte)b), $"E5M2 0x{b:X2}");
+        }
+        Assert.Equal(448f, Float8.E4M3ToSingle(0x7E));
+        Assert.True(float.IsNaN(Float8.E4M3ToSingle(0xFF)));
+        Assert.Equal(57344f, Float8.E5M2ToSingle(0x7B));
+        Assert.Equal(float.NegativeInfinity, Float8.E5M2ToSingle(0xFC));
+    }
+
+    [Fact]
+    public void EveryF8PatternReencodesToItself()
+    {
+        for (int b = 0; b < 256; b++)
+        {
+            float e4 = Float8.E4M3ToSingle((byte)b);
+            if (float.IsNaN(e4)) Assert.Equal(Float8.NaN, Float8.SingleToE4M3(e4));
+            else Assert.Equal((byte)b, Float8.SingleToE4M3(e4));
+            float e5 = Float8.E5M2ToSingle((byte)b);
+            if (float.IsNaN(e5)) Assert.Equal(Float8.NaN, Float8.SingleToE5M2(e5));
+            else Assert.Equal((byte)b, Float8.SingleToE5M2(e5));
+        }
+    }
+
+    // passed as bit patterns so that distinct NaNs and -0 are distinct test cases
+    public static TheoryData<uint> EdgeValues()
+    {
+        var data = new TheoryData<uint>();
+        foreach (var v in EdgeValueList()) data.Add(BitConverter.SingleToUInt32Bits(v));
+        return data;
+    }
+
+    internal static IEnumerable<float> EdgeValueList()
+    {
+        float[] fixedValues =
+        [
+            0f, -0f, 1f, -1f, float.Epsilon, -float.Epsilon, float.MaxValue, float.MinValue, float.PositiveInfinity,
+            float.NegativeInfinity, float.NaN, 1.00390625f /* bf16 tie, even down */, 1.01171875f /* bf16 tie, odd up */,
+            3.3895314e38f /* bf16 max finite */, 3.3961776e38f /* just below bf16 overflow tie */,
+            65504f, 65519.996f, 65520f /* f16 overflow tie */, 6.1035156e-05f, 5.9604645e-08f, 2.9802322e-08f /* f16 half of min subnormal: tie to 0 */,
+            2.9802326e-08f, 448f, 464f, 464.00003f, 480f, 57344f, 61439.996f, 61440f, 0.001953125f /* e4m3 min subnormal */,
+            0.0009765625f, 0.00097656256f, 1.5258789e-05f /* e5m2 min subnormal */, 7.6293945e-06f, 1e-40f, -1e-40f,
+            BitConverter.Int32BitsToSingle(0x7F800001), BitConverter.Int32BitsToSingle(unchecked((int)0xFFC00000)),
+        ];
+        return fixedValues;
+    }
+
+    [Theory]
+    [MemberData(nameof(EdgeValues))]
+    public void EncodersMatchTheReferenceOnEdgeValues(uint bits) => AssertAllEncodersMatchReference(BitConverter.UInt32BitsToSingle(bits));
+
+    [Fact]
+    public void EncodersMatchTheReferenceOnRandomValues()
+    {
+        var rng = new Random(20240611);
+        for (int i = 0; i < 100_000; i++)
+        {
+            float v = BitConverter.Int32BitsToSingle(rng.Next() ^ (rng.Next(2) << 31));
+            AssertAllEncodersMatchReference(v);
+            // values near the small formats' ranges, where random bit patterns rarely land
+            AssertAllEncodersMatchReference((float)((rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-26, 18))));
+        }
+    }
+
+    [Fact]
+    public void BFloat16RoundsTiesToEvenAndOverflowsToInfinity()
+    {
+        Assert.Equal(0x3F80, BFloat16Bits.FromSingle(BitConverter.Int32BitsToSingle(0x3F80_8000))); // tie, even stays
+        Assert.Equal(0x3F82, BFloat16Bits.FromSingle(BitConverter.Int32BitsToSingle(0x3F81_8000))); // tie, odd goes up
+        Assert.Equal(0x3F81, BFloat16Bits.FromSingle(BitConverter.Int32BitsToSingle(0x3F80_8001)));
+        Assert.Equal(0x7F80, BFloat16Bits.FromSingle(float.MaxValue));
+        Assert.Equal(0xFF80, BFloat16Bits.FromSingle(float.NegativeInfinity));
+        Assert.Equal(0x8000, BFloat16Bits.FromSingle(-0f));
+        Assert.Equal(BFloat16Bits.CanonicalNaN, BFloat16Bits.FromSingle(BitConverter.Int32BitsToSingle(unchecked((int)0xFF800001))));
+    }
+
+    [Fact]
+    public void E4M3SaturatesAndE5M2Overflows()
+    {
+        Assert.Equal(0x7E, Float8.SingleToE4M3(1e6f));
+        Assert.Equal(0xFE, Float8.SingleToE4M3(float.NegativeInfinity));
+        Assert.Equal(0x7E, Float8.SingleToE4M3(464f)); // tie between 448 (even) and 480 (not representable)
+        Assert.Equal(0x7C, Float8.SingleToE5M2(61440f)); // tie between 57344 (odd mantissa) and Inf
+        Assert.Equal(0x7B, Float8.SingleToE5M2(61439f));
+        Assert.Equal(Float8.NaN, Float8.SingleToE5M2(float.NaN));
+        Assert.Equal(0x80, Float8.SingleToE4M3(-1e-9f));
+    }
+
+    private static void AssertAllEncodersMatchReference(float v)
+    {
+        AssertEncoded(FloatReference.BFloat16, v, BFloat16Bits.FromSingle(v), "bf16");
+        AssertEncoded(FloatReference.Half, v, BitConverter.HalfToUInt16Bits((Half)v), "f16");
+        AssertEncoded(FloatReference.E4M3, v, Float8.SingleToE4M3(v), "e4m3");
+        AssertEncoded(FloatReference.E5M2, v, Float8.SingleToE5M2(v), "e5m2");
+    }
+
+    internal static void AssertEncoded(FloatReference format, float v, int actual, string what)
+    {
+        int expected = format.Encode(v);
+        if (expected < 0) Assert.True(double.IsNaN(format.Decode(actual)), $"{what}: NaN must stay NaN");
+        else Assert.True(expected == actual, $"{what}: {v:R} (0x{BitConverter.SingleToUInt32Bits(v):X8}) expected 0x{expected:X} got 0x{actual:X}");
+    }
+
+    private static void AssertSameValue(double expected, float actual, string what)
+    {
+        if (double.IsNaN(expected)) { Assert.True(float.IsNaN(actual), what); return; }
+        Assert.True(expected == actual && double.IsNegative(expected) == float.IsNegative(actual), $"{what}: expected {expected:R} got {actual:R}");
+    }
+}
