@@ -45,8 +45,14 @@ public static class GeneratorHarness
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, warningLevel: 9999));
 
     public static GeneratorDriver CreateDriver(IEnumerable<DefinitionFile> files, IReadOnlyDictionary<string, string>? properties = null)
+        => CreateDriver(files, out _, properties);
+
+    /// <summary>As above; <paramref name="texts"/> are the AdditionalText instances handed to the driver (to replace one later).</summary>
+    public static GeneratorDriver CreateDriver(IEnumerable<DefinitionFile> files, out IReadOnlyList<AdditionalText> texts,
+        IReadOnlyDictionary<string, string>? properties = null)
     {
         var list = files.ToList();
+        texts = list.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Text)).ToList();
         var globals = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["build_property.RootNamespace"] = "Sample",
@@ -61,7 +67,7 @@ public static class GeneratorHarness
                 : new Dictionary<string, string> { ["build_metadata.AdditionalFiles.PlanName"] = f.PlanName });
         return CSharpGeneratorDriver.Create(
             new[] { new MergePlanGenerator().AsSourceGenerator() },
-            list.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Text)),
+            texts,
             ParseOptions,
             new OptionsProvider(globals, perFile),
             new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
@@ -85,7 +91,7 @@ public static class GeneratorHarness
     /// <summary>The directory of this source file (for baselines and definition fixtures).</summary>
     public static string SourceDirectory([CallerFilePath] string path = "") => System.IO.Path.GetDirectoryName(path)!;
 
-    private sealed class InMemoryAdditionalText(string path, string text) : AdditionalText
+    public sealed class InMemoryAdditionalText(string path, string text) : AdditionalText
     {
         private readonly SourceText _text = SourceText.From(text);
 
