@@ -1,0 +1,37 @@
+namespace DotnetMerge.Generators.Model;
+
+/// <summary>Everything the emitter needs for one typed plan: strings, numbers and equatable arrays only
+/// (no symbols, syntax or compilation), so that an unchanged definition is never emitted twice.</summary>
+internal sealed record PlanSpec(
+    string Namespace,
+    string ClassName,
+    string HintName,
+    string DefinitionPath,
+    string DefinitionText,
+    string MergeMethod,
+    string MethodTitle,
+    string MethodDescription,
+    string Layout,
+    EquatableArray<ModelSpec> Models,
+    EquatableArray<ParameterSpec> GlobalParameters,
+    EquatableArray<ParameterSpec> PerModelParameters,
+    string GeneratorVersion);
+
+/// <summary>One input model: its reference as written, the C# name derived from it, and whether it is the base model.
+/// <see cref="Values"/> holds the C# literal of each per-model parameter (same order as
+/// <see cref="PlanSpec.PerModelParameters"/>) and a description of how the definition sets it.</summary>
+internal sealed record ModelSpec(string Reference, string Identifier, bool IsBase, bool HasParameters, EquatableArray<ValueSpec> Values);
+
+/// <summary>One parameter of the method as a typed C# property.</summary>
+/// <param name="Name">The YAML name (<c>normalize_weights</c>).</param>
+/// <param name="Identifier">The C# name (<c>NormalizeWeights</c>).</param>
+/// <param name="ClrType">double, bool, int or string.</param>
+/// <param name="Nullable">True when some value cannot be shown as one scalar (a gradient, filters, per-slice values or
+/// no value at all): the property is then nullable and null means "as the definition says".</param>
+/// <param name="Description">The catalog's description.</param>
+/// <param name="Value">For a method-wide parameter: its value; unused (default) for per-model ones.</param>
+internal sealed record ParameterSpec(string Name, string Identifier, string ClrType, bool Nullable, string Description, ValueSpec Value);
+
+/// <summary>A parameter's value as the definition gives it: a C# literal (<c>"null"</c> when not a single scalar)
+/// and a human description ("0.5", "a gradient of 3 numbers: [0, 0.5, 1]", "not set; the method's default 1.0").</summary>
+internal sealed record ValueSpec(string Literal, bool IsScalar, string Description);

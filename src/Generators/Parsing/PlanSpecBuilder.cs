@@ -1,0 +1,206 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using DotnetMerge.Definitions;
+using DotnetMerge.Generators.Model;
+
+namespace DotnetMerge.Generators.Parsing;
+
+/// <summary>Builds the <see cref="PlanSpec"/> of a valid definition: names, typed parameters and the values the
+/// definition gives them.</summary>
+internal static class PlanSpecBuilder
+{
+    private static readonly string[] ReservedMembers =
+    {
+        "Models", "All", "ModelParameters", "DefinitionYaml", "DefinitionFile", "Method", "DefinitionText", "DefinitionPath",
+        "Overrides", "RunAsync", "BuildDefinition", "WithDefinitionPath", "Create", "GetGlobal", "GetPerModel", "SetGlobal",
+        "SetPerModel", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "Finalize", "ReferenceEquals", "Model",
+    };
+
+    public static PlanSpec Build(PlanInput input, MergeDefinition definition, MethodDescriptor method)
+    {
+        var className = Names.ClassName(input.Path, input.PlanName);
+        var globals = method.Parameters
+            .Where(p => p.Scope == ParameterScope.Global && !p.Ignored)
+            .Select(p => GlobalParameter(definition, p))
+            .ToList();
+        var perModel = method.Parameters.Where(p => p.Scope == ParameterScope.PerModel && !p.Ignored).ToList();
+
+        var taken = new HashSet<string>(ReservedMembers, StringComparer.Ordinal) { className };
+        foreach (var g in globals)
+        {
+            taken.Add(g.Identifier);
+            taken.Add("With" + g.Identifier);
+        }
+
+        var baseModels = new HashSet<ModelReference>(
+            new[] { definition.BaseModel }.Concat((definition.Slices ?? Array.Empty<OutputSlice>()).Select(s => s.BaseModel))
+                .Where(m => m is not null)!);
+        var inputs = InputModels(definition);
+        var models = new List<ModelSpec>();
+        foreach (var model in definition.AllModels())
+        {
+            var identifier = Names.ModelIdentifier(model.ToString(), taken);
+            var isBase = baseModels.Contains(model);
+            var hasParameters = inputs.Contains(model) && (method.BaseIsInput || !isBase);
+            var values = hasParameters
+                ? perModel.Select(p => PerModelValue(definition, model, p)).ToEquatableArray()
+                : EquatableArray<ValueSpec>.Empty;
+            models.Add(new ModelSpec(model.ToString(), identifier, isBase, hasParameters, values));
+        }
+
+        var perModelSpecs = perModel.Select((p, i) =>
+        {
+            var nullable = models.Where(m => m.HasParameters).Any(m => !m.Values[i].IsScalar);
+            return new ParameterSpec(p.Name, Names.Pascal(p.Name), ClrType(p.Type), nullable, p.Description, new ValueSpec("null", false, string.Empty));
+        }).ToEquatableArray();
+
+        var ns = input.RootNamespace;
+        var layout = definition.UsesSlices
+            ? string.Format(CultureInfo.InvariantCulture, "{0} slice(s)", definition.Slices!.Count)
+            : "whole models";
+        return new PlanSpec(
+            ns,
+            className,
+            (ns.Length == 0 ? string.Empty : ns + ".") + className + ".g.cs",
+            input.Path,
+            input.Text,
+            method.Name,
+            method.PrettyName,
+            method.Description,
+            layout,
+            models.ToEquatableArray(),
+            globals.ToEquatableArray(),
+            perModelSpecs,
+            typeof(PlanSpecBuilder).Assembly.GetName().Version?.ToString() ?? "0.0.0.0");
+    }
+
+    private static HashSet<ModelReference> InputModels(MergeDefinition definition)
+    {
+        var set = new HashSet<ModelReference>();
+        foreach (var m in definition.Models ?? Array.Empty<InputModel>())
+            set.Add(m.Model);
+        foreach (var s in definition.Slices ?? Array.Empty<OutputSlice>())
+        {
+            foreach (var source in s.Sources)
+                set.Add(source.Model);
+        }
+
+        return set;
+    }
+
+    private static ParameterSpec GlobalParameter(MergeDefinition definition, ParameterDescriptor parameter)
+    {
+        ValueSpec value;
+        var slices = (definition.Slices ?? Array.Empty<OutputSlice>()).Where(s => s.Parameters.ContainsKey(parameter.Name)).ToList();
+        if (slices.Count > 0)
+            value = NotScalar("set per slice" + (definition.Parameters.TryGetValue(parameter.Name, out var top) ? "; top level: " + Describe(top) : string.Empty));
+        else if (definition.Parameters.TryGetValue(parameter.Name, out var setting))
+            value = FromSetting(setting, parameter);
+        else
+            value = FromDefault(parameter);
+        return new ParameterSpec(parameter.Name, Names.Pascal(parameter.Name), ClrType(parameter.Type), !value.IsScalar, parameter.Description, value);
+    }
+
+    /// <summary>Precedence as the engine applies it: the model's own entries, then slice parameters, then the top level,
+    /// then the method's default.</summary>
+    private static ValueSpec PerModelValue(MergeDefinition definition, ModelReference model, ParameterDescriptor parameter)
+    {
+        var own = new List<ParameterSetting>();
+        foreach (var m in definition.Models ?? Array.Empty<InputModel>())
+        {
+            if (m.Model == model && m.Parameters.TryGetValue(parameter.Name, out var s))
+                own.Add(s);
+        }
+
+        var slices = definition.Slices ?? Array.Empty<OutputSlice>();
+        foreach (var source in slices.SelectMany(s => s.Sources))
+        {
+            if (source.Model == model && source.Parameters.TryGetValue(parameter.Name, out var s))
+                own.Add(s);
+        }
+
+        if (own.Count > 0)
+        {
+            var values = own.Select(s => FromSetting(s, parameter)).Distinct().ToList();
+            return values.Count == 1 ? values[0] : NotScalar("differs between slices: " + string.Join("; ", values.Select(v => v.Description)));
+        }
+
+        if (slices.Any(s => s.Parameters.ContainsKey(parameter.Name)))
+            return NotScalar("set per slice");
+        if (definition.Parameters.TryGetValue(parameter.Name, out var top))
+            return FromSetting(top, parameter);
+        return FromDefault(parameter);
+    }
+
+    private static ValueSpec FromSetting(ParameterSetting setting, ParameterDescriptor parameter)
+    {
+        if (setting is ScalarSetting scalar && TryLiteral(scalar.Value, parameter.Type, out var literal))
+            return new ValueSpec(literal, true, Describe(setting));
+        return NotScalar(Describe(setting));
+    }
+
+    private static ValueSpec FromDefault(ParameterDescriptor parameter)
+        => parameter.Default is not null && TryLiteral(parameter.Default, parameter.Type, out var literal)
+            ? new ValueSpec(literal, true, "not set; the method's default " + ValueText.Format(parameter.Default))
+            : NotScalar("not set; no default");
+
+    private static ValueSpec NotScalar(string description) => new("null", false, description);
+
+    private static string ClrType(ParameterType type) => type switch
+    {
+        ParameterType.Number => "double",
+        ParameterType.Boolean => "bool",
+        ParameterType.Integer => "int",
+        _ => "string",
+    };
+
+    /// <summary>The C# literal of <paramref name="value"/> for a property of <paramref name="type"/>; false when the value
+    /// does not fit the type (for example rescale: 'l1' for a boolean).</summary>
+    internal static bool TryLiteral(object? value, ParameterType type, out string literal)
+    {
+        literal = "null";
+        switch (type, value)
+        {
+            case (ParameterType.Number, double d):
+                literal = DoubleLiteral(d);
+                return true;
+            case (ParameterType.Integer, double d) when d == Math.Floor(d) && d >= int.MinValue && d <= int.MaxValue:
+                literal = ((int)d).ToString(CultureInfo.InvariantCulture);
+                return true;
+            case (ParameterType.Boolean, bool b):
+                literal = b ? "true" : "false";
+                return true;
+            case (ParameterType.String, string s):
+                literal = Names.Literal(s);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Round-trippable, invariant, always recognisably a double ("1.0", "0.5", "1E-05").</summary>
+    internal static string DoubleLiteral(double d)
+    {
+        if (double.IsNaN(d))
+            return "double.NaN";
+        if (double.IsPositiveInfinity(d))
+            return "double.PositiveInfinity";
+        if (double.IsNegativeInfinity(d))
+            return "double.NegativeInfinity";
+        var text = d.ToString("R", CultureInfo.InvariantCulture);
+        return text.IndexOf('.') >= 0 || text.IndexOf('E') >= 0 ? text : text + ".0";
+    }
+
+    /// <summary>How the definition writes a setting, for doc comments: "0.5", "a gradient [0, 0.5, 1]",
+    /// "filtered: self_attn → 0.5, mlp → [0, 1], * → 0.3".</summary>
+    internal static string Describe(ParameterSetting setting) => setting switch
+    {
+        ScalarSetting s => ValueText.Format(s.Value),
+        GradientSetting g => "a gradient [" + string.Join(", ", g.Values.Select(v => ValueText.Format(v))) + "]",
+        StepSetting s => "a step list [" + string.Join(", ", s.Values.Select(ValueText.Format)) + "]",
+        ConditionalSetting c => "filtered: " + string.Join(", ", c.Entries.Select(e => (e.IsCatchAll ? "*" : e.Filter) + " -> " + Describe(e.Value))),
+        _ => setting.Describe(),
+    };
+}

@@ -1,0 +1,53 @@
+using System.Collections.Immutable;
+
+namespace DotnetMerge.Plans;
+
+/// <summary>Parameter values a typed plan sets on top of its definition (immutable; every change returns a copy).
+/// A value replaces the whole setting it overrides: a scalar given here wins over gradients and filters.</summary>
+public sealed class PlanOverrides
+{
+    private PlanOverrides(ImmutableSortedDictionary<string, object> globals, ImmutableSortedDictionary<(string Model, string Name), object> perModel)
+    {
+        Globals = globals;
+        PerModel = perModel;
+    }
+
+    /// <summary>No overrides: the plan runs as defined.</summary>
+    public static PlanOverrides Empty { get; } = new(
+        ImmutableSortedDictionary.Create<string, object>(StringComparer.Ordinal),
+        ImmutableSortedDictionary.Create<(string Model, string Name), object>(KeyComparer.Instance));
+
+    /// <summary>Method-wide parameters by name.</summary>
+    public ImmutableSortedDictionary<string, object> Globals { get; }
+
+    /// <summary>Per-model parameters by (model reference, name).</summary>
+    public ImmutableSortedDictionary<(string Model, string Name), object> PerModel { get; }
+
+    public bool IsEmpty => Globals.Count == 0 && PerModel.Count == 0;
+
+    /// <summary>Sets a method-wide parameter (double, bool, int or string).</summary>
+    public PlanOverrides WithGlobal(string name, object value)
+        => new(Globals.SetItem(name, CheckValue(value)), PerModel);
+
+    /// <summary>Sets a per-model parameter of <paramref name="model"/>.</summary>
+    public PlanOverrides WithPerModel(PlanModel model, string name, object value)
+        => new(Globals, PerModel.SetItem((model.Reference, name), CheckValue(value)));
+
+    private static object CheckValue(object value) => value switch
+    {
+        double or bool or int or string => value,
+        null => throw new ArgumentNullException(nameof(value)),
+        _ => throw new ArgumentException("a parameter value is a double, a bool, an int or a string", nameof(value)),
+    };
+
+    private sealed class KeyComparer : IComparer<(string Model, string Name)>
+    {
+        public static readonly KeyComparer Instance = new();
+
+        public int Compare((string Model, string Name) x, (string Model, string Name) y)
+        {
+            var c = string.CompareOrdinal(x.Model, y.Model);
+            return c != 0 ? c : string.CompareOrdinal(x.Name, y.Name);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Text;
+
+namespace DotnetMerge.Generators.Tests;
+
+/// <summary>Generated code compared text-exactly with Baselines/*.g.cs (set DOTNET_MERGE_UPDATE_BASELINES=1 to rewrite
+/// them), and compiled with the generated API used from C#, with zero diagnostics.</summary>
+public class BaselineTests
+{
+    public static TheoryData<string, string, string> Cases => new()
+    {
+        {
+            "linear.merge.yaml", "LinearMergePlan",
+            """
+            using Sample;
+            internal static class Use
+            {
+                public static double Run()
+                {
+                    var plan = new LinearMergePlan().WithChatAssistantWeight(0.5).WithNormalize(false);
+                    bool normalize = plan.Normalize;
+                    string yaml = LinearMergePlan.DefinitionYaml;
+                    DotnetMerge.Plans.PlanModel code = LinearMergePlan.Models.Code;
+                    return plan.ChatAssistant.Weight + plan.Code.Weight + (normalize ? 1 : 0) + yaml.Length + code.Name.Length;
+                }
+            }
+            """
+        },
+        {
+            "ties-gradients.merge.yaml", "TiesGradientsMergePlan",
+            """
+            using Sample;
+            internal static class Use
+            {
+                public static double Run()
+                {
+                    var plan = new TiesGradientsMergePlan().WithMathWeight(0.25).WithLambda(1.0);
+                    double? mathWeight = plan.Math.Weight;
+                    double density = plan.Code.Density;
+                    return (mathWeight ?? 0) + density + plan.Lambda + TiesGradientsMergePlan.Models.All.Count;
+                }
+            }
+            """
+        },
+        {
+            "slerp-slices.merge.yaml", "SlerpSlicesMergePlan",
+            """
+            using Sample;
+            internal static class Use
+            {
+                public static double Run()
+                {
+                    var plan = new SlerpSlicesMergePlan();
+                    double? t = plan.T;
+                    return (t ?? plan.WithT(0.25).T ?? 0) + SlerpSlicesMergePlan.Models.Instruct.Reference.Length;
+                }
+            }
+            """
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Generated_code_matches_baseline_and_compiles_cleanly(string file, string className, string userCode)
+    {
+        var yaml = File.ReadAllText(Path.Combine(GeneratorHarness.SourceDirectory(), "Definitions", file));
+        var run = GeneratorHarness.Run(GeneratorHarness.PathOf(file), yaml, userCode);
+
+        Assert.Empty(run.GeneratorDiagnostics);
+        var (hint, source) = Assert.Single(run.Sources);
+        Assert.Equal("Sample." + className + ".g.cs", hint);
+        AssertBaseline(className + ".g.cs", source);
+        Assert.Empty(run.CompilationDiagnostics());
+    }
+
+    internal static void AssertBaseline(string name, string actual)
+    {
+        var path = Path.Combine(GeneratorHarness.SourceDirectory(), "Baselines", name);
+        actual = actual.Replace("\r\n", "\n");
+        if (Environment.GetEnvironmentVariable("DOTNET_MERGE_UPDATE_BASELINES") == "1")
+        {
+            File.WriteAllText(path, actual, new UTF8Encoding(false));
+            return;
+        }
+
+        Assert.True(File.Exists(path), $"missing baseline {path}; run with DOTNET_MERGE_UPDATE_BASELINES=1 to create it");
+        var expected = File.ReadAllText(path).Replace("\r\n", "\n");
+        if (expected == actual)
+            return;
+        var e = expected.Split('\n');
+        var a = actual.Split('\n');
+        var line = 0;
+        while (line < Math.Min(e.Length, a.Length) && e[line] == a[line])
+            line++;
+        Assert.Fail($"generated code differs from {name} at line {line + 1}:\n  expected: {(line < e.Length ? e[line] : "<end>")}\n  actual:   {(line < a.Length ? a[line] : "<end>")}\n(set DOTNET_MERGE_UPDATE_BASELINES=1 to accept)");
+    }
+}

@@ -1,0 +1,145 @@
+using System.Reflection;
+using DotnetMerge.Definitions;
+using DotnetMerge.Demo;
+using DotnetMerge.Engine;
+using DotnetMerge.Numerics;
+using DotnetMerge.Plans;
+using DotnetMerge.Safetensors;
+using Microsoft.CodeAnalysis;
+
+namespace DotnetMerge.Generators.Tests;
+
+/// <summary>The runtime side of typed plans: overrides applied to definitions, validation of overridden values, and a
+/// generated plan compiled and run in-process against synthetic models, checked against a float64 reference.</summary>
+public class PlanRuntimeTests
+{
+    private const string SlicesYaml = """
+        merge_method: linear
+        slices:
+          - sources:
+              - model: ./models/a
+                layer_range: [0, 2]
+                parameters: {weight: [0.1, 0.9]}
+              - model: ./models/b
+                layer_range: [0, 2]
+            parameters:
+              weight: 0.5
+              normalize: false
+        parameters:
+          normalize: true
+        """;
+
+    [Fact]
+    public void Global_override_replaces_slice_settings_and_per_model_override_replaces_gradients()
+    {
+        var definition = MergeRunner.ParseDefinition(SlicesYaml, "/x/s.merge.yaml", out _);
+        var a = new PlanModel("./models/a", "A");
+        var b = new PlanModel("./models/b", "B");
+        var overrides = PlanOverrides.Empty.WithGlobal("normalize", false).WithPerModel(a, "weight", 0.25).WithPerModel(b, "weight", 2);
+
+        var result = DefinitionOverrides.Apply(definition, overrides);
+
+        Assert.Equal(false, Assert.IsType<ScalarSetting>(result.Parameters["normalize"]).Value);
+        var slice = Assert.Single(result.Slices!);
+        Assert.False(slice.Parameters.ContainsKey("normalize"));
+        Assert.Equal(0.5, Assert.IsType<ScalarSetting>(slice.Parameters["weight"]).Value); // untouched slice-level weight
+        Assert.Equal(0.25, Assert.IsType<ScalarSetting>(slice.Sources[0].Parameters["weight"]).Value);
+        Assert.Equal(2.0, Assert.IsType<ScalarSetting>(slice.Sources[1].Parameters["weight"]).Value); // int stored as a number
+        Assert.Equal((0, 2), (slice.Sources[1].LayerStart, slice.Sources[1].LayerEnd));
+        Assert.DoesNotContain(DefinitionValidator.Validate(result), d => d.IsError);
+        // The original is unchanged.
+        Assert.IsType<GradientSetting>(definition.Slices![0].Sources[0].Parameters["weight"]);
+    }
+
+    [Fact]
+    public void Out_of_range_override_fails_with_the_validators_diagnostic()
+    {
+        const string yaml = """
+            merge_method: ties
+            base_model: ./models/base
+            models:
+              - model: ./models/a
+                parameters: {weight: 1.0, density: 0.5}
+            """;
+        var plan = new HandWrittenPlan(yaml, "/x/t.merge.yaml", PlanOverrides.Empty)
+            .With(new PlanModel("./models/a", "A"), "density", -0.5);
+
+        var error = Assert.Throws<DefinitionErrorsException>(() => plan.BuildDefinition());
+        Assert.Contains(error.Diagnostics, d => d.Id == "DMRG0303");
+    }
+
+    [Fact]
+    public async Task Generated_plan_runs_with_overrides_and_matches_a_float64_reference()
+    {
+        var root = Directory.CreateTempSubdirectory("dmrg-plan-").FullName;
+        try
+        {
+            var spec = new LlamaSpec(Layers: 2, Hidden: 16, Intermediate: 32, Vocab: 64, Heads: 2, KvHeads: 1);
+            await SyntheticModels.WriteBaseAsync(Path.Combine(root, "models", "a"), spec);
+            await SyntheticModels.WriteFineTuneAsync(Path.Combine(root, "models", "b"), spec, new FineTune("b", "mlp", 0, 0.5, 1.0, 7));
+            var yamlPath = Path.Combine(root, "blend.merge.yaml");
+            const string yaml = """
+                merge_method: linear
+                models:
+                  - model: ./models/a
+                    parameters: {weight: 0.5}
+                  - model: ./models/b
+                    parameters: {weight: 0.5}
+                parameters:
+                  normalize: false
+                dtype: float32
+                """;
+            var run = GeneratorHarness.Run(new[] { new DefinitionFile(yamlPath, yaml) });
+            Assert.Empty(run.GeneratorDiagnostics);
+            using var stream = new MemoryStream();
+            var emit = run.Output.Emit(stream);
+            Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+            var assembly = Assembly.Load(stream.ToArray());
+            var planType = assembly.GetType("Sample.BlendMergePlan")!;
+            dynamic plan = Activator.CreateInstance(planType)!;
+            plan = plan.WithAWeight(0.25);
+            plan = plan.WithBWeight(1.5);
+            Assert.Equal(0.25, (double)plan.A.Weight);
+
+            var output = Path.Combine(root, "out");
+            MergeRunner.MergeResult result = await plan.RunAsync(output, new MergeOptions { Threads = 1, WriteModelCard = false });
+            Assert.True(result.TensorCount > 0);
+
+            using var ca = ModelCheckpoint.Open(Path.Combine(root, "models", "a"));
+            using var cb = ModelCheckpoint.Open(Path.Combine(root, "models", "b"));
+            using var co = ModelCheckpoint.Open(output);
+            foreach (var name in co.TensorNames)
+            {
+                var va = Read(ca, name);
+                var vb = Read(cb, name);
+                var vo = Read(co, name);
+                for (var i = 0; i < vo.Length; i++)
+                {
+                    var expected = (float)((0.25 * va[i]) + (1.5 * vb[i])); // normalize: false, weights as overridden
+                    Assert.True(Math.Abs(expected - vo[i]) <= 1e-6 * Math.Max(1, Math.Abs(expected)), $"{name}[{i}]: {vo[i]} != {expected}");
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static float[] Read(ModelCheckpoint checkpoint, string name)
+    {
+        Assert.True(checkpoint.TryGetTensor(name, out var info, out var file), name);
+        var bytes = new byte[info.ByteLength];
+        file.ReadTensor(info, bytes);
+        var values = new float[info.ElementCount];
+        DtypeConversion.Decode(info.Dtype, bytes, 0, values);
+        return values;
+    }
+
+    private sealed class HandWrittenPlan(string yaml, string path, PlanOverrides overrides) : TypedMergePlan<HandWrittenPlan>(yaml, path, overrides)
+    {
+        public HandWrittenPlan With(PlanModel model, string name, object value) => SetPerModel(model, name, value);
+
+        protected override HandWrittenPlan Create(string definitionPath, PlanOverrides overrides) => new(DefinitionText, definitionPath, overrides);
+    }
+}
