@@ -17,14 +17,16 @@ internal static class TensorStreaming
         public long ElementCount => Tensor.ElementCount;
     }
 
-    /// <summary>Reads and decodes elements [start, start + destination.Length) of a float tensor.</summary>
-    public static void Read(Source source, long start, Span<float> destination, ref byte[] scratch)
+    /// <summary>Reads and decodes elements [start, start + destination.Length) of a float tensor; the raw bytes also go
+    /// into <paramref name="hash"/> when given (chunks must then be read in order).</summary>
+    public static void Read(Source source, long start, Span<float> destination, ref byte[] scratch, System.Security.Cryptography.IncrementalHash? hash = null)
     {
         var dtype = source.Tensor.Dtype;
         long byteStart = dtype.ByteCount(start);
         int bytes = checked((int)dtype.ByteCount(destination.Length));
         if (scratch.Length < bytes) scratch = new byte[Math.Max(bytes, scratch.Length * 2)];
         source.File.ReadTensorRange(source.Tensor, byteStart, scratch.AsSpan(0, bytes));
+        hash?.AppendData(scratch, 0, bytes);
         DtypeConversion.Decode(dtype, scratch.AsSpan(0, bytes), 0, destination);
     }
 
