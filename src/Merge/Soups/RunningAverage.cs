@@ -49,7 +49,8 @@ internal sealed class RunningAverage : IDisposable
         Directory.CreateDirectory(candidate.AccumulatorDirectory);
         Directory.CreateDirectory(candidate.ModelDirectory);
         var merged = _plan.Jobs.Where(j => j.Kind == JobKind.Merge).ToList();
-        progress.Started(_plan.Jobs.Count, _plan.BytesToRead / Math.Max(1, _plan.Models.Count) * 2, _plan.BytesToWrite);
+        progress.Started(_plan.Jobs.Count, _plan.BytesToRead / Math.Max(1, _plan.Models.Count) * 2,
+            _plan.BytesToWrite + merged.Sum(j => Dtype.F32.ByteCount(TensorShape.ElementCount(j.OutputShape))));
 
         await using (var accumulatorWriter = new ShardedModelWriter(candidate.AccumulatorDirectory,
                          merged.Select(j => new OutputTensor(j.OutputName, Dtype.F32, j.OutputShape)).ToList(), 0))

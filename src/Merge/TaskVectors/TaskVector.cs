@@ -108,11 +108,13 @@ public static class TaskVector
                 var f = new TensorStreaming.Source(job.Inputs[1].File, job.Inputs[1].Tensor);
                 var hash = fingerprint.Begin(b.Tensor.Name);
                 double err, norm;
+                long written;
                 if (rank == 0)
                 {
                     var bytes = TensorStreaming.Allocate(job.OutputName, options.Dtype, b.ElementCount);
                     (err, norm) = WholeDelta(b, f, options.Dtype, bytes, hash, measure: options.Rank is not null, ref scratch);
                     await writer.WriteTensorAsync(job.OutputName, bytes, cancellationToken).ConfigureAwait(false);
+                    written = bytes.Length;
                 }
                 else
                 {
@@ -124,6 +126,7 @@ public static class TaskVector
                     await writer.WriteTensorAsync(job.OutputName + TaskVectorInfo.FactorA, aBytes, cancellationToken).ConfigureAwait(false);
                     await writer.WriteTensorAsync(job.OutputName + TaskVectorInfo.FactorB, bBytes, cancellationToken).ConfigureAwait(false);
                     (err, norm) = ReconstructionError(delta, m, n, bStored, aStored, rank);
+                    written = aBytes.Length + bBytes.Length;
                 }
                 fingerprint.End(b.Tensor.Name);
                 if (options.Rank is not null)
@@ -132,7 +135,7 @@ public static class TaskVector
                     errorSquares += err;
                     normSquares += norm;
                 }
-                progress.TensorWritten(job.OutputName, b.Tensor.ByteLength + f.Tensor.ByteLength, 0);
+                progress.TensorWritten(job.OutputName, b.Tensor.ByteLength + f.Tensor.ByteLength, written);
             }
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
             shards = writer.Shards;
