@@ -160,7 +160,7 @@ public static class TaskVector
         progress ??= NullProgress.Instance;
         if (vectors.Count == 0) throw new ArgumentException("give at least one task vector to apply");
         var basePath = LinearDefinition.FullPaths([baseModel], options.Merge.WorkingDirectory)[0];
-        var vectorPaths = LinearDefinition.FullPaths(vectors.Select(v => v.Path).ToList(), options.Merge.WorkingDirectory);
+        var vectorPaths = vectors.Select(v => Path.TrimEndingDirectorySeparator(Path.GetFullPath(v.Path, options.Merge.WorkingDirectory ?? Environment.CurrentDirectory))).ToList();
         OutputTransaction.CheckLocation(outputDirectory, options.Merge.Force, vectorPaths.Prepend(basePath));
         progress.Stage("checking the base and the task vectors");
         var definition = LinearDefinition.Create([basePath], [1.0], "task vector application: the base model's tensors");
