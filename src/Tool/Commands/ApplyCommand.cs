@@ -30,7 +30,7 @@ public static class ApplyCommand
                 var applied = await reporter.RunAsync(p => TaskVector.ApplyAsync(result.GetValue(baseModel)!, scaled, result.GetValue(output)!, apply, p, ct));
                 foreach (var w in applied.Warnings) console.Err.WriteLine("warning: " + w);
                 if (verbosity >= Verbosity.Minimal)
-                    console.Out.WriteLine($"applied {string.Join(", ", scaled)} to {applied.ChangedTensors} of {applied.TensorCount} tensors; written to {applied.OutputDirectory}");
+                    console.Out.WriteLine($"applied {string.Join(", ", scaled)} (task-vector entries for {applied.ChangedTensors} of {applied.TensorCount} base tensors); written to {applied.OutputDirectory}");
                 return ExitCodes.Success;
             }, ct);
         });
