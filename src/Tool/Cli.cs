@@ -17,6 +17,10 @@ public static class Cli
         root.Subcommands.Add(PlanCommand.Create(console));
         root.Subcommands.Add(InspectCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));
+        root.Subcommands.Add(SoupCommand.Create(console));
+        root.Subcommands.Add(AverageCommand.Create(console));
+        root.Subcommands.Add(ExtractCommand.Create(console));
+        root.Subcommands.Add(ApplyCommand.Create(console));
         return root;
     }
 
