@@ -17,6 +17,7 @@ public static class Cli
         root.Subcommands.Add(PlanCommand.Create(console));
         root.Subcommands.Add(InspectCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));
+        root.Subcommands.Add(DoctorCommand.Create(console));
         return root;
     }
 

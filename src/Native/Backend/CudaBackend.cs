@@ -33,23 +33,24 @@ public sealed class CudaBackend : IMergeBackend
     private readonly PinnedHostBuffer?[] staging = new PinnedHostBuffer?[2];
     private bool failed, disposed;
 
-    private CudaBackend(CudaDeviceInfo device, Func<KernelCompiler> compilerFactory)
+    private CudaBackend(CudaDeviceInfo device, bool fallBackOnError, Func<KernelCompiler> compilerFactory)
     {
         Device = device;
+        FallBackOnError = fallBackOnError;
         this.compilerFactory = compilerFactory;
         Name = string.Create(CultureInfo.InvariantCulture, $"cuda:{device.Ordinal} {device.Name} ({device.Architecture})");
     }
 
     /// <summary>A backend for device <paramref name="ordinal"/> of a supported probe. Cheap: the context is created, and the
     /// compiler loaded, on the first job. Throws <see cref="CudaUnavailableException"/> when the probe found no such device.</summary>
-    public static CudaBackend Create(CudaProbeResult probe, int ordinal = 0, Func<KernelCompiler>? compilerFactory = null)
+    public static CudaBackend Create(CudaProbeResult probe, int ordinal = 0, bool fallBackOnError = false, Func<KernelCompiler>? compilerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(probe);
         if (!probe.IsSupported) throw new CudaUnavailableException(probe, "CUDA is not available");
         if ((uint)ordinal >= (uint)probe.Devices.Count)
             throw new CudaUnavailableException(probe, string.Create(CultureInfo.InvariantCulture,
                 $"there is no CUDA device cuda:{ordinal} ({probe.Devices.Count} found)"));
-        return new CudaBackend(probe.Devices[ordinal], compilerFactory ?? KernelCompiler.CreateDefault);
+        return new CudaBackend(probe.Devices[ordinal], fallBackOnError, compilerFactory ?? KernelCompiler.CreateDefault);
     }
 
     /// <summary>"cuda:0 NVIDIA H100 80GB HBM3 (sm_90)".</summary>
@@ -59,7 +60,7 @@ public sealed class CudaBackend : IMergeBackend
 
     /// <summary>When true (device "auto"), a CUDA failure makes this job and every later one run on the CPU instead of
     /// failing the merge; <see cref="FallbackReason"/> says why.</summary>
-    public bool FallBackOnError { get; init; }
+    public bool FallBackOnError { get; }
 
     /// <summary>Why the backend stopped taking jobs (after a CUDA failure with <see cref="FallBackOnError"/>), else null.</summary>
     public string? FallbackReason { get; private set; }
