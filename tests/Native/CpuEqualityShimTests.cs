@@ -12,10 +12,10 @@ namespace DotnetMerge.Cuda.Tests;
 /// llama-shaped bf16/f16/f32 tensors and several parameter sets, DARE's random stream and L1 rescale included.</summary>
 public sealed class CpuEqualityShimTests
 {
-    private sealed record Case(IMergeMethod Method, string Tensor, long[] Shape, Model[] Models, int BaseIndex, Dtype Output,
+    internal sealed record Case(IMergeMethod Method, string Tensor, long[] Shape, Model[] Models, int BaseIndex, Dtype Output,
         Dictionary<string, object> Global, ulong Seed = 0, long Piece = 1 << 20);
 
-    private static readonly Dictionary<string, Case> Cases = new()
+    internal static readonly Dictionary<string, Case> Cases = new()
     {
         ["linear bf16 normalized"] = new(new LinearMerge(), "model.layers.0.self_attn.q_proj.weight", [96, 128],
             [new(Dtype.BF16, 0.3), new(Dtype.BF16, 0.5), new(Dtype.BF16, 0.2)], -1, Dtype.BF16, new() { ["normalize"] = true }),
@@ -112,5 +112,20 @@ public sealed class CpuEqualityShimTests
             global, 0, 1), out reason));
         Assert.Contains("density", reason);
         Assert.NotNull(MergeKernelPlan.TryCreate(new DareTiesMerge(), Make(), out _));
+    }
+}
+
+/// <summary>The engine with the kernel plans on the shim as its backend: same files as the CPU.</summary>
+public sealed class EngineShimTests
+{
+    [SkippableTheory]
+    [InlineData("task_arithmetic", "")]
+    [InlineData("dare_ties", "density: 0.5")]
+    [InlineData("linear", "")]
+    public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra)
+    {
+        HostCompiler.SkipIfUnavailable();
+        using var backend = new ShimBackend();
+        await EngineComparison.AssertSameFilesAsync(method, extra, backend, () => backend.JobsRun, hidden: 32);
     }
 }
