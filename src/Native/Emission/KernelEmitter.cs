@@ -86,9 +86,7 @@ public static class KernelEmitter
         bool dareMask = false, bool signConsensus = false, bool normalize = false)
     {
         Validate(modelCount, inputDtypes, output);
-        if (modelCount < 2) throw new ArgumentOutOfRangeException(nameof(modelCount), "task arithmetic needs a base and at least one other model");
-        ArgumentOutOfRangeException.ThrowIfNegative(baseIndex);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(baseIndex, modelCount);
+        ValidateBase(modelCount, baseIndex);
         if (normalize && !signConsensus)
             throw new ArgumentException("without sign consensus the normalisation is the host's divisor parameter", nameof(normalize));
 
@@ -158,9 +156,7 @@ public static class KernelEmitter
     public static EmittedKernel EmitDareNorms(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes)
     {
         Validate(modelCount, inputDtypes, Dtype.F32);
-        if (modelCount < 2) throw new ArgumentOutOfRangeException(nameof(modelCount), "task arithmetic needs a base and at least one other model");
-        ArgumentOutOfRangeException.ThrowIfNegative(baseIndex);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(baseIndex, modelCount);
+        ValidateBase(modelCount, baseIndex);
         var layout = KernelParameterLayout.Create(
         new (string, KernelParameterType, int?, string)[]
         {
@@ -243,6 +239,13 @@ public static class KernelEmitter
             throw new ArgumentException(Invariant($"{inputDtypes.Count} input dtypes given for {modelCount} models"), nameof(inputDtypes));
         foreach (Dtype d in inputDtypes.Append(output))
             if (!SupportsDtype(d)) throw Unsupported(d);
+    }
+
+    private static void ValidateBase(int modelCount, int baseIndex)
+    {
+        if (modelCount < 2) throw new ArgumentOutOfRangeException(nameof(modelCount), "task arithmetic needs a base and at least one other model");
+        ArgumentOutOfRangeException.ThrowIfNegative(baseIndex);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(baseIndex, modelCount);
     }
 
     private static NotSupportedException Unsupported(Dtype dtype)
