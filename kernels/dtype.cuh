@@ -3,7 +3,7 @@
 // Written with plain integer bit operations only, so that the same text compiles under NVRTC
 // and, with tests/Native/Shim/cuda_shim.h, under a host C++ compiler. Every narrowing store
 // rounds to nearest, ties to even. Conventions (shared with the CPU backend):
-//   bf16  NaN keeps sign and payload and is forced quiet; overflow rounds to infinity.
+//   bf16  every NaN becomes the positive quiet NaN 0x7fc0 (as the CPU and torch); overflow rounds to infinity.
 //   f16   IEEE binary16; NaN -> quiet NaN with the top payload bits; overflow -> infinity.
 //   f8e5m2 (safetensors F8_E5M2)   like f16 with 2 mantissa bits; overflow -> infinity.
 //   f8e4m3 (safetensors F8_E4M3, "e4m3fn") no infinity: S.1111.111 is NaN; every value that
@@ -24,7 +24,7 @@ __device__ __forceinline__ float dm_bf16_to_f32(dm_u16 code) { return dm_bits_to
 __device__ __forceinline__ dm_u16 dm_f32_to_bf16(float value)
 {
     dm_u32 bits = dm_f32_to_bits(value);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) return (dm_u16)((bits >> 16) | 0x0040u);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (dm_u16)0x7fc0u;
     return (dm_u16)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 

@@ -7,7 +7,7 @@
 //   counter = (lo32(e / 4), hi32(e / 4), m, nameHash)
 //   bits    = Philox4x32-10(counter, key)[e % 4]
 //   uniform = (bits >> 8) * 2^-24          (a float in [0, 1))
-// and Bernoulli(p) keeps the element iff uniform < p. The CPU must produce the same bits.
+// and Bernoulli(p) keeps the element iff (double)uniform < p. The CPU must produce the same bits.
 #pragma once
 #include "dtype.cuh"
 
@@ -61,7 +61,8 @@ __device__ __forceinline__ dm_u32 dm_random_bits(dm_u64 seed, dm_u32 model, dm_u
 
 __device__ __forceinline__ float dm_uniform(dm_u32 bits) { return (float)(bits >> 8) * 5.9604644775390625e-8f; }
 
-__device__ __forceinline__ bool dm_bernoulli_keep(dm_u64 seed, dm_u32 model, dm_u32 nameHash, dm_u64 element, float probability)
+// Compared in double precision, as the CPU does (a probability is a float64 parameter).
+__device__ __forceinline__ bool dm_bernoulli_keep(dm_u64 seed, dm_u32 model, dm_u32 nameHash, dm_u64 element, double probability)
 {
-    return dm_uniform(dm_random_bits(seed, model, nameHash, element)) < probability;
+    return (double)dm_uniform(dm_random_bits(seed, model, nameHash, element)) < probability;
 }

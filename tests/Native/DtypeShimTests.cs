@@ -19,10 +19,32 @@ public sealed class DtypeShimTests
         _ => Reference.F8E5M2,
     };
 
+    /// <summary>A kernel that only loads and stores (the merge kernels do float64 arithmetic in between, which would
+    /// turn -0 into +0 as the CPU methods do): dtype.cuh's conversions alone.</summary>
+    private static string Suffix(Dtype dtype) => dtype switch
+    {
+        Dtype.F32 => "f32",
+        Dtype.BF16 => "bf16",
+        Dtype.F16 => "f16",
+        Dtype.F8_E4M3 => "f8e4m3",
+        _ => "f8e5m2",
+    };
+
     private static byte[] Identity(Dtype input, Dtype output, byte[] data, int count)
     {
-        EmittedKernel kernel = KernelEmitter.EmitLinear(1, [input], output, normalize: false);
-        KernelArguments args = kernel.CreateArguments().Set("count", (ulong)count).Set("weight", 0, 1.0f);
+        var layout = KernelParameterLayout.Create(new (string, KernelParameterType, int?, string)[]
+        {
+            ("in", KernelParameterType.InputPointer, 1, "input"),
+            ("out", KernelParameterType.OutputPointer, null, "output"),
+            ("count", KernelParameterType.UInt64, null, "elements"),
+        });
+        string entry = $"dm_convert_{Suffix(input)}_to_{Suffix(output)}";
+        string source = KernelSources.Inline(["dtype.cuh"]) + layout.ToCDeclaration() +
+            $"extern \"C\" __global__ void {entry}(const dm_params p)\n{{\n" +
+            "    for (dm_u64 i = (dm_u64)blockIdx.x * blockDim.x + threadIdx.x; i < p.count; i += (dm_u64)blockDim.x * gridDim.x)\n" +
+            $"        dm_store_{Suffix(output)}(p.out, i, dm_load_{Suffix(input)}(p.in[0], i));\n}}\n";
+        var kernel = new EmittedKernel(entry, source, layout, 64, "conversion");
+        KernelArguments args = kernel.CreateArguments().Set("count", (ulong)count);
         return HostCompiler.RunKernel(kernel, args, [data], count * KernelEmitter.ElementSize(output), grid: 6, block: 64);
     }
 

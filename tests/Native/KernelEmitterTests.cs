@@ -13,9 +13,11 @@ public sealed class KernelEmitterTests
     private static Dictionary<string, EmittedKernel> Kernels() => new()
     {
         ["linear_n3_bf16.cu"] = KernelEmitter.EmitLinear(3, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16),
-        ["linear_n2_mixed_raw.cu"] = KernelEmitter.EmitLinear(2, [Dtype.F16, Dtype.F8_E4M3], Dtype.F32, normalize: false),
+        ["linear_n2_mixed_f32.cu"] = KernelEmitter.EmitLinear(2, [Dtype.F16, Dtype.F8_E4M3], Dtype.F32),
         ["task_arithmetic_n3_b0.cu"] = KernelEmitter.EmitTaskArithmetic(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.F16], Dtype.BF16),
-        ["dare_linear_n3_b1_norm.cu"] = KernelEmitter.EmitTaskArithmetic(3, 1, [Dtype.F32, Dtype.BF16, Dtype.F8_E5M2], Dtype.F16, normalize: true, dareMask: true),
+        ["dare_linear_n3_b1.cu"] = KernelEmitter.EmitTaskArithmetic(3, 1, [Dtype.F32, Dtype.BF16, Dtype.F8_E5M2], Dtype.F16, dareMask: true),
+        ["dare_ties_n3_b0_norm.cu"] = KernelEmitter.EmitTaskArithmetic(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, dareMask: true, signConsensus: true, normalize: true),
+        ["dare_norms_n3_b1.cu"] = KernelEmitter.EmitDareNorms(3, 1, [Dtype.BF16, Dtype.BF16, Dtype.F32]),
     };
 
     [Theory]
@@ -76,7 +78,7 @@ public sealed class KernelEmitterTests
     [Fact]
     public void Emission_is_deterministic_and_culture_independent()
     {
-        string first = KernelEmitter.EmitTaskArithmetic(4, 2, [Dtype.BF16, Dtype.F16, Dtype.F32, Dtype.BF16], Dtype.BF16, true, true).Source;
+        string first = KernelEmitter.EmitTaskArithmetic(4, 2, [Dtype.BF16, Dtype.F16, Dtype.F32, Dtype.BF16], Dtype.BF16, true, true, true).Source;
         CultureInfo saved = CultureInfo.CurrentCulture;
         try
         {
@@ -86,7 +88,7 @@ public sealed class KernelEmitterTests
             hostile.NumberFormat.NegativeSign = "\u2212";
             hostile.NumberFormat.NumberGroupSeparator = "\u00a0";
             CultureInfo.CurrentCulture = hostile;
-            string second = KernelEmitter.EmitTaskArithmetic(4, 2, [Dtype.BF16, Dtype.F16, Dtype.F32, Dtype.BF16], Dtype.BF16, true, true).Source;
+            string second = KernelEmitter.EmitTaskArithmetic(4, 2, [Dtype.BF16, Dtype.F16, Dtype.F32, Dtype.BF16], Dtype.BF16, true, true, true).Source;
             Assert.Equal(first, second);
         }
         finally
@@ -114,7 +116,9 @@ public sealed class KernelEmitterTests
         var names = new[]
         {
             KernelEmitter.EmitLinear(2, [Dtype.BF16, Dtype.BF16], Dtype.BF16).EntryPoint,
-            KernelEmitter.EmitLinear(2, [Dtype.BF16, Dtype.BF16], Dtype.BF16, normalize: false).EntryPoint,
+            KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.BF16, Dtype.BF16], Dtype.BF16, dareMask: true, signConsensus: true).EntryPoint,
+            KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.BF16, Dtype.BF16], Dtype.BF16, dareMask: true, signConsensus: true, normalize: true).EntryPoint,
+            KernelEmitter.EmitDareNorms(2, 0, [Dtype.BF16, Dtype.BF16]).EntryPoint,
             KernelEmitter.EmitLinear(2, [Dtype.BF16, Dtype.F16], Dtype.BF16).EntryPoint,
             KernelEmitter.EmitLinear(2, [Dtype.BF16, Dtype.BF16], Dtype.F32).EntryPoint,
             KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.BF16, Dtype.BF16], Dtype.BF16).EntryPoint,
@@ -129,14 +133,15 @@ public sealed class KernelEmitterTests
     {
         EmittedKernel kernel = KernelEmitter.EmitTaskArithmetic(3, 0, [Dtype.F32, Dtype.F32, Dtype.F32], Dtype.F32, dareMask: true);
         KernelParameterLayout layout = kernel.Parameters;
-        // in[3] @0, out @24, count @32, first @40, seed @48, weight[3] @56, lambda @68, density[3] @72, rescale[3] @84, name_hash @96
-        Assert.Equal([0, 24, 32, 40, 48, 56, 68, 72, 84, 96], layout.Fields.Select(f => f.Offset));
-        Assert.Equal(104, layout.Size);
-        KernelArguments args = kernel.CreateArguments().Set("weight", 2, 0.5f).Set("in", 1, 0x1122334455667788UL).Set("name_hash", 7u);
-        Assert.Equal(0.5f, BitConverter.ToSingle(args.Bytes.Slice(64, 4)));
+        // in[3] @0, out @24, count @32, first @40, seed @48, weight[3] @56, lambda @80, divisor @88, density[3] @96,
+        // scale[3] @120, name_hash @144 (then padding to a multiple of 8)
+        Assert.Equal([0, 24, 32, 40, 48, 56, 80, 88, 96, 120, 144], layout.Fields.Select(f => f.Offset));
+        Assert.Equal(152, layout.Size);
+        KernelArguments args = kernel.CreateArguments().Set("weight", 2, 0.5).Set("in", 1, 0x1122334455667788UL).Set("name_hash", 7u);
+        Assert.Equal(0.5, BitConverter.ToDouble(args.Bytes.Slice(72, 8)));
         Assert.Equal(0x1122334455667788UL, BitConverter.ToUInt64(args.Bytes.Slice(8, 8)));
-        Assert.Equal(7u, BitConverter.ToUInt32(args.Bytes.Slice(96, 4)));
-        Assert.Contains("float weight[3];", kernel.Source);
+        Assert.Equal(7u, BitConverter.ToUInt32(args.Bytes.Slice(144, 4)));
+        Assert.Contains("double weight[3];", kernel.Source);
         Assert.Contains("// @56:", kernel.Source);
     }
 
@@ -145,7 +150,8 @@ public sealed class KernelEmitterTests
     {
         KernelArguments args = KernelEmitter.EmitLinear(2, [Dtype.F32, Dtype.F32], Dtype.F32).CreateArguments();
         Assert.Throws<ArgumentException>(() => args.Set("weight", 0, 1UL));
-        Assert.Throws<ArgumentOutOfRangeException>(() => args.Set("weight", 2, 1f));
+        Assert.Throws<ArgumentException>(() => args.Set("weight", 0, 1f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => args.Set("weight", 2, 1.0));
         Assert.Throws<KeyNotFoundException>(() => args.Set("seed", 1UL));
     }
 
@@ -157,6 +163,7 @@ public sealed class KernelEmitterTests
         Assert.Throws<ArgumentException>(() => KernelEmitter.EmitLinear(2, [Dtype.F32], Dtype.F32));
         Assert.Throws<ArgumentOutOfRangeException>(() => KernelEmitter.EmitTaskArithmetic(1, 0, [Dtype.F32], Dtype.F32));
         Assert.Throws<ArgumentOutOfRangeException>(() => KernelEmitter.EmitTaskArithmetic(2, 2, [Dtype.F32, Dtype.F32], Dtype.F32));
+        Assert.Throws<ArgumentException>(() => KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.F32, Dtype.F32], Dtype.F32, normalize: true));
     }
 
     [Fact]

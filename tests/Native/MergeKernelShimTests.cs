@@ -36,8 +36,8 @@ public sealed class MergeKernelShimTests
         // every delta of model 1 is non-zero, so a zero output delta means "dropped"
         var kernel = Emission.KernelEmitter.EmitTaskArithmetic(2, 0, [Numerics.Dtype.F32, Numerics.Dtype.F32], Numerics.Dtype.F32, dareMask: true);
         const int count = 20000;
-        var args = kernel.CreateArguments().Set("count", (ulong)count).Set("seed", 99UL).Set("lambda", 1f)
-            .Set("weight", 1, 1f).Set("density", 1, 0.3f).Set("rescale", 1, 1f).Set("name_hash", 12345u);
+        var args = kernel.CreateArguments().Set("count", (ulong)count).Set("seed", 99UL).Set("lambda", 1.0).Set("divisor", 1.0)
+            .Set("weight", 1, 1.0).Set("density", 1, 0.3).Set("scale", 1, 1.0).Set("name_hash", 12345u);
         byte[] zeros = new byte[count * 4];
         byte[] ones = Reference.FloatBytes(Enumerable.Repeat(1f, count).ToArray());
         float[] output = Reference.Floats(HostCompiler.RunKernel(kernel, args, [zeros, ones], count * 4, grid: 4, block: 128));
@@ -45,6 +45,6 @@ public sealed class MergeKernelShimTests
         Assert.Equal(count, kept + output.Count(v => v == 0f));
         double sigma = Math.Sqrt(count * 0.3 * 0.7);
         Assert.InRange(kept, count * 0.3 - 5 * sigma, count * 0.3 + 5 * sigma);
-        for (int i = 0; i < count; i++) Assert.Equal(Reference.Keep(99, 1, 12345, (ulong)i, 0.3f), output[i] == 1f);
+        for (int i = 0; i < count; i++) Assert.Equal(Reference.Keep(99, 1, 12345, (ulong)i, 0.3), output[i] == 1f);
     }
 }

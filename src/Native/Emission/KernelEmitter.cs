@@ -21,7 +21,7 @@ public sealed record EmittedKernel(string EntryPoint, string Source, KernelParam
 public static class KernelEmitter
 {
     /// <summary>Bumped whenever the generated text changes meaning (it is part of the text, hence of the cache key).</summary>
-    public const int Version = 1;
+    public const int Version = 2;
     /// <summary>Threads per block the kernels are written for (<c>__launch_bounds__</c>).</summary>
     public const int BlockSize = 256;
 
@@ -45,9 +45,10 @@ public static class KernelEmitter
         return hash;
     }
 
-    /// <summary><c>linear</c>: out = Σ wᵢ·xᵢ (models in order), divided by Σ wᵢ when <paramref name="normalize"/> (no zero guard).
-    /// Parameters: <c>in[n]</c>, <c>out</c>, <c>count</c>, <c>weight[n]</c>.</summary>
-    public static EmittedKernel EmitLinear(int modelCount, IReadOnlyList<Dtype> inputDtypes, Dtype output, bool normalize = true)
+    /// <summary><c>linear</c>, in the CPU's operations: acc = Σ wᵢ·(double)xᵢ (models in order, from +0),
+    /// out = narrow(acc / divisor) where the host passes divisor = Σ wᵢ when normalising, else 1 (x / 1 is exact).
+    /// Parameters: <c>in[n]</c>, <c>out</c>, <c>count</c>, <c>weight[n]</c> (double), <c>divisor</c> (double).</summary>
+    public static EmittedKernel EmitLinear(int modelCount, IReadOnlyList<Dtype> inputDtypes, Dtype output)
     {
         Validate(modelCount, inputDtypes, output);
         var layout = KernelParameterLayout.Create(
@@ -56,40 +57,38 @@ public static class KernelEmitter
             ("in", KernelParameterType.InputPointer, modelCount, "input i, element 0 of this launch"),
             ("out", KernelParameterType.OutputPointer, null, "output, element 0 of this launch"),
             ("count", KernelParameterType.UInt64, null, "elements in this launch"),
-            ("weight", KernelParameterType.Float32, modelCount, "weight of input i"),
+            ("weight", KernelParameterType.Float64, modelCount, "weight of input i"),
+            ("divisor", KernelParameterType.Float64, null, "sum of the weights when normalising, else 1"),
         });
-        string entry = EntryName("linear", modelCount, inputDtypes, output, normalize ? "norm" : null);
-        string description = $"linear: {Describe(inputDtypes, output)}, normalize: {Bool(normalize)}";
+        string entry = EntryName("linear", modelCount, inputDtypes, output, null);
+        string description = $"linear: {Describe(inputDtypes, output)}";
 
-        var body = new StringBuilder();
-        if (normalize) body.Append("    const float total = ").Append(SumOf(Enumerable.Range(0, modelCount))).Append(";\n");
-        body.Append(LoopHead);
+        var body = new StringBuilder(LoopHead);
+        body.Append("        double acc = 0.0;\n");
         for (int i = 0; i < modelCount; i++)
-        {
-            string load = Load(inputDtypes[i], i);
-            body.Append(i == 0
-                ? $"        float acc = p.weight[0] * {load};\n"
-                : Invariant($"        acc = dm_weighted_add(acc, p.weight[{i}], {load});\n"));
-        }
-        if (normalize) body.Append("        acc = acc / total;\n");
-        body.Append($"        dm_store_{Suffix(output)}(p.out, i, acc);\n");
+            body.Append(Invariant($"        acc = acc + p.weight[{i}] * (double){Load(inputDtypes[i], i)};\n"));
+        body.Append($"        {Store(output, "acc / p.divisor")}\n");
         body.Append(LoopTail);
-        return Assemble(entry, description, layout, ["dtype.cuh", "merge_ops.cuh"], body.ToString(), modelCount);
+        return Assemble(entry, description, layout, ["dtype.cuh", "merge_ops.cuh"], body.ToString(), modelCount, BlockSize);
     }
 
-    /// <summary>The task-arithmetic family without sign consensus (<c>task_arithmetic</c>, and <c>dare_linear</c> when
-    /// <paramref name="dareMask"/>): δᵢ = xᵢ − base for every non-base input; with DARE δᵢ is kept with probability
-    /// <c>density[i]</c> (the shared Philox stream) and multiplied by <c>rescale[i]</c>; mixed = Σ wᵢ·δᵢ; divided by
-    /// Σ wᵢ (|Σ| &lt; 1e-8 → 1) when <paramref name="normalize"/>; times <c>lambda</c>; out = base + mixed.
+    /// <summary>The task-arithmetic family, in the CPU's operations (GeneralizedTaskArithmetic): δᵢ = xᵢ − base in float32
+    /// for every non-base input; with <paramref name="dareMask"/> δᵢ is kept iff (double)uniform &lt; <c>density[i]</c>
+    /// (the shared Philox stream) and the weighted term is wᵢ·((double)δᵢ·<c>scale[i]</c>), else wᵢ·(double)δᵢ; the terms
+    /// are summed in model order from +0. Without <paramref name="signConsensus"/>: mixed = sum / <c>divisor</c> (the host
+    /// passes Σ wᵢ when normalising and |Σ| ≥ 1e-8, else 1). With it (TIES "sum" election): only the terms whose sign agrees
+    /// with the sum's (sum ≥ 0 counts as positive) are added, divided by the sum of their weights (0 → 1) when
+    /// <paramref name="normalize"/>. out = narrow((double)base + <c>lambda</c>·mixed).
     /// Parameters: <c>in[n]</c>, <c>out</c>, <c>count</c>, <c>first</c> (tensor element index of element 0 of this launch),
-    /// <c>seed</c>, <c>weight[n]</c>, <c>lambda</c>, and with DARE <c>density[n]</c>, <c>rescale[n]</c>, <c>name_hash</c>.</summary>
+    /// <c>seed</c>, <c>weight[n]</c>, <c>lambda</c>, <c>divisor</c> (doubles), and with DARE <c>density[n]</c>, <c>scale[n]</c>
+    /// (doubles), <c>name_hash</c>.</summary>
     public static EmittedKernel EmitTaskArithmetic(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes, Dtype output,
-        bool normalize = false, bool dareMask = false)
+        bool dareMask = false, bool signConsensus = false, bool normalize = false)
     {
         Validate(modelCount, inputDtypes, output);
-        if (modelCount < 2) throw new ArgumentOutOfRangeException(nameof(modelCount), "task arithmetic needs a base and at least one other model");
-        ArgumentOutOfRangeException.ThrowIfNegative(baseIndex);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(baseIndex, modelCount);
+        ValidateBase(modelCount, baseIndex);
+        if (normalize && !signConsensus)
+            throw new ArgumentException("without sign consensus the normalisation is the host's divisor parameter", nameof(normalize));
 
         var fields = new List<(string, KernelParameterType, int?, string)>
         {
@@ -98,42 +97,113 @@ public static class KernelEmitter
             ("count", KernelParameterType.UInt64, null, "elements in this launch"),
             ("first", KernelParameterType.UInt64, null, "tensor element index of element 0"),
             ("seed", KernelParameterType.UInt64, null, "run seed (random stream key)"),
-            ("weight", KernelParameterType.Float32, modelCount, "weight of input i (base: unused)"),
-            ("lambda", KernelParameterType.Float32, null, "scale of the mixed delta"),
+            ("weight", KernelParameterType.Float64, modelCount, "weight of input i (base: unused)"),
+            ("lambda", KernelParameterType.Float64, null, "scale of the mixed delta"),
+            ("divisor", KernelParameterType.Float64, null, "divisor of the mixed delta (no sign consensus)"),
         };
         if (dareMask)
         {
-            fields.Add(("density", KernelParameterType.Float32, modelCount, "keep probability of input i"));
-            fields.Add(("rescale", KernelParameterType.Float32, modelCount, "factor for kept elements of input i"));
+            fields.Add(("density", KernelParameterType.Float64, modelCount, "keep probability of input i"));
+            fields.Add(("scale", KernelParameterType.Float64, modelCount, "factor of the kept deltas of input i"));
             fields.Add(("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"));
         }
         var layout = KernelParameterLayout.Create(fields);
-        string variant = (dareMask ? "dare" : "") + (dareMask && normalize ? "_" : "") + (normalize ? "norm" : "");
+        string variant = string.Join("_", new[] { dareMask ? "dare" : null, signConsensus ? "ties" : null, normalize ? "norm" : null }.OfType<string>());
         string entry = EntryName("task_arithmetic", modelCount, inputDtypes, output, variant.Length == 0 ? null : variant, baseIndex);
-        string description = Invariant($"task arithmetic: {Describe(inputDtypes, output)}, base: input {baseIndex}, normalize: {Bool(normalize)}, DARE mask: {Bool(dareMask)}");
+        string description = Invariant($"task arithmetic: {Describe(inputDtypes, output)}, base: input {baseIndex}, DARE mask: {Bool(dareMask)}, sign consensus: {Bool(signConsensus)}, normalize: {Bool(normalize)}");
+
+        int[] others = Enumerable.Range(0, modelCount).Where(i => i != baseIndex).ToArray();
+        var body = new StringBuilder(LoopHead);
+        if (dareMask) body.Append("        const dm_u64 element = p.first + i;\n");
+        body.Append($"        const float base = {Load(inputDtypes[baseIndex], baseIndex)};\n");
+        foreach (int i in others)
+        {
+            body.Append(Invariant($"        const float delta{i} = {Load(inputDtypes[i], i)} - base;\n"));
+            body.Append(dareMask
+                ? Invariant($"        const double weighted{i} = p.weight[{i}] * ((dm_bernoulli_keep(p.seed, {i}u, p.name_hash, element, p.density[{i}]) ? (double)delta{i} : 0.0) * p.scale[{i}]);\n")
+                : Invariant($"        const double weighted{i} = p.weight[{i}] * (double)delta{i};\n"));
+        }
+        body.Append("        double sum = 0.0;\n");
+        foreach (int i in others) body.Append(Invariant($"        sum = sum + weighted{i};\n"));
+        if (signConsensus)
+        {
+            body.Append("        const bool positive = sum >= 0.0;\n");
+            body.Append("        double agreeing = 0.0, weights = 0.0;\n");
+            foreach (int i in others)
+                body.Append(Invariant($"        if (positive ? weighted{i} > 0.0 : weighted{i} < 0.0) {{ agreeing = agreeing + weighted{i}; weights = weights + p.weight[{i}]; }}\n"));
+            body.Append(normalize ? "        const double mixed = agreeing / (weights == 0.0 ? 1.0 : weights);\n" : "        const double mixed = agreeing;\n");
+        }
+        else
+        {
+            body.Append("        const double mixed = sum / p.divisor;\n");
+        }
+        body.Append($"        {Store(output, "(double)base + p.lambda * mixed")}\n");
+        body.Append(LoopTail);
+        string[] headers = dareMask ? ["dtype.cuh", "philox.cuh", "merge_ops.cuh"] : ["dtype.cuh", "merge_ops.cuh"];
+        return Assemble(entry, description, layout, headers, body.ToString(), modelCount, BlockSize);
+    }
+
+    /// <summary>Threads per block of the DARE L1 reduction: one warp per chunk.</summary>
+    public const int ReductionBlockSize = 32;
+
+    /// <summary>The L1 norms DARE's <c>rescale: l1</c> needs, in the CPU's operations (ChunkLoop.Reduce): the tensor is cut
+    /// into chunks of <c>chunk</c> elements; for chunk c and non-base input i, <c>partial[c·2n + 2i]</c> = Σ |δᵢ| and
+    /// <c>partial[c·2n + 2i + 1]</c> = Σ |kept δᵢ|, each a float64 sum in element order from +0 (the host then adds the
+    /// chunks in order). One block of <see cref="ReductionBlockSize"/> threads per chunk (grid-stride over chunks): the
+    /// threads decode and mask a tile together, one thread adds it up in order.
+    /// Parameters: <c>in[n]</c>, <c>partial</c> (double[chunks·2n]), <c>count</c>, <c>chunk</c>, <c>seed</c>,
+    /// <c>density[n]</c> (double), <c>name_hash</c>.</summary>
+    public static EmittedKernel EmitDareNorms(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes)
+    {
+        Validate(modelCount, inputDtypes, Dtype.F32);
+        ValidateBase(modelCount, baseIndex);
+        var layout = KernelParameterLayout.Create(
+        new (string, KernelParameterType, int?, string)[]
+        {
+            ("in", KernelParameterType.InputPointer, modelCount, "input i, element 0 of the tensor"),
+            ("partial", KernelParameterType.OutputPointer, null, "double[chunks * 2 * n]: per chunk and input, sum |delta| and sum |kept delta|"),
+            ("count", KernelParameterType.UInt64, null, "elements of the tensor"),
+            ("chunk", KernelParameterType.UInt64, null, "elements per chunk"),
+            ("seed", KernelParameterType.UInt64, null, "run seed (random stream key)"),
+            ("density", KernelParameterType.Float64, modelCount, "keep probability of input i"),
+            ("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"),
+        });
+        var name = new StringBuilder("dm_dare_norms").Append(Invariant($"_n{modelCount}_b{baseIndex}"));
+        foreach (Dtype d in inputDtypes) name.Append('_').Append(Suffix(d));
+        string description = Invariant($"DARE L1 norms: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), base: input {baseIndex}");
 
         int[] others = Enumerable.Range(0, modelCount).Where(i => i != baseIndex).ToArray();
         var body = new StringBuilder();
-        if (normalize) body.Append("    const float divisor = dm_nonzero_divisor(").Append(SumOf(others)).Append(");\n");
-        body.Append(LoopHead);
-        if (dareMask) body.Append("        const dm_u64 element = p.first + i;\n");
-        body.Append($"        const float base = {Load(inputDtypes[baseIndex], baseIndex)};\n");
-        for (int k = 0; k < others.Length; k++)
+        body.Append("    __shared__ float all[DM_MODEL_COUNT][DM_BLOCK_SIZE];\n");
+        body.Append("    __shared__ float kept[DM_MODEL_COUNT][DM_BLOCK_SIZE];\n");
+        body.Append("    double* partial = (double*)p.partial;\n");
+        body.Append("    const dm_u64 chunks = (p.count + p.chunk - 1) / p.chunk;\n");
+        body.Append("    for (dm_u64 c = blockIdx.x; c < chunks; c += gridDim.x)\n    {\n");
+        body.Append("        const dm_u64 start = c * p.chunk;\n");
+        body.Append("        const dm_u64 end = start + p.chunk < p.count ? start + p.chunk : p.count;\n");
+        foreach (int i in others) body.Append(Invariant($"        double all{i} = 0.0, kept{i} = 0.0;\n"));
+        body.Append("        for (dm_u64 tile = start; tile < end; tile += DM_BLOCK_SIZE)\n        {\n");
+        body.Append("            const dm_u64 i = tile + threadIdx.x;\n");
+        body.Append("            if (i < end)\n            {\n");
+        body.Append($"                const float base = {Load(inputDtypes[baseIndex], baseIndex)};\n");
+        foreach (int i in others)
         {
-            int i = others[k];
-            body.Append(Invariant($"        float delta{i} = {Load(inputDtypes[i], i)} - base;\n"));
-            if (dareMask)
-                body.Append(Invariant($"        delta{i} = dm_dare_delta(delta{i}, dm_bernoulli_keep(p.seed, {i}u, p.name_hash, element, p.density[{i}]), p.rescale[{i}]);\n"));
-            body.Append(k == 0
-                ? Invariant($"        float mixed = p.weight[{i}] * delta{i};\n")
-                : Invariant($"        mixed = dm_weighted_add(mixed, p.weight[{i}], delta{i});\n"));
+            body.Append(Invariant($"                const float magnitude{i} = dm_abs32({Load(inputDtypes[i], i)} - base);\n"));
+            body.Append(Invariant($"                all[{i}][threadIdx.x] = magnitude{i};\n"));
+            body.Append(Invariant($"                kept[{i}][threadIdx.x] = dm_bernoulli_keep(p.seed, {i}u, p.name_hash, i, p.density[{i}]) ? magnitude{i} : 0.0f;\n"));
         }
-        if (normalize) body.Append("        mixed = mixed / divisor;\n");
-        body.Append("        mixed = mixed * p.lambda;\n");
-        body.Append($"        dm_store_{Suffix(output)}(p.out, i, base + mixed);\n");
-        body.Append(LoopTail);
-        string[] headers = dareMask ? ["dtype.cuh", "philox.cuh", "merge_ops.cuh"] : ["dtype.cuh", "merge_ops.cuh"];
-        return Assemble(entry, description, layout, headers, body.ToString(), modelCount);
+        body.Append("            }\n            __syncthreads();\n");
+        body.Append("            if (threadIdx.x == 0)\n            {\n");
+        body.Append("                const unsigned int n = end - tile < DM_BLOCK_SIZE ? (unsigned int)(end - tile) : DM_BLOCK_SIZE;\n");
+        body.Append("                for (unsigned int t = 0; t < n; ++t)\n                {\n");
+        foreach (int i in others)
+            body.Append(Invariant($"                    all{i} = all{i} + (double)all[{i}][t];\n                    kept{i} = kept{i} + (double)kept[{i}][t];\n"));
+        body.Append("                }\n            }\n            __syncthreads();\n        }\n");
+        body.Append("        if (threadIdx.x == 0)\n        {\n");
+        foreach (int i in others)
+            body.Append(Invariant($"            partial[c * {2 * modelCount} + {2 * i}] = all{i};\n            partial[c * {2 * modelCount} + {2 * i + 1}] = kept{i};\n"));
+        body.Append("        }\n    }\n");
+        return Assemble(name.ToString(), description, layout, ["dtype.cuh", "philox.cuh", "merge_ops.cuh"], body.ToString(), modelCount, ReductionBlockSize);
     }
 
     private const string LoopHead =
@@ -143,21 +213,22 @@ public static class KernelEmitter
 
     private const string LoopTail = "    }\n";
 
-    private static EmittedKernel Assemble(string entry, string description, KernelParameterLayout layout, string[] headers, string body, int modelCount)
+    private static EmittedKernel Assemble(string entry, string description, KernelParameterLayout layout, string[] headers, string body,
+        int modelCount, int blockSize)
     {
         var text = new StringBuilder();
         text.Append(Invariant($"// dotnet-merge generated kernel (emitter v{Version}); regenerate rather than edit.\n"));
         text.Append("// ").Append(description).Append('\n');
-        text.Append(Invariant($"// launch: blockDim.x = {BlockSize}, any gridDim.x (grid-stride loop); one by-value parameter, struct dm_params.\n\n"));
+        text.Append(Invariant($"// launch: blockDim.x = {blockSize}, any gridDim.x (grid-stride loop); one by-value parameter, struct dm_params.\n\n"));
         text.Append(Invariant($"#define DM_MODEL_COUNT {modelCount}\n"));
-        text.Append(Invariant($"#define DM_BLOCK_SIZE {BlockSize}\n\n"));
+        text.Append(Invariant($"#define DM_BLOCK_SIZE {blockSize}\n\n"));
         text.Append(KernelSources.Inline(headers));
         text.Append("// ==== generated ====\n");
         text.Append(layout.ToCDeclaration()).Append('\n');
         text.Append($"extern \"C\" __global__ void __launch_bounds__(DM_BLOCK_SIZE) {entry}(const dm_params p)\n{{\n");
         text.Append(body);
         text.Append("}\n");
-        return new EmittedKernel(entry, text.ToString(), layout, BlockSize, description);
+        return new EmittedKernel(entry, text.ToString(), layout, blockSize, description);
     }
 
     private static void Validate(int modelCount, IReadOnlyList<Dtype> inputDtypes, Dtype output)
@@ -168,6 +239,13 @@ public static class KernelEmitter
             throw new ArgumentException(Invariant($"{inputDtypes.Count} input dtypes given for {modelCount} models"), nameof(inputDtypes));
         foreach (Dtype d in inputDtypes.Append(output))
             if (!SupportsDtype(d)) throw Unsupported(d);
+    }
+
+    private static void ValidateBase(int modelCount, int baseIndex)
+    {
+        if (modelCount < 2) throw new ArgumentOutOfRangeException(nameof(modelCount), "task arithmetic needs a base and at least one other model");
+        ArgumentOutOfRangeException.ThrowIfNegative(baseIndex);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(baseIndex, modelCount);
     }
 
     private static NotSupportedException Unsupported(Dtype dtype)
@@ -185,7 +263,9 @@ public static class KernelEmitter
 
     private static string Load(Dtype dtype, int input) => Invariant($"dm_load_{Suffix(dtype)}(p.in[{input}], i)");
 
-    private static string SumOf(IEnumerable<int> inputs) => string.Join(" + ", inputs.Select(i => Invariant($"p.weight[{i}]")));
+    /// <summary>The store of a float64 result: narrowed to float32 (to odd for formats narrower than float32), then encoded.</summary>
+    private static string Store(Dtype output, string value)
+        => $"dm_store_{Suffix(output)}(p.out, i, {(output == Dtype.F32 ? "dm_narrow_nearest" : "dm_narrow_odd")}({value}));";
 
     private static string EntryName(string method, int modelCount, IReadOnlyList<Dtype> inputs, Dtype output, string? variant, int? baseIndex = null)
     {

@@ -17,6 +17,8 @@ public enum KernelParameterType
     Float32,
     /// <summary><c>dm_u32</c>.</summary>
     UInt32,
+    /// <summary><c>double</c>.</summary>
+    Float64,
 }
 
 /// <summary>One field (a scalar when <see cref="ArrayLength"/> is null, else an array) of a kernel's parameter struct, at <see cref="Offset"/>.</summary>
@@ -32,6 +34,7 @@ public sealed record KernelParameter(string Name, KernelParameterType Type, int?
         KernelParameterType.OutputPointer => "void*",
         KernelParameterType.UInt64 => "dm_u64",
         KernelParameterType.Float32 => "float",
+        KernelParameterType.Float64 => "double",
         _ => "dm_u32",
     };
 }
@@ -129,6 +132,15 @@ public sealed class KernelArguments
     }
 
     public KernelArguments Set(string name, float value) => Set(name, 0, value);
+
+    public KernelArguments Set(string name, int index, double value)
+    {
+        Expect(name, KernelParameterType.Float64);
+        BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(OffsetOf(name, index)), value);
+        return this;
+    }
+
+    public KernelArguments Set(string name, double value) => Set(name, 0, value);
 
     public KernelArguments Set(string name, uint value)
     {

@@ -27,6 +27,7 @@ public sealed class CommonOptions
         DefaultValueFactory = _ => "normal",
     };
     public Option<bool> NoProgress { get; } = new("--no-progress") { Description = "No live progress display (plain lines only)." };
+    public Option<string> Device { get; } = DeviceOption.Create();
 
     public CommonOptions()
     {
@@ -37,7 +38,7 @@ public sealed class CommonOptions
     {
         if (mergeOptions)
         {
-            foreach (var o in new Option[] { OutShardSize, Dtype, OutDtype, AllowCrimes, NoCopyTokenizer, Force, Threads, Seed, MaxMemory })
+            foreach (var o in new Option[] { OutShardSize, Dtype, OutDtype, AllowCrimes, NoCopyTokenizer, Force, Threads, Seed, MaxMemory, Device })
                 command.Options.Add(o);
         }
         command.Options.Add(Verbosity);
@@ -46,7 +47,19 @@ public sealed class CommonOptions
 
     public Tool.Verbosity GetVerbosity(ParseResult result) => VerbosityParser.Parse(result.GetValue(Verbosity));
 
-    public MergeOptions GetMergeOptions(ParseResult result) => new()
+    /// <summary>The merge options of the command line. The device (<c>--device</c>) is resolved here: when
+    /// <paramref name="console"/> is given, the device line is printed at the verbosity it is meant for.</summary>
+    public MergeOptions GetMergeOptions(ParseResult result, ToolConsole? console = null)
+    {
+        var verbosity = GetVerbosity(result);
+        var backend = DeviceOption.Select(result.GetValue(Device), (level, line) =>
+        {
+            if (console is not null && verbosity >= level) console.Out.WriteLine(line);
+        });
+        return GetMergeOptionsCore(result) with { Backend = backend };
+    }
+
+    private MergeOptions GetMergeOptionsCore(ParseResult result) => new()
     {
         MaxShardBytes = ShardSize.Parse(result.GetValue(OutShardSize) ?? "5B"),
         Dtype = ParseDtype(result.GetValue(Dtype), "--dtype"),

@@ -40,7 +40,7 @@ public static class RunCommand
             var verbosity = options.GetVerbosity(result);
             return Cli.Guard(console, verbosity, async () =>
             {
-                var mergeOptions = options.GetMergeOptions(result);
+                var mergeOptions = options.GetMergeOptions(result, console);
                 var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));

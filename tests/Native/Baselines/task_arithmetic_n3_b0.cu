@@ -1,12 +1,12 @@
-// dotnet-merge generated kernel (emitter v1); regenerate rather than edit.
-// task arithmetic: 3 inputs (bf16, bf16, f16) -> bf16, base: input 0, normalize: false, DARE mask: false
+// dotnet-merge generated kernel (emitter v2); regenerate rather than edit.
+// task arithmetic: 3 inputs (bf16, bf16, f16) -> bf16, base: input 0, DARE mask: false, sign consensus: false, normalize: false
 // launch: blockDim.x = 256, any gridDim.x (grid-stride loop); one by-value parameter, struct dm_params.
 
 #define DM_MODEL_COUNT 3
 #define DM_BLOCK_SIZE 256
 
 // ==== kernels/dtype.cuh ==== (106 lines inlined)
-// ==== kernels/merge_ops.cuh ==== (25 lines inlined)
+// ==== kernels/merge_ops.cuh ==== (27 lines inlined)
 // ==== generated ====
 struct dm_params
 {
@@ -15,9 +15,10 @@ struct dm_params
     dm_u64 count;               // @32: elements in this launch
     dm_u64 first;               // @40: tensor element index of element 0
     dm_u64 seed;                // @48: run seed (random stream key)
-    float weight[3];            // @56: weight of input i (base: unused)
-    float lambda;               // @68: scale of the mixed delta
-}; // 72 bytes
+    double weight[3];           // @56: weight of input i (base: unused)
+    double lambda;              // @80: scale of the mixed delta
+    double divisor;             // @88: divisor of the mixed delta (no sign consensus)
+}; // 96 bytes
 
 extern "C" __global__ void __launch_bounds__(DM_BLOCK_SIZE) dm_task_arithmetic_n3_b0_bf16_bf16_f16_to_bf16(const dm_params p)
 {
@@ -25,11 +26,14 @@ extern "C" __global__ void __launch_bounds__(DM_BLOCK_SIZE) dm_task_arithmetic_n
     for (dm_u64 i = (dm_u64)blockIdx.x * blockDim.x + threadIdx.x; i < p.count; i += stride)
     {
         const float base = dm_load_bf16(p.in[0], i);
-        float delta1 = dm_load_bf16(p.in[1], i) - base;
-        float mixed = p.weight[1] * delta1;
-        float delta2 = dm_load_f16(p.in[2], i) - base;
-        mixed = dm_weighted_add(mixed, p.weight[2], delta2);
-        mixed = mixed * p.lambda;
-        dm_store_bf16(p.out, i, base + mixed);
+        const float delta1 = dm_load_bf16(p.in[1], i) - base;
+        const double weighted1 = p.weight[1] * (double)delta1;
+        const float delta2 = dm_load_f16(p.in[2], i) - base;
+        const double weighted2 = p.weight[2] * (double)delta2;
+        double sum = 0.0;
+        sum = sum + weighted1;
+        sum = sum + weighted2;
+        const double mixed = sum / p.divisor;
+        dm_store_bf16(p.out, i, dm_narrow_odd((double)base + p.lambda * mixed));
     }
 }

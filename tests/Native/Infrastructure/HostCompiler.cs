@@ -98,7 +98,7 @@ internal static class HostCompiler
     /// <summary>Runs an emitted kernel on the CPU: writes the parameter block and the inputs, patches the pointer slots,
     /// launches <paramref name="grid"/> blocks of <paramref name="block"/> threads, and returns the output bytes.</summary>
     public static byte[] RunKernel(Emission.EmittedKernel kernel, Emission.KernelArguments arguments, IReadOnlyList<byte[]> inputs,
-        int outputBytes, uint grid, uint block)
+        int outputBytes, uint grid, uint block, string outputField = "out")
     {
         string program = Build("kernel_driver.cpp", kernel.Source, kernel.EntryPoint);
         string folder = NewWorkFolder("run");
@@ -111,7 +111,7 @@ internal static class HostCompiler
             args.Add(FormattableString.Invariant($"in:{arguments.OffsetOf("in", i)}:{file}"));
         }
         string outFile = Path.Combine(folder, "out.bin");
-        args.Add(FormattableString.Invariant($"out:{arguments.OffsetOf("out")}:{outputBytes}:{outFile}"));
+        args.Add(FormattableString.Invariant($"out:{arguments.OffsetOf(outputField)}:{outputBytes}:{outFile}"));
         var (code, stdout, stderr) = Run(program, args);
         if (code != 0) throw new InvalidOperationException($"kernel driver failed ({code}): {stderr}{stdout}");
         byte[] result = File.ReadAllBytes(outFile);

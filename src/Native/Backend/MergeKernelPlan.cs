@@ -1,0 +1,212 @@
+using DotnetMerge.Cuda.Emission;
+using DotnetMerge.Kernels;
+using DotnetMerge.Methods;
+using DotnetMerge.Numerics;
+using DotnetMerge.Planning;
+
+namespace DotnetMerge.Cuda.Backend;
+
+/// <summary>One input of a tensor job as the GPU sees it: its stored dtype, its (possibly cropped) shape, the shape it is
+/// stored with, and its resolved per-model parameters.</summary>
+public readonly record struct KernelInput(Dtype Dtype, long[] Shape, long[] StoredShape, ParameterBag Parameters);
+
+/// <summary>The GPU form of one tensor job: the kernels to run (their text depends only on the shape of the plan) and the
+/// numbers to pass them, derived from the job's parameters exactly as the CPU methods derive theirs (same double
+/// arithmetic, same order), so that both backends write the same bytes. <see cref="TryCreate(IMergeMethod, string,
+/// IReadOnlyList{KernelInput}, int, ParameterBag, long[], Dtype, ulong, out string)"/> returns null, with a reason, for
+/// every job it does not reproduce exactly, including every job the CPU method would reject: the CPU then runs it
+/// (and reports the error in its own words).</summary>
+public sealed class MergeKernelPlan
+{
+    /// <summary>Elements per chunk of the L1 reduction (the CPU's TaskVectors.ReductionChunk for DARE, whose rows are
+    /// not constrained): the chunking is part of the float64 summation order, so it must be the CPU's.</summary>
+    public const long NormChunk = 1 << 16;
+
+    private readonly double[] weights;
+    private readonly double[] densities;
+    private readonly double[] scales;
+    private readonly double divisor;
+    private readonly double lambda;
+    private readonly bool l1;
+    private readonly int[] tasks;
+
+    private MergeKernelPlan(EmittedKernel map, EmittedKernel? norms, double[] weights, double[] densities, double[] scales,
+        double divisor, double lambda, bool l1, int[] tasks, ulong seed, uint nameHash, IReadOnlyList<Dtype> inputDtypes, Dtype output)
+    {
+        Map = map;
+        Norms = norms;
+        this.weights = weights;
+        this.densities = densities;
+        this.scales = scales;
+        this.divisor = divisor;
+        this.lambda = lambda;
+        this.l1 = l1;
+        this.tasks = tasks;
+        Seed = seed;
+        NameHash = nameHash;
+        InputDtypes = inputDtypes;
+        OutputDtype = output;
+    }
+
+    /// <summary>The element-wise kernel that writes the output.</summary>
+    public EmittedKernel Map { get; }
+
+    /// <summary>The L1 reduction that runs before <see cref="Map"/> (DARE with <c>rescale: l1</c>), else null.</summary>
+    public EmittedKernel? Norms { get; }
+
+    /// <summary>True for the DARE methods (a random mask, and scale factors).</summary>
+    public bool IsDare => densities.Length > 0 && Map.Parameters.Fields.Any(f => f.Name == "density");
+
+    public ulong Seed { get; }
+    public uint NameHash { get; }
+    public IReadOnlyList<Dtype> InputDtypes { get; }
+    public Dtype OutputDtype { get; }
+
+    /// <summary>The methods with GPU kernels.</summary>
+    public static bool HasKernels(IMergeMethod method)
+        => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge;
+
+    /// <summary>The plan of one tensor job of a merge plan (decided before its bytes are read).</summary>
+    public static MergeKernelPlan? TryCreate(MergePlan plan, TensorJob job, out string reason)
+    {
+        if (job.Kind != JobKind.Merge) { reason = "not a merge job"; return null; }
+        var inputs = job.Inputs.Select(i => new KernelInput(i.Tensor.Dtype, i.CropShape ?? i.Tensor.Shape, i.Tensor.Shape, i.Parameters)).ToList();
+        return TryCreate(plan.Implementation, job.OutputName, inputs, job.BaseIndex, job.Global, job.OutputShape, job.OutputDtype, plan.Seed, out reason);
+    }
+
+    /// <summary>The plan of one tensor job given as the CPU methods receive it.</summary>
+    public static MergeKernelPlan? TryCreate(IMergeMethod method, TensorMergeContext context, out string reason)
+    {
+        var inputs = context.Inputs.Select(i => new KernelInput(i.Dtype, i.Shape, i.StoredShape, i.Parameters)).ToList();
+        return TryCreate(method, context.OutputName, inputs, context.BaseIndex, context.Global, context.OutputShape, context.OutputDtype,
+            context.Seed, out reason);
+    }
+
+    public static MergeKernelPlan? TryCreate(IMergeMethod method, string outputName, IReadOnlyList<KernelInput> inputs, int baseIndex,
+        ParameterBag global, long[] outputShape, Dtype output, ulong seed, out string reason)
+    {
+        if (!HasKernels(method)) { reason = $"{method.Name} has no GPU kernel"; return null; }
+        if (inputs.Count == 0) { reason = "no inputs"; return null; }
+        foreach (Dtype d in inputs.Select(i => i.Dtype).Append(output))
+            if (!KernelEmitter.SupportsDtype(d)) { reason = $"{d} tensors are not supported on the GPU"; return null; }
+        long count = TensorShape.ElementCount(outputShape);
+        foreach (KernelInput input in inputs)
+        {
+            if (TensorShape.ElementCount(input.Shape) != count) { reason = "input shapes differ from the output's"; return null; }
+            // A crop to leading rows is a prefix of the stored bytes; a crop of columns would need a gather.
+            if (input.StoredShape.Length == 2 && input.Shape.Length == 2 && input.StoredShape[1] != input.Shape[1])
+            { reason = "column-cropped inputs are not supported on the GPU"; return null; }
+        }
+        var dtypes = inputs.Select(i => i.Dtype).ToArray();
+        uint nameHash = Philox.Fnv1a32(outputName);
+        try
+        {
+            return method is LinearMerge
+                ? Linear(inputs, global, dtypes, output, seed, nameHash, out reason)
+                : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, out reason);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or InvalidCastException or KeyNotFoundException)
+        {
+            reason = "parameters the CPU method reports on: " + e.Message;
+            return null;
+        }
+    }
+
+    private static MergeKernelPlan? Linear(IReadOnlyList<KernelInput> inputs, ParameterBag global, Dtype[] dtypes, Dtype output,
+        ulong seed, uint nameHash, out string reason)
+    {
+        // As LinearMerge: weights in input order, divisor Σ wᵢ when normalising (a zero sum is the CPU's error).
+        var weights = inputs.Select(i => i.Parameters.GetDouble("weight")).ToArray();
+        bool normalize = global.GetBool("normalize");
+        double sum = weights.Sum();
+        if (normalize && sum == 0) { reason = "the weights sum to zero (the CPU reports it)"; return null; }
+        reason = "";
+        return new MergeKernelPlan(KernelEmitter.EmitLinear(inputs.Count, dtypes, output), null, weights, [], [],
+            normalize ? sum : 1, 1, false, [], seed, nameHash, dtypes, output);
+    }
+
+    private static MergeKernelPlan? TaskArithmetic(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
+        Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, out string reason)
+    {
+        // As GeneralizedTaskArithmetic: task order, weights, divisor, pruners and scales.
+        if (baseIndex < 0 || baseIndex >= inputs.Count) { reason = "no base model (the CPU reports it)"; return null; }
+        int[] tasks = Enumerable.Range(0, inputs.Count).Where(i => i != baseIndex).ToArray();
+        if (tasks.Length == 0) { reason = "only the base model (a copy)"; return null; }
+        bool dare = method is DareLinearMerge or DareTiesMerge;
+        bool consensus = method is DareTiesMerge;
+        bool normalize = global.GetBool("normalize");
+        double lambda = global.GetDouble("lambda");
+        RescaleMode rescale = dare ? Rescale.Parse(global.GetString("rescale")) : RescaleMode.None;
+        double[] taskWeights = tasks.Select(t => inputs[t].Parameters.GetDouble("weight")).ToArray();
+        double weightSum = taskWeights.Sum();
+        double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
+
+        var weights = new double[inputs.Count];
+        var densities = new double[inputs.Count];
+        var scales = new double[inputs.Count];
+        bool anyPruned = false;
+        for (int k = 0; k < tasks.Length; k++)
+        {
+            int t = tasks[k];
+            weights[t] = taskWeights[k];
+            scales[t] = 1;
+            densities[t] = 1;
+            if (!dare) continue;
+            double density = inputs[t].Parameters.GetDouble("density");
+            if (density >= 1) continue; // no pruner: every element kept, scale 1
+            anyPruned = true;
+            densities[t] = density;
+            if (rescale == RescaleMode.Inverse && density > 0) scales[t] = 1 / density;
+        }
+        bool l1 = dare && rescale == RescaleMode.L1 && anyPruned;
+        EmittedKernel map = KernelEmitter.EmitTaskArithmetic(inputs.Count, baseIndex, dtypes, output, dare, consensus, consensus && normalize);
+        EmittedKernel? norms = l1 ? KernelEmitter.EmitDareNorms(inputs.Count, baseIndex, dtypes) : null;
+        reason = "";
+        return new MergeKernelPlan(map, norms, weights, densities, scales, plainDivisor, lambda, l1, tasks, seed, nameHash, dtypes, output);
+    }
+
+    /// <summary>The accumulators per chunk of <see cref="Norms"/>' output (two per input).</summary>
+    public int NormAccumulators => 2 * InputDtypes.Count;
+
+    /// <summary>Fills the scalar arguments of <see cref="Norms"/> (the caller sets the pointers).</summary>
+    public void SetNormArguments(KernelArguments arguments, long count)
+    {
+        arguments.Set("count", (ulong)count).Set("chunk", (ulong)NormChunk).Set("seed", Seed).Set("name_hash", NameHash);
+        for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("density", i, densities[i]);
+    }
+
+    /// <summary>The per-input factors of the kept deltas from <see cref="Norms"/>' per-chunk sums (chunk-major,
+    /// <see cref="NormAccumulators"/> per chunk): the chunks are added in order from zero, as ChunkLoop.Reduce does, and a
+    /// pruned input gets ‖δ‖₁ / ‖kept δ‖₁ when both are at least 1e-7.</summary>
+    public double[] ScalesFromNorms(ReadOnlySpan<double> partial)
+    {
+        int accumulators = NormAccumulators;
+        var totals = new double[accumulators];
+        for (int c = 0; c < partial.Length / accumulators; c++)
+            for (int a = 0; a < accumulators; a++)
+                totals[a] += partial[c * accumulators + a];
+        var result = (double[])scales.Clone();
+        foreach (int t in tasks)
+            if (densities[t] < 1 && totals[2 * t] >= 1e-7 && totals[2 * t + 1] >= 1e-7)
+                result[t] = totals[2 * t] / totals[2 * t + 1];
+        return result;
+    }
+
+    /// <summary>Fills the scalar arguments of <see cref="Map"/> for elements [first, first + count) (the caller sets the
+    /// pointers). <paramref name="l1Scales"/> comes from <see cref="ScalesFromNorms"/> when <see cref="Norms"/> ran.</summary>
+    public void SetMapArguments(KernelArguments arguments, long first, long count, double[]? l1Scales = null)
+    {
+        if (l1 && l1Scales is null) throw new InvalidOperationException("the L1 norms must be reduced before the map pass");
+        arguments.Set("count", (ulong)count);
+        for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("weight", i, weights[i]);
+        arguments.Set("divisor", divisor);
+        if (tasks.Length == 0) return; // linear
+        arguments.Set("first", (ulong)first).Set("seed", Seed).Set("lambda", lambda);
+        if (IsDare)
+        {
+            double[] s = l1Scales ?? scales;
+            arguments.Set("name_hash", NameHash);
+            for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("density", i, densities[i]).Set("scale", i, s[i]);
+        }
+    }
+}

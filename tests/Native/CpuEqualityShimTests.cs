@@ -1,0 +1,131 @@
+using DotnetMerge.Cuda.Backend;
+using DotnetMerge.Cuda.Tests.Infrastructure;
+using DotnetMerge.Kernels;
+using DotnetMerge.Methods;
+using DotnetMerge.Numerics;
+using static DotnetMerge.Cuda.Tests.Infrastructure.CpuFixtures;
+
+namespace DotnetMerge.Cuda.Tests;
+
+/// <summary>The GPU backend's kernels, compiled by g++ through the shim and run the way CudaBackend runs them, write
+/// exactly the bytes of the CPU methods (called here through a TensorMergeContext, as the CPU backend calls them) for
+/// llama-shaped bf16/f16/f32 tensors and several parameter sets, DARE's random stream and L1 rescale included.</summary>
+public sealed class CpuEqualityShimTests
+{
+    internal sealed record Case(IMergeMethod Method, string Tensor, long[] Shape, Model[] Models, int BaseIndex, Dtype Output,
+        Dictionary<string, object> Global, ulong Seed = 0, long Piece = 1 << 20);
+
+    internal static readonly Dictionary<string, Case> Cases = new()
+    {
+        ["linear bf16 normalized"] = new(new LinearMerge(), "model.layers.0.self_attn.q_proj.weight", [96, 128],
+            [new(Dtype.BF16, 0.3), new(Dtype.BF16, 0.5), new(Dtype.BF16, 0.2)], -1, Dtype.BF16, new() { ["normalize"] = true }),
+        ["linear mixed to f16, not normalized"] = new(new LinearMerge(), "model.layers.1.mlp.down_proj.weight", [128, 200],
+            [new(Dtype.F16, 0.7), new(Dtype.BF16, -0.2), new(Dtype.F32, 0.45)], 0, Dtype.F16, new() { ["normalize"] = false }, Piece: 7001),
+        ["linear f32"] = new(new LinearMerge(), "model.norm.weight", [4096],
+            [new(Dtype.F32, 0.6), new(Dtype.F32, 0.4)], -1, Dtype.F32, new() { ["normalize"] = true }),
+        ["task_arithmetic bf16"] = new(new TaskArithmeticMerge(), "model.layers.0.mlp.gate_proj.weight", [160, 96],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 0.8), new(Dtype.BF16, 0.35)], 0, Dtype.BF16,
+            new() { ["normalize"] = false, ["lambda"] = 0.9 }),
+        ["task_arithmetic mixed normalized to f32"] = new(new TaskArithmeticMerge(), "lm_head.weight", [250, 64],
+            [new(Dtype.F16, 0.6), new(Dtype.BF16, 0), new(Dtype.F32, 0.45)], 1, Dtype.F32,
+            new() { ["normalize"] = true, ["lambda"] = 1.1 }, Piece: 4099),
+        ["dare_linear l1 bf16"] = new(new DareLinearMerge(), "model.layers.3.self_attn.o_proj.weight", [384, 512],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.4), new(Dtype.BF16, 0.5, 0.7)], 0, Dtype.BF16,
+            new() { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "true" }, Seed: 42, Piece: 65537),
+        ["dare_linear inverse f16 normalized"] = new(new DareLinearMerge(), "model.layers.2.mlp.up_proj.weight", [96, 96],
+            [new(Dtype.F16, 0.7, 0.3), new(Dtype.F16, 0), new(Dtype.F16, 0.4, 1.0)], 1, Dtype.F16,
+            new() { ["normalize"] = true, ["lambda"] = 0.75, ["rescale"] = "inverse" }, Seed: 0xfedcba9876543210UL, Piece: 3001),
+        ["dare_ties l1 bf16 normalized"] = new(new DareTiesMerge(), "model.layers.5.self_attn.k_proj.weight", [320, 256],
+            [new(Dtype.BF16, 0.4, 0.5), new(Dtype.BF16, 0.3, 0.6), new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.3)], 2, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "l1" }, Seed: 7),
+        ["dare_ties no rescale f32 to bf16"] = new(new DareTiesMerge(), "model.embed_tokens.weight", [200, 64],
+            [new(Dtype.F32, 0), new(Dtype.F32, 1.0, 0.0), new(Dtype.F32, 0.6, 0.5)], 0, Dtype.BF16,
+            new() { ["normalize"] = false, ["lambda"] = 1.3, ["rescale"] = "false" }, Seed: 3, Piece: 999),
+    };
+
+    public static TheoryData<string> CaseNames => new(Cases.Keys);
+
+    [SkippableTheory]
+    [MemberData(nameof(CaseNames))]
+    public void Kernels_write_the_cpu_methods_bytes(string name)
+    {
+        HostCompiler.SkipIfUnavailable();
+        Case c = Cases[name];
+        TensorMergeContext cpu = Context(c.Tensor, c.Shape, c.Models, c.BaseIndex, c.Output, c.Global, c.Seed, name.Length);
+        c.Method.Merge(cpu);
+        MergeKernelPlan plan = MergeKernelPlan.TryCreate(c.Method, cpu, out string reason) ?? throw new InvalidOperationException(reason);
+        Assert.Equal(c.Method is DareLinearMerge or DareTiesMerge && c.Global["rescale"] is "true" or "l1", plan.Norms is not null);
+        byte[] kernel = RunOnShim(plan, WithNewOutput(cpu), c.Piece);
+        Assert.True(cpu.Output.Span.SequenceEqual(kernel), name + ": " + FirstDifference(cpu.Output.ToArray(), kernel, c.Output));
+    }
+
+    /// <summary>A float64 result just above a bf16 rounding midpoint: rounded to the nearest float32 first it would land on
+    /// the midpoint and round down (to even); the CPU's round-to-odd keeps it above, so it rounds up. The kernel must too.</summary>
+    [SkippableFact]
+    public void Narrowing_rounds_once_like_the_cpu()
+    {
+        HostCompiler.SkipIfUnavailable();
+        const int count = 64;
+        var half = new float[count];
+        var tiny = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            half[i] = 1f + MathF.ScaleB(1, -8) * (2 * (i % 8) + 1); // odd multiples of 2^-8: bf16 midpoints in [1, 1.125)
+            half[i] = i % 2 == 0 ? half[i] : -half[i];
+            tiny[i] = i % 3 == 0 ? 0 : MathF.ScaleB(1, -10);
+        }
+        var inputs = new[] { half, tiny }.Select((values, m) =>
+        {
+            var bytes = new byte[count * 4];
+            DtypeConversion.Encode(Dtype.F32, values, bytes, 0);
+            return new MergeInput("m" + m, "t", Dtype.F32, [count], bytes, false, new ParameterBag(new Dictionary<string, object> { ["weight"] = m == 0 ? 1.0 : 1e-5 }));
+        }).ToList();
+        var context = new TensorMergeContext("t", inputs, -1, new ParameterBag(new Dictionary<string, object> { ["normalize"] = false }),
+            [count], Dtype.BF16, new byte[count * 2], 0, false, new ExecutionSettings(1));
+        new LinearMerge().Merge(context);
+        MergeKernelPlan plan = MergeKernelPlan.TryCreate(new LinearMerge(), context, out _)!;
+        byte[] kernel = RunOnShim(plan, WithNewOutput(context), count);
+        Assert.Equal(context.Output.ToArray(), kernel);
+        // independent checks: element 0 is exactly the midpoint 1 + 2^-8 (ties to even: 1.0 = 0x3f80); element 2 is
+        // 1 + 5·2^-8 + 1e-5·2^-10, just above the midpoint of 1 + 2·2^-7 and 1 + 3·2^-7, so it rounds up (0x3f83)
+        Assert.Equal((ushort)0x3f80, BitConverter.ToUInt16(kernel, 0));
+        Assert.Equal((ushort)0x3f83, BitConverter.ToUInt16(kernel, 2 * 2));
+    }
+
+    [Fact]
+    public void Jobs_the_kernels_do_not_reproduce_are_left_to_the_cpu()
+    {
+        var global = new Dictionary<string, object> { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "true" };
+        Model[] models = [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5)];
+        TensorMergeContext Make(Dtype output = Dtype.BF16, int baseIndex = 0, Model[]? m = null)
+            => Context("t", [8, 8], m ?? models, baseIndex, output, global, 0, 1);
+        Assert.Null(MergeKernelPlan.TryCreate(new TiesMerge(), Make(), out string reason));
+        Assert.Contains("ties", reason);
+        Assert.Null(MergeKernelPlan.TryCreate(new TaskArithmeticMerge(), Make(baseIndex: -1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new TaskArithmeticMerge(), Make(m: [new(Dtype.BF16, 0)]), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new TaskArithmeticMerge(), Make(output: Dtype.F64), out _));
+        // weights summing to zero with normalize: the CPU's error
+        Assert.Null(MergeKernelPlan.TryCreate(new LinearMerge(), Context("t", [4], [new(Dtype.F32, 1), new(Dtype.F32, -1)], -1, Dtype.F32,
+            new Dictionary<string, object> { ["normalize"] = true }, 0, 1), out _));
+        // missing parameter: the CPU's error
+        Assert.Null(MergeKernelPlan.TryCreate(new DareLinearMerge(), Context("t", [4], [new(Dtype.F32, 0), new(Dtype.F32, 1)], 0, Dtype.F32,
+            global, 0, 1), out reason));
+        Assert.Contains("density", reason);
+        Assert.NotNull(MergeKernelPlan.TryCreate(new DareTiesMerge(), Make(), out _));
+    }
+}
+
+/// <summary>The engine with the kernel plans on the shim as its backend: same files as the CPU.</summary>
+public sealed class EngineShimTests
+{
+    [SkippableTheory]
+    [InlineData("task_arithmetic", "")]
+    [InlineData("dare_ties", "density: 0.5")]
+    [InlineData("linear", "")]
+    public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra)
+    {
+        HostCompiler.SkipIfUnavailable();
+        using var backend = new ShimBackend();
+        await EngineComparison.AssertSameFilesAsync(method, extra, backend, () => backend.JobsRun, hidden: 32);
+    }
+}

@@ -1,0 +1,91 @@
+using System.Runtime.InteropServices;
+using DotnetMerge.Cuda.Backend;
+using DotnetMerge.Cuda.Emission;
+using DotnetMerge.Kernels;
+using DotnetMerge.Numerics;
+
+namespace DotnetMerge.Cuda.Tests.Infrastructure;
+
+/// <summary>Tensor jobs as the CPU methods receive them (a <see cref="TensorMergeContext"/> over generated llama-like
+/// tensors: a base, fine-tunes that differ from it by small deltas, some elements left unchanged), and a runner that
+/// computes a <see cref="MergeKernelPlan"/> with its emitted kernels on the g++ shim the way <see cref="CudaBackend"/>
+/// does on the GPU (the L1 norms over the whole tensor, then the map kernel piece by piece).</summary>
+internal static class CpuFixtures
+{
+    public sealed record Model(Dtype Dtype, double Weight, double? Density = null);
+
+    public static TensorMergeContext Context(string outputName, long[] shape, IReadOnlyList<Model> models, int baseIndex, Dtype output,
+        IDictionary<string, object> global, ulong seed, int randomSeed)
+    {
+        var random = new Random(randomSeed);
+        long count = TensorShape.ElementCount(shape);
+        var baseValues = new float[count];
+        for (long i = 0; i < count; i++) baseValues[i] = (float)((random.NextDouble() * 2 - 1) * 0.05);
+        var inputs = new List<MergeInput>();
+        for (int m = 0; m < models.Count; m++)
+        {
+            var values = new float[count];
+            double spread = 0.002 * (m + 1);
+            for (long i = 0; i < count; i++)
+                values[i] = m == baseIndex || random.Next(50) == 0 ? baseValues[i] : baseValues[i] + (float)((random.NextDouble() * 2 - 1) * spread);
+            var bytes = new byte[models[m].Dtype.ByteCount(count)];
+            DtypeConversion.Encode(models[m].Dtype, values, bytes, 0);
+            var parameters = new Dictionary<string, object> { ["weight"] = models[m].Weight };
+            if (models[m].Density is double d) parameters["density"] = d;
+            inputs.Add(new MergeInput($"model{m}", outputName, models[m].Dtype, shape, bytes, m == baseIndex, new ParameterBag(parameters)));
+        }
+        return new TensorMergeContext(outputName, inputs, baseIndex, new ParameterBag(global), shape, output,
+            new byte[output.ByteCount(count)], seed, false, new ExecutionSettings(2));
+    }
+
+    /// <summary>A fresh context over the same inputs (the CPU and the shim each write their own output).</summary>
+    public static TensorMergeContext WithNewOutput(TensorMergeContext c)
+        => new(c.OutputName, c.Inputs, c.BaseIndex, c.Global, c.OutputShape, c.OutputDtype, new byte[c.Output.Length], c.Seed, c.IsEmbedding, c.Settings);
+
+    /// <summary>Runs <paramref name="plan"/> on the shim over <paramref name="context"/>'s inputs, in pieces of
+    /// <paramref name="piece"/> elements, and returns the output bytes.</summary>
+    public static byte[] RunOnShim(MergeKernelPlan plan, TensorMergeContext context, long piece)
+    {
+        long count = context.OutputElementCount;
+        int[] sizes = plan.InputDtypes.Select(KernelEmitter.ElementSize).ToArray();
+        int outputSize = KernelEmitter.ElementSize(plan.OutputDtype);
+        byte[][] inputs = context.Inputs.Select((x, i) => x.Data.Span[..checked((int)(count * sizes[i]))].ToArray()).ToArray();
+        double[]? scales = null;
+        if (plan.Norms is { } norms)
+        {
+            KernelArguments norm = norms.CreateArguments();
+            plan.SetNormArguments(norm, count);
+            long chunks = (count + MergeKernelPlan.NormChunk - 1) / MergeKernelPlan.NormChunk;
+            byte[] partial = HostCompiler.RunKernel(norms, norm, inputs, checked((int)(chunks * plan.NormAccumulators * 8)), grid: 2,
+                block: (uint)norms.BlockSize, outputField: "partial");
+            scales = plan.ScalesFromNorms(MemoryMarshal.Cast<byte, double>(partial));
+        }
+        var output = new byte[count * outputSize];
+        for (long start = 0; start < count; start += piece)
+        {
+            long length = Math.Min(piece, count - start);
+            KernelArguments arguments = plan.Map.CreateArguments();
+            plan.SetMapArguments(arguments, start, length, scales);
+            byte[][] slices = inputs.Select((b, i) => b[(int)(start * sizes[i])..(int)((start + length) * sizes[i])]).ToArray();
+            byte[] result = HostCompiler.RunKernel(plan.Map, arguments, slices, checked((int)(length * outputSize)), grid: 3, block: 64);
+            result.CopyTo(output, (int)(start * outputSize));
+        }
+        return output;
+    }
+
+    /// <summary>"identical", or where and how two outputs first differ.</summary>
+    public static string FirstDifference(byte[] expected, byte[] actual, Dtype dtype)
+    {
+        if (expected.Length != actual.Length) return $"lengths {expected.Length} and {actual.Length}";
+        int size = (int)dtype.ByteCount(1);
+        int differing = 0;
+        string? first = null;
+        for (int i = 0; i < expected.Length; i += size)
+        {
+            if (expected.AsSpan(i, size).SequenceEqual(actual.AsSpan(i, size))) continue;
+            differing++;
+            first ??= $"element {i / size}: cpu {Convert.ToHexString(expected, i, size)}, kernel {Convert.ToHexString(actual, i, size)}";
+        }
+        return first is null ? "identical" : $"{differing} element(s) differ; first at {first}";
+    }
+}
