@@ -35,7 +35,7 @@ public static class MergeExecutor
     public static async Task<ExecutionStats> ExecuteAsync(MergePlan plan, string directory, MergeOptions options, IMergeProgress progress, CancellationToken ct)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
-        var budget = new MemoryBudget(options.MaxMemoryBytes ?? MemoryBudget.DefaultCapacity());
+        var budget = new MemoryBudget(options.MaxMemoryBytes ?? MemoryBudget.DefaultCapacityFor(plan.LargestJobBytes));
         var settings = new ExecutionSettings(Math.Max(1, options.Threads));
         progress.Started(plan.Jobs.Count, plan.BytesToRead, plan.BytesToWrite);
 
@@ -54,17 +54,23 @@ public static class MergeExecutor
                     long outputBytes = job.Kind == JobKind.Copy ? 0 : job.OutputBytes;
                     await budget.AcquireAsync(job.InputBytes + outputBytes, token).ConfigureAwait(false);
                     var buffers = new NativeBuffer[job.Inputs.Count];
+                    var reads = new Task?[buffers.Length];
                     try
                     {
+                        // All inputs of a job are read at once: several requests keep a disk (or the page cache copy) busy.
                         for (int i = 0; i < buffers.Length; i++)
                         {
                             var input = job.Inputs[i];
                             buffers[i] = new NativeBuffer(input.ByteLength);
-                            await input.File.ReadTensorAsync(input.Tensor, buffers[i].Memory, token).ConfigureAwait(false);
+                            reads[i] = input.File.ReadTensorAsync(input.Tensor, buffers[i].Memory, token).AsTask();
                         }
+                        await Task.WhenAll(reads!).ConfigureAwait(false);
                     }
                     catch
                     {
+                        // No buffer is freed while a read may still be filling it.
+                        foreach (var r in reads)
+                            if (r is not null) await r.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
                         foreach (var b in buffers) ((IDisposable?)b)?.Dispose();
                         budget.Release(job.InputBytes + outputBytes);
                         throw;
