@@ -15,6 +15,9 @@ public sealed class MemoryBudget
     public long Capacity => _capacity;
     public long Peak { get { lock (_gate) return _peak; } }
 
+    /// <summary>Bytes held now.</summary>
+    public long Held { get { lock (_gate) return _held; } }
+
     public async ValueTask AcquireAsync(long bytes, CancellationToken ct)
     {
         while (true)

@@ -36,6 +36,7 @@ public static class MergeExecutor
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         var budget = new MemoryBudget(options.MaxMemoryBytes ?? MemoryBudget.DefaultCapacityFor(plan.LargestJobBytes));
+        using var pool = new BufferPool(budget);
         var settings = new ExecutionSettings(Math.Max(1, options.Threads));
         progress.Started(plan.Jobs.Count, plan.BytesToRead, plan.BytesToWrite);
 
@@ -61,7 +62,7 @@ public static class MergeExecutor
                         for (int i = 0; i < buffers.Length; i++)
                         {
                             var input = job.Inputs[i];
-                            buffers[i] = new NativeBuffer(input.ByteLength);
+                            buffers[i] = pool.Rent(input.ByteLength);
                             reads[i] = input.File.ReadTensorAsync(input.Tensor, buffers[i].Memory, token).AsTask();
                         }
                         await Task.WhenAll(reads!).ConfigureAwait(false);
@@ -92,7 +93,7 @@ public static class MergeExecutor
             {
                 await foreach (var loaded in toCompute.Reader.ReadAllAsync(token).ConfigureAwait(false))
                 {
-                    var computed = Compute(plan, loaded, settings, budget, token);
+                    var computed = Compute(plan, loaded, settings, budget, pool, token);
                     await toWrite.Writer.WriteAsync(computed, token).ConfigureAwait(false);
                 }
                 toWrite.Writer.Complete();
@@ -115,7 +116,7 @@ public static class MergeExecutor
                 }
                 finally
                 {
-                    ((IDisposable)computed.Output).Dispose();
+                    pool.Return(computed.Output);
                     budget.Release(computed.HeldBytes);
                 }
                 read += computed.BytesRead;
@@ -153,7 +154,7 @@ public static class MergeExecutor
         return new OperationCanceledException();
     }
 
-    private static Computed Compute(MergePlan plan, Loaded loaded, ExecutionSettings settings, MemoryBudget budget, CancellationToken ct)
+    private static Computed Compute(MergePlan plan, Loaded loaded, ExecutionSettings settings, MemoryBudget budget, BufferPool pool, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var job = loaded.Job;
@@ -163,7 +164,7 @@ public static class MergeExecutor
             return new Computed(job, loaded.Inputs[0], loaded.InputBytes, loaded.InputBytes);
         }
 
-        var output = new NativeBuffer(job.OutputBytes);
+        var output = pool.Rent(job.OutputBytes);
         try
         {
             var inputs = new MergeInput[job.Inputs.Count];
@@ -193,7 +194,7 @@ public static class MergeExecutor
         }
         finally
         {
-            foreach (var b in loaded.Inputs) ((IDisposable)b).Dispose();
+            foreach (var b in loaded.Inputs) pool.Return(b);
             budget.Release(loaded.InputBytes);
         }
         return new Computed(job, output, loaded.OutputBytes, loaded.InputBytes);
