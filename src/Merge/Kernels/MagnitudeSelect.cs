@@ -219,6 +219,26 @@ public static class MagnitudeSelect
         }
     }
 
+    /// <summary>How many of <paramref name="values"/> have sort key <paramref name="key"/>.</summary>
+    private static long CountKey(ReadOnlySpan<float> values, uint key)
+    {
+        // SortKey(v) == key  ⇔  bits(v) == FromSortKey(key) bits: compare raw bits, a lane at a time in vectors.
+        uint bits = BitConverter.SingleToUInt32Bits(FromSortKey(key));
+        var u = MemoryMarshal.Cast<float, uint>(values);
+        long count = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var want = new Vector<uint>(bits);
+            var lanes = Vector<int>.Zero;
+            for (; i <= u.Length - Vector<uint>.Count; i += Vector<uint>.Count)
+                lanes -= Vector.AsVectorInt32(Vector.Equals(new Vector<uint>(u.Slice(i)), want)); // −1 per match
+            count = Vector.Sum(lanes);
+        }
+        for (; i < u.Length; i++) if (u[i] == bits) count++;
+        return count;
+    }
+
     /// <summary>Per request: index of the <c>Occurrence</c>-th element (1-based, in index order) of stream <c>Stream</c>
     /// whose key is <c>Key</c>.</summary>
     private static long[] IndexOfOccurrence(long length, int streams, ExecutionSettings settings, StreamsSource source,
@@ -232,9 +252,7 @@ public static class MagnitudeSelect
         {
             for (int r = 0; r < requests.Length; r++)
             {
-                long count = 0;
-                foreach (float v in values[requests[r].Stream].AsSpan(0, n)) if (SortKey(v) == requests[r].Key) count++;
-                perChunk[r][chunk] = count;
+                perChunk[r][chunk] = CountKey(values[requests[r].Stream].AsSpan(0, n), requests[r].Key);
             }
         });
         var result = new long[requests.Length];
