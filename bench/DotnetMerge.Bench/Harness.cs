@@ -6,7 +6,7 @@ using DotnetMerge.Numerics;
 namespace DotnetMerge.Bench;
 
 /// <summary>One timed scenario at one thread count.</summary>
-internal sealed record Row(string Scenario, int Threads, int ModelsRead, double Seconds, long PeakRss, long RssBound, double? CopyFloor, double CatSeconds);
+internal sealed record Row(string Scenario, int Threads, int ModelsRead, double Seconds, double CpuSeconds, long PeakRss, long RssBound, double? CopyFloor, double CatSeconds);
 
 /// <summary>Generates (or reuses) the models, warms the page cache, times raw <c>cat</c> of the inputs, then runs every
 /// scenario through the real CLI as a separate process and prints a markdown table.</summary>
@@ -51,7 +51,7 @@ internal static class Harness
                 var scenario = Scenarios.Create(name, names, spec.Layers);
                 string yaml = Path.Combine(root, name + ".yaml");
                 File.WriteAllText(yaml, scenario.Yaml);
-                double best = double.MaxValue;
+                double best = double.MaxValue, cpu = double.NaN;
                 long rss = 0;
                 for (int r = 0; r < o.Repeat; r++)
                 {
@@ -63,12 +63,13 @@ internal static class Harness
                         throw new InvalidOperationException($"{name} failed (exit {m.ExitCode}):\n{m.Output}");
                     if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
                     ProcessTimer.Shell("sync");
+                    if (m.Seconds < best) cpu = m.CpuSeconds;
                     best = Math.Min(best, m.Seconds);
                     rss = Math.Max(rss, m.PeakRssBytes);
                 }
                 if (name == "copy") copy = best;
                 long bound = 2L * (scenario.ModelsRead + 1) * largestTensor + 300_000_000;
-                var row = new Row(name, threads, scenario.ModelsRead, best, rss, bound,
+                var row = new Row(name, threads, scenario.ModelsRead, best, cpu, rss, bound,
                     copy is { } c ? c + (scenario.ModelsRead - 1) * cat1 : null, scenario.ModelsRead * cat1);
                 rows.Add(row);
                 log.WriteLine(FormatRow(row, modelBytes));
@@ -83,7 +84,7 @@ internal static class Harness
         table.AppendLine(string.Format(Inv, "raw `cat` of one model (warm cache): {0:F2} s ({1:F2} GB/s). Load after: `{2}`", cat1, modelBytes / 1e9 / cat1, ProcessTimer.Shell("uptime")));
         table.AppendLine();
         table.AppendLine(Header);
-        table.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        table.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var row in rows) table.AppendLine(FormatRow(row, modelBytes));
         log.WriteLine();
         log.WriteLine(table.ToString());
@@ -91,12 +92,12 @@ internal static class Harness
         return 0;
     }
 
-    private const string Header = "| scenario | threads | models read | seconds | input GB/s | output GB/s | peak RSS MB | RSS bound MB | x copy floor | x cat |";
+    private const string Header = "| scenario | threads | models read | seconds | CPU s | input GB/s | output GB/s | peak RSS MB | RSS bound MB | x copy floor | x cat |";
 
     private static string FormatRow(Row r, long modelBytes)
-        => string.Format(Inv, "| {0} | {1} | {2} | {3:F2} | {4:F2} | {5:F2} | {6:F0} | {7:F0} | {8} | {9:F2} |",
+        => string.Format(Inv, "| {0} | {1} | {2} | {3:F2} | {10:F1} | {4:F2} | {5:F2} | {6:F0} | {7:F0} | {8} | {9:F2} |",
             r.Scenario, r.Threads, r.ModelsRead, r.Seconds, r.ModelsRead * modelBytes / 1e9 / r.Seconds, modelBytes / 1e9 / r.Seconds,
-            r.PeakRss / 1e6, r.RssBound / 1e6, r.CopyFloor is { } f ? (r.Seconds / f).ToString("F2", Inv) : "-", r.Seconds / r.CatSeconds);
+            r.PeakRss / 1e6, r.RssBound / 1e6, r.CopyFloor is { } f ? (r.Seconds / f).ToString("F2", Inv) : "-", r.Seconds / r.CatSeconds, r.CpuSeconds);
 
     /// <summary>Seconds of <c>cat FILES &gt; /dev/null</c>.</summary>
     private static double Cat(string[] files)

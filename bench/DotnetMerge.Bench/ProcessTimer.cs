@@ -4,7 +4,7 @@ using System.Globalization;
 namespace DotnetMerge.Bench;
 
 /// <summary>Wall time and peak resident memory of one child process.</summary>
-internal sealed record Measurement(double Seconds, long PeakRssBytes, int ExitCode, string Output);
+internal sealed record Measurement(double Seconds, long PeakRssBytes, double CpuSeconds, int ExitCode, string Output);
 
 /// <summary>Runs a command as a separate process and measures it: with <c>/usr/bin/time -v</c>-style accounting when
 /// GNU time is installed (max RSS of the child), else by sampling VmHWM in /proc/&lt;pid&gt;/status while it runs.</summary>
@@ -26,7 +26,7 @@ internal static class ProcessTimer
         };
         if (timeFile is not null)
         {
-            foreach (var a in new[] { "-f", "%M", "-o", timeFile, fileName }) psi.ArgumentList.Add(a);
+            foreach (var a in new[] { "-f", "%M %U %S", "-o", timeFile, fileName }) psi.ArgumentList.Add(a);
         }
         foreach (var a in arguments) psi.ArgumentList.Add(a);
 
@@ -40,14 +40,20 @@ internal static class ProcessTimer
         process.WaitForExit();
         double seconds = watch.Elapsed.TotalSeconds;
         long peak = sampled;
+        double cpu = double.NaN;
         if (timeFile is not null)
         {
             var lines = File.ReadAllLines(timeFile);
             File.Delete(timeFile);
-            // GNU time prints "Command exited with non-zero status N" first on failure; the figure is the last line.
-            if (lines.Length > 0 && long.TryParse(lines[^1].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long kib)) peak = kib * 1024;
+            // GNU time prints "Command exited with non-zero status N" first on failure; the figures are the last line.
+            var fields = lines.Length > 0 ? lines[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries) : [];
+            if (fields.Length == 3 && long.TryParse(fields[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out long kib))
+            {
+                peak = kib * 1024;
+                cpu = double.Parse(fields[1], CultureInfo.InvariantCulture) + double.Parse(fields[2], CultureInfo.InvariantCulture);
+            }
         }
-        return new Measurement(seconds, peak, process.ExitCode, stdout.Result + stderr.Result);
+        return new Measurement(seconds, peak, cpu, process.ExitCode, stdout.Result + stderr.Result);
     }
 
     /// <summary>VmHWM of a process in bytes (0 when it is gone or /proc is not there).</summary>

@@ -118,7 +118,6 @@ public static class Philox
         var lanes = Vector512.Create(0ul, 1, 2, 3, 4, 5, 6, 7);
         var c2Start = Vector512.Create((ulong)modelIndex);
         var c3Start = Vector512.Create((ulong)nameHash);
-        Span<uint> words = stackalloc uint[32];
         ref float d = ref MemoryMarshal.GetReference(destination);
         ulong block = (ulong)element >> 2;
         for (int g = 0; g < groups; g++, block += 8)
@@ -137,7 +136,7 @@ public static class Philox
                 r0 += Weyl0;
                 r1 += Weyl1;
             }
-            StoreTransposed(c0, c1, c2, c3, words, ref Unsafe.Add(ref d, g * 32));
+            StoreTransposed(c0, c1, c2, c3, ref Unsafe.Add(ref d, g * 32));
         }
         return groups * 32;
     }
@@ -179,14 +178,18 @@ public static class Philox
 
     /// <summary>Writes lanes b of the four output words in element order (block b, word w → element 4b + w) as uniforms.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreTransposed(Vector512<ulong> x0, Vector512<ulong> x1, Vector512<ulong> x2, Vector512<ulong> x3, Span<uint> words, ref float destination)
+    private static void StoreTransposed(Vector512<ulong> x0, Vector512<ulong> x1, Vector512<ulong> x2, Vector512<ulong> x3, ref float destination)
     {
-        // Interleave: words[4b + w] = x_w[b]
-        var w01 = Vector512.Narrow(x0, x1); // x0[0..7], x1[0..7]
-        var w23 = Vector512.Narrow(x2, x3);
-        w01.CopyTo(words);
-        w23.CopyTo(words[16..]);
-        Transpose(words, 8, ref destination);
+        // Pair the words of each block into 64-bit lanes (x0|x1, x2|x3), then interleave the pairs block by block:
+        // lanes [p01[0], p23[0], p01[1], p23[1], ...] are the 32-bit words in element order.
+        var low32 = Vector512.Create(0xFFFF_FFFFul);
+        var p01 = (x0 & low32) | (x1 << 32);
+        var p23 = (x2 & low32) | (x3 << 32);
+        var first = Avx512F.PermuteVar8x64x2(p01, Vector512.Create(0ul, 8, 1, 9, 2, 10, 3, 11), p23).AsUInt32();
+        var second = Avx512F.PermuteVar8x64x2(p01, Vector512.Create(4ul, 12, 5, 13, 6, 14, 7, 15), p23).AsUInt32();
+        var scale = Vector512.Create(TwoToMinus24);
+        (Vector512.ConvertToSingle((first >> 8).AsInt32()) * scale).StoreUnsafe(ref destination);
+        (Vector512.ConvertToSingle((second >> 8).AsInt32()) * scale).StoreUnsafe(ref destination, 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
