@@ -60,6 +60,8 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             var b = ins[baseIndex];
             var lam = new Vector<double>(lambda);
             var plain = new Vector<double>(plainDivisor);
+            bool exactReciprocal = LinearMerge.IsPowerOfTwo(plainDivisor);
+            var reciprocal = new Vector<double>(1 / plainDivisor);
             Span<Vector<double>> weightedLow = stackalloc Vector<double>[tasks.Length];
             Span<Vector<double>> weightedHigh = stackalloc Vector<double>[tasks.Length];
             for (; j <= length - width; j += width)
@@ -83,8 +85,8 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
                 }
                 else
                 {
-                    mixedLow = sumLow / plain;
-                    mixedHigh = sumHigh / plain;
+                    mixedLow = exactReciprocal ? sumLow * reciprocal : sumLow / plain;
+                    mixedHigh = exactReciprocal ? sumHigh * reciprocal : sumHigh / plain;
                 }
                 Vector.Widen(new Vector<float>(b, j), out var bl, out var bh);
                 OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, odd).CopyTo(output, j);
