@@ -15,6 +15,9 @@ public sealed class MemoryBudget
     public long Capacity => _capacity;
     public long Peak { get { lock (_gate) return _peak; } }
 
+    /// <summary>Bytes held now.</summary>
+    public long Held { get { lock (_gate) return _held; } }
+
     public async ValueTask AcquireAsync(long bytes, CancellationToken ct)
     {
         while (true)
@@ -37,6 +40,13 @@ public sealed class MemoryBudget
         lock (_gate) _held -= bytes;
         _changed.Release();
     }
+
+    /// <summary>Default of a run whose largest job (inputs + output) holds <paramref name="largestJobBytes"/>: room for two
+    /// such jobs in flight (one being read while one is computed and written), which is all the three-stage pipeline needs
+    /// to keep every stage busy, never more than <see cref="DefaultCapacity()"/> and never less than 64 MiB. Peak memory so
+    /// depends on the largest tensor, not on the model size.</summary>
+    public static long DefaultCapacityFor(long largestJobBytes)
+        => Math.Min(DefaultCapacity(), Math.Max(64L << 20, 2 * largestJobBytes));
 
     /// <summary>Default: a quarter of the memory available to the process, at least 1 GiB.</summary>
     public static long DefaultCapacity()

@@ -35,7 +35,8 @@ public static class MergeExecutor
     public static async Task<ExecutionStats> ExecuteAsync(MergePlan plan, string directory, MergeOptions options, IMergeProgress progress, CancellationToken ct)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
-        var budget = new MemoryBudget(options.MaxMemoryBytes ?? MemoryBudget.DefaultCapacity());
+        var budget = new MemoryBudget(options.MaxMemoryBytes ?? MemoryBudget.DefaultCapacityFor(plan.LargestJobBytes));
+        using var pool = new BufferPool(budget);
         var settings = new ExecutionSettings(Math.Max(1, options.Threads));
         var backend = options.Backend ?? CpuBackend.Instance;
         progress.Started(plan.Jobs.Count, plan.BytesToRead, plan.BytesToWrite);
@@ -55,17 +56,23 @@ public static class MergeExecutor
                     long outputBytes = job.Kind == JobKind.Copy ? 0 : job.OutputBytes;
                     await budget.AcquireAsync(job.InputBytes + outputBytes, token).ConfigureAwait(false);
                     var buffers = new NativeBuffer[job.Inputs.Count];
+                    var reads = new Task?[buffers.Length];
                     try
                     {
+                        // All inputs of a job are read at once: several requests keep a disk (or the page cache copy) busy.
                         for (int i = 0; i < buffers.Length; i++)
                         {
                             var input = job.Inputs[i];
-                            buffers[i] = new NativeBuffer(input.ByteLength);
-                            await input.File.ReadTensorAsync(input.Tensor, buffers[i].Memory, token).ConfigureAwait(false);
+                            buffers[i] = pool.Rent(input.ByteLength);
+                            reads[i] = input.File.ReadTensorAsync(input.Tensor, buffers[i].Memory, token).AsTask();
                         }
+                        await Task.WhenAll(reads!).ConfigureAwait(false);
                     }
                     catch
                     {
+                        // No buffer is freed while a read may still be filling it.
+                        foreach (var r in reads)
+                            if (r is not null) await r.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
                         foreach (var b in buffers) ((IDisposable?)b)?.Dispose();
                         budget.Release(job.InputBytes + outputBytes);
                         throw;
@@ -87,7 +94,7 @@ public static class MergeExecutor
             {
                 await foreach (var loaded in toCompute.Reader.ReadAllAsync(token).ConfigureAwait(false))
                 {
-                    var computed = Compute(plan, loaded, settings, budget, backend, token);
+                    var computed = Compute(plan, loaded, settings, budget, pool, backend, token);
                     await toWrite.Writer.WriteAsync(computed, token).ConfigureAwait(false);
                 }
                 toWrite.Writer.Complete();
@@ -110,7 +117,7 @@ public static class MergeExecutor
                 }
                 finally
                 {
-                    ((IDisposable)computed.Output).Dispose();
+                    pool.Return(computed.Output);
                     budget.Release(computed.HeldBytes);
                 }
                 read += computed.BytesRead;
@@ -148,7 +155,8 @@ public static class MergeExecutor
         return new OperationCanceledException();
     }
 
-    private static Computed Compute(MergePlan plan, Loaded loaded, ExecutionSettings settings, MemoryBudget budget, IMergeBackend backend, CancellationToken ct)
+    private static Computed Compute(MergePlan plan, Loaded loaded, ExecutionSettings settings, MemoryBudget budget, BufferPool pool,
+        IMergeBackend backend, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var job = loaded.Job;
@@ -158,7 +166,7 @@ public static class MergeExecutor
             return new Computed(job, loaded.Inputs[0], loaded.InputBytes, loaded.InputBytes);
         }
 
-        var output = new NativeBuffer(job.OutputBytes);
+        var output = pool.Rent(job.OutputBytes);
         try
         {
             var inputs = new MergeInput[job.Inputs.Count];
@@ -188,7 +196,7 @@ public static class MergeExecutor
         }
         finally
         {
-            foreach (var b in loaded.Inputs) ((IDisposable)b).Dispose();
+            foreach (var b in loaded.Inputs) pool.Return(b);
             budget.Release(loaded.InputBytes);
         }
         return new Computed(job, output, loaded.OutputBytes, loaded.InputBytes);

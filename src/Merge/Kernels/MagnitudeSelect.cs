@@ -1,10 +1,18 @@
 using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 
 namespace DotnetMerge.Kernels;
 
 /// <summary>Produces elements [start, start + destination.Length) of a float stream (e.g. |x − base| of one model).</summary>
 public delegate void FloatSource(long start, Span<float> destination);
+
+/// <summary>Produces elements [start, start + length) of several float streams at once, one per destination buffer.</summary>
+public delegate void StreamsSource(long start, int length, float[][] destinations);
+
+/// <summary>A selection request: the <see cref="Count"/> largest elements of stream <see cref="Stream"/>.</summary>
+public readonly record struct SelectQuery(int Stream, long Count);
 
 /// <summary>The <see cref="Count"/> largest elements of a float stream under a strict total order:
 /// larger value first and, among equal values, the lower element index first (what a stable descending sort gives).
@@ -50,32 +58,75 @@ public static class MagnitudeSelect
 
     /// <summary>The <paramref name="count"/> largest elements of a stream of <paramref name="length"/> elements.</summary>
     public static TopSet SelectTop(long length, long count, FloatSource source, ExecutionSettings settings)
-    {
-        if (count <= 0 || length <= 0) return TopSet.None;
-        return count >= length ? TopSet.All(length) : Select(length, count, source, settings);
-    }
+        => SelectTop(length, 1, [new SelectQuery(0, count)], (start, n, destinations) => source(start, destinations[0].AsSpan(0, n)), settings)[0];
 
     /// <summary>The k-th largest element (k = 1 is the maximum).</summary>
     public static float KthLargest(long length, long k, FloatSource source, ExecutionSettings settings)
     {
         if (k < 1 || k > length) throw new ArgumentOutOfRangeException(nameof(k), $"k = {k} is outside [1, {length}]");
-        return Select(length, k, source, settings).Threshold;
+        // Always selected explicitly: SelectTop's "all elements" answer for k = length carries no threshold.
+        return SelectCore(length, 1, [new SelectQuery(0, k)], (start, n, d) => source(start, d[0].AsSpan(0, n)), settings)[0].Threshold;
     }
 
     /// <summary>The k-th smallest element (k = 1 is the minimum).</summary>
     public static float KthSmallest(long length, long k, FloatSource source, ExecutionSettings settings)
         => KthLargest(length, length - k + 1, source, settings);
 
-    private static TopSet Select(long length, long count, FloatSource source, ExecutionSettings settings)
+    /// <summary>Several selections over several streams of the same length in the same passes: the source fills
+    /// <paramref name="streams"/> buffers per chunk (e.g. |xᵢ − base| of every model, decoding the base once), and
+    /// each query picks the <see cref="SelectQuery.Count"/> largest of its stream. Three passes at most, whatever the
+    /// number of queries.</summary>
+    public static TopSet[] SelectTop(long length, int streams, IReadOnlyList<SelectQuery> queries, StreamsSource source, ExecutionSettings settings)
     {
-        long[] high = Histogram(length, settings, source, 0, 0, 16);
-        var (highBin, remaining, _) = FromTop(high, count);
-        uint prefix = (uint)highBin << 16;
-        long[] low = Histogram(length, settings, source, 0xFFFF_0000u, prefix, 0);
-        var (lowBin, tiesKept, tiesTotal) = FromTop(low, remaining);
-        uint key = prefix | (uint)lowBin;
-        long lastTie = tiesKept == tiesTotal ? long.MaxValue : IndexOfOccurrence(length, settings, source, key, tiesKept);
-        return new TopSet(count, key, lastTie);
+        var results = new TopSet[queries.Count];
+        var active = new List<int>();
+        for (int q = 0; q < queries.Count; q++)
+        {
+            long count = queries[q].Count;
+            if (count <= 0 || length <= 0) results[q] = TopSet.None;
+            else if (count >= length) results[q] = TopSet.All(length);
+            else active.Add(q);
+        }
+        if (active.Count == 0) return results;
+        var selected = SelectCore(length, streams, active.Select(q => queries[q]).ToArray(), source, settings);
+        for (int a = 0; a < active.Count; a++) results[active[a]] = selected[a];
+        return results;
+    }
+
+    private static TopSet[] SelectCore(long length, int streams, SelectQuery[] queries, StreamsSource source, ExecutionSettings settings)
+    {
+        int q = queries.Length;
+        var high = Histograms(length, streams, settings, source, queries, null);
+        var prefixes = new uint[q];
+        var remaining = new long[q];
+        for (int i = 0; i < q; i++)
+        {
+            var (bin, needed, _) = FromTop(high[i], queries[i].Count);
+            prefixes[i] = (uint)bin << 16;
+            remaining[i] = needed;
+        }
+        var low = Histograms(length, streams, settings, source, queries, prefixes);
+        var keys = new uint[q];
+        var tiesKept = new long[q];
+        var needIndex = new List<int>();
+        for (int i = 0; i < q; i++)
+        {
+            var (bin, kept, total) = FromTop(low[i], remaining[i]);
+            keys[i] = prefixes[i] | (uint)bin;
+            tiesKept[i] = kept;
+            if (kept != total) needIndex.Add(i);
+        }
+        var lastTie = new long[q];
+        Array.Fill(lastTie, long.MaxValue);
+        if (needIndex.Count > 0)
+        {
+            var found = IndexOfOccurrence(length, streams, settings, source,
+                needIndex.Select(i => (queries[i].Stream, keys[i], tiesKept[i])).ToArray());
+            for (int n = 0; n < needIndex.Count; n++) lastTie[needIndex[n]] = found[n];
+        }
+        var result = new TopSet[q];
+        for (int i = 0; i < q; i++) result[i] = new TopSet(queries[i].Count, keys[i], lastTie[i]);
+        return result;
     }
 
     /// <summary>The k-th largest |x| of one input tensor.</summary>
@@ -99,57 +150,138 @@ public static class MagnitudeSelect
         throw new InvalidOperationException("the stream changed between selection passes");
     }
 
-    private static long[] Histogram(long length, ExecutionSettings settings, FloatSource source, uint matchMask, uint match, int shift)
+    /// <summary>Per query: a histogram of the high 16 key bits (<paramref name="prefixes"/> null), or of the low 16 bits
+    /// among the keys whose high bits equal the query's prefix.</summary>
+    private static long[][] Histograms(long length, int streams, ExecutionSettings settings, StreamsSource source, SelectQuery[] queries, uint[]? prefixes)
     {
         int workers = Workers(length, settings);
-        var perWorker = new long[workers][];
-        for (int w = 0; w < workers; w++) perWorker[w] = new long[Bins];
-        ForEachChunk(length, settings, source, (worker, _, _, values) =>
+        var perWorker = new int[workers][][];
+        ForEachChunk(length, streams, settings, source, (worker, _, _, values, n) =>
         {
-            var histogram = perWorker[worker];
-            foreach (float v in values)
+            var histograms = perWorker[worker] ??= NewHistograms(queries.Length);
+            for (int i = 0; i < queries.Length; i++)
             {
-                uint key = SortKey(v);
-                if ((key & matchMask) == match) histogram[(key >> shift) & 0xFFFF]++;
+                var v = values[queries[i].Stream].AsSpan(0, n);
+                if (prefixes is null) CountHigh(v, histograms[i]);
+                else CountLow(v, prefixes[i], histograms[i]);
             }
         });
-        for (int w = 1; w < workers; w++)
-            for (int b = 0; b < Bins; b++) perWorker[0][b] += perWorker[w][b];
-        return perWorker[0];
+        var result = new long[queries.Length][];
+        for (int i = 0; i < queries.Length; i++)
+        {
+            var sum = result[i] = new long[Bins];
+            foreach (var w in perWorker)
+                if (w is not null)
+                    for (int b = 0; b < Bins; b++) sum[b] += w[i][b];
+        }
+        return result;
     }
 
-    /// <summary>Index of the <paramref name="occurrence"/>-th element (1-based, in index order) whose key is <paramref name="key"/>.</summary>
-    private static long IndexOfOccurrence(long length, ExecutionSettings settings, FloatSource source, uint key, long occurrence)
+    private static int[][] NewHistograms(int count)
+    {
+        var h = new int[count][];
+        for (int i = 0; i < count; i++) h[i] = new int[Bins];
+        return h;
+    }
+
+    private static void CountHigh(ReadOnlySpan<float> values, int[] histogram)
+    {
+        foreach (float v in values) histogram[SortKey(v) >> 16]++;
+    }
+
+    /// <summary>Counts the low key bits of the values whose high key bits are <paramref name="prefix"/>; whole vectors
+    /// without such a value (nearly all of them) are skipped with one compare.</summary>
+    private static void CountLow(ReadOnlySpan<float> values, uint prefix, int[] histogram)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var signFlip = new Vector<uint>(0x8000_0000u);
+            var want = new Vector<uint>(prefix >> 16);
+            var u = MemoryMarshal.Cast<float, uint>(values);
+            for (; i <= u.Length - Vector<uint>.Count; i += Vector<uint>.Count)
+            {
+                var bits = new Vector<uint>(u.Slice(i));
+                var negative = Vector.AsVectorUInt32(Vector.ShiftRightArithmetic(Vector.AsVectorInt32(bits), 31));
+                var key = bits ^ (negative | signFlip);
+                if (!Vector.EqualsAny(Vector.ShiftRightLogical(key, 16), want)) continue;
+                for (int j = 0; j < Vector<uint>.Count; j++)
+                {
+                    uint k = key[j];
+                    if ((k & 0xFFFF_0000u) == prefix) histogram[k & 0xFFFF]++;
+                }
+            }
+        }
+        for (; i < values.Length; i++)
+        {
+            uint key = SortKey(values[i]);
+            if ((key & 0xFFFF_0000u) == prefix) histogram[key & 0xFFFF]++;
+        }
+    }
+
+    /// <summary>How many of <paramref name="values"/> have sort key <paramref name="key"/>.</summary>
+    private static long CountKey(ReadOnlySpan<float> values, uint key)
+    {
+        // SortKey(v) == key  ⇔  bits(v) == FromSortKey(key) bits: compare raw bits, a lane at a time in vectors.
+        uint bits = BitConverter.SingleToUInt32Bits(FromSortKey(key));
+        var u = MemoryMarshal.Cast<float, uint>(values);
+        long count = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var want = new Vector<uint>(bits);
+            var lanes = Vector<int>.Zero;
+            for (; i <= u.Length - Vector<uint>.Count; i += Vector<uint>.Count)
+                lanes -= Vector.AsVectorInt32(Vector.Equals(new Vector<uint>(u.Slice(i)), want)); // −1 per match
+            count = Vector.Sum(lanes);
+        }
+        for (; i < u.Length; i++) if (u[i] == bits) count++;
+        return count;
+    }
+
+    /// <summary>Per request: index of the <c>Occurrence</c>-th element (1-based, in index order) of stream <c>Stream</c>
+    /// whose key is <c>Key</c>.</summary>
+    private static long[] IndexOfOccurrence(long length, int streams, ExecutionSettings settings, StreamsSource source,
+        (int Stream, uint Key, long Occurrence)[] requests)
     {
         long chunkElements = settings.ChunkElements;
         long chunks = (length + chunkElements - 1) / chunkElements;
-        var perChunk = new long[chunks];
-        ForEachChunk(length, settings, source, (_, chunk, _, values) =>
+        var perChunk = new long[requests.Length][];
+        for (int r = 0; r < requests.Length; r++) perChunk[r] = new long[chunks];
+        ForEachChunk(length, streams, settings, source, (_, chunk, _, values, n) =>
         {
-            long n = 0;
-            foreach (float v in values) if (SortKey(v) == key) n++;
-            perChunk[chunk] = n;
+            for (int r = 0; r < requests.Length; r++)
+            {
+                perChunk[r][chunk] = CountKey(values[requests[r].Stream].AsSpan(0, n), requests[r].Key);
+            }
         });
-        long seen = 0;
-        for (long c = 0; c < chunks; c++)
+        var result = new long[requests.Length];
+        var buffers = new float[streams][];
+        for (int r = 0; r < requests.Length; r++)
         {
-            if (seen + perChunk[c] < occurrence) { seen += perChunk[c]; continue; }
+            var (stream, key, occurrence) = requests[r];
+            long seen = 0, c = 0;
+            for (; c < chunks && seen + perChunk[r][c] < occurrence; c++) seen += perChunk[r][c];
+            if (c == chunks) throw new InvalidOperationException("the stream changed between selection passes");
             long start = c * chunkElements;
-            var buffer = new float[(int)Math.Min(chunkElements, length - start)];
-            source(start, buffer);
-            for (int i = 0; i < buffer.Length; i++)
-                if (SortKey(buffer[i]) == key && ++seen == occurrence) return start + i;
+            int n = (int)Math.Min(chunkElements, length - start);
+            for (int s = 0; s < streams; s++) buffers[s] = new float[n];
+            source(start, n, buffers);
+            result[r] = -1;
+            for (int i = 0; i < n; i++)
+                if (SortKey(buffers[stream][i]) == key && ++seen == occurrence) { result[r] = start + i; break; }
+            if (result[r] < 0) throw new InvalidOperationException("the stream changed between selection passes");
         }
-        throw new InvalidOperationException("the stream changed between selection passes");
+        return result;
     }
 
     private static int Workers(long length, ExecutionSettings settings)
         => (int)Math.Max(1, Math.Min(settings.Threads, (length + settings.ChunkElements - 1) / settings.ChunkElements));
 
-    private delegate void ChunkBody(int worker, long chunk, long start, ReadOnlySpan<float> values);
+    private delegate void ChunkBody(int worker, long chunk, long start, float[][] values, int length);
 
     /// <summary>Runs <paramref name="body"/> on every chunk, in parallel, with a worker id for per-worker state.</summary>
-    private static void ForEachChunk(long length, ExecutionSettings settings, FloatSource source, ChunkBody body)
+    private static void ForEachChunk(long length, int streams, ExecutionSettings settings, StreamsSource source, ChunkBody body)
     {
         long chunkElements = settings.ChunkElements;
         long chunks = (length + chunkElements - 1) / chunkElements;
@@ -157,19 +289,23 @@ public static class MagnitudeSelect
         long next = -1;
         void Work(int worker)
         {
-            var buffer = ArrayPool<float>.Shared.Rent((int)Math.Min(chunkElements, length));
+            var buffers = new float[streams][];
+            for (int s = 0; s < streams; s++) buffers[s] = ArrayPool<float>.Shared.Rent((int)Math.Min(chunkElements, length));
             try
             {
                 long c;
                 while ((c = Interlocked.Increment(ref next)) < chunks)
                 {
                     long start = c * chunkElements;
-                    var values = buffer.AsSpan(0, (int)Math.Min(chunkElements, length - start));
-                    source(start, values);
-                    body(worker, c, start, values);
+                    int n = (int)Math.Min(chunkElements, length - start);
+                    source(start, n, buffers);
+                    body(worker, c, start, buffers, n);
                 }
             }
-            finally { ArrayPool<float>.Shared.Return(buffer); }
+            finally
+            {
+                foreach (var b in buffers) ArrayPool<float>.Shared.Return(b);
+            }
         }
         if (workers == 1) { Work(0); return; }
         var tasks = new Task[workers];

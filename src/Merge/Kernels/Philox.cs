@@ -1,4 +1,7 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Text;
 
 namespace DotnetMerge.Kernels;
@@ -63,6 +66,26 @@ public static class Philox
         uint k0 = (uint)seed, k1 = (uint)(seed >> 32);
         int i = 0;
         long element = start;
+        // Head up to a block boundary, then whole groups of blocks computed in SIMD lanes, then the tail.
+        int head = (int)Math.Min(destination.Length, (4 - (element & 3)) & 3);
+        FillScalar(k0, k1, modelIndex, nameHash, element, destination[..head]);
+        i = head; element += head;
+        if (Avx512F.IsSupported)
+        {
+            int done = FillVector512(k0, k1, modelIndex, nameHash, element, destination[i..]);
+            i += done; element += done;
+        }
+        if (Avx2.IsSupported)
+        {
+            int done = FillVector256(k0, k1, modelIndex, nameHash, element, destination[i..]);
+            i += done; element += done;
+        }
+        FillScalar(k0, k1, modelIndex, nameHash, element, destination[i..]);
+    }
+
+    private static void FillScalar(uint k0, uint k1, uint modelIndex, uint nameHash, long element, Span<float> destination)
+    {
+        int i = 0;
         while (i < destination.Length)
         {
             ulong block = (ulong)element >> 2;
@@ -79,6 +102,114 @@ public static class Philox
             }
             for (; lane < 4 && i < destination.Length; lane++, i++, element++)
                 destination[i] = ToUniform(lane switch { 0 => x0, 1 => x1, 2 => x2, _ => x3 });
+        }
+    }
+
+    /// <summary>Eight blocks (32 elements) per step, one block per 64-bit lane; the 32×32→64 multiplies are
+    /// <c>vpmuludq</c>, which reads the low half of each lane. <paramref name="element"/> is a multiple of 4.
+    /// Returns the number of elements written (a multiple of 32).</summary>
+    private static int FillVector512(uint k0, uint k1, uint modelIndex, uint nameHash, long element, Span<float> destination)
+    {
+        int groups = destination.Length / 32;
+        if (groups == 0) return 0;
+        var low32 = Vector512.Create(0xFFFF_FFFFul);
+        var m0 = Vector512.Create((ulong)Multiplier0).AsUInt32();
+        var m1 = Vector512.Create((ulong)Multiplier1).AsUInt32();
+        var lanes = Vector512.Create(0ul, 1, 2, 3, 4, 5, 6, 7);
+        var c2Start = Vector512.Create((ulong)modelIndex);
+        var c3Start = Vector512.Create((ulong)nameHash);
+        ref float d = ref MemoryMarshal.GetReference(destination);
+        ulong block = (ulong)element >> 2;
+        for (int g = 0; g < groups; g++, block += 8)
+        {
+            var blocks = Vector512.Create(block) + lanes;
+            Vector512<ulong> c0 = blocks & low32, c1 = blocks >> 32, c2 = c2Start, c3 = c3Start;
+            uint r0 = k0, r1 = k1;
+            for (int round = 0; round < 10; round++)
+            {
+                var p0 = Avx512F.Multiply(c0.AsUInt32(), m0);
+                var p1 = Avx512F.Multiply(c2.AsUInt32(), m1);
+                c0 = (p1 >> 32) ^ c1 ^ Vector512.Create((ulong)r0);
+                c1 = p1 & low32;
+                c2 = (p0 >> 32) ^ c3 ^ Vector512.Create((ulong)r1);
+                c3 = p0 & low32;
+                r0 += Weyl0;
+                r1 += Weyl1;
+            }
+            StoreTransposed(c0, c1, c2, c3, ref Unsafe.Add(ref d, g * 32));
+        }
+        return groups * 32;
+    }
+
+    /// <summary>Four blocks (16 elements) per step; see <see cref="FillVector512"/>.</summary>
+    private static int FillVector256(uint k0, uint k1, uint modelIndex, uint nameHash, long element, Span<float> destination)
+    {
+        int groups = destination.Length / 16;
+        if (groups == 0) return 0;
+        var low32 = Vector256.Create(0xFFFF_FFFFul);
+        var m0 = Vector256.Create((ulong)Multiplier0).AsUInt32();
+        var m1 = Vector256.Create((ulong)Multiplier1).AsUInt32();
+        var lanes = Vector256.Create(0ul, 1, 2, 3);
+        var c2Start = Vector256.Create((ulong)modelIndex);
+        var c3Start = Vector256.Create((ulong)nameHash);
+        Span<uint> words = stackalloc uint[16];
+        ref float d = ref MemoryMarshal.GetReference(destination);
+        ulong block = (ulong)element >> 2;
+        for (int g = 0; g < groups; g++, block += 4)
+        {
+            var blocks = Vector256.Create(block) + lanes;
+            Vector256<ulong> c0 = blocks & low32, c1 = blocks >> 32, c2 = c2Start, c3 = c3Start;
+            uint r0 = k0, r1 = k1;
+            for (int round = 0; round < 10; round++)
+            {
+                var p0 = Avx2.Multiply(c0.AsUInt32(), m0);
+                var p1 = Avx2.Multiply(c2.AsUInt32(), m1);
+                c0 = (p1 >> 32) ^ c1 ^ Vector256.Create((ulong)r0);
+                c1 = p1 & low32;
+                c2 = (p0 >> 32) ^ c3 ^ Vector256.Create((ulong)r1);
+                c3 = p0 & low32;
+                r0 += Weyl0;
+                r1 += Weyl1;
+            }
+            StoreTransposed(c0, c1, c2, c3, words, ref Unsafe.Add(ref d, g * 16));
+        }
+        return groups * 16;
+    }
+
+    /// <summary>Writes lanes b of the four output words in element order (block b, word w → element 4b + w) as uniforms.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTransposed(Vector512<ulong> x0, Vector512<ulong> x1, Vector512<ulong> x2, Vector512<ulong> x3, ref float destination)
+    {
+        // Pair the words of each block into 64-bit lanes (x0|x1, x2|x3), then interleave the pairs block by block:
+        // lanes [p01[0], p23[0], p01[1], p23[1], ...] are the 32-bit words in element order.
+        var low32 = Vector512.Create(0xFFFF_FFFFul);
+        var p01 = (x0 & low32) | (x1 << 32);
+        var p23 = (x2 & low32) | (x3 << 32);
+        var first = Avx512F.PermuteVar8x64x2(p01, Vector512.Create(0ul, 8, 1, 9, 2, 10, 3, 11), p23).AsUInt32();
+        var second = Avx512F.PermuteVar8x64x2(p01, Vector512.Create(4ul, 12, 5, 13, 6, 14, 7, 15), p23).AsUInt32();
+        var scale = Vector512.Create(TwoToMinus24);
+        (Vector512.ConvertToSingle((first >> 8).AsInt32()) * scale).StoreUnsafe(ref destination);
+        (Vector512.ConvertToSingle((second >> 8).AsInt32()) * scale).StoreUnsafe(ref destination, 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTransposed(Vector256<ulong> x0, Vector256<ulong> x1, Vector256<ulong> x2, Vector256<ulong> x3, Span<uint> words, ref float destination)
+    {
+        Vector256.Narrow(x0, x1).CopyTo(words);
+        Vector256.Narrow(x2, x3).CopyTo(words[8..]);
+        Transpose(words, 4, ref destination);
+    }
+
+    /// <summary>words holds x0[0..n), x1[0..n), x2[0..n), x3[0..n); writes element 4b + w = ToUniform(x_w[b]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(Span<uint> words, int blocks, ref float destination)
+    {
+        for (int b = 0; b < blocks; b++)
+        {
+            Unsafe.Add(ref destination, 4 * b) = ToUniform(words[b]);
+            Unsafe.Add(ref destination, 4 * b + 1) = ToUniform(words[blocks + b]);
+            Unsafe.Add(ref destination, 4 * b + 2) = ToUniform(words[2 * blocks + b]);
+            Unsafe.Add(ref destination, 4 * b + 3) = ToUniform(words[3 * blocks + b]);
         }
     }
 

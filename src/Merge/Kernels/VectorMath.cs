@@ -205,14 +205,30 @@ public static class VectorMath
         {
             var d = diff[s] = ArrayPool<double>.Shared.Rent(length);
             var x = ins[s];
+            int e = 0, width = Vector<float>.Count;
+            if (Vector.IsHardwareAccelerated)
+            {
+                for (; e <= length - width; e += width)
+                {
+                    Vector.Widen(new Vector<float>(x, from + e), out var low, out var high);
+                    if (hasOrigin)
+                    {
+                        Vector.Widen(new Vector<float>(ins[k], from + e), out var ol, out var oh);
+                        low -= ol;
+                        high -= oh;
+                    }
+                    low.CopyTo(d, e);
+                    high.CopyTo(d, e + Vector<double>.Count);
+                }
+            }
             if (hasOrigin)
             {
                 var o = ins[k];
-                for (int e = 0; e < length; e++) d[e] = (double)x[from + e] - o[from + e];
+                for (; e < length; e++) d[e] = (double)x[from + e] - o[from + e];
             }
             else
             {
-                for (int e = 0; e < length; e++) d[e] = x[from + e];
+                for (; e < length; e++) d[e] = x[from + e];
             }
         }
         return diff;
@@ -233,9 +249,30 @@ public static class VectorMath
                 acc[p++] += Dot(diff[i].AsSpan(from, length), diff[j].AsSpan(from, length));
     }
 
+    /// <summary>output[e] = (float)(o + Σ c[s]·(x_s[e] − o)) in double per element (o = origin or 0), vectorised: every
+    /// lane does the scalar sequence of operations, so results are bit-identical to the scalar tail.</summary>
     private static void CombineSegment(float[][] ins, int from, int length, int k, bool hasOrigin, ReadOnlySpan<double> c, float[] output)
     {
-        for (int e = from; e < from + length; e++)
+        int e = from, end = from + length, width = Vector<float>.Count;
+        if (Vector.IsHardwareAccelerated && end - e >= width)
+        {
+            Span<Vector<double>> coefficients = stackalloc Vector<double>[k];
+            for (int s = 0; s < k; s++) coefficients[s] = new Vector<double>(c[s]);
+            for (; e <= end - width; e += width)
+            {
+                Vector<double> ol = Vector<double>.Zero, oh = Vector<double>.Zero;
+                if (hasOrigin) Vector.Widen(new Vector<float>(ins[k], e), out ol, out oh);
+                Vector<double> low = ol, high = oh;
+                for (int s = 0; s < k; s++)
+                {
+                    Vector.Widen(new Vector<float>(ins[s], e), out var xl, out var xh);
+                    low += coefficients[s] * (xl - ol);
+                    high += coefficients[s] * (xh - oh);
+                }
+                Vector.Narrow(low, high).CopyTo(output, e);
+            }
+        }
+        for (; e < end; e++)
         {
             double o = hasOrigin ? ins[k][e] : 0.0;
             double sum = o;

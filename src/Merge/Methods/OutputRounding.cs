@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using DotnetMerge.Numerics;
 
@@ -19,5 +20,24 @@ internal static class OutputRounding
         uint bits = BitConverter.SingleToUInt32Bits(nearest);
         if (Math.Abs((double)nearest) > Math.Abs(value)) bits--; // the neighbour toward zero
         return BitConverter.UInt32BitsToSingle(bits | 1);
+    }
+
+    /// <summary><see cref="Narrow(double, bool)"/> on the lanes of two double vectors (low lanes first), bit for bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> Narrow(Vector<double> low, Vector<double> high, bool roundToOdd)
+    {
+        var nearest = Vector.Narrow(low, high);
+        if (!roundToOdd) return nearest;
+        Vector.Widen(nearest, out var nearestLow, out var nearestHigh);
+        // inexact (and not NaN: NaN == NaN is false, so "x == x" is the not-NaN test)
+        var inexact = Vector.Narrow(
+            Vector.AndNot(Vector.Equals(low, low), Vector.Equals(nearestLow, low)),
+            Vector.AndNot(Vector.Equals(high, high), Vector.Equals(nearestHigh, high)));
+        var awayFromZero = Vector.Narrow(
+            Vector.GreaterThan(Vector.Abs(nearestLow), Vector.Abs(low)),
+            Vector.GreaterThan(Vector.Abs(nearestHigh), Vector.Abs(high)));
+        var bits = Vector.AsVectorInt32(nearest);
+        var odd = (bits + awayFromZero) | Vector<int>.One; // awayFromZero lanes are −1: the neighbour toward zero
+        return Vector.AsVectorSingle(Vector.ConditionalSelect(inexact, odd, bits));
     }
 }

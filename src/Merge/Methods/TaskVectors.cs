@@ -39,20 +39,25 @@ internal static class TaskVectors
         foreach (int t in tasks)
         {
             var x = ins[t].AsSpan(0, length);
-            for (int j = 0; j < x.Length; j++) x[j] -= b[j];
+            System.Numerics.Tensors.TensorPrimitives.Subtract(x, b, x);
         }
     }
 
-    /// <summary>The stream |x − base| of one model, for magnitude selection.</summary>
-    public static FloatSource AbsDelta(MergeInput x, MergeInput b) => (start, destination) =>
+    /// <summary>The streams |xᵢ − base| of the given models (stream i = ctx.Inputs[tasks[i]]), decoding the base once per chunk.</summary>
+    public static StreamsSource AbsDeltas(TensorMergeContext ctx, int[] tasks) => (start, length, destinations) =>
     {
-        x.Decode(start, destination);
-        var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(destination.Length);
+        var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(length);
         try
         {
-            var bs = scratch.AsSpan(0, destination.Length);
-            b.Decode(start, bs);
-            for (int j = 0; j < destination.Length; j++) destination[j] = MathF.Abs(destination[j] - bs[j]);
+            var b = scratch.AsSpan(0, length);
+            ctx.Base!.Decode(start, b);
+            for (int i = 0; i < tasks.Length; i++)
+            {
+                var d = destinations[i].AsSpan(0, length);
+                ctx.Inputs[tasks[i]].Decode(start, d);
+                System.Numerics.Tensors.TensorPrimitives.Subtract(d, b, d);
+                System.Numerics.Tensors.TensorPrimitives.Abs(d, d);
+            }
         }
         finally { System.Buffers.ArrayPool<float>.Shared.Return(scratch); }
     };

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using DotnetMerge.Kernels;
 
 namespace DotnetMerge.Methods;
@@ -33,34 +35,57 @@ internal abstract class DeltaPruner
     /// <summary>Zeroes the dropped entries of <paramref name="delta"/>, the task-vector elements [start, start + length).</summary>
     public abstract void Prune(long start, Span<float> delta);
 
-    /// <summary>Builds the pruner of one model, or null when nothing is dropped (density ≥ 1 or no sparsification).</summary>
-    public static DeltaPruner? Create(Sparsification method, TensorMergeContext ctx, int modelIndex)
+    /// <summary>Builds the pruners of the task models <paramref name="tasks"/> (null where nothing is dropped: density ≥ 1
+    /// or no sparsification). The magnitude selections of all models run together, in the same passes over the inputs.</summary>
+    public static DeltaPruner?[] CreateAll(Sparsification method, TensorMergeContext ctx, int[] tasks)
     {
-        var input = ctx.Inputs[modelIndex];
-        double density = method == Sparsification.None ? 1 : input.Parameters.GetDouble("density");
-        if (density >= 1) return null;
+        var pruners = new DeltaPruner?[tasks.Length];
         long n = ctx.OutputElementCount;
-        return method switch
+        var queries = new List<SelectQuery>();
+        var pending = new List<(int Task, double Density, int Keep, int Remove)>();
+        for (int i = 0; i < tasks.Length; i++)
         {
-            Sparsification.Magnitude => new KeepSet(density, density <= 0 ? TopSet.None
-                : MagnitudeSelect.SelectTop(n, Math.Max(1, (long)(density * n)), TaskVectors.AbsDelta(input, ctx.Base!), ctx.Settings), TopSet.None),
-            Sparsification.MagnitudeOutliers => Outliers(ctx, input, density, input.Parameters.GetDouble("gamma")),
-            Sparsification.Random => new Bernoulli(density, ctx.Seed, (uint)modelIndex, Philox.Fnv1a32(ctx.OutputName)),
-            Sparsification.DellaMagprune => Della.Create(ctx, modelIndex, density, input.Parameters.GetDouble("epsilon")),
-            _ => throw new ArgumentOutOfRangeException(nameof(method)),
-        };
-    }
-
-    private static KeepSet Outliers(TensorMergeContext ctx, MergeInput input, double density, double gamma)
-    {
-        long n = ctx.OutputElementCount;
-        long keep = (long)(density * n), top = (long)(gamma * n), bottom = n - keep - top;
-        if (bottom < 0) { top += bottom; bottom = 0; }
-        var source = TaskVectors.AbsDelta(input, ctx.Base!);
-        // Kept: ranks [bottom, n - top) in ascending order = the (n - bottom) largest minus the top largest.
-        // top == 0 removes no outliers (mergekit's slice [bottom:-0] would zero the whole tensor instead).
-        return new KeepSet(density, MagnitudeSelect.SelectTop(n, n - bottom, source, ctx.Settings),
-            MagnitudeSelect.SelectTop(n, top, source, ctx.Settings));
+            var input = ctx.Inputs[tasks[i]];
+            double density = method == Sparsification.None ? 1 : input.Parameters.GetDouble("density");
+            if (density >= 1) continue;
+            switch (method)
+            {
+                case Sparsification.Magnitude when density <= 0:
+                    pruners[i] = new KeepSet(density, TopSet.None, TopSet.None);
+                    break;
+                case Sparsification.Magnitude:
+                    queries.Add(new SelectQuery(i, Math.Max(1, (long)(density * n))));
+                    pending.Add((i, density, queries.Count - 1, -1));
+                    break;
+                case Sparsification.MagnitudeOutliers:
+                {
+                    double gamma = input.Parameters.GetDouble("gamma");
+                    long keep = (long)(density * n), top = (long)(gamma * n), bottom = n - keep - top;
+                    if (bottom < 0) { top += bottom; bottom = 0; }
+                    // Kept: ranks [bottom, n - top) in ascending order = the (n - bottom) largest minus the top largest.
+                    // top == 0 removes no outliers (mergekit's slice [bottom:-0] would zero the whole tensor instead).
+                    queries.Add(new SelectQuery(i, n - bottom));
+                    queries.Add(new SelectQuery(i, top));
+                    pending.Add((i, density, queries.Count - 2, queries.Count - 1));
+                    break;
+                }
+                case Sparsification.Random:
+                    pruners[i] = new Bernoulli(density, ctx.Seed, (uint)tasks[i], Philox.Fnv1a32(ctx.OutputName));
+                    break;
+                case Sparsification.DellaMagprune:
+                    pruners[i] = Della.Create(ctx, tasks[i], density, input.Parameters.GetDouble("epsilon"));
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(method));
+            }
+        }
+        if (queries.Count > 0)
+        {
+            var sets = MagnitudeSelect.SelectTop(n, tasks.Length, queries, TaskVectors.AbsDeltas(ctx, tasks), ctx.Settings);
+            foreach (var (task, density, keep, remove) in pending)
+                pruners[task] = new KeepSet(density, sets[keep], remove < 0 ? TopSet.None : sets[remove]);
+        }
+        return pruners;
     }
 
     /// <summary>Keeps the elements of <c>keep</c> that are not in <c>remove</c> (by |δ| and index).</summary>
@@ -68,12 +93,46 @@ internal abstract class DeltaPruner
     {
         public override void Prune(long start, Span<float> delta)
         {
-            for (int j = 0; j < delta.Length; j++)
+            int j = 0;
+            if (Vector.IsHardwareAccelerated)
+            {
+                var lanes = Lanes();
+                var keepT = new Vector<uint>(keep.ThresholdKey);
+                var removeT = new Vector<uint>(remove.ThresholdKey);
+                var keepTie = new Vector<int>(RelativeLastTie(keep, start, delta.Length));
+                var removeTie = new Vector<int>(RelativeLastTie(remove, start, delta.Length));
+                var signFlip = new Vector<uint>(0x8000_0000u);
+                var magnitudeMask = new Vector<uint>(0x7FFF_FFFFu);
+                var u = MemoryMarshal.Cast<float, uint>(delta);
+                for (; j <= u.Length - Vector<uint>.Count; j += Vector<uint>.Count)
+                {
+                    var bits = new Vector<uint>(u.Slice(j));
+                    var key = (bits & magnitudeMask) | signFlip; // SortKey(|δ|)
+                    var index = new Vector<int>(j) + lanes;
+                    var inKeep = Vector.AsVectorInt32(Vector.GreaterThan(key, keepT))
+                        | (Vector.AsVectorInt32(Vector.Equals(key, keepT)) & Vector.LessThanOrEqual(index, keepTie));
+                    var inRemove = Vector.AsVectorInt32(Vector.GreaterThan(key, removeT))
+                        | (Vector.AsVectorInt32(Vector.Equals(key, removeT)) & Vector.LessThanOrEqual(index, removeTie));
+                    Vector.AndNot(bits, Vector.AsVectorUInt32(Vector.AndNot(inKeep, inRemove) ^ new Vector<int>(-1))).CopyTo(u.Slice(j));
+                }
+            }
+            for (; j < delta.Length; j++)
             {
                 float magnitude = MathF.Abs(delta[j]);
                 if (!keep.Contains(magnitude, start + j) || remove.Contains(magnitude, start + j)) delta[j] = 0;
             }
         }
+
+        /// <summary>The set's last tie index relative to <paramref name="start"/>, clamped to the int range of a chunk.</summary>
+        private static int RelativeLastTie(TopSet set, long start, int length)
+            => (int)Math.Clamp(set.LastTieIndex == long.MaxValue ? int.MaxValue : set.LastTieIndex - start, -1, (long)length + 1);
+    }
+
+    private static Vector<int> Lanes()
+    {
+        Span<int> lanes = stackalloc int[Vector<int>.Count];
+        for (int i = 0; i < lanes.Length; i++) lanes[i] = i;
+        return new Vector<int>(lanes);
     }
 
     /// <summary>Keeps each element iff its Philox uniform is below density.</summary>
@@ -85,7 +144,20 @@ internal abstract class DeltaPruner
             try
             {
                 Philox.FillUniform(seed, model, nameHash, start, uniforms.AsSpan(0, delta.Length));
-                for (int j = 0; j < delta.Length; j++)
+                int j = 0;
+                if (Vector.IsHardwareAccelerated)
+                {
+                    // uniform < density, compared in double as the scalar rule does
+                    var p = new Vector<double>(Density);
+                    for (; j <= delta.Length - Vector<float>.Count; j += Vector<float>.Count)
+                    {
+                        Vector.Widen(new Vector<float>(uniforms, j), out var low, out var high);
+                        var kept = Vector.Narrow(Vector.LessThan(low, p), Vector.LessThan(high, p));
+                        var d = delta.Slice(j);
+                        Vector.ConditionalSelect(kept, new Vector<float>(d), Vector<float>.Zero).CopyTo(d);
+                    }
+                }
+                for (; j < delta.Length; j++)
                     if (!(uniforms[j] < Density)) delta[j] = 0;
             }
             finally { ArrayPool<float>.Shared.Return(uniforms); }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using DotnetMerge.Kernels;
 
 namespace DotnetMerge.Methods;
@@ -31,7 +32,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         double lambda = ctx.Global.GetDouble("lambda");
         var rescale = Sparsification == Sparsification.None ? RescaleMode.None : Rescale.Parse(ctx.Global.GetString("rescale"));
         var weights = tasks.Select(t => ctx.Inputs[t].Parameters.GetDouble("weight")).ToArray();
-        var pruners = tasks.Select(t => DeltaPruner.Create(Sparsification, ctx, t)).ToArray();
+        var pruners = DeltaPruner.CreateAll(Sparsification, ctx, tasks);
         var scales = Scales(ctx, tasks, pruners, rescale);
         long rowLength = pruners.FirstOrDefault(p => p is not null)?.RowLength ?? 0;
 
@@ -43,32 +44,106 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         {
             TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
             for (int t = 0; t < tasks.Length; t++) pruners[t]?.Prune(start, ins[tasks[t]].AsSpan(0, length));
+            Mix(ins, tasks, baseIndex, weights, scales, length, normalize, plainDivisor, lambda, odd, output);
+        });
+    }
+
+    /// <summary>The fused mix of one chunk (inputs already turned into pruned task vectors). Vectorised in double:
+    /// each lane performs exactly the scalar sequence of operations (same order, no fused multiply-add), so the
+    /// output is bit-identical to <see cref="MixScalar"/>.</summary>
+    private void Mix(float[][] ins, int[] tasks, int baseIndex, double[] weights, double[] scales, int length,
+        bool normalize, double plainDivisor, double lambda, bool odd, float[] output)
+    {
+        int j = 0, width = Vector<float>.Count;
+        if (Vector.IsHardwareAccelerated && tasks.Length <= MaxVectorTasks)
+        {
             var b = ins[baseIndex];
-            Span<double> weighted = stackalloc double[tasks.Length];
-            for (int j = 0; j < length; j++)
+            var lam = new Vector<double>(lambda);
+            var plain = new Vector<double>(plainDivisor);
+            bool exactReciprocal = LinearMerge.IsPowerOfTwo(plainDivisor);
+            var reciprocal = new Vector<double>(1 / plainDivisor);
+            Span<Vector<double>> weightedLow = stackalloc Vector<double>[tasks.Length];
+            Span<Vector<double>> weightedHigh = stackalloc Vector<double>[tasks.Length];
+            for (; j <= length - width; j += width)
             {
-                double sum = 0;
+                Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
                 for (int t = 0; t < tasks.Length; t++)
                 {
-                    weighted[t] = weights[t] * (ins[tasks[t]][j] * scales[t]);
-                    sum += weighted[t];
+                    Vector.Widen(new Vector<float>(ins[tasks[t]], j), out var dl, out var dh);
+                    var w = new Vector<double>(weights[t]);
+                    var sc = new Vector<double>(scales[t]);
+                    weightedLow[t] = w * (dl * sc);
+                    weightedHigh[t] = w * (dh * sc);
+                    sumLow += weightedLow[t];
+                    sumHigh += weightedHigh[t];
                 }
-                double mixed;
+                Vector<double> mixedLow, mixedHigh;
                 if (SignConsensus)
                 {
-                    bool positive = sum >= 0;
-                    double agreeing = 0, divisor = 0;
-                    for (int t = 0; t < tasks.Length; t++)
-                        if (positive ? weighted[t] > 0 : weighted[t] < 0) { agreeing += weighted[t]; divisor += weights[t]; }
-                    mixed = normalize ? agreeing / (divisor == 0 ? 1 : divisor) : agreeing;
+                    mixedLow = Consensus(weightedLow, weights, sumLow, normalize);
+                    mixedHigh = Consensus(weightedHigh, weights, sumHigh, normalize);
                 }
                 else
                 {
-                    mixed = sum / plainDivisor;
+                    mixedLow = exactReciprocal ? sumLow * reciprocal : sumLow / plain;
+                    mixedHigh = exactReciprocal ? sumHigh * reciprocal : sumHigh / plain;
                 }
-                output[j] = OutputRounding.Narrow(b[j] + lambda * mixed, odd);
+                Vector.Widen(new Vector<float>(b, j), out var bl, out var bh);
+                OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, odd).CopyTo(output, j);
             }
-        });
+        }
+        MixScalar(ins, tasks, baseIndex, weights, scales, j, length, normalize, plainDivisor, lambda, odd, output);
+    }
+
+    private const int MaxVectorTasks = 64;
+
+    /// <summary>TIES "sum" election per lane: keep the weighted deltas whose sign is that of their sum (zero counts as
+    /// positive), divide by the weights of the kept ones when normalising. Adding a masked-out +0.0 leaves a sum of
+    /// same-signed non-zero terms unchanged, so this equals skipping the term.</summary>
+    private static Vector<double> Consensus(ReadOnlySpan<Vector<double>> weighted, double[] weights, Vector<double> sum, bool normalize)
+    {
+        var positive = Vector.GreaterThanOrEqual(sum, Vector<double>.Zero);
+        Vector<double> agreeing = Vector<double>.Zero, divisor = Vector<double>.Zero;
+        for (int t = 0; t < weighted.Length; t++)
+        {
+            var v = weighted[t];
+            var agrees = Vector.ConditionalSelect(positive, Vector.GreaterThan(v, Vector<double>.Zero), Vector.LessThan(v, Vector<double>.Zero));
+            agreeing += Vector.ConditionalSelect(agrees, v, Vector<double>.Zero);
+            divisor += Vector.ConditionalSelect(agrees, new Vector<double>(weights[t]), Vector<double>.Zero);
+        }
+        if (!normalize) return agreeing;
+        var safe = Vector.ConditionalSelect(Vector.Equals(divisor, Vector<double>.Zero), Vector<double>.One, divisor);
+        return agreeing / safe;
+    }
+
+    private void MixScalar(float[][] ins, int[] tasks, int baseIndex, double[] weights, double[] scales, int from, int length,
+        bool normalize, double plainDivisor, double lambda, bool odd, float[] output)
+    {
+        var b = ins[baseIndex];
+        Span<double> weighted = stackalloc double[tasks.Length];
+        for (int j = from; j < length; j++)
+        {
+            double sum = 0;
+            for (int t = 0; t < tasks.Length; t++)
+            {
+                weighted[t] = weights[t] * (ins[tasks[t]][j] * scales[t]);
+                sum += weighted[t];
+            }
+            double mixed;
+            if (SignConsensus)
+            {
+                bool positive = sum >= 0;
+                double agreeing = 0, divisor = 0;
+                for (int t = 0; t < tasks.Length; t++)
+                    if (positive ? weighted[t] > 0 : weighted[t] < 0) { agreeing += weighted[t]; divisor += weights[t]; }
+                mixed = normalize ? agreeing / (divisor == 0 ? 1 : divisor) : agreeing;
+            }
+            else
+            {
+                mixed = sum / plainDivisor;
+            }
+            output[j] = OutputRounding.Narrow(b[j] + lambda * mixed, odd);
+        }
     }
 
     /// <summary>Per-model factors applied to the kept entries (1 where nothing is pruned or rescale is off).</summary>

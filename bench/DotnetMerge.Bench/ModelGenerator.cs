@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using DotnetMerge.Demo;
+using DotnetMerge.Numerics;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Bench;
+
+/// <summary>Writes large llama-shaped bf16 checkpoints quickly: shapes from <see cref="LlamaSpec.OfSize"/>, the
+/// metadata files (config.json, tokenizer, card) from <see cref="SyntheticModels"/>, and tensor values from a cheap
+/// counter-based generator, encoded in parallel and written with the engine's <see cref="ShardedModelWriter"/>.
+/// Fine-tune i = base + a sparse perturbation, so task vectors, TIES trims and slerp angles are all non-trivial.</summary>
+internal static class ModelGenerator
+{
+    private const int Chunk = 1 << 20;
+    private const ulong BaseSeed = 1;
+
+    /// <summary>Directory names of the models of a set: "base", "ft1", "ft2", ...</summary>
+    public static string[] Names(int models) => [SyntheticModels.BaseName, .. Enumerable.Range(1, models - 1).Select(i => "ft" + i.ToString(CultureInfo.InvariantCulture))];
+
+    /// <summary>Makes sure <paramref name="directory"/> holds <paramref name="models"/> complete models of the spec (reused across runs).</summary>
+    public static async Task EnsureAsync(string directory, LlamaSpec spec, int models, TextWriter log)
+    {
+        string stamp = $"{spec} models={models} generator=2";
+        string marker = Path.Combine(directory, "complete.txt");
+        if (File.Exists(marker) && File.ReadAllText(marker) == stamp)
+        {
+            log.WriteLine($"reusing models in {directory}");
+            return;
+        }
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        var names = Names(models);
+        for (int m = 0; m < names.Length; m++)
+        {
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            string dir = Path.Combine(directory, names[m]);
+            await WriteModelAsync(dir, spec, m).ConfigureAwait(false);
+            log.WriteLine(string.Format(CultureInfo.InvariantCulture, "generated {0} ({1:F2} GB) in {2:F1} s", dir, spec.TotalBytes / 1e9, started.Elapsed.TotalSeconds));
+        }
+        File.WriteAllText(marker, stamp);
+    }
+
+    private static async Task WriteModelAsync(string directory, LlamaSpec spec, int modelIndex)
+    {
+        // Metadata from the engine's demo writer (a one-layer, narrow stand-in), then patched to the real shape.
+        var stub = spec with { Layers = 1, Hidden = 64, Intermediate = 64, Heads = 1, KvHeads = 1, MaxShardBytes = 0 };
+        if (modelIndex == 0) await SyntheticModels.WriteBaseAsync(directory, stub, BaseSeed).ConfigureAwait(false);
+        else await SyntheticModels.WriteFineTuneAsync(directory, stub, new FineTune("ft" + modelIndex.ToString(CultureInfo.InvariantCulture), "", 0, 0.05, 1, (ulong)modelIndex), BaseSeed).ConfigureAwait(false);
+        foreach (var f in Directory.GetFiles(directory, "model*.safetensors*")) File.Delete(f);
+        string configPath = Path.Combine(directory, "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        config["hidden_size"] = spec.Hidden;
+        config["intermediate_size"] = spec.Intermediate;
+        config["num_attention_heads"] = spec.Heads;
+        config["num_key_value_heads"] = spec.KvHeads;
+        config["num_hidden_layers"] = spec.Layers;
+        File.WriteAllText(configPath, config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+
+        var tensors = spec.Tensors().Select(t => new OutputTensor(t.Name, spec.Dtype, t.Shape)).ToList();
+        long largest = tensors.Max(t => t.ByteLength);
+        var buffer = new byte[largest];
+        await using var writer = new ShardedModelWriter(directory, tensors, spec.MaxShardBytes);
+        foreach (var t in tensors)
+        {
+            var bytes = buffer.AsMemory(0, (int)t.ByteLength);
+            Fill(t, modelIndex, bytes);
+            await writer.WriteTensorAsync(t.Name, bytes).ConfigureAwait(false);
+        }
+        await writer.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Values of one tensor: base ~ triangular noise of the usual scale (norms near 1); model m &gt; 0 adds a
+    /// perturbation of 5 % of that scale to a fraction 1/m of the elements (so fine-tunes differ in density).</summary>
+    private static void Fill(OutputTensor tensor, int modelIndex, Memory<byte> destination)
+    {
+        long n = tensor.Shape.Aggregate(1L, (a, b) => a * b);
+        bool norm = tensor.Shape.Length == 1;
+        float scale = norm ? 0.05f : (float)(1.0 / Math.Sqrt(tensor.Shape[^1]));
+        float center = norm ? 1f : 0f;
+        ulong nameHash = Hash(tensor.Name);
+        float density = modelIndex == 0 ? 0 : 1f / modelIndex;
+        long chunks = (n + Chunk - 1) / Chunk;
+        Parallel.For(0, chunks, c =>
+        {
+            long start = c * Chunk;
+            int length = (int)Math.Min(Chunk, n - start);
+            var values = new float[length];
+            var baseRng = new Rng(BaseSeed ^ nameHash ^ ((ulong)c * 0x9E3779B97F4A7C15UL));
+            for (int i = 0; i < length; i++) values[i] = center + scale * baseRng.Triangular();
+            if (modelIndex > 0)
+            {
+                var rng = new Rng(((ulong)modelIndex << 40) ^ nameHash ^ ((ulong)c * 0xD1B54A32D192ED03UL));
+                float delta = 0.05f * scale;
+                for (int i = 0; i < length; i++)
+                {
+                    float keep = rng.Uniform(), noise = rng.Triangular();
+                    if (keep < density) values[i] += delta * noise;
+                }
+            }
+            DtypeConversion.Encode(tensor.Dtype, values, destination.Span, start);
+        });
+    }
+
+    private static ulong Hash(string s)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (char ch in s) { h ^= ch; h *= 1099511628211UL; }
+        return h;
+    }
+
+    /// <summary>xorshift64* (fixture data only).</summary>
+    [StructLayout(LayoutKind.Auto)]
+    private struct Rng(ulong seed)
+    {
+        private ulong _state = seed | 1;
+
+        private uint Next()
+        {
+            _state ^= _state >> 12; _state ^= _state << 25; _state ^= _state >> 27;
+            return (uint)((_state * 0x2545F4914F6CDD1DUL) >> 32);
+        }
+
+        public float Uniform() => (Next() >> 8) * (1f / (1 << 24));
+
+        /// <summary>Sum of two uniforms, centred: triangular on (−1, 1), variance 1/6 (scaled to ~unit variance).</summary>
+        public float Triangular() => (Uniform() + Uniform() - 1f) * 2.449f;
+    }
+}
