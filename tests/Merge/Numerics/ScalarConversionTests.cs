@@ -84,7 +84,7 @@ public class ScalarConversionTests
             65504f, 65519.996f, 65520f /* f16 overflow tie */, 6.1035156e-05f, 5.9604645e-08f, 2.9802322e-08f /* f16 half of min subnormal: tie to 0 */,
             2.9802326e-08f, 448f, 464f, 464.00003f, 480f, 57344f, 61439.996f, 61440f, 0.001953125f /* e4m3 min subnormal */,
             0.0009765625f, 0.00097656256f, 1.5258789e-05f /* e5m2 min subnormal */, 7.6293945e-06f, 1e-40f, -1e-40f,
-            BitConverter.Int32BitsToSingle(0x7F800001), BitConverter.Int32BitsToSingle(unchecked((int)0xFFC00000)),
+            BitConverter.Int32BitsToSingle(0x7F800001), BitConverter.Int32BitsToSingle(0x7FC00001) /* positive quiet NaN with payload (float.NaN is 0xFFC00000) */,
         ];
         return fixedValues;
     }
