@@ -40,6 +40,12 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
         int baseIndex = ctx.BaseIndex;
         bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
+        if (pruners.All(p => p is null) && tasks.Length <= MaxVectorTasks && Bf16Lanes.Applies(ctx, ctx.Inputs))
+        {
+            // Nothing pruned: one pass over the raw bf16 bytes (deltas, mix and encode in registers).
+            Bf16Lanes.Map(ctx, ctx.Inputs, new UnprunedKernel(this, tasks, baseIndex, weights, scales, normalize, plainDivisor, lambda, odd));
+            return;
+        }
         ChunkLoop.MapRows(ctx, ctx.Inputs, rowLength, (start, length, ins, output) =>
         {
             TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
@@ -96,6 +102,63 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     }
 
     private const int MaxVectorTasks = 64;
+
+    /// <summary><see cref="Mix"/> of unpruned task vectors for <see cref="Bf16Lanes"/>: the delta is taken in float32
+    /// (as <see cref="TaskVectors.ToDeltas"/>), then the same double-precision operations in the same order.</summary>
+    private readonly struct UnprunedKernel(GeneralizedTaskArithmetic method, int[] tasks, int baseIndex, double[] weights,
+        double[] scales, bool normalize, double plainDivisor, double lambda, bool odd) : IElementwiseKernel
+    {
+        private readonly bool _exactReciprocal = LinearMerge.IsPowerOfTwo(plainDivisor);
+
+        public Vector<float> Lanes(ReadOnlySpan<Vector<float>> inputs)
+        {
+            Span<Vector<double>> weightedLow = stackalloc Vector<double>[tasks.Length];
+            Span<Vector<double>> weightedHigh = stackalloc Vector<double>[tasks.Length];
+            var b = inputs[baseIndex];
+            Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
+            for (int t = 0; t < tasks.Length; t++)
+            {
+                Vector.Widen(inputs[tasks[t]] - b, out var dl, out var dh);
+                var w = new Vector<double>(weights[t]);
+                var sc = new Vector<double>(scales[t]);
+                weightedLow[t] = w * (dl * sc);
+                weightedHigh[t] = w * (dh * sc);
+                sumLow += weightedLow[t];
+                sumHigh += weightedHigh[t];
+            }
+            Vector<double> mixedLow, mixedHigh;
+            if (method.SignConsensus)
+            {
+                mixedLow = Consensus(weightedLow, weights, sumLow, normalize);
+                mixedHigh = Consensus(weightedHigh, weights, sumHigh, normalize);
+            }
+            else if (_exactReciprocal)
+            {
+                var r = new Vector<double>(1 / plainDivisor);
+                mixedLow = sumLow * r;
+                mixedHigh = sumHigh * r;
+            }
+            else
+            {
+                var d = new Vector<double>(plainDivisor);
+                mixedLow = sumLow / d;
+                mixedHigh = sumHigh / d;
+            }
+            var lam = new Vector<double>(lambda);
+            Vector.Widen(b, out var bl, out var bh);
+            return OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, odd);
+        }
+
+        public float Scalar(ReadOnlySpan<float> inputs)
+        {
+            float[][] ins = new float[inputs.Length][];
+            for (int i = 0; i < ins.Length; i++) ins[i] = [inputs[i]];
+            TaskVectors.ToDeltas(ins, baseIndex, tasks, 1);
+            var output = new float[1];
+            method.MixScalar(ins, tasks, baseIndex, weights, scales, 0, 1, normalize, plainDivisor, lambda, odd, output);
+            return output[0];
+        }
+    }
 
     /// <summary>TIES "sum" election per lane: keep the weighted deltas whose sign is that of their sum (zero counts as
     /// positive), divide by the weights of the kept ones when normalising. Adding a masked-out +0.0 leaves a sum of
