@@ -224,6 +224,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             long rowLength = pruners.First(p => p is not null)!.RowLength;
             int baseIndex = ctx.BaseIndex;
             // Per model: ‖δ‖₁ and ‖pruned δ‖₁ (accumulated in float64 per chunk, chunks summed in order).
+            foreach (var p in pruners) p?.RememberDecisions(ctx.OutputElementCount);
             var norms = ChunkLoop.Reduce(ctx.Settings, ctx.Inputs, ChunkLoop.RowChunk(TaskVectors.ReductionChunk, rowLength),
                 2 * tasks.Length, (start, length, ins, acc) =>
                 {
@@ -240,6 +241,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
                         acc[2 * t + 1] += after;
                     }
                 });
+            foreach (var p in pruners) p?.DecisionsComplete();
             for (int t = 0; t < tasks.Length; t++)
                 if (pruners[t] is not null && norms[2 * t] >= 1e-7 && norms[2 * t + 1] >= 1e-7)
                     scales[t] = norms[2 * t] / norms[2 * t + 1];
