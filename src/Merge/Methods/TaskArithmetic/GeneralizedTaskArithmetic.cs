@@ -64,38 +64,11 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         if (Vector.IsHardwareAccelerated && tasks.Length <= MaxVectorTasks)
         {
             var b = ins[baseIndex];
-            var lam = new Vector<double>(lambda);
-            var plain = new Vector<double>(plainDivisor);
-            bool exactReciprocal = LinearMerge.IsPowerOfTwo(plainDivisor);
-            var reciprocal = new Vector<double>(1 / plainDivisor);
-            Span<Vector<double>> weightedLow = stackalloc Vector<double>[tasks.Length];
-            Span<Vector<double>> weightedHigh = stackalloc Vector<double>[tasks.Length];
+            Span<Vector<float>> deltas = stackalloc Vector<float>[tasks.Length];
             for (; j <= length - width; j += width)
             {
-                Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
-                for (int t = 0; t < tasks.Length; t++)
-                {
-                    Vector.Widen(new Vector<float>(ins[tasks[t]], j), out var dl, out var dh);
-                    var w = new Vector<double>(weights[t]);
-                    var sc = new Vector<double>(scales[t]);
-                    weightedLow[t] = w * (dl * sc);
-                    weightedHigh[t] = w * (dh * sc);
-                    sumLow += weightedLow[t];
-                    sumHigh += weightedHigh[t];
-                }
-                Vector<double> mixedLow, mixedHigh;
-                if (SignConsensus)
-                {
-                    mixedLow = Consensus(weightedLow, weights, sumLow, normalize);
-                    mixedHigh = Consensus(weightedHigh, weights, sumHigh, normalize);
-                }
-                else
-                {
-                    mixedLow = exactReciprocal ? sumLow * reciprocal : sumLow / plain;
-                    mixedHigh = exactReciprocal ? sumHigh * reciprocal : sumHigh / plain;
-                }
-                Vector.Widen(new Vector<float>(b, j), out var bl, out var bh);
-                OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, odd).CopyTo(output, j);
+                for (int t = 0; t < tasks.Length; t++) deltas[t] = new Vector<float>(ins[tasks[t]], j);
+                MixLanes(deltas, new Vector<float>(b, j), weights, scales, normalize, plainDivisor, lambda, odd).CopyTo(output, j);
             }
         }
         MixScalar(ins, tasks, baseIndex, weights, scales, j, length, normalize, plainDivisor, lambda, odd, output);
@@ -103,50 +76,60 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
 
     private const int MaxVectorTasks = 64;
 
+    /// <summary>The mix of <see cref="Vector{T}.Count"/> elements: task vectors <paramref name="deltas"/> (float32, one
+    /// per task) and base lanes <paramref name="b"/> in, the float32 to encode out; lane for lane what
+    /// <see cref="MixScalar"/> does.</summary>
+    private Vector<float> MixLanes(ReadOnlySpan<Vector<float>> deltas, Vector<float> b, double[] weights, double[] scales,
+        bool normalize, double plainDivisor, double lambda, bool odd)
+    {
+        Span<Vector<double>> weightedLow = stackalloc Vector<double>[deltas.Length];
+        Span<Vector<double>> weightedHigh = stackalloc Vector<double>[deltas.Length];
+        Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
+        for (int t = 0; t < deltas.Length; t++)
+        {
+            Vector.Widen(deltas[t], out var dl, out var dh);
+            var w = new Vector<double>(weights[t]);
+            var sc = new Vector<double>(scales[t]);
+            weightedLow[t] = w * (dl * sc);
+            weightedHigh[t] = w * (dh * sc);
+            sumLow += weightedLow[t];
+            sumHigh += weightedHigh[t];
+        }
+        Vector<double> mixedLow, mixedHigh;
+        if (SignConsensus)
+        {
+            mixedLow = Consensus(weightedLow, weights, sumLow, normalize);
+            mixedHigh = Consensus(weightedHigh, weights, sumHigh, normalize);
+        }
+        else if (LinearMerge.IsPowerOfTwo(plainDivisor))
+        {
+            // Dividing by a power of two is exactly multiplying by its reciprocal (and much cheaper than vdivpd).
+            var r = new Vector<double>(1 / plainDivisor);
+            mixedLow = sumLow * r;
+            mixedHigh = sumHigh * r;
+        }
+        else
+        {
+            var d = new Vector<double>(plainDivisor);
+            mixedLow = sumLow / d;
+            mixedHigh = sumHigh / d;
+        }
+        var lam = new Vector<double>(lambda);
+        Vector.Widen(b, out var bl, out var bh);
+        return OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, odd);
+    }
+
     /// <summary><see cref="Mix"/> of unpruned task vectors for <see cref="Bf16Lanes"/>: the delta is taken in float32
     /// (as <see cref="TaskVectors.ToDeltas"/>), then the same double-precision operations in the same order.</summary>
     private readonly struct UnprunedKernel(GeneralizedTaskArithmetic method, int[] tasks, int baseIndex, double[] weights,
         double[] scales, bool normalize, double plainDivisor, double lambda, bool odd) : IElementwiseKernel
     {
-        private readonly bool _exactReciprocal = LinearMerge.IsPowerOfTwo(plainDivisor);
-
         public Vector<float> Lanes(ReadOnlySpan<Vector<float>> inputs)
         {
-            Span<Vector<double>> weightedLow = stackalloc Vector<double>[tasks.Length];
-            Span<Vector<double>> weightedHigh = stackalloc Vector<double>[tasks.Length];
+            Span<Vector<float>> deltas = stackalloc Vector<float>[tasks.Length];
             var b = inputs[baseIndex];
-            Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
-            for (int t = 0; t < tasks.Length; t++)
-            {
-                Vector.Widen(inputs[tasks[t]] - b, out var dl, out var dh);
-                var w = new Vector<double>(weights[t]);
-                var sc = new Vector<double>(scales[t]);
-                weightedLow[t] = w * (dl * sc);
-                weightedHigh[t] = w * (dh * sc);
-                sumLow += weightedLow[t];
-                sumHigh += weightedHigh[t];
-            }
-            Vector<double> mixedLow, mixedHigh;
-            if (method.SignConsensus)
-            {
-                mixedLow = Consensus(weightedLow, weights, sumLow, normalize);
-                mixedHigh = Consensus(weightedHigh, weights, sumHigh, normalize);
-            }
-            else if (_exactReciprocal)
-            {
-                var r = new Vector<double>(1 / plainDivisor);
-                mixedLow = sumLow * r;
-                mixedHigh = sumHigh * r;
-            }
-            else
-            {
-                var d = new Vector<double>(plainDivisor);
-                mixedLow = sumLow / d;
-                mixedHigh = sumHigh / d;
-            }
-            var lam = new Vector<double>(lambda);
-            Vector.Widen(b, out var bl, out var bh);
-            return OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, odd);
+            for (int t = 0; t < tasks.Length; t++) deltas[t] = inputs[tasks[t]] - b;
+            return method.MixLanes(deltas, b, weights, scales, normalize, plainDivisor, lambda, odd);
         }
 
         public float Scalar(ReadOnlySpan<float> inputs)
