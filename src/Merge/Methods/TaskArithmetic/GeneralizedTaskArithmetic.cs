@@ -124,12 +124,35 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     private readonly struct UnprunedKernel(GeneralizedTaskArithmetic method, int[] tasks, int baseIndex, double[] weights,
         double[] scales, bool normalize, double plainDivisor, double lambda, bool odd) : IElementwiseKernel
     {
+        private readonly double _reciprocal = LinearMerge.IsPowerOfTwo(plainDivisor) ? 1 / plainDivisor : 0;
+
         public Vector<float> Lanes(ReadOnlySpan<Vector<float>> inputs)
         {
+            if (!method.SignConsensus && _reciprocal != 0) return PlainSum(inputs);
             Span<Vector<float>> deltas = stackalloc Vector<float>[tasks.Length];
             var b = inputs[baseIndex];
             for (int t = 0; t < tasks.Length; t++) deltas[t] = inputs[tasks[t]] - b;
             return method.MixLanes(deltas, b, weights, scales, normalize, plainDivisor, lambda, odd);
+        }
+
+        /// <summary>The common case (no election, power-of-two divisor) without per-call scratch: the same operations
+        /// as <see cref="MixLanes"/> in the same order.</summary>
+        private Vector<float> PlainSum(ReadOnlySpan<Vector<float>> inputs)
+        {
+            var b = inputs[baseIndex];
+            Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
+            for (int t = 0; t < tasks.Length; t++)
+            {
+                Vector.Widen(inputs[tasks[t]] - b, out var dl, out var dh);
+                var w = new Vector<double>(weights[t]);
+                var sc = new Vector<double>(scales[t]);
+                sumLow += w * (dl * sc);
+                sumHigh += w * (dh * sc);
+            }
+            var r = new Vector<double>(_reciprocal);
+            var lam = new Vector<double>(lambda);
+            Vector.Widen(b, out var bl, out var bh);
+            return OutputRounding.Narrow(bl + lam * (sumLow * r), bh + lam * (sumHigh * r), odd);
         }
 
         public float Scalar(ReadOnlySpan<float> inputs)
