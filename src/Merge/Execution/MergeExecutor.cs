@@ -12,10 +12,13 @@ namespace DotnetMerge.Execution;
 /// largest tensors, never on the model size.</summary>
 public static class MergeExecutor
 {
-    private sealed class Loaded(TensorJob job, NativeBuffer[] inputs, long inputBytes, long outputBytes)
+    private sealed class Loaded(TensorJob job, NativeBuffer[] inputs, MappedTensor?[] mapped, long inputBytes, long outputBytes)
     {
         public TensorJob Job { get; } = job;
         public NativeBuffer[] Inputs { get; } = inputs;
+        /// <summary>Per input: its bytes mapped from the file (then <see cref="Inputs"/> holds null there), or null.</summary>
+        public MappedTensor?[] Mapped { get; } = mapped;
+        public ReadOnlyMemory<byte> Data(int i) => Mapped[i] is { } m ? m.Memory : Inputs[i].Memory;
         public long InputBytes { get; } = inputBytes;
         public long OutputBytes { get; } = outputBytes;
     }
@@ -56,6 +59,7 @@ public static class MergeExecutor
                     long outputBytes = job.Kind == JobKind.Copy ? 0 : job.OutputBytes;
                     await budget.AcquireAsync(job.InputBytes + outputBytes, token).ConfigureAwait(false);
                     var buffers = new NativeBuffer[job.Inputs.Count];
+                    var mapped = new MappedTensor?[buffers.Length];
                     var reads = new Task?[buffers.Length];
                     try
                     {
@@ -63,10 +67,14 @@ public static class MergeExecutor
                         for (int i = 0; i < buffers.Length; i++)
                         {
                             var input = job.Inputs[i];
+                            // Merge inputs are only read: map them (no copy into private memory). A copied tensor's
+                            // buffer becomes the output buffer, so it is read as before.
+                            if (job.Kind != JobKind.Copy && (mapped[i] = MappedTensor.TryMap(input.File, input.Tensor)) is not null)
+                                continue;
                             buffers[i] = pool.Rent(input.ByteLength);
                             reads[i] = input.File.ReadTensorAsync(input.Tensor, buffers[i].Memory, token).AsTask();
                         }
-                        await Task.WhenAll(reads!).ConfigureAwait(false);
+                        await Task.WhenAll(reads.OfType<Task>()).ConfigureAwait(false);
                     }
                     catch
                     {
@@ -74,10 +82,11 @@ public static class MergeExecutor
                         foreach (var r in reads)
                             if (r is not null) await r.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
                         foreach (var b in buffers) ((IDisposable?)b)?.Dispose();
+                        foreach (var m in mapped) ((IDisposable?)m)?.Dispose();
                         budget.Release(job.InputBytes + outputBytes);
                         throw;
                     }
-                    await toCompute.Writer.WriteAsync(new Loaded(job, buffers, job.InputBytes, outputBytes), token).ConfigureAwait(false);
+                    await toCompute.Writer.WriteAsync(new Loaded(job, buffers, mapped, job.InputBytes, outputBytes), token).ConfigureAwait(false);
                 }
                 toCompute.Writer.Complete();
             }
@@ -136,7 +145,11 @@ public static class MergeExecutor
             linked.Cancel();
             // Drain whatever is still queued so native buffers are freed.
             try { await Task.WhenAll(reader, computer, writerTask).ConfigureAwait(false); } catch { /* reported below */ }
-            while (toCompute.Reader.TryRead(out var l)) foreach (var b in l.Inputs) ((IDisposable)b).Dispose();
+            while (toCompute.Reader.TryRead(out var l))
+            {
+                foreach (var b in l.Inputs) ((IDisposable?)b)?.Dispose();
+                foreach (var m in l.Mapped) ((IDisposable?)m)?.Dispose();
+            }
             while (toWrite.Reader.TryRead(out var c)) ((IDisposable)c.Output).Dispose();
             ct.ThrowIfCancellationRequested();
             throw FirstFailure(reader, computer, writerTask);
@@ -173,7 +186,7 @@ public static class MergeExecutor
             for (int i = 0; i < inputs.Length; i++)
             {
                 var ji = job.Inputs[i];
-                var input = new MergeInput(ji.Model.Name, ji.TensorName, ji.Tensor.Dtype, ji.Tensor.Shape, loaded.Inputs[i].Memory, ji.IsBase, ji.Parameters);
+                var input = new MergeInput(ji.Model.Name, ji.TensorName, ji.Tensor.Dtype, ji.Tensor.Shape, loaded.Data(i), ji.IsBase, ji.Parameters);
                 inputs[i] = ji.CropShape is null ? input : input.CropTo(ji.CropShape);
             }
             var context = new TensorMergeContext(job.OutputName, inputs, job.BaseIndex, job.Global, job.OutputShape, job.OutputDtype,
@@ -196,7 +209,8 @@ public static class MergeExecutor
         }
         finally
         {
-            foreach (var b in loaded.Inputs) pool.Return(b);
+            foreach (var b in loaded.Inputs) if (b is not null) pool.Return(b);
+            foreach (var m in loaded.Mapped) ((IDisposable?)m)?.Dispose();
             budget.Release(loaded.InputBytes);
         }
         return new Computed(job, output, loaded.OutputBytes, loaded.InputBytes);

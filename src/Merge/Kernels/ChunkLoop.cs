@@ -60,6 +60,16 @@ public static class ChunkLoop
         return result;
     }
 
+    /// <summary>Runs <paramref name="body"/>(start, length) over the chunks of a tensor of <paramref name="total"/> elements,
+    /// in parallel, with no decode buffers (kernels that read and write the raw bytes themselves).</summary>
+    public static void ForEachChunk(ExecutionSettings settings, long total, long chunkElements, Action<long, int> body)
+    {
+        if (total == 0) return;
+        long chunks = (total + chunkElements - 1) / chunkElements;
+        Run(settings, chunks, 0, 0, withOutput: false,
+            (c, _, _) => body(c * chunkElements, (int)Math.Min(chunkElements, total - c * chunkElements)));
+    }
+
     /// <summary>Number of elements per chunk when chunks must hold whole rows.</summary>
     public static long RowChunk(long chunkElements, long rowLength)
         => rowLength <= 0 ? chunkElements : Math.Max(1, chunkElements / rowLength) * rowLength;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace DotnetMerge.Kernels;
 
@@ -204,11 +205,16 @@ public static class MagnitudeSelect
                 var bits = new Vector<uint>(u.Slice(i));
                 var negative = Vector.AsVectorUInt32(Vector.ShiftRightArithmetic(Vector.AsVectorInt32(bits), 31));
                 var key = bits ^ (negative | signFlip);
-                if (!Vector.EqualsAny(Vector.ShiftRightLogical(key, 16), want)) continue;
-                for (int j = 0; j < Vector<uint>.Count; j++)
+                var match = Vector.Equals(Vector.ShiftRightLogical(key, 16), want);
+                if (match == Vector<uint>.Zero) continue;
+                // bf16 task vectors take few distinct values, so the threshold's bucket can hold a good share of the
+                // elements: visit only the matching lanes (bit mask), not all of them.
+                uint lanes = MatchMask(match);
+                while (lanes != 0)
                 {
-                    uint k = key[j];
-                    if ((k & 0xFFFF_0000u) == prefix) histogram[k & 0xFFFF]++;
+                    int j = BitOperations.TrailingZeroCount(lanes);
+                    lanes &= lanes - 1;
+                    histogram[SortKey(values[i + j]) & 0xFFFF]++;
                 }
             }
         }
@@ -217,6 +223,18 @@ public static class MagnitudeSelect
             uint key = SortKey(values[i]);
             if ((key & 0xFFFF_0000u) == prefix) histogram[key & 0xFFFF]++;
         }
+    }
+
+    /// <summary>Bit j set when lane j of <paramref name="match"/> is all ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint MatchMask(Vector<uint> match)
+    {
+        if (Vector<uint>.Count == 8) return Vector256.ExtractMostSignificantBits(match.AsVector256());
+        if (Vector<uint>.Count == 16) return (uint)Vector512.ExtractMostSignificantBits(match.AsVector512());
+        if (Vector<uint>.Count == 4) return Vector128.ExtractMostSignificantBits(match.AsVector128());
+        uint mask = 0;
+        for (int j = 0; j < Vector<uint>.Count; j++) if (match[j] != 0) mask |= 1u << j;
+        return mask;
     }
 
     /// <summary>How many of <paramref name="values"/> have sort key <paramref name="key"/>.</summary>

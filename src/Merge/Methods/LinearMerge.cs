@@ -21,6 +21,11 @@ public sealed class LinearMerge : IMergeMethod
                 $"linear: the weights of tensor '{ctx.OutputName}' sum to zero; set normalize: false to add and subtract models");
         double divisor = normalize ? sum : 1;
         bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
+        if (Bf16Lanes.Applies(ctx, ctx.Inputs))
+        {
+            Bf16Lanes.Map(ctx, ctx.Inputs, new Kernel(weights, divisor, odd));
+            return;
+        }
         ChunkLoop.Map(ctx, ctx.Inputs, (_, length, ins, output) =>
         {
             int j = 0, width = Vector<float>.Count;
@@ -51,6 +56,39 @@ public sealed class LinearMerge : IMergeMethod
                 output[j] = OutputRounding.Narrow(acc / divisor, odd);
             }
         });
+    }
+
+    /// <summary>The mix of one element (or one vector of lanes) for <see cref="Bf16Lanes"/>; the same operations as above.</summary>
+    private readonly struct Kernel(double[] weights, double divisor, bool odd) : IElementwiseKernel
+    {
+        private readonly bool _exactReciprocal = IsPowerOfTwo(divisor);
+        private readonly double _reciprocal = 1 / divisor;
+
+        public Vector<float> Lanes(ReadOnlySpan<Vector<float>> inputs)
+        {
+            Vector<double> low = Vector<double>.Zero, high = Vector<double>.Zero;
+            for (int i = 0; i < weights.Length; i++)
+            {
+                Vector.Widen(inputs[i], out var xl, out var xh);
+                var w = new Vector<double>(weights[i]);
+                low += w * xl;
+                high += w * xh;
+            }
+            if (_exactReciprocal)
+            {
+                var r = new Vector<double>(_reciprocal);
+                return OutputRounding.Narrow(low * r, high * r, odd);
+            }
+            var d = new Vector<double>(divisor);
+            return OutputRounding.Narrow(low / d, high / d, odd);
+        }
+
+        public float Scalar(ReadOnlySpan<float> inputs)
+        {
+            double acc = 0;
+            for (int i = 0; i < weights.Length; i++) acc += weights[i] * inputs[i];
+            return OutputRounding.Narrow(acc / divisor, odd);
+        }
     }
 
     /// <summary>True for ±2^k in the normal range, whose reciprocal is exact (so x / d == x · (1/d) for every x).</summary>

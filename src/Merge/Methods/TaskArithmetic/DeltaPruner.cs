@@ -35,6 +35,13 @@ internal abstract class DeltaPruner
     /// <summary>Zeroes the dropped entries of <paramref name="delta"/>, the task-vector elements [start, start + length).</summary>
     public abstract void Prune(long start, Span<float> delta);
 
+    /// <summary>Asks the pruner to remember its keep / drop decisions during the next pass over all
+    /// <paramref name="elements"/> elements (random pruners: no second random draw in a later pass).</summary>
+    public virtual void RememberDecisions(long elements) { }
+
+    /// <summary>The pass that remembered decisions is complete: later <see cref="Prune"/> calls replay them.</summary>
+    public virtual void DecisionsComplete() { }
+
     /// <summary>Builds the pruners of the task models <paramref name="tasks"/> (null where nothing is dropped: density ≥ 1
     /// or no sparsification). The magnitude selections of all models run together, in the same passes over the inputs.</summary>
     public static DeltaPruner?[] CreateAll(Sparsification method, TensorMergeContext ctx, int[] tasks)
@@ -138,12 +145,25 @@ internal abstract class DeltaPruner
     /// <summary>Keeps each element iff its Philox uniform is below density.</summary>
     private sealed class Bernoulli(double density, ulong seed, uint model, uint nameHash) : DeltaPruner(density)
     {
+        // One bit per element (kept = 1), filled by the first pass (the L1 norms) and replayed by the map pass:
+        // the Philox draws and the compares then run once per element instead of twice.
+        private ulong[]? _kept;
+        private bool _complete;
+
+        public override void RememberDecisions(long elements) { _kept = new ulong[(elements + 63) / 64]; _complete = false; }
+
+        public override void DecisionsComplete() => _complete = _kept is not null;
+
         public override void Prune(long start, Span<float> delta)
         {
+            // Chunks start on 64-element boundaries (whole words, so parallel chunks never share one).
+            bool aligned = start % 64 == 0;
+            if (_complete && aligned) { Replay(start, delta); return; }
             var uniforms = ArrayPool<float>.Shared.Rent(delta.Length);
             try
             {
                 Philox.FillUniform(seed, model, nameHash, start, uniforms.AsSpan(0, delta.Length));
+                var words = _kept is not null && !_complete && aligned ? _kept.AsSpan((int)(start / 64)) : default;
                 int j = 0;
                 if (Vector.IsHardwareAccelerated)
                 {
@@ -155,13 +175,47 @@ internal abstract class DeltaPruner
                         var kept = Vector.Narrow(Vector.LessThan(low, p), Vector.LessThan(high, p));
                         var d = delta.Slice(j);
                         Vector.ConditionalSelect(kept, new Vector<float>(d), Vector<float>.Zero).CopyTo(d);
+                        if (!words.IsEmpty) words[j >> 6] |= LaneMask(kept) << (j & 63);
                     }
                 }
                 for (; j < delta.Length; j++)
+                {
                     if (!(uniforms[j] < Density)) delta[j] = 0;
+                    else if (!words.IsEmpty) words[j >> 6] |= 1ul << (j & 63);
+                }
             }
             finally { ArrayPool<float>.Shared.Return(uniforms); }
         }
+
+        private void Replay(long start, Span<float> delta)
+        {
+            var words = _kept.AsSpan((int)(start / 64));
+            int j = 0;
+            if (Vector.IsHardwareAccelerated && Vector<float>.Count <= 64 && 64 % Vector<float>.Count == 0)
+            {
+                var laneBits = new Vector<int>(LaneBits);
+                for (; j <= delta.Length - Vector<float>.Count; j += Vector<float>.Count)
+                {
+                    int bits = (int)(words[j >> 6] >> (j & 63));
+                    var kept = Vector.Equals(new Vector<int>(bits) & laneBits, laneBits);
+                    var d = delta.Slice(j);
+                    Vector.ConditionalSelect(kept, new Vector<float>(d), Vector<float>.Zero).CopyTo(d);
+                }
+            }
+            for (; j < delta.Length; j++)
+                if ((words[j >> 6] & (1ul << (j & 63))) == 0) delta[j] = 0;
+        }
+
+        /// <summary>Bit l set when lane l is all ones (the lanes of one vector never straddle a 64-bit word).</summary>
+        private static ulong LaneMask(Vector<int> kept)
+        {
+            if (Vector<int>.Count == 8) return System.Runtime.Intrinsics.Vector256.ExtractMostSignificantBits(System.Runtime.Intrinsics.Vector256.AsVector256(kept));
+            ulong mask = 0;
+            for (int l = 0; l < Vector<int>.Count; l++) if (kept[l] != 0) mask |= 1ul << l;
+            return mask;
+        }
+
+        private static readonly int[] LaneBits = [.. Enumerable.Range(0, Math.Max(Vector<int>.Count, 1)).Select(l => l < 31 ? 1 << l : 0)];
     }
 
     /// <summary>DELLA MagPrune: in each row, the element of ascending |δ| rank r (0-based, ties: lower index ranks

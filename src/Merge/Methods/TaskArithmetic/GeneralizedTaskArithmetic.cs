@@ -40,6 +40,12 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
         int baseIndex = ctx.BaseIndex;
         bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
+        if (pruners.All(p => p is null) && tasks.Length <= MaxVectorTasks && Bf16Lanes.Applies(ctx, ctx.Inputs))
+        {
+            // Nothing pruned: one pass over the raw bf16 bytes (deltas, mix and encode in registers).
+            Bf16Lanes.Map(ctx, ctx.Inputs, new UnprunedKernel(this, tasks, baseIndex, weights, scales, normalize, plainDivisor, lambda, odd));
+            return;
+        }
         ChunkLoop.MapRows(ctx, ctx.Inputs, rowLength, (start, length, ins, output) =>
         {
             TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
@@ -58,44 +64,107 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         if (Vector.IsHardwareAccelerated && tasks.Length <= MaxVectorTasks)
         {
             var b = ins[baseIndex];
-            var lam = new Vector<double>(lambda);
-            var plain = new Vector<double>(plainDivisor);
-            bool exactReciprocal = LinearMerge.IsPowerOfTwo(plainDivisor);
-            var reciprocal = new Vector<double>(1 / plainDivisor);
-            Span<Vector<double>> weightedLow = stackalloc Vector<double>[tasks.Length];
-            Span<Vector<double>> weightedHigh = stackalloc Vector<double>[tasks.Length];
+            Span<Vector<float>> deltas = stackalloc Vector<float>[tasks.Length];
             for (; j <= length - width; j += width)
             {
-                Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
-                for (int t = 0; t < tasks.Length; t++)
-                {
-                    Vector.Widen(new Vector<float>(ins[tasks[t]], j), out var dl, out var dh);
-                    var w = new Vector<double>(weights[t]);
-                    var sc = new Vector<double>(scales[t]);
-                    weightedLow[t] = w * (dl * sc);
-                    weightedHigh[t] = w * (dh * sc);
-                    sumLow += weightedLow[t];
-                    sumHigh += weightedHigh[t];
-                }
-                Vector<double> mixedLow, mixedHigh;
-                if (SignConsensus)
-                {
-                    mixedLow = Consensus(weightedLow, weights, sumLow, normalize);
-                    mixedHigh = Consensus(weightedHigh, weights, sumHigh, normalize);
-                }
-                else
-                {
-                    mixedLow = exactReciprocal ? sumLow * reciprocal : sumLow / plain;
-                    mixedHigh = exactReciprocal ? sumHigh * reciprocal : sumHigh / plain;
-                }
-                Vector.Widen(new Vector<float>(b, j), out var bl, out var bh);
-                OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, odd).CopyTo(output, j);
+                for (int t = 0; t < tasks.Length; t++) deltas[t] = new Vector<float>(ins[tasks[t]], j);
+                MixLanes(deltas, new Vector<float>(b, j), weights, scales, normalize, plainDivisor, lambda, odd).CopyTo(output, j);
             }
         }
         MixScalar(ins, tasks, baseIndex, weights, scales, j, length, normalize, plainDivisor, lambda, odd, output);
     }
 
     private const int MaxVectorTasks = 64;
+
+    /// <summary>The mix of <see cref="Vector{T}.Count"/> elements: task vectors <paramref name="deltas"/> (float32, one
+    /// per task) and base lanes <paramref name="b"/> in, the float32 to encode out; lane for lane what
+    /// <see cref="MixScalar"/> does.</summary>
+    private Vector<float> MixLanes(ReadOnlySpan<Vector<float>> deltas, Vector<float> b, double[] weights, double[] scales,
+        bool normalize, double plainDivisor, double lambda, bool odd)
+    {
+        Span<Vector<double>> weightedLow = stackalloc Vector<double>[deltas.Length];
+        Span<Vector<double>> weightedHigh = stackalloc Vector<double>[deltas.Length];
+        Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
+        for (int t = 0; t < deltas.Length; t++)
+        {
+            Vector.Widen(deltas[t], out var dl, out var dh);
+            var w = new Vector<double>(weights[t]);
+            var sc = new Vector<double>(scales[t]);
+            weightedLow[t] = w * (dl * sc);
+            weightedHigh[t] = w * (dh * sc);
+            sumLow += weightedLow[t];
+            sumHigh += weightedHigh[t];
+        }
+        Vector<double> mixedLow, mixedHigh;
+        if (SignConsensus)
+        {
+            mixedLow = Consensus(weightedLow, weights, sumLow, normalize);
+            mixedHigh = Consensus(weightedHigh, weights, sumHigh, normalize);
+        }
+        else if (LinearMerge.IsPowerOfTwo(plainDivisor))
+        {
+            // Dividing by a power of two is exactly multiplying by its reciprocal (and much cheaper than vdivpd).
+            var r = new Vector<double>(1 / plainDivisor);
+            mixedLow = sumLow * r;
+            mixedHigh = sumHigh * r;
+        }
+        else
+        {
+            var d = new Vector<double>(plainDivisor);
+            mixedLow = sumLow / d;
+            mixedHigh = sumHigh / d;
+        }
+        var lam = new Vector<double>(lambda);
+        Vector.Widen(b, out var bl, out var bh);
+        return OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, odd);
+    }
+
+    /// <summary><see cref="Mix"/> of unpruned task vectors for <see cref="Bf16Lanes"/>: the delta is taken in float32
+    /// (as <see cref="TaskVectors.ToDeltas"/>), then the same double-precision operations in the same order.</summary>
+    private readonly struct UnprunedKernel(GeneralizedTaskArithmetic method, int[] tasks, int baseIndex, double[] weights,
+        double[] scales, bool normalize, double plainDivisor, double lambda, bool odd) : IElementwiseKernel
+    {
+        private readonly double _reciprocal = LinearMerge.IsPowerOfTwo(plainDivisor) ? 1 / plainDivisor : 0;
+
+        public Vector<float> Lanes(ReadOnlySpan<Vector<float>> inputs)
+        {
+            if (!method.SignConsensus && _reciprocal != 0) return PlainSum(inputs);
+            Span<Vector<float>> deltas = stackalloc Vector<float>[tasks.Length];
+            var b = inputs[baseIndex];
+            for (int t = 0; t < tasks.Length; t++) deltas[t] = inputs[tasks[t]] - b;
+            return method.MixLanes(deltas, b, weights, scales, normalize, plainDivisor, lambda, odd);
+        }
+
+        /// <summary>The common case (no election, power-of-two divisor) without per-call scratch: the same operations
+        /// as <see cref="MixLanes"/> in the same order.</summary>
+        private Vector<float> PlainSum(ReadOnlySpan<Vector<float>> inputs)
+        {
+            var b = inputs[baseIndex];
+            Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
+            for (int t = 0; t < tasks.Length; t++)
+            {
+                Vector.Widen(inputs[tasks[t]] - b, out var dl, out var dh);
+                var w = new Vector<double>(weights[t]);
+                var sc = new Vector<double>(scales[t]);
+                sumLow += w * (dl * sc);
+                sumHigh += w * (dh * sc);
+            }
+            var r = new Vector<double>(_reciprocal);
+            var lam = new Vector<double>(lambda);
+            Vector.Widen(b, out var bl, out var bh);
+            return OutputRounding.Narrow(bl + lam * (sumLow * r), bh + lam * (sumHigh * r), odd);
+        }
+
+        public float Scalar(ReadOnlySpan<float> inputs)
+        {
+            float[][] ins = new float[inputs.Length][];
+            for (int i = 0; i < ins.Length; i++) ins[i] = [inputs[i]];
+            TaskVectors.ToDeltas(ins, baseIndex, tasks, 1);
+            var output = new float[1];
+            method.MixScalar(ins, tasks, baseIndex, weights, scales, 0, 1, normalize, plainDivisor, lambda, odd, output);
+            return output[0];
+        }
+    }
 
     /// <summary>TIES "sum" election per lane: keep the weighted deltas whose sign is that of their sum (zero counts as
     /// positive), divide by the weights of the kept ones when normalising. Adding a masked-out +0.0 leaves a sum of
@@ -161,6 +230,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             long rowLength = pruners.First(p => p is not null)!.RowLength;
             int baseIndex = ctx.BaseIndex;
             // Per model: ‖δ‖₁ and ‖pruned δ‖₁ (accumulated in float64 per chunk, chunks summed in order).
+            foreach (var p in pruners) p?.RememberDecisions(ctx.OutputElementCount);
             var norms = ChunkLoop.Reduce(ctx.Settings, ctx.Inputs, ChunkLoop.RowChunk(TaskVectors.ReductionChunk, rowLength),
                 2 * tasks.Length, (start, length, ins, acc) =>
                 {
@@ -177,6 +247,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
                         acc[2 * t + 1] += after;
                     }
                 });
+            foreach (var p in pruners) p?.DecisionsComplete();
             for (int t = 0; t < tasks.Length; t++)
                 if (pruners[t] is not null && norms[2 * t] >= 1e-7 && norms[2 * t + 1] >= 1e-7)
                     scales[t] = norms[2 * t] / norms[2 * t + 1];
