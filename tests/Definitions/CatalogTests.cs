@@ -43,9 +43,20 @@ public class CatalogTests
                 double d => d.ToString("G", System.Globalization.CultureInfo.InvariantCulture),
                 var o => o.ToString(),
             });
-        Assert.Equal(parameters, string.Join(" ", m.Parameters.Select(Describe)));
+        // The reference is mergekit's table: our opt-in extensions (flagged Extension) are checked separately.
+        Assert.Equal(parameters, string.Join(" ", m.Parameters.Where(p => !p.Extension).Select(Describe)));
         Assert.False(string.IsNullOrWhiteSpace(m.Description));
         Assert.False(string.IsNullOrWhiteSpace(m.PrettyName));
+    }
+
+    [Fact]
+    public void Extensions_are_flagged_and_opt_in()
+    {
+        var extensions = MethodCatalog.All.SelectMany(m => m.Parameters.Where(p => p.Extension).Select(p => m.Name + "." + p.Name));
+        Assert.Equal(new[] { "ties.trim_scope" }, extensions);
+        var trimScope = MethodCatalog.Find("ties")!.FindParameter("trim_scope")!;
+        Assert.Equal("tensor", trimScope.Default); // mergekit's behaviour unless asked otherwise
+        Assert.Equal(new[] { "tensor", "model" }, trimScope.AllowedValues);
     }
 
     [Fact]

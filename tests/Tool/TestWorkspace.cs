@@ -29,9 +29,12 @@ public sealed class TestWorkspace : IDisposable
     public async Task<string> FineTuneAsync(string name, string filter, int fromLayer, LlamaSpec? spec = null, double density = 1.0)
     {
         var dir = PathOf("models", name);
-        await SyntheticModels.WriteFineTuneAsync(dir, spec ?? SmallSpec, new FineTune(name, filter, fromLayer, 0.05, density, (ulong)name.GetHashCode(StringComparison.Ordinal) & 0xFFFF));
+        await SyntheticModels.WriteFineTuneAsync(dir, spec ?? SmallSpec, new FineTune(name, filter, fromLayer, 0.05, density, StableSeed(name)));
         return dir;
     }
+
+    /// <summary>A seed derived from the name that is the same in every process (string.GetHashCode is randomised).</summary>
+    private static ulong StableSeed(string name) => name.Aggregate(1469598103UL, (h, c) => (h ^ c) * 1099511628211UL) & 0xFFFF;
 
     public string Write(string relative, string text)
     {

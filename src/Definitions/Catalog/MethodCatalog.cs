@@ -55,6 +55,13 @@ public static class MethodCatalog
     private static ParameterDescriptor RamEpsilon() => new("epsilon", ParameterType.Number, ParameterScope.Global, 1e-5,
         "Magnitude below which a difference from the base counts as no change.") { Min = 0 };
 
+    private static ParameterDescriptor TrimScope() => new("trim_scope", ParameterType.String, ParameterScope.Global, "tensor",
+        "Where the top-k magnitude threshold is computed: 'tensor' (mergekit: per tensor) or 'model' (the TIES paper: one threshold per model over all of its task-vector elements, found in a first pass). A dotnet-merge extension.")
+    {
+        AllowedValues = new[] { "tensor", "model" },
+        Extension = true,
+    };
+
     private static ParameterDescriptor Gamma() => new("gamma", ParameterType.Number, ParameterScope.PerModel, 0.01,
         "Fraction of the largest-magnitude elements removed as outliers.") { Min = 0, Max = 1 };
 
@@ -82,7 +89,7 @@ public static class MethodCatalog
             "https://arxiv.org/abs/2212.04089", normalize: false, rescale: false, randomized: false),
         TaskArithmeticVariant("ties", "TIES",
             "Task arithmetic that keeps each task vector's largest elements and only the deltas agreeing with the elected sign.",
-            TiesUrl, normalize: true, rescale: false, randomized: false),
+            TiesUrl, normalize: true, rescale: false, randomized: false, TrimScope()),
         TaskArithmeticVariant("dare_ties", "DARE TIES",
             "Task arithmetic with random dropping of task-vector elements followed by TIES sign election.",
             DareUrl, normalize: false, rescale: true, randomized: true),

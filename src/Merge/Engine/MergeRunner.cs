@@ -52,6 +52,8 @@ public static class MergeRunner
         IMergeProgress progress, CancellationToken cancellationToken, string? extraCardSection = null)
     {
         using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.Select(m => m.Directory));
+        if (ModelScopeTrim.Applies(plan))
+            plan = plan.WithJobs(ModelScopeTrim.Apply(plan, progress, cancellationToken));
         progress.Stage($"merging {plan.Jobs.Count} tensors with {plan.Method.Name}");
         var stats = await MergeExecutor.ExecuteAsync(plan, transaction.StagingDirectory, options, progress, cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();

@@ -62,6 +62,11 @@ public sealed class MergePlan : IDisposable
     public ulong Seed { get; }
     public IReadOnlyList<string> Warnings { get; }
 
+    /// <summary>The same plan with other jobs (a pre-pass that attaches computed parameters); shares the open models.</summary>
+    public MergePlan WithJobs(IReadOnlyList<TensorJob> jobs)
+        => new(Definition, Method, Implementation, Models, ConfigDonor, TokenizerDonor, jobs, Shards, OutputLayerCount, OutputVocabSize,
+            OutputTorchDtype, Seed, Warnings);
+
     public long BytesToRead => Jobs.Sum(j => j.InputBytes);
     public long BytesToWrite => Jobs.Sum(j => j.OutputBytes);
 

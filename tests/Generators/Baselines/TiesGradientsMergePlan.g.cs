@@ -57,6 +57,15 @@ seed: 42
             => new TiesGradientsMergePlan(definitionPath, overrides);
 
         /// <summary>
+        /// <c>trim_scope</c> (method-wide): Where the top-k magnitude threshold is computed: 'tensor' (mergekit: per tensor) or 'model' (the TIES paper: one threshold per model over all of its task-vector elements, found in a first pass). A dotnet-merge extension.
+        /// Definition: not set; the method's default 'tensor'.
+        /// </summary>
+        public string TrimScope => GetGlobal<string>("trim_scope", "tensor");
+
+        /// <summary>A copy of this plan with <c>trim_scope</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
+        public TiesGradientsMergePlan WithTrimScope(string value) => SetGlobal("trim_scope", value);
+
+        /// <summary>
         /// <c>normalize</c> (method-wide): Divide the summed task vectors by the sum of the weights.
         /// Definition: true.
         /// </summary>

@@ -60,6 +60,11 @@ internal abstract class DeltaPruner
                 case Sparsification.Magnitude when density <= 0:
                     pruners[i] = new KeepSet(density, TopSet.None, TopSet.None);
                     break;
+                case Sparsification.Magnitude when input.Parameters.Contains(Execution.ModelScopeTrim.ThresholdParameter):
+                    // trim_scope: model: the threshold over the model's whole task vector was found in a first pass.
+                    pruners[i] = new KeepSet(density, new TopSet(0,
+                        MagnitudeSelect.SortKey((float)input.Parameters.GetDouble(Execution.ModelScopeTrim.ThresholdParameter)), long.MaxValue), TopSet.None);
+                    break;
                 case Sparsification.Magnitude:
                     queries.Add(new SelectQuery(i, Math.Max(1, (long)(density * n))));
                     pending.Add((i, density, queries.Count - 1, -1));

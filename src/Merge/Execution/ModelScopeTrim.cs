@@ -1,0 +1,114 @@
+using DotnetMerge.Engine;
+using DotnetMerge.Kernels;
+using DotnetMerge.Models;
+using DotnetMerge.Planning;
+
+namespace DotnetMerge.Execution;
+
+/// <summary><c>trim_scope: model</c> for TIES (a dotnet-merge extension): instead of keeping the top <c>density</c>
+/// fraction of each tensor's task vector (mergekit), keep the top fraction of each model's whole task vector, as the TIES
+/// paper does. A first pass over every TIES tensor finds, per model, the magnitude of its k-th largest task-vector element
+/// (k = ⌊density · elements⌋) by a radix select over all tensors (two histogram passes over the float bits, one tensor at a
+/// time, so memory stays bounded). Each job then carries that threshold and keeps |δ| ≥ threshold (ties at the threshold
+/// are kept, as in the paper's code).</summary>
+public static class ModelScopeTrim
+{
+    /// <summary>The per-model parameter that carries the threshold into the method.</summary>
+    public const string ThresholdParameter = "trim_threshold";
+
+    private const int ChunkElements = 1 << 16;
+
+    public static bool Applies(MergePlan plan) => plan.Jobs.Any(IsModelScoped);
+
+    private static bool IsModelScoped(TensorJob job)
+        => job.Kind == JobKind.Merge && job.BaseIndex >= 0 && job.Global.GetString("trim_scope") == "model";
+
+    /// <summary>Computes every model's threshold and returns the plan's jobs with the thresholds attached.</summary>
+    public static IReadOnlyList<TensorJob> Apply(MergePlan plan, IMergeProgress progress, CancellationToken ct)
+    {
+        var scoped = plan.Jobs.Where(IsModelScoped).ToList();
+        var density = new Dictionary<ModelSource, (double Value, string Tensor)>();
+        var elements = new Dictionary<ModelSource, long>();
+        foreach (var job in scoped)
+            foreach (var input in job.Inputs.Where(i => !i.IsBase))
+            {
+                double d = input.Parameters.GetDouble("density");
+                if (density.TryGetValue(input.Model, out var seen) && seen.Value != d)
+                    throw new MergeException(MergeErrorKind.Definition,
+                        $"trim_scope: model needs one density per model, but '{input.Model.Name}' has density {seen.Value} for '{seen.Tensor}' and {d} for '{job.OutputName}'");
+                density[input.Model] = (d, job.OutputName);
+                elements[input.Model] = elements.GetValueOrDefault(input.Model) + TensorShape.ElementCount(job.OutputShape);
+            }
+        var models = density.Where(kv => kv.Value.Value < 1).Select(kv => kv.Key).ToList();
+        if (models.Count == 0) return plan.Jobs;
+        progress.Stage($"trim_scope: model: finding each model's magnitude threshold over {scoped.Count} tensors (two passes)");
+
+        var wanted = models.ToDictionary(m => m, m => Math.Max(1, (long)(density[m].Value * elements[m])));
+        var high = models.ToDictionary(m => m, _ => new long[65536]);
+        Pass(scoped, models, (m, key) => high[m][key >> 16]++, ct);
+        var bucket = new Dictionary<ModelSource, (uint High, long Remaining)>();
+        foreach (var m in models) bucket[m] = FromTop(high[m], wanted[m]);
+
+        var low = models.ToDictionary(m => m, _ => new long[65536]);
+        Pass(scoped, models, (m, key) => { if (key >> 16 == bucket[m].High) low[m][key & 0xFFFF]++; }, ct);
+        var threshold = new Dictionary<ModelSource, double>();
+        foreach (var m in models)
+        {
+            var (lowBits, _) = FromTop(low[m], bucket[m].Remaining);
+            threshold[m] = MagnitudeSelect.FromSortKey(bucket[m].High << 16 | lowBits);
+        }
+
+        return plan.Jobs.Select(job => !IsModelScoped(job) ? job : job with
+        {
+            Inputs = job.Inputs.Select(i => i.IsBase || !threshold.TryGetValue(i.Model, out var t) ? i : i with
+            {
+                Parameters = new ParameterBag(new Dictionary<string, object>(i.Parameters.Values) { [ThresholdParameter] = t }),
+            }).ToList(),
+        }).ToList();
+    }
+
+    /// <summary>The bin holding the k-th largest key, counting from the top, and how many keys of that bin are still needed.</summary>
+    private static (uint Bin, long Remaining) FromTop(long[] histogram, long k)
+    {
+        long above = 0;
+        for (int bin = histogram.Length - 1; bin >= 0; bin--)
+        {
+            if (above + histogram[bin] >= k) return ((uint)bin, k - above);
+            above += histogram[bin];
+        }
+        return (0, 0);
+    }
+
+    /// <summary>Visits the sort key of |δ| (δ = x − base, in float32 as the methods compute it) of every element of
+    /// every scoped tensor, for each model of <paramref name="models"/>.</summary>
+    private static void Pass(IReadOnlyList<TensorJob> jobs, IReadOnlyList<ModelSource> models, Action<ModelSource, uint> visit, CancellationToken ct)
+    {
+        var x = new float[ChunkElements];
+        var b = new float[ChunkElements];
+        foreach (var job in jobs)
+        {
+            ct.ThrowIfCancellationRequested();
+            var baseInput = Load(job.Inputs[job.BaseIndex]);
+            long n = TensorShape.ElementCount(job.OutputShape);
+            foreach (var ji in job.Inputs.Where(i => !i.IsBase && models.Contains(i.Model)))
+            {
+                var input = Load(ji);
+                for (long start = 0; start < n; start += ChunkElements)
+                {
+                    int length = (int)Math.Min(ChunkElements, n - start);
+                    input.Decode(start, x.AsSpan(0, length));
+                    baseInput.Decode(start, b.AsSpan(0, length));
+                    for (int j = 0; j < length; j++) visit(ji.Model, MagnitudeSelect.SortKey(MathF.Abs(x[j] - b[j])));
+                }
+            }
+        }
+    }
+
+    private static MergeInput Load(JobInput ji)
+    {
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)ji.ByteLength));
+        ji.File.ReadTensor(ji.Tensor, bytes);
+        var input = new MergeInput(ji.Model.Name, ji.TensorName, ji.Tensor.Dtype, ji.Tensor.Shape, bytes, ji.IsBase, ji.Parameters);
+        return ji.CropShape is null ? input : input.CropTo(ji.CropShape);
+    }
+}
