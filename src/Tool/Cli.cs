@@ -89,7 +89,7 @@ public static class Cli
         {
             if (d.Severity != DiagnosticSeverity.Error && verbosity < Verbosity.Minimal) continue;
             if (d.Severity == DiagnosticSeverity.Info && verbosity < Verbosity.Detailed) continue;
-            console.Err.WriteLine(d.ToString() + (d.Hint is { Length: > 0 } h ? " (" + h + ")" : ""));
+            console.Err.WriteLine(d.ToString()); // includes the hint
         }
     }
 }
