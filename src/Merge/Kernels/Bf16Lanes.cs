@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using DotnetMerge.Numerics;
 
 namespace DotnetMerge.Kernels;
@@ -11,6 +12,26 @@ internal interface IElementwiseKernel
 {
     Vector<float> Lanes(ReadOnlySpan<Vector<float>> inputs);
     float Scalar(ReadOnlySpan<float> inputs);
+}
+
+/// <summary>An elementwise kernel that also needs the element index (pruning masks, random draws): run by
+/// <see cref="Bf16Lanes.MapIndexed"/>. <c>index</c> is the tensor element index of lane 0 (lane l is
+/// element index + l). The kernel may overwrite <c>inputs</c> (scratch of the caller, refilled before each call).
+/// As for <see cref="IElementwiseKernel"/>, the lanes must repeat the scalar operations exactly.</summary>
+internal interface IIndexedElementwiseKernel
+{
+    Vector<float> Lanes(Span<Vector<float>> inputs, long index);
+    float Scalar(Span<float> inputs, long index);
+}
+
+/// <summary>Per-element float32 terms to be summed over a tensor by <see cref="Bf16Lanes.SumTerms"/> (e.g. |δ| and
+/// |pruned δ| of every model): <see cref="Count"/> terms per element. As for the map kernels, <see cref="Lanes"/>
+/// must give lane by lane what <see cref="Scalar"/> gives, and may overwrite <c>inputs</c>.</summary>
+internal interface IElementwiseTerms
+{
+    int Count { get; }
+    void Lanes(Span<Vector<float>> inputs, long index, Span<Vector<float>> terms);
+    void Scalar(Span<float> inputs, long index, Span<float> terms);
 }
 
 /// <summary>One-pass elementwise map for the common all-bf16 case: reads the raw bf16 bytes of every input, widens
@@ -32,31 +53,84 @@ internal static class Bf16Lanes
 
     public static void Map<TKernel>(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, TKernel kernel)
         where TKernel : struct, IElementwiseKernel
+        => MapIndexed(ctx, inputs, new Unindexed<TKernel>(kernel));
+
+    /// <summary><see cref="Map"/> for kernels that need the element index of their lanes.</summary>
+    public static void MapIndexed<TKernel>(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, TKernel kernel)
+        where TKernel : struct, IIndexedElementwiseKernel
     {
-        int k = inputs.Count;
-        var handles = new System.Buffers.MemoryHandle[k + 1];
-        try
+        using var pinned = new Pinned(inputs, ctx.Output);
+        var sources = pinned.Sources;
+        nint output = pinned.Output;
+        ChunkLoop.ForEachChunk(ctx.Settings, ctx.OutputElementCount, ctx.Settings.ChunkElements,
+            (start, length) => Run(kernel, sources, output, start, length));
+    }
+
+    /// <summary>The sum over all elements of each term of <paramref name="kernel"/>, in the canonical order of
+    /// <see cref="LaneSum"/>: spans of <see cref="LaneSum.ChunkElements"/> elements, element j of a span into
+    /// accumulator j % 16, the fixed tree per span, span totals added in span order from +0.0. The same bits as
+    /// <see cref="LaneSum.Sum"/> over chunks of the decoded terms, without decoding (and whatever the SIMD width).</summary>
+    public static double[] SumTerms<TKernel>(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, TKernel kernel)
+        where TKernel : struct, IElementwiseTerms
+    {
+        long total = ctx.OutputElementCount;
+        int terms = kernel.Count;
+        long spans = (total + LaneSum.ChunkElements - 1) / LaneSum.ChunkElements;
+        var partial = new double[checked((int)(spans * terms))];
+        using (var pinned = new Pinned(inputs, null))
         {
-            var sources = new nint[k];
-            for (int i = 0; i < k; i++)
-            {
-                handles[i] = inputs[i].Data.Pin();
-                unsafe { sources[i] = (nint)handles[i].Pointer; }
-            }
-            handles[k] = ctx.Output.Pin();
-            nint output;
-            unsafe { output = (nint)handles[k].Pointer; }
-            ChunkLoop.ForEachChunk(ctx.Settings, ctx.OutputElementCount, ctx.Settings.ChunkElements,
-                (start, length) => Run(kernel, sources, output, start, length));
+            var sources = pinned.Sources;
+            ChunkLoop.ForEachChunk(ctx.Settings, total, LaneSum.ChunkElements, (start, length) =>
+                SumSpan(kernel, sources, start, length, partial.AsSpan((int)(start / LaneSum.ChunkElements) * terms, terms)));
         }
-        finally
+        var result = new double[terms];
+        for (long c = 0; c < spans; c++)
+            for (int a = 0; a < terms; a++)
+                result[a] += partial[c * terms + a];
+        return result;
+    }
+
+    /// <summary>Pins the inputs (and the output) of one pass for the raw pointer loops.</summary>
+    private sealed class Pinned : IDisposable
+    {
+        private readonly System.Buffers.MemoryHandle[] _handles;
+
+        public unsafe Pinned(IReadOnlyList<MergeInput> inputs, Memory<byte>? output)
         {
-            foreach (var h in handles) h.Dispose();
+            int k = inputs.Count;
+            _handles = new System.Buffers.MemoryHandle[k + 1];
+            Sources = new nint[k];
+            try
+            {
+                for (int i = 0; i < k; i++)
+                {
+                    _handles[i] = inputs[i].Data.Pin();
+                    Sources[i] = (nint)_handles[i].Pointer;
+                }
+                if (output is { } o)
+                {
+                    _handles[k] = o.Pin();
+                    Output = (nint)_handles[k].Pointer;
+                }
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        public nint[] Sources { get; }
+        public nint Output { get; }
+
+        public void Dispose()
+        {
+            foreach (var h in _handles) h.Dispose();
         }
     }
 
     private static unsafe void Run<TKernel>(TKernel kernel, nint[] sources, nint output, long start, int length)
-        where TKernel : struct, IElementwiseKernel
+        where TKernel : struct, IIndexedElementwiseKernel
     {
         int k = sources.Length, step = Vector<ushort>.Count;
         Span<Vector<float>> low = k <= 16 ? stackalloc Vector<float>[k] : new Vector<float>[k];
@@ -74,7 +148,9 @@ internal static class Bf16Lanes
                 low[i] = Vector.AsVectorSingle(a << 16);
                 high[i] = Vector.AsVectorSingle(b << 16);
             }
-            var encoded = Vector.Narrow(RoundBf16(kernel.Lanes(low)), RoundBf16(kernel.Lanes(high)));
+            // Widen puts the lower-addressed half of the words in the first vector: elements j.. then j + Count...
+            var lowOut = RoundBf16(kernel.Lanes(low, start + j));
+            var encoded = Vector.Narrow(lowOut, RoundBf16(kernel.Lanes(high, start + j + Vector<float>.Count)));
             Unsafe.WriteUnaligned(dst + j, encoded);
         }
         if (j == length) return;
@@ -82,8 +158,75 @@ internal static class Bf16Lanes
         for (; j < length; j++)
         {
             for (int i = 0; i < k; i++) values[i] = BFloat16Bits.ToSingle(((ushort*)src[i])[j]);
-            dst[j] = BFloat16Bits.FromSingle(kernel.Scalar(values));
+            dst[j] = BFloat16Bits.FromSingle(kernel.Scalar(values, start + j));
         }
+    }
+
+    /// <summary>The totals of one span (elements [start, start + length)) of every term, in LaneSum's order.</summary>
+    private static unsafe void SumSpan<TKernel>(TKernel kernel, nint[] sources, long start, int length, Span<double> totals)
+        where TKernel : struct, IElementwiseTerms
+    {
+        int k = sources.Length, terms = kernel.Count, f = Vector<float>.Count, w = Vector<double>.Count;
+        // Accumulator a of term i is lane a % w of vector i · (16 / w) + a / w: the 16 LaneSum accumulators in order.
+        int per = LaneSum.Lanes / w;
+        var acc = new Vector<double>[terms * per];
+        Span<Vector<float>> low = k <= 16 ? stackalloc Vector<float>[k] : new Vector<float>[k];
+        Span<Vector<float>> high = k <= 16 ? stackalloc Vector<float>[k] : new Vector<float>[k];
+        Span<Vector<float>> termsLow = terms <= 32 ? stackalloc Vector<float>[terms] : new Vector<float>[terms];
+        Span<Vector<float>> termsHigh = terms <= 32 ? stackalloc Vector<float>[terms] : new Vector<float>[terms];
+        int j = 0;
+        if (w is 2 or 4 or 8)
+        {
+            int step = Vector<ushort>.Count;
+            for (; j <= length - step; j += step)
+            {
+                for (int i = 0; i < k; i++)
+                {
+                    var raw = Unsafe.ReadUnaligned<Vector<ushort>>((ushort*)sources[i] + start + j);
+                    Vector.Widen(raw, out var a, out var b);
+                    low[i] = Vector.AsVectorSingle(a << 16);
+                    high[i] = Vector.AsVectorSingle(b << 16);
+                }
+                kernel.Lanes(low, start + j, termsLow);
+                kernel.Lanes(high, start + j + f, termsHigh);
+                // j is a multiple of step (2f = 4w), so (j + o) % 16 / w is the accumulator vector of offset o.
+                int s0 = (j % LaneSum.Lanes) / w, s1 = ((j + w) % LaneSum.Lanes) / w;
+                int s2 = ((j + f) % LaneSum.Lanes) / w, s3 = ((j + f + w) % LaneSum.Lanes) / w;
+                for (int i = 0; i < terms; i++)
+                {
+                    int o = i * per;
+                    Vector.Widen(termsLow[i], out var l0, out var h0);
+                    acc[o + s0] += l0;
+                    acc[o + s1] += h0;
+                    Vector.Widen(termsHigh[i], out var l1, out var h1);
+                    acc[o + s2] += l1;
+                    acc[o + s3] += h1;
+                }
+            }
+        }
+        Span<double> s = MemoryMarshal.Cast<Vector<double>, double>(acc.AsSpan());
+        if (j < length)
+        {
+            Span<float> values = k <= 64 ? stackalloc float[k] : new float[k];
+            Span<float> termValues = terms <= 128 ? stackalloc float[terms] : new float[terms];
+            for (; j < length; j++)
+            {
+                for (int i = 0; i < k; i++) values[i] = BFloat16Bits.ToSingle(((ushort*)sources[i])[start + j]);
+                kernel.Scalar(values, start + j, termValues);
+                for (int i = 0; i < terms; i++) s[i * LaneSum.Lanes + j % LaneSum.Lanes] += termValues[i];
+            }
+        }
+        for (int i = 0; i < terms; i++) totals[i] = LaneSum.Total(s.Slice(i * LaneSum.Lanes, LaneSum.Lanes));
+    }
+
+    /// <summary>Runs an <see cref="IElementwiseKernel"/> as an indexed one (the index is not used).</summary>
+    private readonly struct Unindexed<TKernel>(TKernel kernel) : IIndexedElementwiseKernel where TKernel : struct, IElementwiseKernel
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector<float> Lanes(Span<Vector<float>> inputs, long index) => kernel.Lanes(inputs);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Scalar(Span<float> inputs, long index) => kernel.Scalar(inputs);
     }
 
     /// <summary>float32 → bf16 bits, round to nearest even, NaN to the canonical NaN (as <see cref="BFloat16Bits.FromSingle"/>).</summary>

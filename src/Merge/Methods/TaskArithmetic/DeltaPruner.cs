@@ -35,12 +35,13 @@ internal abstract class DeltaPruner
     /// <summary>Zeroes the dropped entries of <paramref name="delta"/>, the task-vector elements [start, start + length).</summary>
     public abstract void Prune(long start, Span<float> delta);
 
-    /// <summary>Asks the pruner to remember its keep / drop decisions during the next pass over all
-    /// <paramref name="elements"/> elements (random pruners: no second random draw in a later pass).</summary>
-    public virtual void RememberDecisions(long elements) { }
-
-    /// <summary>The pass that remembered decisions is complete: later <see cref="Prune"/> calls replay them.</summary>
-    public virtual void DecisionsComplete() { }
+    /// <summary>The in-register form of this pruner for the one-pass bf16 kernels, when it has one (not DELLA,
+    /// whose ranking is row-local).</summary>
+    public virtual bool TryGetLanes(out PruneLanes lanes)
+    {
+        lanes = default;
+        return false;
+    }
 
     /// <summary>Builds the pruners of the task models <paramref name="tasks"/> (null where nothing is dropped: density ≥ 1
     /// or no sparsification). The magnitude selections of all models run together, in the same passes over the inputs.</summary>
@@ -82,7 +83,7 @@ internal abstract class DeltaPruner
                     break;
                 }
                 case Sparsification.Random:
-                    pruners[i] = new Bernoulli(density, ctx.Seed, (uint)tasks[i], Philox.Fnv1a32(ctx.OutputName));
+                    pruners[i] = new Bernoulli(density, ctx.Seed, (uint)tasks[i], Philox.Fnv1a32(ctx.OutputName), n, ctx.Settings);
                     break;
                 case Sparsification.DellaMagprune:
                     pruners[i] = Della.Create(ctx, tasks[i], density, input.Parameters.GetDouble("epsilon"));
@@ -103,124 +104,72 @@ internal abstract class DeltaPruner
     /// <summary>Keeps the elements of <c>keep</c> that are not in <c>remove</c> (by |δ| and index).</summary>
     private sealed class KeepSet(double density, TopSet keep, TopSet remove) : DeltaPruner(density)
     {
-        public override void Prune(long start, Span<float> delta)
-        {
-            int j = 0;
-            if (Vector.IsHardwareAccelerated)
-            {
-                var lanes = Lanes();
-                var keepT = new Vector<uint>(keep.ThresholdKey);
-                var removeT = new Vector<uint>(remove.ThresholdKey);
-                var keepTie = new Vector<int>(RelativeLastTie(keep, start, delta.Length));
-                var removeTie = new Vector<int>(RelativeLastTie(remove, start, delta.Length));
-                var signFlip = new Vector<uint>(0x8000_0000u);
-                var magnitudeMask = new Vector<uint>(0x7FFF_FFFFu);
-                var u = MemoryMarshal.Cast<float, uint>(delta);
-                for (; j <= u.Length - Vector<uint>.Count; j += Vector<uint>.Count)
-                {
-                    var bits = new Vector<uint>(u.Slice(j));
-                    var key = (bits & magnitudeMask) | signFlip; // SortKey(|δ|)
-                    var index = new Vector<int>(j) + lanes;
-                    var inKeep = Vector.AsVectorInt32(Vector.GreaterThan(key, keepT))
-                        | (Vector.AsVectorInt32(Vector.Equals(key, keepT)) & Vector.LessThanOrEqual(index, keepTie));
-                    var inRemove = Vector.AsVectorInt32(Vector.GreaterThan(key, removeT))
-                        | (Vector.AsVectorInt32(Vector.Equals(key, removeT)) & Vector.LessThanOrEqual(index, removeTie));
-                    Vector.AndNot(bits, Vector.AsVectorUInt32(Vector.AndNot(inKeep, inRemove) ^ new Vector<int>(-1))).CopyTo(u.Slice(j));
-                }
-            }
-            for (; j < delta.Length; j++)
-            {
-                float magnitude = MathF.Abs(delta[j]);
-                if (!keep.Contains(magnitude, start + j) || remove.Contains(magnitude, start + j)) delta[j] = 0;
-            }
-        }
+        private readonly PruneLanes _lanes = PruneLanes.Select(keep, remove);
 
-        /// <summary>The set's last tie index relative to <paramref name="start"/>, clamped to the int range of a chunk.</summary>
-        private static int RelativeLastTie(TopSet set, long start, int length)
-            => (int)Math.Clamp(set.LastTieIndex == long.MaxValue ? int.MaxValue : set.LastTieIndex - start, -1, (long)length + 1);
+        public override void Prune(long start, Span<float> delta) => _lanes.Apply(start, delta);
+
+        public override bool TryGetLanes(out PruneLanes lanes)
+        {
+            lanes = _lanes;
+            return true;
+        }
     }
 
-    private static Vector<int> Lanes()
+    /// <summary>Keeps each element iff its Philox uniform is below density. The draws run once, when the pruner is
+    /// built (one bit per element, kept = 1: 7.7 MB per model for a 61.6M-element tensor); every pass (L1 norms,
+    /// mix) replays them, so the Philox draws and the compares run once per element whatever the passes.</summary>
+    private sealed class Bernoulli : DeltaPruner
     {
-        Span<int> lanes = stackalloc int[Vector<int>.Count];
-        for (int i = 0; i < lanes.Length; i++) lanes[i] = i;
-        return new Vector<int>(lanes);
-    }
+        private readonly PruneLanes _lanes;
 
-    /// <summary>Keeps each element iff its Philox uniform is below density.</summary>
-    private sealed class Bernoulli(double density, ulong seed, uint model, uint nameHash) : DeltaPruner(density)
-    {
-        // One bit per element (kept = 1), filled by the first pass (the L1 norms) and replayed by the map pass:
-        // the Philox draws and the compares then run once per element instead of twice.
-        private ulong[]? _kept;
-        private bool _complete;
-
-        public override void RememberDecisions(long elements) { _kept = new ulong[(elements + 63) / 64]; _complete = false; }
-
-        public override void DecisionsComplete() => _complete = _kept is not null;
-
-        public override void Prune(long start, Span<float> delta)
+        public Bernoulli(double density, ulong seed, uint model, uint nameHash, long elements, ExecutionSettings settings) : base(density)
         {
-            // Chunks start on 64-element boundaries (whole words, so parallel chunks never share one).
-            bool aligned = start % 64 == 0;
-            if (_complete && aligned) { Replay(start, delta); return; }
-            var uniforms = ArrayPool<float>.Shared.Rent(delta.Length);
-            try
+            var kept = new ulong[(elements + 63) / 64];
+            // Chunks are whole 64-element words, so parallel chunks never share one.
+            ChunkLoop.ForEachChunk(settings, elements, PruneLanes.DecisionChunk, (start, length) =>
             {
-                Philox.FillUniform(seed, model, nameHash, start, uniforms.AsSpan(0, delta.Length));
-                var words = _kept is not null && !_complete && aligned ? _kept.AsSpan((int)(start / 64)) : default;
-                int j = 0;
-                if (Vector.IsHardwareAccelerated)
+                var uniforms = ArrayPool<float>.Shared.Rent(length);
+                try
                 {
-                    // uniform < density, compared in double as the scalar rule does
-                    var p = new Vector<double>(Density);
-                    for (; j <= delta.Length - Vector<float>.Count; j += Vector<float>.Count)
-                    {
-                        Vector.Widen(new Vector<float>(uniforms, j), out var low, out var high);
-                        var kept = Vector.Narrow(Vector.LessThan(low, p), Vector.LessThan(high, p));
-                        var d = delta.Slice(j);
-                        Vector.ConditionalSelect(kept, new Vector<float>(d), Vector<float>.Zero).CopyTo(d);
-                        if (!words.IsEmpty) words[j >> 6] |= LaneMask(kept) << (j & 63);
-                    }
+                    Philox.FillUniform(seed, model, nameHash, start, uniforms.AsSpan(0, length));
+                    Decide(density, uniforms.AsSpan(0, length), kept.AsSpan((int)(start / 64)));
                 }
-                for (; j < delta.Length; j++)
-                {
-                    if (!(uniforms[j] < Density)) delta[j] = 0;
-                    else if (!words.IsEmpty) words[j >> 6] |= 1ul << (j & 63);
-                }
-            }
-            finally { ArrayPool<float>.Shared.Return(uniforms); }
+                finally { ArrayPool<float>.Shared.Return(uniforms); }
+            });
+            _lanes = PruneLanes.Replay(kept);
         }
 
-        private void Replay(long start, Span<float> delta)
+        public override void Prune(long start, Span<float> delta) => _lanes.Apply(start, delta);
+
+        public override bool TryGetLanes(out PruneLanes lanes)
         {
-            var words = _kept.AsSpan((int)(start / 64));
+            lanes = _lanes;
+            return true;
+        }
+
+        /// <summary>Sets bit j of <paramref name="words"/> iff uniforms[j] &lt; density (compared in double, the
+        /// Bernoulli rule of <see cref="Philox"/>).</summary>
+        private static void Decide(double density, ReadOnlySpan<float> uniforms, Span<ulong> words)
+        {
             int j = 0;
-            if (Vector.IsHardwareAccelerated && Vector<float>.Count <= 64 && 64 % Vector<float>.Count == 0)
+            if (Vector.IsHardwareAccelerated && Vector<int>.Count is 8 or 16)
             {
-                var laneBits = new Vector<int>(LaneBits);
-                for (; j <= delta.Length - Vector<float>.Count; j += Vector<float>.Count)
+                var p = new Vector<double>(density);
+                for (; j <= uniforms.Length - Vector<float>.Count; j += Vector<float>.Count)
                 {
-                    int bits = (int)(words[j >> 6] >> (j & 63));
-                    var kept = Vector.Equals(new Vector<int>(bits) & laneBits, laneBits);
-                    var d = delta.Slice(j);
-                    Vector.ConditionalSelect(kept, new Vector<float>(d), Vector<float>.Zero).CopyTo(d);
+                    Vector.Widen(new Vector<float>(uniforms.Slice(j)), out var low, out var high);
+                    var kept = Vector.Narrow(Vector.LessThan(low, p), Vector.LessThan(high, p));
+                    words[j >> 6] |= LaneMask(kept) << (j & 63);
                 }
             }
-            for (; j < delta.Length; j++)
-                if ((words[j >> 6] & (1ul << (j & 63))) == 0) delta[j] = 0;
+            for (; j < uniforms.Length; j++)
+                if (uniforms[j] < density) words[j >> 6] |= 1ul << (j & 63);
         }
 
-        /// <summary>Bit l set when lane l is all ones (the lanes of one vector never straddle a 64-bit word).</summary>
-        private static ulong LaneMask(Vector<int> kept)
-        {
-            if (Vector<int>.Count == 8) return System.Runtime.Intrinsics.Vector256.ExtractMostSignificantBits(System.Runtime.Intrinsics.Vector256.AsVector256(kept));
-            ulong mask = 0;
-            for (int l = 0; l < Vector<int>.Count; l++) if (kept[l] != 0) mask |= 1ul << l;
-            return mask;
-        }
-
-        private static readonly int[] LaneBits = [.. Enumerable.Range(0, Math.Max(Vector<int>.Count, 1)).Select(l => l < 31 ? 1 << l : 0)];
+        /// <summary>Bit l set when lane l is all ones (8 or 16 lanes: one vector never straddles a 64-bit word).</summary>
+        private static ulong LaneMask(Vector<int> kept) => Vector<int>.Count == 8
+            ? System.Runtime.Intrinsics.Vector256.ExtractMostSignificantBits(System.Runtime.Intrinsics.Vector256.AsVector256(kept))
+            : System.Runtime.Intrinsics.Vector512.ExtractMostSignificantBits(System.Runtime.Intrinsics.Vector512.AsVector512(kept));
     }
 
     /// <summary>DELLA MagPrune: in each row, the element of ascending |δ| rank r (0-based, ties: lower index ranks

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using DotnetMerge.Kernels;
 
 namespace DotnetMerge.Methods;
@@ -33,190 +34,223 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         var rescale = Sparsification == Sparsification.None ? RescaleMode.None : Rescale.Parse(ctx.Global.GetString("rescale"));
         var weights = tasks.Select(t => ctx.Inputs[t].Parameters.GetDouble("weight")).ToArray();
         var pruners = DeltaPruner.CreateAll(Sparsification, ctx, tasks);
-        var scales = Scales(ctx, tasks, pruners, rescale);
+        // One pass over the raw bf16 bytes per pass (L1 norms, mix) when every pruner has an in-register form.
+        var lanes = tasks.Length <= MaxVectorTasks && Bf16Lanes.Applies(ctx, ctx.Inputs) ? LanesOf(pruners) : null;
+        var scales = Scales(ctx, tasks, pruners, rescale, lanes);
         long rowLength = pruners.FirstOrDefault(p => p is not null)?.RowLength ?? 0;
 
         double weightSum = weights.Sum();
         double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
         int baseIndex = ctx.BaseIndex;
         bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
-        if (pruners.All(p => p is null) && tasks.Length <= MaxVectorTasks && Bf16Lanes.Applies(ctx, ctx.Inputs))
+        var mix = new MixParameters(SignConsensus, weights, scales, normalize, plainDivisor, lambda, odd);
+        if (lanes is not null)
         {
-            // Nothing pruned: one pass over the raw bf16 bytes (deltas, mix and encode in registers).
-            Bf16Lanes.Map(ctx, ctx.Inputs, new UnprunedKernel(this, tasks, baseIndex, weights, scales, normalize, plainDivisor, lambda, odd));
+            // Read bf16 words, widen, delta, prune, weight, elect, mix in double, round to odd, encode, store: one loop.
+            Bf16Lanes.MapIndexed(ctx, ctx.Inputs, new Bf16Kernel(tasks, baseIndex, pruners.Select(p => p is not null).ToArray(), lanes, mix));
             return;
         }
+        var slots = Enumerable.Range(0, tasks.Length).ToArray();
         ChunkLoop.MapRows(ctx, ctx.Inputs, rowLength, (start, length, ins, output) =>
         {
             TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
             for (int t = 0; t < tasks.Length; t++) pruners[t]?.Prune(start, ins[tasks[t]].AsSpan(0, length));
-            Mix(ins, tasks, baseIndex, weights, scales, length, normalize, plainDivisor, lambda, odd, output);
+            Mix(ins, tasks, slots, baseIndex, mix, length, output);
         });
     }
 
-    /// <summary>The fused mix of one chunk (inputs already turned into pruned task vectors). Vectorised in double:
-    /// each lane performs exactly the scalar sequence of operations (same order, no fused multiply-add), so the
-    /// output is bit-identical to <see cref="MixScalar"/>.</summary>
-    private void Mix(float[][] ins, int[] tasks, int baseIndex, double[] weights, double[] scales, int length,
-        bool normalize, double plainDivisor, double lambda, bool odd, float[] output)
+    /// <summary>The in-register pruners (an unused entry where a model is not pruned), or null when one has no such form.</summary>
+    private static PruneLanes[]? LanesOf(DeltaPruner?[] pruners)
     {
-        int j = 0, width = Vector<float>.Count;
-        if (Vector.IsHardwareAccelerated && tasks.Length <= MaxVectorTasks)
-        {
-            var b = ins[baseIndex];
-            Span<Vector<float>> deltas = stackalloc Vector<float>[tasks.Length];
-            for (; j <= length - width; j += width)
-            {
-                for (int t = 0; t < tasks.Length; t++) deltas[t] = new Vector<float>(ins[tasks[t]], j);
-                MixLanes(deltas, new Vector<float>(b, j), weights, scales, normalize, plainDivisor, lambda, odd).CopyTo(output, j);
-            }
-        }
-        MixScalar(ins, tasks, baseIndex, weights, scales, j, length, normalize, plainDivisor, lambda, odd, output);
+        var lanes = new PruneLanes[pruners.Length];
+        for (int t = 0; t < pruners.Length; t++)
+            if (pruners[t] is { } p && !p.TryGetLanes(out lanes[t])) return null;
+        return lanes;
     }
 
     private const int MaxVectorTasks = 64;
 
-    /// <summary>The mix of <see cref="Vector{T}.Count"/> elements: task vectors <paramref name="deltas"/> (float32, one
-    /// per task) and base lanes <paramref name="b"/> in, the float32 to encode out; lane for lane what
-    /// <see cref="MixScalar"/> does.</summary>
-    private Vector<float> MixLanes(ReadOnlySpan<Vector<float>> deltas, Vector<float> b, double[] weights, double[] scales,
-        bool normalize, double plainDivisor, double lambda, bool odd)
+    /// <summary>What the mix of every element needs (one value per task in the arrays).</summary>
+    private sealed record MixParameters(bool SignConsensus, double[] Weights, double[] Scales, bool Normalize, double PlainDivisor,
+        double Lambda, bool Odd)
     {
-        Span<Vector<double>> weightedLow = stackalloc Vector<double>[deltas.Length];
-        Span<Vector<double>> weightedHigh = stackalloc Vector<double>[deltas.Length];
-        Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
-        for (int t = 0; t < deltas.Length; t++)
+        /// <summary>1 / divisor when dividing by it is exactly multiplying by that (a power of two), else 0.</summary>
+        public double Reciprocal { get; } = LinearMerge.IsPowerOfTwo(PlainDivisor) ? 1 / PlainDivisor : 0;
+    }
+
+    /// <summary>The fused mix of one chunk (inputs already turned into pruned task vectors). Vectorised in double:
+    /// each lane performs exactly the scalar sequence of operations (same order, no fused multiply-add), so the
+    /// output is bit-identical to <see cref="MixOne"/>.</summary>
+    private static void Mix(float[][] ins, int[] tasks, int[] slots, int baseIndex, MixParameters mix, int length, float[] output)
+    {
+        int j = 0, width = Vector<float>.Count;
+        var b = ins[baseIndex];
+        if (Vector.IsHardwareAccelerated && tasks.Length <= MaxVectorTasks)
         {
-            Vector.Widen(deltas[t], out var dl, out var dh);
+            Span<Vector<float>> deltas = stackalloc Vector<float>[tasks.Length];
+            for (; j <= length - width; j += width)
+            {
+                for (int t = 0; t < tasks.Length; t++) deltas[t] = new Vector<float>(ins[tasks[t]], j);
+                MixLanes(deltas, slots, new Vector<float>(b, j), mix).CopyTo(output, j);
+            }
+        }
+        Span<float> values = tasks.Length <= 64 ? stackalloc float[tasks.Length] : new float[tasks.Length];
+        for (; j < length; j++)
+        {
+            for (int t = 0; t < tasks.Length; t++) values[t] = ins[tasks[t]][j];
+            output[j] = MixOne(values, slots, b[j], mix);
+        }
+    }
+
+    /// <summary>The mix of <see cref="Vector{T}.Count"/> elements: the task vector of task t (float32, pruned) in
+    /// <c>values[slots[t]]</c>, base lanes <paramref name="b"/>; the float32 to encode out. Lane for lane what
+    /// <see cref="MixOne"/> does; no scratch (the election recomputes the weighted terms, the same values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> MixLanes(ReadOnlySpan<Vector<float>> values, int[] slots, Vector<float> b, MixParameters mix)
+    {
+        var weights = mix.Weights;
+        var scales = mix.Scales;
+        Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
+        for (int t = 0; t < slots.Length; t++)
+        {
+            Vector.Widen(values[slots[t]], out var dl, out var dh);
             var w = new Vector<double>(weights[t]);
             var sc = new Vector<double>(scales[t]);
-            weightedLow[t] = w * (dl * sc);
-            weightedHigh[t] = w * (dh * sc);
-            sumLow += weightedLow[t];
-            sumHigh += weightedHigh[t];
+            sumLow += w * (dl * sc);
+            sumHigh += w * (dh * sc);
         }
         Vector<double> mixedLow, mixedHigh;
-        if (SignConsensus)
+        if (mix.SignConsensus)
         {
-            mixedLow = Consensus(weightedLow, weights, sumLow, normalize);
-            mixedHigh = Consensus(weightedHigh, weights, sumHigh, normalize);
+            // TIES "sum" election per lane: keep the weighted deltas whose sign is that of their sum (zero counts as
+            // positive), divide by the weights of the kept ones when normalising. Adding a masked-out +0.0 leaves a
+            // sum of same-signed non-zero terms unchanged, so this equals skipping the term.
+            var positiveLow = Vector.GreaterThanOrEqual(sumLow, Vector<double>.Zero);
+            var positiveHigh = Vector.GreaterThanOrEqual(sumHigh, Vector<double>.Zero);
+            Vector<double> agreeingLow = Vector<double>.Zero, agreeingHigh = Vector<double>.Zero;
+            Vector<double> divisorLow = Vector<double>.Zero, divisorHigh = Vector<double>.Zero;
+            for (int t = 0; t < slots.Length; t++)
+            {
+                Vector.Widen(values[slots[t]], out var dl, out var dh);
+                var w = new Vector<double>(weights[t]);
+                var sc = new Vector<double>(scales[t]);
+                var vl = w * (dl * sc);
+                var vh = w * (dh * sc);
+                var agreesLow = Vector.ConditionalSelect(positiveLow, Vector.GreaterThan(vl, Vector<double>.Zero), Vector.LessThan(vl, Vector<double>.Zero));
+                var agreesHigh = Vector.ConditionalSelect(positiveHigh, Vector.GreaterThan(vh, Vector<double>.Zero), Vector.LessThan(vh, Vector<double>.Zero));
+                agreeingLow += Vector.ConditionalSelect(agreesLow, vl, Vector<double>.Zero);
+                agreeingHigh += Vector.ConditionalSelect(agreesHigh, vh, Vector<double>.Zero);
+                divisorLow += Vector.ConditionalSelect(agreesLow, w, Vector<double>.Zero);
+                divisorHigh += Vector.ConditionalSelect(agreesHigh, w, Vector<double>.Zero);
+            }
+            if (mix.Normalize)
+            {
+                agreeingLow /= Vector.ConditionalSelect(Vector.Equals(divisorLow, Vector<double>.Zero), Vector<double>.One, divisorLow);
+                agreeingHigh /= Vector.ConditionalSelect(Vector.Equals(divisorHigh, Vector<double>.Zero), Vector<double>.One, divisorHigh);
+            }
+            mixedLow = agreeingLow;
+            mixedHigh = agreeingHigh;
         }
-        else if (LinearMerge.IsPowerOfTwo(plainDivisor))
+        else if (mix.Reciprocal != 0)
         {
             // Dividing by a power of two is exactly multiplying by its reciprocal (and much cheaper than vdivpd).
-            var r = new Vector<double>(1 / plainDivisor);
+            var r = new Vector<double>(mix.Reciprocal);
             mixedLow = sumLow * r;
             mixedHigh = sumHigh * r;
         }
         else
         {
-            var d = new Vector<double>(plainDivisor);
+            var d = new Vector<double>(mix.PlainDivisor);
             mixedLow = sumLow / d;
             mixedHigh = sumHigh / d;
         }
-        var lam = new Vector<double>(lambda);
+        var lam = new Vector<double>(mix.Lambda);
         Vector.Widen(b, out var bl, out var bh);
-        return OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, odd);
+        return OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, mix.Odd);
     }
 
-    /// <summary><see cref="Mix"/> of unpruned task vectors for <see cref="Bf16Lanes"/>: the delta is taken in float32
-    /// (as <see cref="TaskVectors.ToDeltas"/>), then the same double-precision operations in the same order.</summary>
-    private readonly struct UnprunedKernel(GeneralizedTaskArithmetic method, int[] tasks, int baseIndex, double[] weights,
-        double[] scales, bool normalize, double plainDivisor, double lambda, bool odd) : IElementwiseKernel
+    /// <summary>The mix of one element: the task vector of task t in <c>values[slots[t]]</c>, base value
+    /// <paramref name="b"/> (the reference form of <see cref="MixLanes"/>).</summary>
+    private static float MixOne(ReadOnlySpan<float> values, int[] slots, float b, MixParameters mix)
     {
-        private readonly double _reciprocal = LinearMerge.IsPowerOfTwo(plainDivisor) ? 1 / plainDivisor : 0;
-
-        public Vector<float> Lanes(ReadOnlySpan<Vector<float>> inputs)
+        var weights = mix.Weights;
+        var scales = mix.Scales;
+        double sum = 0;
+        for (int t = 0; t < slots.Length; t++) sum += weights[t] * (values[slots[t]] * scales[t]);
+        double mixed;
+        if (mix.SignConsensus)
         {
-            if (!method.SignConsensus && _reciprocal != 0) return PlainSum(inputs);
-            Span<Vector<float>> deltas = stackalloc Vector<float>[tasks.Length];
+            bool positive = sum >= 0;
+            double agreeing = 0, divisor = 0;
+            for (int t = 0; t < slots.Length; t++)
+            {
+                double weighted = weights[t] * (values[slots[t]] * scales[t]);
+                if (positive ? weighted > 0 : weighted < 0) { agreeing += weighted; divisor += weights[t]; }
+            }
+            mixed = mix.Normalize ? agreeing / (divisor == 0 ? 1 : divisor) : agreeing;
+        }
+        else
+        {
+            mixed = sum / mix.PlainDivisor;
+        }
+        return OutputRounding.Narrow(b + mix.Lambda * mixed, mix.Odd);
+    }
+
+    /// <summary>The whole per-element sequence for <see cref="Bf16Lanes"/>: the delta in float32 (as
+    /// <see cref="TaskVectors.ToDeltas"/>), the prune (as <see cref="DeltaPruner.Prune"/>), then the mix.</summary>
+    private readonly struct Bf16Kernel(int[] tasks, int baseIndex, bool[] pruned, PruneLanes[] lanes, MixParameters mix)
+        : IIndexedElementwiseKernel
+    {
+        public Vector<float> Lanes(Span<Vector<float>> inputs, long index)
+        {
             var b = inputs[baseIndex];
-            for (int t = 0; t < tasks.Length; t++) deltas[t] = inputs[tasks[t]] - b;
-            return method.MixLanes(deltas, b, weights, scales, normalize, plainDivisor, lambda, odd);
+            if (!mix.SignConsensus && mix.Reciprocal != 0) return PlainSum(inputs, b, index);
+            for (int t = 0; t < tasks.Length; t++)
+            {
+                var d = inputs[tasks[t]] - b;
+                inputs[tasks[t]] = pruned[t] ? lanes[t].Apply(d, index) : d;
+            }
+            return MixLanes(inputs, tasks, b, mix);
         }
 
-        /// <summary>The common case (no election, power-of-two divisor) without per-call scratch: the same operations
-        /// as <see cref="MixLanes"/> in the same order.</summary>
-        private Vector<float> PlainSum(ReadOnlySpan<Vector<float>> inputs)
+        /// <summary>The common unelected case (power-of-two divisor) summed as it goes: the same operations as
+        /// <see cref="MixLanes"/> in the same order.</summary>
+        private Vector<float> PlainSum(Span<Vector<float>> inputs, Vector<float> b, long index)
         {
-            var b = inputs[baseIndex];
+            var weights = mix.Weights;
+            var scales = mix.Scales;
             Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
             for (int t = 0; t < tasks.Length; t++)
             {
-                Vector.Widen(inputs[tasks[t]] - b, out var dl, out var dh);
+                var d = inputs[tasks[t]] - b;
+                if (pruned[t]) d = lanes[t].Apply(d, index);
+                Vector.Widen(d, out var dl, out var dh);
                 var w = new Vector<double>(weights[t]);
                 var sc = new Vector<double>(scales[t]);
                 sumLow += w * (dl * sc);
                 sumHigh += w * (dh * sc);
             }
-            var r = new Vector<double>(_reciprocal);
-            var lam = new Vector<double>(lambda);
+            var r = new Vector<double>(mix.Reciprocal);
+            var lam = new Vector<double>(mix.Lambda);
             Vector.Widen(b, out var bl, out var bh);
-            return OutputRounding.Narrow(bl + lam * (sumLow * r), bh + lam * (sumHigh * r), odd);
+            return OutputRounding.Narrow(bl + lam * (sumLow * r), bh + lam * (sumHigh * r), mix.Odd);
         }
 
-        public float Scalar(ReadOnlySpan<float> inputs)
+        public float Scalar(Span<float> inputs, long index)
         {
-            float[][] ins = new float[inputs.Length][];
-            for (int i = 0; i < ins.Length; i++) ins[i] = [inputs[i]];
-            TaskVectors.ToDeltas(ins, baseIndex, tasks, 1);
-            var output = new float[1];
-            method.MixScalar(ins, tasks, baseIndex, weights, scales, 0, 1, normalize, plainDivisor, lambda, odd, output);
-            return output[0];
-        }
-    }
-
-    /// <summary>TIES "sum" election per lane: keep the weighted deltas whose sign is that of their sum (zero counts as
-    /// positive), divide by the weights of the kept ones when normalising. Adding a masked-out +0.0 leaves a sum of
-    /// same-signed non-zero terms unchanged, so this equals skipping the term.</summary>
-    private static Vector<double> Consensus(ReadOnlySpan<Vector<double>> weighted, double[] weights, Vector<double> sum, bool normalize)
-    {
-        var positive = Vector.GreaterThanOrEqual(sum, Vector<double>.Zero);
-        Vector<double> agreeing = Vector<double>.Zero, divisor = Vector<double>.Zero;
-        for (int t = 0; t < weighted.Length; t++)
-        {
-            var v = weighted[t];
-            var agrees = Vector.ConditionalSelect(positive, Vector.GreaterThan(v, Vector<double>.Zero), Vector.LessThan(v, Vector<double>.Zero));
-            agreeing += Vector.ConditionalSelect(agrees, v, Vector<double>.Zero);
-            divisor += Vector.ConditionalSelect(agrees, new Vector<double>(weights[t]), Vector<double>.Zero);
-        }
-        if (!normalize) return agreeing;
-        var safe = Vector.ConditionalSelect(Vector.Equals(divisor, Vector<double>.Zero), Vector<double>.One, divisor);
-        return agreeing / safe;
-    }
-
-    private void MixScalar(float[][] ins, int[] tasks, int baseIndex, double[] weights, double[] scales, int from, int length,
-        bool normalize, double plainDivisor, double lambda, bool odd, float[] output)
-    {
-        var b = ins[baseIndex];
-        Span<double> weighted = stackalloc double[tasks.Length];
-        for (int j = from; j < length; j++)
-        {
-            double sum = 0;
+            float b = inputs[baseIndex];
             for (int t = 0; t < tasks.Length; t++)
             {
-                weighted[t] = weights[t] * (ins[tasks[t]][j] * scales[t]);
-                sum += weighted[t];
+                float d = inputs[tasks[t]] - b;
+                inputs[tasks[t]] = pruned[t] ? lanes[t].Apply(d, index) : d;
             }
-            double mixed;
-            if (SignConsensus)
-            {
-                bool positive = sum >= 0;
-                double agreeing = 0, divisor = 0;
-                for (int t = 0; t < tasks.Length; t++)
-                    if (positive ? weighted[t] > 0 : weighted[t] < 0) { agreeing += weighted[t]; divisor += weights[t]; }
-                mixed = normalize ? agreeing / (divisor == 0 ? 1 : divisor) : agreeing;
-            }
-            else
-            {
-                mixed = sum / plainDivisor;
-            }
-            output[j] = OutputRounding.Narrow(b[j] + lambda * mixed, odd);
+            return MixOne(inputs, tasks, b, mix);
         }
     }
 
-    /// <summary>Per-model factors applied to the kept entries (1 where nothing is pruned or rescale is off).</summary>
-    private static double[] Scales(TensorMergeContext ctx, int[] tasks, DeltaPruner?[] pruners, RescaleMode rescale)
+    /// <summary>Per-model factors applied to the kept entries (1 where nothing is pruned or rescale is off).
+    /// <paramref name="lanes"/>: the in-register pruners when the inputs are one-pass bf16, else null.</summary>
+    private static double[] Scales(TensorMergeContext ctx, int[] tasks, DeltaPruner?[] pruners, RescaleMode rescale, PruneLanes[]? lanes)
     {
         var scales = new double[tasks.Length];
         Array.Fill(scales, 1.0);
@@ -230,26 +264,64 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             long rowLength = pruners.First(p => p is not null)!.RowLength;
             int baseIndex = ctx.BaseIndex;
             // Per model: ‖δ‖₁ and ‖pruned δ‖₁ (float64, LaneSum's order within a chunk, chunks summed in order).
-            foreach (var p in pruners) p?.RememberDecisions(ctx.OutputElementCount);
-            var norms = ChunkLoop.Reduce(ctx.Settings, ctx.Inputs, ChunkLoop.RowChunk(TaskVectors.ReductionChunk, rowLength),
-                2 * tasks.Length, (start, length, ins, acc) =>
-                {
-                    TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
-                    for (int t = 0; t < tasks.Length; t++)
+            double[] norms;
+            if (lanes is not null)
+            {
+                // One pass over the raw bf16 bytes: delta, |δ|, prune, |pruned δ| in registers, the same sums.
+                norms = Bf16Lanes.SumTerms(ctx, ctx.Inputs, new NormTerms(tasks, baseIndex, pruners.Select(p => p is not null).ToArray(), lanes));
+            }
+            else
+            {
+                norms = ChunkLoop.Reduce(ctx.Settings, ctx.Inputs, ChunkLoop.RowChunk(TaskVectors.ReductionChunk, rowLength),
+                    2 * tasks.Length, (start, length, ins, acc) =>
                     {
-                        if (pruners[t] is null) continue;
-                        var delta = ins[tasks[t]].AsSpan(0, length);
-                        double before = LaneSum.SumAbs(delta);
-                        pruners[t]!.Prune(start, delta);
-                        acc[2 * t] += before;
-                        acc[2 * t + 1] += LaneSum.SumAbs(delta);
-                    }
-                });
-            foreach (var p in pruners) p?.DecisionsComplete();
+                        TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
+                        for (int t = 0; t < tasks.Length; t++)
+                        {
+                            if (pruners[t] is null) continue;
+                            var delta = ins[tasks[t]].AsSpan(0, length);
+                            double before = LaneSum.SumAbs(delta);
+                            pruners[t]!.Prune(start, delta);
+                            acc[2 * t] += before;
+                            acc[2 * t + 1] += LaneSum.SumAbs(delta);
+                        }
+                    });
+            }
             for (int t = 0; t < tasks.Length; t++)
                 if (pruners[t] is not null && norms[2 * t] >= 1e-7 && norms[2 * t + 1] >= 1e-7)
                     scales[t] = norms[2 * t] / norms[2 * t + 1];
         }
         return scales;
+    }
+
+    /// <summary>The L1 terms of every element for <see cref="Bf16Lanes.SumTerms"/>: term 2t is |δₜ|, term 2t + 1 is
+    /// |pruned δₜ| (both 0 for a model that is not pruned).</summary>
+    private readonly struct NormTerms(int[] tasks, int baseIndex, bool[] pruned, PruneLanes[] lanes) : IElementwiseTerms
+    {
+        public int Count => 2 * tasks.Length;
+
+        public void Lanes(Span<Vector<float>> inputs, long index, Span<Vector<float>> terms)
+        {
+            var b = inputs[baseIndex];
+            for (int t = 0; t < tasks.Length; t++)
+            {
+                if (!pruned[t]) { terms[2 * t] = terms[2 * t + 1] = Vector<float>.Zero; continue; }
+                var d = inputs[tasks[t]] - b;
+                terms[2 * t] = Vector.Abs(d);
+                terms[2 * t + 1] = Vector.Abs(lanes[t].Apply(d, index));
+            }
+        }
+
+        public void Scalar(Span<float> inputs, long index, Span<float> terms)
+        {
+            float b = inputs[baseIndex];
+            for (int t = 0; t < tasks.Length; t++)
+            {
+                if (!pruned[t]) { terms[2 * t] = terms[2 * t + 1] = 0; continue; }
+                float d = inputs[tasks[t]] - b;
+                terms[2 * t] = MathF.Abs(d);
+                terms[2 * t + 1] = MathF.Abs(lanes[t].Apply(d, index));
+            }
+        }
     }
 }

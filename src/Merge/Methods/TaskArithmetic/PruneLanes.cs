@@ -1,0 +1,98 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using DotnetMerge.Kernels;
+
+namespace DotnetMerge.Methods;
+
+/// <summary>The keep / drop test of a pruner on a vector of float32 task-vector lanes, for the one-pass kernels:
+/// either a magnitude selection (keep the elements of one <see cref="TopSet"/> that are not in another, by |δ| and
+/// element index) or a replay of recorded decisions (one bit per element, kept = 1). Dropped lanes become +0.0,
+/// exactly what the chunk form <see cref="Apply(long, Span{float})"/> (and the scalar rule) writes.</summary>
+internal readonly struct PruneLanes
+{
+    /// <summary>Elements per chunk of the pass that records random decisions (a whole number of 64-bit words).</summary>
+    public const int DecisionChunk = 1 << 16;
+
+    private static readonly Vector<int> LaneIndex = Vector<int>.Indices;
+    private static readonly Vector<int> LaneBits = new([.. Enumerable.Range(0, Vector<int>.Count).Select(l => 1 << l)]);
+
+    private readonly ulong[]? _kept;
+    private readonly uint _keepKey, _removeKey;
+    private readonly long _keepTie, _removeTie;
+    private readonly bool _hasRemove;
+
+    private PruneLanes(ulong[]? kept, TopSet keep, TopSet remove)
+    {
+        _kept = kept;
+        _keepKey = keep.ThresholdKey;
+        _keepTie = keep.LastTieIndex;
+        _removeKey = remove.ThresholdKey;
+        _removeTie = remove.LastTieIndex;
+        // TopSet.None holds no element (its key is above every |δ| key and its last tie index is -1): skip the test.
+        _hasRemove = remove != TopSet.None;
+    }
+
+    /// <summary>Keeps the elements of <paramref name="keep"/> that are not in <paramref name="remove"/>.</summary>
+    public static PruneLanes Select(TopSet keep, TopSet remove) => new(null, keep, remove);
+
+    /// <summary>Keeps element e iff bit e % 64 of word e / 64 of <paramref name="kept"/> is set.</summary>
+    public static PruneLanes Replay(ulong[] kept) => new(kept, TopSet.None, TopSet.None);
+
+    /// <summary>Lanes [index, index + Count) of a task vector, the dropped ones set to +0.0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector<float> Apply(Vector<float> delta, long index)
+    {
+        var bits = Vector.AsVectorInt32(delta);
+        if (_kept is not null) return Vector.AsVectorSingle(bits & ReplayMask(_kept, index));
+        var key = (Vector.AsVectorUInt32(delta) & new Vector<uint>(0x7FFF_FFFFu)) | new Vector<uint>(0x8000_0000u); // SortKey(|δ|)
+        var kept = InSet(key, _keepKey, _keepTie, index);
+        if (_hasRemove) kept = Vector.AndNot(kept, InSet(key, _removeKey, _removeTie, index));
+        return Vector.AsVectorSingle(bits & kept);
+    }
+
+    /// <summary>Element <paramref name="index"/> of a task vector, +0.0 when dropped.</summary>
+    public float Apply(float delta, long index)
+    {
+        bool kept;
+        if (_kept is not null) kept = ((_kept[index >> 6] >> (int)(index & 63)) & 1) != 0;
+        else
+        {
+            uint key = MagnitudeSelect.SortKey(MathF.Abs(delta));
+            kept = (key > _keepKey || (key == _keepKey && index <= _keepTie))
+                && !(_hasRemove && (key > _removeKey || (key == _removeKey && index <= _removeTie)));
+        }
+        return kept ? delta : 0f;
+    }
+
+    /// <summary>Zeroes the dropped entries of <paramref name="delta"/>, the task-vector elements [start, start + length).</summary>
+    public void Apply(long start, Span<float> delta)
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; j <= delta.Length - Vector<float>.Count; j += Vector<float>.Count)
+                Apply(new Vector<float>(delta.Slice(j)), start + j).CopyTo(delta.Slice(j));
+        for (; j < delta.Length; j++) delta[j] = Apply(delta[j], start + j);
+    }
+
+    /// <summary>All ones in the lanes of the set: key above the threshold, or equal with index ≤ the last tie.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<int> InSet(Vector<uint> key, uint thresholdKey, long lastTie, long index)
+    {
+        var threshold = new Vector<uint>(thresholdKey);
+        // lane l is element index + l: index + l ≤ lastTie ⟺ l ≤ lastTie − index (clamped to the lanes' range)
+        var tie = new Vector<int>((int)Math.Clamp(lastTie - index, -1, Vector<int>.Count));
+        return Vector.AsVectorInt32(Vector.GreaterThan(key, threshold))
+            | (Vector.AsVectorInt32(Vector.Equals(key, threshold)) & Vector.LessThanOrEqual(LaneIndex, tie));
+    }
+
+    /// <summary>All ones in the lanes whose decision bit is set (a vector may straddle two words).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<int> ReplayMask(ulong[] kept, long index)
+    {
+        int shift = (int)(index & 63);
+        long word = index >> 6;
+        ulong bits = kept[word] >> shift;
+        if (shift + Vector<int>.Count > 64) bits |= kept[word + 1] << (64 - shift);
+        return Vector.Equals(new Vector<int>((int)bits) & LaneBits, LaneBits);
+    }
+}
