@@ -192,15 +192,15 @@ internal static class Bf16Lanes
                 // j is a multiple of step (2f = 4w), so (j + o) % 16 / w is the accumulator vector of offset o.
                 int s0 = (j % LaneSum.Lanes) / w, s1 = ((j + w) % LaneSum.Lanes) / w;
                 int s2 = ((j + f) % LaneSum.Lanes) / w, s3 = ((j + f + w) % LaneSum.Lanes) / w;
-                for (int i = 0; i < terms; i++)
+                ref var sums = ref MemoryMarshal.GetArrayDataReference(acc);
+                for (int i = 0; i < terms; i++, sums = ref Unsafe.Add(ref sums, per))
                 {
-                    int o = i * per;
                     Vector.Widen(termsLow[i], out var l0, out var h0);
-                    acc[o + s0] += l0;
-                    acc[o + s1] += h0;
+                    Unsafe.Add(ref sums, s0) += l0;
+                    Unsafe.Add(ref sums, s1) += h0;
                     Vector.Widen(termsHigh[i], out var l1, out var h1);
-                    acc[o + s2] += l1;
-                    acc[o + s3] += h1;
+                    Unsafe.Add(ref sums, s2) += l1;
+                    Unsafe.Add(ref sums, s3) += h1;
                 }
             }
         }

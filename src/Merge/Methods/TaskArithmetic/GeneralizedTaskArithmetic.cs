@@ -76,6 +76,12 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     {
         /// <summary>1 / divisor when dividing by it is exactly multiplying by that (a power of two), else 0.</summary>
         public double Reciprocal { get; } = LinearMerge.IsPowerOfTwo(PlainDivisor) ? 1 / PlainDivisor : 0;
+
+        /// <summary>Every scale is 1: x · 1 = x exactly (NaN and ±0 included), so the lanes skip that product.</summary>
+        public bool UnitScales { get; } = Scales.All(s => s == 1);
+
+        /// <summary>λ = 1: the lanes skip that product (exact, as above).</summary>
+        public bool UnitLambda { get; } = Lambda == 1;
     }
 
     /// <summary>The fused mix of one chunk (inputs already turned into pruned task vectors). Vectorised in double:
@@ -110,14 +116,20 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     {
         var weights = mix.Weights;
         var scales = mix.Scales;
+        bool unitScales = mix.UnitScales;
         Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
         for (int t = 0; t < slots.Length; t++)
         {
             Vector.Widen(values[slots[t]], out var dl, out var dh);
             var w = new Vector<double>(weights[t]);
-            var sc = new Vector<double>(scales[t]);
-            sumLow += w * (dl * sc);
-            sumHigh += w * (dh * sc);
+            if (!unitScales)
+            {
+                var sc = new Vector<double>(scales[t]);
+                dl *= sc;
+                dh *= sc;
+            }
+            sumLow += w * dl;
+            sumHigh += w * dh;
         }
         Vector<double> mixedLow, mixedHigh;
         if (mix.SignConsensus)
@@ -133,9 +145,14 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             {
                 Vector.Widen(values[slots[t]], out var dl, out var dh);
                 var w = new Vector<double>(weights[t]);
-                var sc = new Vector<double>(scales[t]);
-                var vl = w * (dl * sc);
-                var vh = w * (dh * sc);
+                if (!unitScales)
+                {
+                    var sc = new Vector<double>(scales[t]);
+                    dl *= sc;
+                    dh *= sc;
+                }
+                var vl = w * dl;
+                var vh = w * dh;
                 var agreesLow = Vector.ConditionalSelect(positiveLow, Vector.GreaterThan(vl, Vector<double>.Zero), Vector.LessThan(vl, Vector<double>.Zero));
                 var agreesHigh = Vector.ConditionalSelect(positiveHigh, Vector.GreaterThan(vh, Vector<double>.Zero), Vector.LessThan(vh, Vector<double>.Zero));
                 agreeingLow += Vector.ConditionalSelect(agreesLow, vl, Vector<double>.Zero);
@@ -164,9 +181,14 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             mixedLow = sumLow / d;
             mixedHigh = sumHigh / d;
         }
-        var lam = new Vector<double>(mix.Lambda);
+        if (!mix.UnitLambda)
+        {
+            var lam = new Vector<double>(mix.Lambda);
+            mixedLow = lam * mixedLow;
+            mixedHigh = lam * mixedHigh;
+        }
         Vector.Widen(b, out var bl, out var bh);
-        return OutputRounding.Narrow(bl + lam * mixedLow, bh + lam * mixedHigh, mix.Odd);
+        return OutputRounding.Narrow(bl + mixedLow, bh + mixedHigh, mix.Odd);
     }
 
     /// <summary>The mix of one element: the task vector of task t in <c>values[slots[t]]</c>, base value
@@ -201,6 +223,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     private readonly struct Bf16Kernel(int[] tasks, int baseIndex, bool[] pruned, PruneLanes[] lanes, MixParameters mix)
         : IIndexedElementwiseKernel
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector<float> Lanes(Span<Vector<float>> inputs, long index)
         {
             var b = inputs[baseIndex];
@@ -219,6 +242,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         {
             var weights = mix.Weights;
             var scales = mix.Scales;
+            bool unitScales = mix.UnitScales;
             Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
             for (int t = 0; t < tasks.Length; t++)
             {
@@ -226,14 +250,26 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
                 if (pruned[t]) d = lanes[t].Apply(d, index);
                 Vector.Widen(d, out var dl, out var dh);
                 var w = new Vector<double>(weights[t]);
-                var sc = new Vector<double>(scales[t]);
-                sumLow += w * (dl * sc);
-                sumHigh += w * (dh * sc);
+                if (!unitScales)
+                {
+                    var sc = new Vector<double>(scales[t]);
+                    dl *= sc;
+                    dh *= sc;
+                }
+                sumLow += w * dl;
+                sumHigh += w * dh;
             }
             var r = new Vector<double>(mix.Reciprocal);
-            var lam = new Vector<double>(mix.Lambda);
+            sumLow *= r;
+            sumHigh *= r;
+            if (!mix.UnitLambda)
+            {
+                var lam = new Vector<double>(mix.Lambda);
+                sumLow = lam * sumLow;
+                sumHigh = lam * sumHigh;
+            }
             Vector.Widen(b, out var bl, out var bh);
-            return OutputRounding.Narrow(bl + lam * (sumLow * r), bh + lam * (sumHigh * r), mix.Odd);
+            return OutputRounding.Narrow(bl + sumLow, bh + sumHigh, mix.Odd);
         }
 
         public float Scalar(Span<float> inputs, long index)
@@ -300,6 +336,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     {
         public int Count => 2 * tasks.Length;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Lanes(Span<Vector<float>> inputs, long index, Span<Vector<float>> terms)
         {
             var b = inputs[baseIndex];

@@ -79,10 +79,12 @@ internal readonly struct PruneLanes
     private static Vector<int> InSet(Vector<uint> key, uint thresholdKey, long lastTie, long index)
     {
         var threshold = new Vector<uint>(thresholdKey);
-        // lane l is element index + l: index + l ≤ lastTie ⟺ l ≤ lastTie − index (clamped to the lanes' range)
-        var tie = new Vector<int>((int)Math.Clamp(lastTie - index, -1, Vector<int>.Count));
+        // lane l is element index + l: index + l ≤ lastTie ⟺ l ≤ lastTie − index. Mostly every lane or none passes.
+        long tie = lastTie - index;
+        if (tie >= Vector<int>.Count - 1) return Vector.AsVectorInt32(Vector.GreaterThanOrEqual(key, threshold));
+        if (tie < 0) return Vector.AsVectorInt32(Vector.GreaterThan(key, threshold));
         return Vector.AsVectorInt32(Vector.GreaterThan(key, threshold))
-            | (Vector.AsVectorInt32(Vector.Equals(key, threshold)) & Vector.LessThanOrEqual(LaneIndex, tie));
+            | (Vector.AsVectorInt32(Vector.Equals(key, threshold)) & Vector.LessThanOrEqual(LaneIndex, new Vector<int>((int)tie)));
     }
 
     /// <summary>All ones in the lanes whose decision bit is set (a vector may straddle two words).</summary>
