@@ -115,21 +115,12 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     private static Vector<float> MixLanes(ReadOnlySpan<Vector<float>> values, int[] slots, Vector<float> b, MixParameters mix)
     {
         var weights = mix.Weights;
-        var scales = mix.Scales;
-        bool unitScales = mix.UnitScales;
         Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
         for (int t = 0; t < slots.Length; t++)
         {
-            Vector.Widen(values[slots[t]], out var dl, out var dh);
-            var w = new Vector<double>(weights[t]);
-            if (!unitScales)
-            {
-                var sc = new Vector<double>(scales[t]);
-                dl *= sc;
-                dh *= sc;
-            }
-            sumLow += w * dl;
-            sumHigh += w * dh;
+            Weighted(values[slots[t]], t, mix, out var wl, out var wh);
+            sumLow += wl;
+            sumHigh += wh;
         }
         Vector<double> mixedLow, mixedHigh;
         if (mix.SignConsensus)
@@ -143,16 +134,8 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             Vector<double> divisorLow = Vector<double>.Zero, divisorHigh = Vector<double>.Zero;
             for (int t = 0; t < slots.Length; t++)
             {
-                Vector.Widen(values[slots[t]], out var dl, out var dh);
                 var w = new Vector<double>(weights[t]);
-                if (!unitScales)
-                {
-                    var sc = new Vector<double>(scales[t]);
-                    dl *= sc;
-                    dh *= sc;
-                }
-                var vl = w * dl;
-                var vh = w * dh;
+                Weighted(values[slots[t]], t, mix, out var vl, out var vh);
                 var agreesLow = Vector.ConditionalSelect(positiveLow, Vector.GreaterThan(vl, Vector<double>.Zero), Vector.LessThan(vl, Vector<double>.Zero));
                 var agreesHigh = Vector.ConditionalSelect(positiveHigh, Vector.GreaterThan(vh, Vector<double>.Zero), Vector.LessThan(vh, Vector<double>.Zero));
                 agreeingLow += Vector.ConditionalSelect(agreesLow, vl, Vector<double>.Zero);
@@ -189,6 +172,22 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         }
         Vector.Widen(b, out var bl, out var bh);
         return OutputRounding.Narrow(bl + mixedLow, bh + mixedHigh, mix.Odd);
+    }
+
+    /// <summary>wₜ · (δ · scaleₜ) of both halves of <paramref name="delta"/> (the scale product skipped when it is 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Weighted(Vector<float> delta, int t, MixParameters mix, out Vector<double> low, out Vector<double> high)
+    {
+        Vector.Widen(delta, out low, out high);
+        if (!mix.UnitScales)
+        {
+            var sc = new Vector<double>(mix.Scales[t]);
+            low *= sc;
+            high *= sc;
+        }
+        var w = new Vector<double>(mix.Weights[t]);
+        low = w * low;
+        high = w * high;
     }
 
     /// <summary>The mix of one element: the task vector of task t in <c>values[slots[t]]</c>, base value
@@ -240,24 +239,14 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         /// <see cref="MixLanes"/> in the same order.</summary>
         private Vector<float> PlainSum(Span<Vector<float>> inputs, Vector<float> b, long index)
         {
-            var weights = mix.Weights;
-            var scales = mix.Scales;
-            bool unitScales = mix.UnitScales;
             Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
             for (int t = 0; t < tasks.Length; t++)
             {
                 var d = inputs[tasks[t]] - b;
                 if (pruned[t]) d = lanes[t].Apply(d, index);
-                Vector.Widen(d, out var dl, out var dh);
-                var w = new Vector<double>(weights[t]);
-                if (!unitScales)
-                {
-                    var sc = new Vector<double>(scales[t]);
-                    dl *= sc;
-                    dh *= sc;
-                }
-                sumLow += w * dl;
-                sumHigh += w * dh;
+                Weighted(d, t, mix, out var wl, out var wh);
+                sumLow += wl;
+                sumHigh += wh;
             }
             var r = new Vector<double>(mix.Reciprocal);
             sumLow *= r;
