@@ -7,8 +7,11 @@ namespace DotnetMerge.Methods;
 /// <summary>mergekit's generalized task arithmetic: every variant (task_arithmetic, ties, dare_*, breadcrumbs*,
 /// della*) is a sparsification of each task vector δᵢ = xᵢ − base, an optional TIES sign consensus, and a mix:
 /// <c>out = base + λ · Σᵢ wᵢ·δ̃ᵢ·Mᵢ / (normalize ? Σᵢ wᵢ·Mᵢ : 1)</c>.
-/// Passes: the selections the sparsification needs (radix select, per model), one L1 reduction when
-/// <c>rescale</c> is l1, then one fused map pass (decode, prune, elect, mix, encode).</summary>
+/// Passes: the selections the sparsification needs (radix select, per model; DARE draws its Bernoulli bits once),
+/// one L1 reduction when <c>rescale</c> is l1, then one fused map pass (decode, prune, elect, mix, encode). On
+/// uncropped bf16 tensors the L1 and map passes read the raw bf16 words and keep everything in registers
+/// (<see cref="Bf16Lanes"/>, <see cref="PruneLanes"/>); DELLA (row-local ranking) and other dtypes go through
+/// float32 chunks (<see cref="ChunkLoop"/>) with the same operations, so both give the same bytes.</summary>
 public abstract class GeneralizedTaskArithmetic : IMergeMethod
 {
     protected GeneralizedTaskArithmetic(Sparsification sparsification, bool signConsensus)
@@ -34,7 +37,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         var rescale = Sparsification == Sparsification.None ? RescaleMode.None : Rescale.Parse(ctx.Global.GetString("rescale"));
         var weights = tasks.Select(t => ctx.Inputs[t].Parameters.GetDouble("weight")).ToArray();
         var pruners = DeltaPruner.CreateAll(Sparsification, ctx, tasks);
-        // One pass over the raw bf16 bytes per pass (L1 norms, mix) when every pruner has an in-register form.
+        // Each pass (L1 norms, mix) reads the raw bf16 words once when every pruner has an in-register form.
         var lanes = tasks.Length <= MaxVectorTasks && Bf16Lanes.Applies(ctx, ctx.Inputs) ? LanesOf(pruners) : null;
         var scales = Scales(ctx, tasks, pruners, rescale, lanes);
         long rowLength = pruners.FirstOrDefault(p => p is not null)?.RowLength ?? 0;
