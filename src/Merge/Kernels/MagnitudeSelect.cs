@@ -218,9 +218,7 @@ public static class MagnitudeSelect
         var low = new uint[q];
         for (int i = 0; i < q; i++)
         {
-            var sorted = samples[i];
-            Array.Sort(sorted);
-            Array.Reverse(sorted); // descending
+            var sorted = SortDescending(samples[i]);
             double f = (double)queries[i].Count / length, position = f * m;
             double margin = 6 * Math.Sqrt(m * f * (1 - f)) + 32;
             long top = (long)Math.Floor(position - margin), bottom = (long)Math.Ceiling(position + margin);
@@ -228,6 +226,25 @@ public static class MagnitudeSelect
             low[i] = bottom >= m ? 0u : sorted[bottom];
         }
         return (high, low);
+    }
+
+    /// <summary>The keys in descending order: an LSD radix sort (four 8-bit digits), several times cheaper than a
+    /// comparison sort for the 65,536 keys of a sample.</summary>
+    internal static uint[] SortDescending(uint[] keys)
+    {
+        var from = keys;
+        var to = new uint[keys.Length];
+        Span<int> offsets = stackalloc int[256];
+        for (int shift = 0; shift < 32; shift += 8)
+        {
+            offsets.Clear();
+            foreach (uint k in from) offsets[255 - (int)((k >> shift) & 0xFF)]++;
+            int sum = 0;
+            for (int d = 0; d < 256; d++) { int c = offsets[d]; offsets[d] = sum; sum += c; }
+            foreach (uint k in from) to[offsets[255 - (int)((k >> shift) & 0xFF)]++] = k;
+            (from, to) = (to, from);
+        }
+        return from;
     }
 
     /// <summary>Counts the keys above <paramref name="high"/>, equal to it and equal to <paramref name="low"/>, and

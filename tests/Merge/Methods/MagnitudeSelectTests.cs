@@ -104,6 +104,15 @@ public class MagnitudeSelectTests
         finally { MagnitudeSelect.BracketMinLength = 0; }
     }
 
+    [Fact]
+    public void Sample_radix_sort_orders_keys_descending()
+    {
+        var random = new Random(3);
+        var keys = Enumerable.Range(0, 65536).Select(_ => (uint)random.NextInt64(0, 1L << 32)).Concat([0u, uint.MaxValue, 7u, 7u]).ToArray();
+        var expected = keys.OrderByDescending(k => k).ToArray();
+        Assert.Equal(expected, MagnitudeSelect.SortDescending([.. keys]));
+    }
+
     private static void AssertTopSetsMatchSort(float[] values, ExecutionSettings settings, long[] ks)
     {
         foreach (long k in ks)
