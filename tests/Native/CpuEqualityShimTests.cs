@@ -41,6 +41,29 @@ public sealed class CpuEqualityShimTests
         ["dare_ties no rescale f32 to bf16"] = new(new DareTiesMerge(), "model.embed_tokens.weight", [200, 64],
             [new(Dtype.F32, 0), new(Dtype.F32, 1.0, 0.0), new(Dtype.F32, 0.6, 0.5)], 0, Dtype.BF16,
             new() { ["normalize"] = false, ["lambda"] = 1.3, ["rescale"] = "false" }, Seed: 3, Piece: 999),
+        // magnitude trims: bf16 task vectors take few distinct values, so the k-th largest |δ| is duplicated and the tie
+        // passes (copies per tile, then the index of the last kept copy) decide which copies are kept
+        ["ties bf16 normalized"] = new(new TiesMerge(), "model.layers.4.mlp.down_proj.weight", [320, 256],
+            [new(Dtype.BF16, 0.4, 0.3), new(Dtype.BF16, 0), new(Dtype.BF16, 0.3, 0.6), new(Dtype.BF16, 0.5, 0.25)], 1, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "false" }, Piece: 30001),
+        ["ties mixed to f16, not normalized, density 0 and 1"] = new(new TiesMerge(), "model.layers.0.self_attn.v_proj.weight", [200, 96],
+            [new(Dtype.F16, 0), new(Dtype.F32, 0.7, 0.45), new(Dtype.BF16, -0.3, 0.0), new(Dtype.F16, 0.5, 1.0)], 0, Dtype.F16,
+            new() { ["normalize"] = false, ["lambda"] = 0.8, ["rescale"] = "false" }),
+        ["ties inverse rescale f32"] = new(new TiesMerge(), "model.layers.1.mlp.up_proj.weight", [128, 160],
+            [new(Dtype.F32, 0), new(Dtype.F32, 0.6, 0.2), new(Dtype.F32, 0.4, 0.7)], 0, Dtype.F32,
+            new() { ["normalize"] = true, ["lambda"] = 1.2, ["rescale"] = "inverse" }, Piece: 5000),
+        ["ties trim_scope model bf16"] = new(new TiesMerge(), "model.layers.2.self_attn.q_proj.weight", [96, 128],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.5, TrimThreshold: 0.00146484375), new(Dtype.BF16, 0.5, 0.5, TrimThreshold: 0.002)], 0, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "false" }),
+        ["breadcrumbs bf16"] = new(new BreadcrumbsMerge(), "model.layers.6.mlp.gate_proj.weight", [256, 320],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.6, 0.05), new(Dtype.BF16, 0.5, 0.4, 0.01)], 0, Dtype.BF16,
+            new() { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "false" }, Piece: 65536),
+        ["breadcrumbs gamma 0, density + gamma over 1, f16 inverse"] = new(new BreadcrumbsMerge(), "model.layers.7.self_attn.o_proj.weight", [96, 96],
+            [new(Dtype.F16, 0.6, 0.9, 0.3), new(Dtype.F16, 0), new(Dtype.F16, 0.4, 0.5, 0.0)], 1, Dtype.F16,
+            new() { ["normalize"] = true, ["lambda"] = 0.9, ["rescale"] = "inverse" }),
+        ["breadcrumbs_ties f32 to bf16 normalized"] = new(new BreadcrumbsTiesMerge(), "model.embed_tokens.weight", [250, 128],
+            [new(Dtype.F32, 0), new(Dtype.F32, 0.5, 0.6, 0.05), new(Dtype.BF16, 0.3, 0.3, 0.1), new(Dtype.F32, 0.2, 0.8, 0.02)], 0, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "false" }, Piece: 7777),
     };
 
     public static TheoryData<string> CaseNames => new(Cases.Keys);
@@ -99,8 +122,15 @@ public sealed class CpuEqualityShimTests
         Model[] models = [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5)];
         TensorMergeContext Make(Dtype output = Dtype.BF16, int baseIndex = 0, Model[]? m = null)
             => Context("t", [8, 8], m ?? models, baseIndex, output, global, 0, 1);
-        Assert.Null(MergeKernelPlan.TryCreate(new TiesMerge(), Make(), out string reason));
-        Assert.Contains("ties", reason);
+        Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Make(), out string reason));
+        Assert.Contains("della", reason);
+        // a magnitude trim with rescale: l1 (the norms of the trimmed deltas are not on the GPU yet)
+        Assert.Null(MergeKernelPlan.TryCreate(new TiesMerge(), Make(), out reason));
+        Assert.Contains("l1", reason);
+        // breadcrumbs without gamma: the CPU's error
+        Assert.Null(MergeKernelPlan.TryCreate(new BreadcrumbsMerge(), Context("t", [4], [new(Dtype.F32, 0), new(Dtype.F32, 1, 0.5)], 0, Dtype.F32,
+            new Dictionary<string, object> { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "false" }, 0, 1), out reason));
+        Assert.Contains("gamma", reason);
         Assert.Null(MergeKernelPlan.TryCreate(new TaskArithmeticMerge(), Make(baseIndex: -1), out _));
         Assert.Null(MergeKernelPlan.TryCreate(new TaskArithmeticMerge(), Make(m: [new(Dtype.BF16, 0)]), out _));
         Assert.Null(MergeKernelPlan.TryCreate(new TaskArithmeticMerge(), Make(output: Dtype.F64), out _));
@@ -122,6 +152,8 @@ public sealed class EngineShimTests
     [InlineData("task_arithmetic", "")]
     [InlineData("dare_ties", "density: 0.5")]
     [InlineData("linear", "")]
+    [InlineData("ties", "density: 0.4")]
+    [InlineData("breadcrumbs_ties", "density: 0.5, gamma: 0.02")]
     public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra)
     {
         HostCompiler.SkipIfUnavailable();

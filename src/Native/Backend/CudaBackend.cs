@@ -11,7 +11,7 @@ using DotnetMerge.Planning;
 
 namespace DotnetMerge.Cuda.Backend;
 
-/// <summary>Runs linear, task_arithmetic, dare_linear and dare_ties jobs on one CUDA device with plan-specialised kernels
+/// <summary>Runs linear, task_arithmetic, dare_linear, dare_ties, ties, breadcrumbs and breadcrumbs_ties jobs on one CUDA device with plan-specialised kernels
 /// (<see cref="MergeKernelPlan"/>), byte-identical to the CPU backend. The device's primary context is retained on the
 /// first job; kernels are compiled once per plan shape (through the <see cref="KernelCompiler"/> caches) and kept loaded.
 /// A job's inputs are copied in pieces through pinned staging buffers on two streams, so the upload of one piece overlaps
@@ -29,7 +29,7 @@ public sealed class CudaBackend : IMergeBackend
     private CudaContext? context;
     private KernelCompiler? compiler;
     private CudaStream[]? streams;
-    private DeviceBuffer? outputBuffer, partialBuffer;
+    private DeviceBuffer? outputBuffer, partialBuffer, selectBuffer;
     private readonly PinnedHostBuffer?[] staging = new PinnedHostBuffer?[2];
     private bool failed, disposed;
 
@@ -182,6 +182,7 @@ public sealed class CudaBackend : IMergeBackend
             foreach (DeviceBuffer? b in inputBuffers) b?.Dispose();
             outputBuffer?.Dispose();
             partialBuffer?.Dispose();
+            selectBuffer?.Dispose();
             foreach (PinnedHostBuffer? b in staging) b?.Dispose();
             foreach (CudaStream s in streams ?? []) s.Dispose();
             context.Dispose();
@@ -208,22 +209,46 @@ public sealed class CudaBackend : IMergeBackend
             piece = Math.Clamp(StagingBytesPerSlot / bytesPerElement, 1, PieceElements);
             long pieces = (count + piece - 1) / piece;
             CudaKernel map = backend.Kernel(plan.Map);
-            double[]? scales = null;
-            if (plan.Norms is not null)
+            // The passes that need the whole tensor (magnitude selection, L1 norms) run once every piece is uploaded.
+            if (plan.Norms is null && plan.Select is null)
             {
-                Pipeline(pieces, upload: true, map: null, scales: null);
-                scales = ReduceNorms(backend.Kernel(plan.Norms));
-                Pipeline(pieces, upload: false, map, scales);
+                Pipeline(pieces, upload: true, map, scales: null, masks: plan.IsMagnitude ? plan.MasksFrom([]) : null);
+                return;
             }
-            else
+            Pipeline(pieces, upload: true, map: null, scales: null, masks: null);
+            MagnitudeMasks? masks = null;
+            if (plan.Select is { } select)
             {
-                Pipeline(pieces, upload: true, map, scales);
+                CudaKernel kernel = backend.Kernel(select);
+                masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueries, (arguments, words) => SelectPass(kernel, arguments, words)));
             }
+            else if (plan.IsMagnitude)
+            {
+                masks = plan.MasksFrom([]);
+            }
+            double[]? scales = plan.Norms is not null ? ReduceNorms(backend.Kernel(plan.Norms)) : null;
+            Pipeline(pieces, upload: false, map, scales, masks);
+        }
+
+        /// <summary>One launch of the magnitude select kernel over the whole tensor, into a zeroed result buffer.</summary>
+        private ulong[] SelectPass(CudaKernel select, KernelArguments arguments, long words)
+        {
+            DeviceBuffer result = backend.Grow(ref backend.selectBuffer, words * sizeof(ulong));
+            CudaStream stream = backend.streams![0];
+            stream.ZeroAsync(result, 0, words * sizeof(ulong));
+            for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
+            arguments.Set("result", result.DevicePointer);
+            bool locate = BitConverter.ToUInt32(arguments.Bytes.Slice(arguments.OffsetOf("pass"), 4)) == 3;
+            uint grid = locate ? 1 : CudaKernel.GridFor(count, select.Kernel.BlockSize, backend.Device.MultiprocessorCount);
+            stream.Launch(select.Function, grid, (uint)select.Kernel.BlockSize, arguments);
+            var values = new ulong[words];
+            stream.CopyToHost(MemoryMarshal.AsBytes(values.AsSpan()), result, 0);
+            return values;
         }
 
         /// <summary>Uploads and/or computes + downloads every piece; piece k's staging slot is reused by piece k + 2 only
         /// after stream k mod 2 has finished piece k (whose output is then copied out).</summary>
-        private void Pipeline(long pieces, bool upload, CudaKernel? map, double[]? scales)
+        private void Pipeline(long pieces, bool upload, CudaKernel? map, double[]? scales, MagnitudeMasks? masks)
         {
             CudaStream[] streams = backend.streams!;
             for (long k = 0; k < pieces; k++)
@@ -253,7 +278,7 @@ public sealed class CudaBackend : IMergeBackend
                 KernelArguments arguments = map.Kernel.CreateArguments();
                 for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer + (ulong)(start * inputSizes[i]));
                 arguments.Set("out", output.DevicePointer + (ulong)(start * outputSize));
-                plan.SetMapArguments(arguments, start, length, scales);
+                plan.SetMapArguments(arguments, start, length, scales, masks);
                 stream.Launch(map.Function, CudaKernel.GridFor(length, map.Kernel.BlockSize, backend.Device.MultiprocessorCount),
                     (uint)map.Kernel.BlockSize, arguments);
                 stream.CopyToHostAsync(stagingBuffer, OutputOffset(), output, start * outputSize, length * outputSize);

@@ -29,12 +29,15 @@ public sealed class MergeKernelPlan
     private readonly double lambda;
     private readonly bool l1;
     private readonly int[] tasks;
+    private readonly MagnitudePlan? magnitude;
 
     private MergeKernelPlan(EmittedKernel map, EmittedKernel? norms, double[] weights, double[] densities, double[] scales,
-        double divisor, double lambda, bool l1, int[] tasks, ulong seed, uint nameHash, IReadOnlyList<Dtype> inputDtypes, Dtype output)
+        double divisor, double lambda, bool l1, int[] tasks, ulong seed, uint nameHash, IReadOnlyList<Dtype> inputDtypes, Dtype output,
+        MagnitudePlan? magnitude = null)
     {
         Map = map;
         Norms = norms;
+        this.magnitude = magnitude;
         this.weights = weights;
         this.densities = densities;
         this.scales = scales;
@@ -54,6 +57,16 @@ public sealed class MergeKernelPlan
     /// <summary>The L1 reduction that runs before <see cref="Map"/> (DARE with <c>rescale: l1</c>), else null.</summary>
     public EmittedKernel? Norms { get; }
 
+    /// <summary>The magnitude select kernel that runs first (TIES trim, Model Breadcrumbs), else null; its queries are
+    /// <see cref="SelectQueries"/>, and <see cref="MasksFrom"/> turns their answers into the map's mask parameters.</summary>
+    public EmittedKernel? Select => magnitude?.Select;
+
+    /// <summary>The selections <see cref="Select"/> must answer (empty without it).</summary>
+    public IReadOnlyList<SelectionQuery> SelectQueries => magnitude?.Queries ?? [];
+
+    /// <summary>True for the methods with a magnitude mask (ties, breadcrumbs, breadcrumbs_ties).</summary>
+    public bool IsMagnitude => magnitude is not null;
+
     /// <summary>True for the DARE methods (a random mask, and scale factors).</summary>
     public bool IsDare => densities.Length > 0 && Map.Parameters.Fields.Any(f => f.Name == "density");
 
@@ -64,7 +77,7 @@ public sealed class MergeKernelPlan
 
     /// <summary>The methods with GPU kernels.</summary>
     public static bool HasKernels(IMergeMethod method)
-        => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge;
+        => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge or TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge;
 
     /// <summary>The plan of one tensor job of a merge plan (decided before its bytes are read).</summary>
     public static MergeKernelPlan? TryCreate(MergePlan plan, TensorJob job, out string reason)
@@ -103,7 +116,7 @@ public sealed class MergeKernelPlan
         {
             return method is LinearMerge
                 ? Linear(inputs, global, dtypes, output, seed, nameHash, out reason)
-                : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, out reason);
+                : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, count, out reason);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or InvalidCastException or KeyNotFoundException)
         {
@@ -126,17 +139,18 @@ public sealed class MergeKernelPlan
     }
 
     private static MergeKernelPlan? TaskArithmetic(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
-        Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, out string reason)
+        Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, long count, out string reason)
     {
         // As GeneralizedTaskArithmetic: task order, weights, divisor, pruners and scales.
         if (baseIndex < 0 || baseIndex >= inputs.Count) { reason = "no base model (the CPU reports it)"; return null; }
         int[] tasks = Enumerable.Range(0, inputs.Count).Where(i => i != baseIndex).ToArray();
         if (tasks.Length == 0) { reason = "only the base model (a copy)"; return null; }
         bool dare = method is DareLinearMerge or DareTiesMerge;
-        bool consensus = method is DareTiesMerge;
+        bool trim = method is TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge;
+        bool consensus = method is DareTiesMerge or TiesMerge or BreadcrumbsTiesMerge;
         bool normalize = global.GetBool("normalize");
         double lambda = global.GetDouble("lambda");
-        RescaleMode rescale = dare ? Rescale.Parse(global.GetString("rescale")) : RescaleMode.None;
+        RescaleMode rescale = dare || trim ? Rescale.Parse(global.GetString("rescale")) : RescaleMode.None;
         double[] taskWeights = tasks.Select(t => inputs[t].Parameters.GetDouble("weight")).ToArray();
         double weightSum = taskWeights.Sum();
         double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
@@ -151,18 +165,25 @@ public sealed class MergeKernelPlan
             weights[t] = taskWeights[k];
             scales[t] = 1;
             densities[t] = 1;
-            if (!dare) continue;
+            if (!dare && !trim) continue;
             double density = inputs[t].Parameters.GetDouble("density");
             if (density >= 1) continue; // no pruner: every element kept, scale 1
             anyPruned = true;
             densities[t] = density;
             if (rescale == RescaleMode.Inverse && density > 0) scales[t] = 1 / density;
         }
-        bool l1 = dare && rescale == RescaleMode.L1 && anyPruned;
-        EmittedKernel map = KernelEmitter.EmitTaskArithmetic(inputs.Count, baseIndex, dtypes, output, dare, consensus, consensus && normalize);
+        bool l1 = (dare || trim) && rescale == RescaleMode.L1 && anyPruned;
+        MagnitudePlan? magnitude = null;
+        if (trim)
+        {
+            if (l1) { reason = "rescale: l1 of a magnitude trim is not on the GPU yet"; return null; }
+            magnitude = MagnitudePlan.Create(method is TiesMerge, inputs, baseIndex, tasks, densities, count, dtypes);
+        }
+        KernelMask mask = dare ? KernelMask.Random : trim ? KernelMask.Magnitude : KernelMask.None;
+        EmittedKernel map = KernelEmitter.EmitTaskArithmetic(inputs.Count, baseIndex, dtypes, output, mask, consensus, consensus && normalize);
         EmittedKernel? norms = l1 ? KernelEmitter.EmitDareNorms(inputs.Count, baseIndex, dtypes) : null;
         reason = "";
-        return new MergeKernelPlan(map, norms, weights, densities, scales, plainDivisor, lambda, l1, tasks, seed, nameHash, dtypes, output);
+        return new MergeKernelPlan(map, norms, weights, densities, scales, plainDivisor, lambda, l1, tasks, seed, nameHash, dtypes, output, magnitude);
     }
 
     /// <summary>The accumulators per chunk of <see cref="Norms"/>' output (two per input).</summary>
@@ -194,9 +215,10 @@ public sealed class MergeKernelPlan
 
     /// <summary>Fills the scalar arguments of <see cref="Map"/> for elements [first, first + count) (the caller sets the
     /// pointers). <paramref name="l1Scales"/> comes from <see cref="ScalesFromNorms"/> when <see cref="Norms"/> ran.</summary>
-    public void SetMapArguments(KernelArguments arguments, long first, long count, double[]? l1Scales = null)
+    public void SetMapArguments(KernelArguments arguments, long first, long count, double[]? l1Scales = null, MagnitudeMasks? masks = null)
     {
         if (l1 && l1Scales is null) throw new InvalidOperationException("the L1 norms must be reduced before the map pass");
+        if (magnitude is not null && masks is null) throw new InvalidOperationException("the magnitude selection must run before the map pass");
         arguments.Set("count", (ulong)count);
         for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("weight", i, weights[i]);
         arguments.Set("divisor", divisor);
@@ -208,5 +230,22 @@ public sealed class MergeKernelPlan
             arguments.Set("name_hash", NameHash);
             for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("density", i, densities[i]).Set("scale", i, s[i]);
         }
+        if (masks is not null)
+        {
+            double[] s = l1Scales ?? scales;
+            for (int i = 0; i < InputDtypes.Count; i++)
+            {
+                arguments.Set("scale", i, s[i]);
+                masks.Set(arguments, i);
+            }
+        }
+    }
+
+    /// <summary>The mask parameters of the map pass from <see cref="Select"/>'s answers to <see cref="SelectQueries"/>
+    /// (in the same order; empty when there are none).</summary>
+    public MagnitudeMasks MasksFrom(IReadOnlyList<TopSet> selected)
+    {
+        if (magnitude is null) throw new InvalidOperationException("this plan has no magnitude mask");
+        return magnitude.Masks(selected);
     }
 }

@@ -18,7 +18,7 @@ public sealed record EmittedKernel(string EntryPoint, string Source, KernelParam
 /// <summary>Generates plan-specialised merge kernels: the number of models, every input's dtype, the output dtype and the
 /// method's switches are compile-time constants, unrolled into straight-line code; weights and other per-tensor numbers
 /// are runtime parameters, so one compiled kernel serves every tensor of the same shape of plan. The text is deterministic.</summary>
-public static class KernelEmitter
+public static partial class KernelEmitter
 {
     /// <summary>Bumped whenever the generated text changes meaning (it is part of the text, hence of the cache key).</summary>
     public const int Version = 2;
@@ -84,7 +84,16 @@ public static class KernelEmitter
     /// (doubles), <c>name_hash</c>.</summary>
     public static EmittedKernel EmitTaskArithmetic(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes, Dtype output,
         bool dareMask = false, bool signConsensus = false, bool normalize = false)
+        => EmitTaskArithmetic(modelCount, baseIndex, inputDtypes, output, dareMask ? KernelMask.Random : KernelMask.None, signConsensus, normalize);
+
+    /// <summary><see cref="EmitTaskArithmetic(int, int, IReadOnlyList{Dtype}, Dtype, bool, bool, bool)"/> with any
+    /// <see cref="KernelMask"/>. With <see cref="KernelMask.Magnitude"/> δᵢ is kept iff its |δ| key is in the set
+    /// (<c>keep_key[i]</c>, <c>keep_end[i]</c>) and not in (<c>drop_key[i]</c>, <c>drop_end[i]</c>) (kernels/select.cuh), and the
+    /// weighted term is wᵢ·((double)δᵢ·<c>scale[i]</c>), as for DARE.</summary>
+    public static EmittedKernel EmitTaskArithmetic(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes, Dtype output,
+        KernelMask mask, bool signConsensus = false, bool normalize = false)
     {
+        bool dareMask = mask == KernelMask.Random, magnitudeMask = mask == KernelMask.Magnitude;
         Validate(modelCount, inputDtypes, output);
         ValidateBase(modelCount, baseIndex);
         if (normalize && !signConsensus)
@@ -107,21 +116,26 @@ public static class KernelEmitter
             fields.Add(("scale", KernelParameterType.Float64, modelCount, "factor of the kept deltas of input i"));
             fields.Add(("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"));
         }
+        if (magnitudeMask) fields.AddRange(MagnitudeMaskFields(modelCount));
         var layout = KernelParameterLayout.Create(fields);
-        string variant = string.Join("_", new[] { dareMask ? "dare" : null, signConsensus ? "ties" : null, normalize ? "norm" : null }.OfType<string>());
+        string variant = string.Join("_", new[] { dareMask ? "dare" : null, magnitudeMask ? "trim" : null, signConsensus ? "ties" : null, normalize ? "norm" : null }.OfType<string>());
         string entry = EntryName("task_arithmetic", modelCount, inputDtypes, output, variant.Length == 0 ? null : variant, baseIndex);
         string description = Invariant($"task arithmetic: {Describe(inputDtypes, output)}, base: input {baseIndex}, DARE mask: {Bool(dareMask)}, sign consensus: {Bool(signConsensus)}, normalize: {Bool(normalize)}");
+        if (magnitudeMask) description += ", magnitude mask";
 
         int[] others = Enumerable.Range(0, modelCount).Where(i => i != baseIndex).ToArray();
         var body = new StringBuilder(LoopHead);
-        if (dareMask) body.Append("        const dm_u64 element = p.first + i;\n");
+        if (dareMask || magnitudeMask) body.Append("        const dm_u64 element = p.first + i;\n");
         body.Append($"        const float base = {Load(inputDtypes[baseIndex], baseIndex)};\n");
         foreach (int i in others)
         {
             body.Append(Invariant($"        const float delta{i} = {Load(inputDtypes[i], i)} - base;\n"));
-            body.Append(dareMask
-                ? Invariant($"        const double weighted{i} = p.weight[{i}] * ((dm_bernoulli_keep(p.seed, {i}u, p.name_hash, element, p.density[{i}]) ? (double)delta{i} : 0.0) * p.scale[{i}]);\n")
-                : Invariant($"        const double weighted{i} = p.weight[{i}] * (double)delta{i};\n"));
+            body.Append(mask switch
+            {
+                KernelMask.Random => Invariant($"        const double weighted{i} = p.weight[{i}] * ((dm_bernoulli_keep(p.seed, {i}u, p.name_hash, element, p.density[{i}]) ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
+                KernelMask.Magnitude => Invariant($"        const double weighted{i} = p.weight[{i}] * (({MagnitudeKeep(i)} ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
+                _ => Invariant($"        const double weighted{i} = p.weight[{i}] * (double)delta{i};\n"),
+            });
         }
         body.Append("        double sum = 0.0;\n");
         foreach (int i in others) body.Append(Invariant($"        sum = sum + weighted{i};\n"));
@@ -139,7 +153,12 @@ public static class KernelEmitter
         }
         body.Append($"        {Store(output, "(double)base + p.lambda * mixed")}\n");
         body.Append(LoopTail);
-        string[] headers = dareMask ? ["dtype.cuh", "philox.cuh", "merge_ops.cuh"] : ["dtype.cuh", "merge_ops.cuh"];
+        string[] headers = mask switch
+        {
+            KernelMask.Random => ["dtype.cuh", "philox.cuh", "merge_ops.cuh"],
+            KernelMask.Magnitude => ["dtype.cuh", "select.cuh", "merge_ops.cuh"],
+            _ => ["dtype.cuh", "merge_ops.cuh"],
+        };
         return Assemble(entry, description, layout, headers, body.ToString(), modelCount, BlockSize);
     }
 

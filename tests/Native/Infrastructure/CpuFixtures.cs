@@ -12,7 +12,7 @@ namespace DotnetMerge.Cuda.Tests.Infrastructure;
 /// does on the GPU (the L1 norms over the whole tensor, then the map kernel piece by piece).</summary>
 internal static class CpuFixtures
 {
-    public sealed record Model(Dtype Dtype, double Weight, double? Density = null);
+    public sealed record Model(Dtype Dtype, double Weight, double? Density = null, double? Gamma = null, double? TrimThreshold = null);
 
     public static TensorMergeContext Context(string outputName, long[] shape, IReadOnlyList<Model> models, int baseIndex, Dtype output,
         IDictionary<string, object> global, ulong seed, int randomSeed)
@@ -32,6 +32,8 @@ internal static class CpuFixtures
             DtypeConversion.Encode(models[m].Dtype, values, bytes, 0);
             var parameters = new Dictionary<string, object> { ["weight"] = models[m].Weight };
             if (models[m].Density is double d) parameters["density"] = d;
+            if (models[m].Gamma is double g) parameters["gamma"] = g;
+            if (models[m].TrimThreshold is double threshold) parameters[Execution.ModelScopeTrim.ThresholdParameter] = threshold;
             inputs.Add(new MergeInput($"model{m}", outputName, models[m].Dtype, shape, bytes, m == baseIndex, new ParameterBag(parameters)));
         }
         return new TensorMergeContext(outputName, inputs, baseIndex, new ParameterBag(global), shape, output,
@@ -50,6 +52,11 @@ internal static class CpuFixtures
         int[] sizes = plan.InputDtypes.Select(KernelEmitter.ElementSize).ToArray();
         int outputSize = KernelEmitter.ElementSize(plan.OutputDtype);
         byte[][] inputs = context.Inputs.Select((x, i) => x.Data.Span[..checked((int)(count * sizes[i]))].ToArray()).ToArray();
+        MagnitudeMasks? masks = null;
+        if (plan.Select is { } select)
+            masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueries, (arguments, words) => RunSelectPass(select, arguments, inputs, words)));
+        else if (plan.IsMagnitude)
+            masks = plan.MasksFrom([]);
         double[]? scales = null;
         if (plan.Norms is { } norms)
         {
@@ -65,12 +72,27 @@ internal static class CpuFixtures
         {
             long length = Math.Min(piece, count - start);
             KernelArguments arguments = plan.Map.CreateArguments();
-            plan.SetMapArguments(arguments, start, length, scales);
+            plan.SetMapArguments(arguments, start, length, scales, masks);
             byte[][] slices = inputs.Select((b, i) => b[(int)(start * sizes[i])..(int)((start + length) * sizes[i])]).ToArray();
             byte[] result = HostCompiler.RunKernel(plan.Map, arguments, slices, checked((int)(length * outputSize)), grid: 3, block: 64);
             result.CopyTo(output, (int)(start * outputSize));
         }
         return output;
+    }
+
+    /// <summary>Passes launched by <see cref="RunSelectPass"/> so far, by pass number (0 to 3): lets tests show that the
+    /// tie passes ran.</summary>
+    public static readonly int[] SelectPassesRun = new int[4];
+
+    /// <summary>One select pass on the shim, as CudaBackend launches it: over the whole tensor, into a zeroed buffer, on
+    /// several blocks of real threads (the histograms' atomicAdds race as on a GPU).</summary>
+    public static ulong[] RunSelectPass(EmittedKernel select, KernelArguments arguments, byte[][] inputs, long words)
+    {
+        uint pass = BitConverter.ToUInt32(arguments.Bytes.Slice(arguments.OffsetOf("pass"), 4));
+        Interlocked.Increment(ref SelectPassesRun[pass]);
+        byte[] result = HostCompiler.RunKernel(select, arguments, inputs, checked((int)(words * sizeof(ulong))), grid: pass == 3 ? 1u : 3u,
+            block: 64, outputField: "result");
+        return MemoryMarshal.Cast<byte, ulong>(result).ToArray();
     }
 
     /// <summary>"identical", or where and how two outputs first differ.</summary>
