@@ -68,7 +68,8 @@ public static class VectorMath
         switch (layout.Kind)
         {
             case VectorLayoutKind.Whole:
-                return ChunkLoop.Reduce(ctx, inputs, pairs, (_, length, ins, acc) =>
+                // Spans of LaneSum.ChunkElements (not the map chunk size), so the sums do not depend on settings.
+                return ChunkLoop.Reduce(ctx.Settings, inputs, LaneSum.ChunkElements, pairs, (_, length, ins, acc) =>
                 {
                     var diff = RentDifferences(ins, 0, length, k, origin is not null);
                     try { AddGram(diff, length, acc); }
@@ -163,17 +164,8 @@ public static class VectorMath
     public static void CopyOf(TensorMergeContext ctx, MergeInput input)
         => Combine(ctx, [input], null, VectorLayout.Whole(ctx.OutputShape), [1.0]);
 
-    /// <summary>Dot product in double with a fixed lane assignment (deterministic for a given machine).</summary>
-    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
-    {
-        int i = 0, width = Vector<double>.Count;
-        var acc = Vector<double>.Zero;
-        for (; i <= a.Length - width; i += width) acc += new Vector<double>(a.Slice(i)) * new Vector<double>(b.Slice(i));
-        double sum = 0;
-        for (int lane = 0; lane < width; lane++) sum += acc[lane];
-        for (; i < a.Length; i++) sum += a[i] * b[i];
-        return sum;
-    }
+    /// <summary>Dot product in double, in the canonical reduction order (<see cref="LaneSum"/>).</summary>
+    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b) => LaneSum.Dot(a, b);
 
     /// <summary>Quadratic form cᵀ G c with G given as a packed upper triangle.</summary>
     public static double QuadraticForm(ReadOnlySpan<double> packedGram, ReadOnlySpan<double> c)
@@ -298,11 +290,13 @@ public static class VectorMath
             var pool = ArrayPool<float>.Shared;
             var ins = new float[inputs.Count][];
             for (int i = 0; i < ins.Length; i++) ins[i] = pool.Rent(width);
-            var acc = new double[width * pairs];
+            // A column is one reduction span: row r goes to accumulator r % 16 (LaneSum's order).
+            var acc = new double[width * pairs * LaneSum.Lanes];
             try
             {
                 for (long r = 0; r < rows; r++)
                 {
+                    int lane = (int)(r % LaneSum.Lanes);
                     for (int i = 0; i < ins.Length; i++) inputs[i].Decode(r * columns + first, ins[i].AsSpan(0, width));
                     for (int c = 0; c < width; c++)
                     {
@@ -311,11 +305,12 @@ public static class VectorMath
                         {
                             double o = hasOrigin ? ins[k][c] : 0.0;
                             double di = (double)ins[i][c] - o;
-                            for (int j = i; j < k; j++) acc[c * pairs + p++] += di * ((double)ins[j][c] - o);
+                            for (int j = i; j < k; j++) acc[(c * pairs + p++) * LaneSum.Lanes + lane] += di * ((double)ins[j][c] - o);
                         }
                     }
                 }
-                acc.CopyTo(result.AsSpan((int)(first * pairs), width * pairs));
+                for (int e = 0; e < width * pairs; e++)
+                    result[first * pairs + e] = LaneSum.Total(acc.AsSpan(e * LaneSum.Lanes, LaneSum.Lanes));
             }
             finally
             {

@@ -36,11 +36,15 @@ public sealed class SceMerge : IMergeMethod
         var squares = ChunkLoop.Reduce(ctx.Settings, ctx.Inputs, TaskVectors.ReductionChunk, tasks.Length, (start, length, ins, acc) =>
         {
             TaskVectors.ToDeltas(ins, baseIndex, tasks, length);
+            // LaneSum's order; an unselected element adds nothing (as +0.0 would to a sum of squares).
+            Span<double> lanes = stackalloc double[tasks.Length * LaneSum.Lanes];
+            lanes.Clear();
             for (int j = 0; j < length; j++)
             {
                 if (!IsSelected(selected, ins, tasks, start, j)) continue;
-                for (int t = 0; t < tasks.Length; t++) acc[t] += (double)ins[tasks[t]][j] * ins[tasks[t]][j];
+                for (int t = 0; t < tasks.Length; t++) lanes[t * LaneSum.Lanes + j % LaneSum.Lanes] += (double)ins[tasks[t]][j] * ins[tasks[t]][j];
             }
+            for (int t = 0; t < tasks.Length; t++) acc[t] += LaneSum.Total(lanes.Slice(t * LaneSum.Lanes, LaneSum.Lanes));
         });
         var weights = squares.Select(s => s / n).ToArray();
         double total = weights.Sum();

@@ -9,7 +9,7 @@ internal static class TaskVectors
 {
     /// <summary>Chunk length of every reduction pass. A constant of the algorithm (not ExecutionSettings.ChunkElements),
     /// so reduced sums, and therefore outputs, are identical whatever chunk size the map pass uses.</summary>
-    public const long ReductionChunk = 1 << 16;
+    public const long ReductionChunk = LaneSum.ChunkElements;
 
     /// <summary>Indices (in ctx.Inputs) of the non-base inputs; throws when the method has no base model.</summary>
     public static int[] TaskIndices(TensorMergeContext ctx, string method)

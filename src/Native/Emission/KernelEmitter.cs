@@ -167,9 +167,9 @@ public static partial class KernelEmitter
 
     /// <summary>The L1 norms DARE's <c>rescale: l1</c> needs, in the CPU's operations (ChunkLoop.Reduce): the tensor is cut
     /// into chunks of <c>chunk</c> elements; for chunk c and non-base input i, <c>partial[c·2n + 2i]</c> = Σ |δᵢ| and
-    /// <c>partial[c·2n + 2i + 1]</c> = Σ |kept δᵢ|, each a float64 sum in element order from +0 (the host then adds the
-    /// chunks in order). One block of <see cref="ReductionBlockSize"/> threads per chunk (grid-stride over chunks): the
-    /// threads decode and mask a tile together, one thread adds it up in order.
+    /// <c>partial[c·2n + 2i + 1]</c> = Σ |kept δᵢ|, each a float64 sum in LaneSum's order (16 accumulators, fixed tree; the
+    /// host then adds the chunks in order). One block of <see cref="ReductionBlockSize"/> threads per chunk (grid-stride
+    /// over chunks): the threads decode and mask a tile together, the first 16 threads each add up their lane.
     /// Parameters: <c>in[n]</c>, <c>partial</c> (double[chunks·2n]), <c>count</c>, <c>chunk</c>, <c>seed</c>,
     /// <c>density[n]</c> (double), <c>name_hash</c>.</summary>
     public static EmittedKernel EmitDareNorms(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes)
@@ -195,11 +195,13 @@ public static partial class KernelEmitter
         var body = new StringBuilder();
         body.Append("    __shared__ float all[DM_MODEL_COUNT][DM_BLOCK_SIZE];\n");
         body.Append("    __shared__ float kept[DM_MODEL_COUNT][DM_BLOCK_SIZE];\n");
+        body.Append("    __shared__ double lanes[2 * DM_MODEL_COUNT][DM_LANES];\n");
         body.Append("    double* partial = (double*)p.partial;\n");
         body.Append("    const dm_u64 chunks = (p.count + p.chunk - 1) / p.chunk;\n");
         body.Append("    for (dm_u64 c = blockIdx.x; c < chunks; c += gridDim.x)\n    {\n");
         body.Append("        const dm_u64 start = c * p.chunk;\n");
         body.Append("        const dm_u64 end = start + p.chunk < p.count ? start + p.chunk : p.count;\n");
+        body.Append("        // LaneSum order: thread l < DM_LANES owns accumulator l (elements at offsets = l mod DM_LANES, in order).\n");
         foreach (int i in others) body.Append(Invariant($"        double all{i} = 0.0, kept{i} = 0.0;\n"));
         body.Append("        for (dm_u64 tile = start; tile < end; tile += DM_BLOCK_SIZE)\n        {\n");
         body.Append("            const dm_u64 i = tile + threadIdx.x;\n");
@@ -212,17 +214,21 @@ public static partial class KernelEmitter
             body.Append(Invariant($"                kept[{i}][threadIdx.x] = dm_bernoulli_keep(p.seed, {i}u, p.name_hash, i, p.density[{i}]) ? magnitude{i} : 0.0f;\n"));
         }
         body.Append("            }\n            __syncthreads();\n");
-        body.Append("            if (threadIdx.x == 0)\n            {\n");
+        body.Append("            if (threadIdx.x < DM_LANES)\n            {\n");
         body.Append("                const unsigned int n = end - tile < DM_BLOCK_SIZE ? (unsigned int)(end - tile) : DM_BLOCK_SIZE;\n");
-        body.Append("                for (unsigned int t = 0; t < n; ++t)\n                {\n");
+        body.Append("                for (unsigned int t = threadIdx.x; t < n; t += DM_LANES)\n                {\n");
         foreach (int i in others)
             body.Append(Invariant($"                    all{i} = all{i} + (double)all[{i}][t];\n                    kept{i} = kept{i} + (double)kept[{i}][t];\n"));
         body.Append("                }\n            }\n            __syncthreads();\n        }\n");
+        body.Append("        if (threadIdx.x < DM_LANES)\n        {\n");
+        foreach (int i in others)
+            body.Append(Invariant($"            lanes[{2 * i}][threadIdx.x] = all{i};\n            lanes[{2 * i + 1}][threadIdx.x] = kept{i};\n"));
+        body.Append("        }\n        __syncthreads();\n");
         body.Append("        if (threadIdx.x == 0)\n        {\n");
         foreach (int i in others)
-            body.Append(Invariant($"            partial[c * {2 * modelCount} + {2 * i}] = all{i};\n            partial[c * {2 * modelCount} + {2 * i + 1}] = kept{i};\n"));
-        body.Append("        }\n    }\n");
-        return Assemble(name.ToString(), description, layout, ["dtype.cuh", "philox.cuh", "merge_ops.cuh"], body.ToString(), modelCount, ReductionBlockSize);
+            body.Append(Invariant($"            partial[c * {2 * modelCount} + {2 * i}] = dm_lane_total(lanes[{2 * i}]);\n            partial[c * {2 * modelCount} + {2 * i + 1}] = dm_lane_total(lanes[{2 * i + 1}]);\n"));
+        body.Append("        }\n        __syncthreads();\n    }\n");
+        return Assemble(name.ToString(), description, layout, ["dtype.cuh", "philox.cuh", "reduce.cuh", "merge_ops.cuh"], body.ToString(), modelCount, ReductionBlockSize);
     }
 
     private const string LoopHead =

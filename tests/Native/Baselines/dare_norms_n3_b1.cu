@@ -7,6 +7,7 @@
 
 // ==== kernels/dtype.cuh ==== (106 lines inlined)
 // ==== kernels/philox.cuh ==== (67 lines inlined)
+// ==== kernels/reduce.cuh ==== (37 lines inlined)
 // ==== kernels/merge_ops.cuh ==== (27 lines inlined)
 // ==== generated ====
 struct dm_params
@@ -24,12 +25,14 @@ extern "C" __global__ void __launch_bounds__(DM_BLOCK_SIZE) dm_dare_norms_n3_b1_
 {
     __shared__ float all[DM_MODEL_COUNT][DM_BLOCK_SIZE];
     __shared__ float kept[DM_MODEL_COUNT][DM_BLOCK_SIZE];
+    __shared__ double lanes[2 * DM_MODEL_COUNT][DM_LANES];
     double* partial = (double*)p.partial;
     const dm_u64 chunks = (p.count + p.chunk - 1) / p.chunk;
     for (dm_u64 c = blockIdx.x; c < chunks; c += gridDim.x)
     {
         const dm_u64 start = c * p.chunk;
         const dm_u64 end = start + p.chunk < p.count ? start + p.chunk : p.count;
+        // LaneSum order: thread l < DM_LANES owns accumulator l (elements at offsets = l mod DM_LANES, in order).
         double all0 = 0.0, kept0 = 0.0;
         double all2 = 0.0, kept2 = 0.0;
         for (dm_u64 tile = start; tile < end; tile += DM_BLOCK_SIZE)
@@ -46,10 +49,10 @@ extern "C" __global__ void __launch_bounds__(DM_BLOCK_SIZE) dm_dare_norms_n3_b1_
                 kept[2][threadIdx.x] = dm_bernoulli_keep(p.seed, 2u, p.name_hash, i, p.density[2]) ? magnitude2 : 0.0f;
             }
             __syncthreads();
-            if (threadIdx.x == 0)
+            if (threadIdx.x < DM_LANES)
             {
                 const unsigned int n = end - tile < DM_BLOCK_SIZE ? (unsigned int)(end - tile) : DM_BLOCK_SIZE;
-                for (unsigned int t = 0; t < n; ++t)
+                for (unsigned int t = threadIdx.x; t < n; t += DM_LANES)
                 {
                     all0 = all0 + (double)all[0][t];
                     kept0 = kept0 + (double)kept[0][t];
@@ -59,12 +62,21 @@ extern "C" __global__ void __launch_bounds__(DM_BLOCK_SIZE) dm_dare_norms_n3_b1_
             }
             __syncthreads();
         }
+        if (threadIdx.x < DM_LANES)
+        {
+            lanes[0][threadIdx.x] = all0;
+            lanes[1][threadIdx.x] = kept0;
+            lanes[4][threadIdx.x] = all2;
+            lanes[5][threadIdx.x] = kept2;
+        }
+        __syncthreads();
         if (threadIdx.x == 0)
         {
-            partial[c * 6 + 0] = all0;
-            partial[c * 6 + 1] = kept0;
-            partial[c * 6 + 4] = all2;
-            partial[c * 6 + 5] = kept2;
+            partial[c * 6 + 0] = dm_lane_total(lanes[0]);
+            partial[c * 6 + 1] = dm_lane_total(lanes[1]);
+            partial[c * 6 + 4] = dm_lane_total(lanes[4]);
+            partial[c * 6 + 5] = dm_lane_total(lanes[5]);
         }
+        __syncthreads();
     }
 }

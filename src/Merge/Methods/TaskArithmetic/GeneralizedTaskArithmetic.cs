@@ -229,7 +229,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         {
             long rowLength = pruners.First(p => p is not null)!.RowLength;
             int baseIndex = ctx.BaseIndex;
-            // Per model: ‖δ‖₁ and ‖pruned δ‖₁ (accumulated in float64 per chunk, chunks summed in order).
+            // Per model: ‖δ‖₁ and ‖pruned δ‖₁ (float64, LaneSum's order within a chunk, chunks summed in order).
             foreach (var p in pruners) p?.RememberDecisions(ctx.OutputElementCount);
             var norms = ChunkLoop.Reduce(ctx.Settings, ctx.Inputs, ChunkLoop.RowChunk(TaskVectors.ReductionChunk, rowLength),
                 2 * tasks.Length, (start, length, ins, acc) =>
@@ -239,12 +239,10 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
                     {
                         if (pruners[t] is null) continue;
                         var delta = ins[tasks[t]].AsSpan(0, length);
-                        double before = 0, after = 0;
-                        foreach (float v in delta) before += Math.Abs(v);
+                        double before = LaneSum.SumAbs(delta);
                         pruners[t]!.Prune(start, delta);
-                        foreach (float v in delta) after += Math.Abs(v);
                         acc[2 * t] += before;
-                        acc[2 * t + 1] += after;
+                        acc[2 * t + 1] += LaneSum.SumAbs(delta);
                     }
                 });
             foreach (var p in pruners) p?.DecisionsComplete();
