@@ -20,6 +20,7 @@ public sealed class KernelEmitterTests
         ["dare_norms_n3_b1.cu"] = KernelEmitter.EmitDareNorms(3, 1, [Dtype.BF16, Dtype.BF16, Dtype.F32]),
         ["ties_n3_b0_norm.cu"] = KernelEmitter.EmitTaskArithmetic(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Magnitude, signConsensus: true, normalize: true),
         ["breadcrumbs_n3_b1.cu"] = KernelEmitter.EmitTaskArithmetic(3, 1, [Dtype.F32, Dtype.BF16, Dtype.F16], Dtype.BF16, KernelMask.Magnitude),
+        ["trim_norms_n3_b2.cu"] = KernelEmitter.EmitNorms(3, 2, [Dtype.BF16, Dtype.F16, Dtype.BF16], KernelMask.Magnitude),
         ["magnitude_select_n3_b0.cu"] = KernelEmitter.EmitMagnitudeSelect(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.F16]),
     };
 
@@ -130,6 +131,7 @@ public sealed class KernelEmitterTests
             KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Magnitude).EntryPoint,
             KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Magnitude, signConsensus: true).EntryPoint,
             KernelEmitter.EmitMagnitudeSelect(2, 0, [Dtype.BF16, Dtype.BF16]).EntryPoint,
+            KernelEmitter.EmitNorms(2, 0, [Dtype.BF16, Dtype.BF16], KernelMask.Magnitude).EntryPoint,
         };
         Assert.Equal(names.Length, names.Distinct().Count());
     }

@@ -226,7 +226,7 @@ public sealed class CudaBackend : IMergeBackend
             {
                 masks = plan.MasksFrom([]);
             }
-            double[]? scales = plan.Norms is not null ? ReduceNorms(backend.Kernel(plan.Norms)) : null;
+            double[]? scales = plan.Norms is not null ? ReduceNorms(backend.Kernel(plan.Norms), masks) : null;
             Pipeline(pieces, upload: false, map, scales, masks);
         }
 
@@ -290,7 +290,7 @@ public sealed class CudaBackend : IMergeBackend
             }
         }
 
-        private double[] ReduceNorms(CudaKernel norms)
+        private double[] ReduceNorms(CudaKernel norms, MagnitudeMasks? masks)
         {
             long chunks = (count + MergeKernelPlan.NormChunk - 1) / MergeKernelPlan.NormChunk;
             long bytes = chunks * plan.NormAccumulators * sizeof(double);
@@ -298,7 +298,7 @@ public sealed class CudaBackend : IMergeBackend
             KernelArguments arguments = norms.Kernel.CreateArguments();
             for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
             arguments.Set("partial", partial.DevicePointer);
-            plan.SetNormArguments(arguments, count);
+            plan.SetNormArguments(arguments, count, masks);
             CudaStream stream = backend.streams![0];
             stream.Launch(norms.Function, (uint)Math.Min(chunks, 65535), (uint)norms.Kernel.BlockSize, arguments);
             var sums = new double[chunks * plan.NormAccumulators];

@@ -176,12 +176,11 @@ public sealed class MergeKernelPlan
         MagnitudePlan? magnitude = null;
         if (trim)
         {
-            if (l1) { reason = "rescale: l1 of a magnitude trim is not on the GPU yet"; return null; }
             magnitude = MagnitudePlan.Create(method is TiesMerge, inputs, baseIndex, tasks, densities, count, dtypes);
         }
         KernelMask mask = dare ? KernelMask.Random : trim ? KernelMask.Magnitude : KernelMask.None;
         EmittedKernel map = KernelEmitter.EmitTaskArithmetic(inputs.Count, baseIndex, dtypes, output, mask, consensus, consensus && normalize);
-        EmittedKernel? norms = l1 ? KernelEmitter.EmitDareNorms(inputs.Count, baseIndex, dtypes) : null;
+        EmittedKernel? norms = l1 ? KernelEmitter.EmitNorms(inputs.Count, baseIndex, dtypes, mask) : null;
         reason = "";
         return new MergeKernelPlan(map, norms, weights, densities, scales, plainDivisor, lambda, l1, tasks, seed, nameHash, dtypes, output, magnitude);
     }
@@ -190,9 +189,16 @@ public sealed class MergeKernelPlan
     public int NormAccumulators => 2 * InputDtypes.Count;
 
     /// <summary>Fills the scalar arguments of <see cref="Norms"/> (the caller sets the pointers).</summary>
-    public void SetNormArguments(KernelArguments arguments, long count)
+    public void SetNormArguments(KernelArguments arguments, long count, MagnitudeMasks? masks = null)
     {
-        arguments.Set("count", (ulong)count).Set("chunk", (ulong)NormChunk).Set("seed", Seed).Set("name_hash", NameHash);
+        arguments.Set("count", (ulong)count).Set("chunk", (ulong)NormChunk);
+        if (magnitude is not null)
+        {
+            if (masks is null) throw new InvalidOperationException("the magnitude selection must run before the L1 norms");
+            for (int i = 0; i < InputDtypes.Count; i++) masks.Set(arguments, i);
+            return;
+        }
+        arguments.Set("seed", Seed).Set("name_hash", NameHash);
         for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("density", i, densities[i]);
     }
 

@@ -34,9 +34,10 @@ public static partial class KernelEmitter
         ("drop_key", KernelParameterType.UInt32, modelCount, "dropped set of input i: threshold key of |delta|"),
     ];
 
-    /// <summary>The C condition "δᵢ is kept" of a magnitude mask (with <c>element</c> and <c>delta{i}</c> in scope).</summary>
-    private static string MagnitudeKeep(int i)
-        => Invariant($"(dm_in_top(dm_magnitude_key(delta{i}), element, p.keep_key[{i}], p.keep_end[{i}]) && !dm_in_top(dm_magnitude_key(delta{i}), element, p.drop_key[{i}], p.drop_end[{i}]))");
+    /// <summary>The C condition "δᵢ is kept" of a magnitude mask, for δᵢ (or |δᵢ|: same key) in <paramref name="value"/>
+    /// at tensor index <paramref name="element"/>.</summary>
+    private static string MagnitudeKeep(int i, string value, string element)
+        => Invariant($"(dm_in_top(dm_magnitude_key({value}), {element}, p.keep_key[{i}], p.keep_end[{i}]) && !dm_in_top(dm_magnitude_key({value}), {element}, p.drop_key[{i}], p.drop_end[{i}]))");
 
     /// <summary>The radix select of the CPU's MagnitudeSelect over |δᵢ| = |xᵢ − base| (float32), in four passes chosen by
     /// <c>pass</c>, each over <c>queries</c> (stream, key) pairs, where a stream is an input index and the result buffer

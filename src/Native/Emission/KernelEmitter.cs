@@ -133,7 +133,7 @@ public static partial class KernelEmitter
             body.Append(mask switch
             {
                 KernelMask.Random => Invariant($"        const double weighted{i} = p.weight[{i}] * ((dm_bernoulli_keep(p.seed, {i}u, p.name_hash, element, p.density[{i}]) ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
-                KernelMask.Magnitude => Invariant($"        const double weighted{i} = p.weight[{i}] * (({MagnitudeKeep(i)} ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
+                KernelMask.Magnitude => Invariant($"        const double weighted{i} = p.weight[{i}] * (({MagnitudeKeep(i, $"delta{i}", "element")} ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
                 _ => Invariant($"        const double weighted{i} = p.weight[{i}] * (double)delta{i};\n"),
             });
         }
@@ -173,23 +173,38 @@ public static partial class KernelEmitter
     /// Parameters: <c>in[n]</c>, <c>partial</c> (double[chunks·2n]), <c>count</c>, <c>chunk</c>, <c>seed</c>,
     /// <c>density[n]</c> (double), <c>name_hash</c>.</summary>
     public static EmittedKernel EmitDareNorms(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes)
+        => EmitNorms(modelCount, baseIndex, inputDtypes, KernelMask.Random);
+
+    /// <summary><see cref="EmitDareNorms"/> for either mask: with <see cref="KernelMask.Magnitude"/> the kept deltas are those
+    /// of the map's magnitude mask (parameters <c>keep_key[n]</c>, <c>keep_end[n]</c>, <c>drop_key[n]</c>, <c>drop_end[n]</c>
+    /// in place of <c>seed</c>, <c>density</c>, <c>name_hash</c>).</summary>
+    public static EmittedKernel EmitNorms(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes, KernelMask mask)
     {
         Validate(modelCount, inputDtypes, Dtype.F32);
         ValidateBase(modelCount, baseIndex);
-        var layout = KernelParameterLayout.Create(
-        new (string, KernelParameterType, int?, string)[]
+        if (mask == KernelMask.None) throw new ArgumentException("the L1 norms compare pruned and unpruned deltas: a mask is needed", nameof(mask));
+        bool magnitude = mask == KernelMask.Magnitude;
+        var fields = new List<(string, KernelParameterType, int?, string)>
         {
             ("in", KernelParameterType.InputPointer, modelCount, "input i, element 0 of the tensor"),
             ("partial", KernelParameterType.OutputPointer, null, "double[chunks * 2 * n]: per chunk and input, sum |delta| and sum |kept delta|"),
             ("count", KernelParameterType.UInt64, null, "elements of the tensor"),
             ("chunk", KernelParameterType.UInt64, null, "elements per chunk"),
-            ("seed", KernelParameterType.UInt64, null, "run seed (random stream key)"),
-            ("density", KernelParameterType.Float64, modelCount, "keep probability of input i"),
-            ("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"),
-        });
-        var name = new StringBuilder("dm_dare_norms").Append(Invariant($"_n{modelCount}_b{baseIndex}"));
+        };
+        if (magnitude)
+        {
+            fields.AddRange(MagnitudeMaskFields(modelCount).Where(f => f.Item1 != "scale"));
+        }
+        else
+        {
+            fields.Add(("seed", KernelParameterType.UInt64, null, "run seed (random stream key)"));
+            fields.Add(("density", KernelParameterType.Float64, modelCount, "keep probability of input i"));
+            fields.Add(("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"));
+        }
+        var layout = KernelParameterLayout.Create(fields);
+        var name = new StringBuilder(magnitude ? "dm_trim_norms" : "dm_dare_norms").Append(Invariant($"_n{modelCount}_b{baseIndex}"));
         foreach (Dtype d in inputDtypes) name.Append('_').Append(Suffix(d));
-        string description = Invariant($"DARE L1 norms: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), base: input {baseIndex}");
+        string description = Invariant($"{(magnitude ? "magnitude trim" : "DARE")} L1 norms: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), base: input {baseIndex}");
 
         int[] others = Enumerable.Range(0, modelCount).Where(i => i != baseIndex).ToArray();
         var body = new StringBuilder();
@@ -211,7 +226,9 @@ public static partial class KernelEmitter
         {
             body.Append(Invariant($"                const float magnitude{i} = dm_abs32({Load(inputDtypes[i], i)} - base);\n"));
             body.Append(Invariant($"                all[{i}][threadIdx.x] = magnitude{i};\n"));
-            body.Append(Invariant($"                kept[{i}][threadIdx.x] = dm_bernoulli_keep(p.seed, {i}u, p.name_hash, i, p.density[{i}]) ? magnitude{i} : 0.0f;\n"));
+            body.Append(magnitude
+                ? Invariant($"                kept[{i}][threadIdx.x] = {MagnitudeKeep(i, $"magnitude{i}", "i")} ? magnitude{i} : 0.0f;\n")
+                : Invariant($"                kept[{i}][threadIdx.x] = dm_bernoulli_keep(p.seed, {i}u, p.name_hash, i, p.density[{i}]) ? magnitude{i} : 0.0f;\n"));
         }
         body.Append("            }\n            __syncthreads();\n");
         body.Append("            if (threadIdx.x < DM_LANES)\n            {\n");
@@ -228,7 +245,8 @@ public static partial class KernelEmitter
         foreach (int i in others)
             body.Append(Invariant($"            partial[c * {2 * modelCount} + {2 * i}] = dm_lane_total(lanes[{2 * i}]);\n            partial[c * {2 * modelCount} + {2 * i + 1}] = dm_lane_total(lanes[{2 * i + 1}]);\n"));
         body.Append("        }\n        __syncthreads();\n    }\n");
-        return Assemble(name.ToString(), description, layout, ["dtype.cuh", "philox.cuh", "reduce.cuh", "merge_ops.cuh"], body.ToString(), modelCount, ReductionBlockSize);
+        string[] headers = magnitude ? ["dtype.cuh", "select.cuh", "reduce.cuh", "merge_ops.cuh"] : ["dtype.cuh", "philox.cuh", "reduce.cuh", "merge_ops.cuh"];
+        return Assemble(name.ToString(), description, layout, headers, body.ToString(), modelCount, ReductionBlockSize);
     }
 
     private const string LoopHead =

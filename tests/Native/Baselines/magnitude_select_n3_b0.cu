@@ -7,7 +7,7 @@
 
 // ==== kernels/dtype.cuh ==== (106 lines inlined)
 // ==== kernels/select.cuh ==== (19 lines inlined)
-// ==== kernels/reduce.cuh ==== (23 lines inlined)
+// ==== kernels/reduce.cuh ==== (37 lines inlined)
 // ==== generated ====
 struct dm_params
 {

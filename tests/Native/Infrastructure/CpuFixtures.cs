@@ -61,7 +61,7 @@ internal static class CpuFixtures
         if (plan.Norms is { } norms)
         {
             KernelArguments norm = norms.CreateArguments();
-            plan.SetNormArguments(norm, count);
+            plan.SetNormArguments(norm, count, masks);
             long chunks = (count + MergeKernelPlan.NormChunk - 1) / MergeKernelPlan.NormChunk;
             byte[] partial = HostCompiler.RunKernel(norms, norm, inputs, checked((int)(chunks * plan.NormAccumulators * 8)), grid: 2,
                 block: (uint)norms.BlockSize, outputField: "partial");
