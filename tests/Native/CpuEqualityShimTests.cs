@@ -61,6 +61,20 @@ public sealed class CpuEqualityShimTests
         ["breadcrumbs l1 rescale f16"] = new(new BreadcrumbsMerge(), "model.layers.8.self_attn.k_proj.weight", [300, 256],
             [new(Dtype.F16, 0.7, 0.5, 0.02), new(Dtype.F16, 0), new(Dtype.F16, 0.3, 1.0, 0.1)], 1, Dtype.F16,
             new() { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "true" }),
+        // slerp and model_stock: a Gram reduction over spans of 65536 elements (two spans here) in LaneSum's order
+        ["slerp bf16 nearly colinear (lerp)"] = new(new Slerp(), "model.layers.0.mlp.up_proj.weight", [320, 256],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16, new() { ["t"] = 0.3 }),
+        ["slerp f16 base second, apart"] = new(new Slerp(), "model.layers.1.self_attn.q_proj.weight", [300, 240],
+            [new(Dtype.F16, 1, Spread: 0.06), new(Dtype.F16, 1)], 1, Dtype.F16, new() { ["t"] = 0.65 }, Piece: 10007),
+        ["slerp mixed to f32, apart"] = new(new Slerp(), "model.norm.weight", [5000],
+            [new(Dtype.BF16, 1), new(Dtype.F32, 1, Spread: 0.1)], 0, Dtype.F32, new() { ["t"] = 0.5 }),
+        ["model_stock bf16"] = new(new ModelStock(), "model.layers.2.mlp.down_proj.weight", [256, 320],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16,
+            new() { ["filter_wise"] = false }, Piece: 50000),
+        ["model_stock mixed, base last, to f16"] = new(new ModelStock(), "lm_head.weight", [200, 410],
+            [new(Dtype.F32, 1), new(Dtype.BF16, 1, Spread: 0.01), new(Dtype.F16, 1)], 2, Dtype.F16, new() { ["filter_wise"] = false }),
+        ["model_stock filter_wise 1-D (one row)"] = new(new ModelStock(), "model.layers.3.input_layernorm.weight", [70000],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16, new() { ["filter_wise"] = true }),
         ["breadcrumbs bf16"] = new(new BreadcrumbsMerge(), "model.layers.6.mlp.gate_proj.weight", [256, 320],
             [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.6, 0.05), new(Dtype.BF16, 0.5, 0.4, 0.01)], 0, Dtype.BF16,
             new() { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "false" }, Piece: 65536),
@@ -83,7 +97,8 @@ public sealed class CpuEqualityShimTests
         TensorMergeContext cpu = Context(c.Tensor, c.Shape, c.Models, c.BaseIndex, c.Output, c.Global, c.Seed, name.Length);
         c.Method.Merge(cpu);
         MergeKernelPlan plan = MergeKernelPlan.TryCreate(c.Method, cpu, out string reason) ?? throw new InvalidOperationException(reason);
-        Assert.Equal(c.Method is not (LinearMerge or TaskArithmeticMerge) && c.Global["rescale"] is "true" or "l1", plan.Norms is not null);
+        Assert.Equal(c.Global.GetValueOrDefault("rescale") is "true" or "l1", plan.Norms is not null);
+        Assert.Equal(c.Method is Slerp or ModelStock, plan.Gram is not null);
         byte[] kernel = RunOnShim(plan, WithNewOutput(cpu), c.Piece);
         Assert.True(cpu.Output.Span.SequenceEqual(kernel), name + ": " + FirstDifference(cpu.Output.ToArray(), kernel, c.Output));
     }
@@ -130,6 +145,14 @@ public sealed class CpuEqualityShimTests
             => Context("t", [8, 8], m ?? models, baseIndex, output, global, 0, 1);
         Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Make(), out string reason));
         Assert.Contains("della", reason);
+        // model_stock's per-row ratios, slerp of three models (the CPU's error), model_stock with one other model
+        Assert.Null(MergeKernelPlan.TryCreate(new ModelStock(), Context("t", [8, 8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
+            Dtype.BF16, new Dictionary<string, object> { ["filter_wise"] = true }, 0, 1), out reason));
+        Assert.Contains("filter_wise", reason);
+        Assert.Null(MergeKernelPlan.TryCreate(new Slerp(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
+            Dtype.BF16, new Dictionary<string, object> { ["t"] = 0.5 }, 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new ModelStock(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
+            Dtype.BF16, new Dictionary<string, object> { ["filter_wise"] = false }, 0, 1), out _));
         // breadcrumbs without gamma: the CPU's error
         Assert.Null(MergeKernelPlan.TryCreate(new BreadcrumbsMerge(), Context("t", [4], [new(Dtype.F32, 0), new(Dtype.F32, 1, 0.5)], 0, Dtype.F32,
             new Dictionary<string, object> { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "false" }, 0, 1), out reason));
@@ -157,6 +180,7 @@ public sealed class EngineShimTests
     [InlineData("linear", "")]
     [InlineData("ties", "density: 0.4")]
     [InlineData("breadcrumbs_ties", "density: 0.5, gamma: 0.02")]
+    [InlineData("model_stock", "")]
     public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra)
     {
         HostCompiler.SkipIfUnavailable();

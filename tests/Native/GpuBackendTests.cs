@@ -41,6 +41,7 @@ public sealed class GpuBackendTests(ITestOutputHelper output)
     [InlineData("linear", "")]
     [InlineData("ties", "density: 0.4")]
     [InlineData("breadcrumbs", "density: 0.5, gamma: 0.02")]
+    [InlineData("model_stock", "")]
     public async Task A_merge_on_the_gpu_writes_the_cpu_merges_files(string method, string extra)
     {
         SkipWithoutCuda();

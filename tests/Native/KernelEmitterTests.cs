@@ -21,6 +21,8 @@ public sealed class KernelEmitterTests
         ["ties_n3_b0_norm.cu"] = KernelEmitter.EmitTaskArithmetic(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Magnitude, signConsensus: true, normalize: true),
         ["breadcrumbs_n3_b1.cu"] = KernelEmitter.EmitTaskArithmetic(3, 1, [Dtype.F32, Dtype.BF16, Dtype.F16], Dtype.BF16, KernelMask.Magnitude),
         ["trim_norms_n3_b2.cu"] = KernelEmitter.EmitNorms(3, 2, [Dtype.BF16, Dtype.F16, Dtype.BF16], KernelMask.Magnitude),
+        ["gram_n3_o0.cu"] = KernelEmitter.EmitGram(3, [1, 2], 0, [Dtype.BF16, Dtype.BF16, Dtype.F16]),
+        ["combine_n2_plain_f16.cu"] = KernelEmitter.EmitCombine(2, [1, 0], -1, [Dtype.BF16, Dtype.F32], Dtype.F16),
         ["magnitude_select_n3_b0.cu"] = KernelEmitter.EmitMagnitudeSelect(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.F16]),
     };
 
@@ -132,6 +134,10 @@ public sealed class KernelEmitterTests
             KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Magnitude, signConsensus: true).EntryPoint,
             KernelEmitter.EmitMagnitudeSelect(2, 0, [Dtype.BF16, Dtype.BF16]).EntryPoint,
             KernelEmitter.EmitNorms(2, 0, [Dtype.BF16, Dtype.BF16], KernelMask.Magnitude).EntryPoint,
+            KernelEmitter.EmitGram(2, [0, 1], -1, [Dtype.BF16, Dtype.BF16]).EntryPoint,
+            KernelEmitter.EmitGram(3, [1, 2], 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16]).EntryPoint,
+            KernelEmitter.EmitCombine(2, [0, 1], -1, [Dtype.BF16, Dtype.BF16], Dtype.BF16).EntryPoint,
+            KernelEmitter.EmitCombine(2, [1, 0], -1, [Dtype.BF16, Dtype.BF16], Dtype.BF16).EntryPoint,
         };
         Assert.Equal(names.Length, names.Distinct().Count());
     }

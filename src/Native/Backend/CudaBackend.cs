@@ -210,7 +210,7 @@ public sealed class CudaBackend : IMergeBackend
             long pieces = (count + piece - 1) / piece;
             CudaKernel map = backend.Kernel(plan.Map);
             // The passes that need the whole tensor (magnitude selection, L1 norms) run once every piece is uploaded.
-            if (plan.Norms is null && plan.Select is null)
+            if (plan.Norms is null && plan.Select is null && plan.Gram is null)
             {
                 Pipeline(pieces, upload: true, map, scales: null, masks: plan.IsMagnitude ? plan.MasksFrom([]) : null);
                 return;
@@ -227,7 +227,8 @@ public sealed class CudaBackend : IMergeBackend
                 masks = plan.MasksFrom([]);
             }
             double[]? scales = plan.Norms is not null ? ReduceNorms(backend.Kernel(plan.Norms), masks) : null;
-            Pipeline(pieces, upload: false, map, scales, masks);
+            double[]? coefficients = plan.Gram is not null ? ReduceGram(backend.Kernel(plan.Gram)) : null;
+            Pipeline(pieces, upload: false, map, scales, masks, coefficients);
         }
 
         /// <summary>One launch of the magnitude select kernel over the whole tensor, into a zeroed result buffer.</summary>
@@ -248,7 +249,7 @@ public sealed class CudaBackend : IMergeBackend
 
         /// <summary>Uploads and/or computes + downloads every piece; piece k's staging slot is reused by piece k + 2 only
         /// after stream k mod 2 has finished piece k (whose output is then copied out).</summary>
-        private void Pipeline(long pieces, bool upload, CudaKernel? map, double[]? scales, MagnitudeMasks? masks)
+        private void Pipeline(long pieces, bool upload, CudaKernel? map, double[]? scales, MagnitudeMasks? masks, double[]? coefficients = null)
         {
             CudaStream[] streams = backend.streams!;
             for (long k = 0; k < pieces; k++)
@@ -278,7 +279,7 @@ public sealed class CudaBackend : IMergeBackend
                 KernelArguments arguments = map.Kernel.CreateArguments();
                 for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer + (ulong)(start * inputSizes[i]));
                 arguments.Set("out", output.DevicePointer + (ulong)(start * outputSize));
-                plan.SetMapArguments(arguments, start, length, scales, masks);
+                plan.SetMapArguments(arguments, start, length, scales, masks, coefficients);
                 stream.Launch(map.Function, CudaKernel.GridFor(length, map.Kernel.BlockSize, backend.Device.MultiprocessorCount),
                     (uint)map.Kernel.BlockSize, arguments);
                 stream.CopyToHostAsync(stagingBuffer, OutputOffset(), output, start * outputSize, length * outputSize);
@@ -304,6 +305,22 @@ public sealed class CudaBackend : IMergeBackend
             var sums = new double[chunks * plan.NormAccumulators];
             stream.CopyToHost(MemoryMarshal.AsBytes(sums.AsSpan()), partial, 0);
             return plan.ScalesFromNorms(sums);
+        }
+
+        /// <summary>The Gram matrix of slerp / model_stock: per-span sums on the device, added in span order here.</summary>
+        private double[] ReduceGram(CudaKernel gram)
+        {
+            long spans = (count + MergeKernelPlan.GramSpan - 1) / MergeKernelPlan.GramSpan;
+            DeviceBuffer partial = backend.Grow(ref backend.partialBuffer, spans * plan.GramPairs * sizeof(double));
+            KernelArguments arguments = gram.Kernel.CreateArguments();
+            for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
+            arguments.Set("partial", partial.DevicePointer);
+            plan.SetGramArguments(arguments, count);
+            CudaStream stream = backend.streams![0];
+            stream.Launch(gram.Function, (uint)Math.Min(spans, 65535), (uint)gram.Kernel.BlockSize, arguments);
+            var sums = new double[spans * plan.GramPairs];
+            stream.CopyToHost(MemoryMarshal.AsBytes(sums.AsSpan()), partial, 0);
+            return plan.CoefficientsFromGram(sums);
         }
 
         private (long Start, long Length) Piece(long k) => (k * piece, Math.Min(piece, count - k * piece));

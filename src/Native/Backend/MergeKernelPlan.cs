@@ -30,14 +30,16 @@ public sealed class MergeKernelPlan
     private readonly bool l1;
     private readonly int[] tasks;
     private readonly MagnitudePlan? magnitude;
+    private readonly GeometricPlan? geometric;
 
     private MergeKernelPlan(EmittedKernel map, EmittedKernel? norms, double[] weights, double[] densities, double[] scales,
         double divisor, double lambda, bool l1, int[] tasks, ulong seed, uint nameHash, IReadOnlyList<Dtype> inputDtypes, Dtype output,
-        MagnitudePlan? magnitude = null)
+        MagnitudePlan? magnitude = null, GeometricPlan? geometric = null)
     {
         Map = map;
         Norms = norms;
         this.magnitude = magnitude;
+        this.geometric = geometric;
         this.weights = weights;
         this.densities = densities;
         this.scales = scales;
@@ -67,6 +69,27 @@ public sealed class MergeKernelPlan
     /// <summary>True for the methods with a magnitude mask (ties, breadcrumbs, breadcrumbs_ties).</summary>
     public bool IsMagnitude => magnitude is not null;
 
+    /// <summary>The Gram reduction of slerp / model_stock that runs first, else null: <see cref="SetGramArguments"/>, then
+    /// <see cref="CoefficientsFromGram"/> gives the coefficients of the map (<see cref="SetMapArguments"/>).</summary>
+    public EmittedKernel? Gram => geometric?.Gram;
+
+    /// <summary>Values per span of <see cref="Gram"/>'s output.</summary>
+    public int GramPairs => geometric?.Pairs ?? 0;
+
+    /// <summary>Elements per span of <see cref="Gram"/>.</summary>
+    public static long GramSpan => GeometricPlan.Span;
+
+    /// <summary>Fills the scalar arguments of <see cref="Gram"/> (the caller sets the pointers).</summary>
+    public void SetGramArguments(KernelArguments arguments, long count) => arguments.Set("count", (ulong)count).Set("span", (ulong)GramSpan);
+
+    /// <summary>The map's coefficients from <see cref="Gram"/>'s per-span sums (span-major, <see cref="GramPairs"/> per span).</summary>
+    public double[] CoefficientsFromGram(ReadOnlySpan<double> partial)
+        => (geometric ?? throw new InvalidOperationException("this plan has no Gram reduction")).CoefficientsFromGram(partial);
+
+    /// <summary>The Gram matrix itself (packed upper triangle, VectorMath.Gram's layout) from <see cref="Gram"/>'s per-span sums.</summary>
+    public double[] GramFromPartial(ReadOnlySpan<double> partial)
+        => (geometric ?? throw new InvalidOperationException("this plan has no Gram reduction")).GramFromPartial(partial);
+
     /// <summary>True for the DARE methods (a random mask, and scale factors).</summary>
     public bool IsDare => densities.Length > 0 && Map.Parameters.Fields.Any(f => f.Name == "density");
 
@@ -77,7 +100,8 @@ public sealed class MergeKernelPlan
 
     /// <summary>The methods with GPU kernels.</summary>
     public static bool HasKernels(IMergeMethod method)
-        => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge or TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge;
+        => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge or TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge
+            or Slerp or ModelStock;
 
     /// <summary>The plan of one tensor job of a merge plan (decided before its bytes are read).</summary>
     public static MergeKernelPlan? TryCreate(MergePlan plan, TensorJob job, out string reason)
@@ -114,8 +138,8 @@ public sealed class MergeKernelPlan
         uint nameHash = Philox.Fnv1a32(outputName);
         try
         {
-            return method is LinearMerge
-                ? Linear(inputs, global, dtypes, output, seed, nameHash, out reason)
+            return method is LinearMerge ? Linear(inputs, global, dtypes, output, seed, nameHash, out reason)
+                : method is Slerp or ModelStock ? Geometric(method, inputs, baseIndex, global, outputShape, dtypes, output, seed, nameHash, out reason)
                 : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, count, out reason);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or InvalidCastException or KeyNotFoundException)
@@ -136,6 +160,16 @@ public sealed class MergeKernelPlan
         reason = "";
         return new MergeKernelPlan(KernelEmitter.EmitLinear(inputs.Count, dtypes, output), null, weights, [], [],
             normalize ? sum : 1, 1, false, [], seed, nameHash, dtypes, output);
+    }
+
+    private static MergeKernelPlan? Geometric(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
+        long[] outputShape, Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, out string reason)
+    {
+        GeometricPlan? plan = method is Slerp
+            ? GeometricPlan.Slerp(inputs, baseIndex, global, dtypes, output, out reason)
+            : GeometricPlan.ModelStock(inputs, baseIndex, global, outputShape, dtypes, output, out reason);
+        return plan is null ? null
+            : new MergeKernelPlan(plan.Combine, null, [], [], [], 1, 1, false, [], seed, nameHash, dtypes, output, geometric: plan);
     }
 
     private static MergeKernelPlan? TaskArithmetic(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
@@ -221,8 +255,16 @@ public sealed class MergeKernelPlan
 
     /// <summary>Fills the scalar arguments of <see cref="Map"/> for elements [first, first + count) (the caller sets the
     /// pointers). <paramref name="l1Scales"/> comes from <see cref="ScalesFromNorms"/> when <see cref="Norms"/> ran.</summary>
-    public void SetMapArguments(KernelArguments arguments, long first, long count, double[]? l1Scales = null, MagnitudeMasks? masks = null)
+    public void SetMapArguments(KernelArguments arguments, long first, long count, double[]? l1Scales = null, MagnitudeMasks? masks = null,
+        double[]? coefficients = null)
     {
+        if (geometric is not null)
+        {
+            if (coefficients is null) throw new InvalidOperationException("the Gram matrix must be reduced before the map pass");
+            arguments.Set("count", (ulong)count);
+            for (int s = 0; s < coefficients.Length; s++) arguments.Set("coefficient", s, coefficients[s]);
+            return;
+        }
         if (l1 && l1Scales is null) throw new InvalidOperationException("the L1 norms must be reduced before the map pass");
         if (magnitude is not null && masks is null) throw new InvalidOperationException("the magnitude selection must run before the map pass");
         arguments.Set("count", (ulong)count);

@@ -12,7 +12,8 @@ namespace DotnetMerge.Cuda.Tests.Infrastructure;
 /// does on the GPU (the L1 norms over the whole tensor, then the map kernel piece by piece).</summary>
 internal static class CpuFixtures
 {
-    public sealed record Model(Dtype Dtype, double Weight, double? Density = null, double? Gamma = null, double? TrimThreshold = null);
+    /// <param name="Spread">How far the model's values stray from the base's (uniform ±Spread; 0: 0.002·(index + 1)).</param>
+    public sealed record Model(Dtype Dtype, double Weight, double? Density = null, double? Gamma = null, double? TrimThreshold = null, double Spread = 0);
 
     public static TensorMergeContext Context(string outputName, long[] shape, IReadOnlyList<Model> models, int baseIndex, Dtype output,
         IDictionary<string, object> global, ulong seed, int randomSeed)
@@ -25,7 +26,7 @@ internal static class CpuFixtures
         for (int m = 0; m < models.Count; m++)
         {
             var values = new float[count];
-            double spread = 0.002 * (m + 1);
+            double spread = models[m].Spread > 0 ? models[m].Spread : 0.002 * (m + 1);
             for (long i = 0; i < count; i++)
                 values[i] = m == baseIndex || random.Next(50) == 0 ? baseValues[i] : baseValues[i] + (float)((random.NextDouble() * 2 - 1) * spread);
             var bytes = new byte[models[m].Dtype.ByteCount(count)];
@@ -67,12 +68,22 @@ internal static class CpuFixtures
                 block: (uint)norms.BlockSize, outputField: "partial");
             scales = plan.ScalesFromNorms(MemoryMarshal.Cast<byte, double>(partial));
         }
+        double[]? coefficients = null;
+        if (plan.Gram is { } gram)
+        {
+            KernelArguments arguments = gram.CreateArguments();
+            plan.SetGramArguments(arguments, count);
+            long spans = (count + MergeKernelPlan.GramSpan - 1) / MergeKernelPlan.GramSpan;
+            byte[] partial = HostCompiler.RunKernel(gram, arguments, inputs, checked((int)(spans * plan.GramPairs * 8)), grid: 2,
+                block: (uint)gram.BlockSize, outputField: "partial");
+            coefficients = plan.CoefficientsFromGram(MemoryMarshal.Cast<byte, double>(partial));
+        }
         var output = new byte[count * outputSize];
         for (long start = 0; start < count; start += piece)
         {
             long length = Math.Min(piece, count - start);
             KernelArguments arguments = plan.Map.CreateArguments();
-            plan.SetMapArguments(arguments, start, length, scales, masks);
+            plan.SetMapArguments(arguments, start, length, scales, masks, coefficients);
             byte[][] slices = inputs.Select((b, i) => b[(int)(start * sizes[i])..(int)((start + length) * sizes[i])]).ToArray();
             byte[] result = HostCompiler.RunKernel(plan.Map, arguments, slices, checked((int)(length * outputSize)), grid: 3, block: 64);
             result.CopyTo(output, (int)(start * outputSize));
