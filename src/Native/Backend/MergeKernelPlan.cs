@@ -101,7 +101,7 @@ public sealed class MergeKernelPlan
     /// <summary>The methods with GPU kernels.</summary>
     public static bool HasKernels(IMergeMethod method)
         => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge or TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge
-            or Slerp or ModelStock;
+            or Slerp or ModelStock or Nearswap;
 
     /// <summary>The plan of one tensor job of a merge plan (decided before its bytes are read).</summary>
     public static MergeKernelPlan? TryCreate(MergePlan plan, TensorJob job, out string reason)
@@ -139,6 +139,7 @@ public sealed class MergeKernelPlan
         try
         {
             return method is LinearMerge ? Linear(inputs, global, dtypes, output, seed, nameHash, out reason)
+                : method is Nearswap ? NearswapPlan(inputs, baseIndex, global, dtypes, output, seed, nameHash, out reason)
                 : method is Slerp or ModelStock ? Geometric(method, inputs, baseIndex, global, outputShape, dtypes, output, seed, nameHash, out reason)
                 : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, count, out reason);
         }
@@ -160,6 +161,16 @@ public sealed class MergeKernelPlan
         reason = "";
         return new MergeKernelPlan(KernelEmitter.EmitLinear(inputs.Count, dtypes, output), null, weights, [], [],
             normalize ? sum : 1, 1, false, [], seed, nameHash, dtypes, output);
+    }
+
+    private static MergeKernelPlan? NearswapPlan(IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global, Dtype[] dtypes,
+        Dtype output, ulong seed, uint nameHash, out string reason)
+    {
+        // As VectorMath.BaseAndOther: exactly the base and one other model (one input is a copy, anything else an error).
+        if (inputs.Count != 2 || baseIndex < 0) { reason = "nearswap needs the base and exactly one other model (the CPU copies or reports it)"; return null; }
+        double t = global.GetDouble("t");
+        reason = "";
+        return new MergeKernelPlan(KernelEmitter.EmitNearswap(baseIndex, dtypes, output), null, [], [], [], 1, t, false, [], seed, nameHash, dtypes, output);
     }
 
     private static MergeKernelPlan? Geometric(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
@@ -258,6 +269,11 @@ public sealed class MergeKernelPlan
     public void SetMapArguments(KernelArguments arguments, long first, long count, double[]? l1Scales = null, MagnitudeMasks? masks = null,
         double[]? coefficients = null)
     {
+        if (Map.Parameters.Fields.Any(f => f.Name == "t"))
+        {
+            arguments.Set("count", (ulong)count).Set("t", lambda); // nearswap: lambda holds t
+            return;
+        }
         if (geometric is not null)
         {
             if (coefficients is null) throw new InvalidOperationException("the Gram matrix must be reduced before the map pass");

@@ -92,6 +92,41 @@ public static partial class KernelEmitter
         return Assemble(entry, description, layout, ["dtype.cuh", "merge_ops.cuh"], body.ToString(), modelCount, BlockSize);
     }
 
+    /// <summary><c>nearswap</c>, in the CPU's operations (Nearswap.Merge): with a = (double)base and b = (double)other,
+    /// w = clamp(<c>t</c> / max(|a − b|, 1e-6), 0, 1) with .NET's NaN rules (Math.Max and Math.Clamp pass a NaN through,
+    /// where CUDA's fmax would drop it), out = nearest float32 of w·b + (1 − w)·a, then encoded.
+    /// Parameters: <c>in[2]</c>, <c>out</c>, <c>count</c>, <c>t</c> (double).</summary>
+    public static EmittedKernel EmitNearswap(int baseIndex, IReadOnlyList<Dtype> inputDtypes, Dtype output)
+    {
+        Validate(2, inputDtypes, output);
+        ValidateBase(2, baseIndex);
+        var layout = KernelParameterLayout.Create(
+        new (string, KernelParameterType, int?, string)[]
+        {
+            ("in", KernelParameterType.InputPointer, 2, "input i, element 0 of this launch"),
+            ("out", KernelParameterType.OutputPointer, null, "output, element 0 of this launch"),
+            ("count", KernelParameterType.UInt64, null, "elements in this launch"),
+            ("t", KernelParameterType.Float64, null, "distance scale"),
+        });
+        int other = 1 - baseIndex;
+        string entry = EntryName("nearswap", 2, inputDtypes, output, null, baseIndex);
+        var body = new StringBuilder(LoopHead);
+        body.Append($"        const double a = (double){Load(inputDtypes[baseIndex], baseIndex)};\n");
+        body.Append($"        const double b = (double){Load(inputDtypes[other], other)};\n");
+        body.Append("        const double difference = a - b;\n");
+        body.Append("        const double distance = difference < 0.0 ? -difference : difference;\n");
+        body.Append(Invariant($"        const double clamped = distance != distance ? distance : (distance > {NearswapClamp} ? distance : {NearswapClamp});\n"));
+        body.Append("        const double ratio = p.t / clamped;\n");
+        body.Append("        const double w = ratio < 0.0 ? 0.0 : (ratio > 1.0 ? 1.0 : ratio);\n");
+        body.Append($"        dm_store_{Suffix(output)}(p.out, i, dm_narrow_nearest(w * b + (1.0 - w) * a));\n");
+        body.Append(LoopTail);
+        return Assemble(entry, Invariant($"nearswap: {Describe(inputDtypes, output)}, base: input {baseIndex}"), layout, ["dtype.cuh", "merge_ops.cuh"],
+            body.ToString(), 2, BlockSize);
+    }
+
+    /// <summary>Nearswap.DistanceClamp (1e-6) as a C literal that reads back to the same double.</summary>
+    private static string NearswapClamp => DotnetMerge.Methods.Nearswap.DistanceClamp.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
     private static void ValidateSources(int modelCount, IReadOnlyList<int> sources, int origin)
     {
         ArgumentNullException.ThrowIfNull(sources);
