@@ -79,6 +79,11 @@ public sealed class CpuEqualityShimTests
             [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16, new() { ["t"] = 0.001 }, Piece: 4000),
         ["nearswap mixed to f16, base second"] = new(new Nearswap(), "model.layers.5.mlp.gate_proj.weight", [128, 100],
             [new(Dtype.F32, 1, Spread: 0.01), new(Dtype.F16, 1)], 1, Dtype.F16, new() { ["t"] = 0.004 }),
+        ["model_stock filter_wise rows bf16"] = new(new ModelStock(), "model.layers.4.mlp.up_proj.weight", [96, 700],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.003), new(Dtype.BF16, 1)], 0, Dtype.BF16,
+            new() { ["filter_wise"] = true }, Piece: 10000),
+        ["model_stock filter_wise rows mixed, base second"] = new(new ModelStock(), "model.layers.5.self_attn.o_proj.weight", [40, 1500],
+            [new(Dtype.F16, 1), new(Dtype.F32, 1), new(Dtype.BF16, 1, Spread: 0.02)], 1, Dtype.F32, new() { ["filter_wise"] = true }),
         ["breadcrumbs bf16"] = new(new BreadcrumbsMerge(), "model.layers.6.mlp.gate_proj.weight", [256, 320],
             [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.6, 0.05), new(Dtype.BF16, 0.5, 0.4, 0.01)], 0, Dtype.BF16,
             new() { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "false" }, Piece: 65536),
@@ -149,10 +154,7 @@ public sealed class CpuEqualityShimTests
             => Context("t", [8, 8], m ?? models, baseIndex, output, global, 0, 1);
         Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Make(), out string reason));
         Assert.Contains("della", reason);
-        // model_stock's per-row ratios, slerp of three models (the CPU's error), model_stock with one other model
-        Assert.Null(MergeKernelPlan.TryCreate(new ModelStock(), Context("t", [8, 8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
-            Dtype.BF16, new Dictionary<string, object> { ["filter_wise"] = true }, 0, 1), out reason));
-        Assert.Contains("filter_wise", reason);
+        // slerp of three models (the CPU's error), model_stock with one other model
         Assert.Null(MergeKernelPlan.TryCreate(new Slerp(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
             Dtype.BF16, new Dictionary<string, object> { ["t"] = 0.5 }, 0, 1), out _));
         Assert.Null(MergeKernelPlan.TryCreate(new ModelStock(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,

@@ -24,6 +24,7 @@ public sealed class KernelEmitterTests
         ["gram_n3_o0.cu"] = KernelEmitter.EmitGram(3, [1, 2], 0, [Dtype.BF16, Dtype.BF16, Dtype.F16]),
         ["combine_n2_plain_f16.cu"] = KernelEmitter.EmitCombine(2, [1, 0], -1, [Dtype.BF16, Dtype.F32], Dtype.F16),
         ["nearswap_b1.cu"] = KernelEmitter.EmitNearswap(1, [Dtype.F16, Dtype.BF16], Dtype.BF16),
+        ["combine_rows_n3_o0.cu"] = KernelEmitter.EmitCombine(3, [1, 2], 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, rows: true),
         ["magnitude_select_n3_b0.cu"] = KernelEmitter.EmitMagnitudeSelect(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.F16]),
     };
 

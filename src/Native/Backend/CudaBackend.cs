@@ -29,7 +29,7 @@ public sealed class CudaBackend : IMergeBackend
     private CudaContext? context;
     private KernelCompiler? compiler;
     private CudaStream[]? streams;
-    private DeviceBuffer? outputBuffer, partialBuffer, selectBuffer;
+    private DeviceBuffer? outputBuffer, partialBuffer, selectBuffer, coefficientBuffer;
     private readonly PinnedHostBuffer?[] staging = new PinnedHostBuffer?[2];
     private bool failed, disposed;
 
@@ -183,6 +183,7 @@ public sealed class CudaBackend : IMergeBackend
             outputBuffer?.Dispose();
             partialBuffer?.Dispose();
             selectBuffer?.Dispose();
+            coefficientBuffer?.Dispose();
             foreach (PinnedHostBuffer? b in staging) b?.Dispose();
             foreach (CudaStream s in streams ?? []) s.Dispose();
             context.Dispose();
@@ -280,6 +281,7 @@ public sealed class CudaBackend : IMergeBackend
                 for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer + (ulong)(start * inputSizes[i]));
                 arguments.Set("out", output.DevicePointer + (ulong)(start * outputSize));
                 plan.SetMapArguments(arguments, start, length, scales, masks, coefficients);
+                if (plan.HasRowCoefficients) arguments.Set("row_coefficients", backend.coefficientBuffer!.DevicePointer);
                 stream.Launch(map.Function, CudaKernel.GridFor(length, map.Kernel.BlockSize, backend.Device.MultiprocessorCount),
                     (uint)map.Kernel.BlockSize, arguments);
                 stream.CopyToHostAsync(stagingBuffer, OutputOffset(), output, start * outputSize, length * outputSize);
@@ -310,7 +312,7 @@ public sealed class CudaBackend : IMergeBackend
         /// <summary>The Gram matrix of slerp / model_stock: per-span sums on the device, added in span order here.</summary>
         private double[] ReduceGram(CudaKernel gram)
         {
-            long spans = (count + MergeKernelPlan.GramSpan - 1) / MergeKernelPlan.GramSpan;
+            long spans = (count + plan.GramSpan - 1) / plan.GramSpan;
             DeviceBuffer partial = backend.Grow(ref backend.partialBuffer, spans * plan.GramPairs * sizeof(double));
             KernelArguments arguments = gram.Kernel.CreateArguments();
             for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
@@ -320,7 +322,14 @@ public sealed class CudaBackend : IMergeBackend
             stream.Launch(gram.Function, (uint)Math.Min(spans, 65535), (uint)gram.Kernel.BlockSize, arguments);
             var sums = new double[spans * plan.GramPairs];
             stream.CopyToHost(MemoryMarshal.AsBytes(sums.AsSpan()), partial, 0);
-            return plan.CoefficientsFromGram(sums);
+            double[] coefficients = plan.CoefficientsFromGram(sums);
+            if (plan.HasRowCoefficients)
+            {
+                DeviceBuffer rows = backend.Grow(ref backend.coefficientBuffer, coefficients.Length * sizeof(double));
+                stream.CopyToDevice(rows, 0, MemoryMarshal.AsBytes(coefficients.AsSpan()));
+                stream.Synchronize();
+            }
+            return coefficients;
         }
 
         private (long Start, long Length) Piece(long k) => (k * piece, Math.Min(piece, count - k * piece));

@@ -76,8 +76,12 @@ public sealed class MergeKernelPlan
     /// <summary>Values per span of <see cref="Gram"/>'s output.</summary>
     public int GramPairs => geometric?.Pairs ?? 0;
 
-    /// <summary>Elements per span of <see cref="Gram"/>.</summary>
-    public static long GramSpan => GeometricPlan.Span;
+    /// <summary>Elements per span of <see cref="Gram"/> (a row for model_stock's filter_wise, else 65536).</summary>
+    public long GramSpan => geometric?.SpanElements ?? GeometricPlan.Span;
+
+    /// <summary>True when the map takes one set of coefficients per row, from a device buffer that the caller fills with
+    /// <see cref="CoefficientsFromGram"/>'s values and passes as <c>row_coefficients</c>.</summary>
+    public bool HasRowCoefficients => geometric is { RowWidth: > 0 };
 
     /// <summary>Fills the scalar arguments of <see cref="Gram"/> (the caller sets the pointers).</summary>
     public void SetGramArguments(KernelArguments arguments, long count) => arguments.Set("count", (ulong)count).Set("span", (ulong)GramSpan);
@@ -278,6 +282,11 @@ public sealed class MergeKernelPlan
         {
             if (coefficients is null) throw new InvalidOperationException("the Gram matrix must be reduced before the map pass");
             arguments.Set("count", (ulong)count);
+            if (geometric.RowWidth > 0)
+            {
+                arguments.Set("first", (ulong)first).Set("width", (ulong)geometric.RowWidth); // the caller sets row_coefficients
+                return;
+            }
             for (int s = 0; s < coefficients.Length; s++) arguments.Set("coefficient", s, coefficients[s]);
             return;
         }

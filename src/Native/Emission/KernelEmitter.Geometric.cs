@@ -66,27 +66,45 @@ public static partial class KernelEmitter
     /// <summary>The combine map of the geometric methods, in the CPU's operations (VectorMath.CombineSegment): with o =
     /// (double)x[origin] (0.0 without an origin), sum = o, then for each source s in order sum = sum + <c>coefficient[s]</c>·
     /// ((double)x[sources[s]] − o); the output is the nearest float32 of sum (no round to odd: the CPU narrows with a plain
-    /// cast), then encoded. Parameters: <c>in[n]</c>, <c>out</c>, <c>count</c>, <c>coefficient[k]</c> (double).</summary>
-    public static EmittedKernel EmitCombine(int modelCount, IReadOnlyList<int> sources, int origin, IReadOnlyList<Dtype> inputDtypes, Dtype output)
+    /// cast), then encoded. Parameters: <c>in[n]</c>, <c>out</c>, <c>count</c>, <c>coefficient[k]</c> (double); with
+    /// <paramref name="rows"/> (one vector per row, VectorLayout.Rows) the coefficients of element e are those of its row:
+    /// <c>row_coefficients</c> (a device double[rows·k]) from row (<c>first</c> + e) / <c>width</c> on.</summary>
+    public static EmittedKernel EmitCombine(int modelCount, IReadOnlyList<int> sources, int origin, IReadOnlyList<Dtype> inputDtypes, Dtype output,
+        bool rows = false)
     {
         Validate(modelCount, inputDtypes, output);
         ValidateSources(modelCount, sources, origin);
-        var layout = KernelParameterLayout.Create(
-        new (string, KernelParameterType, int?, string)[]
+        var fields = new List<(string, KernelParameterType, int?, string)>
         {
             ("in", KernelParameterType.InputPointer, modelCount, "input i, element 0 of this launch"),
             ("out", KernelParameterType.OutputPointer, null, "output, element 0 of this launch"),
             ("count", KernelParameterType.UInt64, null, "elements in this launch"),
-            ("coefficient", KernelParameterType.Float64, sources.Count, "coefficient of source s"),
-        });
-        string entry = GeometricName("dm_combine", modelCount, sources, origin, inputDtypes, output);
-        string description = Invariant($"combine: {Describe(inputDtypes, output)}, sources {string.Join(", ", sources)}, origin {(origin < 0 ? "none" : origin.ToString(System.Globalization.CultureInfo.InvariantCulture))}");
+        };
+        if (rows)
+        {
+            fields.Add(("row_coefficients", KernelParameterType.InputPointer, null, "double[rows * k]: the coefficients of each row"));
+            fields.Add(("first", KernelParameterType.UInt64, null, "tensor element index of element 0"));
+            fields.Add(("width", KernelParameterType.UInt64, null, "elements per row"));
+        }
+        else
+        {
+            fields.Add(("coefficient", KernelParameterType.Float64, sources.Count, "coefficient of source s"));
+        }
+        var layout = KernelParameterLayout.Create(fields);
+        string entry = GeometricName(rows ? "dm_combine_rows" : "dm_combine", modelCount, sources, origin, inputDtypes, output);
+        string description = Invariant($"combine{(rows ? " by rows" : "")}: {Describe(inputDtypes, output)}, sources {string.Join(", ", sources)}, origin {(origin < 0 ? "none" : origin.ToString(System.Globalization.CultureInfo.InvariantCulture))}");
 
         var body = new StringBuilder(LoopHead);
+        string coefficient = "p.coefficient";
+        if (rows)
+        {
+            body.Append(Invariant($"        const double* coefficient = (const double*)p.row_coefficients + (p.first + i) / p.width * {sources.Count}u;\n"));
+            coefficient = "coefficient";
+        }
         body.Append(origin >= 0 ? $"        const double origin = (double){Load(inputDtypes[origin], origin)};\n" : "        const double origin = 0.0;\n");
         body.Append("        double sum = origin;\n");
         for (int s = 0; s < sources.Count; s++)
-            body.Append(Invariant($"        sum = sum + p.coefficient[{s}] * ((double){Load(inputDtypes[sources[s]], sources[s])} - origin);\n"));
+            body.Append(Invariant($"        sum = sum + {coefficient}[{s}] * ((double){Load(inputDtypes[sources[s]], sources[s])} - origin);\n"));
         body.Append($"        dm_store_{Suffix(output)}(p.out, i, dm_narrow_nearest(sum));\n");
         body.Append(LoopTail);
         return Assemble(entry, description, layout, ["dtype.cuh", "merge_ops.cuh"], body.ToString(), modelCount, BlockSize);

@@ -73,7 +73,7 @@ internal static class CpuFixtures
         {
             KernelArguments arguments = gram.CreateArguments();
             plan.SetGramArguments(arguments, count);
-            long spans = (count + MergeKernelPlan.GramSpan - 1) / MergeKernelPlan.GramSpan;
+            long spans = (count + plan.GramSpan - 1) / plan.GramSpan;
             byte[] partial = HostCompiler.RunKernel(gram, arguments, inputs, checked((int)(spans * plan.GramPairs * 8)), grid: 2,
                 block: (uint)gram.BlockSize, outputField: "partial");
             coefficients = plan.CoefficientsFromGram(MemoryMarshal.Cast<byte, double>(partial));
@@ -85,7 +85,8 @@ internal static class CpuFixtures
             KernelArguments arguments = plan.Map.CreateArguments();
             plan.SetMapArguments(arguments, start, length, scales, masks, coefficients);
             byte[][] slices = inputs.Select((b, i) => b[(int)(start * sizes[i])..(int)((start + length) * sizes[i])]).ToArray();
-            byte[] result = HostCompiler.RunKernel(plan.Map, arguments, slices, checked((int)(length * outputSize)), grid: 3, block: 64);
+            var extra = plan.HasRowCoefficients ? new[] { ("row_coefficients", MemoryMarshal.AsBytes(coefficients.AsSpan()).ToArray()) } : null;
+            byte[] result = HostCompiler.RunKernel(plan.Map, arguments, slices, checked((int)(length * outputSize)), grid: 3, block: 64, extraInputs: extra);
             result.CopyTo(output, (int)(start * outputSize));
         }
         return output;
