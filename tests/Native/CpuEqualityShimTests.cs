@@ -84,6 +84,16 @@ public sealed class CpuEqualityShimTests
             new() { ["filter_wise"] = true }, Piece: 10000),
         ["model_stock filter_wise rows mixed, base second"] = new(new ModelStock(), "model.layers.5.self_attn.o_proj.weight", [40, 1500],
             [new(Dtype.F16, 1), new(Dtype.F32, 1), new(Dtype.BF16, 1, Spread: 0.02)], 1, Dtype.F32, new() { ["filter_wise"] = true }),
+        // DELLA: every row's |δ| sorted on the device (bitonic, shared memory), ranks as the CPU's
+        ["della bf16 l1 normalized"] = new(new DellaMerge(), "model.layers.9.self_attn.q_proj.weight", [160, 512],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.5, Epsilon: 0.1), new(Dtype.BF16, 0.4, 0.7, Epsilon: 0.2)], 0, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "true" }, Seed: 17, Piece: 30000),
+        ["della_linear f16 inverse, densities 0 and 1, rows of 1000"] = new(new DellaLinearMerge(), "model.layers.9.mlp.up_proj.weight", [48, 1000],
+            [new(Dtype.F16, 0.3, 0.0, Epsilon: 0.1), new(Dtype.F16, 0), new(Dtype.F16, 0.6, 0.6, Epsilon: 0.15), new(Dtype.F16, 0.2, 1.0)], 1, Dtype.F16,
+            new() { ["normalize"] = false, ["lambda"] = 1.1, ["rescale"] = "inverse" }, Seed: 5),
+        ["della_linear 1-D l1 f32 to bf16"] = new(new DellaLinearMerge(), "model.norm.weight", [3000],
+            [new(Dtype.F32, 0), new(Dtype.F32, 0.7, 0.4, Epsilon: 0.3)], 0, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "l1" }, Seed: 9),
         ["breadcrumbs bf16"] = new(new BreadcrumbsMerge(), "model.layers.6.mlp.gate_proj.weight", [256, 320],
             [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.6, 0.05), new(Dtype.BF16, 0.5, 0.4, 0.01)], 0, Dtype.BF16,
             new() { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "false" }, Piece: 65536),
@@ -152,8 +162,17 @@ public sealed class CpuEqualityShimTests
         Model[] models = [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5)];
         TensorMergeContext Make(Dtype output = Dtype.BF16, int baseIndex = 0, Model[]? m = null)
             => Context("t", [8, 8], m ?? models, baseIndex, output, global, 0, 1);
-        Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Make(), out string reason));
-        Assert.Contains("della", reason);
+        Assert.Null(MergeKernelPlan.TryCreate(new SceMerge(), Make(), out string reason));
+        Assert.Contains("sce", reason);
+        // DELLA rows longer than the device sort takes; density ± epsilon outside (0, 1) (the CPU's error)
+        var della = new Dictionary<string, object> { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "true" };
+        Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 5000], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0,
+            Dtype.BF16, della, 0, 1), out reason));
+        Assert.Contains("4096", reason);
+        Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.5)], 0,
+            Dtype.BF16, della, 0, 1), out _));
+        Assert.NotNull(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0,
+            Dtype.BF16, della, 0, 1), out _));
         // slerp of three models (the CPU's error), model_stock with one other model
         Assert.Null(MergeKernelPlan.TryCreate(new Slerp(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
             Dtype.BF16, new Dictionary<string, object> { ["t"] = 0.5 }, 0, 1), out _));
@@ -187,6 +206,7 @@ public sealed class EngineShimTests
     [InlineData("ties", "density: 0.4")]
     [InlineData("breadcrumbs_ties", "density: 0.5, gamma: 0.02")]
     [InlineData("model_stock", "")]
+    [InlineData("della", "density: 0.5, epsilon: 0.1")]
     public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra)
     {
         HostCompiler.SkipIfUnavailable();

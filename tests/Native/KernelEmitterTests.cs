@@ -25,6 +25,9 @@ public sealed class KernelEmitterTests
         ["combine_n2_plain_f16.cu"] = KernelEmitter.EmitCombine(2, [1, 0], -1, [Dtype.BF16, Dtype.F32], Dtype.F16),
         ["nearswap_b1.cu"] = KernelEmitter.EmitNearswap(1, [Dtype.F16, Dtype.BF16], Dtype.BF16),
         ["combine_rows_n3_o0.cu"] = KernelEmitter.EmitCombine(3, [1, 2], 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, rows: true),
+        ["della_keep_n3_b1.cu"] = KernelEmitter.EmitDellaKeep(3, 1, [Dtype.BF16, Dtype.F32, Dtype.F16]),
+        ["della_ties_n3_b0_norm.cu"] = KernelEmitter.EmitTaskArithmetic(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Flags, signConsensus: true, normalize: true),
+        ["della_norms_n3_b0.cu"] = KernelEmitter.EmitNorms(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], KernelMask.Flags),
         ["magnitude_select_n3_b0.cu"] = KernelEmitter.EmitMagnitudeSelect(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.F16]),
     };
 

@@ -29,7 +29,7 @@ public sealed class CudaBackend : IMergeBackend
     private CudaContext? context;
     private KernelCompiler? compiler;
     private CudaStream[]? streams;
-    private DeviceBuffer? outputBuffer, partialBuffer, selectBuffer, coefficientBuffer;
+    private DeviceBuffer? outputBuffer, partialBuffer, selectBuffer, coefficientBuffer, flagBuffer;
     private readonly PinnedHostBuffer?[] staging = new PinnedHostBuffer?[2];
     private bool failed, disposed;
 
@@ -184,6 +184,7 @@ public sealed class CudaBackend : IMergeBackend
             partialBuffer?.Dispose();
             selectBuffer?.Dispose();
             coefficientBuffer?.Dispose();
+            flagBuffer?.Dispose();
             foreach (PinnedHostBuffer? b in staging) b?.Dispose();
             foreach (CudaStream s in streams ?? []) s.Dispose();
             context.Dispose();
@@ -211,7 +212,7 @@ public sealed class CudaBackend : IMergeBackend
             long pieces = (count + piece - 1) / piece;
             CudaKernel map = backend.Kernel(plan.Map);
             // The passes that need the whole tensor (magnitude selection, L1 norms) run once every piece is uploaded.
-            if (plan.Norms is null && plan.Select is null && plan.Gram is null)
+            if (plan.Norms is null && plan.Select is null && plan.Gram is null && plan.DellaKeep is null)
             {
                 Pipeline(pieces, upload: true, map, scales: null, masks: plan.IsMagnitude ? plan.MasksFrom([]) : null);
                 return;
@@ -227,9 +228,23 @@ public sealed class CudaBackend : IMergeBackend
             {
                 masks = plan.MasksFrom([]);
             }
+            if (plan.DellaKeep is { } keep) DellaFlags(backend.Kernel(keep));
             double[]? scales = plan.Norms is not null ? ReduceNorms(backend.Kernel(plan.Norms), masks) : null;
             double[]? coefficients = plan.Gram is not null ? ReduceGram(backend.Kernel(plan.Gram)) : null;
             Pipeline(pieces, upload: false, map, scales, masks, coefficients);
+        }
+
+        /// <summary>DELLA's keep flags of every input and element, into the flag buffer the norms and the map read.</summary>
+        private void DellaFlags(CudaKernel keep)
+        {
+            DeviceBuffer flags = backend.Grow(ref backend.flagBuffer, plan.FlagBytes);
+            KernelArguments arguments = keep.Kernel.CreateArguments();
+            for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
+            arguments.Set("flags", flags.DevicePointer);
+            plan.SetDellaKeepArguments(arguments);
+            CudaStream stream = backend.streams![0];
+            stream.Launch(keep.Function, (uint)Math.Clamp(plan.DellaRows, 1, 65535), (uint)keep.Kernel.BlockSize, arguments);
+            stream.Synchronize();
         }
 
         /// <summary>One launch of the magnitude select kernel over the whole tensor, into a zeroed result buffer.</summary>
@@ -282,6 +297,7 @@ public sealed class CudaBackend : IMergeBackend
                 arguments.Set("out", output.DevicePointer + (ulong)(start * outputSize));
                 plan.SetMapArguments(arguments, start, length, scales, masks, coefficients);
                 if (plan.HasRowCoefficients) arguments.Set("row_coefficients", backend.coefficientBuffer!.DevicePointer);
+                if (plan.DellaKeep is not null) arguments.Set("flags", backend.flagBuffer!.DevicePointer);
                 stream.Launch(map.Function, CudaKernel.GridFor(length, map.Kernel.BlockSize, backend.Device.MultiprocessorCount),
                     (uint)map.Kernel.BlockSize, arguments);
                 stream.CopyToHostAsync(stagingBuffer, OutputOffset(), output, start * outputSize, length * outputSize);
@@ -295,13 +311,14 @@ public sealed class CudaBackend : IMergeBackend
 
         private double[] ReduceNorms(CudaKernel norms, MagnitudeMasks? masks)
         {
-            long chunks = (count + MergeKernelPlan.NormChunk - 1) / MergeKernelPlan.NormChunk;
+            long chunks = (count + plan.NormChunkElements - 1) / plan.NormChunkElements;
             long bytes = chunks * plan.NormAccumulators * sizeof(double);
             DeviceBuffer partial = backend.Grow(ref backend.partialBuffer, bytes);
             KernelArguments arguments = norms.Kernel.CreateArguments();
             for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
             arguments.Set("partial", partial.DevicePointer);
             plan.SetNormArguments(arguments, count, masks);
+            if (plan.DellaKeep is not null) arguments.Set("flags", backend.flagBuffer!.DevicePointer);
             CudaStream stream = backend.streams![0];
             stream.Launch(norms.Function, (uint)Math.Min(chunks, 65535), (uint)norms.Kernel.BlockSize, arguments);
             var sums = new double[chunks * plan.NormAccumulators];

@@ -31,11 +31,13 @@ public sealed class MergeKernelPlan
     private readonly int[] tasks;
     private readonly MagnitudePlan? magnitude;
     private readonly GeometricPlan? geometric;
+    private readonly DellaPlan? della;
 
     private MergeKernelPlan(EmittedKernel map, EmittedKernel? norms, double[] weights, double[] densities, double[] scales,
         double divisor, double lambda, bool l1, int[] tasks, ulong seed, uint nameHash, IReadOnlyList<Dtype> inputDtypes, Dtype output,
-        MagnitudePlan? magnitude = null, GeometricPlan? geometric = null)
+        MagnitudePlan? magnitude = null, GeometricPlan? geometric = null, DellaPlan? della = null)
     {
+        this.della = della;
         Map = map;
         Norms = norms;
         this.magnitude = magnitude;
@@ -68,6 +70,23 @@ public sealed class MergeKernelPlan
 
     /// <summary>True for the methods with a magnitude mask (ties, breadcrumbs, breadcrumbs_ties).</summary>
     public bool IsMagnitude => magnitude is not null;
+
+    /// <summary>DELLA's keep kernel that runs first (it writes <see cref="FlagBytes"/> bytes of flags, which the norms and
+    /// the map read as <c>flags</c>), else null.</summary>
+    public EmittedKernel? DellaKeep => della?.Keep;
+
+    /// <summary>Bytes of DELLA's flags buffer (0 without <see cref="DellaKeep"/>).</summary>
+    public long FlagBytes => della?.FlagBytes ?? 0;
+
+    /// <summary>Blocks to launch <see cref="DellaKeep"/> with (one per row, grid-stride beyond).</summary>
+    public long DellaRows => della?.Rows ?? 0;
+
+    /// <summary>Fills the scalar arguments of <see cref="DellaKeep"/> (the caller sets <c>in</c> and <c>flags</c>).</summary>
+    public void SetDellaKeepArguments(KernelArguments arguments)
+        => (della ?? throw new InvalidOperationException("this plan has no DELLA mask")).SetKeepArguments(arguments, Seed, NameHash);
+
+    /// <summary>Elements per span of <see cref="Norms"/> (the CPU's reduction chunk: whole rows for DELLA).</summary>
+    public long NormChunkElements => della?.NormChunk ?? NormChunk;
 
     /// <summary>The Gram reduction of slerp / model_stock that runs first, else null: <see cref="SetGramArguments"/>, then
     /// <see cref="CoefficientsFromGram"/> gives the coefficients of the map (<see cref="SetMapArguments"/>).</summary>
@@ -105,7 +124,7 @@ public sealed class MergeKernelPlan
     /// <summary>The methods with GPU kernels.</summary>
     public static bool HasKernels(IMergeMethod method)
         => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge or TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge
-            or Slerp or ModelStock or Nearswap;
+            or Slerp or ModelStock or Nearswap or DellaMerge or DellaLinearMerge;
 
     /// <summary>The plan of one tensor job of a merge plan (decided before its bytes are read).</summary>
     public static MergeKernelPlan? TryCreate(MergePlan plan, TensorJob job, out string reason)
@@ -145,7 +164,7 @@ public sealed class MergeKernelPlan
             return method is LinearMerge ? Linear(inputs, global, dtypes, output, seed, nameHash, out reason)
                 : method is Nearswap ? NearswapPlan(inputs, baseIndex, global, dtypes, output, seed, nameHash, out reason)
                 : method is Slerp or ModelStock ? Geometric(method, inputs, baseIndex, global, outputShape, dtypes, output, seed, nameHash, out reason)
-                : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, count, out reason);
+                : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, outputShape, out reason);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or InvalidCastException or KeyNotFoundException)
         {
@@ -188,18 +207,21 @@ public sealed class MergeKernelPlan
     }
 
     private static MergeKernelPlan? TaskArithmetic(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
-        Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, long count, out string reason)
+        Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, long[] outputShape, out string reason)
     {
+        long count = TensorShape.ElementCount(outputShape);
         // As GeneralizedTaskArithmetic: task order, weights, divisor, pruners and scales.
         if (baseIndex < 0 || baseIndex >= inputs.Count) { reason = "no base model (the CPU reports it)"; return null; }
         int[] tasks = Enumerable.Range(0, inputs.Count).Where(i => i != baseIndex).ToArray();
         if (tasks.Length == 0) { reason = "only the base model (a copy)"; return null; }
         bool dare = method is DareLinearMerge or DareTiesMerge;
         bool trim = method is TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge;
-        bool consensus = method is DareTiesMerge or TiesMerge or BreadcrumbsTiesMerge;
+        bool dellaPrune = method is DellaMerge or DellaLinearMerge;
+        bool consensus = method is DareTiesMerge or TiesMerge or BreadcrumbsTiesMerge or DellaMerge;
         bool normalize = global.GetBool("normalize");
         double lambda = global.GetDouble("lambda");
-        RescaleMode rescale = dare || trim ? Rescale.Parse(global.GetString("rescale")) : RescaleMode.None;
+        bool pruned = dare || trim || dellaPrune;
+        RescaleMode rescale = pruned ? Rescale.Parse(global.GetString("rescale")) : RescaleMode.None;
         double[] taskWeights = tasks.Select(t => inputs[t].Parameters.GetDouble("weight")).ToArray();
         double weightSum = taskWeights.Sum();
         double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
@@ -214,24 +236,31 @@ public sealed class MergeKernelPlan
             weights[t] = taskWeights[k];
             scales[t] = 1;
             densities[t] = 1;
-            if (!dare && !trim) continue;
+            if (!pruned) continue;
             double density = inputs[t].Parameters.GetDouble("density");
             if (density >= 1) continue; // no pruner: every element kept, scale 1
             anyPruned = true;
             densities[t] = density;
             if (rescale == RescaleMode.Inverse && density > 0) scales[t] = 1 / density;
         }
-        bool l1 = (dare || trim) && rescale == RescaleMode.L1 && anyPruned;
+        bool l1 = pruned && rescale == RescaleMode.L1 && anyPruned;
         MagnitudePlan? magnitude = null;
         if (trim)
         {
             magnitude = MagnitudePlan.Create(method is TiesMerge, inputs, baseIndex, tasks, densities, count, dtypes);
         }
-        KernelMask mask = dare ? KernelMask.Random : trim ? KernelMask.Magnitude : KernelMask.None;
+        DellaPlan? della = null;
+        if (dellaPrune && anyPruned)
+        {
+            della = DellaPlan.Create(inputs, baseIndex, tasks, densities, outputShape, l1, dtypes, out reason);
+            if (della is null) return null;
+        }
+        KernelMask mask = dare ? KernelMask.Random : trim ? KernelMask.Magnitude : della is not null ? KernelMask.Flags : KernelMask.None;
         EmittedKernel map = KernelEmitter.EmitTaskArithmetic(inputs.Count, baseIndex, dtypes, output, mask, consensus, consensus && normalize);
         EmittedKernel? norms = l1 ? KernelEmitter.EmitNorms(inputs.Count, baseIndex, dtypes, mask) : null;
         reason = "";
-        return new MergeKernelPlan(map, norms, weights, densities, scales, plainDivisor, lambda, l1, tasks, seed, nameHash, dtypes, output, magnitude);
+        return new MergeKernelPlan(map, norms, weights, densities, scales, plainDivisor, lambda, l1, tasks, seed, nameHash, dtypes, output, magnitude,
+            della: della);
     }
 
     /// <summary>The accumulators per chunk of <see cref="Norms"/>' output (two per input).</summary>
@@ -240,7 +269,12 @@ public sealed class MergeKernelPlan
     /// <summary>Fills the scalar arguments of <see cref="Norms"/> (the caller sets the pointers).</summary>
     public void SetNormArguments(KernelArguments arguments, long count, MagnitudeMasks? masks = null)
     {
-        arguments.Set("count", (ulong)count).Set("chunk", (ulong)NormChunk);
+        arguments.Set("count", (ulong)count).Set("chunk", (ulong)NormChunkElements);
+        if (della is not null)
+        {
+            arguments.Set("total", (ulong)della.Count); // the caller sets flags
+            return;
+        }
         if (magnitude is not null)
         {
             if (masks is null) throw new InvalidOperationException("the magnitude selection must run before the L1 norms");
@@ -302,6 +336,12 @@ public sealed class MergeKernelPlan
             double[] s = l1Scales ?? scales;
             arguments.Set("name_hash", NameHash);
             for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("density", i, densities[i]).Set("scale", i, s[i]);
+        }
+        if (della is not null)
+        {
+            double[] s = l1Scales ?? scales;
+            arguments.Set("total", (ulong)della.Count); // the caller sets flags
+            for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("scale", i, s[i]);
         }
         if (masks is not null)
         {

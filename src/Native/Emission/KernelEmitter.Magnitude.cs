@@ -13,6 +13,8 @@ public enum KernelMask
     /// <summary>TIES trim / Model Breadcrumbs: kept iff |δ| is in the model's selected magnitude set (and not in its
     /// dropped outliers), the sets coming from <see cref="KernelEmitter.EmitMagnitudeSelect"/>'s passes.</summary>
     Magnitude,
+    /// <summary>DELLA: kept iff the element's flag, written by <see cref="KernelEmitter.EmitDellaKeep"/>, is set.</summary>
+    Flags,
 }
 
 public static partial class KernelEmitter

@@ -93,7 +93,7 @@ public static partial class KernelEmitter
     public static EmittedKernel EmitTaskArithmetic(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes, Dtype output,
         KernelMask mask, bool signConsensus = false, bool normalize = false)
     {
-        bool dareMask = mask == KernelMask.Random, magnitudeMask = mask == KernelMask.Magnitude;
+        bool dareMask = mask == KernelMask.Random, magnitudeMask = mask == KernelMask.Magnitude, flagsMask = mask == KernelMask.Flags;
         Validate(modelCount, inputDtypes, output);
         ValidateBase(modelCount, baseIndex);
         if (normalize && !signConsensus)
@@ -117,15 +117,17 @@ public static partial class KernelEmitter
             fields.Add(("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"));
         }
         if (magnitudeMask) fields.AddRange(MagnitudeMaskFields(modelCount));
+        if (flagsMask) fields.AddRange(FlagsMaskFields(modelCount, withScale: true));
         var layout = KernelParameterLayout.Create(fields);
-        string variant = string.Join("_", new[] { dareMask ? "dare" : null, magnitudeMask ? "trim" : null, signConsensus ? "ties" : null, normalize ? "norm" : null }.OfType<string>());
+        string variant = string.Join("_", new[] { dareMask ? "dare" : null, magnitudeMask ? "trim" : null, flagsMask ? "della" : null, signConsensus ? "ties" : null, normalize ? "norm" : null }.OfType<string>());
         string entry = EntryName("task_arithmetic", modelCount, inputDtypes, output, variant.Length == 0 ? null : variant, baseIndex);
         string description = Invariant($"task arithmetic: {Describe(inputDtypes, output)}, base: input {baseIndex}, DARE mask: {Bool(dareMask)}, sign consensus: {Bool(signConsensus)}, normalize: {Bool(normalize)}");
         if (magnitudeMask) description += ", magnitude mask";
+        if (flagsMask) description += ", DELLA flags mask";
 
         int[] others = Enumerable.Range(0, modelCount).Where(i => i != baseIndex).ToArray();
         var body = new StringBuilder(LoopHead);
-        if (dareMask || magnitudeMask) body.Append("        const dm_u64 element = p.first + i;\n");
+        if (dareMask || magnitudeMask || flagsMask) body.Append("        const dm_u64 element = p.first + i;\n");
         body.Append($"        const float base = {Load(inputDtypes[baseIndex], baseIndex)};\n");
         foreach (int i in others)
         {
@@ -134,6 +136,7 @@ public static partial class KernelEmitter
             {
                 KernelMask.Random => Invariant($"        const double weighted{i} = p.weight[{i}] * ((dm_bernoulli_keep(p.seed, {i}u, p.name_hash, element, p.density[{i}]) ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
                 KernelMask.Magnitude => Invariant($"        const double weighted{i} = p.weight[{i}] * (({MagnitudeKeep(i, $"delta{i}", "element")} ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
+                KernelMask.Flags => Invariant($"        const double weighted{i} = p.weight[{i}] * (({FlagsKeep(i, "element")} ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
                 _ => Invariant($"        const double weighted{i} = p.weight[{i}] * (double)delta{i};\n"),
             });
         }
@@ -183,7 +186,7 @@ public static partial class KernelEmitter
         Validate(modelCount, inputDtypes, Dtype.F32);
         ValidateBase(modelCount, baseIndex);
         if (mask == KernelMask.None) throw new ArgumentException("the L1 norms compare pruned and unpruned deltas: a mask is needed", nameof(mask));
-        bool magnitude = mask == KernelMask.Magnitude;
+        bool magnitude = mask == KernelMask.Magnitude, flags = mask == KernelMask.Flags;
         var fields = new List<(string, KernelParameterType, int?, string)>
         {
             ("in", KernelParameterType.InputPointer, modelCount, "input i, element 0 of the tensor"),
@@ -195,6 +198,10 @@ public static partial class KernelEmitter
         {
             fields.AddRange(MagnitudeMaskFields(modelCount).Where(f => f.Item1 != "scale"));
         }
+        else if (flags)
+        {
+            fields.AddRange(FlagsMaskFields(modelCount, withScale: false));
+        }
         else
         {
             fields.Add(("seed", KernelParameterType.UInt64, null, "run seed (random stream key)"));
@@ -202,9 +209,9 @@ public static partial class KernelEmitter
             fields.Add(("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"));
         }
         var layout = KernelParameterLayout.Create(fields);
-        var name = new StringBuilder(magnitude ? "dm_trim_norms" : "dm_dare_norms").Append(Invariant($"_n{modelCount}_b{baseIndex}"));
+        var name = new StringBuilder(magnitude ? "dm_trim_norms" : flags ? "dm_della_norms" : "dm_dare_norms").Append(Invariant($"_n{modelCount}_b{baseIndex}"));
         foreach (Dtype d in inputDtypes) name.Append('_').Append(Suffix(d));
-        string description = Invariant($"{(magnitude ? "magnitude trim" : "DARE")} L1 norms: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), base: input {baseIndex}");
+        string description = Invariant($"{(magnitude ? "magnitude trim" : flags ? "DELLA" : "DARE")} L1 norms: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), base: input {baseIndex}");
 
         int[] others = Enumerable.Range(0, modelCount).Where(i => i != baseIndex).ToArray();
         var body = new StringBuilder();
@@ -226,8 +233,8 @@ public static partial class KernelEmitter
         {
             body.Append(Invariant($"                const float magnitude{i} = dm_abs32({Load(inputDtypes[i], i)} - base);\n"));
             body.Append(Invariant($"                all[{i}][threadIdx.x] = magnitude{i};\n"));
-            body.Append(magnitude
-                ? Invariant($"                kept[{i}][threadIdx.x] = {MagnitudeKeep(i, $"magnitude{i}", "i")} ? magnitude{i} : 0.0f;\n")
+            body.Append(magnitude ? Invariant($"                kept[{i}][threadIdx.x] = {MagnitudeKeep(i, $"magnitude{i}", "i")} ? magnitude{i} : 0.0f;\n")
+                : flags ? Invariant($"                kept[{i}][threadIdx.x] = {FlagsKeep(i, "i")} ? magnitude{i} : 0.0f;\n")
                 : Invariant($"                kept[{i}][threadIdx.x] = dm_bernoulli_keep(p.seed, {i}u, p.name_hash, i, p.density[{i}]) ? magnitude{i} : 0.0f;\n"));
         }
         body.Append("            }\n            __syncthreads();\n");
@@ -245,7 +252,9 @@ public static partial class KernelEmitter
         foreach (int i in others)
             body.Append(Invariant($"            partial[c * {2 * modelCount} + {2 * i}] = dm_lane_total(lanes[{2 * i}]);\n            partial[c * {2 * modelCount} + {2 * i + 1}] = dm_lane_total(lanes[{2 * i + 1}]);\n"));
         body.Append("        }\n        __syncthreads();\n    }\n");
-        string[] headers = magnitude ? ["dtype.cuh", "select.cuh", "reduce.cuh", "merge_ops.cuh"] : ["dtype.cuh", "philox.cuh", "reduce.cuh", "merge_ops.cuh"];
+        string[] headers = magnitude ? ["dtype.cuh", "select.cuh", "reduce.cuh", "merge_ops.cuh"]
+            : flags ? ["dtype.cuh", "reduce.cuh", "merge_ops.cuh"]
+            : ["dtype.cuh", "philox.cuh", "reduce.cuh", "merge_ops.cuh"];
         return Assemble(name.ToString(), description, layout, headers, body.ToString(), modelCount, ReductionBlockSize);
     }
 

@@ -13,7 +13,8 @@ namespace DotnetMerge.Cuda.Tests.Infrastructure;
 internal static class CpuFixtures
 {
     /// <param name="Spread">How far the model's values stray from the base's (uniform ±Spread; 0: 0.002·(index + 1)).</param>
-    public sealed record Model(Dtype Dtype, double Weight, double? Density = null, double? Gamma = null, double? TrimThreshold = null, double Spread = 0);
+    public sealed record Model(Dtype Dtype, double Weight, double? Density = null, double? Gamma = null, double? TrimThreshold = null, double Spread = 0,
+        double? Epsilon = null);
 
     public static TensorMergeContext Context(string outputName, long[] shape, IReadOnlyList<Model> models, int baseIndex, Dtype output,
         IDictionary<string, object> global, ulong seed, int randomSeed)
@@ -34,6 +35,7 @@ internal static class CpuFixtures
             var parameters = new Dictionary<string, object> { ["weight"] = models[m].Weight };
             if (models[m].Density is double d) parameters["density"] = d;
             if (models[m].Gamma is double g) parameters["gamma"] = g;
+            if (models[m].Epsilon is double e) parameters["epsilon"] = e;
             if (models[m].TrimThreshold is double threshold) parameters[Execution.ModelScopeTrim.ThresholdParameter] = threshold;
             inputs.Add(new MergeInput($"model{m}", outputName, models[m].Dtype, shape, bytes, m == baseIndex, new ParameterBag(parameters)));
         }
@@ -58,14 +60,22 @@ internal static class CpuFixtures
             masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueries, (arguments, words) => RunSelectPass(select, arguments, inputs, words)));
         else if (plan.IsMagnitude)
             masks = plan.MasksFrom([]);
+        byte[]? flags = null;
+        if (plan.DellaKeep is { } keep)
+        {
+            KernelArguments arguments = keep.CreateArguments();
+            plan.SetDellaKeepArguments(arguments);
+            flags = HostCompiler.RunKernel(keep, arguments, inputs, checked((int)plan.FlagBytes), grid: 3, block: 64, outputField: "flags");
+        }
+        var flagSlot = flags is null ? null : new[] { ("flags", flags) };
         double[]? scales = null;
         if (plan.Norms is { } norms)
         {
             KernelArguments norm = norms.CreateArguments();
             plan.SetNormArguments(norm, count, masks);
-            long chunks = (count + MergeKernelPlan.NormChunk - 1) / MergeKernelPlan.NormChunk;
+            long chunks = (count + plan.NormChunkElements - 1) / plan.NormChunkElements;
             byte[] partial = HostCompiler.RunKernel(norms, norm, inputs, checked((int)(chunks * plan.NormAccumulators * 8)), grid: 2,
-                block: (uint)norms.BlockSize, outputField: "partial");
+                block: (uint)norms.BlockSize, outputField: "partial", extraInputs: flagSlot);
             scales = plan.ScalesFromNorms(MemoryMarshal.Cast<byte, double>(partial));
         }
         double[]? coefficients = null;
@@ -85,7 +95,7 @@ internal static class CpuFixtures
             KernelArguments arguments = plan.Map.CreateArguments();
             plan.SetMapArguments(arguments, start, length, scales, masks, coefficients);
             byte[][] slices = inputs.Select((b, i) => b[(int)(start * sizes[i])..(int)((start + length) * sizes[i])]).ToArray();
-            var extra = plan.HasRowCoefficients ? new[] { ("row_coefficients", MemoryMarshal.AsBytes(coefficients.AsSpan()).ToArray()) } : null;
+            var extra = plan.HasRowCoefficients ? new[] { ("row_coefficients", MemoryMarshal.AsBytes(coefficients.AsSpan()).ToArray()) } : flagSlot;
             byte[] result = HostCompiler.RunKernel(plan.Map, arguments, slices, checked((int)(length * outputSize)), grid: 3, block: 64, extraInputs: extra);
             result.CopyTo(output, (int)(start * outputSize));
         }
