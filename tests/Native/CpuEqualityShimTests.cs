@@ -89,7 +89,7 @@ public sealed class CpuEqualityShimTests
             [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.5, Epsilon: 0.1), new(Dtype.BF16, 0.4, 0.7, Epsilon: 0.2)], 0, Dtype.BF16,
             new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "true" }, Seed: 17, Piece: 30000),
         ["della_linear f16 inverse, densities 0 and 1, rows of 1000"] = new(new DellaLinearMerge(), "model.layers.9.mlp.up_proj.weight", [48, 1000],
-            [new(Dtype.F16, 0.3, 0.0, Epsilon: 0.1), new(Dtype.F16, 0), new(Dtype.F16, 0.6, 0.6, Epsilon: 0.15), new(Dtype.F16, 0.2, 1.0)], 1, Dtype.F16,
+            [new(Dtype.F16, 0.2, 1.0), new(Dtype.F16, 0), new(Dtype.F16, 0.6, 0.6, Epsilon: 0.15), new(Dtype.F16, 0.3, 0.0, Epsilon: 0.1)], 1, Dtype.F16,
             new() { ["normalize"] = false, ["lambda"] = 1.1, ["rescale"] = "inverse" }, Seed: 5),
         ["della_linear 1-D l1 f32 to bf16"] = new(new DellaLinearMerge(), "model.norm.weight", [3000],
             [new(Dtype.F32, 0), new(Dtype.F32, 0.7, 0.4, Epsilon: 0.3)], 0, Dtype.BF16,
@@ -171,6 +171,9 @@ public sealed class CpuEqualityShimTests
         Assert.Contains("4096", reason);
         Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.5)], 0,
             Dtype.BF16, della, 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.0, Epsilon: 0.1), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0, Dtype.BF16, della, 0, 1), out reason));
+        Assert.Contains("first pruner", reason);
         Assert.NotNull(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0,
             Dtype.BF16, della, 0, 1), out _));
         // slerp of three models (the CPU's error), model_stock with one other model

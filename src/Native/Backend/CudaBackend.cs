@@ -75,9 +75,9 @@ public sealed class CudaBackend : IMergeBackend
     public bool Supports(MergePlan plan, TensorJob job)
     {
         if (failed || disposed) return false;
-        if (MergeKernelPlan.TryCreate(plan, job, out _) is null) return false;
-        // The whole tensor of every input and the output live on the device during the job.
-        return job.InputBytes + job.OutputBytes <= Device.TotalMemoryBytes / 10 * 7;
+        if (MergeKernelPlan.TryCreate(plan, job, out _) is not { } kernels) return false;
+        // The whole tensor of every input and the output live on the device during the job (with DELLA's keep flags).
+        return job.InputBytes + job.OutputBytes + kernels.FlagBytes <= Device.TotalMemoryBytes / 10 * 7;
     }
 
     public void Merge(MergePlan plan, TensorJob job, TensorMergeContext context)

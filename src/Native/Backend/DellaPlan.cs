@@ -31,12 +31,12 @@ internal sealed class DellaPlan
     /// <summary>Elements of the tensor (the flags' stride).</summary>
     public long Count { get; }
 
-    /// <summary>Elements per span of the L1 norms: the CPU's ChunkLoop.RowChunk(65536, row length of the first pruner).</summary>
+    /// <summary>Elements per span of the L1 norms: the CPU's ChunkLoop.RowChunk(65536, row length).</summary>
     public long NormChunk { get; }
 
     /// <param name="densities">Per input: its density, 1 where nothing is pruned (base included).</param>
     public static DellaPlan? Create(IReadOnlyList<KernelInput> inputs, int baseIndex, int[] tasks, double[] densities, long[] outputShape,
-        bool l1, IReadOnlyList<Dtype> dtypes, out string reason)
+        IReadOnlyList<Dtype> dtypes, out string reason)
     {
         long count = TensorShape.ElementCount(outputShape);
         long row = outputShape.Length >= 2 ? outputShape[^1] : Math.Max(1, count);
@@ -59,11 +59,11 @@ internal sealed class DellaPlan
         }
         if (modes.Contains(1u) && row > KernelEmitter.DellaMaxRow)
         { reason = $"della rows longer than {KernelEmitter.DellaMaxRow} elements are ranked on the CPU"; return null; }
-        // The CPU's L1 spans follow the first pruner's row length: a density ≤ 0 model first gives spans of 65536, which
-        // cut the MagPrune rows of the later models unless the row length divides 65536.
-        long normChunk = firstPruner == 1 ? ChunkLoop.RowChunk(LaneSum.ChunkElements, row) : LaneSum.ChunkElements;
-        if (l1 && firstPruner == 2 && modes.Contains(1u) && LaneSum.ChunkElements % row != 0)
-        { reason = "della: L1 spans that cut rows (the CPU reports it)"; return null; }
+        // The CPU cuts its map and L1 chunks by the row length of the first pruner: a density ≤ 0 model first (no rows)
+        // gives chunks that can cut the MagPrune rows of the later models. Left to the CPU.
+        if (firstPruner == 2 && modes.Contains(1u))
+        { reason = "della with a density ≤ 0 model before a pruned one (the CPU's chunks follow the first pruner)"; return null; }
+        long normChunk = ChunkLoop.RowChunk(LaneSum.ChunkElements, row);
         reason = "";
         return new DellaPlan(KernelEmitter.EmitDellaKeep(inputs.Count, baseIndex, dtypes), row, count, (double[])densities.Clone(), epsilons, modes, normChunk);
     }

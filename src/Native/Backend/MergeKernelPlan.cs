@@ -252,7 +252,7 @@ public sealed class MergeKernelPlan
         DellaPlan? della = null;
         if (dellaPrune && anyPruned)
         {
-            della = DellaPlan.Create(inputs, baseIndex, tasks, densities, outputShape, l1, dtypes, out reason);
+            della = DellaPlan.Create(inputs, baseIndex, tasks, densities, outputShape, dtypes, out reason);
             if (della is null) return null;
         }
         KernelMask mask = dare ? KernelMask.Random : trim ? KernelMask.Magnitude : della is not null ? KernelMask.Flags : KernelMask.None;
