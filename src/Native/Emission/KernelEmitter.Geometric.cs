@@ -65,8 +65,8 @@ public static partial class KernelEmitter
 
     /// <summary>The combine map of the geometric methods, in the CPU's operations (VectorMath.CombineSegment): with o =
     /// (double)x[origin] (0.0 without an origin), sum = o, then for each source s in order sum = sum + <c>coefficient[s]</c>·
-    /// ((double)x[sources[s]] − o); the output is the nearest float32 of sum (no round to odd: the CPU narrows with a plain
-    /// cast), then encoded. Parameters: <c>in[n]</c>, <c>out</c>, <c>count</c>, <c>coefficient[k]</c> (double); with
+    /// ((double)x[sources[s]] − o); the output is narrowed as the CPU does (to odd for outputs narrower than float32),
+    /// then encoded. Parameters: <c>in[n]</c>, <c>out</c>, <c>count</c>, <c>coefficient[k]</c> (double); with
     /// <paramref name="rows"/> (one vector per row, VectorLayout.Rows) the coefficients of element e are those of its row:
     /// <c>row_coefficients</c> (a device double[rows·k]) from row (<c>first</c> + e) / <c>width</c> on.</summary>
     public static EmittedKernel EmitCombine(int modelCount, IReadOnlyList<int> sources, int origin, IReadOnlyList<Dtype> inputDtypes, Dtype output,
@@ -105,14 +105,14 @@ public static partial class KernelEmitter
         body.Append("        double sum = origin;\n");
         for (int s = 0; s < sources.Count; s++)
             body.Append(Invariant($"        sum = sum + {coefficient}[{s}] * ((double){Load(inputDtypes[sources[s]], sources[s])} - origin);\n"));
-        body.Append($"        dm_store_{Suffix(output)}(p.out, i, dm_narrow_nearest(sum));\n");
+        body.Append($"        {Store(output, "sum")}\n");
         body.Append(LoopTail);
         return Assemble(entry, description, layout, ["dtype.cuh", "merge_ops.cuh"], body.ToString(), modelCount, BlockSize);
     }
 
     /// <summary><c>nearswap</c>, in the CPU's operations (Nearswap.Merge): with a = (double)base and b = (double)other,
     /// w = clamp(<c>t</c> / max(|a − b|, 1e-6), 0, 1) with .NET's NaN rules (Math.Max and Math.Clamp pass a NaN through,
-    /// where CUDA's fmax would drop it), out = nearest float32 of w·b + (1 − w)·a, then encoded.
+    /// where CUDA's fmax would drop it), out = w·b + (1 − w)·a narrowed as the CPU does (to odd below float32), then encoded.
     /// Parameters: <c>in[2]</c>, <c>out</c>, <c>count</c>, <c>t</c> (double).</summary>
     public static EmittedKernel EmitNearswap(int baseIndex, IReadOnlyList<Dtype> inputDtypes, Dtype output)
     {
@@ -136,7 +136,7 @@ public static partial class KernelEmitter
         body.Append(Invariant($"        const double clamped = distance != distance ? distance : (distance > {NearswapClamp} ? distance : {NearswapClamp});\n"));
         body.Append("        const double ratio = p.t / clamped;\n");
         body.Append("        const double w = ratio < 0.0 ? 0.0 : (ratio > 1.0 ? 1.0 : ratio);\n");
-        body.Append($"        dm_store_{Suffix(output)}(p.out, i, dm_narrow_nearest(w * b + (1.0 - w) * a));\n");
+        body.Append($"        {Store(output, "w * b + (1.0 - w) * a")}\n");
         body.Append(LoopTail);
         return Assemble(entry, Invariant($"nearswap: {Describe(inputDtypes, output)}, base: input {baseIndex}"), layout, ["dtype.cuh", "merge_ops.cuh"],
             body.ToString(), 2, BlockSize);

@@ -25,6 +25,6 @@ extern "C" __global__ void __launch_bounds__(DM_BLOCK_SIZE) dm_combine_n2_s1x0_p
         double sum = origin;
         sum = sum + p.coefficient[0] * ((double)dm_load_f32(p.in[1], i) - origin);
         sum = sum + p.coefficient[1] * ((double)dm_load_bf16(p.in[0], i) - origin);
-        dm_store_f16(p.out, i, dm_narrow_nearest(sum));
+        dm_store_f16(p.out, i, dm_narrow_odd(sum));
     }
 }

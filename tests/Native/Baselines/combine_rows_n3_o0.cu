@@ -28,6 +28,6 @@ extern "C" __global__ void __launch_bounds__(DM_BLOCK_SIZE) dm_combine_rows_n3_s
         double sum = origin;
         sum = sum + coefficient[0] * ((double)dm_load_bf16(p.in[1], i) - origin);
         sum = sum + coefficient[1] * ((double)dm_load_bf16(p.in[2], i) - origin);
-        dm_store_bf16(p.out, i, dm_narrow_nearest(sum));
+        dm_store_bf16(p.out, i, dm_narrow_odd(sum));
     }
 }

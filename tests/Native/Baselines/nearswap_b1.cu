@@ -28,6 +28,6 @@ extern "C" __global__ void __launch_bounds__(DM_BLOCK_SIZE) dm_nearswap_n2_b1_f1
         const double clamped = distance != distance ? distance : (distance > 1E-06 ? distance : 1E-06);
         const double ratio = p.t / clamped;
         const double w = ratio < 0.0 ? 0.0 : (ratio > 1.0 ? 1.0 : ratio);
-        dm_store_bf16(p.out, i, dm_narrow_nearest(w * b + (1.0 - w) * a));
+        dm_store_bf16(p.out, i, dm_narrow_odd(w * b + (1.0 - w) * a));
     }
 }
