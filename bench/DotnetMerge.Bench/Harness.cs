@@ -81,6 +81,7 @@ internal static class Harness
             o.Models, modelBytes / 1e9, label, largestTensor / 1e6, Environment.ProcessorCount, load,
             ProcessTimer.HasGnuTime ? "/usr/bin/time" : "/proc VmHWM sampling"));
         table.AppendLine("outputs written to " + runDir + " (" + ProcessTimer.Shell("df -h --output=fstype,source " + runDir + " | tail -1") + ")");
+        table.AppendLine("the tool's " + ProcessTimer.Shell($"dotnet exec '{tool}' doctor | grep 'cpu kernels'"));
         table.AppendLine(string.Format(Inv, "raw `cat` of one model (warm cache): {0:F2} s ({1:F2} GB/s). Load after: `{2}`", cat1, modelBytes / 1e9 / cat1, ProcessTimer.Shell("uptime")));
         table.AppendLine();
         table.AppendLine(Header);

@@ -41,6 +41,68 @@ public sealed class CpuEqualityShimTests
         ["dare_ties no rescale f32 to bf16"] = new(new DareTiesMerge(), "model.embed_tokens.weight", [200, 64],
             [new(Dtype.F32, 0), new(Dtype.F32, 1.0, 0.0), new(Dtype.F32, 0.6, 0.5)], 0, Dtype.BF16,
             new() { ["normalize"] = false, ["lambda"] = 1.3, ["rescale"] = "false" }, Seed: 3, Piece: 999),
+        // magnitude trims: bf16 task vectors take few distinct values, so the k-th largest |δ| is duplicated and the tie
+        // passes (copies per tile, then the index of the last kept copy) decide which copies are kept
+        ["ties bf16 normalized"] = new(new TiesMerge(), "model.layers.4.mlp.down_proj.weight", [320, 256],
+            [new(Dtype.BF16, 0.4, 0.3), new(Dtype.BF16, 0), new(Dtype.BF16, 0.3, 0.6), new(Dtype.BF16, 0.5, 0.25)], 1, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "false" }, Piece: 30001),
+        ["ties mixed to f16, not normalized, density 0 and 1"] = new(new TiesMerge(), "model.layers.0.self_attn.v_proj.weight", [200, 96],
+            [new(Dtype.F16, 0), new(Dtype.F32, 0.7, 0.45), new(Dtype.BF16, -0.3, 0.0), new(Dtype.F16, 0.5, 1.0)], 0, Dtype.F16,
+            new() { ["normalize"] = false, ["lambda"] = 0.8, ["rescale"] = "false" }),
+        ["ties inverse rescale f32"] = new(new TiesMerge(), "model.layers.1.mlp.up_proj.weight", [128, 160],
+            [new(Dtype.F32, 0), new(Dtype.F32, 0.6, 0.2), new(Dtype.F32, 0.4, 0.7)], 0, Dtype.F32,
+            new() { ["normalize"] = true, ["lambda"] = 1.2, ["rescale"] = "inverse" }, Piece: 5000),
+        ["ties trim_scope model bf16"] = new(new TiesMerge(), "model.layers.2.self_attn.q_proj.weight", [96, 128],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.5, TrimThreshold: 0.00146484375), new(Dtype.BF16, 0.5, 0.5, TrimThreshold: 0.002)], 0, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "false" }),
+        ["ties l1 rescale bf16 normalized"] = new(new TiesMerge(), "model.layers.3.mlp.down_proj.weight", [512, 384],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.3), new(Dtype.BF16, 0.5, 0.5)], 0, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "l1" }, Piece: 40000),
+        ["breadcrumbs l1 rescale f16"] = new(new BreadcrumbsMerge(), "model.layers.8.self_attn.k_proj.weight", [300, 256],
+            [new(Dtype.F16, 0.7, 0.5, 0.02), new(Dtype.F16, 0), new(Dtype.F16, 0.3, 1.0, 0.1)], 1, Dtype.F16,
+            new() { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "true" }),
+        // slerp and model_stock: a Gram reduction over spans of 65536 elements (two spans here) in LaneSum's order
+        ["slerp bf16 nearly colinear (lerp)"] = new(new Slerp(), "model.layers.0.mlp.up_proj.weight", [320, 256],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16, new() { ["t"] = 0.3 }),
+        ["slerp f16 base second, apart"] = new(new Slerp(), "model.layers.1.self_attn.q_proj.weight", [300, 240],
+            [new(Dtype.F16, 1, Spread: 0.06), new(Dtype.F16, 1)], 1, Dtype.F16, new() { ["t"] = 0.65 }, Piece: 10007),
+        ["slerp mixed to f32, apart"] = new(new Slerp(), "model.norm.weight", [5000],
+            [new(Dtype.BF16, 1), new(Dtype.F32, 1, Spread: 0.1)], 0, Dtype.F32, new() { ["t"] = 0.5 }),
+        ["model_stock bf16"] = new(new ModelStock(), "model.layers.2.mlp.down_proj.weight", [256, 320],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16,
+            new() { ["filter_wise"] = false }, Piece: 50000),
+        ["model_stock mixed, base last, to f16"] = new(new ModelStock(), "lm_head.weight", [200, 410],
+            [new(Dtype.F32, 1), new(Dtype.BF16, 1, Spread: 0.01), new(Dtype.F16, 1)], 2, Dtype.F16, new() { ["filter_wise"] = false }),
+        ["model_stock filter_wise 1-D (one row)"] = new(new ModelStock(), "model.layers.3.input_layernorm.weight", [70000],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16, new() { ["filter_wise"] = true }),
+        ["nearswap bf16"] = new(new Nearswap(), "model.layers.4.self_attn.v_proj.weight", [96, 160],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16, new() { ["t"] = 0.001 }, Piece: 4000),
+        ["nearswap mixed to f16, base second"] = new(new Nearswap(), "model.layers.5.mlp.gate_proj.weight", [128, 100],
+            [new(Dtype.F32, 1, Spread: 0.01), new(Dtype.F16, 1)], 1, Dtype.F16, new() { ["t"] = 0.004 }),
+        ["model_stock filter_wise rows bf16"] = new(new ModelStock(), "model.layers.4.mlp.up_proj.weight", [96, 700],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.003), new(Dtype.BF16, 1)], 0, Dtype.BF16,
+            new() { ["filter_wise"] = true }, Piece: 10000),
+        ["model_stock filter_wise rows mixed, base second"] = new(new ModelStock(), "model.layers.5.self_attn.o_proj.weight", [40, 1500],
+            [new(Dtype.F16, 1), new(Dtype.F32, 1), new(Dtype.BF16, 1, Spread: 0.02)], 1, Dtype.F32, new() { ["filter_wise"] = true }),
+        // DELLA: every row's |δ| sorted on the device (bitonic, shared memory), ranks as the CPU's
+        ["della bf16 l1 normalized"] = new(new DellaMerge(), "model.layers.9.self_attn.q_proj.weight", [160, 512],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.5, Epsilon: 0.1), new(Dtype.BF16, 0.4, 0.7, Epsilon: 0.2)], 0, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "true" }, Seed: 17, Piece: 30000),
+        ["della_linear f16 inverse, densities 0 and 1, rows of 1000"] = new(new DellaLinearMerge(), "model.layers.9.mlp.up_proj.weight", [48, 1000],
+            [new(Dtype.F16, 0.2, 1.0), new(Dtype.F16, 0), new(Dtype.F16, 0.6, 0.6, Epsilon: 0.15), new(Dtype.F16, 0.3, 0.0, Epsilon: 0.1)], 1, Dtype.F16,
+            new() { ["normalize"] = false, ["lambda"] = 1.1, ["rescale"] = "inverse" }, Seed: 5),
+        ["della_linear 1-D l1 f32 to bf16"] = new(new DellaLinearMerge(), "model.norm.weight", [3000],
+            [new(Dtype.F32, 0), new(Dtype.F32, 0.7, 0.4, Epsilon: 0.3)], 0, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "l1" }, Seed: 9),
+        ["breadcrumbs bf16"] = new(new BreadcrumbsMerge(), "model.layers.6.mlp.gate_proj.weight", [256, 320],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.6, 0.05), new(Dtype.BF16, 0.5, 0.4, 0.01)], 0, Dtype.BF16,
+            new() { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "false" }, Piece: 65536),
+        ["breadcrumbs gamma 0, density + gamma over 1, f16 inverse"] = new(new BreadcrumbsMerge(), "model.layers.7.self_attn.o_proj.weight", [96, 96],
+            [new(Dtype.F16, 0.6, 0.9, 0.3), new(Dtype.F16, 0), new(Dtype.F16, 0.4, 0.5, 0.0)], 1, Dtype.F16,
+            new() { ["normalize"] = true, ["lambda"] = 0.9, ["rescale"] = "inverse" }),
+        ["breadcrumbs_ties f32 to bf16 normalized"] = new(new BreadcrumbsTiesMerge(), "model.embed_tokens.weight", [250, 128],
+            [new(Dtype.F32, 0), new(Dtype.F32, 0.5, 0.6, 0.05), new(Dtype.BF16, 0.3, 0.3, 0.1), new(Dtype.F32, 0.2, 0.8, 0.02)], 0, Dtype.BF16,
+            new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "false" }, Piece: 7777),
     };
 
     public static TheoryData<string> CaseNames => new(Cases.Keys);
@@ -54,7 +116,8 @@ public sealed class CpuEqualityShimTests
         TensorMergeContext cpu = Context(c.Tensor, c.Shape, c.Models, c.BaseIndex, c.Output, c.Global, c.Seed, name.Length);
         c.Method.Merge(cpu);
         MergeKernelPlan plan = MergeKernelPlan.TryCreate(c.Method, cpu, out string reason) ?? throw new InvalidOperationException(reason);
-        Assert.Equal(c.Method is DareLinearMerge or DareTiesMerge && c.Global["rescale"] is "true" or "l1", plan.Norms is not null);
+        Assert.Equal(c.Global.GetValueOrDefault("rescale") is "true" or "l1", plan.Norms is not null);
+        Assert.Equal(c.Method is Slerp or ModelStock, plan.Gram is not null);
         byte[] kernel = RunOnShim(plan, WithNewOutput(cpu), c.Piece);
         Assert.True(cpu.Output.Span.SequenceEqual(kernel), name + ": " + FirstDifference(cpu.Output.ToArray(), kernel, c.Output));
     }
@@ -99,8 +162,29 @@ public sealed class CpuEqualityShimTests
         Model[] models = [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5)];
         TensorMergeContext Make(Dtype output = Dtype.BF16, int baseIndex = 0, Model[]? m = null)
             => Context("t", [8, 8], m ?? models, baseIndex, output, global, 0, 1);
-        Assert.Null(MergeKernelPlan.TryCreate(new TiesMerge(), Make(), out string reason));
-        Assert.Contains("ties", reason);
+        Assert.Null(MergeKernelPlan.TryCreate(new SceMerge(), Make(), out string reason));
+        Assert.Contains("sce", reason);
+        // DELLA rows longer than the device sort takes; density ± epsilon outside (0, 1) (the CPU's error)
+        var della = new Dictionary<string, object> { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "true" };
+        Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 5000], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0,
+            Dtype.BF16, della, 0, 1), out reason));
+        Assert.Contains("4096", reason);
+        Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.5)], 0,
+            Dtype.BF16, della, 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.0, Epsilon: 0.1), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0, Dtype.BF16, della, 0, 1), out reason));
+        Assert.Contains("first pruner", reason);
+        Assert.NotNull(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0,
+            Dtype.BF16, della, 0, 1), out _));
+        // slerp of three models (the CPU's error), model_stock with one other model
+        Assert.Null(MergeKernelPlan.TryCreate(new Slerp(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
+            Dtype.BF16, new Dictionary<string, object> { ["t"] = 0.5 }, 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new ModelStock(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
+            Dtype.BF16, new Dictionary<string, object> { ["filter_wise"] = false }, 0, 1), out _));
+        // breadcrumbs without gamma: the CPU's error
+        Assert.Null(MergeKernelPlan.TryCreate(new BreadcrumbsMerge(), Context("t", [4], [new(Dtype.F32, 0), new(Dtype.F32, 1, 0.5)], 0, Dtype.F32,
+            new Dictionary<string, object> { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "false" }, 0, 1), out reason));
+        Assert.Contains("gamma", reason);
         Assert.Null(MergeKernelPlan.TryCreate(new TaskArithmeticMerge(), Make(baseIndex: -1), out _));
         Assert.Null(MergeKernelPlan.TryCreate(new TaskArithmeticMerge(), Make(m: [new(Dtype.BF16, 0)]), out _));
         Assert.Null(MergeKernelPlan.TryCreate(new TaskArithmeticMerge(), Make(output: Dtype.F64), out _));
@@ -122,6 +206,10 @@ public sealed class EngineShimTests
     [InlineData("task_arithmetic", "")]
     [InlineData("dare_ties", "density: 0.5")]
     [InlineData("linear", "")]
+    [InlineData("ties", "density: 0.4")]
+    [InlineData("breadcrumbs_ties", "density: 0.5, gamma: 0.02")]
+    [InlineData("model_stock", "")]
+    [InlineData("della", "density: 0.5, epsilon: 0.1")]
     public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra)
     {
         HostCompiler.SkipIfUnavailable();

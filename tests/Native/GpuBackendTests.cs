@@ -39,6 +39,10 @@ public sealed class GpuBackendTests(ITestOutputHelper output)
     [InlineData("dare_ties", "density: 0.5")]
     [InlineData("dare_linear", "density: 0.3")]
     [InlineData("linear", "")]
+    [InlineData("ties", "density: 0.4")]
+    [InlineData("breadcrumbs", "density: 0.5, gamma: 0.02")]
+    [InlineData("model_stock", "")]
+    [InlineData("della", "density: 0.5, epsilon: 0.1")]
     public async Task A_merge_on_the_gpu_writes_the_cpu_merges_files(string method, string extra)
     {
         SkipWithoutCuda();

@@ -18,6 +18,17 @@ public sealed class KernelEmitterTests
         ["dare_linear_n3_b1.cu"] = KernelEmitter.EmitTaskArithmetic(3, 1, [Dtype.F32, Dtype.BF16, Dtype.F8_E5M2], Dtype.F16, dareMask: true),
         ["dare_ties_n3_b0_norm.cu"] = KernelEmitter.EmitTaskArithmetic(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, dareMask: true, signConsensus: true, normalize: true),
         ["dare_norms_n3_b1.cu"] = KernelEmitter.EmitDareNorms(3, 1, [Dtype.BF16, Dtype.BF16, Dtype.F32]),
+        ["ties_n3_b0_norm.cu"] = KernelEmitter.EmitTaskArithmetic(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Magnitude, signConsensus: true, normalize: true),
+        ["breadcrumbs_n3_b1.cu"] = KernelEmitter.EmitTaskArithmetic(3, 1, [Dtype.F32, Dtype.BF16, Dtype.F16], Dtype.BF16, KernelMask.Magnitude),
+        ["trim_norms_n3_b2.cu"] = KernelEmitter.EmitNorms(3, 2, [Dtype.BF16, Dtype.F16, Dtype.BF16], KernelMask.Magnitude),
+        ["gram_n3_o0.cu"] = KernelEmitter.EmitGram(3, [1, 2], 0, [Dtype.BF16, Dtype.BF16, Dtype.F16]),
+        ["combine_n2_plain_f16.cu"] = KernelEmitter.EmitCombine(2, [1, 0], -1, [Dtype.BF16, Dtype.F32], Dtype.F16),
+        ["nearswap_b1.cu"] = KernelEmitter.EmitNearswap(1, [Dtype.F16, Dtype.BF16], Dtype.BF16),
+        ["combine_rows_n3_o0.cu"] = KernelEmitter.EmitCombine(3, [1, 2], 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, rows: true),
+        ["della_keep_n3_b1.cu"] = KernelEmitter.EmitDellaKeep(3, 1, [Dtype.BF16, Dtype.F32, Dtype.F16]),
+        ["della_ties_n3_b0_norm.cu"] = KernelEmitter.EmitTaskArithmetic(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Flags, signConsensus: true, normalize: true),
+        ["della_norms_n3_b0.cu"] = KernelEmitter.EmitNorms(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], KernelMask.Flags),
+        ["magnitude_select_n3_b0.cu"] = KernelEmitter.EmitMagnitudeSelect(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.F16]),
     };
 
     [Theory]
@@ -124,6 +135,14 @@ public sealed class KernelEmitterTests
             KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.BF16, Dtype.BF16], Dtype.BF16).EntryPoint,
             KernelEmitter.EmitTaskArithmetic(2, 1, [Dtype.BF16, Dtype.BF16], Dtype.BF16).EntryPoint,
             KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.BF16, Dtype.BF16], Dtype.BF16, dareMask: true).EntryPoint,
+            KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Magnitude).EntryPoint,
+            KernelEmitter.EmitTaskArithmetic(2, 0, [Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Magnitude, signConsensus: true).EntryPoint,
+            KernelEmitter.EmitMagnitudeSelect(2, 0, [Dtype.BF16, Dtype.BF16]).EntryPoint,
+            KernelEmitter.EmitNorms(2, 0, [Dtype.BF16, Dtype.BF16], KernelMask.Magnitude).EntryPoint,
+            KernelEmitter.EmitGram(2, [0, 1], -1, [Dtype.BF16, Dtype.BF16]).EntryPoint,
+            KernelEmitter.EmitGram(3, [1, 2], 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16]).EntryPoint,
+            KernelEmitter.EmitCombine(2, [0, 1], -1, [Dtype.BF16, Dtype.BF16], Dtype.BF16).EntryPoint,
+            KernelEmitter.EmitCombine(2, [1, 0], -1, [Dtype.BF16, Dtype.BF16], Dtype.BF16).EntryPoint,
         };
         Assert.Equal(names.Length, names.Distinct().Count());
     }

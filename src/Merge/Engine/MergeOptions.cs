@@ -30,8 +30,9 @@ public sealed record MergeOptions
     /// <summary>Seed of randomised methods; overrides the definition's <c>seed</c>. Default 0.</summary>
     public ulong? Seed { get; init; }
 
-    /// <summary>Upper bound on the bytes of tensor buffers in flight (inputs and outputs). Default: a quarter of the
-    /// machine's memory, at least 1 GiB. A single tensor job larger than the budget still runs, alone.</summary>
+    /// <summary>Upper bound on the bytes of tensor buffers in flight (inputs and outputs). Default: twice the largest
+    /// tensor job (at least 64 MiB), at most a quarter of the machine's memory (at least 1 GiB); see
+    /// MemoryBudget.DefaultCapacityFor. A single tensor job larger than the budget still runs, alone.</summary>
     public long? MaxMemoryBytes { get; init; }
 
     /// <summary>Write the README.md model card and the definition file next to the model.</summary>

@@ -94,7 +94,237 @@ public static class MagnitudeSelect
         return results;
     }
 
+    /// <summary>Streams at least this long (and at most 2³² elements: indices are kept as 32 bits) try the one-pass
+    /// bracketed selection first (<see cref="Bracketed"/>). Tests lower it on their own thread.</summary>
+    internal static long BracketMinLength
+    {
+        get => t_bracketMinLength > 0 ? t_bracketMinLength : 1 << 20;
+        set => t_bracketMinLength = value <= 0 ? 0 : Math.Max(SampleBlocks * SampleBlock, value);
+    }
+
+    [ThreadStatic] private static long t_bracketMinLength;
+
     private static TopSet[] SelectCore(long length, int streams, SelectQuery[] queries, StreamsSource source, ExecutionSettings settings)
+    {
+        if (length < BracketMinLength || length > uint.MaxValue) return RadixSelect(length, streams, queries, source, settings);
+        var bracketed = Bracketed(length, streams, queries, source, settings);
+        var missed = Enumerable.Range(0, queries.Length).Where(i => bracketed[i] is null).ToArray();
+        if (missed.Length > 0)
+        {
+            // The sample misjudged the threshold (or too many values fell inside the bracket): exact radix passes.
+            var exact = RadixSelect(length, streams, missed.Select(i => queries[i]).ToArray(), source, settings);
+            for (int m = 0; m < missed.Length; m++) bracketed[missed[m]] = exact[m];
+        }
+        return bracketed.Select(t => t!.Value).ToArray();
+    }
+
+    private const int SampleBlocks = 4096, SampleBlock = 16;
+
+    /// <summary>One pass instead of two or three: a sample of the stream (4096 evenly spaced runs of 16 elements) predicts
+    /// where the k-th largest key lies, and brackets it generously (± 6 standard deviations of the sample rank, plus 32).
+    /// The pass then counts, per chunk, the keys above the bracket and the keys equal to either end, and keeps
+    /// (key, index) of the keys strictly inside it (a few percent of the stream). The threshold is selected exactly
+    /// among those, or is one of the ends (its tie index found by rescanning one chunk). A query whose threshold falls
+    /// outside the bracket, or whose bracket holds more than 1/16 of the stream, returns null: the caller runs the
+    /// radix passes for it. Same result as <see cref="RadixSelect"/>, exactly.</summary>
+    private static TopSet?[] Bracketed(long length, int streams, SelectQuery[] queries, StreamsSource source, ExecutionSettings settings)
+    {
+        int q = queries.Length;
+        var (high, low) = SampleBracket(length, streams, queries, source);
+        long chunkElements = settings.ChunkElements;
+        long chunks = (length + chunkElements - 1) / chunkElements;
+        long capacity = Math.Max(1 << 16, length / 16);
+        var above = new long[q, chunks];
+        var atHigh = new long[q, chunks];
+        var atLow = new long[q, chunks];
+        var inside = new ulong[q][][];
+        var collected = new long[q];
+        for (int i = 0; i < q; i++) inside[i] = new ulong[chunks][];
+        ForEachChunk(length, streams, settings, source, (_, chunk, start, values, n) =>
+        {
+            var found = new List<ulong>();
+            for (int i = 0; i < q; i++)
+            {
+                if (Volatile.Read(ref collected[i]) > capacity) continue;
+                found.Clear();
+                var (a, h, l) = ScanBracket(values[queries[i].Stream].AsSpan(0, n), start, high[i], low[i], found);
+                above[i, chunk] = a;
+                atHigh[i, chunk] = h;
+                atLow[i, chunk] = l;
+                inside[i][chunk] = found.ToArray();
+                Interlocked.Add(ref collected[i], found.Count);
+            }
+        });
+        var result = new TopSet?[q];
+        for (int i = 0; i < q; i++)
+        {
+            if (collected[i] > capacity) continue;
+            long k = queries[i].Count, sumAbove = 0, sumHigh = 0, sumLow = 0;
+            for (long c = 0; c < chunks; c++) { sumAbove += above[i, c]; sumHigh += atHigh[i, c]; sumLow += atLow[i, c]; }
+            bool single = high[i] == low[i]; // both ends on one key: its copies are counted once, as atHigh
+            if (single) sumLow = 0;
+            long needed = k - sumAbove;
+            if (needed <= 0) continue; // the threshold lies above the bracket
+            if (needed <= sumHigh)
+            {
+                result[i] = EndOfBracket(i, high[i], needed, sumHigh, atHigh);
+                continue;
+            }
+            needed -= sumHigh;
+            if (needed <= collected[i])
+            {
+                result[i] = Inside(k, inside[i], collected[i], needed);
+                continue;
+            }
+            needed -= collected[i];
+            if (!single && needed <= sumLow) result[i] = EndOfBracket(i, low[i], needed, sumLow, atLow);
+            // else: below the bracket
+        }
+        return result;
+
+        TopSet EndOfBracket(int i, uint key, long kept, long total, long[,] perChunk)
+        {
+            if (kept == total) return new TopSet(queries[i].Count, key, long.MaxValue);
+            long seen = 0, c = 0;
+            while (seen + perChunk[i, c] < kept) seen += perChunk[i, c++];
+            long start = c * chunkElements;
+            int n = (int)Math.Min(chunkElements, length - start);
+            var buffers = new float[streams][];
+            for (int s = 0; s < streams; s++) buffers[s] = new float[n];
+            source(start, n, buffers);
+            var values = buffers[queries[i].Stream];
+            for (int j = 0; j < n; j++)
+                if (SortKey(values[j]) == key && ++seen == kept) return new TopSet(queries[i].Count, key, start + j);
+            throw new InvalidOperationException("the stream changed between selection passes");
+        }
+    }
+
+    /// <summary>Per query, the bracket (high, low) of keys predicted to hold the k-th largest, from a sample.</summary>
+    private static (uint[] High, uint[] Low) SampleBracket(long length, int streams, SelectQuery[] queries, StreamsSource source)
+    {
+        int q = queries.Length, m = SampleBlocks * SampleBlock;
+        var samples = new uint[q][];
+        for (int i = 0; i < q; i++) samples[i] = new uint[m];
+        var buffers = new float[streams][];
+        for (int s = 0; s < streams; s++) buffers[s] = new float[SampleBlock];
+        long stride = length / SampleBlocks;
+        for (int b = 0; b < SampleBlocks; b++)
+        {
+            source(b * stride + (stride - SampleBlock) / 2, SampleBlock, buffers);
+            for (int i = 0; i < q; i++)
+                for (int j = 0; j < SampleBlock; j++) samples[i][b * SampleBlock + j] = SortKey(buffers[queries[i].Stream][j]);
+        }
+        var high = new uint[q];
+        var low = new uint[q];
+        for (int i = 0; i < q; i++)
+        {
+            var sorted = SortDescending(samples[i]);
+            double f = (double)queries[i].Count / length, position = f * m;
+            double margin = 6 * Math.Sqrt(m * f * (1 - f)) + 32;
+            long top = (long)Math.Floor(position - margin), bottom = (long)Math.Ceiling(position + margin);
+            high[i] = top < 0 ? uint.MaxValue : sorted[top];
+            low[i] = bottom >= m ? 0u : sorted[bottom];
+        }
+        return (high, low);
+    }
+
+    /// <summary>The keys in descending order: an LSD radix sort (four 8-bit digits), several times cheaper than a
+    /// comparison sort for the 65,536 keys of a sample.</summary>
+    internal static uint[] SortDescending(uint[] keys)
+    {
+        var from = keys;
+        var to = new uint[keys.Length];
+        Span<int> offsets = stackalloc int[256];
+        for (int shift = 0; shift < 32; shift += 8)
+        {
+            offsets.Clear();
+            foreach (uint k in from) offsets[255 - (int)((k >> shift) & 0xFF)]++;
+            int sum = 0;
+            for (int d = 0; d < 256; d++) { int c = offsets[d]; offsets[d] = sum; sum += c; }
+            foreach (uint k in from) to[offsets[255 - (int)((k >> shift) & 0xFF)]++] = k;
+            (from, to) = (to, from);
+        }
+        return from;
+    }
+
+    /// <summary>Counts the keys above <paramref name="high"/>, equal to it and equal to <paramref name="low"/>, and
+    /// appends (key &lt;&lt; 32 | index) of the keys strictly between them, in index order.</summary>
+    private static (long Above, long AtHigh, long AtLow) ScanBracket(ReadOnlySpan<float> values, long start, uint high, uint low, List<ulong> found)
+    {
+        long above = 0, atHigh = 0, atLow = 0;
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var u = MemoryMarshal.Cast<float, uint>(values);
+            var signFlip = new Vector<uint>(0x8000_0000u);
+            var hi = new Vector<uint>(high);
+            var lo = new Vector<uint>(low);
+            Vector<uint> countAbove = Vector<uint>.Zero, countHigh = Vector<uint>.Zero, countLow = Vector<uint>.Zero;
+            for (; j <= u.Length - Vector<uint>.Count; j += Vector<uint>.Count)
+            {
+                var bits = new Vector<uint>(u.Slice(j));
+                var negative = Vector.AsVectorUInt32(Vector.ShiftRightArithmetic(Vector.AsVectorInt32(bits), 31));
+                var key = bits ^ (negative | signFlip); // SortKey
+                var isAbove = Vector.GreaterThan(key, hi);
+                countAbove -= isAbove;
+                countHigh -= Vector.Equals(key, hi);
+                countLow -= Vector.Equals(key, lo);
+                var between = Vector.AndNot(Vector.GreaterThan(key, lo), isAbove | Vector.Equals(key, hi));
+                if (between == Vector<uint>.Zero) continue;
+                uint lanes = MatchMask(between);
+                while (lanes != 0)
+                {
+                    int l = BitOperations.TrailingZeroCount(lanes);
+                    lanes &= lanes - 1;
+                    found.Add(((ulong)key[l] << 32) | (uint)(start + j + l));
+                }
+            }
+            above = SumLanes(countAbove);
+            atHigh = SumLanes(countHigh);
+            atLow = SumLanes(countLow);
+        }
+        for (; j < values.Length; j++)
+        {
+            uint key = SortKey(values[j]);
+            if (key > high) above++;
+            else if (key == high) atHigh++;
+            if (key == low) atLow++;
+            if (key > low && key < high) found.Add(((ulong)key << 32) | (uint)(start + j));
+        }
+        return (above, atHigh, atLow);
+    }
+
+    private static long SumLanes(Vector<uint> v)
+    {
+        long sum = 0;
+        for (int l = 0; l < Vector<uint>.Count; l++) sum += v[l];
+        return sum;
+    }
+
+    /// <summary>The top set whose threshold is the <paramref name="needed"/>-th largest of the (key, index) entries
+    /// collected inside the bracket (chunks in order, so entries are in index order): a radix select on the keys.</summary>
+    private static TopSet Inside(long count, ulong[][] perChunk, long total, long needed)
+    {
+        var highBins = new long[Bins];
+        foreach (var chunk in perChunk) foreach (ulong e in chunk) highBins[e >> 48]++;
+        var (highBin, remaining, _) = FromTop(highBins, needed);
+        var lowBins = new long[Bins];
+        foreach (var chunk in perChunk)
+            foreach (ulong e in chunk)
+                if ((int)(e >> 48) == highBin) lowBins[(e >> 32) & 0xFFFF]++;
+        var (lowBin, kept, inBin) = FromTop(lowBins, remaining);
+        uint key = ((uint)highBin << 16) | (uint)lowBin;
+        if (kept == inBin) return new TopSet(count, key, long.MaxValue);
+        long seen = 0;
+        foreach (var chunk in perChunk)
+            foreach (ulong e in chunk)
+                if ((uint)(e >> 32) == key && ++seen == kept) return new TopSet(count, key, (uint)e);
+        throw new InvalidOperationException($"the bracket lost an element ({total} collected)");
+    }
+
+    /// <summary>The exact selection in two or three passes: high-16-bit histogram, low-16-bit histogram inside the
+    /// chosen bucket, and the tie index when needed.</summary>
+    private static TopSet[] RadixSelect(long length, int streams, SelectQuery[] queries, StreamsSource source, ExecutionSettings settings)
     {
         int q = queries.Length;
         var high = Histograms(length, streams, settings, source, queries, null);

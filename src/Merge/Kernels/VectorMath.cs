@@ -67,6 +67,8 @@ public static class VectorMath
         if (layout.Count == 0) return result;
         switch (layout.Kind)
         {
+            case VectorLayoutKind.Whole when GeometryBf16.Applies(inputs, layout.Elements):
+                return GeometryBf16.Gram(ctx.Settings, inputs, k, origin is not null, layout.Elements);
             case VectorLayoutKind.Whole:
                 // Spans of LaneSum.ChunkElements (not the map chunk size), so the sums do not depend on settings.
                 return ChunkLoop.Reduce(ctx.Settings, inputs, LaneSum.ChunkElements, pairs, (_, length, ins, acc) =>
@@ -99,17 +101,24 @@ public static class VectorMath
 
     /// <summary>Map pass: output = origin + Σ_k c[v, k]·(source_k − origin) (origin = 0 when null), where v is the vector
     /// of <paramref name="layout"/> holding the element and <paramref name="coefficients"/> holds Count × K values.
-    /// Computed in double per element, rounded once to float32, then encoded to the output dtype.</summary>
+    /// Computed in double per element and rounded once to the output dtype (round-to-odd to float32, then the encoder).</summary>
     public static void Combine(TensorMergeContext ctx, IReadOnlyList<MergeInput> sources, MergeInput? origin, VectorLayout layout, double[] coefficients)
     {
         int k = sources.Count;
         bool hasOrigin = origin is not null;
-        ChunkLoop.Map(ctx, WithOrigin(sources, origin), (start, length, ins, output) =>
+        bool odd = Methods.OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
+        var inputs = WithOrigin(sources, origin);
+        if (layout.Kind == VectorLayoutKind.Whole && ctx.OutputDtype == Numerics.Dtype.BF16 && GeometryBf16.Applies(inputs, ctx.OutputElementCount))
+        {
+            GeometryBf16.Combine(ctx, inputs, k, hasOrigin, coefficients);
+            return;
+        }
+        ChunkLoop.Map(ctx, inputs, (start, length, ins, output) =>
         {
             switch (layout.Kind)
             {
                 case VectorLayoutKind.Whole:
-                    CombineSegment(ins, 0, length, k, hasOrigin, coefficients.AsSpan(0, k), output);
+                    CombineSegment(ins, 0, length, k, hasOrigin, coefficients.AsSpan(0, k), odd, output);
                     break;
                 case VectorLayoutKind.Rows:
                     for (int done = 0; done < length;)
@@ -117,7 +126,7 @@ public static class VectorMath
                         long index = start + done;
                         long row = index / layout.Width;
                         int run = (int)Math.Min(layout.Width - index % layout.Width, length - done);
-                        CombineSegment(ins, done, run, k, hasOrigin, coefficients.AsSpan((int)(row * k), k), output);
+                        CombineSegment(ins, done, run, k, hasOrigin, coefficients.AsSpan((int)(row * k), k), odd, output);
                         done += run;
                     }
                     break;
@@ -125,7 +134,7 @@ public static class VectorMath
                     long column = start % layout.Width;
                     for (int e = 0; e < length; e++)
                     {
-                        CombineSegment(ins, e, 1, k, hasOrigin, coefficients.AsSpan((int)(column * k), k), output);
+                        CombineSegment(ins, e, 1, k, hasOrigin, coefficients.AsSpan((int)(column * k), k), odd, output);
                         if (++column == layout.Width) column = 0;
                     }
                     break;
@@ -241,9 +250,9 @@ public static class VectorMath
                 acc[p++] += Dot(diff[i].AsSpan(from, length), diff[j].AsSpan(from, length));
     }
 
-    /// <summary>output[e] = (float)(o + Σ c[s]·(x_s[e] − o)) in double per element (o = origin or 0), vectorised: every
+    /// <summary>output[e] = o + Σ c[s]·(x_s[e] − o) in double per element (o = origin or 0), narrowed by OutputRounding; vectorised: every
     /// lane does the scalar sequence of operations, so results are bit-identical to the scalar tail.</summary>
-    private static void CombineSegment(float[][] ins, int from, int length, int k, bool hasOrigin, ReadOnlySpan<double> c, float[] output)
+    private static void CombineSegment(float[][] ins, int from, int length, int k, bool hasOrigin, ReadOnlySpan<double> c, bool odd, float[] output)
     {
         int e = from, end = from + length, width = Vector<float>.Count;
         if (Vector.IsHardwareAccelerated && end - e >= width)
@@ -261,7 +270,7 @@ public static class VectorMath
                     low += coefficients[s] * (xl - ol);
                     high += coefficients[s] * (xh - oh);
                 }
-                Vector.Narrow(low, high).CopyTo(output, e);
+                Methods.OutputRounding.Narrow(low, high, odd).CopyTo(output, e);
             }
         }
         for (; e < end; e++)
@@ -269,7 +278,7 @@ public static class VectorMath
             double o = hasOrigin ? ins[k][e] : 0.0;
             double sum = o;
             for (int s = 0; s < k; s++) sum += c[s] * ((double)ins[s][e] - o);
-            output[e] = (float)sum;
+            output[e] = Methods.OutputRounding.Narrow(sum, odd);
         }
     }
 

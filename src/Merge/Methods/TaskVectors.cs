@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using DotnetMerge.Kernels;
 
 namespace DotnetMerge.Methods;
@@ -44,7 +46,45 @@ internal static class TaskVectors
     }
 
     /// <summary>The streams |xᵢ − base| of the given models (stream i = ctx.Inputs[tasks[i]]), decoding the base once per chunk.</summary>
-    public static StreamsSource AbsDeltas(TensorMergeContext ctx, int[] tasks) => (start, length, destinations) =>
+    public static StreamsSource AbsDeltas(TensorMergeContext ctx, int[] tasks)
+        => UncroppedBf16(ctx.Base!) && tasks.All(t => UncroppedBf16(ctx.Inputs[t])) ? AbsDeltasBf16(ctx, tasks) : AbsDeltasDecoded(ctx, tasks);
+
+    private static bool UncroppedBf16(MergeInput input)
+        => input.Dtype == Numerics.Dtype.BF16 && input.StoredShape.SequenceEqual(input.Shape) && BitConverter.IsLittleEndian;
+
+    /// <summary>All-bf16 inputs: |x − base| straight from the raw words (widen, subtract in float32, clear the sign) in
+    /// one pass per model: the same floats as decoding both, subtracting and taking the absolute value.</summary>
+    private static StreamsSource AbsDeltasBf16(TensorMergeContext ctx, int[] tasks) => (start, length, destinations) =>
+    {
+        var b = MemoryMarshal.Cast<byte, ushort>(ctx.Base!.Data.Span).Slice((int)start, length);
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            var x = MemoryMarshal.Cast<byte, ushort>(ctx.Inputs[tasks[i]].Data.Span).Slice((int)start, length);
+            AbsDifference(x, b, destinations[i].AsSpan(0, length));
+        }
+    };
+
+    private static void AbsDifference(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> b, Span<float> destination)
+    {
+        int j = 0, step = Vector<ushort>.Count, half = Vector<float>.Count;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var magnitude = new Vector<uint>(0x7FFF_FFFFu);
+            for (; j <= x.Length - step; j += step)
+            {
+                Vector.Widen(new Vector<ushort>(x.Slice(j)), out var xl, out var xh);
+                Vector.Widen(new Vector<ushort>(b.Slice(j)), out var bl, out var bh);
+                var low = Vector.AsVectorSingle(xl << 16) - Vector.AsVectorSingle(bl << 16);
+                var high = Vector.AsVectorSingle(xh << 16) - Vector.AsVectorSingle(bh << 16);
+                Vector.AsVectorSingle(Vector.AsVectorUInt32(low) & magnitude).CopyTo(destination.Slice(j));
+                Vector.AsVectorSingle(Vector.AsVectorUInt32(high) & magnitude).CopyTo(destination.Slice(j + half));
+            }
+        }
+        for (; j < x.Length; j++)
+            destination[j] = MathF.Abs(Numerics.BFloat16Bits.ToSingle(x[j]) - Numerics.BFloat16Bits.ToSingle(b[j]));
+    }
+
+    private static StreamsSource AbsDeltasDecoded(TensorMergeContext ctx, int[] tasks) => (start, length, destinations) =>
     {
         var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(length);
         try

@@ -11,7 +11,7 @@ using DotnetMerge.Planning;
 
 namespace DotnetMerge.Cuda.Backend;
 
-/// <summary>Runs linear, task_arithmetic, dare_linear and dare_ties jobs on one CUDA device with plan-specialised kernels
+/// <summary>Runs linear, task_arithmetic, dare_linear, dare_ties, ties, breadcrumbs and breadcrumbs_ties jobs on one CUDA device with plan-specialised kernels
 /// (<see cref="MergeKernelPlan"/>), byte-identical to the CPU backend. The device's primary context is retained on the
 /// first job; kernels are compiled once per plan shape (through the <see cref="KernelCompiler"/> caches) and kept loaded.
 /// A job's inputs are copied in pieces through pinned staging buffers on two streams, so the upload of one piece overlaps
@@ -29,7 +29,7 @@ public sealed class CudaBackend : IMergeBackend
     private CudaContext? context;
     private KernelCompiler? compiler;
     private CudaStream[]? streams;
-    private DeviceBuffer? outputBuffer, partialBuffer;
+    private DeviceBuffer? outputBuffer, partialBuffer, selectBuffer, coefficientBuffer, flagBuffer;
     private readonly PinnedHostBuffer?[] staging = new PinnedHostBuffer?[2];
     private bool failed, disposed;
 
@@ -75,9 +75,9 @@ public sealed class CudaBackend : IMergeBackend
     public bool Supports(MergePlan plan, TensorJob job)
     {
         if (failed || disposed) return false;
-        if (MergeKernelPlan.TryCreate(plan, job, out _) is null) return false;
-        // The whole tensor of every input and the output live on the device during the job.
-        return job.InputBytes + job.OutputBytes <= Device.TotalMemoryBytes / 10 * 7;
+        if (MergeKernelPlan.TryCreate(plan, job, out _) is not { } kernels) return false;
+        // The whole tensor of every input and the output live on the device during the job (with DELLA's keep flags).
+        return job.InputBytes + job.OutputBytes + kernels.FlagBytes <= Device.TotalMemoryBytes / 10 * 7;
     }
 
     public void Merge(MergePlan plan, TensorJob job, TensorMergeContext context)
@@ -182,6 +182,9 @@ public sealed class CudaBackend : IMergeBackend
             foreach (DeviceBuffer? b in inputBuffers) b?.Dispose();
             outputBuffer?.Dispose();
             partialBuffer?.Dispose();
+            selectBuffer?.Dispose();
+            coefficientBuffer?.Dispose();
+            flagBuffer?.Dispose();
             foreach (PinnedHostBuffer? b in staging) b?.Dispose();
             foreach (CudaStream s in streams ?? []) s.Dispose();
             context.Dispose();
@@ -208,22 +211,61 @@ public sealed class CudaBackend : IMergeBackend
             piece = Math.Clamp(StagingBytesPerSlot / bytesPerElement, 1, PieceElements);
             long pieces = (count + piece - 1) / piece;
             CudaKernel map = backend.Kernel(plan.Map);
-            double[]? scales = null;
-            if (plan.Norms is not null)
+            // The passes that need the whole tensor (magnitude selection, L1 norms) run once every piece is uploaded.
+            if (plan.Norms is null && plan.Select is null && plan.Gram is null && plan.DellaKeep is null)
             {
-                Pipeline(pieces, upload: true, map: null, scales: null);
-                scales = ReduceNorms(backend.Kernel(plan.Norms));
-                Pipeline(pieces, upload: false, map, scales);
+                Pipeline(pieces, upload: true, map, scales: null, masks: plan.IsMagnitude ? plan.MasksFrom([]) : null);
+                return;
             }
-            else
+            Pipeline(pieces, upload: true, map: null, scales: null, masks: null);
+            MagnitudeMasks? masks = null;
+            if (plan.Select is { } select)
             {
-                Pipeline(pieces, upload: true, map, scales);
+                CudaKernel kernel = backend.Kernel(select);
+                masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueries, (arguments, words) => SelectPass(kernel, arguments, words)));
             }
+            else if (plan.IsMagnitude)
+            {
+                masks = plan.MasksFrom([]);
+            }
+            if (plan.DellaKeep is { } keep) DellaFlags(backend.Kernel(keep));
+            double[]? scales = plan.Norms is not null ? ReduceNorms(backend.Kernel(plan.Norms), masks) : null;
+            double[]? coefficients = plan.Gram is not null ? ReduceGram(backend.Kernel(plan.Gram)) : null;
+            Pipeline(pieces, upload: false, map, scales, masks, coefficients);
+        }
+
+        /// <summary>DELLA's keep flags of every input and element, into the flag buffer the norms and the map read.</summary>
+        private void DellaFlags(CudaKernel keep)
+        {
+            DeviceBuffer flags = backend.Grow(ref backend.flagBuffer, plan.FlagBytes);
+            KernelArguments arguments = keep.Kernel.CreateArguments();
+            for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
+            arguments.Set("flags", flags.DevicePointer);
+            plan.SetDellaKeepArguments(arguments);
+            CudaStream stream = backend.streams![0];
+            stream.Launch(keep.Function, (uint)Math.Clamp(plan.DellaRows, 1, 65535), (uint)keep.Kernel.BlockSize, arguments);
+            stream.Synchronize();
+        }
+
+        /// <summary>One launch of the magnitude select kernel over the whole tensor, into a zeroed result buffer.</summary>
+        private ulong[] SelectPass(CudaKernel select, KernelArguments arguments, long words)
+        {
+            DeviceBuffer result = backend.Grow(ref backend.selectBuffer, words * sizeof(ulong));
+            CudaStream stream = backend.streams![0];
+            stream.ZeroAsync(result, 0, words * sizeof(ulong));
+            for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
+            arguments.Set("result", result.DevicePointer);
+            bool locate = BitConverter.ToUInt32(arguments.Bytes.Slice(arguments.OffsetOf("pass"), 4)) == 3;
+            uint grid = locate ? 1 : CudaKernel.GridFor(count, select.Kernel.BlockSize, backend.Device.MultiprocessorCount);
+            stream.Launch(select.Function, grid, (uint)select.Kernel.BlockSize, arguments);
+            var values = new ulong[words];
+            stream.CopyToHost(MemoryMarshal.AsBytes(values.AsSpan()), result, 0);
+            return values;
         }
 
         /// <summary>Uploads and/or computes + downloads every piece; piece k's staging slot is reused by piece k + 2 only
         /// after stream k mod 2 has finished piece k (whose output is then copied out).</summary>
-        private void Pipeline(long pieces, bool upload, CudaKernel? map, double[]? scales)
+        private void Pipeline(long pieces, bool upload, CudaKernel? map, double[]? scales, MagnitudeMasks? masks, double[]? coefficients = null)
         {
             CudaStream[] streams = backend.streams!;
             for (long k = 0; k < pieces; k++)
@@ -253,7 +295,9 @@ public sealed class CudaBackend : IMergeBackend
                 KernelArguments arguments = map.Kernel.CreateArguments();
                 for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer + (ulong)(start * inputSizes[i]));
                 arguments.Set("out", output.DevicePointer + (ulong)(start * outputSize));
-                plan.SetMapArguments(arguments, start, length, scales);
+                plan.SetMapArguments(arguments, start, length, scales, masks, coefficients);
+                if (plan.HasRowCoefficients) arguments.Set("row_coefficients", backend.coefficientBuffer!.DevicePointer);
+                if (plan.DellaKeep is not null) arguments.Set("flags", backend.flagBuffer!.DevicePointer);
                 stream.Launch(map.Function, CudaKernel.GridFor(length, map.Kernel.BlockSize, backend.Device.MultiprocessorCount),
                     (uint)map.Kernel.BlockSize, arguments);
                 stream.CopyToHostAsync(stagingBuffer, OutputOffset(), output, start * outputSize, length * outputSize);
@@ -265,20 +309,44 @@ public sealed class CudaBackend : IMergeBackend
             }
         }
 
-        private double[] ReduceNorms(CudaKernel norms)
+        private double[] ReduceNorms(CudaKernel norms, MagnitudeMasks? masks)
         {
-            long chunks = (count + MergeKernelPlan.NormChunk - 1) / MergeKernelPlan.NormChunk;
+            long chunks = (count + plan.NormChunkElements - 1) / plan.NormChunkElements;
             long bytes = chunks * plan.NormAccumulators * sizeof(double);
             DeviceBuffer partial = backend.Grow(ref backend.partialBuffer, bytes);
             KernelArguments arguments = norms.Kernel.CreateArguments();
             for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
             arguments.Set("partial", partial.DevicePointer);
-            plan.SetNormArguments(arguments, count);
+            plan.SetNormArguments(arguments, count, masks);
+            if (plan.DellaKeep is not null) arguments.Set("flags", backend.flagBuffer!.DevicePointer);
             CudaStream stream = backend.streams![0];
             stream.Launch(norms.Function, (uint)Math.Min(chunks, 65535), (uint)norms.Kernel.BlockSize, arguments);
             var sums = new double[chunks * plan.NormAccumulators];
             stream.CopyToHost(MemoryMarshal.AsBytes(sums.AsSpan()), partial, 0);
             return plan.ScalesFromNorms(sums);
+        }
+
+        /// <summary>The Gram matrix of slerp / model_stock: per-span sums on the device, added in span order here.</summary>
+        private double[] ReduceGram(CudaKernel gram)
+        {
+            long spans = (count + plan.GramSpan - 1) / plan.GramSpan;
+            DeviceBuffer partial = backend.Grow(ref backend.partialBuffer, spans * plan.GramPairs * sizeof(double));
+            KernelArguments arguments = gram.Kernel.CreateArguments();
+            for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
+            arguments.Set("partial", partial.DevicePointer);
+            plan.SetGramArguments(arguments, count);
+            CudaStream stream = backend.streams![0];
+            stream.Launch(gram.Function, (uint)Math.Min(spans, 65535), (uint)gram.Kernel.BlockSize, arguments);
+            var sums = new double[spans * plan.GramPairs];
+            stream.CopyToHost(MemoryMarshal.AsBytes(sums.AsSpan()), partial, 0);
+            double[] coefficients = plan.CoefficientsFromGram(sums);
+            if (plan.HasRowCoefficients)
+            {
+                DeviceBuffer rows = backend.Grow(ref backend.coefficientBuffer, coefficients.Length * sizeof(double));
+                stream.CopyToDevice(rows, 0, MemoryMarshal.AsBytes(coefficients.AsSpan()));
+                stream.Synchronize();
+            }
+            return coefficients;
         }
 
         private (long Start, long Length) Piece(long k) => (k * piece, Math.Min(piece, count - k * piece));

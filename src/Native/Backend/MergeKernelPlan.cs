@@ -29,12 +29,19 @@ public sealed class MergeKernelPlan
     private readonly double lambda;
     private readonly bool l1;
     private readonly int[] tasks;
+    private readonly MagnitudePlan? magnitude;
+    private readonly GeometricPlan? geometric;
+    private readonly DellaPlan? della;
 
     private MergeKernelPlan(EmittedKernel map, EmittedKernel? norms, double[] weights, double[] densities, double[] scales,
-        double divisor, double lambda, bool l1, int[] tasks, ulong seed, uint nameHash, IReadOnlyList<Dtype> inputDtypes, Dtype output)
+        double divisor, double lambda, bool l1, int[] tasks, ulong seed, uint nameHash, IReadOnlyList<Dtype> inputDtypes, Dtype output,
+        MagnitudePlan? magnitude = null, GeometricPlan? geometric = null, DellaPlan? della = null)
     {
+        this.della = della;
         Map = map;
         Norms = norms;
+        this.magnitude = magnitude;
+        this.geometric = geometric;
         this.weights = weights;
         this.densities = densities;
         this.scales = scales;
@@ -54,6 +61,58 @@ public sealed class MergeKernelPlan
     /// <summary>The L1 reduction that runs before <see cref="Map"/> (DARE with <c>rescale: l1</c>), else null.</summary>
     public EmittedKernel? Norms { get; }
 
+    /// <summary>The magnitude select kernel that runs first (TIES trim, Model Breadcrumbs), else null; its queries are
+    /// <see cref="SelectQueries"/>, and <see cref="MasksFrom"/> turns their answers into the map's mask parameters.</summary>
+    public EmittedKernel? Select => magnitude?.Select;
+
+    /// <summary>The selections <see cref="Select"/> must answer (empty without it).</summary>
+    public IReadOnlyList<SelectionQuery> SelectQueries => magnitude?.Queries ?? [];
+
+    /// <summary>True for the methods with a magnitude mask (ties, breadcrumbs, breadcrumbs_ties).</summary>
+    public bool IsMagnitude => magnitude is not null;
+
+    /// <summary>DELLA's keep kernel that runs first (it writes <see cref="FlagBytes"/> bytes of flags, which the norms and
+    /// the map read as <c>flags</c>), else null.</summary>
+    public EmittedKernel? DellaKeep => della?.Keep;
+
+    /// <summary>Bytes of DELLA's flags buffer (0 without <see cref="DellaKeep"/>).</summary>
+    public long FlagBytes => della?.FlagBytes ?? 0;
+
+    /// <summary>Blocks to launch <see cref="DellaKeep"/> with (one per row, grid-stride beyond).</summary>
+    public long DellaRows => della?.Rows ?? 0;
+
+    /// <summary>Fills the scalar arguments of <see cref="DellaKeep"/> (the caller sets <c>in</c> and <c>flags</c>).</summary>
+    public void SetDellaKeepArguments(KernelArguments arguments)
+        => (della ?? throw new InvalidOperationException("this plan has no DELLA mask")).SetKeepArguments(arguments, Seed, NameHash);
+
+    /// <summary>Elements per span of <see cref="Norms"/> (the CPU's reduction chunk: whole rows for DELLA).</summary>
+    public long NormChunkElements => della?.NormChunk ?? NormChunk;
+
+    /// <summary>The Gram reduction of slerp / model_stock that runs first, else null: <see cref="SetGramArguments"/>, then
+    /// <see cref="CoefficientsFromGram"/> gives the coefficients of the map (<see cref="SetMapArguments"/>).</summary>
+    public EmittedKernel? Gram => geometric?.Gram;
+
+    /// <summary>Values per span of <see cref="Gram"/>'s output.</summary>
+    public int GramPairs => geometric?.Pairs ?? 0;
+
+    /// <summary>Elements per span of <see cref="Gram"/> (a row for model_stock's filter_wise, else 65536).</summary>
+    public long GramSpan => geometric?.SpanElements ?? GeometricPlan.Span;
+
+    /// <summary>True when the map takes one set of coefficients per row, from a device buffer that the caller fills with
+    /// <see cref="CoefficientsFromGram"/>'s values and passes as <c>row_coefficients</c>.</summary>
+    public bool HasRowCoefficients => geometric is { RowWidth: > 0 };
+
+    /// <summary>Fills the scalar arguments of <see cref="Gram"/> (the caller sets the pointers).</summary>
+    public void SetGramArguments(KernelArguments arguments, long count) => arguments.Set("count", (ulong)count).Set("span", (ulong)GramSpan);
+
+    /// <summary>The map's coefficients from <see cref="Gram"/>'s per-span sums (span-major, <see cref="GramPairs"/> per span).</summary>
+    public double[] CoefficientsFromGram(ReadOnlySpan<double> partial)
+        => (geometric ?? throw new InvalidOperationException("this plan has no Gram reduction")).CoefficientsFromGram(partial);
+
+    /// <summary>The Gram matrix itself (packed upper triangle, VectorMath.Gram's layout) from <see cref="Gram"/>'s per-span sums.</summary>
+    public double[] GramFromPartial(ReadOnlySpan<double> partial)
+        => (geometric ?? throw new InvalidOperationException("this plan has no Gram reduction")).GramFromPartial(partial);
+
     /// <summary>True for the DARE methods (a random mask, and scale factors).</summary>
     public bool IsDare => densities.Length > 0 && Map.Parameters.Fields.Any(f => f.Name == "density");
 
@@ -64,7 +123,8 @@ public sealed class MergeKernelPlan
 
     /// <summary>The methods with GPU kernels.</summary>
     public static bool HasKernels(IMergeMethod method)
-        => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge;
+        => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge or TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge
+            or Slerp or ModelStock or Nearswap or DellaMerge or DellaLinearMerge;
 
     /// <summary>The plan of one tensor job of a merge plan (decided before its bytes are read).</summary>
     public static MergeKernelPlan? TryCreate(MergePlan plan, TensorJob job, out string reason)
@@ -101,9 +161,10 @@ public sealed class MergeKernelPlan
         uint nameHash = Philox.Fnv1a32(outputName);
         try
         {
-            return method is LinearMerge
-                ? Linear(inputs, global, dtypes, output, seed, nameHash, out reason)
-                : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, out reason);
+            return method is LinearMerge ? Linear(inputs, global, dtypes, output, seed, nameHash, out reason)
+                : method is Nearswap ? NearswapPlan(inputs, baseIndex, global, dtypes, output, seed, nameHash, out reason)
+                : method is Slerp or ModelStock ? Geometric(method, inputs, baseIndex, global, outputShape, dtypes, output, seed, nameHash, out reason)
+                : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, outputShape, out reason);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or InvalidCastException or KeyNotFoundException)
         {
@@ -125,18 +186,42 @@ public sealed class MergeKernelPlan
             normalize ? sum : 1, 1, false, [], seed, nameHash, dtypes, output);
     }
 
-    private static MergeKernelPlan? TaskArithmetic(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
-        Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, out string reason)
+    private static MergeKernelPlan? NearswapPlan(IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global, Dtype[] dtypes,
+        Dtype output, ulong seed, uint nameHash, out string reason)
     {
+        // As VectorMath.BaseAndOther: exactly the base and one other model (one input is a copy, anything else an error).
+        if (inputs.Count != 2 || baseIndex < 0) { reason = "nearswap needs the base and exactly one other model (the CPU copies or reports it)"; return null; }
+        double t = global.GetDouble("t");
+        reason = "";
+        return new MergeKernelPlan(KernelEmitter.EmitNearswap(baseIndex, dtypes, output), null, [], [], [], 1, t, false, [], seed, nameHash, dtypes, output);
+    }
+
+    private static MergeKernelPlan? Geometric(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
+        long[] outputShape, Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, out string reason)
+    {
+        GeometricPlan? plan = method is Slerp
+            ? GeometricPlan.Slerp(inputs, baseIndex, global, dtypes, output, out reason)
+            : GeometricPlan.ModelStock(inputs, baseIndex, global, outputShape, dtypes, output, out reason);
+        return plan is null ? null
+            : new MergeKernelPlan(plan.Combine, null, [], [], [], 1, 1, false, [], seed, nameHash, dtypes, output, geometric: plan);
+    }
+
+    private static MergeKernelPlan? TaskArithmetic(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
+        Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, long[] outputShape, out string reason)
+    {
+        long count = TensorShape.ElementCount(outputShape);
         // As GeneralizedTaskArithmetic: task order, weights, divisor, pruners and scales.
         if (baseIndex < 0 || baseIndex >= inputs.Count) { reason = "no base model (the CPU reports it)"; return null; }
         int[] tasks = Enumerable.Range(0, inputs.Count).Where(i => i != baseIndex).ToArray();
         if (tasks.Length == 0) { reason = "only the base model (a copy)"; return null; }
         bool dare = method is DareLinearMerge or DareTiesMerge;
-        bool consensus = method is DareTiesMerge;
+        bool trim = method is TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge;
+        bool dellaPrune = method is DellaMerge or DellaLinearMerge;
+        bool consensus = method is DareTiesMerge or TiesMerge or BreadcrumbsTiesMerge or DellaMerge;
         bool normalize = global.GetBool("normalize");
         double lambda = global.GetDouble("lambda");
-        RescaleMode rescale = dare ? Rescale.Parse(global.GetString("rescale")) : RescaleMode.None;
+        bool pruned = dare || trim || dellaPrune;
+        RescaleMode rescale = pruned ? Rescale.Parse(global.GetString("rescale")) : RescaleMode.None;
         double[] taskWeights = tasks.Select(t => inputs[t].Parameters.GetDouble("weight")).ToArray();
         double weightSum = taskWeights.Sum();
         double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
@@ -151,27 +236,52 @@ public sealed class MergeKernelPlan
             weights[t] = taskWeights[k];
             scales[t] = 1;
             densities[t] = 1;
-            if (!dare) continue;
+            if (!pruned) continue;
             double density = inputs[t].Parameters.GetDouble("density");
             if (density >= 1) continue; // no pruner: every element kept, scale 1
             anyPruned = true;
             densities[t] = density;
             if (rescale == RescaleMode.Inverse && density > 0) scales[t] = 1 / density;
         }
-        bool l1 = dare && rescale == RescaleMode.L1 && anyPruned;
-        EmittedKernel map = KernelEmitter.EmitTaskArithmetic(inputs.Count, baseIndex, dtypes, output, dare, consensus, consensus && normalize);
-        EmittedKernel? norms = l1 ? KernelEmitter.EmitDareNorms(inputs.Count, baseIndex, dtypes) : null;
+        bool l1 = pruned && rescale == RescaleMode.L1 && anyPruned;
+        MagnitudePlan? magnitude = null;
+        if (trim)
+        {
+            magnitude = MagnitudePlan.Create(method is TiesMerge, inputs, baseIndex, tasks, densities, count, dtypes);
+        }
+        DellaPlan? della = null;
+        if (dellaPrune && anyPruned)
+        {
+            della = DellaPlan.Create(inputs, baseIndex, tasks, densities, outputShape, dtypes, out reason);
+            if (della is null) return null;
+        }
+        KernelMask mask = dare ? KernelMask.Random : trim ? KernelMask.Magnitude : della is not null ? KernelMask.Flags : KernelMask.None;
+        EmittedKernel map = KernelEmitter.EmitTaskArithmetic(inputs.Count, baseIndex, dtypes, output, mask, consensus, consensus && normalize);
+        EmittedKernel? norms = l1 ? KernelEmitter.EmitNorms(inputs.Count, baseIndex, dtypes, mask) : null;
         reason = "";
-        return new MergeKernelPlan(map, norms, weights, densities, scales, plainDivisor, lambda, l1, tasks, seed, nameHash, dtypes, output);
+        return new MergeKernelPlan(map, norms, weights, densities, scales, plainDivisor, lambda, l1, tasks, seed, nameHash, dtypes, output, magnitude,
+            della: della);
     }
 
     /// <summary>The accumulators per chunk of <see cref="Norms"/>' output (two per input).</summary>
     public int NormAccumulators => 2 * InputDtypes.Count;
 
     /// <summary>Fills the scalar arguments of <see cref="Norms"/> (the caller sets the pointers).</summary>
-    public void SetNormArguments(KernelArguments arguments, long count)
+    public void SetNormArguments(KernelArguments arguments, long count, MagnitudeMasks? masks = null)
     {
-        arguments.Set("count", (ulong)count).Set("chunk", (ulong)NormChunk).Set("seed", Seed).Set("name_hash", NameHash);
+        arguments.Set("count", (ulong)count).Set("chunk", (ulong)NormChunkElements);
+        if (della is not null)
+        {
+            arguments.Set("total", (ulong)della.Count); // the caller sets flags
+            return;
+        }
+        if (magnitude is not null)
+        {
+            if (masks is null) throw new InvalidOperationException("the magnitude selection must run before the L1 norms");
+            for (int i = 0; i < InputDtypes.Count; i++) masks.Set(arguments, i);
+            return;
+        }
+        arguments.Set("seed", Seed).Set("name_hash", NameHash);
         for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("density", i, densities[i]);
     }
 
@@ -194,9 +304,28 @@ public sealed class MergeKernelPlan
 
     /// <summary>Fills the scalar arguments of <see cref="Map"/> for elements [first, first + count) (the caller sets the
     /// pointers). <paramref name="l1Scales"/> comes from <see cref="ScalesFromNorms"/> when <see cref="Norms"/> ran.</summary>
-    public void SetMapArguments(KernelArguments arguments, long first, long count, double[]? l1Scales = null)
+    public void SetMapArguments(KernelArguments arguments, long first, long count, double[]? l1Scales = null, MagnitudeMasks? masks = null,
+        double[]? coefficients = null)
     {
+        if (Map.Parameters.Fields.Any(f => f.Name == "t"))
+        {
+            arguments.Set("count", (ulong)count).Set("t", lambda); // nearswap: lambda holds t
+            return;
+        }
+        if (geometric is not null)
+        {
+            if (coefficients is null) throw new InvalidOperationException("the Gram matrix must be reduced before the map pass");
+            arguments.Set("count", (ulong)count);
+            if (geometric.RowWidth > 0)
+            {
+                arguments.Set("first", (ulong)first).Set("width", (ulong)geometric.RowWidth); // the caller sets row_coefficients
+                return;
+            }
+            for (int s = 0; s < coefficients.Length; s++) arguments.Set("coefficient", s, coefficients[s]);
+            return;
+        }
         if (l1 && l1Scales is null) throw new InvalidOperationException("the L1 norms must be reduced before the map pass");
+        if (magnitude is not null && masks is null) throw new InvalidOperationException("the magnitude selection must run before the map pass");
         arguments.Set("count", (ulong)count);
         for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("weight", i, weights[i]);
         arguments.Set("divisor", divisor);
@@ -208,5 +337,28 @@ public sealed class MergeKernelPlan
             arguments.Set("name_hash", NameHash);
             for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("density", i, densities[i]).Set("scale", i, s[i]);
         }
+        if (della is not null)
+        {
+            double[] s = l1Scales ?? scales;
+            arguments.Set("total", (ulong)della.Count); // the caller sets flags
+            for (int i = 0; i < InputDtypes.Count; i++) arguments.Set("scale", i, s[i]);
+        }
+        if (masks is not null)
+        {
+            double[] s = l1Scales ?? scales;
+            for (int i = 0; i < InputDtypes.Count; i++)
+            {
+                arguments.Set("scale", i, s[i]);
+                masks.Set(arguments, i);
+            }
+        }
+    }
+
+    /// <summary>The mask parameters of the map pass from <see cref="Select"/>'s answers to <see cref="SelectQueries"/>
+    /// (in the same order; empty when there are none).</summary>
+    public MagnitudeMasks MasksFrom(IReadOnlyList<TopSet> selected)
+    {
+        if (magnitude is null) throw new InvalidOperationException("this plan has no magnitude mask");
+        return magnitude.Masks(selected);
     }
 }

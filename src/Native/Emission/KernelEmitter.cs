@@ -18,7 +18,7 @@ public sealed record EmittedKernel(string EntryPoint, string Source, KernelParam
 /// <summary>Generates plan-specialised merge kernels: the number of models, every input's dtype, the output dtype and the
 /// method's switches are compile-time constants, unrolled into straight-line code; weights and other per-tensor numbers
 /// are runtime parameters, so one compiled kernel serves every tensor of the same shape of plan. The text is deterministic.</summary>
-public static class KernelEmitter
+public static partial class KernelEmitter
 {
     /// <summary>Bumped whenever the generated text changes meaning (it is part of the text, hence of the cache key).</summary>
     public const int Version = 2;
@@ -84,7 +84,16 @@ public static class KernelEmitter
     /// (doubles), <c>name_hash</c>.</summary>
     public static EmittedKernel EmitTaskArithmetic(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes, Dtype output,
         bool dareMask = false, bool signConsensus = false, bool normalize = false)
+        => EmitTaskArithmetic(modelCount, baseIndex, inputDtypes, output, dareMask ? KernelMask.Random : KernelMask.None, signConsensus, normalize);
+
+    /// <summary><see cref="EmitTaskArithmetic(int, int, IReadOnlyList{Dtype}, Dtype, bool, bool, bool)"/> with any
+    /// <see cref="KernelMask"/>. With <see cref="KernelMask.Magnitude"/> δᵢ is kept iff its |δ| key is in the set
+    /// (<c>keep_key[i]</c>, <c>keep_end[i]</c>) and not in (<c>drop_key[i]</c>, <c>drop_end[i]</c>) (kernels/select.cuh), and the
+    /// weighted term is wᵢ·((double)δᵢ·<c>scale[i]</c>), as for DARE.</summary>
+    public static EmittedKernel EmitTaskArithmetic(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes, Dtype output,
+        KernelMask mask, bool signConsensus = false, bool normalize = false)
     {
+        bool dareMask = mask == KernelMask.Random, magnitudeMask = mask == KernelMask.Magnitude, flagsMask = mask == KernelMask.Flags;
         Validate(modelCount, inputDtypes, output);
         ValidateBase(modelCount, baseIndex);
         if (normalize && !signConsensus)
@@ -107,21 +116,29 @@ public static class KernelEmitter
             fields.Add(("scale", KernelParameterType.Float64, modelCount, "factor of the kept deltas of input i"));
             fields.Add(("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"));
         }
+        if (magnitudeMask) fields.AddRange(MagnitudeMaskFields(modelCount));
+        if (flagsMask) fields.AddRange(FlagsMaskFields(modelCount, withScale: true));
         var layout = KernelParameterLayout.Create(fields);
-        string variant = string.Join("_", new[] { dareMask ? "dare" : null, signConsensus ? "ties" : null, normalize ? "norm" : null }.OfType<string>());
+        string variant = string.Join("_", new[] { dareMask ? "dare" : null, magnitudeMask ? "trim" : null, flagsMask ? "della" : null, signConsensus ? "ties" : null, normalize ? "norm" : null }.OfType<string>());
         string entry = EntryName("task_arithmetic", modelCount, inputDtypes, output, variant.Length == 0 ? null : variant, baseIndex);
         string description = Invariant($"task arithmetic: {Describe(inputDtypes, output)}, base: input {baseIndex}, DARE mask: {Bool(dareMask)}, sign consensus: {Bool(signConsensus)}, normalize: {Bool(normalize)}");
+        if (magnitudeMask) description += ", magnitude mask";
+        if (flagsMask) description += ", DELLA flags mask";
 
         int[] others = Enumerable.Range(0, modelCount).Where(i => i != baseIndex).ToArray();
         var body = new StringBuilder(LoopHead);
-        if (dareMask) body.Append("        const dm_u64 element = p.first + i;\n");
+        if (dareMask || magnitudeMask || flagsMask) body.Append("        const dm_u64 element = p.first + i;\n");
         body.Append($"        const float base = {Load(inputDtypes[baseIndex], baseIndex)};\n");
         foreach (int i in others)
         {
             body.Append(Invariant($"        const float delta{i} = {Load(inputDtypes[i], i)} - base;\n"));
-            body.Append(dareMask
-                ? Invariant($"        const double weighted{i} = p.weight[{i}] * ((dm_bernoulli_keep(p.seed, {i}u, p.name_hash, element, p.density[{i}]) ? (double)delta{i} : 0.0) * p.scale[{i}]);\n")
-                : Invariant($"        const double weighted{i} = p.weight[{i}] * (double)delta{i};\n"));
+            body.Append(mask switch
+            {
+                KernelMask.Random => Invariant($"        const double weighted{i} = p.weight[{i}] * ((dm_bernoulli_keep(p.seed, {i}u, p.name_hash, element, p.density[{i}]) ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
+                KernelMask.Magnitude => Invariant($"        const double weighted{i} = p.weight[{i}] * (({MagnitudeKeep(i, $"delta{i}", "element")} ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
+                KernelMask.Flags => Invariant($"        const double weighted{i} = p.weight[{i}] * (({FlagsKeep(i, "element")} ? (double)delta{i} : 0.0) * p.scale[{i}]);\n"),
+                _ => Invariant($"        const double weighted{i} = p.weight[{i}] * (double)delta{i};\n"),
+            });
         }
         body.Append("        double sum = 0.0;\n");
         foreach (int i in others) body.Append(Invariant($"        sum = sum + weighted{i};\n"));
@@ -139,7 +156,12 @@ public static class KernelEmitter
         }
         body.Append($"        {Store(output, "(double)base + p.lambda * mixed")}\n");
         body.Append(LoopTail);
-        string[] headers = dareMask ? ["dtype.cuh", "philox.cuh", "merge_ops.cuh"] : ["dtype.cuh", "merge_ops.cuh"];
+        string[] headers = mask switch
+        {
+            KernelMask.Random => ["dtype.cuh", "philox.cuh", "merge_ops.cuh"],
+            KernelMask.Magnitude => ["dtype.cuh", "select.cuh", "merge_ops.cuh"],
+            _ => ["dtype.cuh", "merge_ops.cuh"],
+        };
         return Assemble(entry, description, layout, headers, body.ToString(), modelCount, BlockSize);
     }
 
@@ -154,23 +176,42 @@ public static class KernelEmitter
     /// Parameters: <c>in[n]</c>, <c>partial</c> (double[chunks·2n]), <c>count</c>, <c>chunk</c>, <c>seed</c>,
     /// <c>density[n]</c> (double), <c>name_hash</c>.</summary>
     public static EmittedKernel EmitDareNorms(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes)
+        => EmitNorms(modelCount, baseIndex, inputDtypes, KernelMask.Random);
+
+    /// <summary><see cref="EmitDareNorms"/> for either mask: with <see cref="KernelMask.Magnitude"/> the kept deltas are those
+    /// of the map's magnitude mask (parameters <c>keep_key[n]</c>, <c>keep_end[n]</c>, <c>drop_key[n]</c>, <c>drop_end[n]</c>
+    /// in place of <c>seed</c>, <c>density</c>, <c>name_hash</c>).</summary>
+    public static EmittedKernel EmitNorms(int modelCount, int baseIndex, IReadOnlyList<Dtype> inputDtypes, KernelMask mask)
     {
         Validate(modelCount, inputDtypes, Dtype.F32);
         ValidateBase(modelCount, baseIndex);
-        var layout = KernelParameterLayout.Create(
-        new (string, KernelParameterType, int?, string)[]
+        if (mask == KernelMask.None) throw new ArgumentException("the L1 norms compare pruned and unpruned deltas: a mask is needed", nameof(mask));
+        bool magnitude = mask == KernelMask.Magnitude, flags = mask == KernelMask.Flags;
+        var fields = new List<(string, KernelParameterType, int?, string)>
         {
             ("in", KernelParameterType.InputPointer, modelCount, "input i, element 0 of the tensor"),
             ("partial", KernelParameterType.OutputPointer, null, "double[chunks * 2 * n]: per chunk and input, sum |delta| and sum |kept delta|"),
             ("count", KernelParameterType.UInt64, null, "elements of the tensor"),
             ("chunk", KernelParameterType.UInt64, null, "elements per chunk"),
-            ("seed", KernelParameterType.UInt64, null, "run seed (random stream key)"),
-            ("density", KernelParameterType.Float64, modelCount, "keep probability of input i"),
-            ("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"),
-        });
-        var name = new StringBuilder("dm_dare_norms").Append(Invariant($"_n{modelCount}_b{baseIndex}"));
+        };
+        if (magnitude)
+        {
+            fields.AddRange(MagnitudeMaskFields(modelCount).Where(f => f.Item1 != "scale"));
+        }
+        else if (flags)
+        {
+            fields.AddRange(FlagsMaskFields(modelCount, withScale: false));
+        }
+        else
+        {
+            fields.Add(("seed", KernelParameterType.UInt64, null, "run seed (random stream key)"));
+            fields.Add(("density", KernelParameterType.Float64, modelCount, "keep probability of input i"));
+            fields.Add(("name_hash", KernelParameterType.UInt32, null, "FNV-1a of the output tensor name"));
+        }
+        var layout = KernelParameterLayout.Create(fields);
+        var name = new StringBuilder(magnitude ? "dm_trim_norms" : flags ? "dm_della_norms" : "dm_dare_norms").Append(Invariant($"_n{modelCount}_b{baseIndex}"));
         foreach (Dtype d in inputDtypes) name.Append('_').Append(Suffix(d));
-        string description = Invariant($"DARE L1 norms: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), base: input {baseIndex}");
+        string description = Invariant($"{(magnitude ? "magnitude trim" : flags ? "DELLA" : "DARE")} L1 norms: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), base: input {baseIndex}");
 
         int[] others = Enumerable.Range(0, modelCount).Where(i => i != baseIndex).ToArray();
         var body = new StringBuilder();
@@ -192,7 +233,9 @@ public static class KernelEmitter
         {
             body.Append(Invariant($"                const float magnitude{i} = dm_abs32({Load(inputDtypes[i], i)} - base);\n"));
             body.Append(Invariant($"                all[{i}][threadIdx.x] = magnitude{i};\n"));
-            body.Append(Invariant($"                kept[{i}][threadIdx.x] = dm_bernoulli_keep(p.seed, {i}u, p.name_hash, i, p.density[{i}]) ? magnitude{i} : 0.0f;\n"));
+            body.Append(magnitude ? Invariant($"                kept[{i}][threadIdx.x] = {MagnitudeKeep(i, $"magnitude{i}", "i")} ? magnitude{i} : 0.0f;\n")
+                : flags ? Invariant($"                kept[{i}][threadIdx.x] = {FlagsKeep(i, "i")} ? magnitude{i} : 0.0f;\n")
+                : Invariant($"                kept[{i}][threadIdx.x] = dm_bernoulli_keep(p.seed, {i}u, p.name_hash, i, p.density[{i}]) ? magnitude{i} : 0.0f;\n"));
         }
         body.Append("            }\n            __syncthreads();\n");
         body.Append("            if (threadIdx.x < DM_LANES)\n            {\n");
@@ -209,7 +252,10 @@ public static class KernelEmitter
         foreach (int i in others)
             body.Append(Invariant($"            partial[c * {2 * modelCount} + {2 * i}] = dm_lane_total(lanes[{2 * i}]);\n            partial[c * {2 * modelCount} + {2 * i + 1}] = dm_lane_total(lanes[{2 * i + 1}]);\n"));
         body.Append("        }\n        __syncthreads();\n    }\n");
-        return Assemble(name.ToString(), description, layout, ["dtype.cuh", "philox.cuh", "reduce.cuh", "merge_ops.cuh"], body.ToString(), modelCount, ReductionBlockSize);
+        string[] headers = magnitude ? ["dtype.cuh", "select.cuh", "reduce.cuh", "merge_ops.cuh"]
+            : flags ? ["dtype.cuh", "reduce.cuh", "merge_ops.cuh"]
+            : ["dtype.cuh", "philox.cuh", "reduce.cuh", "merge_ops.cuh"];
+        return Assemble(name.ToString(), description, layout, headers, body.ToString(), modelCount, ReductionBlockSize);
     }
 
     private const string LoopHead =

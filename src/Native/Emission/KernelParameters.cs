@@ -142,10 +142,12 @@ public sealed class KernelArguments
 
     public KernelArguments Set(string name, double value) => Set(name, 0, value);
 
-    public KernelArguments Set(string name, uint value)
+    public KernelArguments Set(string name, uint value) => Set(name, 0, value);
+
+    public KernelArguments Set(string name, int index, uint value)
     {
         Expect(name, KernelParameterType.UInt32);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(OffsetOf(name)), value);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(OffsetOf(name, index)), value);
         return this;
     }
 

@@ -6,7 +6,7 @@ namespace DotnetMerge.Cuda.Emission;
 public static class KernelSources
 {
     /// <summary>Header names, in dependency order.</summary>
-    public static IReadOnlyList<string> Headers { get; } = ["dtype.cuh", "philox.cuh", "merge_ops.cuh", "reduce.cuh"];
+    public static IReadOnlyList<string> Headers { get; } = ["dtype.cuh", "philox.cuh", "select.cuh", "merge_ops.cuh", "reduce.cuh"];
 
     /// <summary>The text of one header (line endings normalised to \n).</summary>
     public static string Read(string header)

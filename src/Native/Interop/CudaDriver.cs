@@ -35,6 +35,7 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuMemFreeHost(void* hostPointer);
     [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuMemcpyHtoDAsync_v2(ulong destination, void* source, nuint bytes, nint stream);
     [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuMemcpyDtoHAsync_v2(void* destination, ulong source, nuint bytes, nint stream);
+    [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuMemsetD8Async(ulong destination, byte value, nuint count, nint stream);
 
     [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuStreamCreate(nint* stream, uint flags);
     [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuStreamDestroy_v2(nint stream);

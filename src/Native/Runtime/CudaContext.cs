@@ -196,6 +196,13 @@ public sealed unsafe class CudaStream(CudaStreamHandle handle) : IDisposable
             source.DevicePointer + (ulong)sourceOffset, (nuint)bytes, Raw));
     }
 
+    /// <summary>Asynchronously sets <paramref name="bytes"/> bytes of <paramref name="destination"/> to zero.</summary>
+    public void ZeroAsync(DeviceBuffer destination, long offset, long bytes)
+    {
+        CheckRange(destination.Bytes, offset, bytes);
+        CudaException.ThrowIfFailed(CudaDriver.cuMemsetD8Async(destination.DevicePointer + (ulong)offset, 0, (nuint)bytes, Raw));
+    }
+
     /// <summary>Launches <paramref name="function"/> with one by-value parameter block (the driver copies it at launch).</summary>
     public void Launch(CudaFunction function, uint gridX, uint blockX, KernelArguments arguments, uint sharedMemoryBytes = 0)
     {

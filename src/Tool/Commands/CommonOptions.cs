@@ -20,7 +20,7 @@ public sealed class CommonOptions
     public Option<bool> Force { get; } = new("--force", "-f") { Description = "Replace a non-empty output directory (only once the new model is complete)." };
     public Option<int?> Threads { get; } = new("--threads", "-j") { Description = "Worker threads for the math (default: all cores)." };
     public Option<ulong?> Seed { get; } = new("--seed") { Description = "Seed of randomised methods (DARE, DELLA); overrides the definition's seed. Default 0." };
-    public Option<string?> MaxMemory { get; } = new("--max-memory") { Description = "Bound on tensor buffers in flight, e.g. 4GB (default: a quarter of RAM)." };
+    public Option<string?> MaxMemory { get; } = new("--max-memory") { Description = "Bound on tensor buffers in flight, e.g. 4GB (default: twice the largest tensor job, at most a quarter of RAM)." };
     public Option<string> Verbosity { get; } = new("--verbosity", "-v")
     {
         Description = "Output detail: q[uiet], m[inimal], n[ormal], d[etailed], diag[nostic].",

@@ -46,6 +46,7 @@ public static class DeviceOption
         if (request.Cpu)
         {
             report(Verbosity.Detailed, "device: cpu (--device cpu)");
+            report(Verbosity.Detailed, $"cpu kernels: {Hosting.SimdRelaunch.Describe()}");
             return null;
         }
         CudaProbeResult result = (probe ?? CudaProbe.Run)();
@@ -59,6 +60,7 @@ public static class DeviceOption
                 throw new MergeException(MergeErrorKind.Device,
                     string.Create(CultureInfo.InvariantCulture, $"--device cuda:{ordinal}: CUDA is not available: {problem}\n{result.Describe()}"));
             report(Verbosity.Detailed, $"device: cpu (CUDA not available: {problem})");
+            report(Verbosity.Detailed, $"cpu kernels: {Hosting.SimdRelaunch.Describe()}");
             return null;
         }
         var backend = CudaBackend.Create(result, ordinal, fallBackOnError: request.IsAuto);

@@ -26,6 +26,9 @@ public static class DoctorCommand
         console.Out.WriteLine(probe.Describe());
         string cache = KernelCache.DefaultDirectory(Environment.GetEnvironmentVariable) ?? $"off ({KernelCache.DirectoryVariable})";
         console.Out.WriteLine($"kernel cache: {cache}");
+        console.Out.WriteLine($"cpu kernels: {Hosting.SimdRelaunch.Describe()}" + (Hosting.SimdRelaunch.ShouldRelaunch(["run"],
+            Environment.GetEnvironmentVariable, System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, System.Numerics.Vector<byte>.Count)
+            ? $" here; merges relaunch with {Hosting.SimdRelaunch.WidthVariable}=512 ({Hosting.SimdRelaunch.OptOutVariable}=0 turns that off)" : ""));
         if (Environment.GetEnvironmentVariable(KernelCompiler.DumpVariable) is { Length: > 0 } dump)
             console.Out.WriteLine($"kernel sources dumped to: {dump}");
         if (!probe.IsSupported || probe.Devices.Count == 0)

@@ -51,6 +51,84 @@ public class MagnitudeSelectTests
         }
     }
 
+    [Theory]
+    [InlineData(200_000, 0, 1, 8192)]
+    [InlineData(200_000, 3, 2, 65536)]
+    [InlineData(150_001, 40, 2, 4096)]
+    [InlineData(131_072, 2000, 1, 1 << 20)]
+    public void Bracketed_selection_equals_a_stable_descending_sort(int n, int distinct, int threads, int chunk)
+    {
+        // Long streams take the sampled one-pass bracket; results must be those of the sort, whatever the ties.
+        MagnitudeSelect.BracketMinLength = 1;
+        try
+        {
+            var values = Data(n, distinct, n ^ distinct);
+            AssertTopSetsMatchSort(values, new ExecutionSettings(threads, chunk), [1, 7, n / 1000, n / 10, n / 3, n / 2, n - n / 20, n - 3, n - 1, n]);
+        }
+        finally { MagnitudeSelect.BracketMinLength = 0; }
+    }
+
+    [Fact]
+    public void Bracketed_selection_survives_an_unrepresentative_sample()
+    {
+        // Every element the sample reads (the middle 16 of each of 4096 strides) is huge; the rest is small. The
+        // bracket then misses the threshold and the exact radix passes take over.
+        MagnitudeSelect.BracketMinLength = 1;
+        try
+        {
+            int n = 4096 * 64;
+            var values = Data(n, 0, 5).Select(v => v * 1e-3f).ToArray();
+            int stride = n / 4096;
+            for (int b = 0; b < 4096; b++)
+                for (int j = 0; j < 16; j++) values[b * stride + (stride - 16) / 2 + j] = 1e6f + b;
+            AssertTopSetsMatchSort(values, new ExecutionSettings(2, 4096), [10, n / 4, n / 2]);
+        }
+        finally { MagnitudeSelect.BracketMinLength = 0; }
+    }
+
+    [Fact]
+    public void Several_queries_over_several_streams_in_one_bracketed_pass()
+    {
+        MagnitudeSelect.BracketMinLength = 1;
+        try
+        {
+            int n = 100_000;
+            var streams = new[] { Data(n, 0, 1), Data(n, 5, 2), Data(n, 300, 3) };
+            var queries = new List<SelectQuery> { new(0, n / 2), new(1, n / 3), new(2, 17), new(2, n - 5), new(0, n / 8) };
+            var sets = MagnitudeSelect.SelectTop(n, 3, queries,
+                (start, length, destinations) => { for (int s = 0; s < 3; s++) streams[s].AsSpan((int)start, length).CopyTo(destinations[s]); },
+                new ExecutionSettings(2, 8192));
+            for (int q = 0; q < queries.Count; q++)
+                AssertSetIsTopK(streams[queries[q].Stream], queries[q].Count, sets[q]);
+        }
+        finally { MagnitudeSelect.BracketMinLength = 0; }
+    }
+
+    [Fact]
+    public void Sample_radix_sort_orders_keys_descending()
+    {
+        var random = new Random(3);
+        var keys = Enumerable.Range(0, 65536).Select(_ => (uint)random.NextInt64(0, 1L << 32)).Concat([0u, uint.MaxValue, 7u, 7u]).ToArray();
+        var expected = keys.OrderByDescending(k => k).ToArray();
+        Assert.Equal(expected, MagnitudeSelect.SortDescending([.. keys]));
+    }
+
+    private static void AssertTopSetsMatchSort(float[] values, ExecutionSettings settings, long[] ks)
+    {
+        foreach (long k in ks)
+            AssertSetIsTopK(values, k, MagnitudeSelect.SelectTop(values.Length, k, From(values), settings));
+    }
+
+    private static void AssertSetIsTopK(float[] values, long k, TopSet set)
+    {
+        int n = values.Length;
+        var order = Enumerable.Range(0, n).OrderByDescending(i => values[i]).ThenBy(i => i).ToArray();
+        var expected = new bool[n];
+        foreach (int i in order.Take((int)k)) expected[i] = true;
+        for (int i = 0; i < n; i++)
+            if (expected[i] != set.Contains(values[i], i)) Assert.Fail($"k = {k}, element {i} ({values[i]})");
+    }
+
     [Fact]
     public void Magnitudes_of_an_input_tensor()
     {

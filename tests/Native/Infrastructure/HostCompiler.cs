@@ -98,7 +98,7 @@ internal static class HostCompiler
     /// <summary>Runs an emitted kernel on the CPU: writes the parameter block and the inputs, patches the pointer slots,
     /// launches <paramref name="grid"/> blocks of <paramref name="block"/> threads, and returns the output bytes.</summary>
     public static byte[] RunKernel(Emission.EmittedKernel kernel, Emission.KernelArguments arguments, IReadOnlyList<byte[]> inputs,
-        int outputBytes, uint grid, uint block, string outputField = "out")
+        int outputBytes, uint grid, uint block, string outputField = "out", IReadOnlyList<(string Field, byte[] Data)>? extraInputs = null)
     {
         string program = Build("kernel_driver.cpp", kernel.Source, kernel.EntryPoint);
         string folder = NewWorkFolder("run");
@@ -109,6 +109,12 @@ internal static class HostCompiler
             string file = Path.Combine(folder, $"in{i}.bin");
             File.WriteAllBytes(file, inputs[i]);
             args.Add(FormattableString.Invariant($"in:{arguments.OffsetOf("in", i)}:{file}"));
+        }
+        foreach (var (field, data) in extraInputs ?? [])
+        {
+            string file = Path.Combine(folder, field + ".bin");
+            File.WriteAllBytes(file, data);
+            args.Add(FormattableString.Invariant($"in:{arguments.OffsetOf(field)}:{file}"));
         }
         string outFile = Path.Combine(folder, "out.bin");
         args.Add(FormattableString.Invariant($"out:{arguments.OffsetOf(outputField)}:{outputBytes}:{outFile}"));

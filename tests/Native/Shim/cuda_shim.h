@@ -4,8 +4,11 @@
 // Blocks run one after another; the threads of one block run as real std::threads that meet at a
 // std::barrier in __syncthreads(). So __shared__ (a function-local static here) is shared by the
 // threads of the running block, exactly as on a GPU, and reductions that need __syncthreads work.
+// atomicAdd is a real atomic read-modify-write (std::atomic_ref), so histograms built by concurrent
+// threads count every element, as on a GPU.
 #pragma once
 
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstdio>
@@ -78,4 +81,15 @@ inline unsigned int __float_as_uint(float f)
     unsigned int bits;
     std::memcpy(&bits, &f, sizeof bits);
     return bits;
+}
+
+// CUDA's atomicAdd: adds to *address atomically and returns the old value.
+inline unsigned int atomicAdd(unsigned int* address, unsigned int value)
+{
+    return std::atomic_ref<unsigned int>(*address).fetch_add(value, std::memory_order_relaxed);
+}
+
+inline unsigned long long atomicAdd(unsigned long long* address, unsigned long long value)
+{
+    return std::atomic_ref<unsigned long long>(*address).fetch_add(value, std::memory_order_relaxed);
 }

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace DotnetMerge.Tool.Hosting;
+
+/// <summary>Runs merges with <see cref="Vector{T}"/> as wide as the CPU allows.
+/// <para>.NET keeps <see cref="Vector{T}"/> at 256 bits on AVX-512 machines unless the process starts with
+/// <c>DOTNET_MaxVectorTBitWidth=512</c>, a setting the runtime reads only from the environment (not from
+/// runtimeconfig.json). The CPU kernels are written against <see cref="Vector{T}"/> and give the same bits at every
+/// width, and at 512 bits they run about 1.5-1.8x faster (bench/README.md). So when the CPU has AVX-512 and the
+/// variable is unset, the tool runs itself once more as a child process with the variable set, forwards Ctrl+C /
+/// SIGTERM, and exits with the child's code. <c>DOTNET_MERGE_SIMD_RELAUNCH=0</c> turns this off; commands that
+/// do no tensor math (check, plan, inspect, doctor, --help, --version) never relaunch.</para></summary>
+internal static partial class SimdRelaunch
+{
+    public const string WidthVariable = "DOTNET_MaxVectorTBitWidth";
+    public const string OptOutVariable = "DOTNET_MERGE_SIMD_RELAUNCH";
+
+    private static readonly HashSet<string> NoMath = new(StringComparer.Ordinal)
+    {
+        "check", "plan", "inspect", "doctor", "-h", "--help", "-?", "/?", "/h", "--version",
+    };
+
+    /// <summary>The exit code of the relaunched child, or null when this process should do the work itself.</summary>
+    public static int? TryRun(string[] args)
+    {
+        if (!ShouldRelaunch(args, Environment.GetEnvironmentVariable, Vector512.IsHardwareAccelerated, Vector<byte>.Count))
+            return null;
+        var start = StartInfo(args);
+        if (start is null) return null;
+        try
+        {
+            using var child = Process.Start(start);
+            if (child is null) return null;
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Forward(c, child));
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Forward(c, child));
+            child.WaitForExit();
+            return child.ExitCode;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or PlatformNotSupportedException)
+        {
+            return null; // could not start a child: do the work here, at the default width
+        }
+    }
+
+    /// <summary>Whether to relaunch: a tensor-math command, AVX-512 present but <see cref="Vector{T}"/> narrower,
+    /// and neither the width variable nor the opt-out set.</summary>
+    public static bool ShouldRelaunch(string[] args, Func<string, string?> environment, bool vector512, int vectorBytes)
+    {
+        if (!vector512 || vectorBytes >= 64) return false;
+        if (environment(WidthVariable) is not null) return false;
+        if (environment(OptOutVariable) is "0" or "false" or "off") return false;
+        if (args.Length == 0 || args.Any(NoMath.Contains)) return false;
+        return true;
+    }
+
+    /// <summary>The same command line, started the way this process was (apphost, or <c>dotnet exec</c> of the entry
+    /// assembly), with the width variable set; null when the entry point cannot be found.</summary>
+    private static ProcessStartInfo? StartInfo(string[] args)
+    {
+        string? host = Environment.ProcessPath;
+        if (host is null) return null;
+        var start = new ProcessStartInfo(host) { UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            string? entry = System.Reflection.Assembly.GetEntryAssembly()?.Location;
+            if (string.IsNullOrEmpty(entry)) return null;
+            start.ArgumentList.Add("exec");
+            start.ArgumentList.Add(entry);
+        }
+        foreach (string a in args) start.ArgumentList.Add(a);
+        start.Environment[WidthVariable] = "512";
+        return start;
+    }
+
+    /// <summary>Keeps this process alive and passes the signal on: the child cancels cleanly and its exit code is ours.
+    /// (A terminal's Ctrl+C reaches the child directly as well; a second SIGINT only cancels it again.)</summary>
+    private static void Forward(PosixSignalContext context, Process child)
+    {
+        context.Cancel = true;
+        if (!OperatingSystem.IsWindows() && !child.HasExited)
+            _ = Kill(child.Id, context.Signal == PosixSignal.SIGTERM ? 15 : 2);
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    /// <summary>"AVX-512, Vector&lt;T&gt; 512-bit" and the like, for the device line and <c>doctor</c>.</summary>
+    public static string Describe()
+    {
+        string isa = Vector512.IsHardwareAccelerated ? "AVX-512" : Vector256.IsHardwareAccelerated ? "256-bit SIMD"
+            : Vector128.IsHardwareAccelerated ? "128-bit SIMD" : "no SIMD";
+        return $"{isa}, Vector<T> {Vector<byte>.Count * 8}-bit";
+    }
+}
