@@ -45,6 +45,30 @@ public class DellaTests
     }
 
     [Fact]
+    public void A_first_model_with_density_zero_keeps_the_chunks_on_whole_rows()
+    {
+        // Rows of 100 with chunks of 1024: only the DELLA pruner of the second model knows the rows. A zero-density
+        // first model contributes nothing, exactly as a model equal to the base would.
+        long[] shape = [12, 100];
+        var random = new Random(5);
+        double[] Values() => Enumerable.Range(0, 1200).Select(_ => random.NextDouble() - 0.5).ToArray();
+        var b = Values();
+        var ft1 = Values();
+        var ft2 = Values();
+        var global = GtaFixture.Params(("normalize", true), ("lambda", 1.0));
+        var dropped = GtaFixture.Build(shape, Dtype.F32, [b, ft1, ft2], 0, global,
+            [GtaFixture.Params(), GtaFixture.Params(("weight", 1.0), ("density", 0.0), ("epsilon", 0.1)),
+             GtaFixture.Params(("weight", 0.7), ("density", 0.5), ("epsilon", 0.1))]);
+        var unchanged = GtaFixture.Build(shape, Dtype.F32, [b, b, ft2], 0, global,
+            [GtaFixture.Params(), GtaFixture.Params(("weight", 1.0), ("density", 0.5), ("epsilon", 0.1)),
+             GtaFixture.Params(("weight", 0.7), ("density", 0.5), ("epsilon", 0.1))]);
+        new DellaMerge().Merge(dropped.Context);
+        new DellaMerge().Merge(unchanged.Context);
+        Assert.Equal(unchanged.Result(), dropped.Result());
+        Assert.Contains(dropped.Result().Select((v, i) => v != b[i]), changed => changed);
+    }
+
+    [Fact]
     public void Density_plus_epsilon_outside_the_unit_interval_is_an_error()
     {
         var c = GtaFixture.Build([4], Dtype.F32, [new double[4], [1, 2, 3, 4]], 0,

@@ -40,7 +40,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         // Each pass (L1 norms, mix) reads the raw bf16 words once when every pruner has an in-register form.
         var lanes = tasks.Length <= MaxVectorTasks && Bf16Lanes.Applies(ctx, ctx.Inputs) ? LanesOf(pruners) : null;
         var scales = Scales(ctx, tasks, pruners, rescale, lanes);
-        long rowLength = pruners.FirstOrDefault(p => p is not null)?.RowLength ?? 0;
+        long rowLength = RowLength(pruners);
 
         double weightSum = weights.Sum();
         double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
@@ -276,6 +276,10 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         }
     }
 
+    /// <summary>Rows the chunks must hold whole: those of any row-local pruner (a DELLA model with density 0 prunes
+    /// everything without rows, so the first pruner is not necessarily the one that has them).</summary>
+    private static long RowLength(DeltaPruner?[] pruners) => pruners.Max(p => p?.RowLength ?? 0);
+
     /// <summary>Per-model factors applied to the kept entries (1 where nothing is pruned or rescale is off).
     /// <paramref name="lanes"/>: the in-register pruners when the inputs are one-pass bf16, else null.</summary>
     private static double[] Scales(TensorMergeContext ctx, int[] tasks, DeltaPruner?[] pruners, RescaleMode rescale, PruneLanes[]? lanes)
@@ -289,7 +293,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         }
         else if (rescale == RescaleMode.L1 && pruners.Any(p => p is not null))
         {
-            long rowLength = pruners.First(p => p is not null)!.RowLength;
+            long rowLength = RowLength(pruners);
             int baseIndex = ctx.BaseIndex;
             // Per model: ‖δ‖₁ and ‖pruned δ‖₁ (float64, LaneSum's order within a chunk, chunks summed in order).
             double[] norms;
