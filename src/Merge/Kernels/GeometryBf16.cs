@@ -52,6 +52,7 @@ internal static class GeometryBf16
         Span<Vector<double>> d = stackalloc Vector<double>[k * 4];
         var origin = hasOrigin ? (ushort*)sources[k] + start : null;
         int j = 0;
+        if (k == 2 && per == 2) j = GramTwoWide(sources, start, length, origin, acc);
         for (; j <= length - step; j += step)
         {
             Vector<double> o0 = default, o1 = default, o2 = default, o3 = default;
@@ -89,6 +90,32 @@ internal static class GeometryBf16
             }
         }
         for (int p = 0; p < pairs; p++) totals[p] = LaneSum.Total(lanes.Slice(p * LaneSum.Lanes, LaneSum.Lanes));
+    }
+
+    /// <summary><see cref="GramSpan"/>'s vector loop for two sources at 512-bit width (two double vectors per 16 lanes),
+    /// with the six accumulators in registers: element e of a step goes to vector (e / 8) % 2, in element order.
+    /// Returns the elements done.</summary>
+    private static unsafe int GramTwoWide(nint[] sources, long start, int length, ushort* origin, Span<Vector<double>> acc)
+    {
+        int step = Vector<ushort>.Count, j = 0;
+        ushort* x = (ushort*)sources[0] + start, y = (ushort*)sources[1] + start;
+        Vector<double> xx0 = default, xx1 = default, xy0 = default, xy1 = default, yy0 = default, yy1 = default;
+        for (; j <= length - step; j += step)
+        {
+            Vector<double> o0 = default, o1 = default, o2 = default, o3 = default;
+            if (origin != null) Widen(origin + j, out o0, out o1, out o2, out o3);
+            Widen(x + j, out var a0, out var a1, out var a2, out var a3);
+            Widen(y + j, out var b0, out var b1, out var b2, out var b3);
+            a0 -= o0; a1 -= o1; a2 -= o2; a3 -= o3;
+            b0 -= o0; b1 -= o1; b2 -= o2; b3 -= o3;
+            xx0 += a0 * a0; xy0 += a0 * b0; yy0 += b0 * b0;
+            xx1 += a1 * a1; xy1 += a1 * b1; yy1 += b1 * b1;
+            xx0 += a2 * a2; xy0 += a2 * b2; yy0 += b2 * b2;
+            xx1 += a3 * a3; xy1 += a3 * b3; yy1 += b3 * b3;
+        }
+        // Pairs in packed order (0,0), (0,1), (1,1); two vectors each.
+        acc[0] = xx0; acc[1] = xx1; acc[2] = xy0; acc[3] = xy1; acc[4] = yy0; acc[5] = yy1;
+        return j;
     }
 
     /// <summary>Writes origin + Σ c[s]·(source_s − origin) (origin 0 when absent) for every element, in one pass.</summary>

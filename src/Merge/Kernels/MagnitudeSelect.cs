@@ -98,7 +98,7 @@ public static class MagnitudeSelect
     /// bracketed selection first (<see cref="Bracketed"/>). Tests lower it on their own thread.</summary>
     internal static long BracketMinLength
     {
-        get => t_bracketMinLength > 0 ? t_bracketMinLength : 1 << 20;
+        get => t_bracketMinLength > 0 ? t_bracketMinLength : 1 << 18;
         set => t_bracketMinLength = value <= 0 ? 0 : Math.Max(SampleBlocks * SampleBlock, value);
     }
 
@@ -118,9 +118,10 @@ public static class MagnitudeSelect
         return bracketed.Select(t => t!.Value).ToArray();
     }
 
-    private const int SampleBlocks = 4096, SampleBlock = 16;
+    /// <summary>The sample of <see cref="Bracketed"/>: this many evenly spaced runs of <see cref="SampleBlock"/> elements.</summary>
+    internal const int SampleBlocks = 2048, SampleBlock = 32;
 
-    /// <summary>One pass instead of two or three: a sample of the stream (4096 evenly spaced runs of 16 elements) predicts
+    /// <summary>One pass instead of two or three: a sample of the stream (2048 evenly spaced runs of 32 elements) predicts
     /// where the k-th largest key lies, and brackets it generously (± 6 standard deviations of the sample rank, plus 32).
     /// The pass then counts, per chunk, the keys above the bracket and the keys equal to either end, and keeps
     /// (key, index) of the keys strictly inside it (a few percent of the stream). The threshold is selected exactly

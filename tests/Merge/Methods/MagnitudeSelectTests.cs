@@ -71,16 +71,17 @@ public class MagnitudeSelectTests
     [Fact]
     public void Bracketed_selection_survives_an_unrepresentative_sample()
     {
-        // Every element the sample reads (the middle 16 of each of 4096 strides) is huge; the rest is small. The
-        // bracket then misses the threshold and the exact radix passes take over.
+        // Every element the sample reads (the middle runs of its evenly spaced strides) is huge; the rest is small.
+        // The bracket then misses the threshold and the exact radix passes take over.
         MagnitudeSelect.BracketMinLength = 1;
         try
         {
-            int n = 4096 * 64;
+            const int blocks = MagnitudeSelect.SampleBlocks, run = MagnitudeSelect.SampleBlock;
+            int n = blocks * run * 4;
             var values = Data(n, 0, 5).Select(v => v * 1e-3f).ToArray();
-            int stride = n / 4096;
-            for (int b = 0; b < 4096; b++)
-                for (int j = 0; j < 16; j++) values[b * stride + (stride - 16) / 2 + j] = 1e6f + b;
+            int stride = n / blocks;
+            for (int b = 0; b < blocks; b++)
+                for (int j = 0; j < run; j++) values[b * stride + (stride - run) / 2 + j] = 1e6f + b;
             AssertTopSetsMatchSort(values, new ExecutionSettings(2, 4096), [10, n / 4, n / 2]);
         }
         finally { MagnitudeSelect.BracketMinLength = 0; }
