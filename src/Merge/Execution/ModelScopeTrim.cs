@@ -1,3 +1,4 @@
+using System.Numerics;
 using DotnetMerge.Engine;
 using DotnetMerge.Kernels;
 using DotnetMerge.Models;
@@ -44,18 +45,26 @@ public static class ModelScopeTrim
         progress.Stage($"trim_scope: model: finding each model's magnitude threshold over {scoped.Count} tensors (two passes)");
 
         var wanted = models.ToDictionary(m => m, m => Math.Max(1, (long)(density[m].Value * elements[m])));
-        var high = models.ToDictionary(m => m, _ => new long[65536]);
-        Pass(scoped, models, (m, key) => high[m][key >> 16]++, ct);
-        var bucket = new Dictionary<ModelSource, (uint High, long Remaining)>();
-        foreach (var m in models) bucket[m] = FromTop(high[m], wanted[m]);
-
-        var low = models.ToDictionary(m => m, _ => new long[65536]);
-        Pass(scoped, models, (m, key) => { if (key >> 16 == bucket[m].High) low[m][key & 0xFFFF]++; }, ct);
-        var threshold = new Dictionary<ModelSource, double>();
-        foreach (var m in models)
+        var high = models.Select(_ => new long[65536]).ToArray();
+        Pass(scoped, models, (m, keys) =>
         {
-            var (lowBits, _) = FromTop(low[m], bucket[m].Remaining);
-            threshold[m] = MagnitudeSelect.FromSortKey(bucket[m].High << 16 | lowBits);
+            var h = high[m];
+            foreach (uint key in keys) h[key >> 16]++;
+        }, ct);
+        var bucket = models.Select((m, i) => FromTop(high[i], wanted[m])).ToArray();
+
+        var low = models.Select(_ => new long[65536]).ToArray();
+        Pass(scoped, models, (m, keys) =>
+        {
+            var l = low[m];
+            uint wantedHigh = bucket[m].Bin;
+            foreach (uint key in keys) if (key >> 16 == wantedHigh) l[key & 0xFFFF]++;
+        }, ct);
+        var threshold = new Dictionary<ModelSource, double>();
+        for (int i = 0; i < models.Count; i++)
+        {
+            var (lowBits, _) = FromTop(low[i], bucket[i].Remaining);
+            threshold[models[i]] = MagnitudeSelect.FromSortKey(bucket[i].Bin << 16 | lowBits);
         }
 
         return plan.Jobs.Select(job => !IsModelScoped(job) ? job : job with
@@ -79,12 +88,14 @@ public static class ModelScopeTrim
         return (0, 0);
     }
 
-    /// <summary>Visits the sort key of |δ| (δ = x − base, in float32 as the methods compute it) of every element of
-    /// every scoped tensor, for each model of <paramref name="models"/>.</summary>
-    private static void Pass(IReadOnlyList<TensorJob> jobs, IReadOnlyList<ModelSource> models, Action<ModelSource, uint> visit, CancellationToken ct)
+    /// <summary>Hands the sort keys of |δ| (δ = x − base, in float32 as the methods compute it) of every element of
+    /// every scoped tensor to <paramref name="visit"/>, a chunk at a time, with the index of the model in
+    /// <paramref name="models"/>.</summary>
+    private static void Pass(IReadOnlyList<TensorJob> jobs, List<ModelSource> models, KeysVisitor visit, CancellationToken ct)
     {
         var x = new float[ChunkElements];
         var b = new float[ChunkElements];
+        var keys = new uint[ChunkElements];
         foreach (var job in jobs)
         {
             ct.ThrowIfCancellationRequested();
@@ -98,10 +109,31 @@ public static class ModelScopeTrim
                     int length = (int)Math.Min(ChunkElements, n - start);
                     input.Decode(start, x.AsSpan(0, length));
                     baseInput.Decode(start, b.AsSpan(0, length));
-                    for (int j = 0; j < length; j++) visit(ji.Model, MagnitudeSelect.SortKey(MathF.Abs(x[j] - b[j])));
+                    MagnitudeKeys(x.AsSpan(0, length), b.AsSpan(0, length), keys);
+                    visit(models.IndexOf(ji.Model), keys.AsSpan(0, length));
                 }
             }
         }
+    }
+
+    private delegate void KeysVisitor(int model, ReadOnlySpan<uint> keys);
+
+    /// <summary>keys[j] = SortKey(|x[j] − b[j]|): for a non-negative float (sign bit clear) the key is its bits with the
+    /// top bit set.</summary>
+    private static void MagnitudeKeys(ReadOnlySpan<float> x, ReadOnlySpan<float> b, Span<uint> keys)
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var magnitude = new Vector<uint>(0x7FFF_FFFFu);
+            var top = new Vector<uint>(0x8000_0000u);
+            for (; j <= x.Length - Vector<float>.Count; j += Vector<float>.Count)
+            {
+                var d = new Vector<float>(x.Slice(j)) - new Vector<float>(b.Slice(j));
+                ((Vector.AsVectorUInt32(d) & magnitude) | top).CopyTo(keys.Slice(j));
+            }
+        }
+        for (; j < x.Length; j++) keys[j] = MagnitudeSelect.SortKey(MathF.Abs(x[j] - b[j]));
     }
 
     private static MergeInput Load(JobInput ji)
