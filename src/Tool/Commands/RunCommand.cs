@@ -11,7 +11,9 @@ public static class RunCommand
     public const string RootDescription =
         "Merge fine-tuned checkpoints (safetensors) of one base model with mergekit's YAML and methods: " +
         "streaming, in bounded memory, every input checked before any tensor is read.\n\n" +
-        "Usage: dotnet merge CONFIG.yaml OUTPUT_DIR [options]   (same as `run`)\n\n" + ExitCodes.HelpText;
+        "Usage: dotnet merge CONFIG.yaml OUTPUT_DIR [options]   (same as `run`)\n\n" + ExitCodes.HelpText + "\n\n" +
+        "On AVX-512 CPUs merges run in a child process with 512-bit SIMD vectors (same results, faster); " +
+        "DOTNET_MERGE_SIMD_RELAUNCH=0 turns that off. See docs/performance.md.";
 
     public static RootCommand CreateRoot(ToolConsole console)
     {
