@@ -84,6 +84,36 @@ public sealed class CpuEqualityShimTests
             new() { ["filter_wise"] = true }, Piece: 10000),
         ["model_stock filter_wise rows mixed, base second"] = new(new ModelStock(), "model.layers.5.self_attn.o_proj.weight", [40, 1500],
             [new(Dtype.F16, 1), new(Dtype.F32, 1), new(Dtype.BF16, 1, Spread: 0.02)], 1, Dtype.F32, new() { ["filter_wise"] = true }),
+        // multislerp, nuslerp, karcher: the same Gram kernel and combine map, the CPU methods' own coefficient code on the host
+        ["multislerp bf16 task vectors, normalized weights"] = new(new Multislerp(), "model.layers.6.mlp.up_proj.weight", [320, 256],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 0.6, Spread: 0.01), new(Dtype.BF16, 0.3, Spread: 0.02)], 0, Dtype.BF16,
+            new() { ["normalize_weights"] = true, ["eps"] = 1e-8 }, Piece: 30001),
+        ["multislerp no base, three models mixed to f16"] = new(new Multislerp(), "model.layers.7.self_attn.k_proj.weight", [200, 410],
+            [new(Dtype.F16, 0.5), new(Dtype.BF16, 0.3, Spread: 0.05), new(Dtype.F32, 0.4, Spread: 0.08)], -1, Dtype.F16,
+            new() { ["normalize_weights"] = false, ["eps"] = 1e-8 }),
+        ["multislerp f32, base last"] = new(new Multislerp(), "model.norm.weight", [5000],
+            [new(Dtype.F32, 0.7, Spread: 0.1), new(Dtype.F32, 0.2), new(Dtype.F32, 1), new(Dtype.F32, 0)], 3, Dtype.F32,
+            new() { ["normalize_weights"] = true, ["eps"] = 1e-6 }),
+        ["nuslerp flatten bf16 task vectors"] = new(new Nuslerp(), "model.layers.8.mlp.gate_proj.weight", [256, 320],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 0.7, Spread: 0.01), new(Dtype.BF16, 0.3, Spread: 0.03)], 0, Dtype.BF16,
+            new() { ["nuslerp_flatten"] = true }, Piece: 50000),
+        ["nuslerp flatten f16 no base, apart"] = new(new Nuslerp(), "model.layers.8.self_attn.q_proj.weight", [300, 240],
+            [new(Dtype.F16, 0.4, Spread: 0.06), new(Dtype.F16, 0.6)], -1, Dtype.F16, new() { ["nuslerp_flatten"] = true }),
+        ["nuslerp rows bf16 no base"] = new(new Nuslerp(), "model.layers.9.mlp.up_proj.weight", [96, 700],
+            [new(Dtype.BF16, 0.5, Spread: 0.04), new(Dtype.BF16, 0.5, Spread: 0.01)], -1, Dtype.BF16,
+            new() { ["nuslerp_flatten"] = false, ["nuslerp_row_wise"] = false }, Piece: 10000),
+        ["nuslerp rows mixed, base second, to f32"] = new(new Nuslerp(), "model.layers.9.self_attn.o_proj.weight", [40, 1500],
+            [new(Dtype.F16, 0.2), new(Dtype.F32, 1), new(Dtype.BF16, 0.9, Spread: 0.02)], 1, Dtype.F32,
+            new() { ["nuslerp_flatten"] = false, ["nuslerp_row_wise"] = false }),
+        ["nuslerp row_wise 1-D (one vector), weights summing to zero"] = new(new Nuslerp(), "model.layers.9.input_layernorm.weight", [70000],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 0.5), new(Dtype.BF16, -0.5, Spread: 0.01)], 0, Dtype.BF16,
+            new() { ["nuslerp_flatten"] = false, ["nuslerp_row_wise"] = true }),
+        ["karcher bf16, base among the inputs"] = new(new Karcher(), "model.layers.10.mlp.down_proj.weight", [320, 256],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.02), new(Dtype.BF16, 1, Spread: 0.05)], 0, Dtype.BF16,
+            new() { ["max_iter"] = 10.0, ["tol"] = 1e-5 }, Piece: 65537),
+        ["karcher four mixed to f16, no base, one iteration"] = new(new Karcher(), "lm_head.weight", [200, 410],
+            [new(Dtype.F32, 1, Spread: 0.1), new(Dtype.BF16, 1), new(Dtype.F16, 1, Spread: 0.03), new(Dtype.F32, 1, Spread: 0.07)], -1, Dtype.F16,
+            new() { ["max_iter"] = 1.0, ["tol"] = 1e-7 }),
         // DELLA: every row's |δ| sorted on the device (bitonic, shared memory), ranks as the CPU's
         ["della bf16 l1 normalized"] = new(new DellaMerge(), "model.layers.9.self_attn.q_proj.weight", [160, 512],
             [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.5, Epsilon: 0.1), new(Dtype.BF16, 0.4, 0.7, Epsilon: 0.2)], 0, Dtype.BF16,
@@ -117,7 +147,9 @@ public sealed class CpuEqualityShimTests
         c.Method.Merge(cpu);
         MergeKernelPlan plan = MergeKernelPlan.TryCreate(c.Method, cpu, out string reason) ?? throw new InvalidOperationException(reason);
         Assert.Equal(c.Global.GetValueOrDefault("rescale") is "true" or "l1", plan.Norms is not null);
-        Assert.Equal(c.Method is Slerp or ModelStock, plan.Gram is not null);
+        Assert.Equal(c.Method is Slerp or ModelStock or Multislerp or Nuslerp or Karcher, plan.Gram is not null);
+        Assert.Equal(c.Method is ModelStock or Nuslerp && c.Shape.Length > 1 && c.Global.GetValueOrDefault("filter_wise") is not false
+            && c.Global.GetValueOrDefault("nuslerp_flatten") is not true, plan.HasRowCoefficients);
         byte[] kernel = RunOnShim(plan, WithNewOutput(cpu), c.Piece);
         Assert.True(cpu.Output.Span.SequenceEqual(kernel), name + ": " + FirstDifference(cpu.Output.ToArray(), kernel, c.Output));
     }
@@ -155,6 +187,32 @@ public sealed class CpuEqualityShimTests
         Assert.Equal((ushort)0x3f83, BitConverter.ToUInt16(kernel, 2 * 2));
     }
 
+    /// <summary>multislerp's error on unit inputs whose weighted sum is zero comes from the host coefficient code, after the
+    /// Gram kernel: the plan is made (the CPU cannot tell before reading the tensors), and running it raises the CPU's
+    /// error with the CPU's words. Inputs x, −x and x with weights 1, 1, 0: Σ wᵢuᵢ = 0 exactly.</summary>
+    [SkippableFact]
+    public void Multislerp_cancelling_inputs_raise_the_cpus_error()
+    {
+        HostCompiler.SkipIfUnavailable();
+        const int count = 96;
+        var x = new float[count];
+        for (int i = 0; i < count; i++) x[i] = (i % 7 - 3) * 0.01f;
+        var inputs = new[] { (x, 1.0), (x.Select(v => -v).ToArray(), 1.0), (x, 0.0) }.Select((m, index) =>
+        {
+            var bytes = new byte[count * 4];
+            DtypeConversion.Encode(Dtype.F32, m.Item1, bytes, 0);
+            return new MergeInput("m" + index, "t", Dtype.F32, [count], bytes, false,
+                new ParameterBag(new Dictionary<string, object> { ["weight"] = m.Item2 }));
+        }).ToList();
+        var context = new TensorMergeContext("t", inputs, -1, new ParameterBag(new Dictionary<string, object> { ["normalize_weights"] = false, ["eps"] = 1e-8 }),
+            [count], Dtype.F32, new byte[count * 4], 0, false, new ExecutionSettings(1));
+        var cpu = Assert.Throws<InvalidOperationException>(() => new Multislerp().Merge(context));
+        MergeKernelPlan plan = MergeKernelPlan.TryCreate(new Multislerp(), context, out string reason) ?? throw new InvalidOperationException(reason);
+        var shim = Assert.Throws<InvalidOperationException>(() => RunOnShim(plan, WithNewOutput(context), count));
+        Assert.Equal(cpu.Message, shim.Message);
+        Assert.Contains("antipodal", shim.Message);
+    }
+
     [Fact]
     public void Jobs_the_kernels_do_not_reproduce_are_left_to_the_cpu()
     {
@@ -181,6 +239,28 @@ public sealed class CpuEqualityShimTests
             Dtype.BF16, new Dictionary<string, object> { ["t"] = 0.5 }, 0, 1), out _));
         Assert.Null(MergeKernelPlan.TryCreate(new ModelStock(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
             Dtype.BF16, new Dictionary<string, object> { ["filter_wise"] = false }, 0, 1), out _));
+        // multislerp with one model besides the base (the CPU's copy) or only the base (its error); karcher of one model
+        var multislerp = new Dictionary<string, object> { ["normalize_weights"] = true, ["eps"] = 1e-8 };
+        Assert.Null(MergeKernelPlan.TryCreate(new Multislerp(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
+            Dtype.BF16, multislerp, 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new Multislerp(), Context("t", [8], [new(Dtype.BF16, 1)], 0, Dtype.BF16, multislerp, 0, 1), out _));
+        Assert.NotNull(MergeKernelPlan.TryCreate(new Multislerp(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], -1,
+            Dtype.BF16, multislerp, 0, 1), out _));
+        var karcher = new Dictionary<string, object> { ["max_iter"] = 10.0, ["tol"] = 1e-5 };
+        Assert.Null(MergeKernelPlan.TryCreate(new Karcher(), Context("t", [8], [new(Dtype.BF16, 1)], -1, Dtype.BF16, karcher, 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new Karcher(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], -1, Dtype.BF16,
+            new Dictionary<string, object> { ["tol"] = 1e-5 }, 0, 1), out reason));
+        Assert.Contains("max_iter", reason);
+        // nuslerp: vectors along dimension 0 (no kernel), a base that is one of two models, three models without a base
+        Model[] three = [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)];
+        var columns = new Dictionary<string, object> { ["nuslerp_flatten"] = false, ["nuslerp_row_wise"] = true };
+        Assert.Null(MergeKernelPlan.TryCreate(new Nuslerp(), Context("t", [4, 8], three, 0, Dtype.BF16, columns, 0, 1), out reason));
+        Assert.Contains("nuslerp_row_wise", reason);
+        Assert.NotNull(MergeKernelPlan.TryCreate(new Nuslerp(), Context("t", [32], three, 0, Dtype.BF16, columns, 0, 1), out _));
+        var flat = new Dictionary<string, object> { ["nuslerp_flatten"] = true };
+        Assert.Null(MergeKernelPlan.TryCreate(new Nuslerp(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16, flat, 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new Nuslerp(), Context("t", [8], three, -1, Dtype.BF16, flat, 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new Nuslerp(), Context("t", [8], [new(Dtype.BF16, 1)], -1, Dtype.BF16, flat, 0, 1), out _));
         // breadcrumbs without gamma: the CPU's error
         Assert.Null(MergeKernelPlan.TryCreate(new BreadcrumbsMerge(), Context("t", [4], [new(Dtype.F32, 0), new(Dtype.F32, 1, 0.5)], 0, Dtype.F32,
             new Dictionary<string, object> { ["normalize"] = false, ["lambda"] = 1.0, ["rescale"] = "false" }, 0, 1), out reason));
@@ -209,6 +289,9 @@ public sealed class EngineShimTests
     [InlineData("ties", "density: 0.4")]
     [InlineData("breadcrumbs_ties", "density: 0.5, gamma: 0.02")]
     [InlineData("model_stock", "")]
+    [InlineData("multislerp", "")]
+    [InlineData("nuslerp", "")]
+    [InlineData("karcher", "")]
     [InlineData("della", "density: 0.5, epsilon: 0.1")]
     public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra)
     {

@@ -42,6 +42,9 @@ public sealed class GpuBackendTests(ITestOutputHelper output)
     [InlineData("ties", "density: 0.4")]
     [InlineData("breadcrumbs", "density: 0.5, gamma: 0.02")]
     [InlineData("model_stock", "")]
+    [InlineData("multislerp", "")]
+    [InlineData("nuslerp", "")]
+    [InlineData("karcher", "")]
     [InlineData("della", "density: 0.5, epsilon: 0.1")]
     public async Task A_merge_on_the_gpu_writes_the_cpu_merges_files(string method, string extra)
     {

@@ -11,7 +11,7 @@ using DotnetMerge.Planning;
 
 namespace DotnetMerge.Cuda.Backend;
 
-/// <summary>Runs linear, task_arithmetic, dare_linear, dare_ties, ties, breadcrumbs and breadcrumbs_ties jobs on one CUDA device with plan-specialised kernels
+/// <summary>Runs the jobs of the methods with kernels (<see cref="MergeKernelPlan.HasKernels"/>) on one CUDA device with plan-specialised kernels
 /// (<see cref="MergeKernelPlan"/>), byte-identical to the CPU backend. The device's primary context is retained on the
 /// first job; kernels are compiled once per plan shape (through the <see cref="KernelCompiler"/> caches) and kept loaded.
 /// A job's inputs are copied in pieces through pinned staging buffers on two streams, so the upload of one piece overlaps
@@ -326,7 +326,7 @@ public sealed class CudaBackend : IMergeBackend
             return plan.ScalesFromNorms(sums);
         }
 
-        /// <summary>The Gram matrix of slerp / model_stock: per-span sums on the device, added in span order here.</summary>
+        /// <summary>The Gram matrix of the geometric methods: per-span sums on the device, added in span order here.</summary>
         private double[] ReduceGram(CudaKernel gram)
         {
             long spans = (count + plan.GramSpan - 1) / plan.GramSpan;

@@ -88,14 +88,15 @@ public sealed class MergeKernelPlan
     /// <summary>Elements per span of <see cref="Norms"/> (the CPU's reduction chunk: whole rows for DELLA).</summary>
     public long NormChunkElements => della?.NormChunk ?? NormChunk;
 
-    /// <summary>The Gram reduction of slerp / model_stock that runs first, else null: <see cref="SetGramArguments"/>, then
-    /// <see cref="CoefficientsFromGram"/> gives the coefficients of the map (<see cref="SetMapArguments"/>).</summary>
+    /// <summary>The Gram reduction of the geometric methods (slerp, model_stock, multislerp, nuslerp, karcher) that runs
+    /// first, else null: <see cref="SetGramArguments"/>, then <see cref="CoefficientsFromGram"/> gives the coefficients of
+    /// the map (<see cref="SetMapArguments"/>).</summary>
     public EmittedKernel? Gram => geometric?.Gram;
 
     /// <summary>Values per span of <see cref="Gram"/>'s output.</summary>
     public int GramPairs => geometric?.Pairs ?? 0;
 
-    /// <summary>Elements per span of <see cref="Gram"/> (a row for model_stock's filter_wise, else 65536).</summary>
+    /// <summary>Elements per span of <see cref="Gram"/> (a row for model_stock's filter_wise and nuslerp's rows, else 65536).</summary>
     public long GramSpan => geometric?.SpanElements ?? GeometricPlan.Span;
 
     /// <summary>True when the map takes one set of coefficients per row, from a device buffer that the caller fills with
@@ -124,7 +125,7 @@ public sealed class MergeKernelPlan
     /// <summary>The methods with GPU kernels.</summary>
     public static bool HasKernels(IMergeMethod method)
         => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge or TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge
-            or Slerp or ModelStock or Nearswap or DellaMerge or DellaLinearMerge;
+            or Slerp or ModelStock or Multislerp or Nuslerp or Karcher or Nearswap or DellaMerge or DellaLinearMerge;
 
     /// <summary>The plan of one tensor job of a merge plan (decided before its bytes are read).</summary>
     public static MergeKernelPlan? TryCreate(MergePlan plan, TensorJob job, out string reason)
@@ -163,7 +164,8 @@ public sealed class MergeKernelPlan
         {
             return method is LinearMerge ? Linear(inputs, global, dtypes, output, seed, nameHash, out reason)
                 : method is Nearswap ? NearswapPlan(inputs, baseIndex, global, dtypes, output, seed, nameHash, out reason)
-                : method is Slerp or ModelStock ? Geometric(method, inputs, baseIndex, global, outputShape, dtypes, output, seed, nameHash, out reason)
+                : method is Slerp or ModelStock or Multislerp or Nuslerp or Karcher
+                    ? Geometric(method, outputName, inputs, baseIndex, global, outputShape, dtypes, output, seed, nameHash, out reason)
                 : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, outputShape, out reason);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or InvalidCastException or KeyNotFoundException)
@@ -196,12 +198,17 @@ public sealed class MergeKernelPlan
         return new MergeKernelPlan(KernelEmitter.EmitNearswap(baseIndex, dtypes, output), null, [], [], [], 1, t, false, [], seed, nameHash, dtypes, output);
     }
 
-    private static MergeKernelPlan? Geometric(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
-        long[] outputShape, Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, out string reason)
+    private static MergeKernelPlan? Geometric(IMergeMethod method, string outputName, IReadOnlyList<KernelInput> inputs, int baseIndex,
+        ParameterBag global, long[] outputShape, Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, out string reason)
     {
-        GeometricPlan? plan = method is Slerp
-            ? GeometricPlan.Slerp(inputs, baseIndex, global, dtypes, output, out reason)
-            : GeometricPlan.ModelStock(inputs, baseIndex, global, outputShape, dtypes, output, out reason);
+        GeometricPlan? plan = method switch
+        {
+            Slerp => GeometricPlan.Slerp(inputs, baseIndex, global, dtypes, output, out reason),
+            ModelStock => GeometricPlan.ModelStock(inputs, baseIndex, global, outputShape, dtypes, output, out reason),
+            Multislerp => GeometricPlan.Multislerp(inputs, baseIndex, global, outputName, dtypes, output, out reason),
+            Nuslerp => GeometricPlan.Nuslerp(inputs, baseIndex, global, outputShape, dtypes, output, out reason),
+            _ => GeometricPlan.Karcher(inputs, global, dtypes, output, out reason),
+        };
         return plan is null ? null
             : new MergeKernelPlan(plan.Combine, null, [], [], [], 1, 1, false, [], seed, nameHash, dtypes, output, geometric: plan);
     }
