@@ -43,10 +43,15 @@ internal static class Bf16Lanes
 {
     /// <summary>True when every input and the output are uncropped bf16 tensors of the output's length.</summary>
     public static bool Applies(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs)
+        => ctx.OutputDtype == Dtype.BF16 && RawInputs(inputs, ctx.OutputElementCount);
+
+    /// <summary>True when the raw-word loops can read every input: uncropped bf16 tensors of <paramref name="elements"/>
+    /// elements, on a little-endian machine with SIMD. The one rule for every raw-bf16 kernel.</summary>
+    public static bool RawInputs(IReadOnlyList<MergeInput> inputs, long elements)
     {
-        if (!Vector.IsHardwareAccelerated || !BitConverter.IsLittleEndian || ctx.OutputDtype != Dtype.BF16) return false;
+        if (!Vector.IsHardwareAccelerated || !BitConverter.IsLittleEndian) return false;
         foreach (var input in inputs)
-            if (input.Dtype != Dtype.BF16 || input.ElementCount != ctx.OutputElementCount || !input.StoredShape.SequenceEqual(input.Shape))
+            if (input.Dtype != Dtype.BF16 || input.ElementCount != elements || !input.StoredShape.SequenceEqual(input.Shape))
                 return false;
         return true;
     }
@@ -91,7 +96,7 @@ internal static class Bf16Lanes
     }
 
     /// <summary>Pins the inputs (and the output) of one pass for the raw pointer loops.</summary>
-    private sealed class Pinned : IDisposable
+    internal sealed class Pinned : IDisposable
     {
         private readonly System.Buffers.MemoryHandle[] _handles;
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using DotnetMerge.Methods;
@@ -15,13 +14,7 @@ internal static class GeometryBf16
 {
     /// <summary>True when every input is an uncropped bf16 tensor of <paramref name="elements"/> elements.</summary>
     public static bool Applies(IReadOnlyList<MergeInput> inputs, long elements)
-    {
-        if (!Vector.IsHardwareAccelerated || !BitConverter.IsLittleEndian || Vector<double>.Count is not (2 or 4 or 8)) return false;
-        foreach (var input in inputs)
-            if (input.Dtype != Dtype.BF16 || input.ElementCount != elements || !input.StoredShape.SequenceEqual(input.Shape))
-                return false;
-        return true;
-    }
+        => Vector<double>.Count is 2 or 4 or 8 && Bf16Lanes.RawInputs(inputs, elements);
 
     /// <summary>Packed Gram matrix (see <see cref="VectorMath.Pair"/>) of (source_i − origin) over the whole tensor;
     /// <paramref name="inputs"/> are the sources followed by the origin when <paramref name="hasOrigin"/>.</summary>
@@ -30,9 +23,9 @@ internal static class GeometryBf16
         int pairs = VectorMath.PairCount(k);
         long chunks = (elements + LaneSum.ChunkElements - 1) / LaneSum.ChunkElements;
         var partial = new double[chunks * pairs];
-        using (var pinned = new Pinned(inputs))
+        using (var pinned = new Bf16Lanes.Pinned(inputs, null))
         {
-            var sources = pinned.Pointers;
+            var sources = pinned.Sources;
             ChunkLoop.ForEachChunk(settings, elements, LaneSum.ChunkElements,
                 (start, length) => GramSpan(sources, start, length, k, hasOrigin, partial.AsSpan((int)(start / LaneSum.ChunkElements * pairs), pairs)));
         }
@@ -156,29 +149,5 @@ internal static class GeometryBf16
         Vector.Widen(Unsafe.ReadUnaligned<Vector<ushort>>(p), out var low, out var high);
         Vector.Widen(Vector.AsVectorSingle(low << 16), out a, out b);
         Vector.Widen(Vector.AsVectorSingle(high << 16), out c, out d);
-    }
-
-    /// <summary>Pins the inputs' memory for the duration of a pass.</summary>
-    private sealed class Pinned : IDisposable
-    {
-        private readonly MemoryHandle[] _handles;
-
-        public unsafe Pinned(IReadOnlyList<MergeInput> inputs)
-        {
-            _handles = new MemoryHandle[inputs.Count];
-            Pointers = new nint[inputs.Count];
-            for (int i = 0; i < inputs.Count; i++)
-            {
-                _handles[i] = inputs[i].Data.Pin();
-                Pointers[i] = (nint)_handles[i].Pointer;
-            }
-        }
-
-        public nint[] Pointers { get; }
-
-        public void Dispose()
-        {
-            foreach (var h in _handles) h.Dispose();
-        }
     }
 }

@@ -83,9 +83,7 @@ public static class MagnitudeSelect
         var active = new List<int>();
         for (int q = 0; q < queries.Count; q++)
         {
-            long count = queries[q].Count;
-            if (count <= 0 || length <= 0) results[q] = TopSet.None;
-            else if (count >= length) results[q] = TopSet.All(length);
+            if (Trivial(length, queries[q].Count) is { } set) results[q] = set;
             else active.Add(q);
         }
         if (active.Count == 0) return results;
@@ -93,6 +91,11 @@ public static class MagnitudeSelect
         for (int a = 0; a < active.Count; a++) results[active[a]] = selected[a];
         return results;
     }
+
+    /// <summary>The answer that needs no pass over the data: nothing (count ≤ 0 or an empty stream) or everything
+    /// (count ≥ length); null when the elements must be selected. Shared with the CUDA backend's selection.</summary>
+    public static TopSet? Trivial(long length, long count)
+        => count <= 0 || length <= 0 ? TopSet.None : count >= length ? TopSet.All(length) : null;
 
     /// <summary>Streams at least this long (and at most 2³² elements: indices are kept as 32 bits) try the one-pass
     /// bracketed selection first (<see cref="Bracketed"/>). Tests lower it on their own thread.</summary>

@@ -47,10 +47,8 @@ internal static class TaskVectors
 
     /// <summary>The streams |xᵢ − base| of the given models (stream i = ctx.Inputs[tasks[i]]), decoding the base once per chunk.</summary>
     public static StreamsSource AbsDeltas(TensorMergeContext ctx, int[] tasks)
-        => UncroppedBf16(ctx.Base!) && tasks.All(t => UncroppedBf16(ctx.Inputs[t])) ? AbsDeltasBf16(ctx, tasks) : AbsDeltasDecoded(ctx, tasks);
-
-    private static bool UncroppedBf16(MergeInput input)
-        => input.Dtype == Numerics.Dtype.BF16 && input.StoredShape.SequenceEqual(input.Shape) && BitConverter.IsLittleEndian;
+        => Bf16Lanes.RawInputs([ctx.Base!, .. tasks.Select(t => ctx.Inputs[t])], ctx.OutputElementCount)
+            ? AbsDeltasBf16(ctx, tasks) : AbsDeltasDecoded(ctx, tasks);
 
     /// <summary>All-bf16 inputs: |x − base| straight from the raw words (widen, subtract in float32, clear the sign) in
     /// one pass per model: the same floats as decoding both, subtracting and taking the absolute value.</summary>

@@ -26,9 +26,7 @@ public static class MagnitudeSelection
         var active = new List<int>();
         for (int q = 0; q < queries.Count; q++)
         {
-            long count = queries[q].Count;
-            if (count <= 0 || length <= 0) results[q] = TopSet.None;
-            else if (count >= length) results[q] = TopSet.All(length);
+            if (MagnitudeSelect.Trivial(length, queries[q].Count) is { } set) results[q] = set;
             else active.Add(q);
         }
         if (active.Count == 0) return results;

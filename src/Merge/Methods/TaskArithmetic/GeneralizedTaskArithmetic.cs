@@ -167,6 +167,13 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             mixedLow = sumLow / d;
             mixedHigh = sumHigh / d;
         }
+        return Finish(mixedLow, mixedHigh, b, mix);
+    }
+
+    /// <summary>base + λ·mixed (the product skipped when λ = 1, which is exact), narrowed for the encoder.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> Finish(Vector<double> mixedLow, Vector<double> mixedHigh, Vector<float> b, MixParameters mix)
+    {
         if (!mix.UnitLambda)
         {
             var lam = new Vector<double>(mix.Lambda);
@@ -252,16 +259,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
                 sumHigh += wh;
             }
             var r = new Vector<double>(mix.Reciprocal);
-            sumLow *= r;
-            sumHigh *= r;
-            if (!mix.UnitLambda)
-            {
-                var lam = new Vector<double>(mix.Lambda);
-                sumLow = lam * sumLow;
-                sumHigh = lam * sumHigh;
-            }
-            Vector.Widen(b, out var bl, out var bh);
-            return OutputRounding.Narrow(bl + sumLow, bh + sumHigh, mix.Odd);
+            return Finish(sumLow * r, sumHigh * r, b, mix);
         }
 
         public float Scalar(Span<float> inputs, long index)
