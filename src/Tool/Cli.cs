@@ -29,7 +29,12 @@ public static class Cli
     {
         var root = CreateRootCommand(console);
         var parse = root.Parse(args);
-        var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };
+        // Signals are the caller's (Program registers TerminationSignals for the whole run): System.CommandLine's own
+        // handler starts only at an action's first await, and ends the process 2 s after a signal, cleanup or not.
+        var config = new InvocationConfiguration
+        {
+            Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null,
+        };
         return await parse.InvokeAsync(config, cancellationToken);
     }
 

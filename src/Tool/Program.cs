@@ -1,7 +1,10 @@
 using DotnetMerge.Tool;
 using DotnetMerge.Tool.Hosting;
 
-// On AVX-512 machines, merges run in a child process with 512-bit Vector<T> (see SimdRelaunch).
+// On AVX-512 machines, merges run in a child process with 512-bit Vector<T> (see SimdRelaunch); this process then
+// only forwards Ctrl+C / SIGTERM and returns the child's exit code.
 if (SimdRelaunch.TryRun(args) is int childExitCode) return childExitCode;
 
-return await Cli.RunAsync(args, new ToolConsole(Console.Out, Console.Error, interactive: ToolConsole.IsInteractiveTerminal()));
+// Ctrl+C / SIGTERM cancel the run from here on: the command stops, removes what it staged and exits with 130.
+using var signals = TerminationSignals.Register(Console.Error);
+return await Cli.RunAsync(args, new ToolConsole(Console.Out, Console.Error, interactive: ToolConsole.IsInteractiveTerminal()), signals.Token);

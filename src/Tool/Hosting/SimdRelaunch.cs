@@ -30,12 +30,19 @@ internal static partial class SimdRelaunch
             return null;
         var start = StartInfo(args);
         if (start is null) return null;
+        // Registered before the child starts, so no signal falls between the start and the forwarding.
+        var forward = new Forwarder();
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, forward.OnSignal);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, forward.OnSignal);
         try
         {
             using var child = Process.Start(start);
             if (child is null) return null;
-            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Forward(c, child));
-            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Forward(c, child));
+            if (!forward.Attach(child))
+            {
+                Console.Error.WriteLine("cancelled; nothing was written"); // interrupted before the child could start work
+                return 130;
+            }
             child.WaitForExit();
             return child.ExitCode;
         }
@@ -75,13 +82,39 @@ internal static partial class SimdRelaunch
         return start;
     }
 
-    /// <summary>Keeps this process alive and passes the signal on: the child cancels cleanly and its exit code is ours.
-    /// (A terminal's Ctrl+C reaches the child directly as well; a second SIGINT only cancels it again.)</summary>
-    private static void Forward(PosixSignalContext context, Process child)
+    /// <summary>Keeps this process alive and passes each signal on: the child cancels cleanly (a second, later signal
+    /// stops it at once, see <see cref="TerminationSignals"/>) and its exit code is ours.</summary>
+    private sealed class Forwarder
     {
-        context.Cancel = true;
-        if (!OperatingSystem.IsWindows() && !child.HasExited)
-            _ = Kill(child.Id, context.Signal == PosixSignal.SIGTERM ? 15 : 2);
+        private readonly object _gate = new();
+        private Process? _child;
+        private int _pending; // a signal number that arrived before the child existed
+
+        /// <summary>Starts forwarding to <paramref name="child"/>; false when a signal came first (the child is then
+        /// killed before it can do anything).</summary>
+        public bool Attach(Process child)
+        {
+            lock (_gate)
+            {
+                _child = child;
+                if (_pending == 0) return true;
+            }
+            try { child.Kill(entireProcessTree: true); child.WaitForExit(); } catch (InvalidOperationException) { }
+            return false;
+        }
+
+        public void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            int signal = context.Signal == PosixSignal.SIGTERM ? 15 : 2;
+            Process? child;
+            lock (_gate)
+            {
+                child = _child;
+                if (child is null) { _pending = signal; return; }
+            }
+            if (!OperatingSystem.IsWindows() && !child.HasExited) _ = Kill(child.Id, signal);
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
