@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using DotnetMerge.Numerics;
 
 namespace DotnetMerge.Methods;
@@ -26,8 +28,10 @@ internal static class OutputRounding
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> Narrow(Vector<double> low, Vector<double> high, bool roundToOdd)
     {
+        if (!roundToOdd) return Vector.Narrow(low, high);
+        if (Vector<double>.Count == Vector512<double>.Count && Avx512F.IsSupported)
+            return NarrowToOdd512(low.AsVector512(), high.AsVector512()).AsVector();
         var nearest = Vector.Narrow(low, high);
-        if (!roundToOdd) return nearest;
         Vector.Widen(nearest, out var nearestLow, out var nearestHigh);
         // inexact (and not NaN: NaN == NaN is false, so "x == x" is the not-NaN test)
         var inexact = Vector.Narrow(
@@ -39,5 +43,23 @@ internal static class OutputRounding
         var bits = Vector.AsVectorInt32(nearest);
         var odd = (bits + awayFromZero) | Vector<int>.One; // awayFromZero lanes are −1: the neighbour toward zero
         return Vector.AsVectorSingle(Vector.ConditionalSelect(inexact, odd, bits));
+    }
+
+    /// <summary>Round to odd with AVX-512's embedded rounding: truncate toward zero, then set the last bit where that
+    /// lost something. The same bits as the portable form: truncation toward zero is the neighbour toward zero, a
+    /// finite value beyond float's range truncates to ±MaxValue (odd already), and NaN lanes (not "inexact", since
+    /// NaN ≠ NaN) convert as the round-to-nearest conversion does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> NarrowToOdd512(Vector512<double> low, Vector512<double> high)
+        => Avx512F.InsertVector256(ToOdd(low).ToVector512Unsafe(), ToOdd(high), 1);
+
+    /// <summary>Eight lanes of <see cref="NarrowToOdd512"/>: truncate, then OR in 1 where the truncation is inexact.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ToOdd(Vector512<double> value)
+    {
+        var truncated = Avx512F.ConvertToVector256Single(value, FloatRoundingMode.ToZero);
+        var lost = Vector512.AndNot(Vector512.Equals(value, value), Vector512.Equals(Avx512F.ConvertToVector512Double(truncated), value));
+        var lastBit = Avx512F.ConvertToVector256Int32(lost.AsInt64() & Vector512<long>.One); // 1 where inexact
+        return (truncated.AsInt32() | lastBit).AsSingle();
     }
 }

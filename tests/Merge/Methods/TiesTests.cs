@@ -19,6 +19,29 @@ public class TiesTests
         GtaCheck.Run(m, RefSparsify.Magnitude, true, s, dtype, [1.0, -0.6, 0.4], 0.3, normalize: false, lambda: 1.5);
         GtaCheck.Run(m, RefSparsify.Magnitude, true, s, dtype, [0.7, 0.3], 0.3, normalize: true, rescale: "l1");
         GtaCheck.Run(m, RefSparsify.Magnitude, true, s, dtype, [0.7, 0.3], 0.3, normalize: true, rescale: "inverse");
+        // Every divisor a power of two: the lanes multiply by exact reciprocals instead of dividing.
+        GtaCheck.Run(m, RefSparsify.Magnitude, true, s, dtype, [0.5, 0.5], 0.4, normalize: true);
+        GtaCheck.Run(m, RefSparsify.Magnitude, true, s, dtype, [1.0, 1.0], 0.4, normalize: true, lambda: 0.7);
+        GtaCheck.Run(m, RefSparsify.Magnitude, true, s, dtype, [1.0, 1.0, -1.0], 0.6, normalize: true);
+    }
+
+    [Theory]
+    [InlineData(new[] { 0.5, 0.5 }, true)]
+    [InlineData(new[] { 1.0, 1.0 }, true)]
+    [InlineData(new[] { 1.0, 1.0, -1.0 }, true)] // 1, 2, -1, 0 (replaced by 1)
+    [InlineData(new[] { 0.25, 0.25, 0.5, -1.0 }, false)] // 0.25 - 1 = -0.75
+    [InlineData(new[] { 1.0, 0.5 }, false)] // 1.5
+    [InlineData(new[] { 1.0, 1.0, 1.0 }, false)] // 3
+    [InlineData(new[] { 0.3, 0.7 }, false)]
+    public void Power_of_two_divisors_are_recognised_only_when_every_subset_sum_is_one(double[] weights, bool expected)
+    {
+        bool actual = GeneralizedTaskArithmetic.DivisorsArePowersOfTwo(weights);
+        // Independent check: enumerate the subsets' sums and test them with Math.Log2.
+        bool reference = Enumerable.Range(1, (1 << weights.Length) - 1)
+            .Select(s => Enumerable.Range(0, weights.Length).Where(t => (s >> t & 1) != 0).Aggregate(0.0, (d, t) => d + weights[t]))
+            .All(d => d == 0 || double.IsInteger(Math.Log2(Math.Abs(d))));
+        Assert.Equal(reference, actual);
+        Assert.Equal(expected, actual);
     }
 
     [Fact]

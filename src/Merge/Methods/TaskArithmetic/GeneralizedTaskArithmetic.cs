@@ -85,6 +85,36 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
 
         /// <summary>λ = 1: the lanes skip that product (exact, as above).</summary>
         public bool UnitLambda { get; } = Lambda == 1;
+
+        /// <summary>TIES with normalize, and every divisor a lane can meet is a power of two: the lanes multiply by
+        /// its exact reciprocal instead of dividing (the same bits; a division costs as much as the rest of the mix).</summary>
+        public bool PowerOfTwoDivisors { get; } = SignConsensus && Normalize && DivisorsArePowersOfTwo(Weights);
+    }
+
+    /// <summary>Whether the normalising divisor of the TIES mix is a power of two whatever the election keeps: the sum,
+    /// in model order from +0.0, of the weights of every non-empty subset of models is 0 (replaced by 1) or ±2^k with
+    /// an exact reciprocal. Equal weights of two models (0.5 and 0.5, 1 and 1) are the common case. Checked for up
+    /// to 12 models (4095 subsets); more are treated as not.</summary>
+    internal static bool DivisorsArePowersOfTwo(IReadOnlyList<double> weights)
+    {
+        if (weights.Count > 12) return false;
+        for (int subset = 1; subset < 1 << weights.Count; subset++)
+        {
+            double divisor = 0;
+            for (int t = 0; t < weights.Count; t++)
+                if ((subset >> t & 1) != 0) divisor += weights[t];
+            if (divisor != 0 && !LinearMerge.IsPowerOfTwo(divisor)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>1 / d for lanes holding ±2^k whose reciprocal is normal (exact: the exponent mirrored around the bias).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> ExactReciprocal(Vector<double> powerOfTwo)
+    {
+        var bits = Vector.AsVectorUInt64(powerOfTwo);
+        var sign = bits & new Vector<ulong>(0x8000_0000_0000_0000ul);
+        return Vector.AsVectorDouble((new Vector<ulong>(0x7FE0_0000_0000_0000ul) - (bits ^ sign)) | sign);
     }
 
     /// <summary>The fused mix of one chunk (inputs already turned into pruned task vectors). Vectorised in double:
@@ -148,8 +178,18 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             }
             if (mix.Normalize)
             {
-                agreeingLow /= Vector.ConditionalSelect(Vector.Equals(divisorLow, Vector<double>.Zero), Vector<double>.One, divisorLow);
-                agreeingHigh /= Vector.ConditionalSelect(Vector.Equals(divisorHigh, Vector<double>.Zero), Vector<double>.One, divisorHigh);
+                divisorLow = Vector.ConditionalSelect(Vector.Equals(divisorLow, Vector<double>.Zero), Vector<double>.One, divisorLow);
+                divisorHigh = Vector.ConditionalSelect(Vector.Equals(divisorHigh, Vector<double>.Zero), Vector<double>.One, divisorHigh);
+                if (mix.PowerOfTwoDivisors)
+                {
+                    agreeingLow *= ExactReciprocal(divisorLow);
+                    agreeingHigh *= ExactReciprocal(divisorHigh);
+                }
+                else
+                {
+                    agreeingLow /= divisorLow;
+                    agreeingHigh /= divisorHigh;
+                }
             }
             mixedLow = agreeingLow;
             mixedHigh = agreeingHigh;
