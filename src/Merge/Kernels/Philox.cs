@@ -112,33 +112,97 @@ public static class Philox
     {
         int groups = destination.Length / 32;
         if (groups == 0) return 0;
-        var low32 = Vector512.Create(0xFFFF_FFFFul);
-        var m0 = Vector512.Create((ulong)Multiplier0).AsUInt32();
-        var m1 = Vector512.Create((ulong)Multiplier1).AsUInt32();
-        var lanes = Vector512.Create(0ul, 1, 2, 3, 4, 5, 6, 7);
         var c2Start = Vector512.Create((ulong)modelIndex);
         var c3Start = Vector512.Create((ulong)nameHash);
         ref float d = ref MemoryMarshal.GetReference(destination);
         ulong block = (ulong)element >> 2;
+        var scale = Vector512.Create(TwoToMinus24);
         for (int g = 0; g < groups; g++, block += 8)
         {
-            var blocks = Vector512.Create(block) + lanes;
-            Vector512<ulong> c0 = blocks & low32, c1 = blocks >> 32, c2 = c2Start, c3 = c3Start;
-            uint r0 = k0, r1 = k1;
-            for (int round = 0; round < 10; round++)
-            {
-                var p0 = Avx512F.Multiply(c0.AsUInt32(), m0);
-                var p1 = Avx512F.Multiply(c2.AsUInt32(), m1);
-                c0 = (p1 >> 32) ^ c1 ^ Vector512.Create((ulong)r0);
-                c1 = p1 & low32;
-                c2 = (p0 >> 32) ^ c3 ^ Vector512.Create((ulong)r1);
-                c3 = p0 & low32;
-                r0 += Weyl0;
-                r1 += Weyl1;
-            }
-            StoreTransposed(c0, c1, c2, c3, ref Unsafe.Add(ref d, g * 32));
+            var (first, second) = Words512(k0, k1, c2Start, c3Start, block);
+            (Vector512.ConvertToSingle((first >> 8).AsInt32()) * scale).StoreUnsafe(ref Unsafe.Add(ref d, g * 32));
+            (Vector512.ConvertToSingle((second >> 8).AsInt32()) * scale).StoreUnsafe(ref Unsafe.Add(ref d, g * 32), 16);
         }
         return groups * 32;
+    }
+
+    /// <summary>The 32 words of blocks [block, block + 8) in element order (block b, word w → element 4b + w): the
+    /// first 16 and the last 16. One block per 64-bit lane; the 32×32→64 multiplies are <c>vpmuludq</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<uint> First, Vector512<uint> Second) Words512(uint k0, uint k1, Vector512<ulong> c2Start, Vector512<ulong> c3Start, ulong block)
+    {
+        var low32 = Vector512.Create(0xFFFF_FFFFul);
+        var m0 = Vector512.Create((ulong)Multiplier0).AsUInt32();
+        var m1 = Vector512.Create((ulong)Multiplier1).AsUInt32();
+        var blocks = Vector512.Create(block) + Vector512.Create(0ul, 1, 2, 3, 4, 5, 6, 7);
+        Vector512<ulong> c0 = blocks & low32, c1 = blocks >> 32, c2 = c2Start, c3 = c3Start;
+        uint r0 = k0, r1 = k1;
+        for (int round = 0; round < 10; round++)
+        {
+            var p0 = Avx512F.Multiply(c0.AsUInt32(), m0);
+            var p1 = Avx512F.Multiply(c2.AsUInt32(), m1);
+            c0 = (p1 >> 32) ^ c1 ^ Vector512.Create((ulong)r0);
+            c1 = p1 & low32;
+            c2 = (p0 >> 32) ^ c3 ^ Vector512.Create((ulong)r1);
+            c3 = p0 & low32;
+            r0 += Weyl0;
+            r1 += Weyl1;
+        }
+        // Pair the words of each block into 64-bit lanes (x0|x1, x2|x3), then interleave the pairs block by block:
+        // lanes [p01[0], p23[0], p01[1], p23[1], ...] are the 32-bit words in element order.
+        var p01 = (c0 & low32) | (c1 << 32);
+        var p23 = (c2 & low32) | (c3 << 32);
+        return (Avx512F.PermuteVar8x64x2(p01, Vector512.Create(0ul, 8, 1, 9, 2, 10, 3, 11), p23).AsUInt32(),
+            Avx512F.PermuteVar8x64x2(p01, Vector512.Create(4ul, 12, 5, 13, 6, 14, 7, 15), p23).AsUInt32());
+    }
+
+    /// <summary>Bernoulli(<paramref name="density"/>) decisions of elements [start, start + count) as bits: bit j of
+    /// <paramref name="words"/> is set iff the uniform of element start + j is below density (the class's rule).
+    /// <paramref name="start"/> must be a multiple of 64 and <paramref name="words"/> zero on entry. With AVX-512 the
+    /// words are compared as integers, (u &gt;&gt; 8) &lt; ⌈density · 2^24⌉, which is the same test (the uniform is
+    /// (u &gt;&gt; 8) · 2^-24 exactly), with no floats written; otherwise the uniforms are drawn and compared.</summary>
+    public static void FillKeepBits(ulong seed, uint modelIndex, uint nameHash, long start, int count, double density, Span<ulong> words)
+    {
+        if ((start & 63) != 0) throw new ArgumentException("the first element must start a 64-bit word", nameof(start));
+        int i = 0;
+        if (Avx512F.IsSupported) i = KeepBits512((uint)seed, (uint)(seed >> 32), modelIndex, nameHash, start, count, density, words);
+        if (i == count) return;
+        var uniforms = System.Buffers.ArrayPool<float>.Shared.Rent(count - i);
+        try
+        {
+            FillUniform(seed, modelIndex, nameHash, start + i, uniforms.AsSpan(0, count - i));
+            for (int j = i; j < count; j++)
+                if (uniforms[j - i] < density) words[j >> 6] |= 1ul << (j & 63);
+        }
+        finally { System.Buffers.ArrayPool<float>.Shared.Return(uniforms); }
+    }
+
+    /// <summary>The whole 64-element words of <see cref="FillKeepBits"/>; returns the elements done.</summary>
+    private static int KeepBits512(uint k0, uint k1, uint modelIndex, uint nameHash, long start, int count, double density, Span<ulong> words)
+    {
+        int wordCount = count / 64;
+        if (wordCount == 0 || double.IsNaN(density)) return 0;
+        // uniform < density ⟺ m · 2^-24 < density ⟺ m < density · 2^24 (exact) ⟺ m < ⌈density · 2^24⌉ for integer m.
+        double scaled = Math.Ceiling(density * (1 << 24));
+        if (scaled <= 0) { words[..wordCount].Clear(); return wordCount * 64; }
+        if (scaled > 1 << 24) { words[..wordCount].Fill(ulong.MaxValue); return wordCount * 64; }
+        var threshold = Vector512.Create((uint)scaled);
+        var c2Start = Vector512.Create((ulong)modelIndex);
+        var c3Start = Vector512.Create((ulong)nameHash);
+        ulong block = (ulong)start >> 2;
+        for (int w = 0; w < wordCount; w++)
+        {
+            ulong bits = 0;
+            for (int half = 0; half < 2; half++, block += 8)
+            {
+                var (first, second) = Words512(k0, k1, c2Start, c3Start, block);
+                ulong low = Vector512.ExtractMostSignificantBits(Vector512.LessThan(first >> 8, threshold));
+                ulong high = Vector512.ExtractMostSignificantBits(Vector512.LessThan(second >> 8, threshold));
+                bits |= (low | high << 16) << (32 * half);
+            }
+            words[w] = bits;
+        }
+        return wordCount * 64;
     }
 
     /// <summary>Four blocks (16 elements) per step; see <see cref="FillVector512"/>.</summary>
@@ -174,22 +238,6 @@ public static class Philox
             StoreTransposed(c0, c1, c2, c3, words, ref Unsafe.Add(ref d, g * 16));
         }
         return groups * 16;
-    }
-
-    /// <summary>Writes lanes b of the four output words in element order (block b, word w → element 4b + w) as uniforms.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreTransposed(Vector512<ulong> x0, Vector512<ulong> x1, Vector512<ulong> x2, Vector512<ulong> x3, ref float destination)
-    {
-        // Pair the words of each block into 64-bit lanes (x0|x1, x2|x3), then interleave the pairs block by block:
-        // lanes [p01[0], p23[0], p01[1], p23[1], ...] are the 32-bit words in element order.
-        var low32 = Vector512.Create(0xFFFF_FFFFul);
-        var p01 = (x0 & low32) | (x1 << 32);
-        var p23 = (x2 & low32) | (x3 << 32);
-        var first = Avx512F.PermuteVar8x64x2(p01, Vector512.Create(0ul, 8, 1, 9, 2, 10, 3, 11), p23).AsUInt32();
-        var second = Avx512F.PermuteVar8x64x2(p01, Vector512.Create(4ul, 12, 5, 13, 6, 14, 7, 15), p23).AsUInt32();
-        var scale = Vector512.Create(TwoToMinus24);
-        (Vector512.ConvertToSingle((first >> 8).AsInt32()) * scale).StoreUnsafe(ref destination);
-        (Vector512.ConvertToSingle((second >> 8).AsInt32()) * scale).StoreUnsafe(ref destination, 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -127,15 +127,7 @@ internal abstract class DeltaPruner
             var kept = new ulong[(elements + 63) / 64];
             // Chunks are whole 64-element words, so parallel chunks never share one.
             ChunkLoop.ForEachChunk(settings, elements, PruneLanes.DecisionChunk, (start, length) =>
-            {
-                var uniforms = ArrayPool<float>.Shared.Rent(length);
-                try
-                {
-                    Philox.FillUniform(seed, model, nameHash, start, uniforms.AsSpan(0, length));
-                    Decide(density, uniforms.AsSpan(0, length), kept.AsSpan((int)(start / 64)));
-                }
-                finally { ArrayPool<float>.Shared.Return(uniforms); }
-            });
+                Philox.FillKeepBits(seed, model, nameHash, start, length, density, kept.AsSpan((int)(start / 64))));
             _lanes = PruneLanes.Replay(kept);
         }
 
@@ -146,30 +138,6 @@ internal abstract class DeltaPruner
             lanes = _lanes;
             return true;
         }
-
-        /// <summary>Sets bit j of <paramref name="words"/> iff uniforms[j] &lt; density (compared in double, the
-        /// Bernoulli rule of <see cref="Philox"/>).</summary>
-        private static void Decide(double density, ReadOnlySpan<float> uniforms, Span<ulong> words)
-        {
-            int j = 0;
-            if (Vector.IsHardwareAccelerated && Vector<int>.Count is 8 or 16)
-            {
-                var p = new Vector<double>(density);
-                for (; j <= uniforms.Length - Vector<float>.Count; j += Vector<float>.Count)
-                {
-                    Vector.Widen(new Vector<float>(uniforms.Slice(j)), out var low, out var high);
-                    var kept = Vector.Narrow(Vector.LessThan(low, p), Vector.LessThan(high, p));
-                    words[j >> 6] |= LaneMask(kept) << (j & 63);
-                }
-            }
-            for (; j < uniforms.Length; j++)
-                if (uniforms[j] < density) words[j >> 6] |= 1ul << (j & 63);
-        }
-
-        /// <summary>Bit l set when lane l is all ones (8 or 16 lanes: one vector never straddles a 64-bit word).</summary>
-        private static ulong LaneMask(Vector<int> kept) => Vector<int>.Count == 8
-            ? System.Runtime.Intrinsics.Vector256.ExtractMostSignificantBits(System.Runtime.Intrinsics.Vector256.AsVector256(kept))
-            : System.Runtime.Intrinsics.Vector512.ExtractMostSignificantBits(System.Runtime.Intrinsics.Vector512.AsVector512(kept));
     }
 
     /// <summary>DELLA MagPrune: in each row, the element of ascending |δ| rank r (0-based, ties: lower index ranks
