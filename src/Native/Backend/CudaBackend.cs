@@ -222,7 +222,8 @@ public sealed class CudaBackend : IMergeBackend
             if (plan.Select is { } select)
             {
                 CudaKernel kernel = backend.Kernel(select);
-                masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueries, (arguments, words) => SelectPass(kernel, arguments, words)));
+                SelectPassRunner run = (arguments, words) => SelectPass(kernel, arguments, words);
+                masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueriesFor(count, run), run));
             }
             else if (plan.IsMagnitude)
             {

@@ -57,7 +57,10 @@ internal static class CpuFixtures
         byte[][] inputs = context.Inputs.Select((x, i) => x.Data.Span[..checked((int)(count * sizes[i]))].ToArray()).ToArray();
         MagnitudeMasks? masks = null;
         if (plan.Select is { } select)
-            masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueries, (arguments, words) => RunSelectPass(select, arguments, inputs, words)));
+        {
+            SelectPassRunner run = (arguments, words) => RunSelectPass(select, arguments, inputs, words);
+            masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueriesFor(count, run), run));
+        }
         else if (plan.IsMagnitude)
             masks = plan.MasksFrom([]);
         byte[]? flags = null;
