@@ -1,0 +1,163 @@
+using DotnetMerge.Cuda.Backend;
+using DotnetMerge.Cuda.Emission;
+using DotnetMerge.Cuda.Tests.Infrastructure;
+using DotnetMerge.Kernels;
+using DotnetMerge.Methods;
+using DotnetMerge.Numerics;
+using static DotnetMerge.Cuda.Tests.Infrastructure.CpuFixtures;
+
+namespace DotnetMerge.Cuda.Tests;
+
+/// <summary>The sce and RAM kernels on the shim against references written here from the methods' definitions (float64,
+/// a plain sort for SCE's selection), independently of the CPU methods' code.</summary>
+public sealed class VoteShimTests
+{
+    private const string Tensor = "model.layers.0.mlp.up_proj.weight";
+
+    /// <summary>bf16 inputs decoded by the reference decoder: the base first, then the models.</summary>
+    private static float[][] Decode(TensorMergeContext context)
+        => context.Inputs.Select(input =>
+        {
+            byte[] bytes = input.Data.ToArray();
+            return Enumerable.Range(0, (int)context.OutputElementCount).Select(i => (float)Reference.Decode(Reference.Bf16, Reference.ReadCode(Reference.Bf16, bytes, i))).ToArray();
+        }).ToArray();
+
+    private static float[] Variances(float[][] x)
+    {
+        int k = x.Length - 1;
+        var result = new float[x[0].Length];
+        for (int i = 0; i < result.Length; i++)
+        {
+            double[] d = Enumerable.Range(1, k).Select(m => (double)(x[m][i] - x[0][i])).ToArray();
+            double mean = 0;
+            foreach (double v in d) mean += v;
+            mean /= k;
+            double ss = 0;
+            foreach (double v in d) ss += (v - mean) * (v - mean);
+            result[i] = (float)(ss / k);
+        }
+        return result;
+    }
+
+    /// <summary>SCE keeps ⌊topk·(positions of non-zero variance)⌋ positions: the largest variances, the lower index first
+    /// among equal ones (bf16 task vectors make many equal variances, so the threshold's copies are split).</summary>
+    [SkippableTheory]
+    [InlineData(0.3, 4)]
+    [InlineData(0.9, 3)]
+    [InlineData(0.02, 2)]
+    public void Sce_selects_the_top_share_of_the_non_zero_variances(double topk, int models)
+    {
+        HostCompiler.SkipIfUnavailable();
+        Model[] m = Enumerable.Range(0, models).Select(_ => new Model(Dtype.BF16, 1)).ToArray();
+        TensorMergeContext context = Context(Tensor, [96, 160], m, 0, Dtype.BF16, new Dictionary<string, object> { ["select_topk"] = topk }, 0, models);
+        MergeKernelPlan plan = MergeKernelPlan.TryCreate(new SceMerge(), context, out string reason) ?? throw new InvalidOperationException(reason);
+        EmittedKernel select = plan.Select ?? throw new InvalidOperationException("no selection");
+        float[] variance = Variances(Decode(context));
+        int n = variance.Length;
+        long nonZero = variance.Count(v => v != 0);
+        long k = (long)(topk * nonZero);
+        var chosen = new HashSet<int>(Enumerable.Range(0, n).OrderByDescending(i => variance[i]).ThenBy(i => i).Take((int)k));
+
+        byte[][] inputs = context.Inputs.Select(i => i.Data.ToArray()).ToArray();
+        SelectPassRunner run = (arguments, words) => RunSelectPass(select, arguments, inputs, words);
+        Assert.Equal(n - nonZero, MagnitudeSelection.CountEqual(select, n, 0, MagnitudeSelect.SortKey(0f), run));
+        int tiePasses = SelectPassesRun[2];
+        IReadOnlyList<SelectionQuery> queries = plan.SelectQueriesFor(n, run);
+        Assert.Equal(k, Assert.Single(queries).Count);
+        TopSet set = MagnitudeSelection.Select(select, n, queries, run)[0];
+        for (int i = 0; i < n; i++) Assert.True(chosen.Contains(i) == set.Contains(variance[i], i), $"position {i} (variance {variance[i]:R})");
+        float threshold = k > 0 ? chosen.Min(i => variance[i]) : 0;
+        bool split = k > 0 && Enumerable.Range(0, n).Any(i => variance[i] == threshold && !chosen.Contains(i));
+        if (split) Assert.True(SelectPassesRun[2] > tiePasses, "the threshold's copies are split, so the tie passes must run");
+    }
+
+    /// <summary>ram and ramplus_tl from their definitions in float64: changes with |δ| ≤ epsilon are ignored; one change is
+    /// taken times its model's factor (1, or 1 + r·clip(shared / max(alone, epsilon), 0, alpha)), several are averaged.
+    /// Same operations in double as the definition, so the bytes must be equal.</summary>
+    [SkippableTheory]
+    [InlineData(false, Dtype.BF16)]
+    [InlineData(true, Dtype.F32)]
+    [InlineData(true, Dtype.BF16)]
+    public void Ram_matches_a_float64_reference(bool plus, Dtype output)
+    {
+        HostCompiler.SkipIfUnavailable();
+        const double epsilon = 0.003, r = 0.7, alpha = 0.9;
+        Model[] m = [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.005), new(Dtype.BF16, 1)];
+        var global = new Dictionary<string, object> { ["epsilon"] = epsilon, ["r"] = r, ["alpha"] = alpha };
+        TensorMergeContext context = Context(Tensor, [300, 256], m, 0, output, global, 0, plus ? 3 : 4);
+        IMergeMethod method = plus ? new RamPlusTlMerge() : new RamMerge();
+        MergeKernelPlan plan = MergeKernelPlan.TryCreate(method, context, out string reason) ?? throw new InvalidOperationException(reason);
+        byte[] kernel = RunOnShim(plan, context, piece: 20000);
+
+        float[][] x = Decode(context);
+        int n = x[0].Length, tasks = x.Length - 1;
+        bool Changes(int t, int i) => Math.Abs((double)(x[t][i] - x[0][i])) > epsilon;
+        var alone = new double[tasks + 1];
+        var shared = new double[tasks + 1];
+        for (int i = 0; i < n; i++)
+        {
+            int changed = Enumerable.Range(1, tasks).Count(t => Changes(t, i));
+            for (int t = 1; t <= tasks; t++)
+                if (Changes(t, i)) { if (changed == 1) alone[t]++; else shared[t]++; }
+        }
+        double[] scale = Enumerable.Range(0, tasks + 1).Select(t => plus ? 1 + r * Math.Clamp(shared[t] / Math.Max(alone[t], epsilon), 0, alpha) : 1).ToArray();
+        Assert.Contains(scale, s => s != 1 || !plus);
+        for (int i = 0; i < n; i++)
+        {
+            var changes = Enumerable.Range(1, tasks).Where(t => Changes(t, i)).ToArray();
+            double merged = changes.Length switch
+            {
+                0 => 0,
+                1 => (double)(x[changes[0]][i] - x[0][i]) * scale[changes[0]],
+                _ => changes.Sum(t => (double)(x[t][i] - x[0][i])) / changes.Length,
+            };
+            double expected = x[0][i] + merged;
+            if (output == Dtype.F32) Assert.Equal((float)expected, BitConverter.ToSingle(kernel, 4 * i));
+            else Assert.Equal(Reference.Encode(Reference.Bf16, expected), Reference.ReadCode(Reference.Bf16, kernel, i));
+        }
+    }
+
+    /// <summary>sce from its definition in float64: weights = mean squared selected task vector, normalised; at a selected
+    /// position the deltas of the sign of their sum are averaged with those weights; elsewhere the base. The reference adds
+    /// the squares in plain order (the kernels in LaneSum's), so an output may be one code off, rarely.</summary>
+    [SkippableTheory]
+    [InlineData(1.0)]
+    [InlineData(0.5)]
+    public void Sce_matches_a_float64_reference(double topk)
+    {
+        HostCompiler.SkipIfUnavailable();
+        Model[] m = [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.01), new(Dtype.BF16, 1)];
+        TensorMergeContext context = Context(Tensor, [200, 128], m, 0, Dtype.BF16, new Dictionary<string, object> { ["select_topk"] = topk }, 0, 7);
+        MergeKernelPlan plan = MergeKernelPlan.TryCreate(new SceMerge(), context, out string reason) ?? throw new InvalidOperationException(reason);
+        byte[] kernel = RunOnShim(plan, context, piece: 9000);
+
+        float[][] x = Decode(context);
+        float[] variance = Variances(x);
+        int n = variance.Length, tasks = x.Length - 1;
+        long k = (long)(topk * variance.Count(v => v != 0));
+        var selected = topk < 1
+            ? new HashSet<int>(Enumerable.Range(0, n).OrderByDescending(i => variance[i]).ThenBy(i => i).Take((int)k))
+            : new HashSet<int>(Enumerable.Range(0, n));
+        double Delta(int t, int i) => x[t][i] - x[0][i];
+        double[] weights = Enumerable.Range(1, tasks).Select(t => selected.Sum(i => Delta(t, i) * Delta(t, i)) / n).ToArray();
+        double total = weights.Sum();
+        weights = weights.Select(w => w / total).ToArray();
+        int off = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double expected = x[0][i];
+            if (selected.Contains(i))
+            {
+                double sum = Enumerable.Range(1, tasks).Sum(t => Delta(t, i));
+                var agreeing = Enumerable.Range(1, tasks).Where(t => sum >= 0 ? Delta(t, i) > 0 : Delta(t, i) < 0).ToArray();
+                double divisor = agreeing.Sum(t => weights[t - 1]);
+                expected += agreeing.Sum(t => Delta(t, i) * weights[t - 1]) / (divisor == 0 ? 1 : divisor);
+            }
+            uint want = Reference.Encode(Reference.Bf16, expected)!.Value, code = Reference.ReadCode(Reference.Bf16, kernel, i);
+            if (code == want) continue;
+            Assert.True(Math.Abs((int)code - (int)want) == 1, $"element {i}: expected {want:x4}, got {code:x4}");
+            off++;
+        }
+        Assert.True(off <= n / 100, $"{off} of {n} elements are one code off the float64 reference");
+    }
+}
