@@ -285,8 +285,10 @@ public sealed class CpuEqualityShimTests
             Dtype.BF16, della, 0, 1), out _));
         Assert.NotNull(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0,
             Dtype.BF16, della, 0, 1), out _));
-        Assert.NotNull(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50],
-            [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.0, Epsilon: 0.1), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0, Dtype.BF16, della, 0, 1), out _));
+        // a density 0 model first: the L1 spans still hold whole MagPrune rows (21 rows of 3000 = 63000 elements)
+        MergeKernelPlan? zeroFirst = MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [40, 3000],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.0, Epsilon: 0.1), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0, Dtype.BF16, della, 0, 1), out _);
+        Assert.Equal(63000, Assert.IsType<MergeKernelPlan>(zeroFirst).NormChunkElements);
         // slerp of three models (the CPU's error), model_stock with one other model
         Assert.Null(MergeKernelPlan.TryCreate(new Slerp(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
             Dtype.BF16, new Dictionary<string, object> { ["t"] = 0.5 }, 0, 1), out _));
