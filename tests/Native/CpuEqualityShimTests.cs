@@ -174,6 +174,18 @@ public sealed class CpuEqualityShimTests
         ["ramplus_tl f16 to bf16, alpha clip"] = new(new RamPlusTlMerge(), "model.layers.6.mlp.gate_proj.weight", [96, 160],
             [new(Dtype.F16, 1), new(Dtype.F16, 1), new(Dtype.F16, 1)], 0, Dtype.BF16,
             new() { ["epsilon"] = 0.002, ["r"] = 1.5, ["alpha"] = 0.05 }, Piece: 4000),
+        // arcee_fusion: the rows' KL on the host (ArceeFusion.RowKl), three order statistics of the importances selected on
+        // the device (bf16 differences tie often within a row), the threshold on the host, then the map
+        ["arcee_fusion bf16"] = new(new ArceeFusion(), "model.layers.7.mlp.down_proj.weight", [96, 160],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.02)], 0, Dtype.BF16, new(), Piece: 5000),
+        ["arcee_fusion mixed, base second, to f16"] = new(new ArceeFusion(), "model.layers.7.self_attn.q_proj.weight", [64, 300],
+            [new(Dtype.F16, 1, Spread: 0.05), new(Dtype.F32, 1)], 1, Dtype.F16, new()),
+        ["arcee_fusion 1-D f32, two spans"] = new(new ArceeFusion(), "model.norm.weight", [70000],
+            [new(Dtype.F32, 1), new(Dtype.F32, 1, Spread: 0.3)], 0, Dtype.F32, new(), Piece: 30001),
+        ["arcee_fusion five elements"] = new(new ArceeFusion(), "model.layers.7.input_layernorm.weight", [5],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.5)], 0, Dtype.BF16, new()),
+        ["arcee_fusion identical models (KL 0 everywhere)"] = new(new ArceeFusion(), "model.layers.7.mlp.up_proj.weight", [32, 64],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 1e-30)], 0, Dtype.F32, new()),
     };
 
     public static TheoryData<string> CaseNames => new(Cases.Keys);
@@ -188,10 +200,10 @@ public sealed class CpuEqualityShimTests
         c.Method.Merge(cpu);
         MergeKernelPlan plan = MergeKernelPlan.TryCreate(c.Method, cpu, out string reason) ?? throw new InvalidOperationException(reason);
         Assert.Equal(c.Global.GetValueOrDefault("rescale") is "true" or "l1" || c.Method is SceMerge or RamPlusTlMerge, plan.Norms is not null);
-        Assert.Equal(c.Method is SceMerge && (double)c.Global["select_topk"] < 1, plan.Select is not null && !plan.IsMagnitude);
+        Assert.Equal(c.Method is SceMerge && (double)c.Global["select_topk"] < 1 || c.Method is ArceeFusion, plan.Select is not null && !plan.IsMagnitude);
         Assert.Equal(c.Method is Slerp or ModelStock or Multislerp or Nuslerp or Karcher, plan.Gram is not null);
         Assert.Equal(c.Method is ModelStock or Nuslerp && c.Shape.Length > 1 && c.Global.GetValueOrDefault("filter_wise") is not false
-            && c.Global.GetValueOrDefault("nuslerp_flatten") is not true, plan.HasRowCoefficients);
+            && c.Global.GetValueOrDefault("nuslerp_flatten") is not true || c.Method is ArceeFusion, plan.HasRowCoefficients);
         byte[] kernel = RunOnShim(plan, WithNewOutput(cpu), c.Piece);
         Assert.True(cpu.Output.Span.SequenceEqual(kernel), name + ": " + FirstDifference(cpu.Output.ToArray(), kernel, c.Output));
     }
@@ -255,6 +267,31 @@ public sealed class CpuEqualityShimTests
         Assert.Contains("antipodal", shim.Message);
     }
 
+    /// <summary>arcee_fusion with a NaN or an infinity in an input: the CPU's quickselect over NaN importances has no
+    /// order-statistic meaning the device could reproduce, so the plan hands the job to the CPU method after reading the
+    /// inputs; the bytes are the CPU's.</summary>
+    [SkippableTheory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void Arcee_fusion_with_a_non_finite_input_runs_on_the_cpu(float special)
+    {
+        HostCompiler.SkipIfUnavailable();
+        const int count = 64;
+        float[] a = Enumerable.Range(0, count).Select(i => (i % 9 - 4) * 0.01f).ToArray();
+        float[] b = a.Select((v, i) => i == 37 ? special : v + (i % 5) * 0.003f).ToArray();
+        var inputs = new[] { a, b }.Select((values, m) =>
+        {
+            var bytes = new byte[count * 4];
+            DtypeConversion.Encode(Dtype.F32, values, bytes, 0);
+            return new MergeInput("m" + m, "t", Dtype.F32, [4, 16], bytes, m == 0, ParameterBag.Empty);
+        }).ToList();
+        var context = new TensorMergeContext("t", inputs, 0, ParameterBag.Empty, [4, 16], Dtype.F32, new byte[count * 4], 0, false, new ExecutionSettings(1));
+        new ArceeFusion().Merge(context);
+        MergeKernelPlan plan = MergeKernelPlan.TryCreate(new ArceeFusion(), context, out string reason) ?? throw new InvalidOperationException(reason);
+        Assert.Null(plan.HostRowValues(context));
+        Assert.Equal(context.Output.ToArray(), RunOnShim(plan, WithNewOutput(context), count));
+    }
+
     [Fact]
     public void Jobs_the_kernels_do_not_reproduce_are_left_to_the_cpu()
     {
@@ -262,8 +299,15 @@ public sealed class CpuEqualityShimTests
         Model[] models = [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5)];
         TensorMergeContext Make(Dtype output = Dtype.BF16, int baseIndex = 0, Model[]? m = null)
             => Context("t", [8, 8], m ?? models, baseIndex, output, global, 0, 1);
-        Assert.Null(MergeKernelPlan.TryCreate(new ArceeFusion(), Make(), out string reason));
-        Assert.Contains("arcee_fusion", reason);
+        Assert.Null(MergeKernelPlan.TryCreate(new PassthroughMerge(), Make(), out string reason));
+        Assert.Contains("passthrough", reason);
+        // arcee_fusion: three models (the CPU's error), no base, fewer than five elements
+        Model[] pair = [new(Dtype.BF16, 1), new(Dtype.BF16, 1)];
+        Assert.Null(MergeKernelPlan.TryCreate(new ArceeFusion(), Context("t", [8], [.. pair, new(Dtype.BF16, 1)], 0, Dtype.BF16, new Dictionary<string, object>(), 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new ArceeFusion(), Context("t", [8], pair, -1, Dtype.BF16, new Dictionary<string, object>(), 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new ArceeFusion(), Context("t", [4], pair, 0, Dtype.BF16, new Dictionary<string, object>(), 0, 1), out reason));
+        Assert.Contains("fewer than 5", reason);
+        Assert.NotNull(MergeKernelPlan.TryCreate(new ArceeFusion(), Context("t", [5], pair, 0, Dtype.BF16, new Dictionary<string, object>(), 0, 1), out _));
         // sce and the RAM family without a base (the CPU's error), or with only the base (a copy); a missing parameter
         foreach (IMergeMethod vote in new IMergeMethod[] { new SceMerge(), new RamMerge(), new RamPlusTlMerge() })
         {
@@ -352,10 +396,12 @@ public sealed class EngineShimTests
     [InlineData("sce", "", "select_topk: 0.4")]
     [InlineData("ram", "")]
     [InlineData("ramplus_tl", "", "epsilon: 0.001, r: 0.5, alpha: 0.5")]
+    [InlineData("arcee_fusion", "")]
     public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra, string global = "")
     {
         HostCompiler.SkipIfUnavailable();
         using var backend = new ShimBackend();
-        await EngineComparison.AssertSameFilesAsync(method, extra, backend, () => backend.JobsRun, hidden: 32, globalParameters: global);
+        await EngineComparison.AssertSameFilesAsync(method, extra, backend, () => backend.JobsRun, hidden: 32, globalParameters: global,
+            secondModel: method != "arcee_fusion");
     }
 }

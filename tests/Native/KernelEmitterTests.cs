@@ -35,6 +35,8 @@ public sealed class KernelEmitterTests
         ["sce_n2_b1_f16.cu"] = KernelEmitter.EmitSce(2, 1, [Dtype.F16, Dtype.F32], Dtype.F16, selected: false),
         ["ram_n3_b0.cu"] = KernelEmitter.EmitRam(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.F16], Dtype.BF16),
         ["ram_counts_n3_b2.cu"] = KernelEmitter.EmitRamCounts(3, 2, [Dtype.BF16, Dtype.F16, Dtype.BF16]),
+        ["arcee_select_b1.cu"] = KernelEmitter.EmitImportanceSelect(1, [Dtype.F16, Dtype.BF16]),
+        ["arcee_fusion_b0.cu"] = KernelEmitter.EmitArceeFusion(0, [Dtype.BF16, Dtype.BF16], Dtype.BF16),
     };
 
     [Theory]

@@ -34,11 +34,14 @@ public sealed class MergeKernelPlan
     private readonly DellaPlan? della;
     private readonly ScePlan? sce;
     private readonly RamPlan? ram;
+    private readonly ArceePlan? arcee;
 
     private MergeKernelPlan(EmittedKernel map, EmittedKernel? norms, double[] weights, double[] densities, double[] scales,
         double divisor, double lambda, bool l1, int[] tasks, ulong seed, uint nameHash, IReadOnlyList<Dtype> inputDtypes, Dtype output,
-        MagnitudePlan? magnitude = null, GeometricPlan? geometric = null, DellaPlan? della = null, ScePlan? sce = null, RamPlan? ram = null)
+        MagnitudePlan? magnitude = null, GeometricPlan? geometric = null, DellaPlan? della = null, ScePlan? sce = null, RamPlan? ram = null,
+        ArceePlan? arcee = null)
     {
+        this.arcee = arcee;
         this.della = della;
         this.sce = sce;
         this.ram = ram;
@@ -69,16 +72,32 @@ public sealed class MergeKernelPlan
 
     /// <summary>The magnitude select kernel that runs first (TIES trim, Model Breadcrumbs), else null; its queries are
     /// <see cref="SelectQueries"/>, and <see cref="MasksFrom"/> turns their answers into the map's mask parameters.</summary>
-    public EmittedKernel? Select => magnitude?.Select ?? sce?.Select;
+    public EmittedKernel? Select => magnitude?.Select ?? sce?.Select ?? arcee?.Select;
 
     /// <summary>The selections <see cref="Select"/> must answer (empty without it) when they are known from the parameters
     /// alone; see <see cref="SelectQueriesFor"/>.</summary>
-    public IReadOnlyList<SelectionQuery> SelectQueries => magnitude?.Queries ?? [];
+    public IReadOnlyList<SelectionQuery> SelectQueries => magnitude?.Queries ?? arcee?.Queries ?? [];
 
     /// <summary>The selections <see cref="Select"/> must answer for a tensor of <paramref name="count"/> elements: SCE's
     /// count depends on the data, which a first pass of the select kernel (launched through <paramref name="run"/>) counts.</summary>
     public IReadOnlyList<SelectionQuery> SelectQueriesFor(long count, SelectPassRunner run)
         => sce is { Select: not null } ? sce.Queries(count, run) : SelectQueries;
+
+    /// <summary>Fills the plan's own scalar arguments of a <see cref="Select"/> launch (arcee_fusion's row width; the caller
+    /// also sets <c>row_coefficients</c> when <see cref="HasRowCoefficients"/>).</summary>
+    public void SetSelectArguments(KernelArguments arguments) => arcee?.SetSelectArguments(arguments);
+
+    /// <summary>True when the host computes one value per row before the device passes (arcee_fusion's KL):
+    /// <see cref="HostRowValues"/> gives them, and the caller uploads them as <c>row_coefficients</c>.</summary>
+    public bool HasHostRows => arcee is not null;
+
+    /// <summary>The per-row values the host computes from the job's inputs, or null when the job must run on the CPU after
+    /// all (<see cref="RunOnCpu"/>: arcee_fusion with a NaN or infinite input).</summary>
+    public double[]? HostRowValues(TensorMergeContext context)
+        => (arcee ?? throw new InvalidOperationException("this plan has no host rows")).RowKl(context);
+
+    /// <summary>Merges the job with the CPU method (for a job that <see cref="HostRowValues"/> turned away).</summary>
+    public static void RunOnCpu(TensorMergeContext context) => new ArceeFusion().Merge(context);
 
     /// <summary>True for the methods with a magnitude mask (ties, breadcrumbs, breadcrumbs_ties).</summary>
     public bool IsMagnitude => magnitude is not null;
@@ -113,7 +132,7 @@ public sealed class MergeKernelPlan
 
     /// <summary>True when the map takes one set of coefficients per row, from a device buffer that the caller fills with
     /// <see cref="CoefficientsFromGram"/>'s values and passes as <c>row_coefficients</c>.</summary>
-    public bool HasRowCoefficients => geometric is { RowWidth: > 0 };
+    public bool HasRowCoefficients => geometric is { RowWidth: > 0 } || arcee is not null;
 
     /// <summary>Fills the scalar arguments of <see cref="Gram"/> (the caller sets the pointers).</summary>
     public void SetGramArguments(KernelArguments arguments, long count) => arguments.Set("count", (ulong)count).Set("span", (ulong)GramSpan);
@@ -138,7 +157,7 @@ public sealed class MergeKernelPlan
     public static bool HasKernels(IMergeMethod method)
         => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge or TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge
             or Slerp or ModelStock or Multislerp or Nuslerp or Karcher or Nearswap or DellaMerge or DellaLinearMerge
-            or SceMerge or RamMerge or RamPlusTlMerge;
+            or SceMerge or RamMerge or RamPlusTlMerge or ArceeFusion;
 
     /// <summary>The plan of one tensor job of a merge plan (decided before its bytes are read).</summary>
     public static MergeKernelPlan? TryCreate(MergePlan plan, TensorJob job, out string reason)
@@ -179,6 +198,7 @@ public sealed class MergeKernelPlan
                 : method is Nearswap ? NearswapPlan(inputs, baseIndex, global, dtypes, output, seed, nameHash, out reason)
                 : method is Slerp or ModelStock or Multislerp or Nuslerp or Karcher
                     ? Geometric(method, outputName, inputs, baseIndex, global, outputShape, dtypes, output, seed, nameHash, out reason)
+                : method is ArceeFusion ? Arcee(inputs, baseIndex, outputShape, dtypes, output, seed, nameHash, out reason)
                 : method is SceMerge or RamMerge or RamPlusTlMerge
                     ? Vote(method, inputs, baseIndex, global, outputShape, dtypes, output, seed, nameHash, out reason)
                 : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, outputShape, out reason);
@@ -226,6 +246,15 @@ public sealed class MergeKernelPlan
         };
         return plan is null ? null
             : new MergeKernelPlan(plan.Combine, null, [], [], [], 1, 1, false, [], seed, nameHash, dtypes, output, geometric: plan);
+    }
+
+    private static MergeKernelPlan? Arcee(IReadOnlyList<KernelInput> inputs, int baseIndex, long[] outputShape, Dtype[] dtypes, Dtype output,
+        ulong seed, uint nameHash, out string reason)
+    {
+        ArceePlan? arcee = ArceePlan.Create(inputs, baseIndex, outputShape, dtypes, out reason);
+        return arcee is null ? null
+            : new MergeKernelPlan(KernelEmitter.EmitArceeFusion(baseIndex, dtypes, output), null, [], [], [], 1, 1, false, [], seed, nameHash, dtypes,
+                output, arcee: arcee);
     }
 
     /// <summary>sce and the RAM family: task vectors from the base, a map that elects or counts per position.</summary>
@@ -362,6 +391,7 @@ public sealed class MergeKernelPlan
         }
         if (sce is not null) { sce.SetMapArguments(arguments, first, count, l1Scales, masks); return; }
         if (ram is not null) { ram.SetMapArguments(arguments, count, l1Scales); return; }
+        if (arcee is not null) { arcee.SetMapArguments(arguments, first, count, masks); return; }
         if (geometric is not null)
         {
             if (coefficients is null) throw new InvalidOperationException("the Gram matrix must be reduced before the map pass");
@@ -409,6 +439,7 @@ public sealed class MergeKernelPlan
     public MagnitudeMasks MasksFrom(IReadOnlyList<TopSet> selected)
     {
         if (sce is not null) return sce.Masks(selected);
+        if (arcee is not null) return ArceePlan.Masks(selected);
         if (magnitude is null) throw new InvalidOperationException("this plan has no magnitude mask");
         return magnitude.Masks(selected);
     }

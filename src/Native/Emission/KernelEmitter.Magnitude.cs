@@ -65,7 +65,7 @@ public static partial class KernelEmitter
     }
 
     /// <summary>The parameter layout shared by the select kernels (<see cref="EmitMagnitudeSelect"/>, <see cref="EmitVarianceSelect"/>).</summary>
-    private static KernelParameterLayout SelectLayout(int modelCount)
+    private static KernelParameterLayout SelectLayout(int modelCount, IEnumerable<(string, KernelParameterType, int?, string)>? extra)
     {
         int queries = MaxSelectQueries(modelCount);
         return KernelParameterLayout.Create(
@@ -80,14 +80,15 @@ public static partial class KernelEmitter
             ("queries", KernelParameterType.UInt32, null, "queries in this launch"),
             ("stream", KernelParameterType.UInt32, queries, "input whose |delta| query q reads"),
             ("key", KernelParameterType.UInt32, queries, "pass 1: the key prefix (high 16 bits); passes 2, 3: the threshold key"),
-        });
+        }.Concat(extra ?? []));
     }
 
     /// <summary>The four passes of a select kernel over the keys that <paramref name="keyCode"/> (given an indent) declares as
     /// <c>dm_u32 key</c> for query q at element i.</summary>
-    private static EmittedKernel EmitSelect(string name, string description, int modelCount, Func<string, string> keyCode)
+    private static EmittedKernel EmitSelect(string name, string description, int modelCount, Func<string, string> keyCode,
+        IEnumerable<(string, KernelParameterType, int?, string)>? extraFields = null)
     {
-        KernelParameterLayout layout = SelectLayout(modelCount);
+        KernelParameterLayout layout = SelectLayout(modelCount, extraFields);
         var body = new StringBuilder();
         body.Append("    dm_u64* result = (dm_u64*)p.result;\n");
         body.Append("    if (p.pass == 3u)\n    {\n");

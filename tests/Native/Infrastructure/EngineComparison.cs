@@ -9,7 +9,7 @@ namespace DotnetMerge.Cuda.Tests.Infrastructure;
 internal static class EngineComparison
 {
     public static async Task AssertSameFilesAsync(string method, string extra, IMergeBackend backend, Func<int> jobsRun, int hidden = 256,
-        string globalParameters = "")
+        string globalParameters = "", bool secondModel = true)
     {
         string root = Path.Combine(Path.GetTempPath(), "dm-backend-e2e-" + Guid.NewGuid().ToString("N")[..8]);
         try
@@ -28,8 +28,7 @@ internal static class EngineComparison
                     parameters: {weight: 0.2}
                   - model: {{Path.Combine(root, "a")}}
                     parameters: {weight: 0.5{{more}}}
-                  - model: {{Path.Combine(root, "b")}}
-                    parameters: {weight: 0.4{{more}}}
+                {{(secondModel ? $"  - model: {Path.Combine(root, "b")}\n    parameters: {{weight: 0.4{more}}}" : "")}}
                 dtype: bfloat16
 
                 """ + parameters;
