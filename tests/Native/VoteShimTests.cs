@@ -160,4 +160,80 @@ public sealed class VoteShimTests
         }
         Assert.True(off <= n / 100, $"{off} of {n} elements are one code off the float64 reference");
     }
+
+    private static TensorMergeContext F32Pair(float[] a, float[] b, long[] shape, Dtype output)
+    {
+        var inputs = new[] { a, b }.Select((values, m) =>
+        {
+            var bytes = new byte[values.Length * 4];
+            DtypeConversion.Encode(Dtype.F32, values, bytes, 0);
+            return new MergeInput("m" + m, "t", Dtype.F32, shape, bytes, m == 0, ParameterBag.Empty);
+        }).ToList();
+        return new TensorMergeContext("t", inputs, 0, ParameterBag.Empty, shape, output, new byte[output.ByteCount(a.Length)], 0, false,
+            new ExecutionSettings(2));
+    }
+
+    /// <summary>arcee_fusion from its definition: per row KL(softmax(b) + 1e-8 ‖ softmax(a) + 1e-8) in float64, importance
+    /// (float)(|b − a|·KL), the order statistics ⌊q·(n − 1)⌋ of a sort of all importances, threshold median + 1.5·IQR,
+    /// output b where importance ≥ threshold, else a.</summary>
+    [SkippableTheory]
+    [InlineData(40, 96)]
+    [InlineData(1, 3001)]
+    [InlineData(2, 40)]
+    public void Arcee_fusion_matches_a_sorting_reference(int rows, int width)
+    {
+        HostCompiler.SkipIfUnavailable();
+        var random = new Random(rows * 1000 + width);
+        int n = rows * width;
+        // bf16-like coarse values: many equal |b − a| within a row, so the order statistics tie
+        float[] a = Enumerable.Range(0, n).Select(_ => random.Next(-40, 41) / 64f).ToArray();
+        // a few large changes: the tail above median + 1.5·IQR
+        float[] b = a.Select(v => random.Next(25) == 0 ? v + random.Next(-64, 65) / 16f : v + random.Next(-6, 7) / 128f).ToArray();
+        TensorMergeContext context = F32Pair(a, b, rows == 1 ? [width] : [rows, width], Dtype.F32);
+        MergeKernelPlan plan = MergeKernelPlan.TryCreate(new ArceeFusion(), context, out string reason) ?? throw new InvalidOperationException(reason);
+        byte[] kernel = RunOnShim(plan, context, piece: 1000);
+
+        var importance = new float[n];
+        for (int r = 0; r < rows; r++)
+        {
+            double maxA = double.NegativeInfinity, maxB = double.NegativeInfinity, sumA = 0, sumB = 0, kl = 0;
+            for (int e = r * width; e < (r + 1) * width; e++) { maxA = Math.Max(maxA, a[e]); maxB = Math.Max(maxB, b[e]); }
+            for (int e = r * width; e < (r + 1) * width; e++) { sumA += Math.Exp(a[e] - maxA); sumB += Math.Exp(b[e] - maxB); }
+            for (int e = r * width; e < (r + 1) * width; e++)
+            {
+                double pb = Math.Exp(b[e] - maxB) / sumB + 1e-8, pa = Math.Exp(a[e] - maxA) / sumA + 1e-8;
+                kl += pb * Math.Log(pb / pa);
+            }
+            for (int e = r * width; e < (r + 1) * width; e++) importance[e] = (float)(Math.Abs((double)b[e] - a[e]) * kl);
+        }
+        float[] sorted = importance.Order().ToArray();
+        double threshold = sorted[(int)(0.5 * (n - 1))] + 1.5 * ((double)sorted[(int)(0.75 * (n - 1))] - sorted[(int)(0.25 * (n - 1))]);
+        int donor = 0;
+        for (int e = 0; e < n; e++)
+        {
+            float expected = importance[e] >= threshold ? b[e] : a[e];
+            if (importance[e] >= threshold) donor++;
+            Assert.Equal(BitConverter.SingleToUInt32Bits(expected), BitConverter.ToUInt32(kernel, 4 * e));
+        }
+        Assert.InRange(donor, 1, n - 1);
+    }
+
+    /// <summary>Rows where b is a shifted by an exact constant have identical softmaxes: KL 0, importance 0. With most rows
+    /// like that, the quartiles and the median are 0, the threshold is 0, and every element (importance ≥ 0) takes b, also
+    /// in the rows whose importance equals the threshold exactly.</summary>
+    [SkippableFact]
+    public void Arcee_fusion_takes_the_donor_where_the_importance_equals_the_threshold()
+    {
+        HostCompiler.SkipIfUnavailable();
+        const int rows = 8, width = 16;
+        float[] a = Enumerable.Range(0, rows * width).Select(i => (i * 7 % 23 - 11) / 64f).ToArray();
+        float[] b = a.Select((v, i) => i / width < rows - 1 ? v + 0.25f : v + (i % 3) / 32f).ToArray();
+        TensorMergeContext context = F32Pair(a, b, [rows, width], Dtype.BF16);
+        new ArceeFusion().Merge(context);
+        MergeKernelPlan plan = MergeKernelPlan.TryCreate(new ArceeFusion(), context, out string reason) ?? throw new InvalidOperationException(reason);
+        byte[] kernel = RunOnShim(plan, WithNewOutput(context), rows * width);
+        Assert.Equal(context.Output.ToArray(), kernel);
+        for (int e = 0; e < rows * width; e++)
+            Assert.Equal(Reference.Encode(Reference.Bf16, b[e]), Reference.ReadCode(Reference.Bf16, kernel, e));
+    }
 }
