@@ -40,12 +40,13 @@ public sealed class VoteShimTests
     }
 
     /// <summary>SCE keeps ⌊topk·(positions of non-zero variance)⌋ positions: the largest variances, the lower index first
-    /// among equal ones (bf16 task vectors make many equal variances, so the threshold's copies are split).</summary>
+    /// among equal ones (bf16 task vectors make many equal variances; in the second case the threshold's copies are split
+    /// between kept and dropped, so the tie passes decide).</summary>
     [SkippableTheory]
-    [InlineData(0.3, 4)]
-    [InlineData(0.9, 3)]
-    [InlineData(0.02, 2)]
-    public void Sce_selects_the_top_share_of_the_non_zero_variances(double topk, int models)
+    [InlineData(0.3, 4, false)]
+    [InlineData(0.9, 3, true)]
+    [InlineData(0.02, 2, false)]
+    public void Sce_selects_the_top_share_of_the_non_zero_variances(double topk, int models, bool thresholdSplit)
     {
         HostCompiler.SkipIfUnavailable();
         Model[] m = Enumerable.Range(0, models).Select(_ => new Model(Dtype.BF16, 1)).ToArray();
@@ -68,6 +69,7 @@ public sealed class VoteShimTests
         for (int i = 0; i < n; i++) Assert.True(chosen.Contains(i) == set.Contains(variance[i], i), $"position {i} (variance {variance[i]:R})");
         float threshold = k > 0 ? chosen.Min(i => variance[i]) : 0;
         bool split = k > 0 && Enumerable.Range(0, n).Any(i => variance[i] == threshold && !chosen.Contains(i));
+        Assert.Equal(thresholdSplit, split);
         if (split) Assert.True(SelectPassesRun[2] > tiePasses, "the threshold's copies are split, so the tie passes must run");
     }
 
