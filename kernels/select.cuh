@@ -13,6 +13,14 @@
 // The sort key of |delta| (MagnitudeSelect.SortKey(MathF.Abs(delta)) on the CPU).
 __device__ __forceinline__ dm_u32 dm_magnitude_key(float delta) { return (dm_f32_to_bits(delta) & 0x7fffffffu) | 0x80000000u; }
 
+// The order-preserving key of any float (MagnitudeSelect.SortKey): -NaN < -inf < ... < -0 < +0 < ... < +inf < +NaN.
+// For a value whose sign bit is clear (|delta|, a variance) it equals dm_magnitude_key.
+__device__ __forceinline__ dm_u32 dm_sort_key(float value)
+{
+    const dm_u32 bits = dm_f32_to_bits(value);
+    return (bits & 0x80000000u) != 0u ? ~bits : (bits | 0x80000000u);
+}
+
 // Whether the element of key `key` at tensor index `element` is in the set (threshold key, end).
 __device__ __forceinline__ bool dm_in_top(dm_u32 key, dm_u64 element, dm_u32 threshold, dm_u64 end)
 {

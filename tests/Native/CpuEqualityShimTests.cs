@@ -121,6 +121,11 @@ public sealed class CpuEqualityShimTests
         ["della_linear f16 inverse, densities 0 and 1, rows of 1000"] = new(new DellaLinearMerge(), "model.layers.9.mlp.up_proj.weight", [48, 1000],
             [new(Dtype.F16, 0.2, 1.0), new(Dtype.F16, 0), new(Dtype.F16, 0.6, 0.6, Epsilon: 0.15), new(Dtype.F16, 0.3, 0.0, Epsilon: 0.1)], 1, Dtype.F16,
             new() { ["normalize"] = false, ["lambda"] = 1.1, ["rescale"] = "inverse" }, Seed: 5),
+        // a density 0 model before a MagPrune one: the CPU's chunks follow the MagPrune rows whatever the order; rows of 3000
+        // elements make the L1 spans 21 rows (63000 elements), not 65536
+        ["della l1 to f32, density 0 before a pruned model, rows of 3000"] = new(new DellaMerge(), "model.layers.9.mlp.down_proj.weight", [40, 3000],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 0.5, 0.0, Epsilon: 0.1), new(Dtype.BF16, 0.4, 0.6, Epsilon: 0.2), new(Dtype.F32, 0.3, 0.5, Epsilon: 0.1)], 0,
+            Dtype.F32, new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "l1" }, Seed: 11, Piece: 20000),
         ["della_linear 1-D l1 f32 to bf16"] = new(new DellaLinearMerge(), "model.norm.weight", [3000],
             [new(Dtype.F32, 0), new(Dtype.F32, 0.7, 0.4, Epsilon: 0.3)], 0, Dtype.BF16,
             new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "l1" }, Seed: 9),
@@ -133,6 +138,54 @@ public sealed class CpuEqualityShimTests
         ["breadcrumbs_ties f32 to bf16 normalized"] = new(new BreadcrumbsTiesMerge(), "model.embed_tokens.weight", [250, 128],
             [new(Dtype.F32, 0), new(Dtype.F32, 0.5, 0.6, 0.05), new(Dtype.BF16, 0.3, 0.3, 0.1), new(Dtype.F32, 0.2, 0.8, 0.02)], 0, Dtype.BF16,
             new() { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "false" }, Piece: 7777),
+        // sce: sums of squares (LaneSum order, two chunks of 65536 here) -> weights on the host (SceMerge.Weights) -> map; with
+        // select_topk < 1 the variance select kernel counts the zero variances, then selects (bf16 deltas tie often)
+        ["sce bf16 no selection"] = new(new SceMerge(), "model.layers.0.mlp.down_proj.weight", [320, 256],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.01)], 0, Dtype.BF16,
+            new() { ["select_topk"] = 1.0 }, Piece: 30001),
+        ["sce bf16 select_topk 0.3, ties in the variance"] = new(new SceMerge(), "model.layers.1.mlp.up_proj.weight", [320, 256],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 1, Dtype.BF16,
+            new() { ["select_topk"] = 0.3 }, Piece: 65537),
+        ["sce mixed to f16, base last, select_topk 0.75"] = new(new SceMerge(), "model.layers.2.self_attn.q_proj.weight", [200, 96],
+            [new(Dtype.F16, 1), new(Dtype.F32, 1, Spread: 0.02), new(Dtype.BF16, 1), new(Dtype.F16, 1)], 3, Dtype.F16,
+            new() { ["select_topk"] = 0.75 }),
+        ["sce f32 one model (variance 0 everywhere: nothing selected), select_topk 0.1"] = new(new SceMerge(), "model.norm.weight", [5000],
+            [new(Dtype.F32, 1), new(Dtype.F32, 1)], 0, Dtype.F32, new() { ["select_topk"] = 0.1 }, Piece: 999),
+        ["sce select_topk 0 (nothing selected) f32 to bf16"] = new(new SceMerge(), "model.layers.3.self_attn.k_proj.weight", [96, 128],
+            [new(Dtype.F32, 1), new(Dtype.F32, 1), new(Dtype.F32, 1)], 0, Dtype.BF16, new() { ["select_topk"] = 0.0 }),
+        ["sce zero task vectors (uniform weights), select_topk 0.5"] = new(new SceMerge(), "model.layers.3.mlp.gate_proj.weight", [64, 100],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 1e-30), new(Dtype.BF16, 1, Spread: 1e-30)], 0, Dtype.BF16, new() { ["select_topk"] = 0.5 }),
+        ["sce zero task vectors, no selection"] = new(new SceMerge(), "model.layers.3.mlp.up_proj.weight", [64, 100],
+            [new(Dtype.F16, 1, Spread: 1e-30), new(Dtype.F16, 1), new(Dtype.F16, 1, Spread: 1e-30)], 1, Dtype.F16, new() { ["select_topk"] = 1.0 }),
+        // ram: one map; ramplus_tl: change counts per chunk first, RamPlusTlMerge.UniqueScale on the host
+        ["ram bf16"] = new(new RamMerge(), "model.layers.4.mlp.down_proj.weight", [320, 256],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16, new() { ["epsilon"] = 1e-5 }, Piece: 40000),
+        ["ram mixed to f16, base second, epsilon between the deltas"] = new(new RamMerge(), "model.layers.4.self_attn.v_proj.weight", [200, 96],
+            [new(Dtype.F16, 1), new(Dtype.BF16, 1), new(Dtype.F32, 1, Spread: 0.004), new(Dtype.F16, 1, Spread: 0.003)], 1, Dtype.F16,
+            new() { ["epsilon"] = 0.002 }),
+        ["ram f32, one model zero"] = new(new RamMerge(), "model.norm.weight", [5000],
+            [new(Dtype.F32, 1), new(Dtype.F32, 1, Spread: 1e-30), new(Dtype.F32, 1)], 0, Dtype.F32, new() { ["epsilon"] = 0.0 }, Piece: 1234),
+        ["ramplus_tl bf16"] = new(new RamPlusTlMerge(), "model.layers.5.mlp.up_proj.weight", [320, 256],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.006), new(Dtype.BF16, 1)], 2, Dtype.BF16,
+            new() { ["epsilon"] = 0.001, ["r"] = 0.5, ["alpha"] = 3.0 }, Piece: 50000),
+        ["ramplus_tl mixed to f32, a model with no change"] = new(new RamPlusTlMerge(), "model.layers.5.self_attn.o_proj.weight", [128, 100],
+            [new(Dtype.F32, 1), new(Dtype.F16, 1, Spread: 1e-30), new(Dtype.BF16, 1)], 0, Dtype.F32,
+            new() { ["epsilon"] = 1e-5, ["r"] = 0.1, ["alpha"] = 0.2 }),
+        ["ramplus_tl f16 to bf16, alpha clip"] = new(new RamPlusTlMerge(), "model.layers.6.mlp.gate_proj.weight", [96, 160],
+            [new(Dtype.F16, 1), new(Dtype.F16, 1), new(Dtype.F16, 1)], 0, Dtype.BF16,
+            new() { ["epsilon"] = 0.002, ["r"] = 1.5, ["alpha"] = 0.05 }, Piece: 4000),
+        // arcee_fusion: the rows' KL on the host (ArceeFusion.RowKl), three order statistics of the importances selected on
+        // the device (bf16 differences tie often within a row), the threshold on the host, then the map
+        ["arcee_fusion bf16"] = new(new ArceeFusion(), "model.layers.7.mlp.down_proj.weight", [96, 160],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.02)], 0, Dtype.BF16, new(), Piece: 5000),
+        ["arcee_fusion mixed, base second, to f16"] = new(new ArceeFusion(), "model.layers.7.self_attn.q_proj.weight", [64, 300],
+            [new(Dtype.F16, 1, Spread: 0.05), new(Dtype.F32, 1)], 1, Dtype.F16, new()),
+        ["arcee_fusion 1-D f32, two spans"] = new(new ArceeFusion(), "model.norm.weight", [70000],
+            [new(Dtype.F32, 1), new(Dtype.F32, 1, Spread: 0.3)], 0, Dtype.F32, new(), Piece: 30001),
+        ["arcee_fusion five elements"] = new(new ArceeFusion(), "model.layers.7.input_layernorm.weight", [5],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 0.5)], 0, Dtype.BF16, new()),
+        ["arcee_fusion identical models (KL 0 everywhere)"] = new(new ArceeFusion(), "model.layers.7.mlp.up_proj.weight", [32, 64],
+            [new(Dtype.BF16, 1), new(Dtype.BF16, 1, Spread: 1e-30)], 0, Dtype.F32, new()),
     };
 
     public static TheoryData<string> CaseNames => new(Cases.Keys);
@@ -146,10 +199,11 @@ public sealed class CpuEqualityShimTests
         TensorMergeContext cpu = Context(c.Tensor, c.Shape, c.Models, c.BaseIndex, c.Output, c.Global, c.Seed, name.Length);
         c.Method.Merge(cpu);
         MergeKernelPlan plan = MergeKernelPlan.TryCreate(c.Method, cpu, out string reason) ?? throw new InvalidOperationException(reason);
-        Assert.Equal(c.Global.GetValueOrDefault("rescale") is "true" or "l1", plan.Norms is not null);
+        Assert.Equal(c.Global.GetValueOrDefault("rescale") is "true" or "l1" || c.Method is SceMerge or RamPlusTlMerge, plan.Norms is not null);
+        Assert.Equal(c.Method is SceMerge && (double)c.Global["select_topk"] < 1 || c.Method is ArceeFusion, plan.Select is not null && !plan.IsMagnitude);
         Assert.Equal(c.Method is Slerp or ModelStock or Multislerp or Nuslerp or Karcher, plan.Gram is not null);
         Assert.Equal(c.Method is ModelStock or Nuslerp && c.Shape.Length > 1 && c.Global.GetValueOrDefault("filter_wise") is not false
-            && c.Global.GetValueOrDefault("nuslerp_flatten") is not true, plan.HasRowCoefficients);
+            && c.Global.GetValueOrDefault("nuslerp_flatten") is not true || c.Method is ArceeFusion, plan.HasRowCoefficients);
         byte[] kernel = RunOnShim(plan, WithNewOutput(cpu), c.Piece);
         Assert.True(cpu.Output.Span.SequenceEqual(kernel), name + ": " + FirstDifference(cpu.Output.ToArray(), kernel, c.Output));
     }
@@ -213,6 +267,31 @@ public sealed class CpuEqualityShimTests
         Assert.Contains("antipodal", shim.Message);
     }
 
+    /// <summary>arcee_fusion with a NaN or an infinity in an input: the CPU's quickselect over NaN importances has no
+    /// order-statistic meaning the device could reproduce, so the plan hands the job to the CPU method after reading the
+    /// inputs; the bytes are the CPU's.</summary>
+    [SkippableTheory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void Arcee_fusion_with_a_non_finite_input_runs_on_the_cpu(float special)
+    {
+        HostCompiler.SkipIfUnavailable();
+        const int count = 64;
+        float[] a = Enumerable.Range(0, count).Select(i => (i % 9 - 4) * 0.01f).ToArray();
+        float[] b = a.Select((v, i) => i == 37 ? special : v + (i % 5) * 0.003f).ToArray();
+        var inputs = new[] { a, b }.Select((values, m) =>
+        {
+            var bytes = new byte[count * 4];
+            DtypeConversion.Encode(Dtype.F32, values, bytes, 0);
+            return new MergeInput("m" + m, "t", Dtype.F32, [4, 16], bytes, m == 0, ParameterBag.Empty);
+        }).ToList();
+        var context = new TensorMergeContext("t", inputs, 0, ParameterBag.Empty, [4, 16], Dtype.F32, new byte[count * 4], 0, false, new ExecutionSettings(1));
+        new ArceeFusion().Merge(context);
+        MergeKernelPlan plan = MergeKernelPlan.TryCreate(new ArceeFusion(), context, out string reason) ?? throw new InvalidOperationException(reason);
+        Assert.Null(plan.HostRowValues(context));
+        Assert.Equal(context.Output.ToArray(), RunOnShim(plan, WithNewOutput(context), count));
+    }
+
     [Fact]
     public void Jobs_the_kernels_do_not_reproduce_are_left_to_the_cpu()
     {
@@ -220,8 +299,27 @@ public sealed class CpuEqualityShimTests
         Model[] models = [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5)];
         TensorMergeContext Make(Dtype output = Dtype.BF16, int baseIndex = 0, Model[]? m = null)
             => Context("t", [8, 8], m ?? models, baseIndex, output, global, 0, 1);
-        Assert.Null(MergeKernelPlan.TryCreate(new SceMerge(), Make(), out string reason));
-        Assert.Contains("sce", reason);
+        Assert.Null(MergeKernelPlan.TryCreate(new PassthroughMerge(), Make(), out string reason));
+        Assert.Contains("passthrough", reason);
+        // arcee_fusion: three models (the CPU's error), no base, fewer than five elements
+        Model[] pair = [new(Dtype.BF16, 1), new(Dtype.BF16, 1)];
+        Assert.Null(MergeKernelPlan.TryCreate(new ArceeFusion(), Context("t", [8], [.. pair, new(Dtype.BF16, 1)], 0, Dtype.BF16, new Dictionary<string, object>(), 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new ArceeFusion(), Context("t", [8], pair, -1, Dtype.BF16, new Dictionary<string, object>(), 0, 1), out _));
+        Assert.Null(MergeKernelPlan.TryCreate(new ArceeFusion(), Context("t", [4], pair, 0, Dtype.BF16, new Dictionary<string, object>(), 0, 1), out reason));
+        Assert.Contains("fewer than 5", reason);
+        Assert.NotNull(MergeKernelPlan.TryCreate(new ArceeFusion(), Context("t", [5], pair, 0, Dtype.BF16, new Dictionary<string, object>(), 0, 1), out _));
+        // sce and the RAM family without a base (the CPU's error), or with only the base (a copy); a missing parameter
+        foreach (IMergeMethod vote in new IMergeMethod[] { new SceMerge(), new RamMerge(), new RamPlusTlMerge() })
+        {
+            var parameters = new Dictionary<string, object> { ["select_topk"] = 0.5, ["epsilon"] = 1e-5, ["r"] = 0.1, ["alpha"] = 0.2 };
+            Assert.Null(MergeKernelPlan.TryCreate(vote, Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], -1, Dtype.BF16, parameters, 0, 1), out reason));
+            Assert.Contains("base", reason);
+            Assert.Null(MergeKernelPlan.TryCreate(vote, Context("t", [8], [new(Dtype.BF16, 1)], 0, Dtype.BF16, parameters, 0, 1), out _));
+            Assert.NotNull(MergeKernelPlan.TryCreate(vote, Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16, parameters, 0, 1), out _));
+        }
+        Assert.Null(MergeKernelPlan.TryCreate(new RamPlusTlMerge(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0, Dtype.BF16,
+            new Dictionary<string, object> { ["epsilon"] = 1e-5, ["alpha"] = 0.2 }, 0, 1), out reason));
+        Assert.Contains("'r'", reason);
         // DELLA rows longer than the device sort takes; density ± epsilon outside (0, 1) (the CPU's error)
         var della = new Dictionary<string, object> { ["normalize"] = true, ["lambda"] = 1.0, ["rescale"] = "true" };
         Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 5000], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0,
@@ -229,11 +327,12 @@ public sealed class CpuEqualityShimTests
         Assert.Contains("4096", reason);
         Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.5)], 0,
             Dtype.BF16, della, 0, 1), out _));
-        Assert.Null(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50],
-            [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.0, Epsilon: 0.1), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0, Dtype.BF16, della, 0, 1), out reason));
-        Assert.Contains("first pruner", reason);
         Assert.NotNull(MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [2, 50], [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0,
             Dtype.BF16, della, 0, 1), out _));
+        // a density 0 model first: the L1 spans still hold whole MagPrune rows (21 rows of 3000 = 63000 elements)
+        MergeKernelPlan? zeroFirst = MergeKernelPlan.TryCreate(new DellaMerge(), Context("t", [40, 3000],
+            [new(Dtype.BF16, 0), new(Dtype.BF16, 1, 0.0, Epsilon: 0.1), new(Dtype.BF16, 1, 0.5, Epsilon: 0.1)], 0, Dtype.BF16, della, 0, 1), out _);
+        Assert.Equal(63000, Assert.IsType<MergeKernelPlan>(zeroFirst).NormChunkElements);
         // slerp of three models (the CPU's error), model_stock with one other model
         Assert.Null(MergeKernelPlan.TryCreate(new Slerp(), Context("t", [8], [new(Dtype.BF16, 1), new(Dtype.BF16, 1), new(Dtype.BF16, 1)], 0,
             Dtype.BF16, new Dictionary<string, object> { ["t"] = 0.5 }, 0, 1), out _));
@@ -293,10 +392,16 @@ public sealed class EngineShimTests
     [InlineData("nuslerp", "")]
     [InlineData("karcher", "")]
     [InlineData("della", "density: 0.5, epsilon: 0.1")]
-    public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra)
+    [InlineData("sce", "")]
+    [InlineData("sce", "", "select_topk: 0.4")]
+    [InlineData("ram", "")]
+    [InlineData("ramplus_tl", "", "epsilon: 0.001, r: 0.5, alpha: 0.5")]
+    [InlineData("arcee_fusion", "")]
+    public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra, string global = "")
     {
         HostCompiler.SkipIfUnavailable();
         using var backend = new ShimBackend();
-        await EngineComparison.AssertSameFilesAsync(method, extra, backend, () => backend.JobsRun, hidden: 32);
+        await EngineComparison.AssertSameFilesAsync(method, extra, backend, () => backend.JobsRun, hidden: 32, globalParameters: global,
+            secondModel: method != "arcee_fusion");
     }
 }

@@ -46,11 +46,17 @@ public sealed class GpuBackendTests(ITestOutputHelper output)
     [InlineData("nuslerp", "")]
     [InlineData("karcher", "")]
     [InlineData("della", "density: 0.5, epsilon: 0.1")]
-    public async Task A_merge_on_the_gpu_writes_the_cpu_merges_files(string method, string extra)
+    [InlineData("sce", "")]
+    [InlineData("sce", "", "select_topk: 0.4")]
+    [InlineData("ram", "")]
+    [InlineData("ramplus_tl", "", "epsilon: 0.001, r: 0.5, alpha: 0.5")]
+    [InlineData("arcee_fusion", "")]
+    public async Task A_merge_on_the_gpu_writes_the_cpu_merges_files(string method, string extra, string global = "")
     {
         SkipWithoutCuda();
         using var backend = CudaBackend.Create(Probe.Value);
-        await EngineComparison.AssertSameFilesAsync(method, extra, backend, () => backend.JobsRun);
+        await EngineComparison.AssertSameFilesAsync(method, extra, backend, () => backend.JobsRun, globalParameters: global,
+            secondModel: method != "arcee_fusion");
     }
 
     [SkippableTheory]

@@ -29,6 +29,14 @@ public sealed class KernelEmitterTests
         ["della_ties_n3_b0_norm.cu"] = KernelEmitter.EmitTaskArithmetic(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, KernelMask.Flags, signConsensus: true, normalize: true),
         ["della_norms_n3_b0.cu"] = KernelEmitter.EmitNorms(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], KernelMask.Flags),
         ["magnitude_select_n3_b0.cu"] = KernelEmitter.EmitMagnitudeSelect(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.F16]),
+        ["sce_select_n3_b0.cu"] = KernelEmitter.EmitVarianceSelect(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.F16]),
+        ["sce_squares_n3_b1_select.cu"] = KernelEmitter.EmitSceSquares(3, 1, [Dtype.F32, Dtype.BF16, Dtype.F16], selected: true),
+        ["sce_n3_b0_select.cu"] = KernelEmitter.EmitSce(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.BF16], Dtype.BF16, selected: true),
+        ["sce_n2_b1_f16.cu"] = KernelEmitter.EmitSce(2, 1, [Dtype.F16, Dtype.F32], Dtype.F16, selected: false),
+        ["ram_n3_b0.cu"] = KernelEmitter.EmitRam(3, 0, [Dtype.BF16, Dtype.BF16, Dtype.F16], Dtype.BF16),
+        ["ram_counts_n3_b2.cu"] = KernelEmitter.EmitRamCounts(3, 2, [Dtype.BF16, Dtype.F16, Dtype.BF16]),
+        ["arcee_select_b1.cu"] = KernelEmitter.EmitImportanceSelect(1, [Dtype.F16, Dtype.BF16]),
+        ["arcee_fusion_b0.cu"] = KernelEmitter.EmitArceeFusion(0, [Dtype.BF16, Dtype.BF16], Dtype.BF16),
     };
 
     [Theory]

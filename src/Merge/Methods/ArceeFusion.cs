@@ -81,14 +81,25 @@ public sealed class ArceeFusion : IMergeMethod
     /// index rule), taken exactly over all values. Reorders <paramref name="values"/>.</summary>
     public static double Threshold(Span<float> values)
     {
-        int last = values.Length - 1;
-        int k1 = (int)(0.25 * last), k2 = (int)(0.5 * last), k3 = (int)(0.75 * last);
+        var (q1Index, medianIndex, q3Index) = QuantileIndices(values.Length);
+        int k1 = (int)q1Index, k2 = (int)medianIndex, k3 = (int)q3Index;
         float median = Select(values, k2);
         // After selecting k2, everything before it is <= median and everything after is >= median.
         float q1 = k1 == k2 ? median : Select(values[..k2], k1);
         float q3 = k3 == k2 ? median : Select(values[(k2 + 1)..], k3 - k2 - 1);
-        return median + 1.5 * ((double)q3 - q1);
+        return Threshold(q1, median, q3);
     }
+
+    /// <summary>The 0-based ascending order statistics the threshold reads among <paramref name="n"/> values: ⌊q·(n − 1)⌋
+    /// for q = 0.25, 0.5, 0.75 (shared with the CUDA backend).</summary>
+    public static (long Q1, long Median, long Q3) QuantileIndices(long n)
+    {
+        long last = n - 1;
+        return ((long)(0.25 * last), (long)(0.5 * last), (long)(0.75 * last));
+    }
+
+    /// <summary>median + 1.5·(Q3 − Q1) (shared with the CUDA backend).</summary>
+    public static double Threshold(float q1, float median, float q3) => median + 1.5 * ((double)q3 - q1);
 
     /// <summary>The k-th smallest value (0-based); partially reorders <paramref name="values"/> so that the value lands at
     /// index k with no larger value before it and no smaller after it. Quickselect with a median-of-three pivot, falling

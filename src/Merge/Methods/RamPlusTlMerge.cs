@@ -13,6 +13,11 @@ public sealed class RamPlusTlMerge : ReinforcedAgentMerge
     {
         double r = ctx.Global.GetDouble("r"), alpha = ctx.Global.GetDouble("alpha");
         var (unique, shared) = Counts(ctx, tasks, epsilon);
-        return tasks.Select((_, t) => 1 + r * Math.Min(Math.Max(shared[t] / Math.Max(unique[t], epsilon), 0), alpha)).ToArray();
+        return tasks.Select((_, t) => UniqueScale(unique[t], shared[t], r, alpha, epsilon)).ToArray();
     }
+
+    /// <summary>λ = 1 + r·clip(shared / max(unique, epsilon), 0, alpha) of a model that changes <paramref name="unique"/>
+    /// positions alone and <paramref name="shared"/> with others (shared with the CUDA backend).</summary>
+    public static double UniqueScale(double unique, double shared, double r, double alpha, double epsilon)
+        => 1 + r * Math.Min(Math.Max(shared / Math.Max(unique, epsilon), 0), alpha);
 }

@@ -29,7 +29,7 @@ public sealed class SceMerge : IMergeMethod
                 for (int j = 0; j < length; j++) if (VarianceAt(ins, tasks, j) != 0) count++;
                 acc[0] += count;
             })[0];
-            selected = MagnitudeSelect.SelectTop(n, (long)(Math.Abs(selectTopk) * nonZero), variance, ctx.Settings);
+            selected = MagnitudeSelect.SelectTop(n, SelectedCount(selectTopk, nonZero), variance, ctx.Settings);
         }
 
         // s_i = mean of the squared selected task vector; normalized to sum 1 (uniform when all are zero).
@@ -46,9 +46,7 @@ public sealed class SceMerge : IMergeMethod
             }
             for (int t = 0; t < tasks.Length; t++) acc[t] += LaneSum.Total(lanes.Slice(t * LaneSum.Lanes, LaneSum.Lanes));
         });
-        var weights = squares.Select(s => s / n).ToArray();
-        double total = weights.Sum();
-        for (int t = 0; t < weights.Length; t++) weights[t] = total == 0 ? 1.0 / weights.Length : weights[t] / total;
+        var weights = Weights(squares, n);
 
         bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
         ChunkLoop.Map(ctx, ctx.Inputs, (start, length, ins, output) =>
@@ -70,6 +68,20 @@ public sealed class SceMerge : IMergeMethod
                 output[j] = OutputRounding.Narrow(b[j] + mixed / (divisor == 0 ? 1 : divisor), odd);
             }
         });
+    }
+
+    /// <summary>How many positions the selection keeps: |select_topk| of those with a non-zero variance (shared with the
+    /// CUDA backend).</summary>
+    public static long SelectedCount(double selectTopk, double nonZero) => (long)(Math.Abs(selectTopk) * nonZero);
+
+    /// <summary>The models' weights from their sums of squared (selected) task vectors over <paramref name="n"/> elements:
+    /// the mean squares, normalised to sum 1, or uniform when they are all zero (shared with the CUDA backend).</summary>
+    public static double[] Weights(IReadOnlyList<double> squares, long n)
+    {
+        var weights = squares.Select(s => s / n).ToArray();
+        double total = weights.Sum();
+        for (int t = 0; t < weights.Length; t++) weights[t] = total == 0 ? 1.0 / weights.Length : weights[t] / total;
+        return weights;
     }
 
     private static bool IsSelected(TopSet? selected, float[][] deltas, int[] tasks, long start, int j)

@@ -218,11 +218,23 @@ public sealed class CudaBackend : IMergeBackend
                 return;
             }
             Pipeline(pieces, upload: true, map: null, scales: null, masks: null);
+            if (plan.HasHostRows)
+            {
+                if (plan.HostRowValues(context) is not { } rows)
+                {
+                    MergeKernelPlan.RunOnCpu(context);
+                    return;
+                }
+                DeviceBuffer buffer = backend.Grow(ref backend.coefficientBuffer, rows.Length * sizeof(double));
+                backend.streams![0].CopyToDevice(buffer, 0, MemoryMarshal.AsBytes(rows.AsSpan()));
+                backend.streams[0].Synchronize();
+            }
             MagnitudeMasks? masks = null;
             if (plan.Select is { } select)
             {
                 CudaKernel kernel = backend.Kernel(select);
-                masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueries, (arguments, words) => SelectPass(kernel, arguments, words)));
+                SelectPassRunner run = (arguments, words) => SelectPass(kernel, arguments, words);
+                masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueriesFor(count, run), run));
             }
             else if (plan.IsMagnitude)
             {
@@ -255,6 +267,8 @@ public sealed class CudaBackend : IMergeBackend
             stream.ZeroAsync(result, 0, words * sizeof(ulong));
             for (int i = 0; i < inputs.Length; i++) arguments.Set("in", i, inputs[i].DevicePointer);
             arguments.Set("result", result.DevicePointer);
+            plan.SetSelectArguments(arguments);
+            if (plan.HasRowCoefficients) arguments.Set("row_coefficients", backend.coefficientBuffer!.DevicePointer);
             bool locate = BitConverter.ToUInt32(arguments.Bytes.Slice(arguments.OffsetOf("pass"), 4)) == 3;
             uint grid = locate ? 1 : CudaKernel.GridFor(count, select.Kernel.BlockSize, backend.Device.MultiprocessorCount);
             stream.Launch(select.Function, grid, (uint)select.Kernel.BlockSize, arguments);

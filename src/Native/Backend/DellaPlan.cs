@@ -42,7 +42,6 @@ internal sealed class DellaPlan
         long row = outputShape.Length >= 2 ? outputShape[^1] : Math.Max(1, count);
         var epsilons = new double[inputs.Count];
         var modes = new uint[inputs.Count];
-        uint firstPruner = 0;
         foreach (int t in tasks)
         {
             double density = densities[t];
@@ -55,15 +54,12 @@ internal sealed class DellaPlan
                 epsilons[t] = epsilon;
                 modes[t] = 1;
             }
-            if (firstPruner == 0) firstPruner = modes[t];
         }
         if (modes.Contains(1u) && row > KernelEmitter.DellaMaxRow)
         { reason = $"della rows longer than {KernelEmitter.DellaMaxRow} elements are ranked on the CPU"; return null; }
-        // The CPU cuts its map and L1 chunks by the row length of the first pruner: a density ≤ 0 model first (no rows)
-        // gives chunks that can cut the MagPrune rows of the later models. Left to the CPU.
-        if (firstPruner == 2 && modes.Contains(1u))
-        { reason = "della with a density ≤ 0 model before a pruned one (the CPU's chunks follow the first pruner)"; return null; }
-        long normChunk = ChunkLoop.RowChunk(LaneSum.ChunkElements, row);
+        // The CPU's L1 spans hold whole rows of any MagPrune model (GeneralizedTaskArithmetic.RowLength: the longest row
+        // of a row-local pruner, whatever the models' order; a density ≤ 0 model has none).
+        long normChunk = ChunkLoop.RowChunk(LaneSum.ChunkElements, modes.Contains(1u) ? row : 0);
         reason = "";
         return new DellaPlan(KernelEmitter.EmitDellaKeep(inputs.Count, baseIndex, dtypes), row, count, (double[])densities.Clone(), epsilons, modes, normChunk);
     }

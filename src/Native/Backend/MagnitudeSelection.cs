@@ -97,6 +97,15 @@ public static class MagnitudeSelection
         return results;
     }
 
+    /// <summary>How many keys of input <paramref name="stream"/> equal <paramref name="key"/>: pass 1's histogram inside the
+    /// key's high 16 bits, read at its low 16 bits.</summary>
+    public static long CountEqual(EmittedKernel kernel, long length, int stream, uint key, SelectPassRunner run)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(run);
+        return (long)Launch(kernel, run, length, 1, [(stream, key, 0L, 0L)], KernelEmitter.SelectBins)[key & 0xffffu];
+    }
+
     private static ulong[] Launch(EmittedKernel kernel, SelectPassRunner run, long length, uint pass,
         (int Stream, uint Key, long Start, long Occurrence)[] entries, long resultWords)
     {

@@ -32,12 +32,19 @@ public sealed class MergeKernelPlan
     private readonly MagnitudePlan? magnitude;
     private readonly GeometricPlan? geometric;
     private readonly DellaPlan? della;
+    private readonly ScePlan? sce;
+    private readonly RamPlan? ram;
+    private readonly ArceePlan? arcee;
 
     private MergeKernelPlan(EmittedKernel map, EmittedKernel? norms, double[] weights, double[] densities, double[] scales,
         double divisor, double lambda, bool l1, int[] tasks, ulong seed, uint nameHash, IReadOnlyList<Dtype> inputDtypes, Dtype output,
-        MagnitudePlan? magnitude = null, GeometricPlan? geometric = null, DellaPlan? della = null)
+        MagnitudePlan? magnitude = null, GeometricPlan? geometric = null, DellaPlan? della = null, ScePlan? sce = null, RamPlan? ram = null,
+        ArceePlan? arcee = null)
     {
+        this.arcee = arcee;
         this.della = della;
+        this.sce = sce;
+        this.ram = ram;
         Map = map;
         Norms = norms;
         this.magnitude = magnitude;
@@ -58,15 +65,39 @@ public sealed class MergeKernelPlan
     /// <summary>The element-wise kernel that writes the output.</summary>
     public EmittedKernel Map { get; }
 
-    /// <summary>The L1 reduction that runs before <see cref="Map"/> (DARE with <c>rescale: l1</c>), else null.</summary>
+    /// <summary>The reduction that runs before <see cref="Map"/>, else null: the L1 norms (DARE, ties, DELLA with
+    /// <c>rescale: l1</c>), SCE's sums of squares, or RAM+'s counts. <see cref="ScalesFromNorms"/> turns its per-chunk
+    /// sums into the map's per-input factors.</summary>
     public EmittedKernel? Norms { get; }
 
     /// <summary>The magnitude select kernel that runs first (TIES trim, Model Breadcrumbs), else null; its queries are
     /// <see cref="SelectQueries"/>, and <see cref="MasksFrom"/> turns their answers into the map's mask parameters.</summary>
-    public EmittedKernel? Select => magnitude?.Select;
+    public EmittedKernel? Select => magnitude?.Select ?? sce?.Select ?? arcee?.Select;
 
-    /// <summary>The selections <see cref="Select"/> must answer (empty without it).</summary>
-    public IReadOnlyList<SelectionQuery> SelectQueries => magnitude?.Queries ?? [];
+    /// <summary>The selections <see cref="Select"/> must answer (empty without it) when they are known from the parameters
+    /// alone; see <see cref="SelectQueriesFor"/>.</summary>
+    public IReadOnlyList<SelectionQuery> SelectQueries => magnitude?.Queries ?? arcee?.Queries ?? [];
+
+    /// <summary>The selections <see cref="Select"/> must answer for a tensor of <paramref name="count"/> elements: SCE's
+    /// count depends on the data, which a first pass of the select kernel (launched through <paramref name="run"/>) counts.</summary>
+    public IReadOnlyList<SelectionQuery> SelectQueriesFor(long count, SelectPassRunner run)
+        => sce is { Select: not null } ? sce.Queries(count, run) : SelectQueries;
+
+    /// <summary>Fills the plan's own scalar arguments of a <see cref="Select"/> launch (arcee_fusion's row width; the caller
+    /// also sets <c>row_coefficients</c> when <see cref="HasRowCoefficients"/>).</summary>
+    public void SetSelectArguments(KernelArguments arguments) => arcee?.SetSelectArguments(arguments);
+
+    /// <summary>True when the host computes one value per row before the device passes (arcee_fusion's KL):
+    /// <see cref="HostRowValues"/> gives them, and the caller uploads them as <c>row_coefficients</c>.</summary>
+    public bool HasHostRows => arcee is not null;
+
+    /// <summary>The per-row values the host computes from the job's inputs, or null when the job must run on the CPU after
+    /// all (<see cref="RunOnCpu"/>: arcee_fusion with a NaN or infinite input).</summary>
+    public double[]? HostRowValues(TensorMergeContext context)
+        => (arcee ?? throw new InvalidOperationException("this plan has no host rows")).RowKl(context);
+
+    /// <summary>Merges the job with the CPU method (for a job that <see cref="HostRowValues"/> turned away).</summary>
+    public static void RunOnCpu(TensorMergeContext context) => new ArceeFusion().Merge(context);
 
     /// <summary>True for the methods with a magnitude mask (ties, breadcrumbs, breadcrumbs_ties).</summary>
     public bool IsMagnitude => magnitude is not null;
@@ -101,7 +132,7 @@ public sealed class MergeKernelPlan
 
     /// <summary>True when the map takes one set of coefficients per row, from a device buffer that the caller fills with
     /// <see cref="CoefficientsFromGram"/>'s values and passes as <c>row_coefficients</c>.</summary>
-    public bool HasRowCoefficients => geometric is { RowWidth: > 0 };
+    public bool HasRowCoefficients => geometric is { RowWidth: > 0 } || arcee is not null;
 
     /// <summary>Fills the scalar arguments of <see cref="Gram"/> (the caller sets the pointers).</summary>
     public void SetGramArguments(KernelArguments arguments, long count) => arguments.Set("count", (ulong)count).Set("span", (ulong)GramSpan);
@@ -125,7 +156,8 @@ public sealed class MergeKernelPlan
     /// <summary>The methods with GPU kernels.</summary>
     public static bool HasKernels(IMergeMethod method)
         => method is LinearMerge or TaskArithmeticMerge or DareLinearMerge or DareTiesMerge or TiesMerge or BreadcrumbsMerge or BreadcrumbsTiesMerge
-            or Slerp or ModelStock or Multislerp or Nuslerp or Karcher or Nearswap or DellaMerge or DellaLinearMerge;
+            or Slerp or ModelStock or Multislerp or Nuslerp or Karcher or Nearswap or DellaMerge or DellaLinearMerge
+            or SceMerge or RamMerge or RamPlusTlMerge or ArceeFusion;
 
     /// <summary>The plan of one tensor job of a merge plan (decided before its bytes are read).</summary>
     public static MergeKernelPlan? TryCreate(MergePlan plan, TensorJob job, out string reason)
@@ -166,6 +198,9 @@ public sealed class MergeKernelPlan
                 : method is Nearswap ? NearswapPlan(inputs, baseIndex, global, dtypes, output, seed, nameHash, out reason)
                 : method is Slerp or ModelStock or Multislerp or Nuslerp or Karcher
                     ? Geometric(method, outputName, inputs, baseIndex, global, outputShape, dtypes, output, seed, nameHash, out reason)
+                : method is ArceeFusion ? Arcee(inputs, baseIndex, outputShape, dtypes, output, seed, nameHash, out reason)
+                : method is SceMerge or RamMerge or RamPlusTlMerge
+                    ? Vote(method, inputs, baseIndex, global, outputShape, dtypes, output, seed, nameHash, out reason)
                 : TaskArithmetic(method, inputs, baseIndex, global, dtypes, output, seed, nameHash, outputShape, out reason);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or InvalidCastException or KeyNotFoundException)
@@ -211,6 +246,36 @@ public sealed class MergeKernelPlan
         };
         return plan is null ? null
             : new MergeKernelPlan(plan.Combine, null, [], [], [], 1, 1, false, [], seed, nameHash, dtypes, output, geometric: plan);
+    }
+
+    private static MergeKernelPlan? Arcee(IReadOnlyList<KernelInput> inputs, int baseIndex, long[] outputShape, Dtype[] dtypes, Dtype output,
+        ulong seed, uint nameHash, out string reason)
+    {
+        ArceePlan? arcee = ArceePlan.Create(inputs, baseIndex, outputShape, dtypes, out reason);
+        return arcee is null ? null
+            : new MergeKernelPlan(KernelEmitter.EmitArceeFusion(baseIndex, dtypes, output), null, [], [], [], 1, 1, false, [], seed, nameHash, dtypes,
+                output, arcee: arcee);
+    }
+
+    /// <summary>sce and the RAM family: task vectors from the base, a map that elects or counts per position.</summary>
+    private static MergeKernelPlan? Vote(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
+        long[] outputShape, Dtype[] dtypes, Dtype output, ulong seed, uint nameHash, out string reason)
+    {
+        // As TaskVectors.TaskIndices: a base is required (the CPU reports its absence); only the base is a copy.
+        if (baseIndex < 0 || baseIndex >= inputs.Count) { reason = "no base model (the CPU reports it)"; return null; }
+        int[] tasks = Enumerable.Range(0, inputs.Count).Where(i => i != baseIndex).ToArray();
+        if (tasks.Length == 0) { reason = "only the base model (a copy)"; return null; }
+        long count = TensorShape.ElementCount(outputShape);
+        reason = "";
+        if (method is SceMerge)
+        {
+            ScePlan sce = ScePlan.Create(inputs.Count, baseIndex, tasks, global.GetDouble("select_topk"), count, dtypes);
+            return new MergeKernelPlan(KernelEmitter.EmitSce(inputs.Count, baseIndex, dtypes, output, sce.Select is not null), sce.Squares,
+                [], [], [], 1, 1, false, tasks, seed, nameHash, dtypes, output, sce: sce);
+        }
+        RamPlan ram = RamPlan.Create(method, inputs.Count, baseIndex, tasks, global, count, dtypes);
+        return new MergeKernelPlan(KernelEmitter.EmitRam(inputs.Count, baseIndex, dtypes, output), ram.Counts,
+            [], [], [], 1, 1, false, tasks, seed, nameHash, dtypes, output, ram: ram);
     }
 
     private static MergeKernelPlan? TaskArithmetic(IMergeMethod method, IReadOnlyList<KernelInput> inputs, int baseIndex, ParameterBag global,
@@ -270,12 +335,15 @@ public sealed class MergeKernelPlan
             della: della);
     }
 
-    /// <summary>The accumulators per chunk of <see cref="Norms"/>' output (two per input).</summary>
-    public int NormAccumulators => 2 * InputDtypes.Count;
+    /// <summary>The accumulators per chunk of <see cref="Norms"/>' output (two per input; SCE: one per non-base input;
+    /// RAM+: two per non-base input).</summary>
+    public int NormAccumulators => sce?.Accumulators ?? ram?.Accumulators ?? 2 * InputDtypes.Count;
 
     /// <summary>Fills the scalar arguments of <see cref="Norms"/> (the caller sets the pointers).</summary>
     public void SetNormArguments(KernelArguments arguments, long count, MagnitudeMasks? masks = null)
     {
+        if (sce is not null) { sce.SetSquaresArguments(arguments, masks); return; }
+        if (ram is not null) { ram.SetCountArguments(arguments); return; }
         arguments.Set("count", (ulong)count).Set("chunk", (ulong)NormChunkElements);
         if (della is not null)
         {
@@ -297,6 +365,8 @@ public sealed class MergeKernelPlan
     /// pruned input gets ‖δ‖₁ / ‖kept δ‖₁ when both are at least 1e-7.</summary>
     public double[] ScalesFromNorms(ReadOnlySpan<double> partial)
     {
+        if (sce is not null) return sce.Weights(partial); // SCE: the normalised weights
+        if (ram is not null) return ram.Scales(partial); // RAM+: the unique-change factors
         int accumulators = NormAccumulators;
         var totals = new double[accumulators];
         for (int c = 0; c < partial.Length / accumulators; c++)
@@ -319,6 +389,9 @@ public sealed class MergeKernelPlan
             arguments.Set("count", (ulong)count).Set("t", lambda); // nearswap: lambda holds t
             return;
         }
+        if (sce is not null) { sce.SetMapArguments(arguments, first, count, l1Scales, masks); return; }
+        if (ram is not null) { ram.SetMapArguments(arguments, count, l1Scales); return; }
+        if (arcee is not null) { arcee.SetMapArguments(arguments, first, count, masks); return; }
         if (geometric is not null)
         {
             if (coefficients is null) throw new InvalidOperationException("the Gram matrix must be reduced before the map pass");
@@ -365,6 +438,8 @@ public sealed class MergeKernelPlan
     /// (in the same order; empty when there are none).</summary>
     public MagnitudeMasks MasksFrom(IReadOnlyList<TopSet> selected)
     {
+        if (sce is not null) return sce.Masks(selected);
+        if (arcee is not null) return ArceePlan.Masks(selected);
         if (magnitude is null) throw new InvalidOperationException("this plan has no magnitude mask");
         return magnitude.Masks(selected);
     }

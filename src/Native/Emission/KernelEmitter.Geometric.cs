@@ -29,38 +29,23 @@ public static partial class KernelEmitter
         string entry = GeometricName("dm_gram", modelCount, sources, origin, inputDtypes, null);
         string description = Invariant($"Gram matrix: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), sources {string.Join(", ", sources)}, origin {(origin < 0 ? "none" : origin.ToString(System.Globalization.CultureInfo.InvariantCulture))}");
 
-        var body = new StringBuilder();
-        body.Append(Invariant($"    __shared__ double diff[{k}][DM_BLOCK_SIZE];\n"));
-        body.Append(Invariant($"    __shared__ double lanes[{pairs}][DM_LANES];\n"));
-        body.Append("    double* partial = (double*)p.partial;\n");
-        body.Append("    const dm_u64 spans = (p.count + p.span - 1) / p.span;\n");
-        body.Append("    for (dm_u64 c = blockIdx.x; c < spans; c += gridDim.x)\n    {\n");
-        body.Append("        const dm_u64 start = c * p.span;\n");
-        body.Append("        const dm_u64 end = start + p.span < p.count ? start + p.span : p.count;\n");
-        body.Append("        // LaneSum order: thread l < DM_LANES owns accumulator l (elements at offsets = l mod DM_LANES, in order).\n");
-        for (int q = 0; q < pairs; q++) body.Append(Invariant($"        double s{q} = 0.0;\n"));
-        body.Append("        for (dm_u64 tile = start; tile < end; tile += DM_BLOCK_SIZE)\n        {\n");
-        body.Append("            const dm_u64 i = tile + threadIdx.x;\n");
-        body.Append("            if (i < end)\n            {\n");
-        body.Append(origin >= 0 ? $"                const double origin = (double){Load(inputDtypes[origin], origin)};\n" : "");
+        var element = new StringBuilder(origin >= 0 ? $"                const double origin = (double){Load(inputDtypes[origin], origin)};\n" : "");
         for (int s = 0; s < k; s++)
-            body.Append(Invariant($"                diff[{s}][threadIdx.x] = (double){Load(inputDtypes[sources[s]], sources[s])}{(origin >= 0 ? " - origin" : "")};\n"));
-        body.Append("            }\n            __syncthreads();\n");
-        body.Append("            if (threadIdx.x < DM_LANES)\n            {\n");
-        body.Append("                const unsigned int n = end - tile < DM_BLOCK_SIZE ? (unsigned int)(end - tile) : DM_BLOCK_SIZE;\n");
-        body.Append("                for (unsigned int t = threadIdx.x; t < n; t += DM_LANES)\n                {\n");
+            element.Append(Invariant($"                diff[{s}][threadIdx.x] = (double){Load(inputDtypes[sources[s]], sources[s])}{(origin >= 0 ? " - origin" : "")};\n"));
+        var laneAdds = new StringBuilder();
         int pair = 0;
         for (int a = 0; a < k; a++)
             for (int b = a; b < k; b++, pair++)
-                body.Append(Invariant($"                    s{pair} = s{pair} + diff[{a}][t] * diff[{b}][t];\n"));
-        body.Append("                }\n            }\n            __syncthreads();\n        }\n");
-        body.Append("        if (threadIdx.x < DM_LANES)\n        {\n");
-        for (int q = 0; q < pairs; q++) body.Append(Invariant($"            lanes[{q}][threadIdx.x] = s{q};\n"));
-        body.Append("        }\n        __syncthreads();\n");
-        body.Append("        if (threadIdx.x == 0)\n        {\n");
-        for (int q = 0; q < pairs; q++) body.Append(Invariant($"            partial[c * {pairs} + {q}] = dm_lane_total(lanes[{q}]);\n"));
-        body.Append("        }\n        __syncthreads();\n    }\n");
-        return Assemble(entry, description, layout, ["dtype.cuh", "reduce.cuh"], body.ToString(), modelCount, ReductionBlockSize);
+                laneAdds.Append(Invariant($"                    s{pair} = s{pair} + diff[{a}][t] * diff[{b}][t];\n"));
+        string body = LaneReduction(
+            Invariant($"    __shared__ double diff[{k}][DM_BLOCK_SIZE];\n    __shared__ double lanes[{pairs}][DM_LANES];\n"),
+            "spans", "span",
+            string.Concat(Enumerable.Range(0, pairs).Select(q => Invariant($"        double s{q} = 0.0;\n"))),
+            element.ToString(),
+            laneAdds.ToString(),
+            string.Concat(Enumerable.Range(0, pairs).Select(q => Invariant($"            lanes[{q}][threadIdx.x] = s{q};\n"))),
+            string.Concat(Enumerable.Range(0, pairs).Select(q => Invariant($"            partial[c * {pairs} + {q}] = dm_lane_total(lanes[{q}]);\n"))));
+        return Assemble(entry, description, layout, ["dtype.cuh", "reduce.cuh"], body, modelCount, ReductionBlockSize);
     }
 
     /// <summary>The combine map of the geometric methods, in the CPU's operations (VectorMath.CombineSegment): with o =

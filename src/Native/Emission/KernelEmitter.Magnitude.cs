@@ -58,8 +58,17 @@ public static partial class KernelEmitter
     {
         Validate(modelCount, inputDtypes, Dtype.F32);
         ValidateBase(modelCount, baseIndex);
+        var name = new StringBuilder("dm_magnitude_select").Append(Invariant($"_n{modelCount}_b{baseIndex}"));
+        foreach (Dtype d in inputDtypes) name.Append('_').Append(Suffix(d));
+        string description = Invariant($"magnitude select: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), base: input {baseIndex}");
+        return EmitSelect(name.ToString(), description, modelCount, indent => KeySwitch(modelCount, baseIndex, inputDtypes, "p.stream[q]", indent));
+    }
+
+    /// <summary>The parameter layout shared by the select kernels (<see cref="EmitMagnitudeSelect"/>, <see cref="EmitVarianceSelect"/>).</summary>
+    private static KernelParameterLayout SelectLayout(int modelCount, IEnumerable<(string, KernelParameterType, int?, string)>? extra)
+    {
         int queries = MaxSelectQueries(modelCount);
-        var layout = KernelParameterLayout.Create(
+        return KernelParameterLayout.Create(
         new (string, KernelParameterType, int?, string)[]
         {
             ("in", KernelParameterType.InputPointer, modelCount, "input i, element 0 of the tensor"),
@@ -71,11 +80,15 @@ public static partial class KernelEmitter
             ("queries", KernelParameterType.UInt32, null, "queries in this launch"),
             ("stream", KernelParameterType.UInt32, queries, "input whose |delta| query q reads"),
             ("key", KernelParameterType.UInt32, queries, "pass 1: the key prefix (high 16 bits); passes 2, 3: the threshold key"),
-        });
-        var name = new StringBuilder("dm_magnitude_select").Append(Invariant($"_n{modelCount}_b{baseIndex}"));
-        foreach (Dtype d in inputDtypes) name.Append('_').Append(Suffix(d));
-        string description = Invariant($"magnitude select: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), base: input {baseIndex}");
+        }.Concat(extra ?? []));
+    }
 
+    /// <summary>The four passes of a select kernel over the keys that <paramref name="keyCode"/> (given an indent) declares as
+    /// <c>dm_u32 key</c> for query q at element i.</summary>
+    private static EmittedKernel EmitSelect(string name, string description, int modelCount, Func<string, string> keyCode,
+        IEnumerable<(string, KernelParameterType, int?, string)>? extraFields = null)
+    {
+        KernelParameterLayout layout = SelectLayout(modelCount, extraFields);
         var body = new StringBuilder();
         body.Append("    dm_u64* result = (dm_u64*)p.result;\n");
         body.Append("    if (p.pass == 3u)\n    {\n");
@@ -84,7 +97,7 @@ public static partial class KernelEmitter
         body.Append(Invariant($"            const dm_u64 end = p.start[q] + {SelectTile}ull < p.count ? p.start[q] + {SelectTile}ull : p.count;\n"));
         body.Append("            dm_u64 seen = 0, found = ~0ull;\n");
         body.Append("            for (dm_u64 i = p.start[q]; i < end; ++i)\n            {\n");
-        body.Append(KeySwitch(modelCount, baseIndex, inputDtypes, "p.stream[q]", "                "));
+        body.Append(keyCode("                "));
         body.Append("                if (key == p.key[q] && ++seen == p.occurrence[q]) { found = i; break; }\n");
         body.Append("            }\n            result[q] = found;\n        }\n        return;\n    }\n");
         body.Append("    if (p.pass == 2u)\n    {\n");
@@ -96,7 +109,7 @@ public static partial class KernelEmitter
         body.Append("            for (dm_u32 q = 0; q < p.queries; ++q)\n            {\n");
         body.Append("                dm_u64 matches = 0;\n");
         body.Append("                for (dm_u64 i = start + threadIdx.x; i < end; i += blockDim.x)\n                {\n");
-        body.Append(KeySwitch(modelCount, baseIndex, inputDtypes, "p.stream[q]", "                    "));
+        body.Append(keyCode("                    "));
         body.Append("                    if (key == p.key[q]) ++matches;\n");
         body.Append("                }\n");
         body.Append("                const dm_u64 total = dm_block_sum(matches, scratch);\n");
@@ -104,13 +117,13 @@ public static partial class KernelEmitter
         body.Append("            }\n        }\n        return;\n    }\n");
         body.Append(LoopHead);
         body.Append("        for (dm_u32 q = 0; q < p.queries; ++q)\n        {\n");
-        body.Append(KeySwitch(modelCount, baseIndex, inputDtypes, "p.stream[q]", "            "));
+        body.Append(keyCode("            "));
         body.Append(Invariant($"            dm_u64* histogram = result + (dm_u64)q * {SelectBins}u;\n"));
         body.Append("            if (p.pass == 0u) atomicAdd(histogram + (key >> 16), 1ull);\n");
         body.Append("            else if ((key >> 16) == (p.key[q] >> 16)) atomicAdd(histogram + (key & 0xffffu), 1ull);\n");
         body.Append("        }\n");
         body.Append(LoopTail);
-        return Assemble(name.ToString(), description, layout, ["dtype.cuh", "select.cuh", "reduce.cuh"], body.ToString(), modelCount, BlockSize);
+        return Assemble(name, description, layout, ["dtype.cuh", "select.cuh", "reduce.cuh"], body.ToString(), modelCount, BlockSize);
     }
 
     /// <summary>Queries one select launch can carry: two per non-base input (Model Breadcrumbs' kept and outlier sets).</summary>

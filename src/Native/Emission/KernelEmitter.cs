@@ -214,48 +214,63 @@ public static partial class KernelEmitter
         string description = Invariant($"{(magnitude ? "magnitude trim" : flags ? "DELLA" : "DARE")} L1 norms: {inputDtypes.Count} inputs ({string.Join(", ", inputDtypes.Select(Suffix))}), base: input {baseIndex}");
 
         int[] others = Enumerable.Range(0, modelCount).Where(i => i != baseIndex).ToArray();
-        var body = new StringBuilder();
-        body.Append("    __shared__ float all[DM_MODEL_COUNT][DM_BLOCK_SIZE];\n");
-        body.Append("    __shared__ float kept[DM_MODEL_COUNT][DM_BLOCK_SIZE];\n");
-        body.Append("    __shared__ double lanes[2 * DM_MODEL_COUNT][DM_LANES];\n");
-        body.Append("    double* partial = (double*)p.partial;\n");
-        body.Append("    const dm_u64 chunks = (p.count + p.chunk - 1) / p.chunk;\n");
-        body.Append("    for (dm_u64 c = blockIdx.x; c < chunks; c += gridDim.x)\n    {\n");
-        body.Append("        const dm_u64 start = c * p.chunk;\n");
-        body.Append("        const dm_u64 end = start + p.chunk < p.count ? start + p.chunk : p.count;\n");
-        body.Append("        // LaneSum order: thread l < DM_LANES owns accumulator l (elements at offsets = l mod DM_LANES, in order).\n");
-        foreach (int i in others) body.Append(Invariant($"        double all{i} = 0.0, kept{i} = 0.0;\n"));
-        body.Append("        for (dm_u64 tile = start; tile < end; tile += DM_BLOCK_SIZE)\n        {\n");
-        body.Append("            const dm_u64 i = tile + threadIdx.x;\n");
-        body.Append("            if (i < end)\n            {\n");
-        body.Append($"                const float base = {Load(inputDtypes[baseIndex], baseIndex)};\n");
+        var element = new StringBuilder($"                const float base = {Load(inputDtypes[baseIndex], baseIndex)};\n");
         foreach (int i in others)
         {
-            body.Append(Invariant($"                const float magnitude{i} = dm_abs32({Load(inputDtypes[i], i)} - base);\n"));
-            body.Append(Invariant($"                all[{i}][threadIdx.x] = magnitude{i};\n"));
-            body.Append(magnitude ? Invariant($"                kept[{i}][threadIdx.x] = {MagnitudeKeep(i, $"magnitude{i}", "i")} ? magnitude{i} : 0.0f;\n")
+            element.Append(Invariant($"                const float magnitude{i} = dm_abs32({Load(inputDtypes[i], i)} - base);\n"));
+            element.Append(Invariant($"                all[{i}][threadIdx.x] = magnitude{i};\n"));
+            element.Append(magnitude ? Invariant($"                kept[{i}][threadIdx.x] = {MagnitudeKeep(i, $"magnitude{i}", "i")} ? magnitude{i} : 0.0f;\n")
                 : flags ? Invariant($"                kept[{i}][threadIdx.x] = {FlagsKeep(i, "i")} ? magnitude{i} : 0.0f;\n")
                 : Invariant($"                kept[{i}][threadIdx.x] = dm_bernoulli_keep(p.seed, {i}u, p.name_hash, i, p.density[{i}]) ? magnitude{i} : 0.0f;\n"));
         }
+        string body = LaneReduction(
+            "    __shared__ float all[DM_MODEL_COUNT][DM_BLOCK_SIZE];\n    __shared__ float kept[DM_MODEL_COUNT][DM_BLOCK_SIZE];\n    __shared__ double lanes[2 * DM_MODEL_COUNT][DM_LANES];\n",
+            "chunks", "chunk",
+            string.Concat(others.Select(i => Invariant($"        double all{i} = 0.0, kept{i} = 0.0;\n"))),
+            element.ToString(),
+            string.Concat(others.Select(i => Invariant($"                    all{i} = all{i} + (double)all[{i}][t];\n                    kept{i} = kept{i} + (double)kept[{i}][t];\n"))),
+            string.Concat(others.Select(i => Invariant($"            lanes[{2 * i}][threadIdx.x] = all{i};\n            lanes[{2 * i + 1}][threadIdx.x] = kept{i};\n"))),
+            string.Concat(others.Select(i => Invariant($"            partial[c * {2 * modelCount} + {2 * i}] = dm_lane_total(lanes[{2 * i}]);\n            partial[c * {2 * modelCount} + {2 * i + 1}] = dm_lane_total(lanes[{2 * i + 1}]);\n"))));
+        string[] headers = magnitude ? ["dtype.cuh", "select.cuh", "reduce.cuh", "merge_ops.cuh"]
+            : flags ? ["dtype.cuh", "reduce.cuh", "merge_ops.cuh"]
+            : ["dtype.cuh", "philox.cuh", "reduce.cuh", "merge_ops.cuh"];
+        return Assemble(name.ToString(), description, layout, headers, body, modelCount, ReductionBlockSize);
+    }
+
+    /// <summary>The body of a LaneSum reduction kernel (<see cref="ReductionBlockSize"/> threads per block): one block per span
+    /// of <c>p.<paramref name="size"/></c> elements, grid-stride over the spans. Per tile of the span, every thread runs
+    /// <paramref name="element"/> for element i (writing its values to shared memory), then thread l &lt; 16 runs
+    /// <paramref name="laneAdds"/> for the tile's elements t ≡ l (mod 16), in order; at the span's end
+    /// <paramref name="lanesStore"/> (threads &lt; 16) and <paramref name="partialWrites"/> (thread 0, dm_lane_total) write
+    /// the span's totals to <c>partial</c>.</summary>
+    private static string LaneReduction(string shared, string spans, string size, string accumulators, string element, string laneAdds,
+        string lanesStore, string partialWrites)
+    {
+        var body = new StringBuilder(shared);
+        body.Append("    double* partial = (double*)p.partial;\n");
+        body.Append($"    const dm_u64 {spans} = (p.count + p.{size} - 1) / p.{size};\n");
+        body.Append($"    for (dm_u64 c = blockIdx.x; c < {spans}; c += gridDim.x)\n    {{\n");
+        body.Append($"        const dm_u64 start = c * p.{size};\n");
+        body.Append($"        const dm_u64 end = start + p.{size} < p.count ? start + p.{size} : p.count;\n");
+        body.Append("        // LaneSum order: thread l < DM_LANES owns accumulator l (elements at offsets = l mod DM_LANES, in order).\n");
+        body.Append(accumulators);
+        body.Append("        for (dm_u64 tile = start; tile < end; tile += DM_BLOCK_SIZE)\n        {\n");
+        body.Append("            const dm_u64 i = tile + threadIdx.x;\n");
+        body.Append("            if (i < end)\n            {\n");
+        body.Append(element);
         body.Append("            }\n            __syncthreads();\n");
         body.Append("            if (threadIdx.x < DM_LANES)\n            {\n");
         body.Append("                const unsigned int n = end - tile < DM_BLOCK_SIZE ? (unsigned int)(end - tile) : DM_BLOCK_SIZE;\n");
         body.Append("                for (unsigned int t = threadIdx.x; t < n; t += DM_LANES)\n                {\n");
-        foreach (int i in others)
-            body.Append(Invariant($"                    all{i} = all{i} + (double)all[{i}][t];\n                    kept{i} = kept{i} + (double)kept[{i}][t];\n"));
+        body.Append(laneAdds);
         body.Append("                }\n            }\n            __syncthreads();\n        }\n");
         body.Append("        if (threadIdx.x < DM_LANES)\n        {\n");
-        foreach (int i in others)
-            body.Append(Invariant($"            lanes[{2 * i}][threadIdx.x] = all{i};\n            lanes[{2 * i + 1}][threadIdx.x] = kept{i};\n"));
+        body.Append(lanesStore);
         body.Append("        }\n        __syncthreads();\n");
         body.Append("        if (threadIdx.x == 0)\n        {\n");
-        foreach (int i in others)
-            body.Append(Invariant($"            partial[c * {2 * modelCount} + {2 * i}] = dm_lane_total(lanes[{2 * i}]);\n            partial[c * {2 * modelCount} + {2 * i + 1}] = dm_lane_total(lanes[{2 * i + 1}]);\n"));
+        body.Append(partialWrites);
         body.Append("        }\n        __syncthreads();\n    }\n");
-        string[] headers = magnitude ? ["dtype.cuh", "select.cuh", "reduce.cuh", "merge_ops.cuh"]
-            : flags ? ["dtype.cuh", "reduce.cuh", "merge_ops.cuh"]
-            : ["dtype.cuh", "philox.cuh", "reduce.cuh", "merge_ops.cuh"];
-        return Assemble(name.ToString(), description, layout, headers, body.ToString(), modelCount, ReductionBlockSize);
+        return body.ToString();
     }
 
     private const string LoopHead =

@@ -7,7 +7,7 @@
 
 // ==== kernels/dtype.cuh ==== (106 lines inlined)
 // ==== kernels/philox.cuh ==== (67 lines inlined)
-// ==== kernels/select.cuh ==== (19 lines inlined)
+// ==== kernels/select.cuh ==== (27 lines inlined)
 // ==== generated ====
 struct dm_params
 {

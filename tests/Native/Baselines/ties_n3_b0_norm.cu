@@ -6,7 +6,7 @@
 #define DM_BLOCK_SIZE 256
 
 // ==== kernels/dtype.cuh ==== (106 lines inlined)
-// ==== kernels/select.cuh ==== (19 lines inlined)
+// ==== kernels/select.cuh ==== (27 lines inlined)
 // ==== kernels/merge_ops.cuh ==== (27 lines inlined)
 // ==== generated ====
 struct dm_params

@@ -55,9 +55,28 @@ internal static class CpuFixtures
         int[] sizes = plan.InputDtypes.Select(KernelEmitter.ElementSize).ToArray();
         int outputSize = KernelEmitter.ElementSize(plan.OutputDtype);
         byte[][] inputs = context.Inputs.Select((x, i) => x.Data.Span[..checked((int)(count * sizes[i]))].ToArray()).ToArray();
+        byte[]? hostRows = null;
+        if (plan.HasHostRows)
+        {
+            if (plan.HostRowValues(context) is not { } rows)
+            {
+                TensorMergeContext cpu = WithNewOutput(context);
+                MergeKernelPlan.RunOnCpu(cpu);
+                return cpu.Output.ToArray();
+            }
+            hostRows = MemoryMarshal.AsBytes(rows.AsSpan()).ToArray();
+        }
+        var rowSlot = hostRows is null ? null : new[] { ("row_coefficients", hostRows) };
         MagnitudeMasks? masks = null;
         if (plan.Select is { } select)
-            masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueries, (arguments, words) => RunSelectPass(select, arguments, inputs, words)));
+        {
+            SelectPassRunner run = (arguments, words) =>
+            {
+                plan.SetSelectArguments(arguments);
+                return RunSelectPass(select, arguments, inputs, words, rowSlot);
+            };
+            masks = plan.MasksFrom(MagnitudeSelection.Select(select, count, plan.SelectQueriesFor(count, run), run));
+        }
         else if (plan.IsMagnitude)
             masks = plan.MasksFrom([]);
         byte[]? flags = null;
@@ -95,7 +114,7 @@ internal static class CpuFixtures
             KernelArguments arguments = plan.Map.CreateArguments();
             plan.SetMapArguments(arguments, start, length, scales, masks, coefficients);
             byte[][] slices = inputs.Select((b, i) => b[(int)(start * sizes[i])..(int)((start + length) * sizes[i])]).ToArray();
-            var extra = plan.HasRowCoefficients ? new[] { ("row_coefficients", MemoryMarshal.AsBytes(coefficients.AsSpan()).ToArray()) } : flagSlot;
+            var extra = rowSlot ?? (plan.HasRowCoefficients ? new[] { ("row_coefficients", MemoryMarshal.AsBytes(coefficients.AsSpan()).ToArray()) } : flagSlot);
             byte[] result = HostCompiler.RunKernel(plan.Map, arguments, slices, checked((int)(length * outputSize)), grid: 3, block: 64, extraInputs: extra);
             result.CopyTo(output, (int)(start * outputSize));
         }
@@ -108,12 +127,13 @@ internal static class CpuFixtures
 
     /// <summary>One select pass on the shim, as CudaBackend launches it: over the whole tensor, into a zeroed buffer, on
     /// several blocks of real threads (the histograms' atomicAdds race as on a GPU).</summary>
-    public static ulong[] RunSelectPass(EmittedKernel select, KernelArguments arguments, byte[][] inputs, long words)
+    public static ulong[] RunSelectPass(EmittedKernel select, KernelArguments arguments, byte[][] inputs, long words,
+        IReadOnlyList<(string Field, byte[] Data)>? extraInputs = null)
     {
         uint pass = BitConverter.ToUInt32(arguments.Bytes.Slice(arguments.OffsetOf("pass"), 4));
         Interlocked.Increment(ref SelectPassesRun[pass]);
         byte[] result = HostCompiler.RunKernel(select, arguments, inputs, checked((int)(words * sizeof(ulong))), grid: pass == 3 ? 1u : 3u,
-            block: 64, outputField: "result");
+            block: 64, outputField: "result", extraInputs: extraInputs);
         return MemoryMarshal.Cast<byte, ulong>(result).ToArray();
     }
 

@@ -8,7 +8,8 @@ namespace DotnetMerge.Cuda.Tests.Infrastructure;
 /// every safetensors file must be byte-identical.</summary>
 internal static class EngineComparison
 {
-    public static async Task AssertSameFilesAsync(string method, string extra, IMergeBackend backend, Func<int> jobsRun, int hidden = 256)
+    public static async Task AssertSameFilesAsync(string method, string extra, IMergeBackend backend, Func<int> jobsRun, int hidden = 256,
+        string globalParameters = "", bool secondModel = true)
     {
         string root = Path.Combine(Path.GetTempPath(), "dm-backend-e2e-" + Guid.NewGuid().ToString("N")[..8]);
         try
@@ -18,6 +19,7 @@ internal static class EngineComparison
             await SyntheticModels.WriteFineTuneAsync(Path.Combine(root, "a"), spec, new FineTune("a", "mlp", 0, 0.02, 1, 11));
             await SyntheticModels.WriteFineTuneAsync(Path.Combine(root, "b"), spec, new FineTune("b", "self_attn", 0, 0.03, 1, 12));
             string more = extra.Length > 0 ? ", " + extra : "";
+            string parameters = globalParameters.Length > 0 ? $"parameters: {{{globalParameters}}}\n" : "";
             string text = $$"""
                 merge_method: {{method}}
                 base_model: {{Path.Combine(root, "base")}}
@@ -26,10 +28,10 @@ internal static class EngineComparison
                     parameters: {weight: 0.2}
                   - model: {{Path.Combine(root, "a")}}
                     parameters: {weight: 0.5{{more}}}
-                  - model: {{Path.Combine(root, "b")}}
-                    parameters: {weight: 0.4{{more}}}
+                {{(secondModel ? $"  - model: {Path.Combine(root, "b")}\n    parameters: {{weight: 0.4{more}}}" : "")}}
                 dtype: bfloat16
-                """;
+
+                """ + parameters;
             var definition = MergeRunner.ParseDefinition(text, Path.Combine(root, "merge.yaml"), out _);
             var options = new MergeOptions { Seed = 5, WorkingDirectory = root, CopyTokenizer = false };
             await MergeRunner.RunAsync(definition, Path.Combine(root, "cpu"), options, null, CancellationToken.None);

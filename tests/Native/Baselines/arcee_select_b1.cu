@@ -1,0 +1,94 @@
+// dotnet-merge generated kernel (emitter v2); regenerate rather than edit.
+// arcee_fusion importance select: inputs (f16, bf16), base: input 1
+// launch: blockDim.x = 256, any gridDim.x (grid-stride loop); one by-value parameter, struct dm_params.
+
+#define DM_MODEL_COUNT 2
+#define DM_BLOCK_SIZE 256
+
+// ==== kernels/dtype.cuh ==== (106 lines inlined)
+// ==== kernels/select.cuh ==== (27 lines inlined)
+// ==== kernels/reduce.cuh ==== (37 lines inlined)
+// ==== generated ====
+struct dm_params
+{
+    const void* in[2];          // @0: input i, element 0 of the tensor
+    void* result;               // @16: dm_u64[]: the pass's histograms, tile counts or indices
+    dm_u64 count;               // @24: elements of the tensor
+    dm_u64 start[2];            // @32: pass 3: first element of the tile to search for query q
+    dm_u64 occurrence[2];       // @48: pass 3: which copy of key[q] (1-based) to find
+    dm_u32 pass;                // @64: 0: high histogram, 1: low histogram, 2: tie counts per tile, 3: tie index
+    dm_u32 queries;             // @68: queries in this launch
+    dm_u32 stream[2];           // @72: input whose |delta| query q reads
+    dm_u32 key[2];              // @80: pass 1: the key prefix (high 16 bits); passes 2, 3: the threshold key
+    const void* row_coefficients;// @88: double[rows]: each row's KL(softmax(b) || softmax(a))
+    dm_u64 width;               // @96: elements per row
+}; // 104 bytes
+
+extern "C" __global__ void __launch_bounds__(DM_BLOCK_SIZE) dm_arcee_select_b1_f16_bf16(const dm_params p)
+{
+    dm_u64* result = (dm_u64*)p.result;
+    if (p.pass == 3u)
+    {
+        if (blockIdx.x != 0u || threadIdx.x != 0u) return;
+        for (dm_u32 q = 0; q < p.queries; ++q)
+        {
+            const dm_u64 end = p.start[q] + 4096ull < p.count ? p.start[q] + 4096ull : p.count;
+            dm_u64 seen = 0, found = ~0ull;
+            for (dm_u64 i = p.start[q]; i < end; ++i)
+            {
+                const float x = dm_load_bf16(p.in[1], i);
+                const float y = dm_load_f16(p.in[0], i);
+                const double difference = (double)y - (double)x;
+                const double row_kl = ((const double*)p.row_coefficients)[(i) / p.width];
+                const float importance = (float)((difference < 0.0 ? -difference : difference + 0.0) * row_kl);
+                dm_u32 key = dm_sort_key(importance);
+                if (key == p.key[q] && ++seen == p.occurrence[q]) { found = i; break; }
+            }
+            result[q] = found;
+        }
+        return;
+    }
+    if (p.pass == 2u)
+    {
+        __shared__ dm_u64 scratch[DM_BLOCK_SIZE];
+        const dm_u64 tiles = (p.count + 4095ull) / 4096ull;
+        for (dm_u64 tile = blockIdx.x; tile < tiles; tile += gridDim.x)
+        {
+            const dm_u64 start = tile * 4096ull;
+            const dm_u64 end = start + 4096ull < p.count ? start + 4096ull : p.count;
+            for (dm_u32 q = 0; q < p.queries; ++q)
+            {
+                dm_u64 matches = 0;
+                for (dm_u64 i = start + threadIdx.x; i < end; i += blockDim.x)
+                {
+                    const float x = dm_load_bf16(p.in[1], i);
+                    const float y = dm_load_f16(p.in[0], i);
+                    const double difference = (double)y - (double)x;
+                    const double row_kl = ((const double*)p.row_coefficients)[(i) / p.width];
+                    const float importance = (float)((difference < 0.0 ? -difference : difference + 0.0) * row_kl);
+                    dm_u32 key = dm_sort_key(importance);
+                    if (key == p.key[q]) ++matches;
+                }
+                const dm_u64 total = dm_block_sum(matches, scratch);
+                if (threadIdx.x == 0u) result[q * tiles + tile] = total;
+            }
+        }
+        return;
+    }
+    const dm_u64 stride = (dm_u64)blockDim.x * gridDim.x;
+    for (dm_u64 i = (dm_u64)blockIdx.x * blockDim.x + threadIdx.x; i < p.count; i += stride)
+    {
+        for (dm_u32 q = 0; q < p.queries; ++q)
+        {
+            const float x = dm_load_bf16(p.in[1], i);
+            const float y = dm_load_f16(p.in[0], i);
+            const double difference = (double)y - (double)x;
+            const double row_kl = ((const double*)p.row_coefficients)[(i) / p.width];
+            const float importance = (float)((difference < 0.0 ? -difference : difference + 0.0) * row_kl);
+            dm_u32 key = dm_sort_key(importance);
+            dm_u64* histogram = result + (dm_u64)q * 65536u;
+            if (p.pass == 0u) atomicAdd(histogram + (key >> 16), 1ull);
+            else if ((key >> 16) == (p.key[q] >> 16)) atomicAdd(histogram + (key & 0xffffu), 1ull);
+        }
+    }
+}
