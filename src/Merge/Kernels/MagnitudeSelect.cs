@@ -222,33 +222,44 @@ public static class MagnitudeSelect
         var low = new uint[q];
         for (int i = 0; i < q; i++)
         {
-            var sorted = SortDescending(samples[i]);
             double f = (double)queries[i].Count / length, position = f * m;
             double margin = 6 * Math.Sqrt(m * f * (1 - f)) + 32;
             long top = (long)Math.Floor(position - margin), bottom = (long)Math.Ceiling(position + margin);
-            high[i] = top < 0 ? uint.MaxValue : sorted[top];
-            low[i] = bottom >= m ? 0u : sorted[bottom];
+            high[i] = top < 0 ? uint.MaxValue : RankDescending(samples[i], (int)top);
+            low[i] = bottom >= m ? 0u : RankDescending(samples[i], (int)bottom);
         }
         return (high, low);
     }
 
-    /// <summary>The keys in descending order: an LSD radix sort (four 8-bit digits), several times cheaper than a
-    /// comparison sort for the 65,536 keys of a sample.</summary>
-    internal static uint[] SortDescending(uint[] keys)
+    /// <summary>The key at 0-based position <paramref name="rank"/> of <paramref name="keys"/> sorted in descending
+    /// order (what a sort would put there), by an MSD radix select: a histogram of the top 11 bits finds the bucket
+    /// of the rank, only that bucket's keys go on to the next 11 bits, then the last 10. About two passes over the
+    /// sample instead of a full sort's eight.</summary>
+    internal static uint RankDescending(ReadOnlySpan<uint> keys, int rank)
     {
-        var from = keys;
-        var to = new uint[keys.Length];
-        Span<int> offsets = stackalloc int[256];
-        for (int shift = 0; shift < 32; shift += 8)
+        if ((uint)rank >= (uint)keys.Length) throw new ArgumentOutOfRangeException(nameof(rank));
+        Span<int> counts = stackalloc int[2048];
+        uint prefix = 0, prefixMask = 0;
+        var candidates = keys;
+        uint[]? buffer = null;
+        foreach (var (shift, bits) in new[] { (21, 11), (10, 11), (0, 10) })
         {
-            offsets.Clear();
-            foreach (uint k in from) offsets[255 - (int)((k >> shift) & 0xFF)]++;
-            int sum = 0;
-            for (int d = 0; d < 256; d++) { int c = offsets[d]; offsets[d] = sum; sum += c; }
-            foreach (uint k in from) to[offsets[255 - (int)((k >> shift) & 0xFF)]++] = k;
-            (from, to) = (to, from);
+            var digits = counts[..(1 << bits)];
+            digits.Clear();
+            uint digitMask = (1u << bits) - 1;
+            foreach (uint k in candidates) digits[(int)((k >> shift) & digitMask)]++;
+            int digit = digits.Length - 1;
+            while (rank >= digits[digit]) rank -= digits[digit--]; // from the largest digit down
+            prefix |= (uint)digit << shift;
+            prefixMask |= digitMask << shift;
+            if (shift == 0) break;
+            // Keep the keys of the chosen bucket (with the same higher digits): rank now counts within them.
+            buffer ??= new uint[digits[digit]];
+            int n = 0;
+            foreach (uint k in candidates) if ((k & prefixMask) == prefix) buffer[n++] = k;
+            candidates = buffer.AsSpan(0, n).ToArray();
         }
-        return from;
+        return prefix;
     }
 
     /// <summary>Counts the keys above <paramref name="high"/>, equal to it and equal to <paramref name="low"/>, and

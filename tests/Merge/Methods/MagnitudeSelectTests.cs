@@ -106,12 +106,19 @@ public class MagnitudeSelectTests
     }
 
     [Fact]
-    public void Sample_radix_sort_orders_keys_descending()
+    public void Sample_rank_selection_gives_what_a_descending_sort_puts_at_each_rank()
     {
         var random = new Random(3);
-        var keys = Enumerable.Range(0, 65536).Select(_ => (uint)random.NextInt64(0, 1L << 32)).Concat([0u, uint.MaxValue, 7u, 7u]).ToArray();
-        var expected = keys.OrderByDescending(k => k).ToArray();
-        Assert.Equal(expected, MagnitudeSelect.SortDescending([.. keys]));
+        // Uniform keys, heavy duplicates sharing their top bits (like bf16 |delta| keys), and the extremes.
+        var keys = Enumerable.Range(0, 65536).Select(_ => (uint)random.NextInt64(0, 1L << 32))
+            .Concat(Enumerable.Range(0, 5000).Select(_ => 0xBC00_0000u + (uint)random.Next(0, 3) * 0x10000))
+            .Concat([0u, uint.MaxValue, 7u, 7u]).ToArray();
+        var sorted = keys.OrderByDescending(k => k).ToArray();
+        foreach (int rank in new[] { 0, 1, 2, 100, 4999, 5000, 30000, 65535, keys.Length - 2, keys.Length - 1 }
+            .Concat(Enumerable.Range(0, 200).Select(_ => random.Next(keys.Length))))
+            Assert.Equal(sorted[rank], MagnitudeSelect.RankDescending(keys, rank));
+        Assert.Equal(5u, MagnitudeSelect.RankDescending([5u], 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MagnitudeSelect.RankDescending(keys, keys.Length));
     }
 
     private static void AssertTopSetsMatchSort(float[] values, ExecutionSettings settings, long[] ks)
