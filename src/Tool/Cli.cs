@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
 using DotnetMerge.Planning;
@@ -35,7 +36,31 @@ public static class Cli
         {
             Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null,
         };
-        return await parse.InvokeAsync(config, cancellationToken);
+        // Help, and the help printed after a command-line error, get their usage line rewritten.
+        if (parse.Action is not (HelpAction or System.CommandLine.Invocation.ParseErrorAction)) return await parse.InvokeAsync(config, cancellationToken);
+        var help = new StringWriter();
+        config.Output = help;
+        int code = await parse.InvokeAsync(config, cancellationToken);
+        console.Out.Write(RewriteUsage(help.ToString(), root.Name));
+        // System.CommandLine exits with 1 on a command-line error; 1 is this tool's "unexpected error (a bug)".
+        return parse.Action is System.CommandLine.Invocation.ParseErrorAction ? ExitCodes.InvalidDefinition : code;
+    }
+
+    /// <summary>The usage line as users type it: <c>dotnet merge soup MODELS...</c>. System.CommandLine writes the
+    /// root's own CONFIG and OUTPUT arguments before every subcommand (<c>dotnet-merge &lt;config&gt; &lt;output&gt;
+    /// soup ...</c>), which reads as if a subcommand needed them.</summary>
+    internal static string RewriteUsage(string help, string rootName)
+    {
+        string rootUsage = $"  {rootName} <config> <output> ";
+        var lines = help.Split('\n');
+        for (int i = 1; i < lines.Length; i++)
+        {
+            if (lines[i - 1].TrimEnd() != "Usage:" || !lines[i].StartsWith(rootUsage, StringComparison.Ordinal)) continue;
+            string rest = lines[i][rootUsage.Length..];
+            bool subcommand = !rest.StartsWith('[');
+            lines[i] = "  dotnet merge " + (subcommand ? rest : "<config> <output> " + rest);
+        }
+        return string.Join('\n', lines);
     }
 
     /// <summary>Runs a command body, mapping anticipated failures to exit codes (the one place that does).</summary>

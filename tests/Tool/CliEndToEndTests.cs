@@ -280,5 +280,28 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Equal(0, result.ExitCode);
         foreach (var word in new[] { "check", "plan", "inspect", "demo", "run", "Exit codes", "--out-shard-size", "--allow-crimes" })
             Assert.Contains(word, result.Out);
+        Assert.Contains("Usage:\n  dotnet merge <config> <output> [command] [options]", result.Out.Replace("\r\n", "\n"));
+    }
+
+    [Theory]
+    [InlineData("soup", "dotnet merge soup <models>... [options]")]
+    [InlineData("demo", "dotnet merge demo [<directory>] [options]")]
+    [InlineData("run", "dotnet merge run <config> <output> [options]")]
+    public async Task Subcommand_help_shows_the_usage_users_type(string command, string usage)
+    {
+        // System.CommandLine writes the root's CONFIG and OUTPUT before every subcommand; the tool leaves them out.
+        var result = await CliRunner.RunAsync(command, "--help");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("Usage:\n  " + usage + "\n", result.Out.Replace("\r\n", "\n"));
+        Assert.DoesNotContain("<config> <output> " + command, result.Out);
+    }
+
+    [Fact]
+    public async Task A_command_line_error_exits_with_2_and_shows_the_usage()
+    {
+        var result = await CliRunner.RunAsync("soup");
+        Assert.True(result.ExitCode == 2, result.ToString()); // 2: invalid command line (1 is reserved for bugs)
+        Assert.Contains("Required argument 'models' missing", result.Err);
+        Assert.Contains("dotnet merge soup <models>... [options]", result.Out);
     }
 }
