@@ -253,11 +253,12 @@ public static class MagnitudeSelect
             prefix |= (uint)digit << shift;
             prefixMask |= digitMask << shift;
             if (shift == 0) break;
-            // Keep the keys of the chosen bucket (with the same higher digits): rank now counts within them.
+            // Keep the keys of the chosen bucket (with the same higher digits): rank now counts within them. The
+            // buckets shrink, so later rounds filter the buffer in place (each key is written at or before its slot).
             buffer ??= new uint[digits[digit]];
             int n = 0;
             foreach (uint k in candidates) if ((k & prefixMask) == prefix) buffer[n++] = k;
-            candidates = buffer.AsSpan(0, n).ToArray();
+            candidates = buffer.AsSpan(0, n);
         }
         return prefix;
     }
