@@ -63,6 +63,9 @@ public static class Cli
         return string.Join('\n', lines);
     }
 
+    /// <summary>What a cancelled command prints (exit code 130).</summary>
+    public const string CancelledMessage = "cancelled; nothing was written";
+
     /// <summary>Runs a command body, mapping anticipated failures to exit codes (the one place that does).</summary>
     public static async Task<int> Guard(ToolConsole console, Verbosity verbosity, Func<Task<int>> body, CancellationToken ct)
     {
@@ -72,7 +75,7 @@ public static class Cli
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            console.Err.WriteLine("cancelled; nothing was written");
+            console.Err.WriteLine(CancelledMessage);
             return ExitCodes.Cancelled;
         }
         catch (DefinitionErrorsException e)

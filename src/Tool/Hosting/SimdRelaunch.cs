@@ -40,8 +40,8 @@ internal static partial class SimdRelaunch
             if (child is null) return null;
             if (!forward.Attach(child))
             {
-                Console.Error.WriteLine("cancelled; nothing was written"); // interrupted before the child could start work
-                return 130;
+                Console.Error.WriteLine(Cli.CancelledMessage); // interrupted before the child could start work
+                return ExitCodes.Cancelled;
             }
             child.WaitForExit();
             return child.ExitCode;
