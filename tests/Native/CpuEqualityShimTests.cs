@@ -382,22 +382,8 @@ public sealed class CpuEqualityShimTests
 public sealed class EngineShimTests
 {
     [SkippableTheory]
-    [InlineData("task_arithmetic", "")]
-    [InlineData("dare_ties", "density: 0.5")]
-    [InlineData("linear", "")]
-    [InlineData("ties", "density: 0.4")]
-    [InlineData("breadcrumbs_ties", "density: 0.5, gamma: 0.02")]
-    [InlineData("model_stock", "")]
-    [InlineData("multislerp", "")]
-    [InlineData("nuslerp", "")]
-    [InlineData("karcher", "")]
-    [InlineData("della", "density: 0.5, epsilon: 0.1")]
-    [InlineData("sce", "")]
-    [InlineData("sce", "", "select_topk: 0.4")]
-    [InlineData("ram", "")]
-    [InlineData("ramplus_tl", "", "epsilon: 0.001, r: 0.5, alpha: 0.5")]
-    [InlineData("arcee_fusion", "")]
-    public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra, string global = "")
+    [MemberData(nameof(EngineComparison.Methods), MemberType = typeof(EngineComparison))]
+    public async Task A_merge_through_the_engine_on_the_shim_writes_the_cpu_merges_files(string method, string extra, string global)
     {
         HostCompiler.SkipIfUnavailable();
         using var backend = new ShimBackend();

@@ -8,6 +8,29 @@ namespace DotnetMerge.Cuda.Tests.Infrastructure;
 /// every safetensors file must be byte-identical.</summary>
 internal static class EngineComparison
 {
+    /// <summary>The whole-merge cases that both the shim and the GPU backend run: method, per-model parameters,
+    /// top-level parameters.</summary>
+    public static TheoryData<string, string, string> Methods => new()
+    {
+        { "task_arithmetic", "", "" },
+        { "linear", "", "" },
+        { "dare_ties", "density: 0.5", "" },
+        { "dare_linear", "density: 0.3", "" },
+        { "ties", "density: 0.4", "" },
+        { "breadcrumbs", "density: 0.5, gamma: 0.02", "" },
+        { "breadcrumbs_ties", "density: 0.5, gamma: 0.02", "" },
+        { "model_stock", "", "" },
+        { "multislerp", "", "" },
+        { "nuslerp", "", "" },
+        { "karcher", "", "" },
+        { "della", "density: 0.5, epsilon: 0.1", "" },
+        { "sce", "", "" },
+        { "sce", "", "select_topk: 0.4" },
+        { "ram", "", "" },
+        { "ramplus_tl", "", "epsilon: 0.001, r: 0.5, alpha: 0.5" },
+        { "arcee_fusion", "", "" },
+    };
+
     public static async Task AssertSameFilesAsync(string method, string extra, IMergeBackend backend, Func<int> jobsRun, int hidden = 256,
         string globalParameters = "", bool secondModel = true)
     {
