@@ -134,7 +134,7 @@ public static class MagnitudeSelect
     private static TopSet?[] Bracketed(long length, int streams, SelectQuery[] queries, StreamsSource source, ExecutionSettings settings)
     {
         int q = queries.Length;
-        var (high, low) = SampleBracket(length, streams, queries, source);
+        var (high, low) = SampleBracket(length, streams, queries, source, settings);
         long chunkElements = settings.ChunkElements;
         long chunks = (length + chunkElements - 1) / chunkElements;
         long capacity = Math.Max(1 << 16, length / 16);
@@ -144,9 +144,11 @@ public static class MagnitudeSelect
         var inside = new ulong[q][][];
         var collected = new long[q];
         for (int i = 0; i < q; i++) inside[i] = new ulong[chunks][];
-        ForEachChunk(length, streams, settings, source, (_, chunk, start, values, n) =>
+        // One growing list per worker, reused for every chunk: only the per-chunk copies are allocated.
+        var foundBy = new List<ulong>[Workers(length, settings)];
+        ForEachChunk(length, streams, settings, source, (worker, chunk, start, values, n) =>
         {
-            var found = new List<ulong>();
+            var found = foundBy[worker] ??= new List<ulong>();
             for (int i = 0; i < q; i++)
             {
                 if (Volatile.Read(ref collected[i]) > capacity) continue;
@@ -160,31 +162,26 @@ public static class MagnitudeSelect
             }
         });
         var result = new TopSet?[q];
-        for (int i = 0; i < q; i++)
+        // The queries are independent: each resolves on its own worker (the models of a TIES merge side by side).
+        ChunkLoop.ForEachChunk(settings, q, 1, (i, _) => result[i] = Resolve((int)i));
+        return result;
+
+        TopSet? Resolve(int i)
         {
-            if (collected[i] > capacity) continue;
+            if (collected[i] > capacity) return null;
             long k = queries[i].Count, sumAbove = 0, sumHigh = 0, sumLow = 0;
             for (long c = 0; c < chunks; c++) { sumAbove += above[i, c]; sumHigh += atHigh[i, c]; sumLow += atLow[i, c]; }
             bool single = high[i] == low[i]; // both ends on one key: its copies are counted once, as atHigh
             if (single) sumLow = 0;
             long needed = k - sumAbove;
-            if (needed <= 0) continue; // the threshold lies above the bracket
-            if (needed <= sumHigh)
-            {
-                result[i] = EndOfBracket(i, high[i], needed, sumHigh, atHigh);
-                continue;
-            }
+            if (needed <= 0) return null; // the threshold lies above the bracket
+            if (needed <= sumHigh) return EndOfBracket(i, high[i], needed, sumHigh, atHigh);
             needed -= sumHigh;
-            if (needed <= collected[i])
-            {
-                result[i] = Inside(k, inside[i], collected[i], needed);
-                continue;
-            }
+            if (needed <= collected[i]) return Inside(k, inside[i], collected[i], needed);
             needed -= collected[i];
-            if (!single && needed <= sumLow) result[i] = EndOfBracket(i, low[i], needed, sumLow, atLow);
-            // else: below the bracket
+            if (!single && needed <= sumLow) return EndOfBracket(i, low[i], needed, sumLow, atLow);
+            return null; // below the bracket
         }
-        return result;
 
         TopSet EndOfBracket(int i, uint key, long kept, long total, long[,] perChunk)
         {
@@ -204,63 +201,129 @@ public static class MagnitudeSelect
     }
 
     /// <summary>Per query, the bracket (high, low) of keys predicted to hold the k-th largest, from a sample.</summary>
-    private static (uint[] High, uint[] Low) SampleBracket(long length, int streams, SelectQuery[] queries, StreamsSource source)
+    private static (uint[] High, uint[] Low) SampleBracket(long length, int streams, SelectQuery[] queries, StreamsSource source,
+        ExecutionSettings settings)
     {
         int q = queries.Length, m = SampleBlocks * SampleBlock;
         var samples = new uint[q][];
-        for (int i = 0; i < q; i++) samples[i] = new uint[m];
-        var buffers = new float[streams][];
-        for (int s = 0; s < streams; s++) buffers[s] = new float[SampleBlock];
-        long stride = length / SampleBlocks;
-        for (int b = 0; b < SampleBlocks; b++)
+        for (int i = 0; i < q; i++) samples[i] = ArrayPool<uint>.Shared.Rent(m);
+        try
         {
-            source(b * stride + (stride - SampleBlock) / 2, SampleBlock, buffers);
-            for (int i = 0; i < q; i++)
-                for (int j = 0; j < SampleBlock; j++) samples[i][b * SampleBlock + j] = SortKey(buffers[queries[i].Stream][j]);
+            long stride = length / SampleBlocks;
+            // Each block lands in its own slots, so the workers' share of blocks does not change the sample. The blocks
+            // are far apart: their reads are mostly cache and TLB misses, which overlap across workers.
+            ChunkLoop.ForEachChunk(settings, SampleBlocks, SampleBlocks / 16, (first, count) =>
+            {
+                var buffers = new float[streams][];
+                for (int s = 0; s < streams; s++) buffers[s] = new float[SampleBlock];
+                for (long b = first; b < first + count; b++)
+                {
+                    source(b * stride + (stride - SampleBlock) / 2, SampleBlock, buffers);
+                    for (int i = 0; i < q; i++)
+                        for (int j = 0; j < SampleBlock; j++) samples[i][b * SampleBlock + j] = SortKey(buffers[queries[i].Stream][j]);
+                }
+            });
+            var high = new uint[q];
+            var low = new uint[q];
+            ChunkLoop.ForEachChunk(settings, q, 1, (query, _) =>
+            {
+                int i = (int)query;
+                var sample = samples[i].AsSpan(0, m);
+                double f = (double)queries[i].Count / length, position = f * m;
+                double margin = 6 * Math.Sqrt(m * f * (1 - f)) + 32;
+                long top = (long)Math.Floor(position - margin), bottom = (long)Math.Ceiling(position + margin);
+                // Both ends in the same passes over the sample (they usually share the top buckets).
+                Span<uint> ends = stackalloc uint[2];
+                if (top >= 0 && bottom < m) RanksDescending(sample, [(int)top, (int)bottom], ends);
+                else if (top >= 0) ends[0] = RankDescending(sample, (int)top);
+                else if (bottom < m) ends[1] = RankDescending(sample, (int)bottom);
+                high[i] = top < 0 ? uint.MaxValue : ends[0];
+                low[i] = bottom >= m ? 0u : ends[1];
+            });
+            return (high, low);
         }
-        var high = new uint[q];
-        var low = new uint[q];
-        for (int i = 0; i < q; i++)
+        finally
         {
-            double f = (double)queries[i].Count / length, position = f * m;
-            double margin = 6 * Math.Sqrt(m * f * (1 - f)) + 32;
-            long top = (long)Math.Floor(position - margin), bottom = (long)Math.Ceiling(position + margin);
-            high[i] = top < 0 ? uint.MaxValue : RankDescending(samples[i], (int)top);
-            low[i] = bottom >= m ? 0u : RankDescending(samples[i], (int)bottom);
+            foreach (var sample in samples) ArrayPool<uint>.Shared.Return(sample);
         }
-        return (high, low);
     }
 
     /// <summary>The key at 0-based position <paramref name="rank"/> of <paramref name="keys"/> sorted in descending
-    /// order (what a sort would put there), by an MSD radix select: a histogram of the top 11 bits finds the bucket
-    /// of the rank, only that bucket's keys go on to the next 11 bits, then the last 10. About two passes over the
-    /// sample instead of a full sort's eight.</summary>
+    /// order (what a sort would put there); see <see cref="RanksDescending"/>.</summary>
     internal static uint RankDescending(ReadOnlySpan<uint> keys, int rank)
     {
-        if ((uint)rank >= (uint)keys.Length) throw new ArgumentOutOfRangeException(nameof(rank));
-        Span<int> counts = stackalloc int[2048];
-        uint prefix = 0, prefixMask = 0;
-        var candidates = keys;
-        uint[]? buffer = null;
-        foreach (var (shift, bits) in new[] { (21, 11), (10, 11), (0, 10) })
+        Span<uint> result = stackalloc uint[1];
+        RanksDescending(keys, [rank], result);
+        return result[0];
+    }
+
+    private static readonly (int Shift, int Bits)[] RankDigits = [(21, 11), (10, 11), (0, 10)];
+
+    /// <summary>The keys at several 0-based positions of <paramref name="keys"/> sorted in descending order, by an MSD
+    /// radix select: a histogram of the top 11 bits finds the bucket of each rank, only the keys of those buckets go on
+    /// to the next 11 bits, then the last 10. About two passes over the keys instead of a full sort's eight, and ranks
+    /// that share a bucket (the two ends of a narrow bracket) share the passes.</summary>
+    internal static void RanksDescending(ReadOnlySpan<uint> keys, ReadOnlySpan<int> ranks, Span<uint> results)
+    {
+        foreach (int rank in ranks)
+            if ((uint)rank >= (uint)keys.Length) throw new ArgumentOutOfRangeException(nameof(ranks), $"rank {rank} is outside [0, {keys.Length})");
+        var pending = new int[ranks.Length];
+        for (int r = 0; r < pending.Length; r++) pending[r] = r;
+        SelectRanks(keys, ranks.ToArray(), pending, round: 0, prefix: 0, prefixMask: 0, results);
+    }
+
+    /// <summary>One round of <see cref="RanksDescending"/> for the ranks <paramref name="which"/> (their positions
+    /// counted within <paramref name="candidates"/>, all of which share the digits above this round).</summary>
+    private static void SelectRanks(ReadOnlySpan<uint> candidates, int[] ranks, int[] which, int round, uint prefix, uint prefixMask,
+        Span<uint> results)
+    {
+        var (shift, bits) = RankDigits[round];
+        Span<int> digits = stackalloc int[1 << bits];
+        digits.Clear();
+        uint digitMask = (1u << bits) - 1;
+        foreach (uint k in candidates) digits[(int)((k >> shift) & digitMask)]++;
+        // Per rank: its digit (from the largest down) and its position among the keys with that digit.
+        var digitOf = new int[which.Length];
+        var within = new int[which.Length];
+        for (int w = 0; w < which.Length; w++)
         {
-            var digits = counts[..(1 << bits)];
-            digits.Clear();
-            uint digitMask = (1u << bits) - 1;
-            foreach (uint k in candidates) digits[(int)((k >> shift) & digitMask)]++;
-            int digit = digits.Length - 1;
-            while (rank >= digits[digit]) rank -= digits[digit--]; // from the largest digit down
-            prefix |= (uint)digit << shift;
-            prefixMask |= digitMask << shift;
-            if (shift == 0) break;
-            // Keep the keys of the chosen bucket (with the same higher digits): rank now counts within them. The
-            // buckets shrink, so later rounds filter the buffer in place (each key is written at or before its slot).
-            buffer ??= new uint[digits[digit]];
-            int n = 0;
-            foreach (uint k in candidates) if ((k & prefixMask) == prefix) buffer[n++] = k;
-            candidates = buffer.AsSpan(0, n);
+            int rank = ranks[which[w]], digit = digits.Length - 1;
+            while (rank >= digits[digit]) rank -= digits[digit--];
+            digitOf[w] = digit;
+            within[w] = rank;
         }
-        return prefix;
+        bool last = round == RankDigits.Length - 1;
+        for (int w = 0; w < which.Length; w++)
+        {
+            if (digitOf[w] < 0) continue; // done with an earlier rank of the same bucket
+            int digit = digitOf[w];
+            uint bucketPrefix = prefix | ((uint)digit << shift), bucketMask = prefixMask | (digitMask << shift);
+            var group = new List<int>();
+            for (int v = w; v < which.Length; v++)
+                if (digitOf[v] == digit)
+                {
+                    group.Add(which[v]);
+                    ranks[which[v]] = within[v];
+                    digitOf[v] = -1;
+                }
+            if (last)
+            {
+                foreach (int r in group) results[r] = bucketPrefix;
+                continue;
+            }
+            // Only this bucket's keys go on; the rank now counts within them.
+            var bucket = ArrayPool<uint>.Shared.Rent(digits[digit]);
+            try
+            {
+                int n = 0;
+                foreach (uint k in candidates) if ((k & bucketMask) == bucketPrefix) bucket[n++] = k;
+                SelectRanks(bucket.AsSpan(0, n), ranks, [.. group], round + 1, bucketPrefix, bucketMask, results);
+            }
+            finally
+            {
+                ArrayPool<uint>.Shared.Return(bucket);
+            }
+        }
     }
 
     /// <summary>Counts the keys above <paramref name="high"/>, equal to it and equal to <paramref name="low"/>, and
@@ -321,15 +384,30 @@ public static class MagnitudeSelect
     /// collected inside the bracket (chunks in order, so entries are in index order): a radix select on the keys.</summary>
     private static TopSet Inside(long count, ulong[][] perChunk, long total, long needed)
     {
-        var highBins = new long[Bins];
-        foreach (var chunk in perChunk) foreach (ulong e in chunk) highBins[e >> 48]++;
-        var (highBin, remaining, _) = FromTop(highBins, needed);
-        var lowBins = new long[Bins];
-        foreach (var chunk in perChunk)
-            foreach (ulong e in chunk)
-                if ((int)(e >> 48) == highBin) lowBins[(e >> 32) & 0xFFFF]++;
-        var (lowBin, kept, inBin) = FromTop(lowBins, remaining);
-        uint key = ((uint)highBin << 16) | (uint)lowBin;
+        var rented = ArrayPool<long>.Shared.Rent(Bins);
+        try
+        {
+            var bins = rented.AsSpan(0, Bins);
+            bins.Clear();
+            foreach (var chunk in perChunk) foreach (ulong e in chunk) bins[(int)(e >> 48)]++;
+            var (highBin, remaining, _) = FromTop(bins, needed);
+            bins.Clear();
+            foreach (var chunk in perChunk)
+                foreach (ulong e in chunk)
+                    if ((int)(e >> 48) == highBin) bins[(int)((e >> 32) & 0xFFFF)]++;
+            var (lowBin, kept, inBin) = FromTop(bins, remaining);
+            return TieIndex(count, perChunk, total, ((uint)highBin << 16) | (uint)lowBin, kept, inBin);
+        }
+        finally
+        {
+            ArrayPool<long>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>The top set of threshold <paramref name="key"/> keeping the first <paramref name="kept"/> of its
+    /// <paramref name="inBin"/> collected copies (in index order).</summary>
+    private static TopSet TieIndex(long count, ulong[][] perChunk, long total, uint key, long kept, long inBin)
+    {
         if (kept == inBin) return new TopSet(count, key, long.MaxValue);
         long seen = 0;
         foreach (var chunk in perChunk)
@@ -386,7 +464,7 @@ public static class MagnitudeSelect
 
     /// <summary>Walks the histogram from the top bin down until <paramref name="count"/> elements are covered.
     /// Returns the bin reached, how many of its elements are needed, and how many it holds.</summary>
-    private static (int Bin, long Needed, long InBin) FromTop(long[] histogram, long count)
+    private static (int Bin, long Needed, long InBin) FromTop(ReadOnlySpan<long> histogram, long count)
     {
         long above = 0;
         for (int bin = histogram.Length - 1; bin >= 0; bin--)

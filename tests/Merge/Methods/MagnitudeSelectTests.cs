@@ -119,6 +119,16 @@ public class MagnitudeSelectTests
             Assert.Equal(sorted[rank], MagnitudeSelect.RankDescending(keys, rank));
         Assert.Equal(5u, MagnitudeSelect.RankDescending([5u], 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => MagnitudeSelect.RankDescending(keys, keys.Length));
+
+        // Several ranks in shared passes: neighbours (one bucket), far apart (different buckets), repeated, unordered.
+        int[][] rankSets = [[30000, 30500], [0, keys.Length - 1], [4999, 5000, 5001, 65535], [7, 7], [65535, 12, 40000, 2]];
+        foreach (var ranks in rankSets.Concat(Enumerable.Range(0, 50).Select(_ => new[] { random.Next(keys.Length), random.Next(keys.Length), random.Next(keys.Length) })))
+        {
+            var results = new uint[ranks.Length];
+            MagnitudeSelect.RanksDescending(keys, ranks, results);
+            Assert.Equal(ranks.Select(r => sorted[r]), results);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => MagnitudeSelect.RanksDescending(keys, [0, -1], new uint[2]));
     }
 
     private static void AssertTopSetsMatchSort(float[] values, ExecutionSettings settings, long[] ks)
