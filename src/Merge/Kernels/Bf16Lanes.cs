@@ -74,8 +74,12 @@ internal static class Bf16Lanes
     /// <summary>The sum over all elements of each term of <paramref name="kernel"/>, in the canonical order of
     /// <see cref="LaneSum"/>: spans of <see cref="LaneSum.ChunkElements"/> elements, element j of a span into
     /// accumulator j % 16, the fixed tree per span, span totals added in span order from +0.0. The same bits as
-    /// <see cref="LaneSum.Sum"/> over chunks of the decoded terms, without decoding (and whatever the SIMD width).</summary>
-    public static double[] SumTerms<TKernel>(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, TKernel kernel)
+    /// <see cref="LaneSum.Sum"/> over chunks of the decoded terms, without decoding (and whatever the SIMD width).
+    /// <paramref name="beforeSpan"/>, when given, runs on each span (start, length) just before the span is summed, on
+    /// the same worker: spans start at multiples of <see cref="LaneSum.ChunkElements"/> (whole 64-bit words of
+    /// per-element bits, which a pruner may fill there).</summary>
+    public static double[] SumTerms<TKernel>(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, TKernel kernel,
+        Action<long, int>? beforeSpan = null)
         where TKernel : struct, IElementwiseTerms
     {
         long total = ctx.OutputElementCount;
@@ -86,7 +90,10 @@ internal static class Bf16Lanes
         {
             var sources = pinned.Sources;
             ChunkLoop.ForEachChunk(ctx.Settings, total, LaneSum.ChunkElements, (start, length) =>
-                SumSpan(kernel, sources, start, length, partial.AsSpan((int)(start / LaneSum.ChunkElements) * terms, terms)));
+            {
+                beforeSpan?.Invoke(start, length);
+                SumSpan(kernel, sources, start, length, partial.AsSpan((int)(start / LaneSum.ChunkElements) * terms, terms));
+            });
         }
         var result = new double[terms];
         for (long c = 0; c < spans; c++)

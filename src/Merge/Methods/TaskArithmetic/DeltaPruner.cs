@@ -43,6 +43,16 @@ internal abstract class DeltaPruner
         return false;
     }
 
+    /// <summary>Draws the random decisions of elements [start, start + length) when this pruner has them (DARE) and they
+    /// are not drawn yet; <paramref name="start"/> is a multiple of 64, so concurrent spans never share a word. The
+    /// first pass over a tensor calls it per span before reading the decisions there (the draws then run while that
+    /// span's inputs are read, not as a pass of their own); <see cref="DrawRemaining"/> completes what no pass drew.</summary>
+    public virtual void DrawSpan(long start, int length) { }
+
+    /// <summary>Draws every decision a pass has not drawn through <see cref="DrawSpan"/> (nothing for most pruners).
+    /// <paramref name="spansDrawn"/>: a pass has called <see cref="DrawSpan"/> over the whole tensor.</summary>
+    public virtual void DrawRemaining(ExecutionSettings settings, bool spansDrawn) { }
+
     /// <summary>Builds the pruners of the task models <paramref name="tasks"/> (null where nothing is dropped: density ≥ 1
     /// or no sparsification). The magnitude selections of all models run together, in the same passes over the inputs.</summary>
     public static DeltaPruner?[] CreateAll(Sparsification method, TensorMergeContext ctx, int[] tasks)
@@ -83,7 +93,7 @@ internal abstract class DeltaPruner
                     break;
                 }
                 case Sparsification.Random:
-                    pruners[i] = new Bernoulli(density, ctx.Seed, (uint)tasks[i], Philox.Fnv1a32(ctx.OutputName), n, ctx.Settings);
+                    pruners[i] = new Bernoulli(density, ctx.Seed, (uint)tasks[i], Philox.Fnv1a32(ctx.OutputName), n);
                     break;
                 case Sparsification.DellaMagprune:
                     pruners[i] = Della.Create(ctx, tasks[i], density, input.Parameters.GetDouble("epsilon"));
@@ -115,20 +125,40 @@ internal abstract class DeltaPruner
         }
     }
 
-    /// <summary>Keeps each element iff its Philox uniform is below density. The draws run once, when the pruner is
-    /// built (one bit per element, kept = 1: 7.7 MB per model for a 61.6M-element tensor); every pass (L1 norms,
-    /// mix) replays them, so the Philox draws and the compares run once per element whatever the passes.</summary>
+    /// <summary>Keeps each element iff its Philox uniform is below density. The draws run once per element (one bit
+    /// per element, kept = 1: 7.7 MB per model for a 61.6M-element tensor), in the first pass over the tensor
+    /// (<see cref="DrawSpan"/>) or on their own (<see cref="DrawRemaining"/>); every pass (L1 norms, mix) then replays
+    /// them, so the Philox draws and the compares run once per element whatever the passes.</summary>
     private sealed class Bernoulli : DeltaPruner
     {
+        private readonly ulong[] _kept;
+        private readonly long _elements;
         private readonly PruneLanes _lanes;
+        private readonly ulong _seed;
+        private readonly uint _model, _nameHash;
+        private bool _drawn;
 
-        public Bernoulli(double density, ulong seed, uint model, uint nameHash, long elements, ExecutionSettings settings) : base(density)
+        public Bernoulli(double density, ulong seed, uint model, uint nameHash, long elements) : base(density)
         {
-            var kept = new ulong[(elements + 63) / 64];
+            _kept = new ulong[(elements + 63) / 64];
+            _elements = elements;
+            _lanes = PruneLanes.Replay(_kept);
+            (_seed, _model, _nameHash) = (seed, model, nameHash);
+        }
+
+        public override void DrawSpan(long start, int length)
+        {
+            System.Diagnostics.Debug.Assert(start % 64 == 0, "spans of decisions start on a word");
+            if (!_drawn) Philox.FillKeepBits(_seed, _model, _nameHash, start, length, Density, _kept.AsSpan((int)(start / 64)));
+        }
+
+        public override void DrawRemaining(ExecutionSettings settings, bool spansDrawn)
+        {
+            if (_drawn) return;
             // Chunks are whole 64-element words, so parallel chunks never share one.
-            ChunkLoop.ForEachChunk(settings, elements, PruneLanes.DecisionChunk, (start, length) =>
-                Philox.FillKeepBits(seed, model, nameHash, start, length, density, kept.AsSpan((int)(start / 64))));
-            _lanes = PruneLanes.Replay(kept);
+            if (!spansDrawn)
+                ChunkLoop.ForEachChunk(settings, _elements, PruneLanes.DecisionChunk, (start, length) => DrawSpan(start, length));
+            _drawn = true;
         }
 
         public override void Prune(long start, Span<float> delta) => _lanes.Apply(start, delta);

@@ -40,6 +40,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         // Each pass (L1 norms, mix) reads the raw bf16 words once when every pruner has an in-register form.
         var lanes = tasks.Length <= MaxVectorTasks && Bf16Lanes.Applies(ctx, ctx.Inputs) ? LanesOf(pruners) : null;
         var scales = Scales(ctx, tasks, pruners, rescale, lanes);
+        foreach (var p in pruners) p?.DrawRemaining(ctx.Settings, spansDrawn: false);
         long rowLength = RowLength(pruners);
 
         double weightSum = weights.Sum();
@@ -337,11 +338,15 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             double[] norms;
             if (lanes is not null)
             {
-                // One pass over the raw bf16 bytes: delta, |δ|, prune, |pruned δ| in registers, the same sums.
-                norms = Bf16Lanes.SumTerms(ctx, ctx.Inputs, new NormTerms(tasks, baseIndex, pruners.Select(p => p is not null).ToArray(), lanes));
+                // One pass over the raw bf16 bytes: delta, |δ|, prune, |pruned δ| in registers, the same sums. DARE's
+                // decisions are drawn span by span in this pass, just before the span's inputs are read.
+                norms = Bf16Lanes.SumTerms(ctx, ctx.Inputs, new NormTerms(tasks, baseIndex, pruners.Select(p => p is not null).ToArray(), lanes),
+                    (start, length) => { foreach (var p in pruners) p?.DrawSpan(start, length); });
+                foreach (var p in pruners) p?.DrawRemaining(ctx.Settings, spansDrawn: true);
             }
             else
             {
+                foreach (var p in pruners) p?.DrawRemaining(ctx.Settings, spansDrawn: false);
                 norms = ChunkLoop.Reduce(ctx.Settings, ctx.Inputs, ChunkLoop.RowChunk(TaskVectors.ReductionChunk, rowLength),
                     2 * tasks.Length, (start, length, ins, acc) =>
                     {
