@@ -102,6 +102,18 @@ internal static class Bf16Lanes
         return result;
     }
 
+    /// <summary>|x − b| of <see cref="Vector{T}.Count"/> bf16 words as float32 bits: widened, subtracted in float32,
+    /// sign cleared (the same floats as decoding both and subtracting). The lower-addressed half of the words first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AbsDifferenceBits(Vector<ushort> x, Vector<ushort> b, out Vector<uint> low, out Vector<uint> high)
+    {
+        Vector.Widen(x, out var xl, out var xh);
+        Vector.Widen(b, out var bl, out var bh);
+        var magnitude = new Vector<uint>(0x7FFF_FFFFu);
+        low = Vector.AsVectorUInt32(Vector.AsVectorSingle(xl << 16) - Vector.AsVectorSingle(bl << 16)) & magnitude;
+        high = Vector.AsVectorUInt32(Vector.AsVectorSingle(xh << 16) - Vector.AsVectorSingle(bh << 16)) & magnitude;
+    }
+
     /// <summary>Pins the inputs (and the output) of one pass for the raw pointer loops.</summary>
     internal sealed class Pinned : IDisposable
     {

@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using DotnetMerge.Numerics;
 
 namespace DotnetMerge.Kernels;
 
@@ -11,6 +12,11 @@ public delegate void FloatSource(long start, Span<float> destination);
 
 /// <summary>Produces elements [start, start + length) of several float streams at once, one per destination buffer.</summary>
 public delegate void StreamsSource(long start, int length, float[][] destinations);
+
+/// <summary>The bracket pass of one stream over elements [start, start + length) straight from the stream's stored
+/// form (see <see cref="MagnitudeSelect.ScanBracketBf16Delta"/>): the counts above the bracket and at its two ends, and
+/// (key &lt;&lt; 32 | index) of the keys inside it appended in index order; the same as scanning the stream's floats.</summary>
+public delegate (long Above, long AtHigh, long AtLow) BracketScan(int stream, long start, int length, uint high, uint low, List<ulong> found);
 
 /// <summary>A selection request: the <see cref="Count"/> largest elements of stream <see cref="Stream"/>.</summary>
 public readonly record struct SelectQuery(int Stream, long Count);
@@ -77,7 +83,10 @@ public static class MagnitudeSelect
     /// <paramref name="streams"/> buffers per chunk (e.g. |xᵢ − base| of every model, decoding the base once), and
     /// each query picks the <see cref="SelectQuery.Count"/> largest of its stream. Three passes at most, whatever the
     /// number of queries.</summary>
-    public static TopSet[] SelectTop(long length, int streams, IReadOnlyList<SelectQuery> queries, StreamsSource source, ExecutionSettings settings)
+    /// <paramref name="scan"/>, when given, is the bracket pass over the stored form of the same streams (no floats
+    /// materialised); the other passes still read <paramref name="source"/>.
+    public static TopSet[] SelectTop(long length, int streams, IReadOnlyList<SelectQuery> queries, StreamsSource source, ExecutionSettings settings,
+        BracketScan? scan = null)
     {
         var results = new TopSet[queries.Count];
         var active = new List<int>();
@@ -87,7 +96,7 @@ public static class MagnitudeSelect
             else active.Add(q);
         }
         if (active.Count == 0) return results;
-        var selected = SelectCore(length, streams, active.Select(q => queries[q]).ToArray(), source, settings);
+        var selected = SelectCore(length, streams, active.Select(q => queries[q]).ToArray(), source, settings, scan);
         for (int a = 0; a < active.Count; a++) results[active[a]] = selected[a];
         return results;
     }
@@ -107,10 +116,11 @@ public static class MagnitudeSelect
 
     [ThreadStatic] private static long t_bracketMinLength;
 
-    private static TopSet[] SelectCore(long length, int streams, SelectQuery[] queries, StreamsSource source, ExecutionSettings settings)
+    private static TopSet[] SelectCore(long length, int streams, SelectQuery[] queries, StreamsSource source, ExecutionSettings settings,
+        BracketScan? scan = null)
     {
         if (length < BracketMinLength || length > uint.MaxValue) return RadixSelect(length, streams, queries, source, settings);
-        var bracketed = Bracketed(length, streams, queries, source, settings);
+        var bracketed = Bracketed(length, streams, queries, source, settings, scan);
         var missed = Enumerable.Range(0, queries.Length).Where(i => bracketed[i] is null).ToArray();
         if (missed.Length > 0)
         {
@@ -131,7 +141,8 @@ public static class MagnitudeSelect
     /// among those, or is one of the ends (its tie index found by rescanning one chunk). A query whose threshold falls
     /// outside the bracket, or whose bracket holds more than 1/16 of the stream, returns null: the caller runs the
     /// radix passes for it. Same result as <see cref="RadixSelect"/>, exactly.</summary>
-    private static TopSet?[] Bracketed(long length, int streams, SelectQuery[] queries, StreamsSource source, ExecutionSettings settings)
+    private static TopSet?[] Bracketed(long length, int streams, SelectQuery[] queries, StreamsSource source, ExecutionSettings settings,
+        BracketScan? scan)
     {
         int q = queries.Length;
         var (high, low) = SampleBracket(length, streams, queries, source, settings);
@@ -146,14 +157,17 @@ public static class MagnitudeSelect
         for (int i = 0; i < q; i++) inside[i] = new ulong[chunks][];
         // One growing list per worker, reused for every chunk: only the per-chunk copies are allocated.
         var foundBy = new List<ulong>[Workers(length, settings)];
-        ForEachChunk(length, streams, settings, source, (worker, chunk, start, values, n) =>
+        // With a scan of the stored form, the chunks' floats are never materialised (no source pass).
+        ForEachChunk(length, scan is null ? streams : 0, settings, source, (worker, chunk, start, values, n) =>
         {
             var found = foundBy[worker] ??= new List<ulong>();
             for (int i = 0; i < q; i++)
             {
                 if (Volatile.Read(ref collected[i]) > capacity) continue;
                 found.Clear();
-                var (a, h, l) = ScanBracket(values[queries[i].Stream].AsSpan(0, n), start, high[i], low[i], found);
+                var (a, h, l) = scan is not null
+                    ? scan(queries[i].Stream, start, n, high[i], low[i], found)
+                    : ScanBracket(values[queries[i].Stream].AsSpan(0, n), start, high[i], low[i], found);
                 above[i, chunk] = a;
                 atHigh[i, chunk] = h;
                 atLow[i, chunk] = l;
@@ -328,49 +342,92 @@ public static class MagnitudeSelect
 
     /// <summary>Counts the keys above <paramref name="high"/>, equal to it and equal to <paramref name="low"/>, and
     /// appends (key &lt;&lt; 32 | index) of the keys strictly between them, in index order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (long Above, long AtHigh, long AtLow) ScanBracket(ReadOnlySpan<float> values, long start, uint high, uint low, List<ulong> found)
     {
-        long above = 0, atHigh = 0, atLow = 0;
+        var counts = new BracketCounts(high, low);
         int j = 0;
         if (Vector.IsHardwareAccelerated)
         {
             var u = MemoryMarshal.Cast<float, uint>(values);
             var signFlip = new Vector<uint>(0x8000_0000u);
-            var hi = new Vector<uint>(high);
-            var lo = new Vector<uint>(low);
-            Vector<uint> countAbove = Vector<uint>.Zero, countHigh = Vector<uint>.Zero, countLow = Vector<uint>.Zero;
             for (; j <= u.Length - Vector<uint>.Count; j += Vector<uint>.Count)
             {
                 var bits = new Vector<uint>(u.Slice(j));
                 var negative = Vector.AsVectorUInt32(Vector.ShiftRightArithmetic(Vector.AsVectorInt32(bits), 31));
-                var key = bits ^ (negative | signFlip); // SortKey
-                var isAbove = Vector.GreaterThan(key, hi);
-                countAbove -= isAbove;
-                countHigh -= Vector.Equals(key, hi);
-                countLow -= Vector.Equals(key, lo);
-                var between = Vector.AndNot(Vector.GreaterThan(key, lo), isAbove | Vector.Equals(key, hi));
-                if (between == Vector<uint>.Zero) continue;
-                uint lanes = MatchMask(between);
-                while (lanes != 0)
-                {
-                    int l = BitOperations.TrailingZeroCount(lanes);
-                    lanes &= lanes - 1;
-                    found.Add(((ulong)key[l] << 32) | (uint)(start + j + l));
-                }
+                counts.Add(bits ^ (negative | signFlip), start + j, found); // SortKey
             }
-            above = SumLanes(countAbove);
-            atHigh = SumLanes(countHigh);
-            atLow = SumLanes(countLow);
         }
-        for (; j < values.Length; j++)
+        for (; j < values.Length; j++) counts.Add(SortKey(values[j]), start + j, found);
+        return counts.Totals;
+    }
+
+    /// <summary>The bracket pass of |x − base| for raw bf16 words (<paramref name="x"/> and <paramref name="b"/> hold
+    /// elements [start, start + length)): widened to float32, subtracted, sign cleared, keyed, in registers. Exactly
+    /// <see cref="ScanBracket"/> over the floats |x − b| that decoding both and subtracting gives.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static (long Above, long AtHigh, long AtLow) ScanBracketBf16Delta(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> b, long start,
+        uint high, uint low, List<ulong> found)
+    {
+        if (b.Length != x.Length) throw new ArgumentException("the streams differ in length", nameof(b));
+        var counts = new BracketCounts(high, low);
+        int j = 0, step = Vector<ushort>.Count, half = Vector<uint>.Count;
+        if (Vector.IsHardwareAccelerated)
         {
-            uint key = SortKey(values[j]);
-            if (key > high) above++;
-            else if (key == high) atHigh++;
-            if (key == low) atLow++;
-            if (key > low && key < high) found.Add(((ulong)key << 32) | (uint)(start + j));
+            // |δ| has its sign bit clear, so its sort key is its bits with the top bit set.
+            var signFlip = new Vector<uint>(0x8000_0000u);
+            for (; j <= x.Length - step; j += step)
+            {
+                // Elements j.. in the low half, j + half.. in the high one.
+                Bf16Lanes.AbsDifferenceBits(new Vector<ushort>(x.Slice(j)), new Vector<ushort>(b.Slice(j)), out var first, out var second);
+                counts.Add(first | signFlip, start + j, found);
+                counts.Add(second | signFlip, start + j + half, found);
+            }
         }
-        return (above, atHigh, atLow);
+        for (; j < x.Length; j++)
+            counts.Add(SortKey(MathF.Abs(BFloat16Bits.ToSingle(x[j]) - BFloat16Bits.ToSingle(b[j]))), start + j, found);
+        return counts.Totals;
+    }
+
+    /// <summary>The running counts of a bracket pass (lane-wise, summed at the end) and its appends.</summary>
+    private struct BracketCounts(uint high, uint low)
+    {
+        private readonly Vector<uint> _high = new(high), _low = new(low);
+        private Vector<uint> _above, _atHigh, _atLow;
+        private long _scalarAbove, _scalarHigh, _scalarLow;
+
+        /// <summary>Lanes [index, index + Count) of keys.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Add(Vector<uint> key, long index, List<ulong> found)
+        {
+            var isAbove = Vector.GreaterThan(key, _high);
+            var isHigh = Vector.Equals(key, _high);
+            _above -= isAbove;
+            _atHigh -= isHigh;
+            _atLow -= Vector.Equals(key, _low);
+            var between = Vector.AndNot(Vector.GreaterThan(key, _low), isAbove | isHigh);
+            if (between == Vector<uint>.Zero) return;
+            uint lanes = MatchMask(between);
+            while (lanes != 0)
+            {
+                int l = BitOperations.TrailingZeroCount(lanes);
+                lanes &= lanes - 1;
+                found.Add(((ulong)key[l] << 32) | (uint)(index + l));
+            }
+        }
+
+        /// <summary>One key, element <paramref name="index"/>.</summary>
+        public void Add(uint key, long index, List<ulong> found)
+        {
+            uint high = _high[0], low = _low[0];
+            if (key > high) _scalarAbove++;
+            else if (key == high) _scalarHigh++;
+            if (key == low) _scalarLow++;
+            if (key > low && key < high) found.Add(((ulong)key << 32) | (uint)index);
+        }
+
+        public readonly (long Above, long AtHigh, long AtLow) Totals
+            => (SumLanes(_above) + _scalarAbove, SumLanes(_atHigh) + _scalarHigh, SumLanes(_atLow) + _scalarLow);
     }
 
     private static long SumLanes(Vector<uint> v)
@@ -640,7 +697,7 @@ public static class MagnitudeSelect
                 {
                     long start = c * chunkElements;
                     int n = (int)Math.Min(chunkElements, length - start);
-                    source(start, n, buffers);
+                    if (streams > 0) source(start, n, buffers);
                     body(worker, c, start, buffers, n);
                 }
             }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using DotnetMerge.Kernels;
 
@@ -50,6 +51,19 @@ internal static class TaskVectors
         => Bf16Lanes.RawInputs([ctx.Base!, .. tasks.Select(t => ctx.Inputs[t])], ctx.OutputElementCount)
             ? AbsDeltasBf16(ctx, tasks) : AbsDeltasDecoded(ctx, tasks);
 
+    /// <summary>The bracket pass of the streams of <see cref="AbsDeltas"/> straight from raw bf16 words (no floats
+    /// written and read back), or null when the inputs are not all raw bf16.</summary>
+    public static BracketScan? AbsDeltaScan(TensorMergeContext ctx, int[] tasks)
+    {
+        if (!Bf16Lanes.RawInputs([ctx.Base!, .. tasks.Select(t => ctx.Inputs[t])], ctx.OutputElementCount)) return null;
+        return (stream, start, length, high, low, found) =>
+        {
+            var b = MemoryMarshal.Cast<byte, ushort>(ctx.Base!.Data.Span).Slice((int)start, length);
+            var x = MemoryMarshal.Cast<byte, ushort>(ctx.Inputs[tasks[stream]].Data.Span).Slice((int)start, length);
+            return MagnitudeSelect.ScanBracketBf16Delta(x, b, start, high, low, found);
+        };
+    }
+
     /// <summary>All-bf16 inputs: |x − base| straight from the raw words (widen, subtract in float32, clear the sign) in
     /// one pass per model: the same floats as decoding both, subtracting and taking the absolute value.</summary>
     private static StreamsSource AbsDeltasBf16(TensorMergeContext ctx, int[] tasks) => (start, length, destinations) =>
@@ -62,20 +76,17 @@ internal static class TaskVectors
         }
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AbsDifference(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> b, Span<float> destination)
     {
         int j = 0, step = Vector<ushort>.Count, half = Vector<float>.Count;
         if (Vector.IsHardwareAccelerated)
         {
-            var magnitude = new Vector<uint>(0x7FFF_FFFFu);
             for (; j <= x.Length - step; j += step)
             {
-                Vector.Widen(new Vector<ushort>(x.Slice(j)), out var xl, out var xh);
-                Vector.Widen(new Vector<ushort>(b.Slice(j)), out var bl, out var bh);
-                var low = Vector.AsVectorSingle(xl << 16) - Vector.AsVectorSingle(bl << 16);
-                var high = Vector.AsVectorSingle(xh << 16) - Vector.AsVectorSingle(bh << 16);
-                Vector.AsVectorSingle(Vector.AsVectorUInt32(low) & magnitude).CopyTo(destination.Slice(j));
-                Vector.AsVectorSingle(Vector.AsVectorUInt32(high) & magnitude).CopyTo(destination.Slice(j + half));
+                Bf16Lanes.AbsDifferenceBits(new Vector<ushort>(x.Slice(j)), new Vector<ushort>(b.Slice(j)), out var low, out var high);
+                Vector.AsVectorSingle(low).CopyTo(destination.Slice(j));
+                Vector.AsVectorSingle(high).CopyTo(destination.Slice(j + half));
             }
         }
         for (; j < x.Length; j++)

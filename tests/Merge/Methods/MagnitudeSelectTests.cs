@@ -131,6 +131,74 @@ public class MagnitudeSelectTests
         Assert.Throws<ArgumentOutOfRangeException>(() => MagnitudeSelect.RanksDescending(keys, [0, -1], new uint[2]));
     }
 
+    [Fact]
+    public void Bracketed_selection_with_the_bf16_scan_gives_the_top_sets_of_the_decoded_magnitudes()
+    {
+        // The bracket pass reads the raw words; the sample and any fallback read the floats. Both must agree.
+        MagnitudeSelect.BracketMinLength = 1;
+        try
+        {
+            int n = 150_001;
+            var random = new Random(8);
+            var b = Enumerable.Range(0, n).Select(_ => (ushort)(0x3C00 + random.Next(0, 200))).ToArray();
+            var tasks = new[] { 60, 3 }.Select(spread => b.Select(w => (ushort)(w + random.Next(-spread, spread + 1))).ToArray()).ToArray();
+            static float Decode(ushort w) => BitConverter.UInt32BitsToSingle((uint)w << 16);
+            var streams = tasks.Select(x => x.Select((w, j) => MathF.Abs(Decode(w) - Decode(b[j]))).ToArray()).ToArray();
+            var queries = new List<SelectQuery> { new(0, n / 2), new(1, n / 3), new(0, 5), new(1, n - 9) };
+            var sets = MagnitudeSelect.SelectTop(n, 2, queries,
+                (start, length, destinations) => { for (int s = 0; s < 2; s++) streams[s].AsSpan((int)start, length).CopyTo(destinations[s]); },
+                new ExecutionSettings(2, 8192),
+                (stream, start, length, high, low, found) => MagnitudeSelect.ScanBracketBf16Delta(
+                    tasks[stream].AsSpan((int)start, length), b.AsSpan((int)start, length), start, high, low, found));
+            for (int q = 0; q < queries.Count; q++)
+                AssertSetIsTopK(streams[queries[q].Stream], queries[q].Count, sets[q]);
+        }
+        finally { MagnitudeSelect.BracketMinLength = 0; }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(17)]
+    [InlineData(4096)]
+    [InlineData(4096 + 45)]
+    public void Bf16_delta_bracket_scan_matches_a_scalar_scan_of_the_decoded_magnitudes(int length)
+    {
+        var random = new Random(length + 11);
+        // Nearby values (many equal |delta|), plus specials: ±0, ±inf, NaN payloads, subnormals.
+        ushort[] specials = [0x0000, 0x8000, 0x7F80, 0xFF80, 0x7FC1, 0xFFC0, 0x0001, 0x8003];
+        ushort Word() => random.Next(10) == 0 ? specials[random.Next(specials.Length)] : (ushort)(0x3F80 + random.Next(-40, 40));
+        var x = Enumerable.Range(0, length).Select(_ => Word()).ToArray();
+        var b = Enumerable.Range(0, length).Select(_ => Word()).ToArray();
+        // Independent reference: decode by shifting into the top of a float32, |x - b| in float32, order-preserving key.
+        static uint Key(float v)
+        {
+            uint bits = BitConverter.SingleToUInt32Bits(v);
+            return (bits >> 31) != 0 ? ~bits : bits | 0x8000_0000u;
+        }
+        static float Decode(ushort w) => BitConverter.UInt32BitsToSingle((uint)w << 16);
+        var keys = Enumerable.Range(0, length).Select(j => Key(MathF.Abs(Decode(x[j]) - Decode(b[j])))).ToArray();
+        const long start = 1_000_000;
+        var brackets = new List<(uint High, uint Low)> { (uint.MaxValue, 0), (0, 0) };
+        if (length > 0)
+        {
+            var sorted = keys.Distinct().OrderBy(k => k).ToArray();
+            brackets.Add((sorted[^1], sorted[0]));
+            brackets.Add((sorted[sorted.Length * 2 / 3], sorted[sorted.Length / 3]));
+            brackets.Add((sorted[sorted.Length / 2], sorted[sorted.Length / 2]));
+        }
+        foreach (var (high, low) in brackets)
+        {
+            var found = new List<ulong>();
+            var (above, atHigh, atLow) = MagnitudeSelect.ScanBracketBf16Delta(x, b, start, high, low, found);
+            Assert.Equal(keys.LongCount(k => k > high), above);
+            Assert.Equal(keys.LongCount(k => k == high), atHigh);
+            Assert.Equal(keys.LongCount(k => k == low), atLow);
+            var expected = keys.Select((k, j) => (k, j)).Where(e => e.k > low && e.k < high)
+                .Select(e => ((ulong)e.k << 32) | (uint)(start + e.j)).ToArray();
+            Assert.Equal(expected, found);
+        }
+    }
+
     private static void AssertTopSetsMatchSort(float[] values, ExecutionSettings settings, long[] ks)
     {
         foreach (long k in ks)

@@ -104,7 +104,8 @@ internal abstract class DeltaPruner
         }
         if (queries.Count > 0)
         {
-            var sets = MagnitudeSelect.SelectTop(n, tasks.Length, queries, TaskVectors.AbsDeltas(ctx, tasks), ctx.Settings);
+            var sets = MagnitudeSelect.SelectTop(n, tasks.Length, queries, TaskVectors.AbsDeltas(ctx, tasks), ctx.Settings,
+                TaskVectors.AbsDeltaScan(ctx, tasks));
             foreach (var (task, density, keep, remove) in pending)
                 pruners[task] = new KeepSet(density, sets[keep], remove < 0 ? TopSet.None : sets[remove]);
         }
