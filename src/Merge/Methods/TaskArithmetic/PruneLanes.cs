@@ -23,6 +23,9 @@ internal readonly struct PruneLanes
 
     private PruneLanes(ulong[]? kept, TopSet keep, TopSet remove)
     {
+        // The kernels that use these lanes are compiled on their first call, after this runs: with the lane constants
+        // already initialised, they are folded in, with no initialisation checks (and their spills) in the loops.
+        RuntimeHelpers.RunClassConstructor(typeof(PruneLanes).TypeHandle);
         _kept = kept;
         _keepKey = keep.ThresholdKey;
         _keepTie = keep.LastTieIndex;
