@@ -167,6 +167,8 @@ public static class Philox
         int i = 0;
         if (Avx512F.IsSupported) i = KeepBits512((uint)seed, (uint)(seed >> 32), modelIndex, nameHash, start, count, density, words);
         if (i == count) return;
+        // Every word the span covers is written, whatever it held before (the caller's buffer may be pooled).
+        words[(i >> 6)..((count + 63) >> 6)].Clear();
         var uniforms = System.Buffers.ArrayPool<float>.Shared.Rent(count - i);
         try
         {
@@ -178,6 +180,7 @@ public static class Philox
     }
 
     /// <summary>The whole 64-element words of <see cref="FillKeepBits"/>; returns the elements done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int KeepBits512(uint k0, uint k1, uint modelIndex, uint nameHash, long start, int count, double density, Span<ulong> words)
     {
         int wordCount = count / 64;

@@ -37,6 +37,19 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         var rescale = Sparsification == Sparsification.None ? RescaleMode.None : Rescale.Parse(ctx.Global.GetString("rescale"));
         var weights = tasks.Select(t => ctx.Inputs[t].Parameters.GetDouble("weight")).ToArray();
         var pruners = DeltaPruner.CreateAll(Sparsification, ctx, tasks);
+        try
+        {
+            Merge(ctx, tasks, weights, normalize, lambda, rescale, pruners);
+        }
+        finally
+        {
+            foreach (var p in pruners) p?.Release();
+        }
+    }
+
+    private void Merge(TensorMergeContext ctx, int[] tasks, double[] weights, bool normalize, double lambda, RescaleMode rescale,
+        DeltaPruner?[] pruners)
+    {
         // Each pass (L1 norms, mix) reads the raw bf16 words once when every pruner has an in-register form.
         var lanes = tasks.Length <= MaxVectorTasks && Bf16Lanes.Applies(ctx, ctx.Inputs) ? LanesOf(pruners) : null;
         var scales = Scales(ctx, tasks, pruners, rescale, lanes);
