@@ -175,20 +175,23 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             // TIES "sum" election per lane: keep the weighted deltas whose sign is that of their sum (zero counts as
             // positive), divide by the weights of the kept ones when normalising. Adding a masked-out +0.0 leaves a
             // sum of same-signed non-zero terms unchanged, so this equals skipping the term.
-            var positiveLow = Vector.GreaterThanOrEqual(sumLow, Vector<double>.Zero);
-            var positiveHigh = Vector.GreaterThanOrEqual(sumHigh, Vector<double>.Zero);
+            // "v agrees" is v > 0 where the sum is positive, v < 0 elsewhere (NaN sums included): with the sign bit
+            // flipped where the sum is not positive, it is v' > 0 in every lane (NaN and ±0 never agree either way).
+            var signBit = Vector.AsVectorDouble(new Vector<ulong>(0x8000_0000_0000_0000ul));
+            var flipLow = Vector.AndNot(signBit, Vector.AsVectorDouble(Vector.GreaterThanOrEqual(sumLow, Vector<double>.Zero)));
+            var flipHigh = Vector.AndNot(signBit, Vector.AsVectorDouble(Vector.GreaterThanOrEqual(sumHigh, Vector<double>.Zero)));
             Vector<double> agreeingLow = Vector<double>.Zero, agreeingHigh = Vector<double>.Zero;
             Vector<double> divisorLow = Vector<double>.Zero, divisorHigh = Vector<double>.Zero;
             for (int t = 0; t < slots.Length; t++)
             {
                 var w = new Vector<double>(weights[t]);
                 Weighted(values[slots[t]], t, mix, out var vl, out var vh);
-                var agreesLow = Vector.ConditionalSelect(positiveLow, Vector.GreaterThan(vl, Vector<double>.Zero), Vector.LessThan(vl, Vector<double>.Zero));
-                var agreesHigh = Vector.ConditionalSelect(positiveHigh, Vector.GreaterThan(vh, Vector<double>.Zero), Vector.LessThan(vh, Vector<double>.Zero));
-                agreeingLow += Vector.ConditionalSelect(agreesLow, vl, Vector<double>.Zero);
-                agreeingHigh += Vector.ConditionalSelect(agreesHigh, vh, Vector<double>.Zero);
-                divisorLow += Vector.ConditionalSelect(agreesLow, w, Vector<double>.Zero);
-                divisorHigh += Vector.ConditionalSelect(agreesHigh, w, Vector<double>.Zero);
+                var agreesLow = Vector.AsVectorDouble(Vector.GreaterThan(Vector.Xor(vl, flipLow), Vector<double>.Zero));
+                var agreesHigh = Vector.AsVectorDouble(Vector.GreaterThan(Vector.Xor(vh, flipHigh), Vector<double>.Zero));
+                agreeingLow += vl & agreesLow;
+                agreeingHigh += vh & agreesHigh;
+                divisorLow += w & agreesLow;
+                divisorHigh += w & agreesHigh;
             }
             if (mix.Normalize)
             {
