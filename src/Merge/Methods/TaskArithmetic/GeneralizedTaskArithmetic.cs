@@ -304,6 +304,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
 
         /// <summary>The common unelected case (power-of-two divisor) summed as it goes: the same operations as
         /// <see cref="MixLanes"/> in the same order.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private Vector<float> PlainSum(Span<Vector<float>> inputs, Vector<float> b, long index)
         {
             Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
