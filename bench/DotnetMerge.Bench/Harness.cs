@@ -45,31 +45,36 @@ internal static class Harness
         Directory.CreateDirectory(runDir);
         foreach (int threads in o.ThreadCounts())
         {
-            double? copy = null;
-            foreach (var name in o.Scenarios)
+            var scenarios = o.Scenarios.Select(name => Scenarios.Create(name, names, spec.Layers)).ToArray();
+            var best = scenarios.Select(_ => (Seconds: double.MaxValue, Cpu: double.NaN, Rss: 0L)).ToArray();
+            // Rounds, not runs in a row: each round runs every scenario once, so a slow spell of a shared machine
+            // slows one run of each scenario rather than every run of one (which would skew the ratios).
+            for (int r = 0; r < o.Repeat; r++)
             {
-                var scenario = Scenarios.Create(name, names, spec.Layers);
-                string yaml = Path.Combine(root, name + ".yaml");
-                File.WriteAllText(yaml, scenario.Yaml);
-                double best = double.MaxValue, cpu = double.NaN;
-                long rss = 0;
-                for (int r = 0; r < o.Repeat; r++)
+                for (int s = 0; s < scenarios.Length; s++)
                 {
+                    var scenario = scenarios[s];
+                    string yaml = Path.Combine(root, scenario.Name + ".yaml");
+                    File.WriteAllText(yaml, scenario.Yaml);
                     Cat(InputsOf(modelsDir, names, scenario.ModelsRead)); // warm exactly what this scenario reads
                     string output = Path.Combine(runDir, "out");
                     var m = ProcessTimer.Run("dotnet", ["exec", tool, yaml, output, "--force", "--no-progress", "-v", "minimal",
                         "-j", threads.ToString(Inv)], root);
                     if (m.ExitCode != 0)
-                        throw new InvalidOperationException($"{name} failed (exit {m.ExitCode}):\n{m.Output}");
+                        throw new InvalidOperationException($"{scenario.Name} failed (exit {m.ExitCode}):\n{m.Output}");
                     if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
                     ProcessTimer.Shell("sync");
-                    if (m.Seconds < best) cpu = m.CpuSeconds;
-                    best = Math.Min(best, m.Seconds);
-                    rss = Math.Max(rss, m.PeakRssBytes);
+                    var b = best[s];
+                    best[s] = (Math.Min(b.Seconds, m.Seconds), m.Seconds < b.Seconds ? m.CpuSeconds : b.Cpu, Math.Max(b.Rss, m.PeakRssBytes));
                 }
-                if (name == "copy") copy = best;
+            }
+            double? copy = null;
+            for (int s = 0; s < scenarios.Length; s++)
+            {
+                var scenario = scenarios[s];
+                if (scenario.Name == "copy") copy = best[s].Seconds;
                 long bound = 2L * (scenario.ModelsRead + 1) * largestTensor + 300_000_000;
-                var row = new Row(name, threads, scenario.ModelsRead, best, cpu, rss, bound,
+                var row = new Row(scenario.Name, threads, scenario.ModelsRead, best[s].Seconds, best[s].Cpu, best[s].Rss, bound,
                     copy is { } c ? c + (scenario.ModelsRead - 1) * cat1 : null, scenario.ModelsRead * cat1);
                 rows.Add(row);
                 log.WriteLine(FormatRow(row, modelBytes));
