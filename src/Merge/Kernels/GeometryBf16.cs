@@ -117,6 +117,8 @@ internal static class GeometryBf16
 
     private readonly struct CombineKernel(int k, bool hasOrigin, double[] c, bool odd) : IElementwiseKernel
     {
+        // Inlined into the bf16 loop: as a call per 16 elements it spilled the loop's registers (Bf16Lanes.Run).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector<float> Lanes(ReadOnlySpan<Vector<float>> inputs)
         {
             Vector<double> ol = Vector<double>.Zero, oh = Vector<double>.Zero;
