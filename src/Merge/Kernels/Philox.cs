@@ -114,39 +114,58 @@ public static class Philox
         if (groups == 0) return 0;
         var c2Start = Vector512.Create((ulong)modelIndex);
         var c3Start = Vector512.Create((ulong)nameHash);
+        Span<Vector512<ulong>> keys = stackalloc Vector512<ulong>[2 * Rounds];
+        RoundKeys512(k0, k1, keys);
         ref float d = ref MemoryMarshal.GetReference(destination);
         ulong block = (ulong)element >> 2;
         var scale = Vector512.Create(TwoToMinus24);
         for (int g = 0; g < groups; g++, block += 8)
         {
-            var (first, second) = Words512(k0, k1, c2Start, c3Start, block);
+            var (first, second) = Words512(keys, c2Start, c3Start, block);
             (Vector512.ConvertToSingle((first >> 8).AsInt32()) * scale).StoreUnsafe(ref Unsafe.Add(ref d, g * 32));
             (Vector512.ConvertToSingle((second >> 8).AsInt32()) * scale).StoreUnsafe(ref Unsafe.Add(ref d, g * 32), 16);
         }
         return groups * 32;
     }
 
+    /// <summary>vpternlog's truth table of a ^ b ^ c.</summary>
+    private const byte Xor3 = 0x96;
+
+    private const int Rounds = 10;
+
+    /// <summary>The round keys of <see cref="Words512"/>, broadcast once per call instead of in every round of
+    /// every block: key0 of round r at 2r, key1 at 2r + 1 (each bumped by its Weyl constant per round).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RoundKeys512(uint k0, uint k1, Span<Vector512<ulong>> keys)
+    {
+        for (int round = 0; round < Rounds; round++, k0 += Weyl0, k1 += Weyl1)
+        {
+            keys[2 * round] = Vector512.Create((ulong)k0);
+            keys[2 * round + 1] = Vector512.Create((ulong)k1);
+        }
+    }
+
     /// <summary>The 32 words of blocks [block, block + 8) in element order (block b, word w → element 4b + w): the
     /// first 16 and the last 16. One block per 64-bit lane; the 32×32→64 multiplies are <c>vpmuludq</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<uint> First, Vector512<uint> Second) Words512(uint k0, uint k1, Vector512<ulong> c2Start, Vector512<ulong> c3Start, ulong block)
+    private static (Vector512<uint> First, Vector512<uint> Second) Words512(ReadOnlySpan<Vector512<ulong>> keys, Vector512<ulong> c2Start,
+        Vector512<ulong> c3Start, ulong block)
     {
         var low32 = Vector512.Create(0xFFFF_FFFFul);
         var m0 = Vector512.Create((ulong)Multiplier0).AsUInt32();
         var m1 = Vector512.Create((ulong)Multiplier1).AsUInt32();
         var blocks = Vector512.Create(block) + Vector512.Create(0ul, 1, 2, 3, 4, 5, 6, 7);
-        Vector512<ulong> c0 = blocks & low32, c1 = blocks >> 32, c2 = c2Start, c3 = c3Start;
-        uint r0 = k0, r1 = k1;
-        for (int round = 0; round < 10; round++)
+        // Only the low half of each lane is the state. The high halves are left as they fall: vpmuludq reads the low
+        // halves, and the pairing below masks or shifts the high ones out, so no round needs an AND.
+        Vector512<ulong> c0 = blocks, c1 = blocks >> 32, c2 = c2Start, c3 = c3Start;
+        for (int round = 0; round < Rounds; round++)
         {
             var p0 = Avx512F.Multiply(c0.AsUInt32(), m0);
             var p1 = Avx512F.Multiply(c2.AsUInt32(), m1);
-            c0 = (p1 >> 32) ^ c1 ^ Vector512.Create((ulong)r0);
-            c1 = p1 & low32;
-            c2 = (p0 >> 32) ^ c3 ^ Vector512.Create((ulong)r1);
-            c3 = p0 & low32;
-            r0 += Weyl0;
-            r1 += Weyl1;
+            c0 = Avx512F.TernaryLogic(p1 >> 32, c1, keys[2 * round], Xor3); // hi(p1) ^ c1 ^ key0
+            c1 = p1;
+            c2 = Avx512F.TernaryLogic(p0 >> 32, c3, keys[2 * round + 1], Xor3); // hi(p0) ^ c3 ^ key1
+            c3 = p0;
         }
         // Pair the words of each block into 64-bit lanes (x0|x1, x2|x3), then interleave the pairs block by block:
         // lanes [p01[0], p23[0], p01[1], p23[1], ...] are the 32-bit words in element order.
@@ -192,13 +211,15 @@ public static class Philox
         var threshold = Vector512.Create((uint)scaled);
         var c2Start = Vector512.Create((ulong)modelIndex);
         var c3Start = Vector512.Create((ulong)nameHash);
+        Span<Vector512<ulong>> keys = stackalloc Vector512<ulong>[2 * Rounds];
+        RoundKeys512(k0, k1, keys);
         ulong block = (ulong)start >> 2;
         for (int w = 0; w < wordCount; w++)
         {
             ulong bits = 0;
             for (int half = 0; half < 2; half++, block += 8)
             {
-                var (first, second) = Words512(k0, k1, c2Start, c3Start, block);
+                var (first, second) = Words512(keys, c2Start, c3Start, block);
                 ulong low = Vector512.ExtractMostSignificantBits(Vector512.LessThan(first >> 8, threshold));
                 ulong high = Vector512.ExtractMostSignificantBits(Vector512.LessThan(second >> 8, threshold));
                 bits |= (low | high << 16) << (32 * half);
