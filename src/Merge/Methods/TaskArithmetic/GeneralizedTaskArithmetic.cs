@@ -64,7 +64,11 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         if (lanes is not null)
         {
             // Read bf16 words, widen, delta, prune, weight, elect, mix in double, round to odd, encode, store: one loop.
-            Bf16Lanes.MapIndexed(ctx, ctx.Inputs, new Bf16Kernel(tasks, baseIndex, pruners.Select(p => p is not null).ToArray(), lanes, mix));
+            if (tasks.Length == 2)
+                Bf16Lanes.MapIndexed(ctx, ctx.Inputs, new Bf16Kernel2(baseIndex, tasks[0], tasks[1], pruners[0] is not null,
+                    pruners[1] is not null, lanes[0], lanes[1], mix));
+            else
+                Bf16Lanes.MapIndexed(ctx, ctx.Inputs, new Bf16Kernel(tasks, baseIndex, pruners.Select(p => p is not null).ToArray(), lanes, mix));
             return;
         }
         var slots = Enumerable.Range(0, tasks.Length).ToArray();
@@ -169,63 +173,55 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             sumLow += wl;
             sumHigh += wh;
         }
-        Vector<double> mixedLow, mixedHigh;
-        if (mix.SignConsensus)
+        if (!mix.SignConsensus) return Finish(Divided(sumLow, mix), Divided(sumHigh, mix), b, mix);
+        Vector<double> flipLow = ElectionFlip(sumLow), flipHigh = ElectionFlip(sumHigh);
+        Vector<double> agreeingLow = Vector<double>.Zero, agreeingHigh = Vector<double>.Zero;
+        Vector<double> divisorLow = Vector<double>.Zero, divisorHigh = Vector<double>.Zero;
+        for (int t = 0; t < slots.Length; t++)
         {
-            // TIES "sum" election per lane: keep the weighted deltas whose sign is that of their sum (zero counts as
-            // positive), divide by the weights of the kept ones when normalising. Adding a masked-out +0.0 leaves a
-            // sum of same-signed non-zero terms unchanged, so this equals skipping the term.
-            // "v agrees" is v > 0 where the sum is positive, v < 0 elsewhere (NaN sums included): with the sign bit
-            // flipped where the sum is not positive, it is v' > 0 in every lane (NaN and ±0 never agree either way).
-            var signBit = Vector.AsVectorDouble(new Vector<ulong>(0x8000_0000_0000_0000ul));
-            var flipLow = Vector.AndNot(signBit, Vector.AsVectorDouble(Vector.GreaterThanOrEqual(sumLow, Vector<double>.Zero)));
-            var flipHigh = Vector.AndNot(signBit, Vector.AsVectorDouble(Vector.GreaterThanOrEqual(sumHigh, Vector<double>.Zero)));
-            Vector<double> agreeingLow = Vector<double>.Zero, agreeingHigh = Vector<double>.Zero;
-            Vector<double> divisorLow = Vector<double>.Zero, divisorHigh = Vector<double>.Zero;
-            for (int t = 0; t < slots.Length; t++)
-            {
-                var w = new Vector<double>(weights[t]);
-                Weighted(values[slots[t]], t, mix, out var vl, out var vh);
-                var agreesLow = Vector.AsVectorDouble(Vector.GreaterThan(Vector.Xor(vl, flipLow), Vector<double>.Zero));
-                var agreesHigh = Vector.AsVectorDouble(Vector.GreaterThan(Vector.Xor(vh, flipHigh), Vector<double>.Zero));
-                agreeingLow += vl & agreesLow;
-                agreeingHigh += vh & agreesHigh;
-                divisorLow += w & agreesLow;
-                divisorHigh += w & agreesHigh;
-            }
-            if (mix.Normalize)
-            {
-                divisorLow = Vector.ConditionalSelect(Vector.Equals(divisorLow, Vector<double>.Zero), Vector<double>.One, divisorLow);
-                divisorHigh = Vector.ConditionalSelect(Vector.Equals(divisorHigh, Vector<double>.Zero), Vector<double>.One, divisorHigh);
-                if (mix.PowerOfTwoDivisors)
-                {
-                    agreeingLow *= ExactReciprocal(divisorLow);
-                    agreeingHigh *= ExactReciprocal(divisorHigh);
-                }
-                else
-                {
-                    agreeingLow /= divisorLow;
-                    agreeingHigh /= divisorHigh;
-                }
-            }
-            mixedLow = agreeingLow;
-            mixedHigh = agreeingHigh;
+            var w = new Vector<double>(weights[t]);
+            Weighted(values[slots[t]], t, mix, out var vl, out var vh);
+            Elect(vl, w, flipLow, ref agreeingLow, ref divisorLow);
+            Elect(vh, w, flipHigh, ref agreeingHigh, ref divisorHigh);
         }
-        else if (mix.Reciprocal != 0)
-        {
-            // Dividing by a power of two is exactly multiplying by its reciprocal (and much cheaper than vdivpd).
-            var r = new Vector<double>(mix.Reciprocal);
-            mixedLow = sumLow * r;
-            mixedHigh = sumHigh * r;
-        }
-        else
-        {
-            var d = new Vector<double>(mix.PlainDivisor);
-            mixedLow = sumLow / d;
-            mixedHigh = sumHigh / d;
-        }
-        return Finish(mixedLow, mixedHigh, b, mix);
+        return Finish(Elected(agreeingLow, divisorLow, mix), Elected(agreeingHigh, divisorHigh, mix), b, mix);
     }
+
+    // TIES "sum" election per lane: keep the weighted deltas whose sign is that of their sum (zero counts as positive),
+    // divide by the weights of the kept ones when normalising. Adding a masked-out +0.0 leaves a sum of same-signed
+    // non-zero terms unchanged, so this equals skipping the term.
+
+    /// <summary>The sign bit where the sum is not positive (NaN sums included), else 0: "v agrees with the sum" is then
+    /// v' > 0 for v' = v with that bit flipped, in every lane (NaN and ±0 never agree either way).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> ElectionFlip(Vector<double> sum)
+        => Vector.AndNot(Vector.AsVectorDouble(new Vector<ulong>(0x8000_0000_0000_0000ul)),
+            Vector.AsVectorDouble(Vector.GreaterThanOrEqual(sum, Vector<double>.Zero)));
+
+    /// <summary>Adds one weighted term <paramref name="v"/> (weight <paramref name="w"/>) to the agreeing sum and the
+    /// divisor where it agrees with the sign of the sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Elect(Vector<double> v, Vector<double> w, Vector<double> flip, ref Vector<double> agreeing, ref Vector<double> divisor)
+    {
+        var agrees = Vector.AsVectorDouble(Vector.GreaterThan(Vector.Xor(v, flip), Vector<double>.Zero));
+        agreeing += v & agrees;
+        divisor += w & agrees;
+    }
+
+    /// <summary>The elected mix: the agreeing sum, divided by the agreeing weights (0 replaced by 1) when normalising.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> Elected(Vector<double> agreeing, Vector<double> divisor, MixParameters mix)
+    {
+        if (!mix.Normalize) return agreeing;
+        divisor = Vector.ConditionalSelect(Vector.Equals(divisor, Vector<double>.Zero), Vector<double>.One, divisor);
+        return mix.PowerOfTwoDivisors ? agreeing * ExactReciprocal(divisor) : agreeing / divisor;
+    }
+
+    /// <summary>The unelected mix: the sum over the plain divisor (multiplied by its reciprocal when that is exact: a
+    /// power of two, and much cheaper than vdivpd).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> Divided(Vector<double> sum, MixParameters mix)
+        => mix.Reciprocal != 0 ? sum * new Vector<double>(mix.Reciprocal) : sum / new Vector<double>(mix.PlainDivisor);
 
     /// <summary>base + λ·mixed (the product skipped when λ = 1, which is exact), narrowed for the encoder.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -329,6 +325,49 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
                 inputs[tasks[t]] = pruned[t] ? lanes[t].Apply(d, index) : d;
             }
             return MixOne(inputs, tasks, b, mix);
+        }
+    }
+
+    /// <summary><see cref="Bf16Kernel"/> for exactly two task models (the common case: two fine-tunes of one base):
+    /// the same operations in the same order, with each model's prune lanes, weights and weighted terms in locals
+    /// instead of arrays walked per element, and the weighted terms kept for the election instead of recomputed.</summary>
+    private readonly struct Bf16Kernel2(int baseIndex, int task0, int task1, bool pruned0, bool pruned1, PruneLanes lanes0,
+        PruneLanes lanes1, MixParameters mix) : IIndexedElementwiseKernel
+    {
+        private readonly Vector<double> _weight0 = new(mix.Weights[0]), _weight1 = new(mix.Weights[1]);
+        private readonly int[] _slots = [task0, task1];
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector<float> Lanes(Span<Vector<float>> inputs, long index)
+        {
+            var b = inputs[baseIndex];
+            var d0 = inputs[task0] - b;
+            var d1 = inputs[task1] - b;
+            if (pruned0) d0 = lanes0.Apply(d0, index);
+            if (pruned1) d1 = lanes1.Apply(d1, index);
+            Weighted(d0, 0, mix, out var low0, out var high0);
+            Weighted(d1, 1, mix, out var low1, out var high1);
+            // From +0.0, in model order, as MixLanes sums (0.0 + x is not x for x = -0.0).
+            var sumLow = Vector<double>.Zero + low0 + low1;
+            var sumHigh = Vector<double>.Zero + high0 + high1;
+            if (!mix.SignConsensus) return Finish(Divided(sumLow, mix), Divided(sumHigh, mix), b, mix);
+            Vector<double> flipLow = ElectionFlip(sumLow), flipHigh = ElectionFlip(sumHigh);
+            Vector<double> agreeingLow = Vector<double>.Zero, agreeingHigh = Vector<double>.Zero;
+            Vector<double> divisorLow = Vector<double>.Zero, divisorHigh = Vector<double>.Zero;
+            Elect(low0, _weight0, flipLow, ref agreeingLow, ref divisorLow);
+            Elect(high0, _weight0, flipHigh, ref agreeingHigh, ref divisorHigh);
+            Elect(low1, _weight1, flipLow, ref agreeingLow, ref divisorLow);
+            Elect(high1, _weight1, flipHigh, ref agreeingHigh, ref divisorHigh);
+            return Finish(Elected(agreeingLow, divisorLow, mix), Elected(agreeingHigh, divisorHigh, mix), b, mix);
+        }
+
+        public float Scalar(Span<float> inputs, long index)
+        {
+            float b = inputs[baseIndex];
+            float d0 = inputs[task0] - b, d1 = inputs[task1] - b;
+            inputs[task0] = pruned0 ? lanes0.Apply(d0, index) : d0;
+            inputs[task1] = pruned1 ? lanes1.Apply(d1, index) : d1;
+            return MixOne(inputs, _slots, b, mix);
         }
     }
 
