@@ -95,11 +95,7 @@ internal static class Bf16Lanes
                 SumSpan(kernel, sources, start, length, partial.AsSpan((int)(start / LaneSum.ChunkElements) * terms, terms));
             });
         }
-        var result = new double[terms];
-        for (long c = 0; c < spans; c++)
-            for (int a = 0; a < terms; a++)
-                result[a] += partial[c * terms + a];
-        return result;
+        return LaneSum.ChunkTotals(partial, terms);
     }
 
     /// <summary>|x − b| of <see cref="Vector{T}.Count"/> bf16 words as float32 bits: widened, subtracted in float32,

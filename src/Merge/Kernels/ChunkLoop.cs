@@ -42,8 +42,7 @@ public static class ChunkLoop
     public static double[] Reduce(ExecutionSettings settings, IReadOnlyList<MergeInput> inputs, long chunkElements, int accumulatorCount, ReduceBody body)
     {
         long total = inputs.Count == 0 ? 0 : inputs[0].ElementCount;
-        var result = new double[accumulatorCount];
-        if (total == 0) return result;
+        if (total == 0) return new double[accumulatorCount];
         long chunks = (total + chunkElements - 1) / chunkElements;
         var partial = new double[chunks * accumulatorCount];
         int chunk = (int)Math.Min(chunkElements, total);
@@ -54,10 +53,7 @@ public static class ChunkLoop
             for (int i = 0; i < inputs.Count; i++) inputs[i].Decode(start, ins[i].AsSpan(0, length));
             body(start, length, ins, partial.AsSpan((int)(c * accumulatorCount), accumulatorCount));
         });
-        for (long c = 0; c < chunks; c++)
-            for (int a = 0; a < accumulatorCount; a++)
-                result[a] += partial[c * accumulatorCount + a];
-        return result;
+        return LaneSum.ChunkTotals(partial, accumulatorCount);
     }
 
     /// <summary>Runs <paramref name="body"/>(start, length) over the chunks of a tensor of <paramref name="total"/> elements,

@@ -29,11 +29,7 @@ internal static class GeometryBf16
             ChunkLoop.ForEachChunk(settings, elements, LaneSum.ChunkElements,
                 (start, length) => GramSpan(sources, start, length, k, hasOrigin, partial.AsSpan((int)(start / LaneSum.ChunkElements * pairs), pairs)));
         }
-        var result = new double[pairs];
-        for (long c = 0; c < chunks; c++)
-            for (int p = 0; p < pairs; p++)
-                result[p] += partial[c * pairs + p];
-        return result;
+        return LaneSum.ChunkTotals(partial, pairs);
     }
 
     private static unsafe void GramSpan(nint[] sources, long start, int length, int k, bool hasOrigin, Span<double> totals)

@@ -78,6 +78,18 @@ public static class LaneSum
         return Total(s);
     }
 
+    /// <summary>Per accumulator, the total of chunk-major partial sums (<paramref name="accumulators"/> per chunk): chunk
+    /// totals added in chunk order from +0.0, the canonical order every reduction ends with (CPU and CUDA alike).</summary>
+    public static double[] ChunkTotals(ReadOnlySpan<double> partial, int accumulators)
+    {
+        var totals = new double[accumulators];
+        if (accumulators == 0) return totals;
+        for (int c = 0; c < partial.Length / accumulators; c++)
+            for (int a = 0; a < accumulators; a++)
+                totals[a] += partial[c * accumulators + a];
+        return totals;
+    }
+
     /// <summary>The span total of 16 accumulators (the fixed tree).</summary>
     public static double Total(ReadOnlySpan<double> s)
     {

@@ -162,10 +162,6 @@ internal sealed class GeometricPlan
             for (int e = 0; e < rows.Length; e++) rows[e] = 0.0 + partial[e];
             return rows;
         }
-        var gram = new double[Pairs];
-        for (int c = 0; c < partial.Length / Pairs; c++)
-            for (int q = 0; q < Pairs; q++)
-                gram[q] += partial[c * Pairs + q];
-        return gram;
+        return LaneSum.ChunkTotals(partial, Pairs);
     }
 }

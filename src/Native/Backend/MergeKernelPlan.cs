@@ -367,11 +367,7 @@ public sealed class MergeKernelPlan
     {
         if (sce is not null) return sce.Weights(partial); // SCE: the normalised weights
         if (ram is not null) return ram.Scales(partial); // RAM+: the unique-change factors
-        int accumulators = NormAccumulators;
-        var totals = new double[accumulators];
-        for (int c = 0; c < partial.Length / accumulators; c++)
-            for (int a = 0; a < accumulators; a++)
-                totals[a] += partial[c * accumulators + a];
+        var totals = LaneSum.ChunkTotals(partial, NormAccumulators);
         var result = (double[])scales.Clone();
         foreach (int t in tasks)
             if (densities[t] < 1 && totals[2 * t] >= 1e-7 && totals[2 * t + 1] >= 1e-7)
