@@ -110,6 +110,9 @@ internal static class Bf16Lanes
         high = Vector.AsVectorUInt32(Vector.AsVectorSingle(xh << 16) - Vector.AsVectorSingle(bh << 16)) & magnitude;
     }
 
+    /// <summary>|x − b| of one pair of bf16 words, in float32: the scalar form of <see cref="AbsDifferenceBits"/>.</summary>
+    public static float AbsDifference(ushort x, ushort b) => MathF.Abs(BFloat16Bits.ToSingle(x) - BFloat16Bits.ToSingle(b));
+
     /// <summary>Pins the inputs (and the output) of one pass for the raw pointer loops.</summary>
     internal sealed class Pinned : IDisposable
     {

@@ -3,7 +3,6 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using DotnetMerge.Numerics;
 
 namespace DotnetMerge.Kernels;
 
@@ -385,7 +384,7 @@ public static class MagnitudeSelect
             }
         }
         for (; j < x.Length; j++)
-            counts.Add(SortKey(MathF.Abs(BFloat16Bits.ToSingle(x[j]) - BFloat16Bits.ToSingle(b[j]))), start + j, found);
+            counts.Add(SortKey(Bf16Lanes.AbsDifference(x[j], b[j])), start + j, found);
         return counts.Totals;
     }
 

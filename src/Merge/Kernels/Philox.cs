@@ -177,7 +177,7 @@ public static class Philox
 
     /// <summary>Bernoulli(<paramref name="density"/>) decisions of elements [start, start + count) as bits: bit j of
     /// <paramref name="words"/> is set iff the uniform of element start + j is below density (the class's rule).
-    /// <paramref name="start"/> must be a multiple of 64 and <paramref name="words"/> zero on entry. With AVX-512 the
+    /// <paramref name="start"/> must be a multiple of 64; every word the span covers is written (whatever it held). With AVX-512 the
     /// words are compared as integers, (u &gt;&gt; 8) &lt; ⌈density · 2^24⌉, which is the same test (the uniform is
     /// (u &gt;&gt; 8) · 2^-24 exactly), with no floats written; otherwise the uniforms are drawn and compared.</summary>
     public static void FillKeepBits(ulong seed, uint modelIndex, uint nameHash, long start, int count, double density, Span<ulong> words)

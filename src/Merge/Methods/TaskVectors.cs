@@ -48,14 +48,17 @@ internal static class TaskVectors
 
     /// <summary>The streams |xᵢ − base| of the given models (stream i = ctx.Inputs[tasks[i]]), decoding the base once per chunk.</summary>
     public static StreamsSource AbsDeltas(TensorMergeContext ctx, int[] tasks)
-        => Bf16Lanes.RawInputs([ctx.Base!, .. tasks.Select(t => ctx.Inputs[t])], ctx.OutputElementCount)
-            ? AbsDeltasBf16(ctx, tasks) : AbsDeltasDecoded(ctx, tasks);
+        => RawBf16(ctx, tasks) ? AbsDeltasBf16(ctx, tasks) : AbsDeltasDecoded(ctx, tasks);
+
+    /// <summary>The base and the given models are all raw bf16 words, readable without decoding.</summary>
+    private static bool RawBf16(TensorMergeContext ctx, int[] tasks)
+        => Bf16Lanes.RawInputs([ctx.Base!, .. tasks.Select(t => ctx.Inputs[t])], ctx.OutputElementCount);
 
     /// <summary>The bracket pass of the streams of <see cref="AbsDeltas"/> straight from raw bf16 words (no floats
     /// written and read back), or null when the inputs are not all raw bf16.</summary>
     public static BracketScan? AbsDeltaScan(TensorMergeContext ctx, int[] tasks)
     {
-        if (!Bf16Lanes.RawInputs([ctx.Base!, .. tasks.Select(t => ctx.Inputs[t])], ctx.OutputElementCount)) return null;
+        if (!RawBf16(ctx, tasks)) return null;
         return (stream, start, length, high, low, found) =>
         {
             var b = MemoryMarshal.Cast<byte, ushort>(ctx.Base!.Data.Span).Slice((int)start, length);
@@ -90,7 +93,7 @@ internal static class TaskVectors
             }
         }
         for (; j < x.Length; j++)
-            destination[j] = MathF.Abs(Numerics.BFloat16Bits.ToSingle(x[j]) - Numerics.BFloat16Bits.ToSingle(b[j]));
+            destination[j] = Bf16Lanes.AbsDifference(x[j], b[j]);
     }
 
     private static StreamsSource AbsDeltasDecoded(TensorMergeContext ctx, int[] tasks) => (start, length, destinations) =>
