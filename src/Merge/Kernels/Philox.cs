@@ -105,12 +105,11 @@ public static class Philox
         }
     }
 
-    /// <summary>Eight blocks (32 elements) per step, one block per 64-bit lane; the 32×32→64 multiplies are
-    /// <c>vpmuludq</c>, which reads the low half of each lane. <paramref name="element"/> is a multiple of 4.
-    /// Returns the number of elements written (a multiple of 32).</summary>
+    /// <summary>Sixteen blocks (64 elements) per step, one block per 64-bit lane (see <see cref="Words512"/>).
+    /// <paramref name="element"/> is a multiple of 4. Returns the number of elements written (a multiple of 64).</summary>
     private static int FillVector512(uint k0, uint k1, uint modelIndex, uint nameHash, long element, Span<float> destination)
     {
-        int groups = destination.Length / 32;
+        int groups = destination.Length / 64;
         if (groups == 0) return 0;
         var c2Start = Vector512.Create((ulong)modelIndex);
         var c3Start = Vector512.Create((ulong)nameHash);
@@ -119,13 +118,16 @@ public static class Philox
         ref float d = ref MemoryMarshal.GetReference(destination);
         ulong block = (ulong)element >> 2;
         var scale = Vector512.Create(TwoToMinus24);
-        for (int g = 0; g < groups; g++, block += 8)
+        for (int g = 0; g < groups; g++, block += 16)
         {
-            var (first, second) = Words512(keys, c2Start, c3Start, block);
-            (Vector512.ConvertToSingle((first >> 8).AsInt32()) * scale).StoreUnsafe(ref Unsafe.Add(ref d, g * 32));
-            (Vector512.ConvertToSingle((second >> 8).AsInt32()) * scale).StoreUnsafe(ref Unsafe.Add(ref d, g * 32), 16);
+            var words = Words512(keys, c2Start, c3Start, block);
+            ref float group = ref Unsafe.Add(ref d, g * 64);
+            (Vector512.ConvertToSingle((words.W0 >> 8).AsInt32()) * scale).StoreUnsafe(ref group);
+            (Vector512.ConvertToSingle((words.W1 >> 8).AsInt32()) * scale).StoreUnsafe(ref group, 16);
+            (Vector512.ConvertToSingle((words.W2 >> 8).AsInt32()) * scale).StoreUnsafe(ref group, 32);
+            (Vector512.ConvertToSingle((words.W3 >> 8).AsInt32()) * scale).StoreUnsafe(ref group, 48);
         }
-        return groups * 32;
+        return groups * 64;
     }
 
     /// <summary>vpternlog's truth table of a ^ b ^ c.</summary>
@@ -145,35 +147,63 @@ public static class Philox
         }
     }
 
-    /// <summary>The 32 words of blocks [block, block + 8) in element order (block b, word w → element 4b + w): the
-    /// first 16 and the last 16. One block per 64-bit lane; the 32×32→64 multiplies are <c>vpmuludq</c>.</summary>
+    /// <summary>The 64 words of blocks [block, block + 16) in element order (block b, word w → element 4b + w), 16 per
+    /// vector. One block per 64-bit lane, two vectors of blocks whose rounds interleave: a round is a chain of
+    /// multiply, shuffle and XOR (about 7 cycles), so two independent chains keep the multiplier busy.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<uint> First, Vector512<uint> Second) Words512(ReadOnlySpan<Vector512<ulong>> keys, Vector512<ulong> c2Start,
-        Vector512<ulong> c3Start, ulong block)
+    private static (Vector512<uint> W0, Vector512<uint> W1, Vector512<uint> W2, Vector512<uint> W3) Words512(
+        ReadOnlySpan<Vector512<ulong>> keys, Vector512<ulong> c2Start, Vector512<ulong> c3Start, ulong block)
     {
-        var low32 = Vector512.Create(0xFFFF_FFFFul);
         var m0 = Vector512.Create((ulong)Multiplier0).AsUInt32();
         var m1 = Vector512.Create((ulong)Multiplier1).AsUInt32();
-        var blocks = Vector512.Create(block) + Vector512.Create(0ul, 1, 2, 3, 4, 5, 6, 7);
+        var first = Vector512.Create(block) + Vector512.Create(0ul, 1, 2, 3, 4, 5, 6, 7);
+        var second = first + Vector512.Create(8ul);
         // Only the low half of each lane is the state. The high halves are left as they fall: vpmuludq reads the low
         // halves, and the pairing below masks or shifts the high ones out, so no round needs an AND.
-        Vector512<ulong> c0 = blocks, c1 = blocks >> 32, c2 = c2Start, c3 = c3Start;
+        Vector512<ulong> a0 = first, a1 = first >> 32, a2 = c2Start, a3 = c3Start;
+        Vector512<ulong> b0 = second, b1 = second >> 32, b2 = c2Start, b3 = c3Start;
         for (int round = 0; round < Rounds; round++)
         {
-            var p0 = Avx512F.Multiply(c0.AsUInt32(), m0);
-            var p1 = Avx512F.Multiply(c2.AsUInt32(), m1);
-            c0 = Avx512F.TernaryLogic(p1 >> 32, c1, keys[2 * round], Xor3); // hi(p1) ^ c1 ^ key0
-            c1 = p1;
-            c2 = Avx512F.TernaryLogic(p0 >> 32, c3, keys[2 * round + 1], Xor3); // hi(p0) ^ c3 ^ key1
-            c3 = p0;
+            Vector512<ulong> key0 = keys[2 * round], key1 = keys[2 * round + 1];
+            Round(ref a0, ref a1, ref a2, ref a3, m0, m1, key0, key1);
+            Round(ref b0, ref b1, ref b2, ref b3, m0, m1, key0, key1);
         }
-        // Pair the words of each block into 64-bit lanes (x0|x1, x2|x3), then interleave the pairs block by block:
-        // lanes [p01[0], p23[0], p01[1], p23[1], ...] are the 32-bit words in element order.
+        var (w0, w1) = InElementOrder(a0, a1, a2, a3);
+        var (w2, w3) = InElementOrder(b0, b1, b2, b3);
+        return (w0, w1, w2, w3);
+    }
+
+    /// <summary>One Philox round on eight blocks: (c0, c1, c2, c3) ← (hi(M1·c2) ^ c1 ^ key0, lo(M1·c2), hi(M0·c0) ^ c3 ^ key1, lo(M0·c0)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Round(ref Vector512<ulong> c0, ref Vector512<ulong> c1, ref Vector512<ulong> c2, ref Vector512<ulong> c3,
+        Vector512<uint> m0, Vector512<uint> m1, Vector512<ulong> key0, Vector512<ulong> key1)
+    {
+        var p0 = Avx512F.Multiply(c0.AsUInt32(), m0);
+        var p1 = Avx512F.Multiply(c2.AsUInt32(), m1);
+        c0 = Avx512F.TernaryLogic(HighToLow(p1), c1, key0, Xor3);
+        c1 = p1;
+        c2 = Avx512F.TernaryLogic(HighToLow(p0), c3, key1, Xor3);
+        c3 = p0;
+    }
+
+    /// <summary>The words of eight blocks in element order: each block's words paired into 64-bit lanes (x0|x1,
+    /// x2|x3), then the pairs interleaved block by block, [p01[0], p23[0], p01[1], p23[1], ...]; 16 words per vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<uint> First, Vector512<uint> Second) InElementOrder(Vector512<ulong> c0, Vector512<ulong> c1,
+        Vector512<ulong> c2, Vector512<ulong> c3)
+    {
+        var low32 = Vector512.Create(0xFFFF_FFFFul);
         var p01 = (c0 & low32) | (c1 << 32);
         var p23 = (c2 & low32) | (c3 << 32);
         return (Avx512F.PermuteVar8x64x2(p01, Vector512.Create(0ul, 8, 1, 9, 2, 10, 3, 11), p23).AsUInt32(),
             Avx512F.PermuteVar8x64x2(p01, Vector512.Create(4ul, 12, 5, 13, 6, 14, 7, 15), p23).AsUInt32());
     }
+
+    /// <summary>The high 32 bits of each 64-bit lane moved to its low half (the high half then holds the old low one,
+    /// which no reader of the state looks at). A dword shuffle (<c>vpshufd</c>) rather than a shift: shifts and
+    /// <c>vpmuludq</c> share one execution port on 512-bit vectors, the shuffle runs on another.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<ulong> HighToLow(Vector512<ulong> lanes) => Avx512F.Shuffle(lanes.AsUInt32(), 0b10_11_00_01).AsUInt64();
 
     /// <summary>Bernoulli(<paramref name="density"/>) decisions of elements [start, start + count) as bits: bit j of
     /// <paramref name="words"/> is set iff the uniform of element start + j is below density (the class's rule).
@@ -214,17 +244,13 @@ public static class Philox
         Span<Vector512<ulong>> keys = stackalloc Vector512<ulong>[2 * Rounds];
         RoundKeys512(k0, k1, keys);
         ulong block = (ulong)start >> 2;
-        for (int w = 0; w < wordCount; w++)
+        for (int w = 0; w < wordCount; w++, block += 16)
         {
-            ulong bits = 0;
-            for (int half = 0; half < 2; half++, block += 8)
-            {
-                var (first, second) = Words512(keys, c2Start, c3Start, block);
-                ulong low = Vector512.ExtractMostSignificantBits(Vector512.LessThan(first >> 8, threshold));
-                ulong high = Vector512.ExtractMostSignificantBits(Vector512.LessThan(second >> 8, threshold));
-                bits |= (low | high << 16) << (32 * half);
-            }
-            words[w] = bits;
+            var u = Words512(keys, c2Start, c3Start, block);
+            words[w] = Vector512.ExtractMostSignificantBits(Vector512.LessThan(u.W0 >> 8, threshold))
+                | Vector512.ExtractMostSignificantBits(Vector512.LessThan(u.W1 >> 8, threshold)) << 16
+                | Vector512.ExtractMostSignificantBits(Vector512.LessThan(u.W2 >> 8, threshold)) << 32
+                | Vector512.ExtractMostSignificantBits(Vector512.LessThan(u.W3 >> 8, threshold)) << 48;
         }
         return wordCount * 64;
     }
