@@ -164,13 +164,7 @@ internal static class Bf16Lanes
         int j = 0;
         for (; j <= length - step; j += step)
         {
-            for (int i = 0; i < k; i++)
-            {
-                var raw = Unsafe.ReadUnaligned<Vector<ushort>>((ushort*)src[i] + j);
-                Vector.Widen(raw, out var a, out var b);
-                low[i] = Vector.AsVectorSingle(a << 16);
-                high[i] = Vector.AsVectorSingle(b << 16);
-            }
+            Load(src, j, low, high);
             // Widen puts the lower-addressed half of the words in the first vector: elements j.. then j + Count...
             var lowOut = RoundBf16(kernel.Lanes(low, start + j));
             var encoded = Vector.Narrow(lowOut, RoundBf16(kernel.Lanes(high, start + j + Vector<float>.Count)));
@@ -198,18 +192,13 @@ internal static class Bf16Lanes
         Span<Vector<float>> termsLow = terms <= 32 ? stackalloc Vector<float>[terms] : new Vector<float>[terms];
         Span<Vector<float>> termsHigh = terms <= 32 ? stackalloc Vector<float>[terms] : new Vector<float>[terms];
         int j = 0;
-        if (w is 2 or 4 or 8)
+        if (w is 4 or 8 && terms <= 4) j = SumSpanInRegisters(kernel, sources, start, length, acc, low, high, termsLow, termsHigh);
+        else if (w is 2 or 4 or 8)
         {
             int step = Vector<ushort>.Count;
             for (; j <= length - step; j += step)
             {
-                for (int i = 0; i < k; i++)
-                {
-                    var raw = Unsafe.ReadUnaligned<Vector<ushort>>((ushort*)sources[i] + start + j);
-                    Vector.Widen(raw, out var a, out var b);
-                    low[i] = Vector.AsVectorSingle(a << 16);
-                    high[i] = Vector.AsVectorSingle(b << 16);
-                }
+                Load(sources, start + j, low, high);
                 kernel.Lanes(low, start + j, termsLow);
                 kernel.Lanes(high, start + j + f, termsHigh);
                 // j is a multiple of step (2f = 4w), so (j + o) % 16 / w is the accumulator vector of offset o.
@@ -240,6 +229,71 @@ internal static class Bf16Lanes
             }
         }
         for (int i = 0; i < terms; i++) totals[i] = LaneSum.Total(s.Slice(i * LaneSum.Lanes, LaneSum.Lanes));
+    }
+
+    /// <summary>The vector part of <see cref="SumSpan"/> for up to four terms (the L1 norms of two pruned models) at
+    /// 256- or 512-bit vectors: the same additions in the same order, with the accumulators in registers instead of an
+    /// array (there each add is a store-to-load round trip on its accumulator's chain). A step adds the 2 × f floats
+    /// of a term (elements j.. in <c>termsLow</c>, j + f.. in <c>termsHigh</c>) widened to four double vectors; see
+    /// <see cref="AddTerm"/>. Writes the accumulators to <paramref name="acc"/> and returns the elements done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe int SumSpanInRegisters<TKernel>(TKernel kernel, nint[] sources, long start, int length, Vector<double>[] acc,
+        Span<Vector<float>> low, Span<Vector<float>> high, Span<Vector<float>> termsLow, Span<Vector<float>> termsHigh)
+        where TKernel : struct, IElementwiseTerms
+    {
+        int k = sources.Length, terms = kernel.Count, step = Vector<ushort>.Count, f = Vector<float>.Count, j = 0;
+        Vector<double> a0 = default, b0 = default, c0 = default, d0 = default, a1 = default, b1 = default, c1 = default, d1 = default;
+        Vector<double> a2 = default, b2 = default, c2 = default, d2 = default, a3 = default, b3 = default, c3 = default, d3 = default;
+        for (; j <= length - step; j += step)
+        {
+            Load(sources, start + j, low, high);
+            kernel.Lanes(low, start + j, termsLow);
+            kernel.Lanes(high, start + j + f, termsHigh);
+            AddTerm(termsLow[0], termsHigh[0], ref a0, ref b0, ref c0, ref d0);
+            if (terms > 1) AddTerm(termsLow[1], termsHigh[1], ref a1, ref b1, ref c1, ref d1);
+            if (terms > 2) AddTerm(termsLow[2], termsHigh[2], ref a2, ref b2, ref c2, ref d2);
+            if (terms > 3) AddTerm(termsLow[3], termsHigh[3], ref a3, ref b3, ref c3, ref d3);
+        }
+        Vector<double>[] sums = Vector<double>.Count == 8 ? [a0, b0, a1, b1, a2, b2, a3, b3] : [a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2, a3, b3, c3, d3];
+        sums.AsSpan(0, acc.Length).CopyTo(acc);
+        return j;
+    }
+
+    /// <summary>One term's step of <see cref="SumSpanInRegisters"/>. With 256-bit vectors (w = 4, 16 elements a step)
+    /// the four double vectors are accumulators 0-3, 4-7, 8-11 and 12-15: one each. With 512-bit ones (w = 8, 32
+    /// elements a step) they are accumulators 0-7, 8-15, then 0-7 and 8-15 again (elements j + 16.. after j..), so
+    /// <paramref name="c"/> and <paramref name="d"/> are not used.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTerm(Vector<float> low, Vector<float> high, ref Vector<double> a, ref Vector<double> b, ref Vector<double> c,
+        ref Vector<double> d)
+    {
+        Vector.Widen(low, out var l0, out var h0);
+        a += l0;
+        b += h0;
+        Vector.Widen(high, out var l1, out var h1);
+        if (Vector<double>.Count == 8)
+        {
+            a += l1;
+            b += h1;
+        }
+        else
+        {
+            c += l1;
+            d += h1;
+        }
+    }
+
+    /// <summary>The <see cref="Vector{T}"/>.Count · 2 bf16 words at element <paramref name="element"/> of every input,
+    /// widened to float32 (exact): the lower-addressed half in <paramref name="low"/>, the other in <paramref name="high"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Load(ReadOnlySpan<nint> sources, long element, Span<Vector<float>> low, Span<Vector<float>> high)
+    {
+        for (int i = 0; i < sources.Length; i++)
+        {
+            Vector.Widen(Unsafe.ReadUnaligned<Vector<ushort>>((ushort*)sources[i] + element), out var a, out var b);
+            low[i] = Vector.AsVectorSingle(a << 16);
+            high[i] = Vector.AsVectorSingle(b << 16);
+        }
     }
 
     /// <summary>Runs an <see cref="IElementwiseKernel"/> as an indexed one (the index is not used).</summary>

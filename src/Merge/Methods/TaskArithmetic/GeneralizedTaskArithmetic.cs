@@ -396,8 +396,11 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             {
                 // One pass over the raw bf16 bytes: delta, |δ|, prune, |pruned δ| in registers, the same sums. DARE's
                 // decisions are drawn span by span in this pass, just before the span's inputs are read.
-                norms = Bf16Lanes.SumTerms(ctx, ctx.Inputs, new NormTerms(tasks, baseIndex, pruners.Select(p => p is not null).ToArray(), lanes),
-                    (start, length) => { foreach (var p in pruners) p?.DrawSpan(start, length); });
+                var pruned = pruners.Select(p => p is not null).ToArray();
+                Action<long, int> draw = (start, length) => { foreach (var p in pruners) p?.DrawSpan(start, length); };
+                norms = tasks.Length == 2
+                    ? Bf16Lanes.SumTerms(ctx, ctx.Inputs, new NormTerms2(baseIndex, tasks[0], tasks[1], pruned[0], pruned[1], lanes[0], lanes[1]), draw)
+                    : Bf16Lanes.SumTerms(ctx, ctx.Inputs, new NormTerms(tasks, baseIndex, pruned, lanes), draw);
                 foreach (var p in pruners) p?.DrawRemaining(ctx.Settings, spansDrawn: true);
             }
             else
@@ -455,5 +458,35 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
                 terms[2 * t + 1] = MathF.Abs(lanes[t].Apply(d, index));
             }
         }
+    }
+
+    /// <summary><see cref="NormTerms"/> for exactly two task models: the same terms, with each model's prune lanes in
+    /// a field instead of an array walked per element, and a constant term count (the summing loop keeps its
+    /// accumulators in registers).</summary>
+    private readonly struct NormTerms2(int baseIndex, int task0, int task1, bool pruned0, bool pruned1, PruneLanes lanes0,
+        PruneLanes lanes1) : IElementwiseTerms
+    {
+        public int Count => 4;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Lanes(Span<Vector<float>> inputs, long index, Span<Vector<float>> terms)
+        {
+            var b = inputs[baseIndex];
+            (terms[0], terms[1]) = pruned0 ? Norms(inputs[task0] - b, lanes0, index) : (Vector<float>.Zero, Vector<float>.Zero);
+            (terms[2], terms[3]) = pruned1 ? Norms(inputs[task1] - b, lanes1, index) : (Vector<float>.Zero, Vector<float>.Zero);
+        }
+
+        public void Scalar(Span<float> inputs, long index, Span<float> terms)
+        {
+            float b = inputs[baseIndex];
+            (terms[0], terms[1]) = pruned0 ? Norms(inputs[task0] - b, lanes0, index) : (0, 0);
+            (terms[2], terms[3]) = pruned1 ? Norms(inputs[task1] - b, lanes1, index) : (0, 0);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static (Vector<float> Delta, Vector<float> Pruned) Norms(Vector<float> d, PruneLanes lanes, long index)
+            => (Vector.Abs(d), Vector.Abs(lanes.Apply(d, index)));
+
+        private static (float Delta, float Pruned) Norms(float d, PruneLanes lanes, long index) => (MathF.Abs(d), MathF.Abs(lanes.Apply(d, index)));
     }
 }
