@@ -53,13 +53,16 @@ internal static class OutputRounding
     internal static Vector512<float> NarrowToOdd512(Vector512<double> low, Vector512<double> high)
         => Avx512F.InsertVector256(ToOdd(low).ToVector512Unsafe(), ToOdd(high), 1);
 
-    /// <summary>Eight lanes of <see cref="NarrowToOdd512"/>: truncate, then OR in 1 where the truncation is inexact.</summary>
+    /// <summary>Eight lanes of <see cref="NarrowToOdd512"/>: truncate, then OR in 1 where the truncation is inexact.
+    /// Inexact ⟺ rounding down gives less than rounding up (equal when exact, never less for NaN, and MaxValue &lt; ∞
+    /// beyond float's range). Comparing the two floats gives the mask in float lanes, so the OR is one masked
+    /// instruction, with no widening back to double and no mask vector narrowed from 64-bit lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> ToOdd(Vector512<double> value)
     {
-        var truncated = Avx512F.ConvertToVector256Single(value, FloatRoundingMode.ToZero);
-        var lost = Vector512.AndNot(Vector512.Equals(value, value), Vector512.Equals(Avx512F.ConvertToVector512Double(truncated), value));
-        var lastBit = Avx512F.ConvertToVector256Int32(lost.AsInt64() & Vector512<long>.One); // 1 where inexact
-        return (truncated.AsInt32() | lastBit).AsSingle();
+        var truncated = Avx512F.ConvertToVector256Single(value, FloatRoundingMode.ToZero).AsInt32();
+        var inexact = Vector256.LessThan(Avx512F.ConvertToVector256Single(value, FloatRoundingMode.ToNegativeInfinity),
+            Avx512F.ConvertToVector256Single(value, FloatRoundingMode.ToPositiveInfinity)).AsInt32();
+        return Avx512F.VL.BlendVariable(truncated, truncated | Vector256<int>.One, inexact).AsSingle();
     }
 }
