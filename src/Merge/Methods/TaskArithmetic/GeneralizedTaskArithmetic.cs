@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using DotnetMerge.Kernels;
 
 namespace DotnetMerge.Methods;
@@ -109,6 +111,28 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         public bool PowerOfTwoDivisors { get; } = SignConsensus && Normalize && DivisorsArePowersOfTwo(Weights);
     }
 
+    /// <summary>What the vector mix reads per element, copied out of <see cref="MixParameters"/> into a struct the
+    /// kernels hold by value: flags and broadcast constants, no object or array to load through in the loop.</summary>
+    private readonly struct MixLanes
+    {
+        public MixLanes(MixParameters mix)
+        {
+            SignConsensus = mix.SignConsensus;
+            Normalize = mix.Normalize;
+            PowerOfTwoDivisors = mix.PowerOfTwoDivisors;
+            UnitScales = mix.UnitScales;
+            UnitLambda = mix.UnitLambda;
+            Odd = mix.Odd;
+            HasReciprocal = mix.Reciprocal != 0;
+            Reciprocal = new Vector<double>(mix.Reciprocal);
+            PlainDivisor = new Vector<double>(mix.PlainDivisor);
+            Lambda = new Vector<double>(mix.Lambda);
+        }
+
+        public readonly bool SignConsensus, Normalize, PowerOfTwoDivisors, UnitScales, UnitLambda, Odd, HasReciprocal;
+        public readonly Vector<double> Reciprocal, PlainDivisor, Lambda;
+    }
+
     /// <summary>Whether the normalising divisor of the TIES mix is a power of two whatever the election keeps: the sum,
     /// in model order from +0.0, of the weights of every non-empty subset of models is 0 (replaced by 1) or ±2^k with
     /// an exact reciprocal. Equal weights of two models (0.5 and 0.5, 1 and 1) are the common case. Checked for up
@@ -145,10 +169,11 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
         if (Vector.IsHardwareAccelerated && tasks.Length <= MaxVectorTasks)
         {
             Span<Vector<float>> deltas = stackalloc Vector<float>[tasks.Length];
+            var lanes = new MixLanes(mix);
             for (; j <= length - width; j += width)
             {
                 for (int t = 0; t < tasks.Length; t++) deltas[t] = new Vector<float>(ins[tasks[t]], j);
-                MixLanes(deltas, slots, new Vector<float>(b, j), mix).CopyTo(output, j);
+                MixVector(deltas, slots, new Vector<float>(b, j), mix, lanes).CopyTo(output, j);
             }
         }
         Span<float> values = tasks.Length <= 64 ? stackalloc float[tasks.Length] : new float[tasks.Length];
@@ -163,28 +188,28 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     /// <c>values[slots[t]]</c>, base lanes <paramref name="b"/>; the float32 to encode out. Lane for lane what
     /// <see cref="MixOne"/> does; no scratch (the election recomputes the weighted terms, the same values).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<float> MixLanes(ReadOnlySpan<Vector<float>> values, int[] slots, Vector<float> b, MixParameters mix)
+    private static Vector<float> MixVector(ReadOnlySpan<Vector<float>> values, int[] slots, Vector<float> b, MixParameters mix, in MixLanes lanes)
     {
         var weights = mix.Weights;
         Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
         for (int t = 0; t < slots.Length; t++)
         {
-            Weighted(values[slots[t]], t, mix, out var wl, out var wh);
+            Weighted(values[slots[t]], t, mix, lanes, out var wl, out var wh);
             sumLow += wl;
             sumHigh += wh;
         }
-        if (!mix.SignConsensus) return Finish(Divided(sumLow, mix), Divided(sumHigh, mix), b, mix);
+        if (!lanes.SignConsensus) return Finish(Divided(sumLow, lanes), Divided(sumHigh, lanes), b, lanes);
         Vector<double> flipLow = ElectionFlip(sumLow), flipHigh = ElectionFlip(sumHigh);
         Vector<double> agreeingLow = Vector<double>.Zero, agreeingHigh = Vector<double>.Zero;
         Vector<double> divisorLow = Vector<double>.Zero, divisorHigh = Vector<double>.Zero;
         for (int t = 0; t < slots.Length; t++)
         {
             var w = new Vector<double>(weights[t]);
-            Weighted(values[slots[t]], t, mix, out var vl, out var vh);
+            Weighted(values[slots[t]], t, mix, lanes, out var vl, out var vh);
             Elect(vl, w, flipLow, ref agreeingLow, ref divisorLow);
             Elect(vh, w, flipHigh, ref agreeingHigh, ref divisorHigh);
         }
-        return Finish(Elected(agreeingLow, divisorLow, mix), Elected(agreeingHigh, divisorHigh, mix), b, mix);
+        return Finish(Elected(agreeingLow, divisorLow, lanes), Elected(agreeingHigh, divisorHigh, lanes), b, lanes);
     }
 
     // TIES "sum" election per lane: keep the weighted deltas whose sign is that of their sum (zero counts as positive),
@@ -195,14 +220,28 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     /// v' > 0 for v' = v with that bit flipped, in every lane (NaN and ±0 never agree either way).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<double> ElectionFlip(Vector<double> sum)
-        => Vector.AndNot(Vector.AsVectorDouble(new Vector<ulong>(0x8000_0000_0000_0000ul)),
-            Vector.AsVectorDouble(Vector.GreaterThanOrEqual(sum, Vector<double>.Zero)));
+    {
+        var sign = Vector.AsVectorDouble(new Vector<ulong>(0x8000_0000_0000_0000ul));
+        if (Vector<double>.Count == Vector512<double>.Count && Avx512F.IsSupported) // a masked move, no mask vector
+            return Avx512F.BlendVariable(sign.AsVector512(), Vector512<double>.Zero, Vector512.GreaterThanOrEqual(sum.AsVector512(), Vector512<double>.Zero)).AsVector();
+        return Vector.AndNot(sign, Vector.AsVectorDouble(Vector.GreaterThanOrEqual(sum, Vector<double>.Zero)));
+    }
 
     /// <summary>Adds one weighted term <paramref name="v"/> (weight <paramref name="w"/>) to the agreeing sum and the
     /// divisor where it agrees with the sign of the sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Elect(Vector<double> v, Vector<double> w, Vector<double> flip, ref Vector<double> agreeing, ref Vector<double> divisor)
     {
+        // Lanes that do not agree add +0.0 (masked out). With AVX-512 they keep their sums instead, one add under a mask
+        // register: the same bits, since neither sum is ever -0.0 (each starts at +0.0 and grows only by same-signed
+        // non-zero terms, or by weights, and x + y is -0.0 only for x = y = -0.0).
+        if (Vector<double>.Count == Vector512<double>.Count && Avx512F.IsSupported)
+        {
+            var mask = Vector512.GreaterThan(Vector.Xor(v, flip).AsVector512(), Vector512<double>.Zero);
+            agreeing = Avx512F.BlendVariable(agreeing.AsVector512(), agreeing.AsVector512() + v.AsVector512(), mask).AsVector();
+            divisor = Avx512F.BlendVariable(divisor.AsVector512(), divisor.AsVector512() + w.AsVector512(), mask).AsVector();
+            return;
+        }
         var agrees = Vector.AsVectorDouble(Vector.GreaterThan(Vector.Xor(v, flip), Vector<double>.Zero));
         agreeing += v & agrees;
         divisor += w & agrees;
@@ -210,7 +249,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
 
     /// <summary>The elected mix: the agreeing sum, divided by the agreeing weights (0 replaced by 1) when normalising.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<double> Elected(Vector<double> agreeing, Vector<double> divisor, MixParameters mix)
+    private static Vector<double> Elected(Vector<double> agreeing, Vector<double> divisor, in MixLanes mix)
     {
         if (!mix.Normalize) return agreeing;
         divisor = Vector.ConditionalSelect(Vector.Equals(divisor, Vector<double>.Zero), Vector<double>.One, divisor);
@@ -220,18 +259,17 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     /// <summary>The unelected mix: the sum over the plain divisor (multiplied by its reciprocal when that is exact: a
     /// power of two, and much cheaper than vdivpd).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<double> Divided(Vector<double> sum, MixParameters mix)
-        => mix.Reciprocal != 0 ? sum * new Vector<double>(mix.Reciprocal) : sum / new Vector<double>(mix.PlainDivisor);
+    private static Vector<double> Divided(Vector<double> sum, in MixLanes mix)
+        => mix.HasReciprocal ? sum * mix.Reciprocal : sum / mix.PlainDivisor;
 
     /// <summary>base + λ·mixed (the product skipped when λ = 1, which is exact), narrowed for the encoder.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<float> Finish(Vector<double> mixedLow, Vector<double> mixedHigh, Vector<float> b, MixParameters mix)
+    private static Vector<float> Finish(Vector<double> mixedLow, Vector<double> mixedHigh, Vector<float> b, in MixLanes mix)
     {
         if (!mix.UnitLambda)
         {
-            var lam = new Vector<double>(mix.Lambda);
-            mixedLow = lam * mixedLow;
-            mixedHigh = lam * mixedHigh;
+            mixedLow = mix.Lambda * mixedLow;
+            mixedHigh = mix.Lambda * mixedHigh;
         }
         Vector.Widen(b, out var bl, out var bh);
         return OutputRounding.Narrow(bl + mixedLow, bh + mixedHigh, mix.Odd);
@@ -239,22 +277,26 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
 
     /// <summary>wₜ · (δ · scaleₜ) of both halves of <paramref name="delta"/> (the scale product skipped when it is 1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Weighted(Vector<float> delta, int t, MixParameters mix, out Vector<double> low, out Vector<double> high)
+    private static void Weighted(Vector<float> delta, int t, MixParameters mix, in MixLanes lanes, out Vector<double> low, out Vector<double> high)
+        => Weighted(delta, new Vector<double>(mix.Scales[t]), new Vector<double>(mix.Weights[t]), lanes.UnitScales, out low, out high);
+
+    /// <summary>w · (δ · scale) of both halves of <paramref name="delta"/> (the scale product skipped when every scale is 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Weighted(Vector<float> delta, Vector<double> scale, Vector<double> weight, bool unitScales, out Vector<double> low,
+        out Vector<double> high)
     {
         Vector.Widen(delta, out low, out high);
-        if (!mix.UnitScales)
+        if (!unitScales)
         {
-            var sc = new Vector<double>(mix.Scales[t]);
-            low *= sc;
-            high *= sc;
+            low *= scale;
+            high *= scale;
         }
-        var w = new Vector<double>(mix.Weights[t]);
-        low = w * low;
-        high = w * high;
+        low = weight * low;
+        high = weight * high;
     }
 
     /// <summary>The mix of one element: the task vector of task t in <c>values[slots[t]]</c>, base value
-    /// <paramref name="b"/> (the reference form of <see cref="MixLanes"/>).</summary>
+    /// <paramref name="b"/> (the reference form of <see cref="MixVector"/>).</summary>
     private static float MixOne(ReadOnlySpan<float> values, int[] slots, float b, MixParameters mix)
     {
         var weights = mix.Weights;
@@ -285,21 +327,23 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     private readonly struct Bf16Kernel(int[] tasks, int baseIndex, bool[] pruned, PruneLanes[] lanes, MixParameters mix)
         : IIndexedElementwiseKernel
     {
+        private readonly MixLanes _mix = new(mix);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector<float> Lanes(Span<Vector<float>> inputs, long index)
         {
             var b = inputs[baseIndex];
-            if (!mix.SignConsensus && mix.Reciprocal != 0) return PlainSum(inputs, b, index);
+            if (!_mix.SignConsensus && _mix.HasReciprocal) return PlainSum(inputs, b, index);
             for (int t = 0; t < tasks.Length; t++)
             {
                 var d = inputs[tasks[t]] - b;
                 inputs[tasks[t]] = pruned[t] ? lanes[t].Apply(d, index) : d;
             }
-            return MixLanes(inputs, tasks, b, mix);
+            return MixVector(inputs, tasks, b, mix, _mix);
         }
 
         /// <summary>The common unelected case (power-of-two divisor) summed as it goes: the same operations as
-        /// <see cref="MixLanes"/> in the same order.</summary>
+        /// <see cref="MixVector"/> in the same order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private Vector<float> PlainSum(Span<Vector<float>> inputs, Vector<float> b, long index)
         {
@@ -308,12 +352,11 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             {
                 var d = inputs[tasks[t]] - b;
                 if (pruned[t]) d = lanes[t].Apply(d, index);
-                Weighted(d, t, mix, out var wl, out var wh);
+                Weighted(d, t, mix, _mix, out var wl, out var wh);
                 sumLow += wl;
                 sumHigh += wh;
             }
-            var r = new Vector<double>(mix.Reciprocal);
-            return Finish(sumLow * r, sumHigh * r, b, mix);
+            return Finish(sumLow * _mix.Reciprocal, sumHigh * _mix.Reciprocal, b, _mix);
         }
 
         public float Scalar(Span<float> inputs, long index)
@@ -329,12 +372,15 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
     }
 
     /// <summary><see cref="Bf16Kernel"/> for exactly two task models (the common case: two fine-tunes of one base):
-    /// the same operations in the same order, with each model's prune lanes, weights and weighted terms in locals
-    /// instead of arrays walked per element, and the weighted terms kept for the election instead of recomputed.</summary>
+    /// the same operations in the same order, with each model's prune lanes, weights, scales and weighted terms in
+    /// fields and locals instead of arrays walked per element, and the weighted terms kept for the election instead
+    /// of recomputed.</summary>
     private readonly struct Bf16Kernel2(int baseIndex, int task0, int task1, bool pruned0, bool pruned1, PruneLanes lanes0,
         PruneLanes lanes1, MixParameters mix) : IIndexedElementwiseKernel
     {
         private readonly Vector<double> _weight0 = new(mix.Weights[0]), _weight1 = new(mix.Weights[1]);
+        private readonly Vector<double> _scale0 = new(mix.Scales[0]), _scale1 = new(mix.Scales[1]);
+        private readonly MixLanes _mix = new(mix);
         private readonly int[] _slots = [task0, task1];
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -345,12 +391,12 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             var d1 = inputs[task1] - b;
             if (pruned0) d0 = lanes0.Apply(d0, index);
             if (pruned1) d1 = lanes1.Apply(d1, index);
-            Weighted(d0, 0, mix, out var low0, out var high0);
-            Weighted(d1, 1, mix, out var low1, out var high1);
-            // From +0.0, in model order, as MixLanes sums (0.0 + x is not x for x = -0.0).
+            Weighted(d0, _scale0, _weight0, _mix.UnitScales, out var low0, out var high0);
+            Weighted(d1, _scale1, _weight1, _mix.UnitScales, out var low1, out var high1);
+            // From +0.0, in model order, as MixVector sums (0.0 + x is not x for x = -0.0).
             var sumLow = Vector<double>.Zero + low0 + low1;
             var sumHigh = Vector<double>.Zero + high0 + high1;
-            if (!mix.SignConsensus) return Finish(Divided(sumLow, mix), Divided(sumHigh, mix), b, mix);
+            if (!_mix.SignConsensus) return Finish(Divided(sumLow, _mix), Divided(sumHigh, _mix), b, _mix);
             Vector<double> flipLow = ElectionFlip(sumLow), flipHigh = ElectionFlip(sumHigh);
             Vector<double> agreeingLow = Vector<double>.Zero, agreeingHigh = Vector<double>.Zero;
             Vector<double> divisorLow = Vector<double>.Zero, divisorHigh = Vector<double>.Zero;
@@ -358,7 +404,7 @@ public abstract class GeneralizedTaskArithmetic : IMergeMethod
             Elect(high0, _weight0, flipHigh, ref agreeingHigh, ref divisorHigh);
             Elect(low1, _weight1, flipLow, ref agreeingLow, ref divisorLow);
             Elect(high1, _weight1, flipHigh, ref agreeingHigh, ref divisorHigh);
-            return Finish(Elected(agreeingLow, divisorLow, mix), Elected(agreeingHigh, divisorHigh, mix), b, mix);
+            return Finish(Elected(agreeingLow, divisorLow, _mix), Elected(agreeingHigh, divisorHigh, _mix), b, _mix);
         }
 
         public float Scalar(Span<float> inputs, long index)
