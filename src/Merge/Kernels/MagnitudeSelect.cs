@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DotnetMerge.Kernels;
 
@@ -341,92 +342,146 @@ public static class MagnitudeSelect
 
     /// <summary>Counts the keys above <paramref name="high"/>, equal to it and equal to <paramref name="low"/>, and
     /// appends (key &lt;&lt; 32 | index) of the keys strictly between them, in index order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (long Above, long AtHigh, long AtLow) ScanBracket(ReadOnlySpan<float> values, long start, uint high, uint low, List<ulong> found)
     {
-        var counts = new BracketCounts(high, low);
-        int j = 0;
-        if (Vector.IsHardwareAccelerated)
+        unsafe
         {
-            var u = MemoryMarshal.Cast<float, uint>(values);
-            var signFlip = new Vector<uint>(0x8000_0000u);
-            for (; j <= u.Length - Vector<uint>.Count; j += Vector<uint>.Count)
-            {
-                var bits = new Vector<uint>(u.Slice(j));
-                var negative = Vector.AsVectorUInt32(Vector.ShiftRightArithmetic(Vector.AsVectorInt32(bits), 31));
-                counts.Add(bits ^ (negative | signFlip), start + j, found); // SortKey
-            }
+            fixed (float* v = values) return Scan(new FloatKeys(v, values.Length), start, high, low, found);
         }
-        for (; j < values.Length; j++) counts.Add(SortKey(values[j]), start + j, found);
-        return counts.Totals;
     }
 
     /// <summary>The bracket pass of |x − base| for raw bf16 words (<paramref name="x"/> and <paramref name="b"/> hold
     /// elements [start, start + length)): widened to float32, subtracted, sign cleared, keyed, in registers. Exactly
     /// <see cref="ScanBracket"/> over the floats |x − b| that decoding both and subtracting gives.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static (long Above, long AtHigh, long AtLow) ScanBracketBf16Delta(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> b, long start,
         uint high, uint low, List<ulong> found)
     {
         if (b.Length != x.Length) throw new ArgumentException("the streams differ in length", nameof(b));
-        var counts = new BracketCounts(high, low);
-        int j = 0, step = Vector<ushort>.Count, half = Vector<uint>.Count;
-        if (Vector.IsHardwareAccelerated)
+        unsafe
         {
-            // |δ| has its sign bit clear, so its sort key is its bits with the top bit set.
-            var signFlip = new Vector<uint>(0x8000_0000u);
-            for (; j <= x.Length - step; j += step)
-            {
-                // Elements j.. in the low half, j + half.. in the high one.
-                Bf16Lanes.AbsDifferenceBits(new Vector<ushort>(x.Slice(j)), new Vector<ushort>(b.Slice(j)), out var first, out var second);
-                counts.Add(first | signFlip, start + j, found);
-                counts.Add(second | signFlip, start + j + half, found);
-            }
+            fixed (ushort* px = x, pb = b) return Scan(new Bf16DeltaKeys(px, pb, x.Length), start, high, low, found);
         }
-        for (; j < x.Length; j++)
-            counts.Add(SortKey(Bf16Lanes.AbsDifference(x[j], b[j])), start + j, found);
-        return counts.Totals;
     }
 
-    /// <summary>The running counts of a bracket pass (lane-wise, summed at the end) and its appends.</summary>
-    private struct BracketCounts(uint high, uint low)
+    /// <summary>The sort keys of a bracket pass's stream, read from its stored form: two vectors a step (elements j..
+    /// and j + <see cref="Vector{T}"/>.Count..), or one key.</summary>
+    private interface IKeyPairs
     {
-        private readonly Vector<uint> _high = new(high), _low = new(low);
-        private Vector<uint> _above, _atHigh, _atLow;
-        private long _scalarAbove, _scalarHigh, _scalarLow;
+        int Length { get; }
+        void Keys(int j, out Vector<uint> first, out Vector<uint> second);
+        uint Key(int j);
+    }
 
-        /// <summary>Lanes [index, index + Count) of keys.</summary>
+    /// <summary>Keys of float values (<see cref="SortKey"/>).</summary>
+    private readonly unsafe struct FloatKeys(float* values, int length) : IKeyPairs
+    {
+        public int Length => length;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Add(Vector<uint> key, long index, List<ulong> found)
+        public void Keys(int j, out Vector<uint> first, out Vector<uint> second)
         {
-            var isAbove = Vector.GreaterThan(key, _high);
-            var isHigh = Vector.Equals(key, _high);
-            _above -= isAbove;
-            _atHigh -= isHigh;
-            _atLow -= Vector.Equals(key, _low);
-            var between = Vector.AndNot(Vector.GreaterThan(key, _low), isAbove | isHigh);
-            if (between == Vector<uint>.Zero) return;
-            uint lanes = MatchMask(between);
-            while (lanes != 0)
+            first = Key(Unsafe.ReadUnaligned<Vector<uint>>(values + j));
+            second = Key(Unsafe.ReadUnaligned<Vector<uint>>(values + j + Vector<uint>.Count));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector<uint> Key(Vector<uint> bits)
+        {
+            var negative = Vector.AsVectorUInt32(Vector.ShiftRightArithmetic(Vector.AsVectorInt32(bits), 31));
+            return bits ^ (negative | new Vector<uint>(0x8000_0000u)); // SortKey
+        }
+
+        public uint Key(int j) => SortKey(values[j]);
+    }
+
+    /// <summary>Keys of |x − b| for raw bf16 words. |δ| has its sign bit clear, so its sort key is its bits with the top
+    /// bit set.</summary>
+    private readonly unsafe struct Bf16DeltaKeys(ushort* x, ushort* b, int length) : IKeyPairs
+    {
+        public int Length => length;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Keys(int j, out Vector<uint> first, out Vector<uint> second)
+        {
+            Bf16Lanes.AbsDifferenceBits(Unsafe.ReadUnaligned<Vector<ushort>>(x + j), Unsafe.ReadUnaligned<Vector<ushort>>(b + j), out first, out second);
+            first |= new Vector<uint>(0x8000_0000u);
+            second |= new Vector<uint>(0x8000_0000u);
+        }
+
+        public uint Key(int j) => SortKey(Bf16Lanes.AbsDifference(x[j], b[j]));
+    }
+
+    /// <summary>The bracket pass over the keys of one chunk. The lane counts are locals, so they stay in registers
+    /// through the loop; the rare keys inside the bracket are appended out of line.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (long Above, long AtHigh, long AtLow) Scan<TKeys>(TKeys keys, long start, uint high, uint low, List<ulong> found)
+        where TKeys : struct, IKeyPairs
+    {
+        int n = keys.Length, j = 0, half = Vector<uint>.Count;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<uint> vHigh = new(high), vLow = new(low), above = default, atHigh = default, atLow = default;
+            for (; j <= n - 2 * half; j += 2 * half)
             {
-                int l = BitOperations.TrailingZeroCount(lanes);
-                lanes &= lanes - 1;
-                found.Add(((ulong)key[l] << 32) | (uint)(index + l));
+                keys.Keys(j, out var first, out var second);
+                Count(first, vHigh, vLow, ref above, ref atHigh, ref atLow, start + j, found);
+                Count(second, vHigh, vLow, ref above, ref atHigh, ref atLow, start + j + half, found);
             }
+            // Per lane at most 2^32 - 1 counts: chunks are shorter than 2^32 elements.
+            var totals = (Above: SumLanes(above), AtHigh: SumLanes(atHigh), AtLow: SumLanes(atLow));
+            for (; j < n; j++) CountOne(keys.Key(j), high, low, ref totals, start + j, found);
+            return totals;
         }
+        (long Above, long AtHigh, long AtLow) scalar = (0, 0, 0);
+        for (; j < n; j++) CountOne(keys.Key(j), high, low, ref scalar, start + j, found);
+        return scalar;
+    }
 
-        /// <summary>One key, element <paramref name="index"/>.</summary>
-        public void Add(uint key, long index, List<ulong> found)
+    /// <summary>Counts lanes [index, index + Count) of keys (each count lane-wise: a lane that matches is all ones,
+    /// so subtracting adds one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Count(Vector<uint> key, Vector<uint> high, Vector<uint> low, ref Vector<uint> above, ref Vector<uint> atHigh,
+        ref Vector<uint> atLow, long index, List<ulong> found)
+    {
+        if (Vector<uint>.Count == Vector512<uint>.Count && Avx512F.IsSupported)
         {
-            uint high = _high[0], low = _low[0];
-            if (key > high) _scalarAbove++;
-            else if (key == high) _scalarHigh++;
-            if (key == low) _scalarLow++;
-            if (key > low && key < high) found.Add(((ulong)key << 32) | (uint)index);
+            // The compares stay in mask registers: each count is one masked add, the bracket test a masked compare.
+            Vector512<uint> k = key.AsVector512(), h = high.AsVector512(), one = Vector512<uint>.One;
+            above = Avx512F.BlendVariable(above.AsVector512(), above.AsVector512() + one, Vector512.GreaterThan(k, h)).AsVector();
+            atHigh = Avx512F.BlendVariable(atHigh.AsVector512(), atHigh.AsVector512() + one, Vector512.Equals(k, h)).AsVector();
+            atLow = Avx512F.BlendVariable(atLow.AsVector512(), atLow.AsVector512() + one, Vector512.Equals(k, low.AsVector512())).AsVector();
+            uint inside = (uint)(Vector512.GreaterThan(k, low.AsVector512()) & Vector512.LessThan(k, h)).ExtractMostSignificantBits();
+            if (inside != 0) AppendBetween(key, inside, index, found);
+            return;
         }
+        var isAbove = Vector.GreaterThan(key, high);
+        var isHigh = Vector.Equals(key, high);
+        above -= isAbove;
+        atHigh -= isHigh;
+        atLow -= Vector.Equals(key, low);
+        var between = Vector.AndNot(Vector.GreaterThan(key, low), isAbove | isHigh);
+        if (between != Vector<uint>.Zero) AppendBetween(key, MatchMask(between), index, found);
+    }
 
-        public readonly (long Above, long AtHigh, long AtLow) Totals
-            => (SumLanes(_above) + _scalarAbove, SumLanes(_atHigh) + _scalarHigh, SumLanes(_atLow) + _scalarLow);
+    /// <summary>Appends (key &lt;&lt; 32 | index) of the lanes whose bit is set in <paramref name="lanes"/>, in lane order.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AppendBetween(Vector<uint> key, uint lanes, long index, List<ulong> found)
+    {
+        while (lanes != 0)
+        {
+            int l = BitOperations.TrailingZeroCount(lanes);
+            lanes &= lanes - 1;
+            found.Add(((ulong)key[l] << 32) | (uint)(index + l));
+        }
+    }
+
+    /// <summary>One key, element <paramref name="index"/>: the scalar form of <see cref="Count"/>.</summary>
+    private static void CountOne(uint key, uint high, uint low, ref (long Above, long AtHigh, long AtLow) counts, long index, List<ulong> found)
+    {
+        if (key > high) counts.Above++;
+        else if (key == high) counts.AtHigh++;
+        if (key == low) counts.AtLow++;
+        if (key > low && key < high) found.Add(((ulong)key << 32) | (uint)index);
     }
 
     private static long SumLanes(Vector<uint> v)
