@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using DotnetMerge.Kernels;
 
 namespace DotnetMerge.Methods;
@@ -45,14 +47,11 @@ internal readonly struct PruneLanes
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector<float> Apply(Vector<float> delta, long index)
     {
-        var bits = Vector.AsVectorInt32(delta);
-        if (_kept is not null) return Vector.AsVectorSingle(bits & ReplayMask(_kept, index));
+        if (_kept is not null) return Select(delta, ReplayMask(_kept, index), keepInside: true);
         var key = (Vector.AsVectorUInt32(delta) & new Vector<uint>(0x7FFF_FFFFu)) | new Vector<uint>(0x8000_0000u); // SortKey(|δ|)
-        var kept = InSet(key, _keepKey, _keepTie, index);
-        if (_hasRemove) kept = Vector.AndNot(kept, InSet(key, _removeKey, _removeTie, index));
-        return Vector.AsVectorSingle(bits & kept);
+        var kept = Filter(delta, key, _keepKey, _keepTie, index, keepInside: true);
+        return _hasRemove ? Filter(kept, key, _removeKey, _removeTie, index, keepInside: false) : kept;
     }
-
     /// <summary>Element <paramref name="index"/> of a task vector, +0.0 when dropped.</summary>
     public float Apply(float delta, long index)
     {
@@ -77,17 +76,34 @@ internal readonly struct PruneLanes
         for (; j < delta.Length; j++) delta[j] = Apply(delta[j], start + j);
     }
 
-    /// <summary>All ones in the lanes of the set: key above the threshold, or equal with index ≤ the last tie.</summary>
+    /// <summary>The lanes of <paramref name="delta"/> that are in the set (key above the threshold, or equal with index ≤
+    /// the last tie) when <paramref name="keepInside"/>, else those outside it; +0.0 in the others. Each branch of the tie
+    /// test ends in its own select, so with AVX-512 the compare's mask register feeds the select directly.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<int> InSet(Vector<uint> key, uint thresholdKey, long lastTie, long index)
+    private static Vector<float> Filter(Vector<float> delta, Vector<uint> key, uint thresholdKey, long lastTie, long index, bool keepInside)
     {
         var threshold = new Vector<uint>(thresholdKey);
         // lane l is element index + l: index + l ≤ lastTie ⟺ l ≤ lastTie − index. Mostly every lane or none passes.
         long tie = lastTie - index;
-        if (tie >= Vector<int>.Count - 1) return Vector.AsVectorInt32(Vector.GreaterThanOrEqual(key, threshold));
-        if (tie < 0) return Vector.AsVectorInt32(Vector.GreaterThan(key, threshold));
-        return Vector.AsVectorInt32(Vector.GreaterThan(key, threshold))
-            | (Vector.AsVectorInt32(Vector.Equals(key, threshold)) & Vector.LessThanOrEqual(LaneIndex, new Vector<int>((int)tie)));
+        if (tie >= Vector<int>.Count - 1) return Select(delta, Vector.AsVectorInt32(Vector.GreaterThanOrEqual(key, threshold)), keepInside);
+        if (tie < 0) return Select(delta, Vector.AsVectorInt32(Vector.GreaterThan(key, threshold)), keepInside);
+        return Select(delta, Vector.AsVectorInt32(Vector.GreaterThan(key, threshold))
+            | (Vector.AsVectorInt32(Vector.Equals(key, threshold)) & Vector.LessThanOrEqual(LaneIndex, new Vector<int>((int)tie))), keepInside);
+    }
+
+    /// <summary><paramref name="delta"/> where <paramref name="mask"/> is all ones (or, unless <paramref name="keepInside"/>,
+    /// where it is zero), +0.0 elsewhere. With AVX-512 one zero-masked move instead of a mask vector and an AND.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<float> Select(Vector<float> delta, Vector<int> mask, bool keepInside)
+    {
+        if (Vector<int>.Count == Vector512<int>.Count && Avx512F.IsSupported)
+        {
+            var m = mask.AsVector512().AsSingle();
+            return (keepInside ? Avx512F.BlendVariable(Vector512<float>.Zero, delta.AsVector512(), m)
+                : Avx512F.BlendVariable(delta.AsVector512(), Vector512<float>.Zero, m)).AsVector();
+        }
+        var bits = Vector.AsVectorInt32(delta);
+        return Vector.AsVectorSingle(keepInside ? bits & mask : Vector.AndNot(bits, mask));
     }
 
     /// <summary>All ones in the lanes whose decision bit is set (a vector may straddle two words).</summary>
