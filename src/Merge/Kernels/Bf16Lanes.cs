@@ -241,7 +241,7 @@ internal static class Bf16Lanes
         Span<Vector<float>> low, Span<Vector<float>> high, Span<Vector<float>> termsLow, Span<Vector<float>> termsHigh)
         where TKernel : struct, IElementwiseTerms
     {
-        int k = sources.Length, terms = kernel.Count, step = Vector<ushort>.Count, f = Vector<float>.Count, j = 0;
+        int terms = kernel.Count, step = Vector<ushort>.Count, f = Vector<float>.Count, j = 0;
         Vector<double> a0 = default, b0 = default, c0 = default, d0 = default, a1 = default, b1 = default, c1 = default, d1 = default;
         Vector<double> a2 = default, b2 = default, c2 = default, d2 = default, a3 = default, b3 = default, c3 = default, d3 = default;
         for (; j <= length - step; j += step)
