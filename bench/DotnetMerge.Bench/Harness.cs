@@ -46,6 +46,7 @@ internal static class Harness
         foreach (int threads in o.ThreadCounts())
         {
             var scenarios = o.Scenarios.Select(name => Scenarios.Create(name, names, spec.Layers)).ToArray();
+            foreach (var scenario in scenarios) File.WriteAllText(Path.Combine(root, scenario.Name + ".yaml"), scenario.Yaml);
             var best = scenarios.Select(_ => (Seconds: double.MaxValue, Cpu: double.NaN, Rss: 0L)).ToArray();
             // Rounds, not runs in a row: each round runs every scenario once, so a slow spell of a shared machine
             // slows one run of each scenario rather than every run of one (which would skew the ratios).
@@ -55,7 +56,6 @@ internal static class Harness
                 {
                     var scenario = scenarios[s];
                     string yaml = Path.Combine(root, scenario.Name + ".yaml");
-                    File.WriteAllText(yaml, scenario.Yaml);
                     Cat(InputsOf(modelsDir, names, scenario.ModelsRead)); // warm exactly what this scenario reads
                     string output = Path.Combine(runDir, "out");
                     var m = ProcessTimer.Run("dotnet", ["exec", tool, yaml, output, "--force", "--no-progress", "-v", "minimal",

@@ -411,8 +411,9 @@ public static class MagnitudeSelect
         public uint Key(int j) => SortKey(Bf16Lanes.AbsDifference(x[j], b[j]));
     }
 
-    /// <summary>The bracket pass over the keys of one chunk. The lane counts are locals, so they stay in registers
-    /// through the loop; the rare keys inside the bracket are appended out of line.</summary>
+    /// <summary>The bracket pass over the keys of one chunk. The lane counts are locals (not the fields of a struct the
+    /// loop passes by reference, which made every count a load and a store); the rare keys inside the bracket are
+    /// appended out of line.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (long Above, long AtHigh, long AtLow) Scan<TKeys>(TKeys keys, long start, uint high, uint low, List<ulong> found)
         where TKeys : struct, IKeyPairs
