@@ -38,7 +38,7 @@ public static class SoupCommand
                 if (!isUniform && !isGreedy) isGreedy = command is not null;
                 if (isGreedy && command is null) throw new ArgumentException("a greedy soup needs an evaluator: --eval \"COMMAND {model}\"");
                 var evaluator = command is null ? null : CommandEvaluator.Create(command, ParseTimeout(result.GetValue(timeout)));
-                var soupOptions = new SoupOptions { OutputDirectory = result.GetValue(output)!, Merge = options.GetMergeOptions(result), Strict = result.GetValue(strict) };
+                var soupOptions = new SoupOptions { OutputDirectory = result.GetValue(output)!, Merge = options.GetMergeOptions(result, console), Strict = result.GetValue(strict) };
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
                 var ingredients = result.GetValue(models)!;
                 var soup = await reporter.RunAsync(p => isGreedy
