@@ -61,7 +61,6 @@ public sealed class CommonOptions
     {
         bool Given(string name) => Mergekit.Given(result, name);
         if (result.GetResult(Verbosity) is { Implicit: false }) return VerbosityParser.Parse(result.GetValue(Verbosity));
-        if (Given("--quiet") && Given("--verbose")) throw new ArgumentException("choose one of --quiet and --verbose");
         return Given("--quiet") ? Tool.Verbosity.Quiet : Given("--verbose") ? Tool.Verbosity.Detailed : Tool.Verbosity.Normal;
     }
 
@@ -72,6 +71,7 @@ public sealed class CommonOptions
     public MergeOptions GetMergeOptions(ParseResult result, ToolConsole? console = null, bool reportDevice = true)
     {
         var verbosity = GetVerbosity(result);
+        if (Mergekit.Given(result, "--quiet") && Mergekit.Given(result, "--verbose")) throw new ArgumentException("--quiet and --verbose contradict each other");
         if (console is not null && verbosity >= Tool.Verbosity.Normal)
             foreach (var flag in Mergekit.IgnoredGiven(result)) console.Err.WriteLine(flag.Note);
         var backend = DeviceOption.Select(GetDevice(result), (level, line) =>
