@@ -133,6 +133,20 @@ public sealed class MergekitCommandLineTests : IDisposable
     }
 
     [Fact]
+    public void The_migration_guide_lists_exactly_the_flags_the_tool_accepts()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "dotnet-merge.sln"))) dir = dir.Parent;
+        var doc = File.ReadAllText(Path.Combine(dir!.FullName, "docs", "migrating-from-mergekit.md")).Replace("\r\n", "\n");
+        int start = doc.IndexOf("| mergekit-yaml | dotnet merge |", StringComparison.Ordinal);
+        Assert.True(start >= 0, "the flag table is missing");
+        var rows = doc[start..].Split('\n').Skip(2).TakeWhile(l => l.StartsWith('|')).ToList();
+        Assert.Equal(MergekitFlags.All.Select(f => f.Name), rows.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^\| `(-[^ `]+)").Groups[1].Value));
+        foreach (var (flag, row) in MergekitFlags.All.Zip(rows))
+            Assert.True(row.Contains("ignored", StringComparison.Ordinal) == (flag.Kind == MergekitFlagKind.Ignored), row);
+    }
+
+    [Fact]
     public async Task The_command_line_of_mergekits_readme_runs_unchanged()
     {
         string config = await LinearConfigAsync();

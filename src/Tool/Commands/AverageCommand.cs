@@ -32,7 +32,7 @@ public static class AverageCommand
                 if (verbosity >= Verbosity.Minimal)
                 {
                     foreach (var w in weights) console.Out.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,8:F4}  {1}", w.Weight, w.Model));
-                    console.Out.WriteLine($"averaged {weights.Count} checkpoints into {merge.OutputDirectory}");
+                    console.Out.WriteLine($"averaged {CheckpointAverage.Checkpoints(weights.Count)} into {merge.OutputDirectory}");
                 }
                 return ExitCodes.Success;
             }, ct);

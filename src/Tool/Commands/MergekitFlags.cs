@@ -34,7 +34,7 @@ public static class MergekitFlags
 {
     private const string NoHub = "models are local directories (there is no model hub support yet), so no download cache is used";
     private const string NoLora = "LoRA inputs are not supported yet (a 'model+lora' reference is an error)";
-    private const string OneDevice = "one device runs the math (--device cuda:N picks it); tensors are streamed to it chunk by chunk";
+    private const string OneDevice = "one device runs the math (--device cuda:N picks it), and the CUDA backend moves the tensors it needs to it itself";
 
     public static IReadOnlyList<MergekitFlag> All { get; } =
     [

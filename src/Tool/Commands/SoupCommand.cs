@@ -49,7 +49,7 @@ public static class SoupCommand
                     console.Out.Write(soup.ToMarkdown());
                     console.Out.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0} soup of {1} of {2} ingredients{3} written to {4}",
                         soup.Kind, soup.Kept.Count, soup.Weights.Count,
-                        soup.SoupScore is { } s ? ", score " + s.ToString("G6", CultureInfo.InvariantCulture) : "", soup.OutputDirectory));
+                        soup.SoupScore is { } s ? ", score " + SoupResult.FormatScore(s) : "", soup.OutputDirectory));
                 }
                 return ExitCodes.Success;
             }, ct);
