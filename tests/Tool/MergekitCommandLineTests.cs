@@ -192,6 +192,20 @@ public sealed class MergekitCommandLineTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("--num-threads", "0")]
+    [InlineData("-j", "-2")]
+    [InlineData("--write-threads", "0")]
+    [InlineData("--random-seed", "-1")]
+    public async Task Numbers_given_to_mergekit_flags_are_validated(string flag, string value)
+    {
+        string config = await LinearConfigAsync();
+        var result = await CliRunner.RunAsync(config, _ws.PathOf("out"), flag, value);
+        Assert.True(result.ExitCode == ExitCodes.InvalidDefinition, result.ToString());
+        Assert.Contains(value, Assert.Single(result.Err.TrimEnd().Split('\n')));
+        Assert.False(Directory.Exists(_ws.PathOf("out")));
+    }
+
     [Fact]
     public async Task An_unknown_option_is_one_line_with_did_you_mean_and_exit_code_2()
     {

@@ -42,6 +42,10 @@ public sealed class CommonOptions
         Verbosity.AcceptOnlyFromAmong(VerbosityParser.Accepted);
         Seed.Aliases.Add(MergekitFlags.Get("--random-seed").Name);
         Threads.Aliases.Add(MergekitFlags.Get("--num-threads").Name);
+        Threads.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is < 1 and var n) r.AddError($"--threads {n} is not a positive number of threads");
+        });
     }
 
     public void AddTo(Command command, bool mergeOptions = true)
@@ -115,7 +119,7 @@ public sealed class CommonOptions
         CopyTokenizer = !Flag(result, NoCopyTokenizer, "--copy-tokenizer"),
         WriteModelCard = !Flag(result, NoModelCard, "--write-model-card"),
         Force = result.GetValue(Force),
-        Threads = result.GetValue(Threads) is { } t and > 0 ? t : Environment.ProcessorCount,
+        Threads = result.GetValue(Threads) ?? Environment.ProcessorCount,
         Seed = result.GetValue(Seed),
         MaxMemoryBytes = result.GetValue(MaxMemory) is { } m ? ShardSize.Parse(m) : null,
         WorkingDirectory = Environment.CurrentDirectory,
