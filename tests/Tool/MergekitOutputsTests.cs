@@ -37,6 +37,8 @@ public sealed class MergekitOutputsTests : IDisposable
         Assert.True(tags > 0, frontMatter);
         Assert.Equal(["- mergekit", "- merge"], lines.Skip(tags + 1).Take(2));
         Assert.Contains("- dotnet-merge", lines.Skip(tags + 1));
+        // models/a and models/b are named like hub ids (org/name) and are not directories of the working directory,
+        // which is how mergekit, too, tells a hub model from a local one
         int bases = lines.IndexOf("base_model:");
         Assert.True(bases > 0, frontMatter);
         Assert.Equal(["- models/a", "- models/b"], lines.Skip(bases + 1).TakeWhile(l => l.StartsWith("- ", StringComparison.Ordinal)).Take(2));
