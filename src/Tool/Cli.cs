@@ -29,6 +29,12 @@ public static class Cli
     public static async Task<int> RunAsync(string[] args, ToolConsole console, CancellationToken cancellationToken = default)
     {
         var root = CreateRootCommand(console);
+        args = MergekitFlags.NormalizeVerbosityCount(args);
+        if (UnknownCommand(root, args) is { } unknown)
+        {
+            console.Err.WriteLine("error: " + unknown);
+            return ExitCodes.InvalidDefinition;
+        }
         var parse = root.Parse(args);
         // Signals are the caller's (Program registers TerminationSignals for the whole run): System.CommandLine's own
         // handler starts only at an action's first await, and ends the process 2 s after a signal, cleanup or not.
@@ -36,29 +42,85 @@ public static class Cli
         {
             Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null,
         };
-        // Help, and the help printed after a command-line error, get their usage line rewritten.
-        if (parse.Action is not (HelpAction or System.CommandLine.Invocation.ParseErrorAction)) return await parse.InvokeAsync(config, cancellationToken);
+        // A command-line error is one line each (with "did you mean"), not the whole help; exit code 2, as for a bad
+        // definition (System.CommandLine's own 1 is this tool's "unexpected error (a bug)").
+        if (parse.Action is System.CommandLine.Invocation.ParseErrorAction)
+        {
+            foreach (var line in ParseErrorLines(parse)) console.Err.WriteLine(line);
+            return ExitCodes.InvalidDefinition;
+        }
+        // Help gets its usage line and arguments rewritten, and the mergekit-yaml flags listed.
+        if (parse.Action is not HelpAction) return await parse.InvokeAsync(config, cancellationToken);
         var help = new StringWriter();
         config.Output = help;
         int code = await parse.InvokeAsync(config, cancellationToken);
-        console.Out.Write(RewriteUsage(help.ToString(), root.Name));
-        // System.CommandLine exits with 1 on a command-line error; 1 is this tool's "unexpected error (a bug)".
-        return parse.Action is System.CommandLine.Invocation.ParseErrorAction ? ExitCodes.InvalidDefinition : code;
+        var command = parse.CommandResult.Command;
+        string text = RewriteUsage(help.ToString(), root.Name, command == root ? null : command.Arguments.Select(a => a.Name).ToList());
+        if (command.Options.Any(o => o.Name == MergekitFlags.Get("--cuda").Name))
+            text = text.TrimEnd('\n') + "\n\n" + MergekitFlags.HelpSection() + "\n";
+        console.Out.Write(text);
+        return code;
+    }
+
+    /// <summary>A first argument that is neither a command nor an existing file but reads like a command name
+    /// (<c>dotnet merge chek x.yml</c>): without this check it would be taken for the definition path 'chek'.</summary>
+    internal static string? UnknownCommand(RootCommand root, string[] args)
+    {
+        if (args.Length == 0) return null;
+        string first = args[0];
+        if (first.StartsWith('-') || root.Subcommands.Any(c => c.Name == first || c.Aliases.Contains(first))) return null;
+        if (File.Exists(first) || Directory.Exists(first) || first.IndexOfAny(['.', '/', '\\']) >= 0) return null;
+        var names = root.Subcommands.Where(c => !c.Hidden).Select(c => c.Name).ToList();
+        string hint = NameSuggester.Hint(NameSuggester.Suggest(first, names)) is { } h ? "; " + h : "";
+        return $"'{first}' is neither a command nor a definition file{hint} (commands: {string.Join(", ", names)}; dotnet merge --help)";
+    }
+
+    /// <summary>One line per command-line error: an unknown option gets the closest option names of its command.</summary>
+    internal static IEnumerable<string> ParseErrorLines(System.CommandLine.ParseResult parse)
+    {
+        var command = parse.CommandResult.Command;
+        string helpCommand = "dotnet merge " + (command is RootCommand ? "" : command.Name + " ") + "--help";
+        var optionNames = command.Options.SelectMany(o => o.Aliases.Prepend(o.Name)).ToList();
+        foreach (var token in parse.UnmatchedTokens.Where(t => t.StartsWith('-')))
+        {
+            string hint = NameSuggester.Hint(NameSuggester.Suggest(token, optionNames)) is { } h ? "; " + h : "";
+            yield return $"error: unknown option '{token}'{hint} ({helpCommand} lists the options)";
+        }
+        foreach (var error in parse.Errors)
+        {
+            if (parse.UnmatchedTokens.Any(t => t.StartsWith('-') && error.Message.Contains("'" + t + "'", StringComparison.Ordinal))) continue;
+            yield return $"error: {error.Message.TrimEnd('.')} ({helpCommand} shows the usage)";
+        }
     }
 
     /// <summary>The usage line as users type it: <c>dotnet merge soup MODELS...</c>. System.CommandLine writes the
     /// root's own CONFIG and OUTPUT arguments before every subcommand (<c>dotnet-merge &lt;config&gt; &lt;output&gt;
-    /// soup ...</c>), which reads as if a subcommand needed them.</summary>
-    internal static string RewriteUsage(string help, string rootName)
+    /// soup ...</c>) and lists them under a subcommand's Arguments, which reads as if a subcommand needed them: with
+    /// <paramref name="ownArguments"/> (a subcommand's), the Arguments section keeps only those.</summary>
+    internal static string RewriteUsage(string help, string rootName, IReadOnlyCollection<string>? ownArguments = null)
     {
         string rootUsage = $"  {rootName} <config> <output> ";
-        var lines = help.Split('\n');
-        for (int i = 1; i < lines.Length; i++)
+        var lines = help.Split('\n').ToList();
+        for (int i = 1; i < lines.Count; i++)
         {
             if (lines[i - 1].TrimEnd() != "Usage:" || !lines[i].StartsWith(rootUsage, StringComparison.Ordinal)) continue;
             string rest = lines[i][rootUsage.Length..];
             bool subcommand = !rest.StartsWith('[');
             lines[i] = "  dotnet merge " + (subcommand ? rest : "<config> <output> " + rest);
+        }
+        if (ownArguments is null) return string.Join('\n', lines);
+        int start = lines.FindIndex(l => l.TrimEnd() == "Arguments:");
+        bool keep = true;
+        for (int i = start + 1; start >= 0 && i < lines.Count && lines[i].Trim().Length > 0; i++)
+        {
+            if (lines[i].StartsWith("  <", StringComparison.Ordinal))
+                keep = ownArguments.Any(a => lines[i].StartsWith("  <" + a + ">", StringComparison.Ordinal));
+            if (!keep) lines.RemoveAt(i--);
+        }
+        if (start >= 0 && (start + 1 == lines.Count || lines[start + 1].Trim().Length == 0))
+        {
+            lines.RemoveAt(start);
+            if (start < lines.Count && lines[start].Trim().Length == 0) lines.RemoveAt(start);
         }
         return string.Join('\n', lines);
     }

@@ -16,13 +16,14 @@ public class DiagnosticTests
         { "DMRG0003", L("- linear", "- ties"), 1, 1, DiagnosticSeverity.Error },
         { "DMRG0004", L(LinearOk) + L("---", "merge_method: ties"), 6, 1, DiagnosticSeverity.Warning },
         { "DMRG0005", L("merge_method: linear", "merge_method: ties"), 2, 1, DiagnosticSeverity.Error },
-        { "DMRG0101", L("merge_method: linear", "models:", "  - model: org/a", "    paramters: {weight: 1}", "parameters: {weight: 1}"), 4, 5, DiagnosticSeverity.Warning },
+        { "DMRG0101", L("merge_method: linear", "models:", "  - model: org/a", "    comment: fine-tuned on math", "parameters: {weight: 1}"), 4, 5, DiagnosticSeverity.Warning },
         { "DMRG0102", L("merge_method: linear", "models: org/a"), 2, 9, DiagnosticSeverity.Error },
         { "DMRG0103", L("models:", "  - model: org/a", "    parameters: {weight: 1}"), 1, 1, DiagnosticSeverity.Error },
         { "DMRG0104", L(LinearOk) + L("slices:", "  - sources: [{model: org/a, layer_range: [0, 2]}]"), 5, 1, DiagnosticSeverity.Error },
         { "DMRG0105", L("merge_method: linear", "modules:", "  text: {models: [{model: org/a}]}"), 2, 1, DiagnosticSeverity.Error },
         { "DMRG0106", L("merge_method: passthrough", "slices:", "  - sources:", "      - model: org/a", "        layer_range: [0, 2]", "    residual_weight: 0.5"), 6, 5, DiagnosticSeverity.Warning },
         { "DMRG0107", L("merge_method: linear", "models:", "  - model: org/a@v1@v2", "    parameters: {weight: 1}"), 3, 12, DiagnosticSeverity.Error },
+        { "DMRG0109", L("merge_method: linear", "models:", "  - model: org/a", "    paramters: {weight: 1}", "parameters: {weight: 1}"), 4, 5, DiagnosticSeverity.Error },
         { "DMRG0108", L("merge_method: linear", "models:", "  - model: org/a+org/lora", "    parameters: {weight: 1}"), 3, 12, DiagnosticSeverity.Error },
         { "DMRG0201", L("merge_method: dare-ties", "base_model: org/base", "models:", "  - model: org/a"), 1, 15, DiagnosticSeverity.Error },
         { "DMRG0202", L("merge_method: model_stock", "base_model: org/base", "models:", "  - model: org/a"), 3, 1, DiagnosticSeverity.Error },
@@ -32,7 +33,7 @@ public class DiagnosticTests
         { "DMRG0206", L("merge_method: slerp", "base_model: org/c", "slices:", "  - sources:", "      - {model: org/a, layer_range: [0, 4]}", "parameters: {t: 0.5}"), 4, 5, DiagnosticSeverity.Error },
         { "DMRG0207", L("merge_method: nuslerp", "base_model: org/a", "models:", "  - model: org/a", "  - model: org/b", "parameters: {weight: 1}"), 2, 13, DiagnosticSeverity.Error },
         { "DMRG0208", L("merge_method: linear", "models:", "  - model: org/a", "  - model: org/a", "parameters: {weight: 1}"), 4, 5, DiagnosticSeverity.Warning },
-        { "DMRG0301", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: 1", "      densty: 0.5"), 7, 7, DiagnosticSeverity.Warning },
+        { "DMRG0301", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: 1", "      t: 0.5"), 7, 7, DiagnosticSeverity.Warning },
         { "DMRG0302", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: heavy"), 6, 15, DiagnosticSeverity.Error },
         { "DMRG0303", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: 1", "      density: -0.5"), 7, 16, DiagnosticSeverity.Error },
         { "DMRG0304", L("merge_method: slerp", "base_model: org/a", "models:", "  - model: org/b", "parameters:", "  t: [0, 1.5]"), 6, 10, DiagnosticSeverity.Warning },
@@ -43,6 +44,7 @@ public class DiagnosticTests
         { "DMRG0309", L("merge_method: slerp", "base_model: org/a", "models:", "  - model: org/b", "parameters:", "  t: {filter: mlp, value: 0.3}"), 1, 15, DiagnosticSeverity.Warning },
         { "DMRG0310", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "parameters: {weight: 1, int8_mask: true}"), 5, 25, DiagnosticSeverity.Info },
         { "DMRG0311", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: []"), 6, 15, DiagnosticSeverity.Error },
+        { "DMRG0312", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: 1", "      densty: 0.5"), 7, 7, DiagnosticSeverity.Error },
         { "DMRG0401", L("merge_method: passthrough", "slices:", "  - sources:", "      - model: org/a", "        layer_range: [4, 2]"), 5, 22, DiagnosticSeverity.Error },
         { "DMRG0402", L("merge_method: linear", "parameters: {weight: 1}", "slices:", "  - sources:", "      - model: org/a", "        layer_range: [0, 4]", "      - model: org/b", "        layer_range: [0, 5]"), 8, 22, DiagnosticSeverity.Error },
         { "DMRG0403", L("merge_method: passthrough", "slices:", "  - sources:", "      - {model: org/a, layer_range: [0, 4]}", "      - {model: org/b, layer_range: [0, 4]}"), 3, 5, DiagnosticSeverity.Error },
@@ -116,11 +118,48 @@ public class DiagnosticTests
             "    weight: 1",
             "parameters: {weight: 1, normalise: true}",
             "dtyp: float16"));
-        string? Hint(int line) => result.Diagnostics.Single(d => d.Location.Line == line && d.Id is "DMRG0101" or "DMRG0301").Hint;
+        string? Hint(int line) => result.Diagnostics.Single(d => d.Location.Line == line && d.Id is "DMRG0101" or "DMRG0109" or "DMRG0301" or "DMRG0312").Hint;
         Assert.Equal("did you mean 'models'?", Hint(2));
         Assert.Contains("put it under 'parameters:'", Hint(6));
         Assert.Equal("did you mean 'normalize'?", Hint(7));
         Assert.Equal("did you mean 'dtype'?", Hint(8));
+    }
+
+    /// <summary>yaml, line of the near miss (hand-counted), id, the suggestion.</summary>
+    public static TheoryData<string, int, string, string> NearMisses => new()
+    {
+        { L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: 1", "      desnity: 0.5"), 7, "DMRG0312", "'density'" },
+        { L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      wieght: 1", "      density: 0.5"), 6, "DMRG0312", "'weight'" },
+        { L("merge_method: linear", "models:", "  - model: org/a", "    paramters: {weight: 1}", "  - model: org/b", "    parameters: {weight: 1}"), 4, "DMRG0109", "'parameters'" },
+        { L("merge_method: linear", "base_modle: org/a", "models:", "  - model: org/a", "    parameters: {weight: 1}"), 2, "DMRG0109", "'base_model'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(NearMisses))]
+    public void A_near_miss_of_a_real_name_is_an_error_unless_unknown_keys_are_allowed(string yaml, int line, string id, string suggestion)
+    {
+        var strict = TestYaml.Load(yaml);
+        var error = Assert.Single(strict.Diagnostics, d => d.Id == id);
+        Assert.Equal(DiagnosticSeverity.Error, error.Severity);
+        Assert.Equal(line, error.Location.Line);
+        Assert.Contains(suggestion, error.Hint);
+        Assert.True(strict.HasErrors);
+
+        var allowed = TestYaml.Load(yaml, new ValidationOptions { AllowUnknownKeys = true });
+        var warning = Assert.Single(allowed.Diagnostics, d => d.Id == id);
+        Assert.Equal(DiagnosticSeverity.Warning, warning.Severity);
+        Assert.Equal(line, warning.Location.Line);
+        Assert.Contains("ignored", warning.Message);
+        Assert.Contains(suggestion, warning.Hint);
+    }
+
+    [Fact]
+    public void An_unknown_key_with_no_close_match_stays_a_warning()
+    {
+        var result = TestYaml.Load(L("merge_method: linear", "models:", "  - model: org/a", "    parameters: {weight: 1, colour: blue}", "notes: merged for the demo"));
+        Assert.False(result.HasErrors);
+        Assert.Contains(result.Diagnostics, d => d.Id == "DMRG0301" && d.Severity == DiagnosticSeverity.Warning && d.Location.Line == 4);
+        Assert.Contains(result.Diagnostics, d => d.Id == "DMRG0101" && d.Severity == DiagnosticSeverity.Warning && d.Location.Line == 5);
     }
 
     [Fact]
@@ -152,7 +191,7 @@ public class DiagnosticTests
         var ids = result.Diagnostics.Select(d => (d.Id, d.Location.Line)).ToList();
         Assert.Equal(new[]
         {
-            ("DMRG0204", 1), ("DMRG0305", 3), ("DMRG0301", 5), ("DMRG0301", 6), ("DMRG0303", 8), ("DMRG0302", 9),
+            ("DMRG0204", 1), ("DMRG0305", 3), ("DMRG0312", 5), ("DMRG0301", 6), ("DMRG0303", 8), ("DMRG0302", 9),
             ("DMRG0501", 10), ("DMRG0502", 12),
         }, ids);
         Assert.True(result.HasErrors);

@@ -22,7 +22,7 @@ public class DiagnosticTests
             "DMRG0201", DiagnosticSeverity.Error, 1, 15, "did you mean 'linear'"
         },
         {
-            "unknown key",
+            "near-miss key",
             """
             merge_method: linear
             models:
@@ -30,7 +30,18 @@ public class DiagnosticTests
                 parameters: {weight: 1.0}
             tokenizer_sauce: base
             """,
-            "DMRG0101", DiagnosticSeverity.Warning, 5, 1, "tokenizer_sauce"
+            "DMRG0109", DiagnosticSeverity.Error, 5, 1, "tokenizer_sauce"
+        },
+        {
+            "unknown key with no close match",
+            """
+            merge_method: linear
+            models:
+              - model: ./a
+                parameters: {weight: 1.0}
+            notes: made for the docs
+            """,
+            "DMRG0101", DiagnosticSeverity.Warning, 5, 1, "notes"
         },
         {
             "wrong parameter type",

@@ -36,6 +36,10 @@ public static class DiagnosticDescriptors
         "Invalid model reference", "cannot read the model reference '{0}': {1}");
     public static readonly DiagnosticDescriptor LoraNotSupported = new("DMRG0108", DiagnosticSeverity.Error,
         "LoRA inputs not supported yet", "LoRA inputs ('{0}') are not supported yet; merge the adapter into the model first");
+    /// <summary>An unknown key that is a near miss of a real one (<c>paramters</c>): an error, since running with the real
+    /// key's default is rarely what was meant. <see cref="ValidationOptions.AllowUnknownKeys"/> makes it a warning.</summary>
+    public static readonly DiagnosticDescriptor MisspelledKey = new("DMRG0109", DiagnosticSeverity.Error,
+        "Misspelled key", "unknown key '{0}' in {1}");
 
     // 02xx: method and arity
     public static readonly DiagnosticDescriptor UnknownMethod = new("DMRG0201", DiagnosticSeverity.Error,
@@ -76,6 +80,10 @@ public static class DiagnosticDescriptors
         "Required method-wide parameter may be missing", "'{0}' is set only through filters without a catch-all entry in {1}; tensors that match no filter will have no value");
     public static readonly DiagnosticDescriptor ParameterIgnored = new("DMRG0310", DiagnosticSeverity.Info,
         "Parameter accepted and ignored", "parameter '{0}' is accepted for compatibility and has no effect here");
+    /// <summary>An unknown parameter that is a near miss of one of the method's (<c>desnity</c>): an error unless
+    /// <see cref="ValidationOptions.AllowUnknownKeys"/>.</summary>
+    public static readonly DiagnosticDescriptor MisspelledParameter = new("DMRG0312", DiagnosticSeverity.Error,
+        "Misspelled parameter", "'{0}' is not a parameter of {1}");
     public static readonly DiagnosticDescriptor InvalidParameterForm = new("DMRG0311", DiagnosticSeverity.Error,
         "Invalid parameter value", "the value of '{0}' {1}");
 

@@ -577,8 +577,8 @@ internal sealed class DefinitionReader
 
     private void ReportUnknownKey(YamlNode keyNode, string key, string context, IEnumerable<string> known, string? extraHint = null)
     {
-        var hint = NameSuggester.Hint(NameSuggester.Suggest(key, known)) ?? extraHint;
-        Report(DiagnosticDescriptors.UnknownKey, Loc(keyNode), hint, key, context);
+        var suggestions = NameSuggester.Suggest(key, known);
+        Report(UnknownNames.KeyDescriptor(suggestions), Loc(keyNode), NameSuggester.Hint(suggestions) ?? extraHint, key, context);
     }
 
     /// <summary>A hint for a parameter name written outside 'parameters:' (a frequent indentation slip).</summary>

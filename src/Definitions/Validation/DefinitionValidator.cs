@@ -286,7 +286,8 @@ internal sealed class DefinitionChecker
             var p = _method.FindParameter(pair.Key);
             if (p is null)
             {
-                Report(DiagnosticDescriptors.UnknownParameter, keyLocation, UnknownParameterHint(pair.Key), pair.Key, _method.Name);
+                var nearMisses = NameSuggester.Suggest(pair.Key, _method.Parameters.Select(q => q.Name));
+                Report(UnknownNames.ParameterDescriptor(nearMisses), keyLocation, NameSuggester.Hint(nearMisses) ?? UnknownParameterHint(pair.Key), pair.Key, _method.Name);
                 continue;
             }
 
@@ -300,15 +301,13 @@ internal sealed class DefinitionChecker
 
     private string? UnknownParameterHint(string name)
     {
-        var suggestion = NameSuggester.Hint(NameSuggester.Suggest(name, _method!.Parameters.Select(p => p.Name)));
-        if (suggestion is not null)
-            return suggestion;
         var owners = MethodCatalog.MethodsWithParameter(name);
+        var method = _method!;
         if (owners.Count > 0)
             return "'" + name + "' is a parameter of " + string.Join(", ", owners.Take(4)) + (owners.Count > 4 ? ", ..." : string.Empty);
-        return _method.Parameters.Count == 0
-            ? _method.Name + " takes no parameters"
-            : "parameters of " + _method.Name + ": " + string.Join(", ", _method.Parameters.Select(p => p.Name));
+        return method.Parameters.Count == 0
+            ? method.Name + " takes no parameters"
+            : "parameters of " + method.Name + ": " + string.Join(", ", method.Parameters.Select(p => p.Name));
     }
 
     private void CheckValue(ParameterDescriptor p, ParameterSetting setting)

@@ -8,4 +8,8 @@ public sealed class ValidationOptions
 
     /// <summary>Directory that relative local paths are resolved against (usually the definition file's directory).</summary>
     public string? BaseDirectory { get; init; }
+
+    /// <summary>Report a key or parameter name that is a near miss of a real one (DMRG0109, DMRG0312) as a warning (the
+    /// name is ignored) instead of an error. Unknown names with no close match are warnings either way.</summary>
+    public bool AllowUnknownKeys { get; init; }
 }

@@ -152,7 +152,7 @@ public static class SyntheticModels
             ["eos_token_id"] = 2,
             ["torch_dtype"] = spec.Dtype.TorchName(),
         };
-        File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(Output.ModelFiles.JsonOptions) + "\n");
     }
 
     /// <summary>A tiny word-level tokenizer.json with <paramref name="vocab"/> entries (valid for the tokenizers library).</summary>

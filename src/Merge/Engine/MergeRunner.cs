@@ -1,7 +1,9 @@
+using System.Globalization;
 using DotnetMerge.Definitions;
 using DotnetMerge.Execution;
 using DotnetMerge.Output;
 using DotnetMerge.Planning;
+using DotnetMerge.Safetensors;
 
 namespace DotnetMerge.Engine;
 
@@ -12,8 +14,9 @@ public static class MergeRunner
     /// <summary>Result of a completed merge.</summary>
     public sealed record MergeResult(string OutputDirectory, int TensorCount, int ShardCount, MergeExecutor.ExecutionStats Stats, IReadOnlyList<string> Warnings);
 
-    /// <summary>Parses and validates a definition file; errors throw <see cref="DefinitionErrorsException"/> listing all of them.</summary>
-    public static MergeDefinition LoadDefinition(string path, out IReadOnlyList<DefinitionDiagnostic> diagnostics)
+    /// <summary>Parses and validates a definition file; errors throw <see cref="DefinitionErrorsException"/> listing all of them.
+    /// <paramref name="allowUnknownKeys"/>: a near miss of a real key or parameter name is a warning, not an error.</summary>
+    public static MergeDefinition LoadDefinition(string path, out IReadOnlyList<DefinitionDiagnostic> diagnostics, bool allowUnknownKeys = false)
     {
         string text;
         try { text = File.ReadAllText(path); }
@@ -21,20 +24,34 @@ public static class MergeRunner
         {
             throw new MergeException(MergeErrorKind.Definition, $"cannot read the merge definition '{path}': {e.Message}", e);
         }
-        return ParseDefinition(text, path, out diagnostics);
+        return ParseDefinition(text, path, out diagnostics, allowUnknownKeys);
     }
 
     /// <summary>Parses and validates definition text (path is used for locations and relative model paths).</summary>
-    public static MergeDefinition ParseDefinition(string text, string path, out IReadOnlyList<DefinitionDiagnostic> diagnostics)
+    public static MergeDefinition ParseDefinition(string text, string path, out IReadOnlyList<DefinitionDiagnostic> diagnostics, bool allowUnknownKeys = false)
     {
-        var result = DefinitionLoader.Load(text, path, new ValidationOptions());
+        var result = DefinitionLoader.Load(text, path, new ValidationOptions { AllowUnknownKeys = allowUnknownKeys });
         diagnostics = result.Diagnostics;
         if (result.HasErrors || result.Definition is null) throw new DefinitionErrorsException(result.Diagnostics);
         return result.Definition;
     }
 
-    /// <summary>Opens the inputs and plans every tensor (the caller disposes the plan).</summary>
-    public static MergePlan Plan(MergeDefinition definition, MergeOptions options) => MergePlanner.Plan(definition, options);
+    /// <summary>Opens the inputs and plans every tensor (the caller disposes the plan). A memory bound
+    /// (<see cref="MergeOptions.MaxMemoryBytes"/>) below what the largest tensor job needs is an error here, before any
+    /// tensor is read.</summary>
+    public static MergePlan Plan(MergeDefinition definition, MergeOptions options)
+    {
+        var plan = MergePlanner.Plan(definition, options);
+        if (options.MaxMemoryBytes is { } max && plan.Jobs.Count > 0 && max < plan.LargestJobBytes)
+        {
+            var largest = plan.Jobs.MaxBy(j => j.InputBytes + j.OutputBytes)!;
+            long need = largest.InputBytes + largest.OutputBytes;
+            plan.Dispose();
+            throw new MergeException(MergeErrorKind.Definition, string.Create(CultureInfo.InvariantCulture,
+                $"--max-memory {ShardSize.Format(max)} is less than the largest tensor needs: {largest.OutputName} holds {need} bytes ({ShardSize.Format(need)}) of inputs and output at once; give at least {need} (or leave --max-memory out)"));
+        }
+        return plan;
+    }
 
     /// <summary>Runs a whole merge into <paramref name="outputDirectory"/>.</summary>
     public static async Task<MergeResult> RunAsync(MergeDefinition definition, string outputDirectory, MergeOptions options,

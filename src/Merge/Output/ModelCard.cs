@@ -28,7 +28,8 @@ public static class ModelCard
             sb.Append("base_model:\n");
             foreach (var b in bases) sb.Append("- ").Append(b).Append('\n');
         }
-        sb.Append("library_name: transformers\ntags:\n- merge\n- dotnet-merge\n---\n\n");
+        // mergekit's tags (the Hub's filters and model tree look for them), then ours.
+        sb.Append("library_name: transformers\ntags:\n- mergekit\n- merge\n- dotnet-merge\n---\n\n");
         sb.Append("# ").Append(title).Append("\n\n");
         sb.Append("This model is a merge of pre-trained language models, made with dotnet-merge.\n\n");
         sb.Append("## Merge details\n\n### Method\n\n");

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DotnetMerge.Numerics;
@@ -19,7 +20,10 @@ public static class ModelFiles
     /// <summary>config.json keys that hold the number of layers, in the order they are looked for.</summary>
     private static readonly string[] LayerCountKeys = { "num_hidden_layers", "n_layer", "num_layers", "n_layers" };
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    /// <summary>How every JSON file of a merged model is written: indented by two spaces, and escaped only where JSON
+    /// requires it, as transformers writes them (a chat template keeps its <c>'</c>, <c>&lt;</c> and <c>&gt;</c>, not
+    /// <c>\u0027</c>, <c>\u003C</c>, <c>\u003E</c>).</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static void WriteConfig(MergePlan plan, string directory)
     {
@@ -37,7 +41,7 @@ public static class ModelFiles
             if (config["text_config"] is JsonObject text && text.ContainsKey("vocab_size")) text["vocab_size"] = vocab;
             else config["vocab_size"] = vocab;
         }
-        File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(Indented) + "\n");
+        File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(JsonOptions) + "\n");
     }
 
     /// <summary>Copies the tokenizer donor's files; applies <c>chat_template</c> when the definition sets one.</summary>
@@ -63,7 +67,7 @@ public static class ModelFiles
         var path = Path.Combine(directory, "tokenizer_config.json");
         var config = File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? new JsonObject() : new JsonObject();
         config["chat_template"] = template;
-        File.WriteAllText(path, config.ToJsonString(Indented) + "\n");
+        File.WriteAllText(path, config.ToJsonString(JsonOptions) + "\n");
         var jinja = Path.Combine(directory, "chat_template.jinja");
         if (File.Exists(jinja)) File.WriteAllText(jinja, template);
     }

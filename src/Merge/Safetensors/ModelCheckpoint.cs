@@ -64,8 +64,10 @@ public sealed class ModelCheckpoint : IDisposable
                 fileNames.Add(Path.GetFileName(path));
             fileNames.Sort(StringComparer.Ordinal);
             if (fileNames.Count == 0)
-                throw new CheckpointException(directory,
-                    $"{directory}: no safetensors weights found (looked for {IndexFileName}, {SingleFileName} and *.safetensors)");
+                throw new CheckpointException(directory, PickleCheckpoint(directory) is { } pickle
+                    ? $"{directory}: has only PyTorch pickle weights ({pickle}); .bin checkpoints are not read yet: convert the model to safetensors first, " +
+                      "e.g. with transformers: AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)"
+                    : $"{directory}: no safetensors weights found (looked for {IndexFileName}, {SingleFileName} and *.safetensors)");
         }
 
         var shards = new List<SafetensorsFile>(fileNames.Count);
@@ -148,5 +150,14 @@ public sealed class ModelCheckpoint : IDisposable
             }
             return result;
         }
+    }
+
+    /// <summary>The PyTorch pickle weights of a directory without safetensors (<c>pytorch_model.bin</c>, its index or
+    /// shards), or null.</summary>
+    private static string? PickleCheckpoint(string directory)
+    {
+        foreach (var name in new[] { "pytorch_model.bin.index.json", "pytorch_model.bin" })
+            if (File.Exists(Path.Combine(directory, name))) return name;
+        return System.IO.Directory.EnumerateFiles(directory, "pytorch_model*.bin").Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
     }
 }

@@ -52,14 +52,20 @@ public static partial class CheckpointAverage
         return raw.Select(w => w / sum).ToList();
     }
 
+    /// <summary>"1 checkpoint", "5 checkpoints".</summary>
+    public static string Checkpoints(int count) => count.ToString(CultureInfo.InvariantCulture) + (count == 1 ? " checkpoint" : " checkpoints");
+
     /// <summary>Averages the checkpoints into <paramref name="outputDirectory"/> (atomically, with a model card).</summary>
     public static async Task<(MergeRunner.MergeResult Merge, IReadOnlyList<SoupWeight> Weights)> RunAsync(IReadOnlyList<string> checkpoints,
         string outputDirectory, AverageOptions average, MergeOptions options, IMergeProgress? progress = null, CancellationToken cancellationToken = default)
     {
+        progress ??= NullProgress.Instance;
         var ordered = ResolveCheckpoints(checkpoints);
         if (average.Last is { } last)
         {
             if (last < 1) throw new ArgumentException("--last must be at least 1");
+            if (last > ordered.Count)
+                progress.Warning($"--last {last.ToString(CultureInfo.InvariantCulture)}: there are only {Checkpoints(ordered.Count)}; averaging all of them");
             ordered = ordered.Skip(Math.Max(0, ordered.Count - last)).ToList();
         }
         var paths = LinearDefinition.FullPaths(ordered, options.WorkingDirectory);
@@ -67,12 +73,11 @@ public static partial class CheckpointAverage
         var how = average.EmaDecay is { } d
             ? $"exponentially weighted average (decay {d.ToString("R", CultureInfo.InvariantCulture)}: the i-th checkpoint from the end weighs decay^i, normalised)"
             : "equal-weight average";
-        var definition = LinearDefinition.Create(paths, weights, $"checkpoint averaging: {how} of {paths.Count} checkpoints, in training order");
-        progress ??= NullProgress.Instance;
+        var definition = LinearDefinition.Create(paths, weights, $"checkpoint averaging: {how} of {Checkpoints(paths.Count)}, in training order");
         progress.Stage("checking the checkpoints and planning");
         using var plan = MergeRunner.Plan(definition, options);
         foreach (var w in plan.Warnings) progress.Warning(w);
-        var card = $"### Checkpoint average\n\nAn {how} of {paths.Count} checkpoints:\n\n| checkpoint | weight |\n|---|---:|\n"
+        var card = $"### Checkpoint average\n\nAn {how} of {Checkpoints(paths.Count)}:\n\n| checkpoint | weight |\n|---|---:|\n"
                    + string.Concat(paths.Select((p, i) => $"| `{p}` | {weights[i].ToString("G6", CultureInfo.InvariantCulture)} |\n"));
         var merge = await MergeRunner.ExecuteAsync(plan, outputDirectory, options, progress, cancellationToken, card).ConfigureAwait(false);
         return (merge, paths.Select((p, i) => new SoupWeight(p, weights[i])).ToList());

@@ -67,7 +67,7 @@ public static class ModelSoup
         var rule = options.Strict ? "strictly improves (`>`, as in the paper's code)" : "does not drop (`>=`)";
         var card = $"### Greedy soup\n\nIngredients were scored by the evaluator, sorted best first, and each next one was added to the running " +
                    $"average only when the soup's score {rule}. {kept.Count} of {paths.Count} ingredients were kept; the soup's score is " +
-                   $"{SoupResult.Format(best)}.\n\n" + SoupResult.FormatTable(steps);
+                   $"{SoupResult.FormatScore(best)}.\n\n" + SoupResult.FormatTable(steps);
         var weights = paths.Select((p, i) => new SoupWeight(p, kept.Contains(i) ? 1.0 / kept.Count : 0.0)).ToList();
         var keptPaths = paths.Where((_, i) => kept.Contains(i)).ToList();
         var merge = await WriteSoupAsync(keptPaths, "greedy soup: the kept ingredients, in equal parts", options, card, progress, cancellationToken).ConfigureAwait(false);
@@ -118,7 +118,7 @@ public static class ModelSoup
     }
 
     private static string UniformCard(IReadOnlyList<SoupStep> steps, double? score)
-        => "### Uniform soup\n\nEvery ingredient in equal parts" + (score is { } s ? $"; the soup's score is {SoupResult.Format(s)}" : "") + ".\n\n"
+        => "### Uniform soup\n\nEvery ingredient in equal parts" + (score is { } s ? $"; the soup's score is {SoupResult.FormatScore(s)}" : "") + ".\n\n"
            + SoupResult.FormatTable(steps);
 
     private static async Task<MergeRunner.MergeResult> WriteSoupAsync(IReadOnlyList<string> paths, string comment, SoupOptions options,

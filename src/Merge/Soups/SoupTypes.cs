@@ -61,8 +61,8 @@ public sealed record SoupResult(string OutputDirectory, string Kind, IReadOnlyLi
         foreach (var s in steps)
         {
             sb.Append("| ").Append(s.Step.ToString(CultureInfo.InvariantCulture))
-              .Append(" | `").Append(s.Model).Append("` | ").Append(Format(s.Score))
-              .Append(" | ").Append(Format(s.SoupScore))
+              .Append(" | `").Append(s.Model).Append("` | ").Append(FormatScore(s.Score))
+              .Append(" | ").Append(FormatScore(s.SoupScore))
               .Append(" | ").Append(s.Decision switch
               {
                   SoupDecision.Start => "start (best ingredient)",
@@ -75,5 +75,6 @@ public sealed record SoupResult(string OutputDirectory, string Kind, IReadOnlyLi
         return sb.ToString();
     }
 
-    internal static string Format(double? value) => value is { } v ? v.ToString("G6", CultureInfo.InvariantCulture) : "-";
+    /// <summary>A score as printed and in the card: six significant digits, "-" for none; a negative zero prints as 0.</summary>
+    public static string FormatScore(double? value) => value is { } v ? (v == 0 ? 0.0 : v).ToString("G6", CultureInfo.InvariantCulture) : "-";
 }

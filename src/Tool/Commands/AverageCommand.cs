@@ -28,11 +28,11 @@ public static class AverageCommand
                 var average = new AverageOptions { Last = result.GetValue(last), EmaDecay = result.GetValue(ema) };
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
                 var (merge, weights) = await reporter.RunAsync(p => CheckpointAverage.RunAsync(result.GetValue(checkpoints)!, result.GetValue(output)!,
-                    average, options.GetMergeOptions(result), p, ct));
+                    average, options.GetMergeOptions(result, console), p, ct));
                 if (verbosity >= Verbosity.Minimal)
                 {
                     foreach (var w in weights) console.Out.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,8:F4}  {1}", w.Weight, w.Model));
-                    console.Out.WriteLine($"averaged {weights.Count} checkpoints into {merge.OutputDirectory}");
+                    console.Out.WriteLine($"averaged {CheckpointAverage.Checkpoints(weights.Count)} into {merge.OutputDirectory}");
                 }
                 return ExitCodes.Success;
             }, ct);

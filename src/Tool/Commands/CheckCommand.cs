@@ -20,9 +20,10 @@ public static class CheckCommand
             var verbosity = options.GetVerbosity(result);
             return Cli.Guard(console, verbosity, () =>
             {
-                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics);
+                var mergeOptions = options.GetMergeOptions(result, console, reportDevice: false);
+                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics, result.GetValue(options.AllowUnknownKeys));
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
-                using var plan = MergeRunner.Plan(definition, options.GetMergeOptions(result));
+                using var plan = MergeRunner.Plan(definition, mergeOptions);
                 foreach (var w in plan.Warnings) console.Err.WriteLine(w);
                 if (verbosity >= Verbosity.Minimal)
                     console.Out.WriteLine($"ok: {plan.Models.Count} models, {plan.Jobs.Count} output tensors with {plan.Method.Name}; no errors");

@@ -28,8 +28,8 @@ public static class PlanCommand
             var verbosity = options.GetVerbosity(result);
             return Cli.Guard(console, verbosity, () =>
             {
-                var mergeOptions = options.GetMergeOptions(result);
-                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics);
+                var mergeOptions = options.GetMergeOptions(result, console, reportDevice: false);
+                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics, result.GetValue(options.AllowUnknownKeys));
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 using var plan = MergeRunner.Plan(definition, mergeOptions);
                 foreach (var w in plan.Warnings) console.Err.WriteLine(w);

@@ -38,7 +38,7 @@ public static class SoupCommand
                 if (!isUniform && !isGreedy) isGreedy = command is not null;
                 if (isGreedy && command is null) throw new ArgumentException("a greedy soup needs an evaluator: --eval \"COMMAND {model}\"");
                 var evaluator = command is null ? null : CommandEvaluator.Create(command, ParseTimeout(result.GetValue(timeout)));
-                var soupOptions = new SoupOptions { OutputDirectory = result.GetValue(output)!, Merge = options.GetMergeOptions(result), Strict = result.GetValue(strict) };
+                var soupOptions = new SoupOptions { OutputDirectory = result.GetValue(output)!, Merge = options.GetMergeOptions(result, console), Strict = result.GetValue(strict) };
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
                 var ingredients = result.GetValue(models)!;
                 var soup = await reporter.RunAsync(p => isGreedy
@@ -49,7 +49,7 @@ public static class SoupCommand
                     console.Out.Write(soup.ToMarkdown());
                     console.Out.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0} soup of {1} of {2} ingredients{3} written to {4}",
                         soup.Kind, soup.Kept.Count, soup.Weights.Count,
-                        soup.SoupScore is { } s ? ", score " + s.ToString("G6", CultureInfo.InvariantCulture) : "", soup.OutputDirectory));
+                        soup.SoupScore is { } s ? ", score " + SoupResult.FormatScore(s) : "", soup.OutputDirectory));
                 }
                 return ExitCodes.Success;
             }, ct);
