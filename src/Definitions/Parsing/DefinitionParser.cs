@@ -67,7 +67,8 @@ internal sealed class DefinitionReader
         var documents = stream.Documents.Where(d => !(d.RootNode is YamlScalarNode e && YamlScalars.IsNull(e))).ToList();
         if (documents.Count > 1)
         {
-            Report(DiagnosticDescriptors.ExtraDocuments, Loc(documents[1].RootNode), null, documents.Count);
+            Report(DiagnosticDescriptors.ExtraDocuments, Loc(documents[1].RootNode),
+                "a typed plan (*.merge.yaml) holds one merge: give each stage its own file", documents.Count);
             return new ParseResult(null, _diagnostics);
         }
         return ReadDocument(stream, documents.Count == 1 ? stream.Documents.IndexOf(documents[0]) : 0, text);

@@ -27,13 +27,13 @@ public sealed class MultiStageTests : IDisposable
             await SyntheticModels.WriteFineTuneAsync(P(name), Spec, new FineTune(name, "", 0, 0.1, 1, seed++));
     }
 
-    // mega.yml's shape: a gradient slerp, a ties merge of it with another model, a randomised final merge of that.
+    // mega.yml's shape: a gradient slerp, a randomised (dare_ties) merge of it with another model, a randomised final merge of that.
     private const string Stage1 =
         "merge_method: slerp\nbase_model: a\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 3]\n      - model: b\n        layer_range: [0, 3]\n" +
         "parameters:\n  t:\n    - filter: self_attn\n      value: [0, 0.5, 1]\n    - filter: mlp\n      value: [1, 0.5, 0]\n    - value: 0.5\ndtype: float16\n";
 
     private static string Stage2(string first) =>
-        $"merge_method: ties\nbase_model: base\nmodels:\n  - model: {first}\n    parameters: {{density: [1, 0.7, 0.1], weight: 1.0}}\n" +
+        $"merge_method: dare_ties\nbase_model: base\nmodels:\n  - model: {first}\n    parameters: {{density: [1, 0.7, 0.1], weight: 1.0}}\n" +
         "  - model: c\n    parameters:\n      density: 0.33\n      weight:\n        - filter: mlp\n          value: 0.5\n        - value: 0.2\n" +
         "parameters: {normalize: true, int8_mask: true}\ndtype: float16\n";
 
@@ -50,7 +50,8 @@ public sealed class MultiStageTests : IDisposable
         return MultiStageRunner.LoadStages(path, _root, out _);
     }
 
-    private static readonly MergeOptions Options = new() { MaxShardBytes = 3_000 };
+    // --seed applies to every stage (the final document's own seed: 7 is overridden too).
+    private static readonly MergeOptions Options = new() { MaxShardBytes = 3_000, Seed = 1234 };
 
     private async Task RunByHand(string directory)
     {
@@ -102,6 +103,22 @@ public sealed class MultiStageTests : IDisposable
             .Where(n => n is "fused" or "staged" or "inter" or "hand" || n!.StartsWith('.')).Order());
         // The final model card records the whole file.
         Assert.Contains("name: slerp-ties", File.ReadAllText(P("fused", "README.md")));
+    }
+
+    [Fact]
+    public async Task AModelScopedTrimInAnIntermediateStage_GivesTheSameBytesFusedAndStaged()
+    {
+        await Models();
+        // trim_scope: model needs a pass over all of the stage's tensors before merging: fused, it computes the
+        // stage's inputs (here another stage's output) for that pass too.
+        var yaml = "name: soup\nmerge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 1}\n---\n" +
+                   "name: trimmed\nmerge_method: ties\nbase_model: base\nmodels:\n  - model: soup\n    parameters: {weight: 1, density: 0.3}\n" +
+                   "  - model: c\n    parameters: {weight: 1, density: 0.3}\nparameters: {trim_scope: model}\n---\n" +
+                   "merge_method: linear\nmodels:\n  - model: trimmed\n    parameters: {weight: 1}\n  - model: d\n    parameters: {weight: 1}\n";
+        var graph = Load(yaml);
+        await MultiStageRunner.RunAsync(graph, P("fused"), Options, new MultiStageOptions());
+        await MultiStageRunner.RunAsync(graph, P("staged"), Options, new MultiStageOptions { IntermediateDirectory = P("inter") });
+        AssertSameModel(P("staged"), P("fused"));
     }
 
     [Fact]
