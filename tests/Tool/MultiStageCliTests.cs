@@ -58,6 +58,22 @@ public sealed class MultiStageCliTests : IDisposable
         }
         Assert.Equal(File.ReadAllBytes(_ws.PathOf("root", "model.safetensors")), File.ReadAllBytes(_ws.PathOf("multi", "model.safetensors")));
 
+        // By hand: each stage as its own file and its own `dotnet merge` run, the second reading the first's output.
+        var documents = TwoStages.Split("---\n");
+        var first = _ws.Write("s1.yaml", documents[0].Replace("name: soup\n", ""));
+        var second = _ws.Write("s2.yaml", documents[1].Replace("model: soup", "model: hand/soup"));
+        foreach (var (file, output) in new[] { (first, "hand/soup"), (second, "hand/final") })
+        {
+            var step = await CliRunner.RunAsync(file, _ws.PathOf(output), "--no-progress");
+            Assert.True(step.ExitCode == 0, step.ToString());
+        }
+        foreach (var file in new[] { "model.safetensors", "config.json", "tokenizer.json" })
+        {
+            Assert.Equal(File.ReadAllBytes(_ws.PathOf("hand", "final", file)), File.ReadAllBytes(_ws.PathOf("root", file)));
+            Assert.Equal(File.ReadAllBytes(_ws.PathOf("hand", "final", file)), File.ReadAllBytes(_ws.PathOf("multi", file)));
+            Assert.Equal(File.ReadAllBytes(_ws.PathOf("hand", "soup", file)), File.ReadAllBytes(_ws.PathOf("inter", "soup", file)));
+        }
+
         double[] Read(string model) => TestWorkspace.ReadTensor(_ws.PathOf(model), name);
     }
 

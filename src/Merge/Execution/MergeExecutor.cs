@@ -196,7 +196,7 @@ public static class MergeExecutor
         if (job.Kind == JobKind.Copy)
         {
             // The input buffer becomes the output buffer: no copy, and it stays charged to the budget until written.
-            return new Computed(job, loaded.Inputs[0], loaded.InputBytes, loaded.InputBytes);
+            return new Computed(job, loaded.Inputs[0], loaded.InputBytes, job.BytesFromDisk);
         }
 
         var output = pool.Rent(job.OutputBytes);
@@ -215,7 +215,7 @@ public static class MergeExecutor
             foreach (var m in loaded.Mapped) ((IDisposable?)m)?.Dispose();
             budget.Release(loaded.InputBytes);
         }
-        return new Computed(job, output, loaded.OutputBytes, loaded.InputBytes);
+        return new Computed(job, output, loaded.OutputBytes, job.BytesFromDisk);
     }
 
     /// <summary>Merges one job's input bytes (<paramref name="data"/>(i) for input i) into <paramref name="output"/>:

@@ -37,6 +37,9 @@ public sealed class StageOutput : IDisposable
         return (job.Kind == JobKind.Copy ? 0 : job.InputBytes) + job.UpstreamWorkingBytes;
     }
 
+    /// <summary>Bytes read from disk to compute the tensor (its job's inputs, recursively through earlier stages).</summary>
+    public long BytesFromDisk(string tensorName) => _jobs[tensorName].BytesFromDisk;
+
     /// <summary>Replaces the plan by one with the same tensors (names, dtypes, shapes) and other parameters.</summary>
     public void UsePlan(MergePlan plan)
     {

@@ -90,7 +90,10 @@ public sealed class MultiStageTests : IDisposable
         var graph = Load(Mega);
         Assert.Equal(new[] { "gradient-slerp", "slerp-ties", null }, graph.Stages.Select(s => s.Name));
 
-        await MultiStageRunner.RunAsync(graph, P("fused"), Options, new MultiStageOptions());
+        var fused = await MultiStageRunner.RunAsync(graph, P("fused"), Options, new MultiStageOptions());
+        // Fused, every input tensor is read once per stage that uses it (the base by two stages), nothing else.
+        long Size(string model) { using var c = DotnetMerge.Safetensors.ModelCheckpoint.Open(P(model)); return c.TotalTensorBytes; }
+        Assert.Equal(2 * Size("base") + Size("a") + Size("b") + Size("c") + Size("d"), fused.Stats.BytesRead);
         await MultiStageRunner.RunAsync(graph, P("staged"), Options, new MultiStageOptions { IntermediateDirectory = P("inter") });
         await RunByHand(P("hand"));
 
