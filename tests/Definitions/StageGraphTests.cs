@@ -78,6 +78,14 @@ public class StageGraphTests
     }
 
     [Fact]
+    public void A_file_of_empty_documents_is_an_empty_definition()
+    {
+        var result = Load("---\n---\n");
+        Assert.True(result.HasErrors);
+        Assert.Equal("DMRG0002", Assert.Single(result.Diagnostics).Id);
+    }
+
+    [Fact]
     public void Errors_in_several_documents_are_all_reported_with_their_lines()
     {
         var yaml = Doc("a", "org/x") + "---\n" + L("name: b", "merge_method: lnear", "models:", "  - model: a") + "---\n" + L("merge_method: ties", "models:", "  - model: b");

@@ -86,6 +86,7 @@ internal sealed class DefinitionReader
             _diagnostics.Clear();
             results.Add(ReadDocument(stream, i, DocumentText(text, stream, i)));
         }
+        if (results.Count == 0) return new[] { ReadDocument(stream, 0, text) }; // only empty documents: "empty definition"
         return results;
     }
 
