@@ -14,6 +14,7 @@ public static class Cli
     {
         var root = RunCommand.CreateRoot(console);
         root.Subcommands.Add(RunCommand.Create(console));
+        root.Subcommands.Add(MultiCommand.Create(console));
         root.Subcommands.Add(CheckCommand.Create(console));
         root.Subcommands.Add(PlanCommand.Create(console));
         root.Subcommands.Add(InspectCommand.Create(console));

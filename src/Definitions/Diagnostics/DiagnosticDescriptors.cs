@@ -4,7 +4,7 @@ namespace DotnetMerge.Definitions;
 
 /// <summary>Every diagnostic the definition language can report, in one place.
 /// Ids: 00xx YAML and document shape, 01xx schema, 02xx method and arity, 03xx parameters,
-/// 04xx slices, 05xx dtype / tokenizer / chat template, 06xx paths.</summary>
+/// 04xx slices, 05xx dtype / tokenizer / chat template, 06xx paths, 08xx multi-stage definitions (07xx: the engine's input checks).</summary>
 public static class DiagnosticDescriptors
 {
     // 00xx: YAML and document shape
@@ -14,8 +14,8 @@ public static class DiagnosticDescriptors
         "Empty definition", "the merge definition is empty");
     public static readonly DiagnosticDescriptor RootNotMapping = new("DMRG0003", DiagnosticSeverity.Error,
         "Definition is not a mapping", "the merge definition must be a YAML mapping of keys such as 'merge_method' and 'models'");
-    public static readonly DiagnosticDescriptor ExtraDocuments = new("DMRG0004", DiagnosticSeverity.Warning,
-        "Several YAML documents", "the file holds {0} YAML documents; only the first one is read");
+    public static readonly DiagnosticDescriptor ExtraDocuments = new("DMRG0004", DiagnosticSeverity.Error,
+        "Several YAML documents", "the file holds {0} YAML documents: a multi-stage definition (mergekit-multi), which cannot be read as a single merge; run it with `dotnet merge multi` (or `dotnet merge run`)");
     public static readonly DiagnosticDescriptor DuplicateKey = new("DMRG0005", DiagnosticSeverity.Error,
         "Duplicate key", "the key '{0}' appears more than once in this mapping");
 
@@ -112,6 +112,24 @@ public static class DiagnosticDescriptors
     // 06xx: paths
     public static readonly DiagnosticDescriptor LocalPathMissing = new("DMRG0601", DiagnosticSeverity.Warning,
         "Local model path does not exist", "the local model path '{0}' does not exist (looked for '{1}')");
+
+    // 08xx (07xx are the input checks of the engine): multi-stage definitions (several YAML documents, mergekit-multi)
+    public static readonly DiagnosticDescriptor DuplicateStageName = new("DMRG0801", DiagnosticSeverity.Error,
+        "Duplicate stage name", "the stage name '{0}' is used by another document of this file (at line {1}); every stage needs its own name");
+    public static readonly DiagnosticDescriptor SeveralUnnamedStages = new("DMRG0802", DiagnosticSeverity.Error,
+        "More than one unnamed stage", "this document has no 'name:', and neither has the document at line {0}; only the final stage may be unnamed");
+    public static readonly DiagnosticDescriptor StageCycle = new("DMRG0803", DiagnosticSeverity.Error,
+        "Stages depend on each other in a cycle", "the stages form a cycle: {0}; a stage can only use the output of stages that do not use it");
+    public static readonly DiagnosticDescriptor InvalidStageName = new("DMRG0804", DiagnosticSeverity.Error,
+        "Invalid stage name", "the stage name '{0}' {1}");
+    public static readonly DiagnosticDescriptor NoFinalStage = new("DMRG0805", DiagnosticSeverity.Error,
+        "No single final stage", "every document is named and {0} stages are used by no other ({1}); leave the name off the final one (the output), or use the others from it");
+    public static readonly DiagnosticDescriptor UnusedStage = new("DMRG0806", DiagnosticSeverity.Warning,
+        "Stage not used by the output", "the stage '{0}' is not used by the final output; it is computed only with --intermediate-dir (then written to DIR/{0})");
+    public static readonly DiagnosticDescriptor StageShadowsPath = new("DMRG0807", DiagnosticSeverity.Warning,
+        "Stage name shadows a directory", "the stage name '{0}' is also a directory ('{1}'); references to '{0}' mean the stage's output, not that directory");
+    public static readonly DiagnosticDescriptor StageReferenceWithRevision = new("DMRG0808", DiagnosticSeverity.Error,
+        "Stage reference with a revision or adapter", "'{0}' names the stage '{1}', whose output has no revisions or adapters; write just '{1}'");
 
     private static IReadOnlyList<DiagnosticDescriptor>? _all;
 

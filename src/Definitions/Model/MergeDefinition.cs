@@ -75,6 +75,11 @@ public sealed class MergeDefinition
 
     public string? SourceText { get; init; }
 
+    /// <summary>The stage name of a document of a multi-stage definition (<c>name:</c>, mergekit-multi); null when unnamed.</summary>
+    public string? Name { get; init; }
+
+    public SourceLocation NameLocation { get; init; }
+
     /// <summary>Location of the root mapping.</summary>
     public SourceLocation Location { get; init; }
 

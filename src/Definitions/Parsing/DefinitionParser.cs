@@ -10,8 +10,16 @@ namespace DotnetMerge.Definitions;
 /// <see cref="DefinitionValidator"/>. No file-system access.</summary>
 public static class DefinitionParser
 {
+    /// <summary>Reads a single-document definition. A file with several YAML documents is a multi-stage definition:
+    /// it is an error here (DMRG0004); read it with <see cref="ParseDocuments"/>.</summary>
     public static ParseResult Parse(string yamlText, string sourcePath)
         => new DefinitionReader(sourcePath ?? string.Empty).Read(yamlText ?? string.Empty);
+
+    /// <summary>Reads every YAML document of a file (the stages of a multi-stage definition, mergekit-multi), one
+    /// result per document, each located in the whole file. A YAML syntax error anywhere yields one result holding
+    /// only that error.</summary>
+    public static IReadOnlyList<ParseResult> ParseDocuments(string yamlText, string sourcePath)
+        => new DefinitionReader(sourcePath ?? string.Empty).ReadAll(yamlText ?? string.Empty);
 
     /// <summary>"bfloat16", "float16", "float32", "float64" for the names mergekit/torch accept (optionally with a
     /// "torch." prefix); the trimmed input otherwise.</summary>
@@ -36,7 +44,7 @@ internal sealed class DefinitionReader
     internal static readonly string[] TopLevelKeys =
     {
         "merge_method", "models", "slices", "base_model", "parameters", "dtype", "out_dtype",
-        "tokenizer_source", "tokenizer", "chat_template", "seed", "modules",
+        "tokenizer_source", "tokenizer", "chat_template", "seed", "modules", "name",
     };
 
     private static readonly string[] ModelEntryKeys = { "model", "parameters" };
@@ -54,10 +62,41 @@ internal sealed class DefinitionReader
 
     public ParseResult Read(string text)
     {
+        var stream = Load(text);
+        if (stream is null) return new ParseResult(null, _diagnostics);
+        var documents = stream.Documents.Where(d => !(d.RootNode is YamlScalarNode e && YamlScalars.IsNull(e))).ToList();
+        if (documents.Count > 1)
+        {
+            Report(DiagnosticDescriptors.ExtraDocuments, Loc(documents[1].RootNode),
+                "a typed plan (*.merge.yaml) holds one merge: give each stage its own file", documents.Count);
+            return new ParseResult(null, _diagnostics);
+        }
+        return ReadDocument(stream, documents.Count == 1 ? stream.Documents.IndexOf(documents[0]) : 0, text);
+    }
+
+    public IReadOnlyList<ParseResult> ReadAll(string text)
+    {
+        var stream = Load(text);
+        if (stream is null || stream.Documents.Count <= 1) return new[] { stream is null ? new ParseResult(null, _diagnostics) : ReadDocument(stream, 0, text) };
+        var results = new List<ParseResult>();
+        for (int i = 0; i < stream.Documents.Count; i++)
+        {
+            // An empty document (a trailing '---') is no stage.
+            if (stream.Documents[i].RootNode is YamlScalarNode empty && YamlScalars.IsNull(empty)) continue;
+            _diagnostics.Clear();
+            results.Add(ReadDocument(stream, i, DocumentText(text, stream, i)));
+        }
+        if (results.Count == 0) return new[] { ReadDocument(stream, 0, text) }; // only empty documents: "empty definition"
+        return results;
+    }
+
+    private YamlStream? Load(string text)
+    {
         var stream = new YamlStream();
         try
         {
             stream.Load(new StringReader(text));
+            return stream;
         }
         catch (YamlException e)
         {
@@ -67,26 +106,41 @@ internal sealed class DefinitionReader
                 Report(DiagnosticDescriptors.DuplicateKey, at, null, DuplicateKeyName(text, e) ?? "?");
             else
                 Report(DiagnosticDescriptors.YamlSyntax, at, null, message);
-            return new ParseResult(null, _diagnostics);
+            return null;
         }
+    }
 
-        var start = new SourceLocation(_path, 1, 1);
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode s && YamlScalars.IsNull(s))
+    private ParseResult ReadDocument(YamlStream stream, int index, string text)
+    {
+        var diagnostics = _diagnostics;
+        var start = index == 0 ? new SourceLocation(_path, 1, 1) : Loc(stream.Documents[index].RootNode);
+        if (stream.Documents.Count == 0 || stream.Documents[index].RootNode is YamlScalarNode s && YamlScalars.IsNull(s))
         {
             Report(DiagnosticDescriptors.EmptyDocument, start, null);
-            return new ParseResult(null, _diagnostics);
+            return new ParseResult(null, diagnostics.ToList());
         }
 
-        if (stream.Documents.Count > 1)
-            Report(DiagnosticDescriptors.ExtraDocuments, Loc(stream.Documents[1].RootNode), null, stream.Documents.Count);
-        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        if (stream.Documents[index].RootNode is not YamlMappingNode root)
         {
-            Report(DiagnosticDescriptors.RootNotMapping, Loc(stream.Documents[0].RootNode), null);
-            return new ParseResult(null, _diagnostics);
+            Report(DiagnosticDescriptors.RootNotMapping, Loc(stream.Documents[index].RootNode), null);
+            return new ParseResult(null, diagnostics.ToList());
         }
 
         var definition = ReadRoot(root, text);
-        return new ParseResult(definition, _diagnostics);
+        return new ParseResult(definition, diagnostics.ToList());
+    }
+
+    /// <summary>The text of one document of a multi-document file: from its first line to the line before the next
+    /// document's (the YAML node positions are 1-based lines).</summary>
+    private static string DocumentText(string text, YamlStream stream, int index)
+    {
+        var lines = text.Replace("\r\n", "\n").Split('\n');
+        int first = (int)stream.Documents[index].RootNode.Start.Line - 1;
+        int end = index + 1 < stream.Documents.Count ? (int)stream.Documents[index + 1].RootNode.Start.Line - 1 : lines.Length;
+        var body = lines.Skip(first).Take(Math.Max(0, end - first)).ToList();
+        // Drop the next document's '---' marker and trailing blank lines.
+        while (body.Count > 0 && body[body.Count - 1].Trim() is "" or "---" or "...") body.RemoveAt(body.Count - 1);
+        return string.Join("\n", body) + "\n";
     }
 
     private MergeDefinition ReadRoot(YamlMappingNode root, string text)
@@ -100,6 +154,8 @@ internal sealed class DefinitionReader
         var parameters = ParameterMap.Empty;
         string? dtype = null, outDtype = null, tokenizerSource = null, chatTemplate = null;
         ulong? seed = null;
+        string? name = null;
+        SourceLocation nameLoc = default;
         var usesModules = false;
         YamlNode? tokenizerKey = null;
 
@@ -155,6 +211,10 @@ internal sealed class DefinitionReader
                     seedLoc = Loc(value);
                     seed = ReadSeed(value);
                     break;
+                case "name":
+                    nameLoc = Loc(value);
+                    name = ReadString(value, key);
+                    break;
                 default:
                     ReportUnknownKey(keyNode, key, "the definition", TopLevelKeys.Where(k => k != "modules"));
                     break;
@@ -168,6 +228,8 @@ internal sealed class DefinitionReader
         {
             SourcePath = _path,
             SourceText = text,
+            Name = name,
+            NameLocation = nameLoc,
             Location = Loc(root),
             MergeMethod = method,
             MergeMethodLocation = methodLoc,

@@ -10,12 +10,37 @@ public static class DefinitionLoader
     {
         var parsed = DefinitionParser.Parse(text, path);
         if (parsed.Definition is null)
-            return new ParseResult(null, UnknownNames.Apply(parsed.Diagnostics, options).ToList());
-        var all = UnknownNames.Apply(parsed.Diagnostics.Concat(DefinitionValidator.Validate(parsed.Definition, options)), options)
+            return new ParseResult(null, InPositionOrder(parsed.Diagnostics, options));
+        return new ParseResult(parsed.Definition, InPositionOrder(parsed.Diagnostics.Concat(DefinitionValidator.Validate(parsed.Definition, options)), options));
+    }
+
+    /// <summary>Reads a file as stages (one per YAML document, mergekit-multi): parses and validates every document,
+    /// then checks the stage graph (names, dependencies, cycles, the final output). A single-document file yields a
+    /// graph of one stage.</summary>
+    /// <param name="stageDirectoryExists">Answers, for a stage name, the existing directory a model reference of that
+    /// name would also resolve to (null when none); null skips that check.</param>
+    public static StageLoadResult LoadStages(string text, string path, ValidationOptions? options = null,
+        Func<string, string?>? stageDirectoryExists = null)
+    {
+        var documents = DefinitionParser.ParseDocuments(text, path);
+        var diagnostics = new List<DefinitionDiagnostic>();
+        foreach (var document in documents)
+        {
+            diagnostics.AddRange(document.Diagnostics);
+            if (document.Definition is not null) diagnostics.AddRange(DefinitionValidator.Validate(document.Definition, options));
+        }
+        if (documents.Any(d => d.Definition is null))
+            return new StageLoadResult(null, InPositionOrder(diagnostics, options));
+        var (graph, graphDiagnostics) = StageGraphBuilder.Build(documents.Select(d => d.Definition!).ToList(), path, text, stageDirectoryExists);
+        diagnostics.AddRange(graphDiagnostics);
+        return new StageLoadResult(graph, InPositionOrder(diagnostics, options));
+    }
+
+    /// <summary>Near misses as the options say (<see cref="UnknownNames"/>), then ordered by position (stable for equal positions).</summary>
+    private static List<DefinitionDiagnostic> InPositionOrder(IEnumerable<DefinitionDiagnostic> diagnostics, ValidationOptions? options)
+        => UnknownNames.Apply(diagnostics, options)
             .Select((d, i) => (d, i))
             .OrderBy(p => p.d.Location.Line).ThenBy(p => p.d.Location.Column).ThenBy(p => p.i)
             .Select(p => p.d)
             .ToList();
-        return new ParseResult(parsed.Definition, all);
-    }
 }

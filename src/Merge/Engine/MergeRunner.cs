@@ -68,19 +68,26 @@ public static class MergeRunner
     public static async Task<MergeResult> ExecuteAsync(MergePlan plan, string outputDirectory, MergeOptions options,
         IMergeProgress progress, CancellationToken cancellationToken, string? extraCardSection = null)
     {
-        using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.Select(m => m.Directory));
+        using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.SelectMany(m => m.InputDirectories));
         if (ModelScopeTrim.Applies(plan))
             plan = plan.WithJobs(ModelScopeTrim.Apply(plan, progress, cancellationToken));
         progress.Stage($"merging {plan.Jobs.Count} tensors with {plan.Method.Name}");
         var stats = await MergeExecutor.ExecuteAsync(plan, transaction.StagingDirectory, options, progress, cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         progress.Stage("writing config, tokenizer and model card");
-        ModelFiles.WriteConfig(plan, transaction.StagingDirectory);
-        if (options.CopyTokenizer) ModelFiles.CopyTokenizer(plan, transaction.StagingDirectory);
-        if (options.WriteModelCard) ModelCard.Write(plan, transaction.StagingDirectory, Path.GetFileName(transaction.OutputDirectory), extraCardSection);
+        WriteModelFiles(plan, transaction.StagingDirectory, options, Path.GetFileName(transaction.OutputDirectory), extraCardSection);
         cancellationToken.ThrowIfCancellationRequested();
         transaction.Commit();
         return new MergeResult(transaction.OutputDirectory, plan.Jobs.Count, plan.Shards.Count, stats, plan.Warnings);
+    }
+
+    /// <summary>The files of a merged model beside its tensors: config.json, the tokenizer (unless turned off) and the
+    /// model card (unless turned off). Also what a multi-stage merge writes for a stage computed in the same pass.</summary>
+    public static void WriteModelFiles(MergePlan plan, string directory, MergeOptions options, string title, string? extraCardSection = null)
+    {
+        ModelFiles.WriteConfig(plan, directory);
+        if (options.CopyTokenizer) ModelFiles.CopyTokenizer(plan, directory);
+        if (options.WriteModelCard) ModelCard.Write(plan, directory, title, extraCardSection);
     }
 }
 

@@ -67,7 +67,9 @@ public static class MergeExecutor
                 foreach (var job in plan.Jobs)
                 {
                     long outputBytes = job.Kind == JobKind.Copy ? 0 : job.OutputBytes;
-                    await budget.AcquireAsync(job.InputBytes + outputBytes, token).ConfigureAwait(false);
+                    // Inputs that are an earlier stage's output are computed here, holding that stage's inputs meanwhile.
+                    long upstreamBytes = job.UpstreamWorkingBytes;
+                    await budget.AcquireAsync(job.InputBytes + outputBytes + upstreamBytes, token).ConfigureAwait(false);
                     var buffers = new NativeBuffer[job.Inputs.Count];
                     var mapped = new MappedTensor?[buffers.Length];
                     var reads = new Task?[buffers.Length];
@@ -77,6 +79,12 @@ public static class MergeExecutor
                         for (int i = 0; i < buffers.Length; i++)
                         {
                             var input = job.Inputs[i];
+                            if (input.File is null)
+                            {
+                                buffers[i] = pool.Rent(input.ByteLength);
+                                StageTensors.Compute(input, buffers[i].Memory, pool.Rent, pool.Return, settings, backend, token);
+                                continue;
+                            }
                             // Merge inputs are only read: map them (no copy into private memory). A copied tensor's
                             // buffer becomes the output buffer, so it is read as before.
                             if (job.Kind != JobKind.Copy && (mapped[i] = MappedTensor.TryMap(input.File, input.Tensor)) is not null)
@@ -85,6 +93,8 @@ public static class MergeExecutor
                             reads[i] = input.File.ReadTensorAsync(input.Tensor, buffers[i].Memory, token).AsTask();
                         }
                         await Task.WhenAll(reads.OfType<Task>()).ConfigureAwait(false);
+                        if (upstreamBytes > 0) budget.Release(upstreamBytes);
+                        upstreamBytes = 0;
                     }
                     catch
                     {
@@ -93,7 +103,7 @@ public static class MergeExecutor
                             if (r is not null) await r.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
                         foreach (var b in buffers) ((IDisposable?)b)?.Dispose();
                         foreach (var m in mapped) ((IDisposable?)m)?.Dispose();
-                        budget.Release(job.InputBytes + outputBytes);
+                        budget.Release(job.InputBytes + outputBytes + upstreamBytes);
                         throw;
                     }
                     await toCompute.Writer.WriteAsync(new Loaded(job, buffers, mapped, job.InputBytes, outputBytes), token).ConfigureAwait(false);
@@ -186,31 +196,13 @@ public static class MergeExecutor
         if (job.Kind == JobKind.Copy)
         {
             // The input buffer becomes the output buffer: no copy, and it stays charged to the budget until written.
-            return new Computed(job, loaded.Inputs[0], loaded.InputBytes, loaded.InputBytes);
+            return new Computed(job, loaded.Inputs[0], loaded.InputBytes, job.BytesFromDisk);
         }
 
         var output = pool.Rent(job.OutputBytes);
         try
         {
-            var inputs = new MergeInput[job.Inputs.Count];
-            for (int i = 0; i < inputs.Length; i++)
-            {
-                var ji = job.Inputs[i];
-                var input = new MergeInput(ji.Model.Name, ji.TensorName, ji.Tensor.Dtype, ji.Tensor.Shape, loaded.Data(i), ji.IsBase, ji.Parameters);
-                inputs[i] = ji.CropShape is null ? input : input.CropTo(ji.CropShape);
-            }
-            var context = new TensorMergeContext(job.OutputName, inputs, job.BaseIndex, job.Global, job.OutputShape, job.OutputDtype,
-                output.Memory, plan.Seed, job.IsEmbedding, settings);
-            try
-            {
-                (backend.Supports(plan, job) ? backend : CpuBackend.Instance).Merge(plan, job, context);
-            }
-            catch (Exception e) when (e is not OperationCanceledException and not MergeException)
-            {
-                var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
-                throw new MergeException(MergeErrorKind.Input,
-                    $"{plan.Method.Name} failed on tensor '{job.OutputName}': {inner.Message}", inner);
-            }
+            MergeInto(plan, job, loaded.Data, output.Memory, settings, backend);
         }
         catch
         {
@@ -223,6 +215,32 @@ public static class MergeExecutor
             foreach (var m in loaded.Mapped) ((IDisposable?)m)?.Dispose();
             budget.Release(loaded.InputBytes);
         }
-        return new Computed(job, output, loaded.OutputBytes, loaded.InputBytes);
+        return new Computed(job, output, loaded.OutputBytes, job.BytesFromDisk);
+    }
+
+    /// <summary>Merges one job's input bytes (<paramref name="data"/>(i) for input i) into <paramref name="output"/>:
+    /// on the backend when it supports the job, else on the CPU.</summary>
+    internal static void MergeInto(MergePlan plan, TensorJob job, Func<int, ReadOnlyMemory<byte>> data, Memory<byte> output,
+        ExecutionSettings settings, IMergeBackend backend)
+    {
+        var inputs = new MergeInput[job.Inputs.Count];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            var ji = job.Inputs[i];
+            var input = new MergeInput(ji.Model.Name, ji.TensorName, ji.Tensor.Dtype, ji.Tensor.Shape, data(i), ji.IsBase, ji.Parameters);
+            inputs[i] = ji.CropShape is null ? input : input.CropTo(ji.CropShape);
+        }
+        var context = new TensorMergeContext(job.OutputName, inputs, job.BaseIndex, job.Global, job.OutputShape, job.OutputDtype,
+            output, plan.Seed, job.IsEmbedding, settings);
+        try
+        {
+            (backend.Supports(plan, job) ? backend : CpuBackend.Instance).Merge(plan, job, context);
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not MergeException)
+        {
+            var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
+            throw new MergeException(MergeErrorKind.Input,
+                $"{plan.Method.Name} failed on tensor '{job.OutputName}': {inner.Message}", inner);
+        }
     }
 }

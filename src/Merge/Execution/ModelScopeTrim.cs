@@ -139,7 +139,15 @@ public static class ModelScopeTrim
     private static MergeInput Load(JobInput ji)
     {
         var bytes = GC.AllocateUninitializedArray<byte>(checked((int)ji.ByteLength));
-        ji.File.ReadTensor(ji.Tensor, bytes);
+        if (ji.File is { } file) file.ReadTensor(ji.Tensor, bytes);
+        else
+        {
+            // An earlier stage's output (a fused multi-stage merge): computed the way the executor computes it.
+            using var buffer = new NativeBuffer(ji.ByteLength);
+            StageTensors.Compute(ji, buffer.Memory, length => new NativeBuffer(length), b => ((IDisposable)b).Dispose(),
+                new ExecutionSettings(Environment.ProcessorCount), CpuBackend.Instance, CancellationToken.None);
+            buffer.Memory.Span.CopyTo(bytes);
+        }
         var input = new MergeInput(ji.Model.Name, ji.TensorName, ji.Tensor.Dtype, ji.Tensor.Shape, bytes, ji.IsBase, ji.Parameters);
         return ji.CropShape is null ? input : input.CropTo(ji.CropShape);
     }

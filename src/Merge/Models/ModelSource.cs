@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
+using DotnetMerge.Planning;
 using DotnetMerge.Safetensors;
 
 namespace DotnetMerge.Models;
@@ -12,16 +13,57 @@ namespace DotnetMerge.Models;
 /// and its inferred layer layout. Opening reads headers and small JSON files, never tensor data.</summary>
 public sealed class ModelSource : IDisposable
 {
+    private readonly ModelCheckpoint? _checkpoint;
+
     private ModelSource(ModelReference reference, string directory, ModelCheckpoint checkpoint, JsonObject? config)
     {
-        Reference = reference; Directory = directory; Checkpoint = checkpoint; Config = config;
+        Reference = reference; Directory = directory; _checkpoint = checkpoint; Config = config;
         Layout = LayerLayout.Infer(checkpoint.Shards.SelectMany(s => s.Header.Tensors.Select(t => t.Name)));
+    }
+
+    private ModelSource(ModelReference reference, StageOutput stage, JsonObject? config)
+    {
+        Reference = reference; Directory = stage.FilesDirectory; Stage = stage; Config = config;
+        Layout = LayerLayout.Infer(stage.Plan.Jobs.Select(j => j.OutputName));
     }
 
     public ModelReference Reference { get; }
     public string Name => Reference.Path;
+
+    /// <summary>The model directory. For a stage's output (<see cref="Stage"/>), a directory holding the files the stage
+    /// writes beside its tensors (config.json, tokenizer, model card), exactly as it would write them.</summary>
     public string Directory { get; }
-    public ModelCheckpoint Checkpoint { get; }
+
+    /// <summary>The safetensors files; a stage's output (<see cref="Stage"/>) has none.</summary>
+    public ModelCheckpoint Checkpoint => _checkpoint
+        ?? throw new InvalidOperationException($"'{Name}' is the output of a stage of this definition, not a checkpoint on disk");
+
+    /// <summary>Set when this input is the output of an earlier stage of a multi-stage definition, computed in the
+    /// same pass: its tensors are that stage's planned output tensors (names, dtypes, shapes, in write order).</summary>
+    public StageOutput? Stage { get; }
+
+    /// <summary>Looks up a tensor: in the checkpoint, or among a stage's planned outputs (then <paramref name="file"/>
+    /// is null and the bytes start at 0).</summary>
+    public bool TryGetTensor(string name, out TensorInfo info, out SafetensorsFile? file)
+    {
+        if (Stage is { } stage)
+        {
+            file = null;
+            if (stage.TryGetJob(name, out var job))
+            {
+                info = new TensorInfo(name, job.OutputDtype, job.OutputShape, 0, job.OutputBytes);
+                return true;
+            }
+            info = null!;
+            return false;
+        }
+        var found = Checkpoint.TryGetTensor(name, out info, out var stored);
+        file = stored;
+        return found;
+    }
+
+    /// <summary>The directories this input's data comes from (for a stage's output: every input of that stage, recursively).</summary>
+    public IEnumerable<string> InputDirectories => Stage is { } stage ? stage.Plan.Models.SelectMany(m => m.InputDirectories) : [Directory];
     /// <summary>config.json, when the model has one.</summary>
     public JsonObject? Config { get; }
     public LayerLayout Layout { get; }
@@ -116,7 +158,18 @@ public sealed class ModelSource : IDisposable
     private static bool LooksLikeHubId(string path)
         => !path.StartsWith('/') && !path.StartsWith('.') && !path.StartsWith('~') && path.Count(c => c == '/') == 1;
 
-    public void Dispose() => Checkpoint.Dispose();
+    /// <summary>An earlier stage's output as an input model: headers from the stage's plan, config.json and the other
+    /// files from <see cref="StageOutput.FilesDirectory"/>.</summary>
+    public static ModelSource ForStage(ModelReference reference, StageOutput stage)
+    {
+        var configPath = System.IO.Path.Combine(stage.FilesDirectory, "config.json");
+        var config = File.Exists(configPath) ? JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject : null;
+        return new ModelSource(reference, stage, config);
+    }
+
+    /// <summary>Closes the checkpoint. A stage's output is owned by its <see cref="StageOutput"/>, which is disposed
+    /// with the multi-stage plan.</summary>
+    public void Dispose() => _checkpoint?.Dispose();
 
     public override string ToString() => Name;
 

@@ -16,11 +16,23 @@ public enum JobKind
     Copy,
 }
 
-/// <summary>One input of a tensor job: which bytes of which model, and the per-model parameters resolved for it.</summary>
-public sealed record JobInput(ModelSource Model, string TensorName, TensorInfo Tensor, SafetensorsFile File, bool IsBase,
+/// <summary>One input of a tensor job: which bytes of which model, and the per-model parameters resolved for it.
+/// <see cref="File"/> is null when the model is an earlier stage's output (<see cref="ModelSource.Stage"/>): the bytes
+/// are then computed by that stage's job of the same name.</summary>
+public sealed record JobInput(ModelSource Model, string TensorName, TensorInfo Tensor, SafetensorsFile? File, bool IsBase,
     ParameterBag Parameters, long[]? CropShape)
 {
     public long ByteLength => Tensor.ByteLength;
+
+    /// <summary>The file the bytes are read from (an input on disk; the soups, task-vector and trim passes only see those).</summary>
+    public SafetensorsFile StoredFile => File
+        ?? throw new InvalidOperationException($"tensor '{TensorName}' of '{Model.Name}' is computed by an earlier stage, not stored in a file");
+
+    /// <summary>Bytes read from disk for this input: its own, or what the earlier stage that computes it reads.</summary>
+    public long BytesFromDisk => Model.Stage is { } stage ? stage.BytesFromDisk(TensorName) : ByteLength;
+
+    /// <summary>Bytes held, besides this input's own buffer, while an earlier stage computes it (0 for a stored tensor).</summary>
+    public long UpstreamWorkingBytes => Model.Stage is { } stage ? stage.WorkingBytes(TensorName) : 0;
 }
 
 /// <summary>Everything needed to produce one output tensor: pure data, decided before any tensor byte is read.</summary>
@@ -29,6 +41,10 @@ public sealed record TensorJob(string OutputName, JobKind Kind, IReadOnlyList<Jo
 {
     public long OutputBytes => OutputDtype.ByteCount(TensorShape.ElementCount(OutputShape));
     public long InputBytes => Inputs.Sum(i => i.ByteLength);
+    /// <summary>Bytes read from disk for this job (differs from <see cref="InputBytes"/> when inputs are stage outputs).</summary>
+    public long BytesFromDisk => Inputs.Sum(i => i.BytesFromDisk);
+    /// <summary>Bytes held while earlier stages compute this job's inputs (0 unless an input is a stage's output).</summary>
+    public long UpstreamWorkingBytes => Inputs.Sum(i => i.UpstreamWorkingBytes);
     public OutputTensor ToOutputTensor() => new(OutputName, OutputDtype, OutputShape);
 }
 
@@ -67,11 +83,11 @@ public sealed class MergePlan : IDisposable
         => new(Definition, Method, Implementation, Models, ConfigDonor, TokenizerDonor, jobs, Shards, OutputLayerCount, OutputVocabSize,
             OutputTorchDtype, Seed, Warnings);
 
-    public long BytesToRead => Jobs.Sum(j => j.InputBytes);
+    public long BytesToRead => Jobs.Sum(j => j.BytesFromDisk);
     public long BytesToWrite => Jobs.Sum(j => j.OutputBytes);
 
     /// <summary>Largest single job (inputs + output): the unit the memory budget must hold at least once.</summary>
-    public long LargestJobBytes => Jobs.Count == 0 ? 0 : Jobs.Max(j => j.InputBytes + j.OutputBytes);
+    public long LargestJobBytes => Jobs.Count == 0 ? 0 : Jobs.Max(j => j.InputBytes + j.OutputBytes + j.UpstreamWorkingBytes);
 
     public void Dispose()
     {

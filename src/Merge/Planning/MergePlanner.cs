@@ -20,19 +20,23 @@ public sealed class MergePlanner
     private readonly List<CheckFinding> _findings = new();
     private readonly Dictionary<ModelReference, ModelSource> _models = new();
 
-    private MergePlanner(MergeDefinition def, MergeOptions options, MethodDescriptor method)
+    private readonly Func<ModelReference, ModelSource?>? _openStage;
+
+    private MergePlanner(MergeDefinition def, MergeOptions options, MethodDescriptor method, Func<ModelReference, ModelSource?>? openStage)
     {
-        _def = def; _options = options; _method = method;
+        _def = def; _options = options; _method = method; _openStage = openStage;
     }
 
     /// <summary>Opens the inputs, checks them and plans every tensor. On failure nothing stays open.</summary>
-    public static MergePlan Plan(MergeDefinition definition, MergeOptions options)
+    /// <param name="openStage">For a stage of a multi-stage definition: returns the input a reference names when it is
+    /// an earlier stage's output (see <see cref="StagePlanner"/>), null for a model path.</param>
+    public static MergePlan Plan(MergeDefinition definition, MergeOptions options, Func<ModelReference, ModelSource?>? openStage = null)
     {
         var method = MethodCatalog.Find(definition.MergeMethod)
             ?? throw new MergeException(MergeErrorKind.Definition, $"unknown merge method '{definition.MergeMethod}'");
         var implementation = MethodRegistry.Find(method.Name)
             ?? throw new MergeException(MergeErrorKind.Definition, $"merge method '{method.Name}' is not implemented by this version of dotnet-merge");
-        var planner = new MergePlanner(definition, options, method);
+        var planner = new MergePlanner(definition, options, method, openStage);
         try
         {
             return planner.Build(implementation);
@@ -126,6 +130,11 @@ public sealed class MergePlanner
             if (_models.ContainsKey(reference)) continue;
             try
             {
+                if (_openStage?.Invoke(reference) is { } stage)
+                {
+                    _models[reference] = stage;
+                    continue;
+                }
                 var directory = ModelSource.ResolveDirectory(reference, definitionDirectory, _options.WorkingDirectory);
                 _models[reference] = ModelSource.Open(reference, directory);
             }
@@ -224,13 +233,13 @@ public sealed class MergePlanner
     }
 
     /// <summary>Finds a tensor, falling back from a missing LM head to the tied input embedding (tie_word_embeddings).</summary>
-    private static bool TryFindTensor(ModelSource model, string name, out string resolvedName, out TensorInfo info, out SafetensorsFile file)
+    private static bool TryFindTensor(ModelSource model, string name, out string resolvedName, out TensorInfo info, out SafetensorsFile? file)
     {
         resolvedName = name;
-        if (model.Checkpoint.TryGetTensor(name, out info, out file)) return true;
+        if (model.TryGetTensor(name, out info, out file)) return true;
         foreach (var (head, embed) in TiedPairs)
         {
-            if (name == head && model.Checkpoint.TryGetTensor(embed, out info, out file))
+            if (name == head && model.TryGetTensor(embed, out info, out file))
             {
                 resolvedName = embed;
                 return true;

@@ -65,7 +65,7 @@ internal sealed class RunningAverage : IDisposable
                 ct.ThrowIfCancellationRequested();
                 if (job.Kind == JobKind.Copy)
                 {
-                    var bytes = TensorStreaming.ReadAll(new(job.Inputs[0].File, job.Inputs[0].Tensor));
+                    var bytes = TensorStreaming.ReadAll(new(job.Inputs[0].StoredFile, job.Inputs[0].Tensor));
                     await modelWriter.WriteTensorAsync(job.OutputName, bytes, ct).ConfigureAwait(false);
                     progress.TensorWritten(job.OutputName, bytes.Length, bytes.Length);
                     continue;
@@ -74,7 +74,7 @@ internal sealed class RunningAverage : IDisposable
                 var accumulatorBytes = TensorStreaming.Allocate(job.OutputName, Dtype.F32, count);
                 var modelBytes = TensorStreaming.Allocate(job.OutputName, job.OutputDtype, count);
                 var current = CurrentSource(job);
-                var next = new TensorStreaming.Source(job.Inputs[ingredient].File, job.Inputs[ingredient].Tensor);
+                var next = new TensorStreaming.Source(job.Inputs[ingredient].StoredFile, job.Inputs[ingredient].Tensor);
                 foreach (var (start, length) in TensorStreaming.Chunks(count))
                 {
                     TensorStreaming.Read(current, start, soup.AsSpan(0, length), ref scratch);
@@ -116,7 +116,7 @@ internal sealed class RunningAverage : IDisposable
 
     private TensorStreaming.Source CurrentSource(TensorJob job)
     {
-        if (_accumulator is null) return new(job.Inputs[_first].File, job.Inputs[_first].Tensor);
+        if (_accumulator is null) return new(job.Inputs[_first].StoredFile, job.Inputs[_first].Tensor);
         if (!_accumulator.TryGetTensor(job.OutputName, out var info, out var file))
             throw new InvalidOperationException($"the soup accumulator has no tensor '{job.OutputName}'");
         return new(file, info);

@@ -104,8 +104,8 @@ public static class TaskVector
             foreach (var (job, rank) in layout)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var b = new TensorStreaming.Source(job.Inputs[0].File, job.Inputs[0].Tensor);
-                var f = new TensorStreaming.Source(job.Inputs[1].File, job.Inputs[1].Tensor);
+                var b = new TensorStreaming.Source(job.Inputs[0].StoredFile, job.Inputs[0].Tensor);
+                var f = new TensorStreaming.Source(job.Inputs[1].StoredFile, job.Inputs[1].Tensor);
                 var hash = fingerprint.Begin(b.Tensor.Name);
                 double err, norm;
                 long written;
@@ -257,7 +257,7 @@ public static class TaskVector
             foreach (var job in plan.Jobs)
             {
                 ct.ThrowIfCancellationRequested();
-                var input = new TensorStreaming.Source(job.Inputs[0].File, job.Inputs[0].Tensor);
+                var input = new TensorStreaming.Source(job.Inputs[0].StoredFile, job.Inputs[0].Tensor);
                 var hash = fingerprint.Begin(input.Tensor.Name);
                 byte[] bytes;
                 if (!terms.TryGetValue(job.OutputName, out var list) && (job.Kind == JobKind.Copy || job.OutputDtype == input.Tensor.Dtype))

@@ -21,12 +21,19 @@ public static class CheckCommand
             return Cli.Guard(console, verbosity, () =>
             {
                 var mergeOptions = options.GetMergeOptions(result, console, reportDevice: false);
-                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics, result.GetValue(options.AllowUnknownKeys));
+                var graph = MultiStageRunner.LoadStages(result.GetValue(config)!.FullName, mergeOptions.WorkingDirectory, out var diagnostics,
+                    result.GetValue(options.AllowUnknownKeys));
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
-                using var plan = MergeRunner.Plan(definition, mergeOptions);
-                foreach (var w in plan.Warnings) console.Err.WriteLine(w);
+                // Every stage of a multi-stage file is checked, the ones the output does not use included.
+                using var multi = StagePlanner.Plan(graph, mergeOptions, everyStage: true);
+                foreach (var w in multi.Warnings) console.Err.WriteLine(w);
                 if (verbosity >= Verbosity.Minimal)
-                    console.Out.WriteLine($"ok: {plan.Models.Count} models, {plan.Jobs.Count} output tensors with {plan.Method.Name}; no errors");
+                    foreach (var stage in multi.Stages)
+                    {
+                        var plan = stage.Plan!;
+                        var prefix = graph.IsMultiStage ? $"stage '{stage.Stage.DisplayName}': " : "";
+                        console.Out.WriteLine($"{prefix}ok: {plan.Models.Count} models, {plan.Jobs.Count} output tensors with {plan.Method.Name}; no errors");
+                    }
                 return Task.FromResult(ExitCodes.Success);
             }, ct);
         });

@@ -29,12 +29,36 @@ public static class PlanCommand
             return Cli.Guard(console, verbosity, () =>
             {
                 var mergeOptions = options.GetMergeOptions(result, console, reportDevice: false);
-                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics, result.GetValue(options.AllowUnknownKeys));
+                var graph = MultiStageRunner.LoadStages(result.GetValue(config)!.FullName, mergeOptions.WorkingDirectory, out var diagnostics,
+                    result.GetValue(options.AllowUnknownKeys));
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
-                using var plan = MergeRunner.Plan(definition, mergeOptions);
-                foreach (var w in plan.Warnings) console.Err.WriteLine(w);
-                if (result.GetValue(json)) console.Out.WriteLine(ToJson(plan, mergeOptions).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                else PrintText(console.Out, plan, mergeOptions);
+                using var multi = StagePlanner.Plan(graph, mergeOptions, everyStage: true);
+                foreach (var w in multi.Warnings) console.Err.WriteLine(w);
+                if (!graph.IsMultiStage)
+                {
+                    if (result.GetValue(json)) console.Out.WriteLine(ToJson(multi.Final, mergeOptions).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                    else PrintText(console.Out, multi.Final, mergeOptions);
+                }
+                else if (result.GetValue(json))
+                    console.Out.WriteLine(new JsonObject
+                    {
+                        ["stages"] = new JsonArray(multi.Stages.Select(s => (JsonNode)new JsonObject
+                        {
+                            ["name"] = s.Stage.Name,
+                            ["final"] = s.Stage.IsFinal,
+                            ["uses"] = new JsonArray(s.Stage.Dependencies.Select(d => (JsonNode)JsonValue.Create(d.Name!)).ToArray()),
+                            ["plan"] = ToJson(s.Plan!, mergeOptions),
+                        }).ToArray()),
+                    }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                else
+                    foreach (var stage in multi.Stages)
+                    {
+                        var uses = stage.Stage.Dependencies.Count == 0 ? "" : " (uses " + string.Join(", ", stage.Stage.Dependencies.Select(d => "'" + d.Name + "'")) + ")";
+                        console.Out.WriteLine($"== stage {(stage.Stage.IsFinal ? "final" : "'" + stage.Stage.Name + "'")}{uses}: "
+                            + (stage.Stage.IsFinal ? "the output" : "computed in the same pass (written only with --intermediate-dir)"));
+                        PrintText(console.Out, stage.Plan!, mergeOptions);
+                        console.Out.WriteLine();
+                    }
                 return Task.FromResult(ExitCodes.Success);
             }, ct);
         });

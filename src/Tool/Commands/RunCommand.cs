@@ -29,24 +29,30 @@ public static class RunCommand
         return command;
     }
 
-    private static void Configure(Command command, ToolConsole console)
+    /// <summary>The arguments, options and action of <c>run</c>, the root command and <c>multi</c>: a file of one
+    /// stage or several (<see cref="MultiStageRunner"/>).</summary>
+    internal static void Configure(Command command, ToolConsole console)
     {
-        var config = new Argument<FileInfo>("config") { Description = "The merge definition (mergekit YAML)." };
+        var config = new Argument<FileInfo>("config") { Description = "The merge definition (mergekit YAML; several documents make a multi-stage definition)." };
         var output = new Argument<DirectoryInfo>("output") { Description = "Directory for the merged model (created; must be empty unless --force)." };
         var options = new CommonOptions();
+        var stageOptions = new StageOptions();
         command.Arguments.Add(config);
         command.Arguments.Add(output);
         options.AddTo(command);
+        stageOptions.AddTo(command);
         command.SetAction((result, ct) =>
         {
             var verbosity = options.GetVerbosity(result);
             return Cli.Guard(console, verbosity, async () =>
             {
                 var mergeOptions = options.GetMergeOptions(result, console);
-                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics, result.GetValue(options.AllowUnknownKeys));
+                var stages = stageOptions.Get(result);
+                var graph = MultiStageRunner.LoadStages(result.GetValue(config)!.FullName, mergeOptions.WorkingDirectory, out var diagnostics,
+                    result.GetValue(options.AllowUnknownKeys));
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
-                var merged = await reporter.RunAsync(p => MergeRunner.RunAsync(definition, result.GetValue(output)!.FullName, mergeOptions, p, ct));
+                var merged = await reporter.RunAsync(p => MultiStageRunner.RunAsync(graph, result.GetValue(output)!.FullName, mergeOptions, stages, p, ct));
                 if (verbosity >= Verbosity.Minimal)
                 {
                     var s = merged.Stats;

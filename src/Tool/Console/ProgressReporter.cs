@@ -48,10 +48,13 @@ public sealed class ProgressReporter : IMergeProgress
     {
         lock (_gate)
         {
+            // A multi-stage run with --intermediate-dir starts once per stage: each stage counts from zero.
             _tensors = tensorCount; _toWrite = Math.Max(1, bytesToWrite);
+            _done = 0; _written = 0; _read = 0; _lastLine = TimeSpan.Zero;
             _clock.Restart();
             if (_task is not null)
             {
+                _task.Value = 0;
                 _task.MaxValue = _toWrite;
                 _task.Description = $"merging {tensorCount} tensors";
                 _task.StartTask();
