@@ -36,22 +36,8 @@ public static class MergeRunner
         return result.Definition;
     }
 
-    /// <summary>Opens the inputs and plans every tensor (the caller disposes the plan). A memory bound
-    /// (<see cref="MergeOptions.MaxMemoryBytes"/>) below what the largest tensor job needs is an error here, before any
-    /// tensor is read.</summary>
-    public static MergePlan Plan(MergeDefinition definition, MergeOptions options)
-    {
-        var plan = MergePlanner.Plan(definition, options);
-        if (options.MaxMemoryBytes is { } max && plan.Jobs.Count > 0 && max < plan.LargestJobBytes)
-        {
-            var largest = plan.Jobs.MaxBy(j => j.InputBytes + j.OutputBytes)!;
-            long need = largest.InputBytes + largest.OutputBytes;
-            plan.Dispose();
-            throw new MergeException(MergeErrorKind.Definition, string.Create(CultureInfo.InvariantCulture,
-                $"--max-memory {ShardSize.Format(max)} is less than the largest tensor needs: {largest.OutputName} holds {need} bytes ({ShardSize.Format(need)}) of inputs and output at once; give at least {need} (or leave --max-memory out)"));
-        }
-        return plan;
-    }
+    /// <summary>Opens the inputs and plans every tensor (the caller disposes the plan).</summary>
+    public static MergePlan Plan(MergeDefinition definition, MergeOptions options) => MergePlanner.Plan(definition, options);
 
     /// <summary>Runs a whole merge into <paramref name="outputDirectory"/>.</summary>
     public static async Task<MergeResult> RunAsync(MergeDefinition definition, string outputDirectory, MergeOptions options,

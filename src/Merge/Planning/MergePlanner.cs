@@ -1,3 +1,4 @@
+using System.Globalization;
 using DotnetMerge.Checks;
 using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
@@ -112,8 +113,21 @@ public sealed class MergePlanner
         ulong seed = _options.Seed ?? _def.Seed ?? 0UL;
         var warnings = _findings.Where(f => !f.IsError).Select(f => f.ToString()).ToList();
         var models = _models.Values.ToList();
-        return new MergePlan(_def, _method, implementation, models, configDonor, tokenizerDonor, jobs, shards, layerCount, vocab,
+        var plan = new MergePlan(_def, _method, implementation, models, configDonor, tokenizerDonor, jobs, shards, layerCount, vocab,
             torchDtype, seed, warnings);
+        CheckMemoryBound(plan, _options.MaxMemoryBytes);
+        return plan;
+    }
+
+    /// <summary>A memory bound (<see cref="MergeOptions.MaxMemoryBytes"/>) below what the largest tensor job holds at once
+    /// (its inputs, its output and any earlier stage's working set) is an error before any tensor is read.</summary>
+    private static void CheckMemoryBound(MergePlan plan, long? max)
+    {
+        if (max is not { } bound || plan.Jobs.Count == 0 || bound >= plan.LargestJobBytes) return;
+        var largest = plan.Jobs.MaxBy(j => j.InputBytes + j.OutputBytes + j.UpstreamWorkingBytes)!;
+        long need = plan.LargestJobBytes;
+        throw new MergeException(MergeErrorKind.Definition, string.Create(CultureInfo.InvariantCulture,
+            $"--max-memory {ShardSize.Format(bound)} is less than the largest tensor needs: {largest.OutputName} holds {need} bytes ({ShardSize.Format(need)}) of inputs and output at once; give at least {need} (or leave --max-memory out)"));
     }
 
     /// <summary>Findings collected so far (warnings survive into the plan).</summary>
