@@ -21,6 +21,11 @@ public sealed class CpuEqualityShimTests
             [new(Dtype.BF16, 0.3), new(Dtype.BF16, 0.5), new(Dtype.BF16, 0.2)], -1, Dtype.BF16, new() { ["normalize"] = true }),
         ["linear mixed to f16, not normalized"] = new(new LinearMerge(), "model.layers.1.mlp.down_proj.weight", [128, 200],
             [new(Dtype.F16, 0.7), new(Dtype.BF16, -0.2), new(Dtype.F32, 0.45)], 0, Dtype.F16, new() { ["normalize"] = false }, Piece: 7001),
+        // 8-bit outputs whose results cross the formats' largest finite values: E4M3 turns them into NaN, E5M2 into ±Inf
+        ["linear f8e4m3 and bf16 to f8e4m3, past 448"] = new(new LinearMerge(), "model.layers.0.mlp.up_proj.weight", [64, 96],
+            [new(Dtype.F8_E4M3, 6000), new(Dtype.BF16, 3500)], -1, Dtype.F8_E4M3, new() { ["normalize"] = false }),
+        ["linear f8e5m2 and f16 to f8e5m2, past 57344"] = new(new LinearMerge(), "model.layers.1.mlp.up_proj.weight", [64, 96],
+            [new(Dtype.F8_E5M2, 8e5), new(Dtype.F16, 5e5)], 1, Dtype.F8_E5M2, new() { ["normalize"] = false }, Piece: 1001),
         ["linear f32"] = new(new LinearMerge(), "model.norm.weight", [4096],
             [new(Dtype.F32, 0.6), new(Dtype.F32, 0.4)], -1, Dtype.F32, new() { ["normalize"] = true }),
         ["task_arithmetic bf16"] = new(new TaskArithmeticMerge(), "model.layers.0.mlp.gate_proj.weight", [160, 96],

@@ -79,23 +79,71 @@ public sealed class DtypeShimTests
         for (int i = 0; i < values.Length; i++)
         {
             uint actual = Reference.ReadCode(format, encoded, i);
-            uint? expected = Reference.Encode(format, values[i]);
-            if (expected is null) Assert.True(Reference.IsNaNCode(format, actual), $"{values[i]} should encode as NaN, got {actual:x}");
-            else Assert.True(expected == actual, $"{values[i]:R} ({BitConverter.SingleToUInt32Bits(values[i]):x8}): expected {expected:x}, got {actual:x}");
+            uint expected = Reference.EncodeExactly(format, values[i]);
+            Assert.True(expected == actual, $"{values[i]:R} ({BitConverter.SingleToUInt32Bits(values[i]):x8}): expected {expected:x}, got {actual:x}");
         }
     }
 
+    public static TheoryData<Dtype> OutputDtypes => new() { Dtype.F32, Dtype.BF16, Dtype.F16, Dtype.F8_E4M3, Dtype.F8_E5M2 };
+
+    /// <summary>The CPU backend's encoder (DtypeConversion.Encode, what every CPU merge writes through) and dtype.cuh's store
+    /// give the same bytes for every output dtype the kernels can write, over every format's special values: signed zeros,
+    /// subnormals, the largest finite values, overflow (past the largest finite value, at and around the tie above it),
+    /// infinities, NaNs with and without payloads and sign, midpoints and the values next to them.</summary>
     [SkippableTheory]
-    [InlineData(Dtype.BF16)]
-    [InlineData(Dtype.F16)]
-    public void Encoding_is_bit_identical_to_the_cpu_backend_including_nan(Dtype dtype)
+    [MemberData(nameof(OutputDtypes))]
+    public void Encoding_is_bit_identical_to_the_cpu_backend_on_every_output_dtype(Dtype dtype)
     {
         HostCompiler.SkipIfUnavailable();
-        float[] values = EncodeCases(FormatOf(dtype));
+        float[] values = [.. SpecialValues(), .. new[] { Dtype.BF16, Dtype.F16, Dtype.F8_E4M3, Dtype.F8_E5M2 }.SelectMany(d => EncodeCases(FormatOf(d)))];
         byte[] gpu = Identity(Dtype.F32, dtype, Reference.FloatBytes(values), values.Length);
-        var cpu = new byte[values.Length * 2];
+        int size = KernelEmitter.ElementSize(dtype);
+        var cpu = new byte[values.Length * size];
         DtypeConversion.Encode(dtype, values, cpu, 0);
-        Assert.Equal(cpu, gpu);
+        for (int i = 0; i < values.Length; i++)
+            Assert.True(cpu.AsSpan(i * size, size).SequenceEqual(gpu.AsSpan(i * size, size)),
+                $"{dtype} of {values[i]:R} ({BitConverter.SingleToUInt32Bits(values[i]):x8}): CPU {Convert.ToHexString(cpu, i * size, size)}, " +
+                $"kernel {Convert.ToHexString(gpu, i * size, size)}");
+    }
+
+    /// <summary>Decoding: every code of every narrow input dtype gives the same float32 bits on both backends (NaNs
+    /// included, which a merge with a float32 output carries through).</summary>
+    [SkippableTheory]
+    [MemberData(nameof(NarrowDtypes))]
+    public void Decoding_is_bit_identical_to_the_cpu_backend(Dtype dtype)
+    {
+        HostCompiler.SkipIfUnavailable();
+        Reference.Format format = FormatOf(dtype);
+        uint[] codes = Enumerable.Range(0, 1 << (8 * format.Bytes)).Select(c => (uint)c).ToArray();
+        byte[] data = Reference.WriteCodes(format, codes);
+        float[] gpu = Reference.Floats(Identity(dtype, Dtype.F32, data, codes.Length));
+        var cpu = new float[codes.Length];
+        DtypeConversion.Decode(dtype, data, 0, cpu);
+        for (int i = 0; i < codes.Length; i++)
+            Assert.True(BitConverter.SingleToUInt32Bits(cpu[i]) == BitConverter.SingleToUInt32Bits(gpu[i]),
+                $"{dtype} code {codes[i]:x}: CPU {BitConverter.SingleToUInt32Bits(cpu[i]):x8}, kernel {BitConverter.SingleToUInt32Bits(gpu[i]):x8}");
+    }
+
+    /// <summary>The special values of every format at once (each output dtype sees all of them).</summary>
+    private static IEnumerable<float> SpecialValues()
+    {
+        float[] fixedValues = [0f, -0f, float.Epsilon, -float.Epsilon, 1e-40f, -1e-40f, float.MaxValue, float.MinValue,
+            float.PositiveInfinity, float.NegativeInfinity, float.NaN, -float.NaN, BitConverter.UInt32BitsToSingle(0x7f800001),
+            BitConverter.UInt32BitsToSingle(0xff800001), BitConverter.UInt32BitsToSingle(0x7fc00001), BitConverter.UInt32BitsToSingle(0x7fffffff),
+            BitConverter.UInt32BitsToSingle(0xffa12345), BitConverter.UInt32BitsToSingle(0x7fe00000), 470f, -470f, 464f, 480f, 1e6f];
+        foreach (float v in fixedValues) yield return v;
+        foreach (Reference.Format f in new[] { Reference.Bf16, Reference.F16, Reference.F8E4M3, Reference.F8E5M2 })
+        {
+            double max = f.MaxFinite, quantum = Math.ScaleB(1, Math.ILogB(max) - f.MantissaBits);
+            double minSubnormal = Math.ScaleB(1, 1 - f.Bias - f.MantissaBits), minNormal = Math.ScaleB(1, 1 - f.Bias);
+            foreach (double v in new[] { max, max + quantum / 2, max + quantum, max * 1.01, minSubnormal, minSubnormal / 2,
+                minSubnormal * 0.75, minSubnormal * 1.5, minNormal, minNormal - minSubnormal, minNormal - minSubnormal / 2 })
+            {
+                float x = (float)v;
+                if (float.IsInfinity(x)) continue; // bf16's overflow edges lie past float32's range
+                foreach (float y in new[] { x, MathF.BitIncrement(x), MathF.BitDecrement(x) }) { yield return y; yield return -y; }
+            }
+        }
     }
 
     /// <summary>Every exactly representable value, the midpoints between neighbours (exact ties), points just off them,

@@ -84,19 +84,41 @@ public sealed class SimdWidthTests : IDisposable
         var start = StartTool(null, "soup", _ws.PathOf("models", "ft1"), _ws.PathOf("models", "ft2"), "--greedy",
             "--eval", "sleep 60 # {model}", "-o", output, "--no-progress");
         using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string? line;
-        while ((line = await process.StandardError.ReadLineAsync()) is not null && !line.Contains("scoring ingredient")) { }
-        Assert.NotNull(line);
-        // At once (the evaluator may not have started: the signal lands in the action's synchronous start, which
-        // System.CommandLine's own handler did not cover) or once the evaluator runs.
-        await Task.Delay(delayMs);
-        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
-        string rest = await process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "the tool did not stop after SIGINT");
-        Assert.Equal(130, process.ExitCode);
-        Assert.Contains("cancelled; nothing was written", rest + await stdout);
-        Assert.False(Directory.Exists(output));
+        // every read is bounded: a tool that never prints the line, or never exits after the signal, fails the test
+        // (and is killed with its children below) instead of hanging the run
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync(limit.Token);
+            string? line;
+            try
+            {
+                while ((line = await process.StandardError.ReadLineAsync(limit.Token)) is not null && !line.Contains("scoring ingredient")) { }
+            }
+            catch (OperationCanceledException) { throw new TimeoutException("the soup did not start scoring within 2 minutes"); }
+            Assert.NotNull(line);
+            // At once (the evaluator may not have started: the signal lands in the action's synchronous start, which
+            // System.CommandLine's own handler did not cover) or once the evaluator runs.
+            await Task.Delay(delayMs);
+            using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+            using var afterSignal = CancellationTokenSource.CreateLinkedTokenSource(limit.Token);
+            afterSignal.CancelAfter(TimeSpan.FromSeconds(30));
+            string rest;
+            try
+            {
+                rest = await process.StandardError.ReadToEndAsync(afterSignal.Token);
+                await process.WaitForExitAsync(afterSignal.Token);
+                rest += await stdout;
+            }
+            catch (OperationCanceledException) { throw new TimeoutException("the tool did not stop within 30 s of SIGINT"); }
+            Assert.Equal(130, process.ExitCode);
+            Assert.Contains("cancelled; nothing was written", rest);
+            Assert.False(Directory.Exists(output));
+        }
+        finally
+        {
+            try { if (!process.HasExited) process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } // exited meanwhile
+        }
     }
 
     private ProcessStartInfo StartTool(string? vectorWidth, params string[] args)
@@ -118,7 +140,12 @@ public sealed class SimdWidthTests : IDisposable
         using var process = Process.Start(StartTool(vectorWidth, args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2))) { process.Kill(true); throw new TimeoutException("dotnet-merge did not finish"); }
+        // the output pipes stay open while any child holds them: bound the reads as well as the exit
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)) || !Task.WaitAll([stdout, stderr], TimeSpan.FromSeconds(30)))
+        {
+            process.Kill(true);
+            throw new TimeoutException("dotnet-merge did not finish");
+        }
         return new CliRunner.Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 }

@@ -93,25 +93,31 @@ public sealed class TestWorkspace : IDisposable
 /// <summary>Rounding a float64 reference to bf16, written independently of the product.</summary>
 public static class Bf16Reference
 {
+    /// <summary>The float64 value rounded once to bf16 (nearest, ties to even), with no float32 step: |value| over its bf16
+    /// step (a power of two, so the division is exact) rounded to an integer by Math.Round, which is exact.</summary>
     public static ushort Round(double value)
     {
-        float f = (float)value; // exact enough: the double->float step only matters near bf16 midpoints, which are excluded below
-        uint bits = BitConverter.SingleToUInt32Bits(f);
-        uint lower = bits & 0xFFFF;
-        uint upper = bits >> 16;
-        if (lower > 0x8000 || (lower == 0x8000 && (upper & 1) == 1)) upper++;
-        return (ushort)upper;
+        if (double.IsNaN(value)) return 0x7FC0;
+        double a = Math.Abs(value);
+        double rounded = a;
+        if (a != 0 && !double.IsInfinity(a))
+        {
+            double step = Math.ScaleB(1.0, Math.Max(Math.ILogB(a), -126) - 7);
+            rounded = Math.Round(a / step, MidpointRounding.ToEven) * step;
+        }
+        uint bits = rounded > 3.3895313892515355e38 ? 0x7F80_0000u : BitConverter.SingleToUInt32Bits((float)rounded); // exact: a bf16 value
+        return (ushort)((bits >> 16) | (value < 0 || (value == 0 && double.IsNegative(value)) ? 0x8000u : 0u));
     }
 
-    /// <summary>True when <paramref name="value"/> lies so close to a bf16 rounding midpoint that float32 arithmetic may
-    /// legitimately round it the other way.</summary>
+    /// <summary>True when <paramref name="value"/> lies within 2^-40 (relative) of a bf16 rounding midpoint, where a
+    /// reference summed in another order than the product may fall on the other side of it (double rounding through
+    /// float32 would show up to 2^-25 away, so it stays visible).</summary>
     public static bool NearMidpoint(double value)
     {
-        if (value == 0) return false;
-        double ulp = Math.Pow(2, Math.Floor(Math.Log2(Math.Abs(value))) - 7);
-        double scaled = Math.Abs(value) / ulp;
-        double frac = scaled - Math.Floor(scaled);
-        return Math.Abs(frac - 0.5) < 1.0 / 4096;
+        if (value == 0 || !double.IsFinite(value)) return false;
+        double a = Math.Abs(value), step = Math.ScaleB(1.0, Math.Max(Math.ILogB(a), -126) - 7);
+        double midpoint = (Math.Floor(a / step) + 0.5) * step;
+        return Math.Abs(a - midpoint) <= Math.ScaleB(a, -40);
     }
 
     /// <summary>Asserts bf16 output bits equal the reference rounded once (near-midpoint elements may differ by one ulp).</summary>

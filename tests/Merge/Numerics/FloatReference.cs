@@ -44,15 +44,16 @@ internal sealed class FloatReference
         return negative ? -v : v;
     }
 
-    /// <summary>Encodes with round-to-nearest-even. IEEE-like formats overflow to Inf; "fn" formats saturate to the
-    /// largest finite value. NaN input returns -1 (callers check IsNaN of the decoded result instead).</summary>
+    /// <summary>Encodes with round-to-nearest-even. A value that rounds past the largest finite code takes the next code
+    /// up: Inf for IEEE-like formats, the NaN pattern for "fn" formats (which have no Inf; torch's float8_e4m3fn does
+    /// not saturate). NaN input returns -1 (see <see cref="NaNCode"/>).</summary>
     public int Encode(double x)
     {
         if (double.IsNaN(x)) return -1;
         int sign = (x < 0 || (x == 0 && double.IsNegative(x))) ? 1 << SignShift : 0;
         double a = Math.Abs(x);
-        int top = _fn ? MaxFiniteCode : MaxFiniteCode + 1; // +1 = Inf pattern with value 2^(emax+1)
-        if (double.IsPositiveInfinity(a)) return sign | (_fn ? MaxFiniteCode : top);
+        int top = MaxFiniteCode + 1; // Inf (IEEE-like) or NaN ("fn"); Magnitude(top) is the value one step past the largest
+        if (double.IsPositiveInfinity(a)) return sign | top;
         // binary search: largest code c in [0, top] with Magnitude(c) <= a
         int lo = 0, hi = top;
         while (lo < hi)
@@ -66,7 +67,18 @@ internal sealed class FloatReference
             double down = a - Magnitude(c), up = Magnitude(c + 1) - a;
             if (up < down || (up == down && (c & 1) == 1)) c++;
         }
-        if (_fn && c >= top) c = MaxFiniteCode;
         return sign | c;
+    }
+
+    /// <summary>The code a float32 NaN encodes to, as torch stores it: bf16 the positive quiet NaN 0x7FC0 (c10's
+    /// round_to_nearest_even), 8-bit formats the all-ones pattern with the sign kept (c10's fp8 conversions), f16 the
+    /// quiet NaN with the sign and the top payload bits kept (IEEE 754's recommendation, x86's vcvtps2ph).</summary>
+    public int NaNCode(float nan)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(nan);
+        if (_expBits == 8) return 0x7FC0;
+        int sign = (int)(bits >> 31) << SignShift, allOnes = MaxExpField << _mantBits;
+        if (_mantBits == 10) return sign | allOnes | (1 << (_mantBits - 1)) | (int)((bits & 0x7F_FFFF) >> (23 - _mantBits));
+        return sign | allOnes | ((1 << _mantBits) - 1);
     }
 }

@@ -92,4 +92,45 @@ public sealed class PlannerTests : IDisposable
         Assert.Equal("b", plan.Jobs.Single(j => j.OutputName == "lm_head.weight").Inputs[0].Model.Name);
         Assert.Equal(plan.Jobs.Count, plan.Jobs.Select(j => j.OutputName).Distinct().Count());
     }
+    /// <summary>mergekit's rule for non-layer tensors with slices: the embeddings (before the layers) take the first
+    /// slice's sources and parameters, the final norm and the head (after the layers) the last slice's, all at t = 0
+    /// (the first value of a gradient). Both slices list the same two models, so only the parameters tell them apart;
+    /// expected values by hand from the definition below.</summary>
+    [Fact]
+    public async Task Slices_NonLayerTensorsTakeTheFirstOrLastSlicesParametersAtTZero()
+    {
+        await Model("a", Spec, fineTune: false);
+        await Model("b", Spec);
+        using var plan = Plan("""
+            merge_method: linear
+            slices:
+              - sources:
+                  - model: a
+                    layer_range: [0, 2]
+                    parameters: {weight: [0.1, 0.9]}
+                  - model: b
+                    layer_range: [0, 2]
+                parameters: {weight: [0.2, 0.8], normalize: false}
+              - sources:
+                  - model: a
+                    layer_range: [2, 3]
+                    parameters: {weight: [0.3, 0.7]}
+                  - model: b
+                    layer_range: [2, 3]
+                parameters: {weight: [0.4, 0.6], normalize: true}
+            """);
+        (double A, double B, bool Normalize) Resolved(string tensor)
+        {
+            var job = plan.Jobs.Single(j => j.OutputName == tensor);
+            Assert.Equal(["a", "b"], job.Inputs.Select(i => i.Model.Name));
+            return (job.Inputs[0].Parameters.GetDouble("weight"), job.Inputs[1].Parameters.GetDouble("weight"), job.Global.GetBool("normalize"));
+        }
+        // a's weight is its source's own; b has none, so its slice's applies
+        Assert.Equal((0.1, 0.2, false), Resolved("model.embed_tokens.weight")); // first slice, t = 0
+        Assert.Equal((0.1, 0.2, false), Resolved("model.layers.0.mlp.up_proj.weight")); // first slice, layer 0 of 2: t = 0
+        Assert.Equal((0.9, 0.8, false), Resolved("model.layers.1.mlp.up_proj.weight")); // first slice, layer 1 of 2: t = 1
+        Assert.Equal((0.7, 0.6, true), Resolved("model.layers.2.mlp.up_proj.weight")); // last slice, its one layer: t = 1
+        Assert.Equal((0.3, 0.4, true), Resolved("model.norm.weight")); // last slice, t = 0
+        Assert.Equal((0.3, 0.4, true), Resolved("lm_head.weight"));
+    }
 }

@@ -5,7 +5,7 @@
 #define DM_MODEL_COUNT 3
 #define DM_BLOCK_SIZE 256
 
-// ==== kernels/dtype.cuh ==== (106 lines inlined)
+// ==== kernels/dtype.cuh ==== (111 lines inlined)
 // ==== kernels/philox.cuh ==== (67 lines inlined)
 // ==== kernels/merge_ops.cuh ==== (27 lines inlined)
 // ==== generated ====

@@ -5,7 +5,7 @@
 #define DM_MODEL_COUNT 3
 #define DM_BLOCK_SIZE 32
 
-// ==== kernels/dtype.cuh ==== (106 lines inlined)
+// ==== kernels/dtype.cuh ==== (111 lines inlined)
 // ==== kernels/reduce.cuh ==== (37 lines inlined)
 // ==== kernels/merge_ops.cuh ==== (27 lines inlined)
 // ==== generated ====

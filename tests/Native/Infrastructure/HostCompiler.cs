@@ -19,10 +19,23 @@ internal static class HostCompiler
     public static string ShimFolder => Path.Combine(TestsRoot, "Shim");
     public static string KernelsFolder => Path.Combine(RepositoryRoot, "kernels");
 
+    /// <summary>Set to 1 (CI does, in .ci/run, after installing g++) to make a missing compiler fail the shim tests
+    /// instead of skipping them: the CUDA backend's CPU evidence must not vanish quietly from a run.</summary>
+    public const string RequireVariable = "DOTNET_MERGE_REQUIRE_GXX";
+
     /// <summary>Null when g++ can be used, else why not (the tests that need it skip with this reason).</summary>
     public static string? UnavailableReason => Compiler.Value is null ? "g++ (C++20) was not found on PATH; the CPU shim tests need it" : null;
 
-    public static void SkipIfUnavailable() => Skip.If(UnavailableReason is not null, UnavailableReason);
+    /// <summary>Skips the calling test when g++ is missing, or fails it when <see cref="RequireVariable"/> is 1.</summary>
+    public static void SkipIfUnavailable() => SkipIfUnavailable(UnavailableReason, Environment.GetEnvironmentVariable(RequireVariable));
+
+    internal static void SkipIfUnavailable(string? reason, string? required)
+    {
+        if (reason is null) return;
+        if (required == "1")
+            throw new InvalidOperationException($"{reason}, and {RequireVariable}=1 requires them to run (install g++, or unset the variable to skip them)");
+        Skip.If(true, reason);
+    }
 
     /// <summary>A fresh empty folder for one test's files.</summary>
     public static string NewWorkFolder(string label)

@@ -94,6 +94,32 @@ internal static class Reference
         return sign | ((uint)(e + f.Bias) << f.MantissaBits) | mantissa;
     }
 
+    /// <summary>The code a NaN float32 stores as: bf16 the positive quiet NaN 0x7fc0 and the 8-bit formats S.all-ones
+    /// with the sign kept (both as torch's conversions: c10's round_to_nearest_even and fp8*_from_fp32_value), f16 the
+    /// quiet NaN with the sign and the top payload bits kept (IEEE 754's recommendation, as .NET's Half).</summary>
+    public static uint NaNCode(Format f, float nan)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(nan);
+        if (f == Bf16) return 0x7fc0;
+        uint sign = (bits >> 31) << f.SignBit, allOnes = (uint)f.AllOnes << f.MantissaBits;
+        if (f == F16) return sign | allOnes | (1u << (f.MantissaBits - 1)) | ((bits & 0x7fffff) >> (23 - f.MantissaBits));
+        return sign | allOnes | ((1u << f.MantissaBits) - 1);
+    }
+
+    /// <summary>The code a float32 stores as, NaN included: <see cref="Encode"/> or <see cref="NaNCode"/>.</summary>
+    public static uint EncodeExactly(Format f, float value) => float.IsNaN(value) ? NaNCode(f, value) : Encode(f, value)!.Value;
+
+    /// <summary>True when codes <paramref name="a"/> and <paramref name="b"/> are neighbours of one sign and
+    /// <paramref name="x"/> lies within 2^-40 (relative) of their midpoint: the only place where a float64 reference that
+    /// adds in another order than the kernel may round to the other code. Double rounding through float32 shows up to
+    /// 2^-25 away from a midpoint, so a comparer that allows only this still sees it.</summary>
+    public static bool NeighboursAroundMidpoint(Format f, uint a, uint b, double x)
+    {
+        if (Math.Abs((int)a - (int)b) != 1 || (a >> f.SignBit) != (b >> f.SignBit)) return false;
+        double midpoint = (Decode(f, a) + Decode(f, b)) / 2;
+        return Math.Abs(x - midpoint) <= Math.ScaleB(Math.Abs(x), -40);
+    }
+
     public static uint ReadCode(Format f, byte[] data, int index)
         => f.Bytes == 1 ? data[index] : BitConverter.ToUInt16(data, index * 2);
 

@@ -106,8 +106,10 @@ internal static class GeometricTestContext
     }
 
     /// <summary>F32: within float32 rounding (relative 1e-5, absolute 1e-6 of the tensor's magnitude).
-    /// BF16: equal to the reference rounded once to bf16, except that elements within 2^-20 (relative) of a bf16
-    /// rounding midpoint may differ by one unit in the last place; such differences must be rare.</summary>
+    /// BF16: equal to the reference rounded once to bf16, except that elements within 2^-36 (relative) of a bf16
+    /// rounding midpoint may differ by one unit in the last place (the reference's float64 trigonometry and sums differ
+    /// from the product's in the last bits); such differences must be rare. Double rounding through float32 shows up
+    /// to 2^-25 away from a midpoint, so the window leaves it visible.</summary>
     public static void AssertMatches(double[] expected, byte[] actualBytes, Dtype dtype)
     {
         var actual = Decode(actualBytes, dtype, expected.Length);
@@ -150,7 +152,7 @@ internal static class GeometricTestContext
         if (v == 0) return false;
         double ulp = Math.ScaleB(1.0, Math.ILogB(v) - 7);
         double midpoint = (Math.Floor(v / ulp) + 0.5) * ulp;
-        return Math.Abs(v - midpoint) <= Math.ScaleB(Math.Abs(v), -20);
+        return Math.Abs(v - midpoint) <= Math.ScaleB(Math.Abs(v), -36);
     }
 
     private static ushort Bf16Bits(double bf16Value) => (ushort)(BitConverter.SingleToUInt32Bits((float)bf16Value) >> 16);
