@@ -11,7 +11,12 @@ namespace DotnetMerge.Definitions;
 public static class DefinitionParser
 {
     public static ParseResult Parse(string yamlText, string sourcePath)
-        => new DefinitionReader(sourcePath ?? string.Empty).Read(yamlText ?? string.Empty);
+        => Parse(yamlText, sourcePath, CancellationToken.None);
+
+    /// <summary>As <see cref="Parse(string, string)"/>; reading stops with <see cref="OperationCanceledException"/>
+    /// soon after <paramref name="cancellationToken"/> is cancelled. The text is read within <see cref="DefinitionLimits"/>.</summary>
+    public static ParseResult Parse(string yamlText, string sourcePath, CancellationToken cancellationToken)
+        => new DefinitionReader(sourcePath ?? string.Empty).Read(yamlText ?? string.Empty, cancellationToken);
 
     /// <summary>"bfloat16", "float16", "float32", "float64" for the names mergekit/torch accept (optionally with a
     /// "torch." prefix); the trimmed input otherwise.</summary>
@@ -45,19 +50,32 @@ internal sealed class DefinitionReader
     private static readonly string[] ModelRefKeys = { "model", "lora", "override_architecture" };
     private static readonly string[] ModelPathKeys = { "path", "revision" };
     private static readonly string[] ConditionalKeys = { "value", "filter" };
-    private static readonly Regex MarkPrefix = new(@"^\s*\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\):\s*", RegexOptions.CultureInvariant);
+    internal static readonly Regex MarkPrefix = new(@"^\s*\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\):\s*", RegexOptions.CultureInvariant);
 
     private readonly string _path;
     private readonly List<DefinitionDiagnostic> _diagnostics = new();
 
     public DefinitionReader(string path) => _path = path;
 
-    public ParseResult Read(string text)
+    public ParseResult Read(string text, CancellationToken cancellationToken = default)
     {
+        if (text.Length > DefinitionLimits.MaxLength)
+        {
+            Report(DiagnosticDescriptors.DefinitionTooLarge, new SourceLocation(_path, 1, 1), "a merge definition is a few kilobytes",
+                string.Format(CultureInfo.InvariantCulture, "the definition is {0:N0} characters long, over the limit of {1}", text.Length, DefinitionLimits.MaxLengthText));
+            return new ParseResult(null, _diagnostics);
+        }
+
         var stream = new YamlStream();
+        var parser = new GuardedYamlParser(text, _path, cancellationToken);
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
+        }
+        catch (Exception e) when (parser.Describe(e, text) is { } failure)
+        {
+            _diagnostics.Add(failure);
+            return new ParseResult(null, _diagnostics);
         }
         catch (YamlException e)
         {
@@ -70,6 +88,7 @@ internal sealed class DefinitionReader
             return new ParseResult(null, _diagnostics);
         }
 
+        _diagnostics.AddRange(parser.Diagnostics);
         var start = new SourceLocation(_path, 1, 1);
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode s && YamlScalars.IsNull(s))
         {
