@@ -21,7 +21,7 @@ public static class DiagnosticDescriptors
 
     // 0020-0029: the bounds every definition is read within (DefinitionLimits)
     public static readonly DiagnosticDescriptor DefinitionTooLarge = new("DMRG0020", DiagnosticSeverity.Error,
-        "Definition too large", "{0}");
+        "Definition too large or not a file", "{0}");
     public static readonly DiagnosticDescriptor DefinitionTooDeep = new("DMRG0021", DiagnosticSeverity.Error,
         "YAML nested too deep", "the YAML nests deeper than {0} levels here");
     public static readonly DiagnosticDescriptor DefinitionTooManyNodes = new("DMRG0022", DiagnosticSeverity.Error,

@@ -20,7 +20,7 @@ public static class CheckCommand
             var verbosity = options.GetVerbosity(result);
             return Cli.Guard(console, verbosity, () =>
             {
-                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics);
+                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics, ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 using var plan = MergeRunner.Plan(definition, options.GetMergeOptions(result));
                 foreach (var w in plan.Warnings) console.Err.WriteLine(w);

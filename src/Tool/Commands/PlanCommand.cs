@@ -29,7 +29,7 @@ public static class PlanCommand
             return Cli.Guard(console, verbosity, () =>
             {
                 var mergeOptions = options.GetMergeOptions(result);
-                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics);
+                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics, ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 using var plan = MergeRunner.Plan(definition, mergeOptions);
                 foreach (var w in plan.Warnings) console.Err.WriteLine(w);

@@ -43,7 +43,7 @@ public static class RunCommand
             return Cli.Guard(console, verbosity, async () =>
             {
                 var mergeOptions = options.GetMergeOptions(result, console);
-                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics);
+                var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics, ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
                 var merged = await reporter.RunAsync(p => MergeRunner.RunAsync(definition, result.GetValue(output)!.FullName, mergeOptions, p, ct));
