@@ -11,7 +11,8 @@ public sealed record CheckFinding(DiagnosticSeverity Severity, string Id, string
     public override string ToString()
     {
         var severity = Severity switch { DiagnosticSeverity.Error => "error", DiagnosticSeverity.Warning => "warning", _ => "info" };
-        var where = Location is { } l ? $"{l.Path}({l.Line},{l.Column}): " : "";
+        // A definition a command built has no file: its findings name the models instead of a position.
+        var where = Location is { } l && !string.IsNullOrEmpty(l.Path) ? $"{l.Path}({l.Line},{l.Column}): " : "";
         return $"{where}{severity} {Id}: {Message}";
     }
 }
