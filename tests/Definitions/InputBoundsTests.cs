@@ -181,4 +181,16 @@ public class InputBoundsTests
         Assert.Equal(DiagnosticSeverity.Error, capped[2].Severity);
         Assert.Equal("DMRG0024", capped[2].Id);
     }
+    [Theory]
+    // Found by the fuzzer (tests/Merge/Fuzzing, seed 20261203): YamlDotNet's parser yields an event stream its own loader
+    // rejects with ArgumentException ("The current event is of an unsupported type"), which escaped as "unexpected".
+    [InlineData("%TAG ! \nmerge_method: linear\n")] // ArgumentNullException: "Tag prefix must not be empty"
+    [InlineData("slic!s!custo} :\n  - \t - - :\n  - \t - ameters: {normalize: t :\n  - \t - - :\n  - \t rue, int8_mask: true}\ndtype: bfloat16\n")]
+    public void Fuzz_findings_end_in_a_located_syntax_error(string yaml)
+    {
+        var result = TestYaml.Load(yaml);
+        Assert.True(result.HasErrors);
+        Assert.All(result.Diagnostics, d => Assert.True(d.Location.Line >= 1, d.ToString()));
+        Assert.Contains(result.Diagnostics, d => d.Id == "DMRG0001");
+    }
 }

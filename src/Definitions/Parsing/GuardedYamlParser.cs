@@ -45,7 +45,22 @@ internal sealed class GuardedYamlParser : IParser
     {
         if (++_events % CancelCheckInterval == 0)
             _cancellationToken.ThrowIfCancellationRequested();
-        if (!_parser.MoveNext())
+        bool more;
+        try
+        {
+            more = _parser.MoveNext();
+        }
+        catch (Exception e) when (e is not (YamlException or OperationCanceledException))
+        {
+            // YamlDotNet's scanner and parser fail in other ways on some malformed input (found by fuzzing):
+            // InvalidOperationException on an unclosed flow collection ("Operation is not valid due to the current state
+            // of the object"), ArgumentNullException on an empty %TAG prefix. Each is a syntax error where reading stopped.
+            throw new DefinitionReadException(e is InvalidOperationException && InnermostFlow() is { } flow
+                ? Unclosed(flow)
+                : DiagnosticDescriptors.YamlSyntax.Create(Loc(_scanner.CurrentPosition), null, "the YAML cannot be read from here on (" + e.Message + ")"));
+        }
+
+        if (!more)
             return false;
         switch (_parser.Current)
         {
@@ -81,14 +96,14 @@ internal sealed class GuardedYamlParser : IParser
     {
         switch (exception)
         {
-            case DefinitionLimitException limit:
-                return limit.Diagnostic;
-            case InvalidOperationException:
-                // YamlDotNet's scanner fails this way on some unclosed flow collections ("Operation is not valid due to
-                // the current state of the object"): name the collection that is still open, or where the scanner stopped.
-                return InnermostFlow() is { } flow
-                    ? Unclosed(flow)
-                    : DiagnosticDescriptors.YamlSyntax.Create(Loc(_scanner.CurrentPosition), null, "the YAML cannot be read from here on");
+            case DefinitionReadException stop:
+                return stop.Diagnostic;
+            case ArgumentException { ParamName: "parser" }:
+                // The loader met an event it cannot place (YamlDotNet's parser lets some tab and tag mixtures through as a
+                // malformed event stream; found by fuzzing): a syntax error where that event starts.
+                return DiagnosticDescriptors.YamlSyntax.Create(Loc(_parser.Current?.Start ?? _scanner.CurrentPosition),
+                    text.IndexOf('\t') >= 0 ? "indent with spaces: YAML does not allow tabs in indentation" : null,
+                    "the YAML structure cannot be read from here on");
             case YamlException e when IsSyntax(e) && e.Message.IndexOf("tab", StringComparison.OrdinalIgnoreCase) >= 0:
                 return DiagnosticDescriptors.YamlSyntax.Create(TabLocation(text, e), "indent with spaces: YAML does not allow tabs in indentation",
                     StripMark(e.Message));
@@ -105,7 +120,7 @@ internal sealed class GuardedYamlParser : IParser
         CheckTag(node);
         Count(node, 1);
         if (_open.Count >= DefinitionLimits.MaxDepth)
-            throw new DefinitionLimitException(DiagnosticDescriptors.DefinitionTooDeep.Create(Loc(node.Start),
+            throw new DefinitionReadException(DiagnosticDescriptors.DefinitionTooDeep.Create(Loc(node.Start),
                 "a merge definition nests about 10 deep; look for a generated or corrupted file", DefinitionLimits.MaxDepth));
         _open.Add(new Open(node.Start, flow, opener, node.Anchor.IsEmpty ? null : node.Anchor.Value, _nodes - 1));
     }
@@ -114,7 +129,7 @@ internal sealed class GuardedYamlParser : IParser
     {
         _nodes += size;
         if (_nodes > DefinitionLimits.MaxNodes)
-            throw new DefinitionLimitException(DiagnosticDescriptors.DefinitionTooManyNodes.Create(Loc(node.Start),
+            throw new DefinitionReadException(DiagnosticDescriptors.DefinitionTooManyNodes.Create(Loc(node.Start),
                 "a merge definition has a few hundred values; look for a generated file, or aliases (*name) that repeat large parts",
                 DefinitionLimits.MaxNodes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)));
     }
@@ -170,10 +185,11 @@ internal sealed class GuardedYamlParser : IParser
     private sealed record Open(Mark Start, bool Flow, char Opener, string? Anchor, long NodesBefore);
 }
 
-/// <summary>A bound of <see cref="DefinitionLimits"/> was exceeded; reading stops with <see cref="Diagnostic"/>.</summary>
-internal sealed class DefinitionLimitException : Exception
+/// <summary>Reading stops with <see cref="Diagnostic"/>: a bound of <see cref="DefinitionLimits"/> was exceeded, or the
+/// YAML library failed on malformed input in a way other than its own <see cref="YamlException"/>.</summary>
+internal sealed class DefinitionReadException : Exception
 {
-    public DefinitionLimitException(DefinitionDiagnostic diagnostic)
+    public DefinitionReadException(DefinitionDiagnostic diagnostic)
         : base(diagnostic.Message)
         => Diagnostic = diagnostic;
 
