@@ -78,4 +78,43 @@ public sealed class DefinitionInputTests : IDisposable
         Assert.Equal(ExitCodes.Cancelled, r.ExitCode);
         Assert.Contains(Cli.CancelledMessage, r.Err);
     }
+    [Fact]
+    public async Task Check_scan_counts_nan_and_infinite_values_once_per_input_tensor()
+    {
+        var a = await _ws.FineTuneAsync("a", "mlp", 0);
+        var b = await _ws.FineTuneAsync("b", "self_attn", 0);
+        const string poisoned = "model.layers.1.mlp.up_proj.weight";
+        long elements;
+        using (var checkpoint = DotnetMerge.Safetensors.ModelCheckpoint.Open(b))
+        {
+            Assert.True(checkpoint.TryGetTensor(poisoned, out var info, out var file));
+            elements = info.ElementCount;
+            var (width, values) = info.Dtype switch
+            {
+                DotnetMerge.Numerics.Dtype.BF16 => (2, new ulong[] { 0x7FC0, 0x7F80, 0xFF80 }), // NaN, +inf, -inf
+                DotnetMerge.Numerics.Dtype.F16 => (2, new ulong[] { 0x7E00, 0x7C00, 0xFC00 }),
+                DotnetMerge.Numerics.Dtype.F32 => (4, new ulong[] { 0x7FC0_0000, 0x7F80_0000, 0xFF80_0000 }),
+                var other => throw new InvalidOperationException("unexpected fixture dtype " + other),
+            };
+            checkpoint.Dispose(); // close the reader before writing into its file
+            using var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Write);
+            for (int k = 0; k < values.Length; k++)
+            {
+                stream.Position = file.Header.DataStart + info.Begin + (long)k * width * 7; // elements 0, 7 and 14
+                stream.Write(BitConverter.GetBytes(values[k]), 0, width);
+            }
+        }
+        var definition = _ws.Write("merge.yaml", $"merge_method: linear\nmodels:\n  - model: {a}\n    parameters: {{weight: 1}}\n  - model: {b}\n    parameters: {{weight: 1}}\n");
+
+        var plain = await CliRunner.RunAsync("check", definition);
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.DoesNotContain("DMRG0720", plain.Err); // check reads no tensor data unless asked
+
+        var scanned = await CliRunner.RunAsync("check", definition, "--scan");
+        Assert.True(scanned.ExitCode == 0, scanned.ToString());
+        var line = Assert.Single(scanned.Err.Split('\n'), l => l.Contains("DMRG0720"));
+        Assert.Contains($"model '{b}'", line);
+        Assert.Contains($"tensor '{poisoned}' holds 1 NaN and 2 infinite values (of {elements:N0})", line);
+        Assert.Contains("1 hold NaN or infinite values", scanned.Out);
+    }
 }
