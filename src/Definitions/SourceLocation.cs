@@ -9,8 +9,9 @@ public readonly record struct SourceLocation(string Path, int Line, int Column)
     /// <summary>True when this location points nowhere (a definition built in code).</summary>
     public bool IsEmpty => Line <= 0;
 
-    /// <summary>MSBuild canonical form: <c>path(line,col)</c>, or just the path when there is no position.</summary>
-    public override string ToString() => IsEmpty
+    /// <summary>MSBuild canonical form: <c>path(line,col)</c>; just the path when there is no position, and nothing when
+    /// there is no path (a definition that a command built, such as a soup's).</summary>
+    public override string ToString() => IsEmpty || string.IsNullOrEmpty(Path)
         ? Path ?? string.Empty
         : string.Format(CultureInfo.InvariantCulture, "{0}({1},{2})", Path, Line, Column);
 }

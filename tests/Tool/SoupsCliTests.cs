@@ -18,6 +18,29 @@ public sealed class SoupsCliTests : IDisposable
         return $"sh '{_ws.PathOf("eval.sh")}' {{model}}";
     }
 
+    [Fact]
+    public async Task Different_vocabularies_name_the_models_and_suggest_what_these_commands_can_do()
+    {
+        // Used to point at "soup.yaml(7,12)", a file that does not exist, and to suggest --allow-crimes or tokenizer_source.
+        var a = await _ws.FineTuneAsync("a", "mlp", 0);
+        var wide = await _ws.FineTuneAsync("wide", "mlp", 0, TestWorkspace.SmallSpec with { Vocab = 128 });
+        foreach (var args in new[]
+        {
+            new[] { "soup", a, wide, "-o", _ws.PathOf("soup"), "--no-progress" },
+            new[] { "average", a, wide, "-o", _ws.PathOf("avg"), "--no-progress" },
+            new[] { "extract", "--base", a, "--model", wide, "-o", _ws.PathOf("tv") },
+        })
+        {
+            var r = await CliRunner.RunAsync(args);
+            Assert.True(r.ExitCode == ExitCodes.InvalidInput, r.ToString());
+            Assert.Contains("DMRG0703", r.Err);
+            Assert.Contains($"model '{wide}'", r.Err);
+            Assert.DoesNotContain("soup.yaml", r.Err);
+            Assert.DoesNotContain("--allow-crimes", r.Err);
+            Assert.Contains("tokenizer_source and run `dotnet merge run`", r.Err);
+        }
+    }
+
     [SkippableFact]
     public async Task Soup_Greedy_PrintsTheStepsAndWritesTheMeanOfTheKeptIngredients()
     {

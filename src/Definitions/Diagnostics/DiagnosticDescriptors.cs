@@ -19,6 +19,18 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor DuplicateKey = new("DMRG0005", DiagnosticSeverity.Error,
         "Duplicate key", "the key '{0}' appears more than once in this mapping");
 
+    // 0020-0029: the bounds every definition is read within (DefinitionLimits)
+    public static readonly DiagnosticDescriptor DefinitionTooLarge = new("DMRG0020", DiagnosticSeverity.Error,
+        "Definition too large or not a file", "{0}");
+    public static readonly DiagnosticDescriptor DefinitionTooDeep = new("DMRG0021", DiagnosticSeverity.Error,
+        "YAML nested too deep", "the YAML nests deeper than {0} levels here");
+    public static readonly DiagnosticDescriptor DefinitionTooManyNodes = new("DMRG0022", DiagnosticSeverity.Error,
+        "Too many YAML values", "the definition holds more than {0} YAML values (each use of an alias counts as a copy)");
+    public static readonly DiagnosticDescriptor UnsupportedTag = new("DMRG0023", DiagnosticSeverity.Error,
+        "Unsupported YAML tag", "the YAML tag '{0}' is not supported: a merge definition holds plain values (mergekit's safe loader rejects it too)");
+    public static readonly DiagnosticDescriptor DiagnosticsOmitted = new("DMRG0024", DiagnosticSeverity.Warning,
+        "Repeated diagnostics omitted", "{0} more {1} diagnostic(s) are not listed (the first {2} are)");
+
     // 01xx: schema
     public static readonly DiagnosticDescriptor UnknownKey = new("DMRG0101", DiagnosticSeverity.Warning,
         "Unknown key", "unknown key '{0}' in {1} is ignored");
@@ -86,6 +98,8 @@ public static class DiagnosticDescriptors
         "Misspelled parameter", "'{0}' is not a parameter of {1}");
     public static readonly DiagnosticDescriptor InvalidParameterForm = new("DMRG0311", DiagnosticSeverity.Error,
         "Invalid parameter value", "the value of '{0}' {1}");
+    public static readonly DiagnosticDescriptor NonFiniteNumber = new("DMRG0320", DiagnosticSeverity.Error,
+        "Number not finite", "'{0}' = {1} is not a finite number");
 
     // 04xx: slices
     public static readonly DiagnosticDescriptor InvalidLayerRange = new("DMRG0401", DiagnosticSeverity.Error,

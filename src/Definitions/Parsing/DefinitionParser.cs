@@ -13,13 +13,18 @@ public static class DefinitionParser
     /// <summary>Reads a single-document definition. A file with several YAML documents is a multi-stage definition:
     /// it is an error here (DMRG0004); read it with <see cref="ParseDocuments"/>.</summary>
     public static ParseResult Parse(string yamlText, string sourcePath)
-        => new DefinitionReader(sourcePath ?? string.Empty).Read(yamlText ?? string.Empty);
+        => Parse(yamlText, sourcePath, CancellationToken.None);
+
+    /// <summary>As <see cref="Parse(string, string)"/>; reading stops with <see cref="OperationCanceledException"/>
+    /// soon after <paramref name="cancellationToken"/> is cancelled. The text is read within <see cref="DefinitionLimits"/>.</summary>
+    public static ParseResult Parse(string yamlText, string sourcePath, CancellationToken cancellationToken)
+        => new DefinitionReader(sourcePath ?? string.Empty).Read(yamlText ?? string.Empty, cancellationToken);
 
     /// <summary>Reads every YAML document of a file (the stages of a multi-stage definition, mergekit-multi), one
     /// result per document, each located in the whole file. A YAML syntax error anywhere yields one result holding
     /// only that error.</summary>
-    public static IReadOnlyList<ParseResult> ParseDocuments(string yamlText, string sourcePath)
-        => new DefinitionReader(sourcePath ?? string.Empty).ReadAll(yamlText ?? string.Empty);
+    public static IReadOnlyList<ParseResult> ParseDocuments(string yamlText, string sourcePath, CancellationToken cancellationToken = default)
+        => new DefinitionReader(sourcePath ?? string.Empty).ReadAll(yamlText ?? string.Empty, cancellationToken);
 
     /// <summary>"bfloat16", "float16", "float32", "float64" for the names mergekit/torch accept (optionally with a
     /// "torch." prefix); the trimmed input otherwise.</summary>
@@ -53,16 +58,16 @@ internal sealed class DefinitionReader
     private static readonly string[] ModelRefKeys = { "model", "lora", "override_architecture" };
     private static readonly string[] ModelPathKeys = { "path", "revision" };
     private static readonly string[] ConditionalKeys = { "value", "filter" };
-    private static readonly Regex MarkPrefix = new(@"^\s*\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\):\s*", RegexOptions.CultureInvariant);
+    internal static readonly Regex MarkPrefix = new(@"^\s*\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\):\s*", RegexOptions.CultureInvariant);
 
     private readonly string _path;
     private readonly List<DefinitionDiagnostic> _diagnostics = new();
 
     public DefinitionReader(string path) => _path = path;
 
-    public ParseResult Read(string text)
+    public ParseResult Read(string text, CancellationToken cancellationToken = default)
     {
-        var stream = Load(text);
+        var stream = Load(text, cancellationToken);
         if (stream is null) return new ParseResult(null, _diagnostics);
         var documents = stream.Documents.Where(d => !(d.RootNode is YamlScalarNode e && YamlScalars.IsNull(e))).ToList();
         if (documents.Count > 1)
@@ -74,29 +79,46 @@ internal sealed class DefinitionReader
         return ReadDocument(stream, documents.Count == 1 ? stream.Documents.IndexOf(documents[0]) : 0, text);
     }
 
-    public IReadOnlyList<ParseResult> ReadAll(string text)
+    public IReadOnlyList<ParseResult> ReadAll(string text, CancellationToken cancellationToken = default)
     {
-        var stream = Load(text);
+        var stream = Load(text, cancellationToken);
         if (stream is null || stream.Documents.Count <= 1) return new[] { stream is null ? new ParseResult(null, _diagnostics) : ReadDocument(stream, 0, text) };
+        // What the guarded parser found while reading the whole stream (tags) goes with the first stage's findings.
+        var streamDiagnostics = _diagnostics.ToList();
         var results = new List<ParseResult>();
         for (int i = 0; i < stream.Documents.Count; i++)
         {
             // An empty document (a trailing '---') is no stage.
             if (stream.Documents[i].RootNode is YamlScalarNode empty && YamlScalars.IsNull(empty)) continue;
             _diagnostics.Clear();
+            if (results.Count == 0) _diagnostics.AddRange(streamDiagnostics);
             results.Add(ReadDocument(stream, i, DocumentText(text, stream, i)));
         }
         if (results.Count == 0) return new[] { ReadDocument(stream, 0, text) }; // only empty documents: "empty definition"
         return results;
     }
 
-    private YamlStream? Load(string text)
+    /// <summary>Reads the YAML stream within <see cref="DefinitionLimits"/> (size, depth, nodes, core tags), or reports why
+    /// it cannot and returns null.</summary>
+    private YamlStream? Load(string text, CancellationToken cancellationToken)
     {
+        if (text.Length > DefinitionLimits.MaxLength)
+        {
+            Report(DiagnosticDescriptors.DefinitionTooLarge, new SourceLocation(_path, 1, 1), "a merge definition is a few kilobytes",
+                string.Format(CultureInfo.InvariantCulture, "the definition is {0:N0} characters long, over the limit of {1}", text.Length, DefinitionLimits.MaxLengthText));
+            return null;
+        }
+
         var stream = new YamlStream();
+        var parser = new GuardedYamlParser(text, _path, cancellationToken);
         try
         {
-            stream.Load(new StringReader(text));
-            return stream;
+            stream.Load(parser);
+        }
+        catch (Exception e) when (parser.Describe(e, text) is { } failure)
+        {
+            _diagnostics.Add(failure);
+            return null;
         }
         catch (YamlException e)
         {
@@ -108,6 +130,8 @@ internal sealed class DefinitionReader
                 Report(DiagnosticDescriptors.YamlSyntax, at, null, message);
             return null;
         }
+        _diagnostics.AddRange(parser.Diagnostics);
+        return stream;
     }
 
     private ParseResult ReadDocument(YamlStream stream, int index, string text)

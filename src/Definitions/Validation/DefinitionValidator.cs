@@ -194,7 +194,8 @@ internal sealed class DefinitionChecker
         if (checkCount && inputs.Count < method.MinModels)
             Report(DiagnosticDescriptors.TooFewModels, where, null, method.Name, method.MinModels, what, inputs.Count);
         else if (checkCount && method.MaxModels is { } max && inputs.Count > max)
-            Report(DiagnosticDescriptors.TooManyModels, where, null, method.Name, max, what, inputs.Count);
+            Report(DiagnosticDescriptors.TooManyModels, inputs[max].Location is { IsEmpty: false } extra ? extra : where, null,
+                method.Name, max, what, inputs.Count); // at the first model too many
 
         CheckRequiredParameters(slice, method, baseModel);
         if (method.FindParameter("epsilon") is { Scope: ParameterScope.PerModel } epsilon && method.FindParameter("density") is { } density)
@@ -278,6 +279,8 @@ internal sealed class DefinitionChecker
 
     private void CheckParameters(ParameterMap map, Level level)
     {
+        foreach (var pair in map)
+            CheckFinite(pair.Key, pair.Value);
         if (_method is null)
             return;
         foreach (var pair in map)
@@ -339,7 +342,7 @@ internal sealed class DefinitionChecker
 
     private void CheckScalar(ParameterDescriptor p, object? value, SourceLocation location)
     {
-        if (value is null)
+        if (value is null || value is double d0 && !IsFinite(d0))
             return;
         var ok = p.Type switch
         {
@@ -370,9 +373,9 @@ internal sealed class DefinitionChecker
     private void CheckRange(ParameterDescriptor p, double value, SourceLocation location)
     {
         var text = ValueText.Format(value);
-        if (double.IsNaN(value))
-            Report(DiagnosticDescriptors.ParameterOutOfRange, location, null, p.Name, text, "it is not a number");
-        else if (p.Min is { } min && (p.MinExclusive ? value <= min : value < min))
+        if (!IsFinite(value))
+            return; // reported by CheckFinite, for every parameter
+        if (p.Min is { } min && (p.MinExclusive ? value <= min : value < min))
             Report(DiagnosticDescriptors.ParameterOutOfRange, location, null, p.Name, text,
                 (p.MinExclusive ? "it must be greater than " : "it must be at least ") + ValueText.Format(min));
         else if (p.Max is { } max && (p.MaxExclusive ? value >= max : value > max))
@@ -381,6 +384,46 @@ internal sealed class DefinitionChecker
         else if ((p.WarnMin is { } wmin && value < wmin) || (p.WarnMax is { } wmax && value > wmax))
             Report(DiagnosticDescriptors.ParameterUnusual, location, null, p.Name, text, p.RangeNote ?? "outside the usual range");
     }
+
+    /// <summary>The one rule for numbers: every number in a definition is finite (1e400 overflows to infinity; .inf and
+    /// .nan are YAML's spellings), whatever the parameter, known or not, and at every place a number can stand.</summary>
+    private void CheckFinite(string name, ParameterSetting setting)
+    {
+        switch (setting)
+        {
+            case ScalarSetting { Value: double v } s when !IsFinite(v):
+                ReportNonFinite(name, v, s.Location);
+                break;
+            case GradientSetting g:
+                for (var i = 0; i < g.Values.Count; i++)
+                {
+                    if (!IsFinite(g.Values[i]))
+                        ReportNonFinite(name, g.Values[i], i < g.ElementLocations.Count ? g.ElementLocations[i] : g.Location);
+                }
+
+                break;
+            case StepSetting st:
+                for (var i = 0; i < st.Values.Count; i++)
+                {
+                    if (st.Values[i] is double v && !IsFinite(v))
+                        ReportNonFinite(name, v, i < st.ElementLocations.Count ? st.ElementLocations[i] : st.Location);
+                }
+
+                break;
+            case ConditionalSetting c:
+                foreach (var entry in c.Entries)
+                    CheckFinite(name, entry.Value);
+                break;
+        }
+    }
+
+    private void ReportNonFinite(string name, double value, SourceLocation location)
+        => Report(DiagnosticDescriptors.NonFiniteNumber, location,
+            double.IsNaN(value) ? "write a number ('.nan' is not one)"
+                : "write a finite number: .inf is infinite, and a literal beyond ±1.8e308 (such as 1e400) overflows to infinity",
+            name, ValueText.Format(value));
+
+    private static bool IsFinite(double value) => !double.IsNaN(value) && !double.IsInfinity(value);
 
     private static string Expected(ParameterDescriptor p) => p.Type switch
     {

@@ -11,7 +11,8 @@ public sealed record CheckFinding(DiagnosticSeverity Severity, string Id, string
     public override string ToString()
     {
         var severity = Severity switch { DiagnosticSeverity.Error => "error", DiagnosticSeverity.Warning => "warning", _ => "info" };
-        var where = Location is { } l ? $"{l.Path}({l.Line},{l.Column}): " : "";
+        // A definition a command built has no file: its findings name the models instead of a position.
+        var where = Location is { } l && !string.IsNullOrEmpty(l.Path) ? $"{l.Path}({l.Line},{l.Column}): " : "";
         return $"{where}{severity} {Id}: {Message}";
     }
 }
@@ -41,4 +42,6 @@ public static class CheckIds
     public const string OutputProblem = "DMRG0710";
     /// <summary>An input's tensor is present only in some models or only in the base (information).</summary>
     public const string TensorIgnored = "DMRG0711";
+    /// <summary>An input tensor holds NaN or infinite values (<c>check --scan</c>).</summary>
+    public const string NonFiniteInput = "DMRG0720";
 }

@@ -49,7 +49,11 @@ public static class CompatibilityChecker
 
             // A tokenizer difference is deliberate when the definition names the tokenizer donor.
             var tokenizerSeverity = definition.TokenizerSource is not null ? DiagnosticSeverity.Warning : crime;
-            var tokenizerHint = definition.TokenizerSource is not null || allowCrimes ? "" : " (pass --allow-crimes, or set tokenizer_source, to merge anyway)";
+            var tokenizerHint = definition.TokenizerSource is not null || allowCrimes ? ""
+                : string.IsNullOrEmpty(definition.SourcePath)
+                    // A definition a command built (soup, average, extract, apply): it has no tokenizer_source to set.
+                    ? " (this command needs models with one vocabulary; to merge models whose vocabularies differ, write a definition with tokenizer_source and run `dotnet merge run`)"
+                    : " (pass --allow-crimes, or set tokenizer_source, to merge anyway)";
             if (model.VocabSize is { } v && reference.VocabSize is { } rv && v != rv)
                 findings.Add(new CheckFinding(tokenizerSeverity, CheckIds.TokenizerMismatch,
                     $"model '{model.Name}' has vocab_size {v} but '{reference.Name}' has {rv}: embeddings will be cropped as the method's vocabulary rule says{tokenizerHint}",

@@ -14,23 +14,18 @@ public static class MergeRunner
     /// <summary>Result of a completed merge.</summary>
     public sealed record MergeResult(string OutputDirectory, int TensorCount, int ShardCount, MergeExecutor.ExecutionStats Stats, IReadOnlyList<string> Warnings);
 
-    /// <summary>Parses and validates a definition file; errors throw <see cref="DefinitionErrorsException"/> listing all of them.
+    /// <summary>Parses and validates a definition file (read by <see cref="DefinitionFile.Read"/>: a regular file within
+    /// the size limit); errors throw <see cref="DefinitionErrorsException"/> listing all of them.
     /// <paramref name="allowUnknownKeys"/>: a near miss of a real key or parameter name is a warning, not an error.</summary>
-    public static MergeDefinition LoadDefinition(string path, out IReadOnlyList<DefinitionDiagnostic> diagnostics, bool allowUnknownKeys = false)
-    {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new MergeException(MergeErrorKind.Definition, $"cannot read the merge definition '{path}': {e.Message}", e);
-        }
-        return ParseDefinition(text, path, out diagnostics, allowUnknownKeys);
-    }
+    public static MergeDefinition LoadDefinition(string path, out IReadOnlyList<DefinitionDiagnostic> diagnostics, bool allowUnknownKeys = false,
+        CancellationToken cancellationToken = default)
+        => ParseDefinition(DefinitionFile.Read(path, cancellationToken), path, out diagnostics, allowUnknownKeys, cancellationToken);
 
     /// <summary>Parses and validates definition text (path is used for locations and relative model paths).</summary>
-    public static MergeDefinition ParseDefinition(string text, string path, out IReadOnlyList<DefinitionDiagnostic> diagnostics, bool allowUnknownKeys = false)
+    public static MergeDefinition ParseDefinition(string text, string path, out IReadOnlyList<DefinitionDiagnostic> diagnostics, bool allowUnknownKeys = false,
+        CancellationToken cancellationToken = default)
     {
-        var result = DefinitionLoader.Load(text, path, new ValidationOptions { AllowUnknownKeys = allowUnknownKeys });
+        var result = DefinitionLoader.Load(text, path, new ValidationOptions { AllowUnknownKeys = allowUnknownKeys }, cancellationToken);
         diagnostics = result.Diagnostics;
         if (result.HasErrors || result.Definition is null) throw new DefinitionErrorsException(result.Diagnostics);
         return result.Definition;

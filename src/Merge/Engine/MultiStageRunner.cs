@@ -27,20 +27,12 @@ public static class MultiStageRunner
     /// <summary>Reads and checks a definition file as stages; errors throw <see cref="DefinitionErrorsException"/>. With
     /// <paramref name="allowUnknownKeys"/>: a near miss of a real key or parameter name is a warning, not an error.</summary>
     public static StageGraph LoadStages(string path, string? workingDirectory, out IReadOnlyList<DefinitionDiagnostic> diagnostics,
-        bool allowUnknownKeys = false)
-    {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new MergeException(MergeErrorKind.Definition, $"cannot read the merge definition '{path}': {e.Message}", e);
-        }
-        return ParseStages(text, path, workingDirectory, out diagnostics, allowUnknownKeys);
-    }
+        bool allowUnknownKeys = false, CancellationToken cancellationToken = default)
+        => ParseStages(DefinitionFile.Read(path, cancellationToken), path, workingDirectory, out diagnostics, allowUnknownKeys, cancellationToken);
 
     /// <summary>Parses and checks definition text as stages (path is used for locations and relative model paths).</summary>
     public static StageGraph ParseStages(string text, string path, string? workingDirectory, out IReadOnlyList<DefinitionDiagnostic> diagnostics,
-        bool allowUnknownKeys = false)
+        bool allowUnknownKeys = false, CancellationToken cancellationToken = default)
     {
         var definitionDirectory = string.IsNullOrEmpty(path) ? null : Path.GetDirectoryName(Path.GetFullPath(path));
         string? Shadowed(string name)
@@ -48,7 +40,7 @@ public static class MultiStageRunner
             var directory = ModelSource.ResolveDirectory(new ModelReference(name), definitionDirectory, workingDirectory);
             return Directory.Exists(directory) ? directory : null;
         }
-        var result = DefinitionLoader.LoadStages(text, path, new ValidationOptions { AllowUnknownKeys = allowUnknownKeys }, Shadowed);
+        var result = DefinitionLoader.LoadStages(text, path, new ValidationOptions { AllowUnknownKeys = allowUnknownKeys }, Shadowed, cancellationToken);
         diagnostics = result.Diagnostics;
         if (result.HasErrors || result.Graph is null) throw new DefinitionErrorsException(result.Diagnostics);
         return result.Graph;

@@ -128,6 +128,9 @@ public sealed class ModelSource : IDisposable
     /// <summary>Opens a model directory (headers and config only).</summary>
     public static ModelSource Open(ModelReference reference, string directory)
     {
+        if (!System.IO.Directory.Exists(directory) && PathKind.Of(directory) is var kind && kind != PathKind.Kind.Missing)
+            throw new MergeException(MergeErrorKind.Input,
+                $"{reference.Location}: model '{reference.Path}': '{directory}' {PathKind.Describe(kind, directory)}, not a model directory.");
         if (!System.IO.Directory.Exists(directory))
         {
             var hubHint = LooksLikeHubId(reference.Path) && !System.IO.Directory.Exists(System.IO.Path.GetDirectoryName(directory))

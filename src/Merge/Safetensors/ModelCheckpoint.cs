@@ -42,7 +42,7 @@ public sealed class ModelCheckpoint : IDisposable
     {
         ArgumentNullException.ThrowIfNull(directory);
         if (!System.IO.Directory.Exists(directory))
-            throw new CheckpointException(directory, $"{directory}: the model directory does not exist");
+            throw new CheckpointException(directory, $"{directory}: the model directory {Models.PathKind.Describe(directory)}");
 
         string indexPath = Path.Combine(directory, IndexFileName);
         Dictionary<string, string>? weightMap = null;
@@ -78,7 +78,7 @@ public sealed class ModelCheckpoint : IDisposable
             {
                 string shardPath = Path.Combine(directory, fileName);
                 if (weightMap is not null && !File.Exists(shardPath))
-                    throw new CheckpointException(indexPath, $"{indexPath}: shard '{fileName}' listed in the weight_map does not exist in {directory}");
+                    throw new CheckpointException(indexPath, $"{indexPath}: shard '{fileName}' listed in the weight_map {Models.PathKind.Describe(shardPath)} in {directory}");
                 var shard = SafetensorsFile.Open(shardPath);
                 shards.Add(shard);
                 foreach (var t in shard.Header.Tensors)
@@ -114,6 +114,15 @@ public sealed class ModelCheckpoint : IDisposable
             string actualFile = Path.GetFileName(actual.File.Path);
             if (!string.Equals(actualFile, fileName, StringComparison.Ordinal))
                 throw new CheckpointException(indexPath, $"{indexPath}: tensor '{name}' is mapped to {fileName}, but it is stored in {actualFile}");
+        }
+        // The other direction: a tensor that a shard holds but the index leaves out. transformers loads whole shards
+        // (it would load the tensor), mergekit looks tensors up in the index (it would not see it): the two readers
+        // disagree on what the model holds, so the checkpoint is refused rather than merged one way silently.
+        foreach (var (name, entry) in tensors)
+        {
+            if (!weightMap.ContainsKey(name))
+                throw new CheckpointException(indexPath,
+                    $"{indexPath}: tensor '{name}' is stored in {Path.GetFileName(entry.File.Path)} but missing from the weight_map; add it to the index (or remove it from the shard): tools disagree on whether such a tensor is part of the model");
         }
     }
 

@@ -11,6 +11,9 @@ public sealed class SafetensorsFile : IDisposable
     /// <summary>Buffer size of <see cref="OpenSequentialReader"/>.</summary>
     public const int SequentialBufferSize = 2 << 20;
 
+    /// <summary>Headers up to this size are read into a pooled buffer.</summary>
+    private const int PooledHeaderLimit = 1 << 20;
+
     private readonly SafeFileHandle _handle;
 
     private SafetensorsFile(string path, SafeFileHandle handle, long length, SafetensorsHeader header)
@@ -43,7 +46,10 @@ public sealed class SafetensorsFile : IDisposable
             Span<byte> prefix = stackalloc byte[8];
             int got = ReadFully(handle, prefix, 0);
             long n = SafetensorsHeader.ReadHeaderLength(prefix.Slice(0, got), length, path);
-            byte[] buffer = ArrayPool<byte>.Shared.Rent((int)(8 + n));
+            // A large header gets an array of its own size, freed after parsing: a pooled one would be rounded up to
+            // the next power of two and kept by the pool for the life of the process.
+            bool pooled = 8 + n <= PooledHeaderLimit;
+            byte[] buffer = pooled ? ArrayPool<byte>.Shared.Rent((int)(8 + n)) : GC.AllocateUninitializedArray<byte>((int)(8 + n));
             try
             {
                 prefix.CopyTo(buffer);
@@ -57,7 +63,7 @@ public sealed class SafetensorsFile : IDisposable
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                if (pooled) ArrayPool<byte>.Shared.Return(buffer);
             }
         }
         catch

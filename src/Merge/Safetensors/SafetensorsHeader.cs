@@ -120,6 +120,11 @@ public sealed class SafetensorsHeader
         {
             throw BadJson(filePath, null, $"malformed JSON ({FirstLine(ex.Message)})", ex);
         }
+        catch (InvalidOperationException ex)
+        {
+            // Utf8JsonReader.GetString on an escape that is not text, such as a lone surrogate "\ud800" (serde_json rejects it too).
+            throw BadJson(filePath, null, $"a name or string holds an escape that is not text, such as a lone UTF-16 surrogate '\\ud800' ({FirstLine(ex.Message)})", ex);
+        }
     }
 
     private static void ReadMetadata(ref Utf8JsonReader reader, string filePath, Dictionary<string, string> metadata)

@@ -25,7 +25,8 @@ internal static class LinearDefinition
         }
         sb.Append("parameters:\n  normalize: true\n");
         var text = sb.ToString();
-        return MergeRunner.ParseDefinition(text, Path.Combine(Environment.CurrentDirectory, "soup.yaml"), out _);
+        // No file name: there is no file, and findings name the models (a made-up "soup.yaml(7,12)" pointed nowhere).
+        return MergeRunner.ParseDefinition(text, string.Empty, out _);
     }
 
     /// <summary>Full paths of the models, refusing duplicates (a model listed twice would silently count once in the plan).</summary>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DotnetMerge.Engine;
 using DotnetMerge.Planning;
+using DotnetMerge.Safetensors;
 
 namespace DotnetMerge.Tool.Commands;
 
@@ -12,8 +13,13 @@ public static class CheckCommand
     {
         var command = new Command("check", "Validate a definition and its input models without merging: reports every problem at once.");
         var config = new Argument<FileInfo>("config") { Description = "The merge definition (mergekit YAML)." };
+        var scan = new Option<bool>("--scan")
+        {
+            Description = "Also read every input tensor and report those holding NaN or infinite values, with counts (reads all the weights).",
+        };
         var options = new CommonOptions();
         command.Arguments.Add(config);
+        command.Options.Add(scan);
         options.AddTo(command);
         command.SetAction((result, ct) =>
         {
@@ -22,18 +28,22 @@ public static class CheckCommand
             {
                 var mergeOptions = options.GetMergeOptions(result, console, reportDevice: false);
                 var graph = MultiStageRunner.LoadStages(result.GetValue(config)!.FullName, mergeOptions.WorkingDirectory, out var diagnostics,
-                    result.GetValue(options.AllowUnknownKeys));
+                    result.GetValue(options.AllowUnknownKeys), ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 // Every stage of a multi-stage file is checked, the ones the output does not use included.
                 using var multi = StagePlanner.Plan(graph, mergeOptions, everyStage: true);
                 foreach (var w in multi.Warnings) console.Err.WriteLine(w);
-                if (verbosity >= Verbosity.Minimal)
-                    foreach (var stage in multi.Stages)
-                    {
-                        var plan = stage.Plan!;
-                        var prefix = graph.IsMultiStage ? $"stage '{stage.Stage.DisplayName}': " : "";
-                        console.Out.WriteLine($"{prefix}ok: {plan.Models.Count} models, {plan.Jobs.Count} output tensors with {plan.Method.Name}; no errors");
-                    }
+                foreach (var stage in multi.Stages)
+                {
+                    var plan = stage.Plan!;
+                    var scanned = result.GetValue(scan) ? Checks.InputScan.Run(plan, ct) : null;
+                    foreach (var f in scanned?.Findings ?? []) console.Err.WriteLine(f.ToString());
+                    var scanNote = scanned is null ? "" : $"; scanned {scanned.Tensors} input tensors ({ShardSize.Format(scanned.Bytes)}): " +
+                        (scanned.Findings.Count == 0 ? "all finite" : $"{scanned.Findings.Count} hold NaN or infinite values");
+                    var prefix = graph.IsMultiStage ? $"stage '{stage.Stage.DisplayName}': " : "";
+                    if (verbosity >= Verbosity.Minimal)
+                        console.Out.WriteLine($"{prefix}ok: {plan.Models.Count} models, {plan.Jobs.Count} output tensors with {plan.Method.Name}; no errors{scanNote}");
+                }
                 return Task.FromResult(ExitCodes.Success);
             }, ct);
         });

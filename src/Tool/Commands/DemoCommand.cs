@@ -73,7 +73,7 @@ public static class DemoCommand
                 console.Out.WriteLine($"merging with {definitionPath}:");
                 foreach (var line in DefinitionText.Split('\n')) console.Out.WriteLine("  | " + line);
 
-                var definition = MergeRunner.LoadDefinition(definitionPath, out var diagnostics);
+                var definition = MergeRunner.LoadDefinition(definitionPath, out var diagnostics, cancellationToken: ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
                 var merged = await reporter.RunAsync(p => MergeRunner.RunAsync(definition, output, mergeOptions with { Force = true }, p, ct));

@@ -30,7 +30,7 @@ public static class PlanCommand
             {
                 var mergeOptions = options.GetMergeOptions(result, console, reportDevice: false);
                 var graph = MultiStageRunner.LoadStages(result.GetValue(config)!.FullName, mergeOptions.WorkingDirectory, out var diagnostics,
-                    result.GetValue(options.AllowUnknownKeys));
+                    result.GetValue(options.AllowUnknownKeys), ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 using var multi = StagePlanner.Plan(graph, mergeOptions, everyStage: true);
                 foreach (var w in multi.Warnings) console.Err.WriteLine(w);

@@ -49,7 +49,7 @@ public static class RunCommand
                 var mergeOptions = options.GetMergeOptions(result, console);
                 var stages = stageOptions.Get(result);
                 var graph = MultiStageRunner.LoadStages(result.GetValue(config)!.FullName, mergeOptions.WorkingDirectory, out var diagnostics,
-                    result.GetValue(options.AllowUnknownKeys));
+                    result.GetValue(options.AllowUnknownKeys), ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
                 var merged = await reporter.RunAsync(p => MultiStageRunner.RunAsync(graph, result.GetValue(output)!.FullName, mergeOptions, stages, p, ct));

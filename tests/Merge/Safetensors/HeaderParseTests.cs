@@ -69,6 +69,17 @@ public class HeaderParseTests
         Assert.Contains(hint, ex.Message);
     }
 
+    [Theory]
+    [InlineData("{\"lm_head.\\ud800weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}")]
+    [InlineData("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"__metadata__\":{\"format\":\"pt\\udc00\"}}")]
+    [InlineData("{\"w\":{\"dt\\udbffype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}")]
+    public void A_lone_surrogate_escape_is_invalid_json_naming_the_file(string header)
+    {
+        // Used to escape as InvalidOperationException from Utf8JsonReader.GetString ("unexpected error", exit 1).
+        var ex = Fails(Build(header, new byte[4]), SafetensorsError.InvalidJson);
+        Assert.Contains("surrogate", ex.Message);
+    }
+
     [Fact]
     public void UnknownDtypeHasItsOwnError()
     {

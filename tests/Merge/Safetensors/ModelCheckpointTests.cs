@@ -122,4 +122,40 @@ public class ModelCheckpointTests
         var ex = Assert.Throws<SafetensorsFormatException>(() => ModelCheckpoint.Open(dir.Path));
         Assert.Equal(bad, ex.FilePath);
     }
+    [Fact]
+    public void A_tensor_in_a_shard_but_missing_from_the_index_is_an_error_naming_both()
+    {
+        // Used to be accepted silently (the tensor was merged, or not, depending on the reader).
+        using var dir = new TempDirectory();
+        dir.Write("model-00001-of-00001.safetensors", Build(Header(Entry("a", "U8", "[2]", 0, 2), Entry("hidden", "U8", "[1]", 2, 3)), Sequence(3)));
+        string index = dir.Write("model.safetensors.index.json", System.Text.Encoding.UTF8.GetBytes(Index(("a", "model-00001-of-00001.safetensors"))));
+        var ex = Assert.Throws<CheckpointException>(() => ModelCheckpoint.Open(dir.Path));
+        Assert.Contains(index, ex.Message);
+        Assert.Contains("'hidden'", ex.Message);
+        Assert.Contains("missing from the weight_map", ex.Message);
+    }
+
+    [Fact]
+    public void A_shard_that_is_a_directory_is_called_a_directory()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "model-00001-of-00001.safetensors"));
+        dir.Write("model.safetensors.index.json", System.Text.Encoding.UTF8.GetBytes(Index(("a", "model-00001-of-00001.safetensors"))));
+        var ex = Assert.Throws<CheckpointException>(() => ModelCheckpoint.Open(dir.Path));
+        Assert.Contains("is a directory", ex.Message);
+        Assert.DoesNotContain("does not exist", ex.Message);
+    }
+
+    [Fact]
+    public void A_model_directory_that_is_a_looping_link_says_so()
+    {
+        using var dir = new TempDirectory();
+        string a = Path.Combine(dir.Path, "a"), b = Path.Combine(dir.Path, "b");
+        Directory.CreateSymbolicLink(a, b);
+        Directory.CreateSymbolicLink(b, a);
+        var ex = Assert.Throws<CheckpointException>(() => ModelCheckpoint.Open(a));
+        Assert.Contains("symbolic link that loops", ex.Message);
+        File.WriteAllText(Path.Combine(dir.Path, "file"), "x");
+        Assert.Contains("is a file", Assert.Throws<CheckpointException>(() => ModelCheckpoint.Open(Path.Combine(dir.Path, "file"))).Message);
+    }
 }
