@@ -52,15 +52,32 @@ public static class MergeRunner
         IMergeProgress progress, CancellationToken cancellationToken, string? extraCardSection = null)
     {
         using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.Select(m => m.Directory));
+        transaction.Faults = options.Faults;
+        foreach (var line in transaction.RemovedStale) progress.Warning(line);
         if (ModelScopeTrim.Applies(plan))
             plan = plan.WithJobs(ModelScopeTrim.Apply(plan, progress, cancellationToken));
         progress.Stage($"merging {plan.Jobs.Count} tensors with {plan.Method.Name}");
         var stats = await MergeExecutor.ExecuteAsync(plan, transaction.StagingDirectory, options, progress, cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         progress.Stage("writing config, tokenizer and model card");
-        ModelFiles.WriteConfig(plan, transaction.StagingDirectory);
-        if (options.CopyTokenizer) ModelFiles.CopyTokenizer(plan, transaction.StagingDirectory);
-        if (options.WriteModelCard) ModelCard.Write(plan, transaction.StagingDirectory, Path.GetFileName(transaction.OutputDirectory), extraCardSection);
+        try
+        {
+            ModelFiles.WriteConfig(plan, transaction.StagingDirectory);
+            if (options.CopyTokenizer)
+            {
+                options.Faults?.At(FaultPoint.Tokenizer, 0, cancellationToken);
+                ModelFiles.CopyTokenizer(plan, transaction.StagingDirectory);
+            }
+            if (options.WriteModelCard)
+            {
+                options.Faults?.At(FaultPoint.Card, 0, cancellationToken);
+                ModelCard.Write(plan, transaction.StagingDirectory, Path.GetFileName(transaction.OutputDirectory), extraCardSection);
+            }
+        }
+        catch (Exception e) when (OutputErrors.From(e, transaction.OutputDirectory) is { } error)
+        {
+            throw error;
+        }
         cancellationToken.ThrowIfCancellationRequested();
         transaction.Commit();
         return new MergeResult(transaction.OutputDirectory, plan.Jobs.Count, plan.Shards.Count, stats, plan.Warnings);
