@@ -78,8 +78,7 @@ public static class MergeRunner
         {
             throw error;
         }
-        cancellationToken.ThrowIfCancellationRequested();
-        transaction.Commit();
+        transaction.Commit(cancellationToken);
         return new MergeResult(transaction.OutputDirectory, plan.Jobs.Count, plan.Shards.Count, stats, plan.Warnings);
     }
 }

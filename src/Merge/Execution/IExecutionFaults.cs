@@ -1,7 +1,7 @@
 namespace DotnetMerge.Execution;
 
 /// <summary>A point of a run where a test can make the run fail or stall (<see cref="IExecutionFaults"/>).</summary>
-internal enum FaultPoint
+public enum FaultPoint
 {
     /// <summary>The reader stage, before it reads the inputs of a tensor.</summary>
     Read,

@@ -84,11 +84,12 @@ public sealed class OutputTransaction : IDisposable
     /// empty (an empty directory is removed first; a non-empty one that appeared during the run is an error and is
     /// left as it is). With --force an existing output is moved aside, the new one renamed in, and the old one deleted;
     /// if the rename fails the old output is moved back.</summary>
-    public void Commit()
+    public void Commit(CancellationToken ct = default)
     {
         try
         {
-            Faults?.At(FaultPoint.Commit, 0, CancellationToken.None);
+            Faults?.At(FaultPoint.Commit, 0, ct);
+            ct.ThrowIfCancellationRequested();
             if (!Force) CommitNew();
             else CommitReplacing();
         }
