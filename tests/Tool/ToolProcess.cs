@@ -56,7 +56,9 @@ public static class ToolProcess
             if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
             try
             {
-                if (File.ReadAllText(Path.Combine(dir, "environ")).Split('\0').Contains(marker) && !IsZombie(pid)) found.Add(pid);
+                if (File.ReadAllText(Path.Combine(dir, "environ")).Split('\0').Contains(marker)
+                    && File.ReadAllText(Path.Combine(dir, "cmdline")).Contains("dotnet-merge", StringComparison.Ordinal) && !IsZombie(pid))
+                    found.Add(pid);
             }
             catch (IOException) { }
             catch (UnauthorizedAccessException) { }

@@ -98,6 +98,7 @@ internal static partial class SimdRelaunch
         if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(LauncherVariable) is not { } value
             || !int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int launcher))
             return true;
+        Environment.SetEnvironmentVariable(LauncherVariable, null); // not for the processes this one starts (evaluators)
         try
         {
             const int PrSetPdeathsig = 1, SigTerm = 15;
