@@ -35,5 +35,12 @@ public sealed class Tmpfs : IDisposable
         }
     }
 
+    /// <summary>Changes the mount's options (e.g. <c>ro</c> once the test has filled it).</summary>
+    public void Remount(string options)
+    {
+        var (code, output) = Exec("mount", "-o", "remount," + options, Path);
+        Assert.True(code == 0, $"remount {options}: {output}");
+    }
+
     public void Dispose() => Exec("umount", "-l", Path);
 }
