@@ -121,31 +121,7 @@ public sealed class SimdWidthTests : IDisposable
         }
     }
 
-    private ProcessStartInfo StartTool(string? vectorWidth, params string[] args)
-    {
-        string tool = Path.Combine(AppContext.BaseDirectory, "dotnet-merge.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _ws.Root };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(tool);
-        foreach (string a in args) start.ArgumentList.Add(a);
-        start.Environment.Remove(SimdRelaunch.WidthVariable);
-        start.Environment.Remove(SimdRelaunch.OptOutVariable);
-        if (vectorWidth is not null) start.Environment[SimdRelaunch.WidthVariable] = vectorWidth;
-        return start;
-    }
+    private ProcessStartInfo StartTool(string? vectorWidth, params string[] args) => ToolProcess.StartInfo(_ws.Root, null, args, vectorWidth);
 
-    /// <summary>Runs the built CLI as a process (the relaunch lives in Program.Main, not in Cli.RunAsync).</summary>
-    private CliRunner.Result RunTool(string? vectorWidth, params string[] args)
-    {
-        using var process = Process.Start(StartTool(vectorWidth, args))!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        // the output pipes stay open while any child holds them: bound the reads as well as the exit
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)) || !Task.WaitAll([stdout, stderr], TimeSpan.FromSeconds(30)))
-        {
-            process.Kill(true);
-            throw new TimeoutException("dotnet-merge did not finish");
-        }
-        return new CliRunner.Result(process.ExitCode, stdout.Result, stderr.Result);
-    }
+    private CliRunner.Result RunTool(string? vectorWidth, params string[] args) => ToolProcess.Run(StartTool(vectorWidth, args));
 }

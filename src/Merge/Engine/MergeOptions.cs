@@ -43,4 +43,7 @@ public sealed record MergeOptions
 
     /// <summary>Directory against which relative model paths are resolved when they do not exist next to the definition file.</summary>
     public string? WorkingDirectory { get; init; }
+
+    /// <summary>Fault injection for the reliability tests (null in every real run).</summary>
+    internal Execution.IExecutionFaults? Faults { get; init; }
 }

@@ -50,25 +50,42 @@ public static class MergeRunner
         IMergeProgress progress, CancellationToken cancellationToken, string? extraCardSection = null)
     {
         using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.SelectMany(m => m.InputDirectories));
+        transaction.Faults = options.Faults;
+        foreach (var line in transaction.RemovedStale) progress.Warning(line);
         if (ModelScopeTrim.Applies(plan))
             plan = plan.WithJobs(ModelScopeTrim.Apply(plan, progress, cancellationToken));
         progress.Stage($"merging {plan.Jobs.Count} tensors with {plan.Method.Name}");
         var stats = await MergeExecutor.ExecuteAsync(plan, transaction.StagingDirectory, options, progress, cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         progress.Stage("writing config, tokenizer and model card");
-        WriteModelFiles(plan, transaction.StagingDirectory, options, Path.GetFileName(transaction.OutputDirectory), extraCardSection);
-        cancellationToken.ThrowIfCancellationRequested();
-        transaction.Commit();
+        try
+        {
+            WriteModelFiles(plan, transaction.StagingDirectory, options, Path.GetFileName(transaction.OutputDirectory), extraCardSection, cancellationToken);
+        }
+        catch (Exception e) when (OutputErrors.From(e, transaction.OutputDirectory) is { } error)
+        {
+            throw error;
+        }
+        transaction.Commit(cancellationToken);
         return new MergeResult(transaction.OutputDirectory, plan.Jobs.Count, plan.Shards.Count, stats, plan.Warnings);
     }
 
     /// <summary>The files of a merged model beside its tensors: config.json, the tokenizer (unless turned off) and the
     /// model card (unless turned off). Also what a multi-stage merge writes for a stage computed in the same pass.</summary>
-    public static void WriteModelFiles(MergePlan plan, string directory, MergeOptions options, string title, string? extraCardSection = null)
+    public static void WriteModelFiles(MergePlan plan, string directory, MergeOptions options, string title, string? extraCardSection = null,
+        CancellationToken cancellationToken = default)
     {
         ModelFiles.WriteConfig(plan, directory);
-        if (options.CopyTokenizer) ModelFiles.CopyTokenizer(plan, directory);
-        if (options.WriteModelCard) ModelCard.Write(plan, directory, title, extraCardSection);
+        if (options.CopyTokenizer)
+        {
+            options.Faults?.At(FaultPoint.Tokenizer, 0, cancellationToken);
+            ModelFiles.CopyTokenizer(plan, directory);
+        }
+        if (options.WriteModelCard)
+        {
+            options.Faults?.At(FaultPoint.Card, 0, cancellationToken);
+            ModelCard.Write(plan, directory, title, extraCardSection);
+        }
     }
 }
 

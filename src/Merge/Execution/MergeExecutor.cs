@@ -23,12 +23,14 @@ public static class MergeExecutor
         public long OutputBytes { get; } = outputBytes;
     }
 
-    private sealed class Computed(TensorJob job, NativeBuffer output, long heldBytes, long bytesRead)
+    private sealed class Computed(TensorJob job, NativeBuffer output, long heldBytes, long bytesRead, string? warning = null)
     {
         public TensorJob Job { get; } = job;
         public NativeBuffer Output { get; } = output;
         public long HeldBytes { get; } = heldBytes;
         public long BytesRead { get; } = bytesRead;
+        /// <summary>Reported when the tensor is written (in write order, so warnings come out deterministically).</summary>
+        public string? Warning { get; } = warning;
     }
 
     /// <summary>Jobs read ahead of the one being computed. Their inputs are mapped (resident), so reading further ahead
@@ -58,12 +60,22 @@ public static class MergeExecutor
         var toWrite = Channel.CreateBounded<Computed>(new BoundedChannelOptions(WriteBehind) { SingleReader = true, SingleWriter = true });
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var token = linked.Token;
+        var faults = options.Faults;
+        // The first stage to fail stops the others at once: they may be waiting on a full or empty channel, or on the
+        // memory budget, and would otherwise wait forever. Its exception is the run's error.
+        Exception? firstFailure = null;
+        void Fail(Exception e)
+        {
+            if (e is not OperationCanceledException) Interlocked.CompareExchange(ref firstFailure, e, null);
+            try { linked.Cancel(); } catch (AggregateException) { /* a callback's failure does not replace the stage's */ }
+        }
 
         long read = 0, written = 0;
         var reader = Task.Run(async () =>
         {
             try
             {
+                int index = 0;
                 foreach (var job in plan.Jobs)
                 {
                     long outputBytes = job.Kind == JobKind.Copy ? 0 : job.OutputBytes;
@@ -75,6 +87,7 @@ public static class MergeExecutor
                     var reads = new Task?[buffers.Length];
                     try
                     {
+                        faults?.At(FaultPoint.Read, index, token);
                         // All inputs of a job are read at once: several requests keep a disk (or the page cache copy) busy.
                         for (int i = 0; i < buffers.Length; i++)
                         {
@@ -96,7 +109,7 @@ public static class MergeExecutor
                         if (upstreamBytes > 0) budget.Release(upstreamBytes);
                         upstreamBytes = 0;
                     }
-                    catch
+                    catch (Exception e)
                     {
                         // No buffer is freed while a read may still be filling it.
                         foreach (var r in reads)
@@ -104,8 +117,10 @@ public static class MergeExecutor
                         foreach (var b in buffers) ((IDisposable?)b)?.Dispose();
                         foreach (var m in mapped) ((IDisposable?)m)?.Dispose();
                         budget.Release(job.InputBytes + outputBytes + upstreamBytes);
+                        if (ReadError(job, e) is { } error) throw error;
                         throw;
                     }
+                    index++;
                     await toCompute.Writer.WriteAsync(new Loaded(job, buffers, mapped, job.InputBytes, outputBytes), token).ConfigureAwait(false);
                 }
                 toCompute.Writer.Complete();
@@ -113,6 +128,7 @@ public static class MergeExecutor
             catch (Exception e)
             {
                 toCompute.Writer.TryComplete(e);
+                Fail(e);
                 throw;
             }
         }, token);
@@ -121,9 +137,10 @@ public static class MergeExecutor
         {
             try
             {
+                int index = 0;
                 await foreach (var loaded in toCompute.Reader.ReadAllAsync(token).ConfigureAwait(false))
                 {
-                    var computed = Compute(plan, loaded, settings, budget, pool, backend, token);
+                    var computed = Compute(plan, loaded, index++, settings, budget, pool, backend, faults, token);
                     await toWrite.Writer.WriteAsync(computed, token).ConfigureAwait(false);
                 }
                 toWrite.Writer.Complete();
@@ -131,29 +148,43 @@ public static class MergeExecutor
             catch (Exception e)
             {
                 toWrite.Writer.TryComplete(e);
+                Fail(e);
                 throw;
             }
         }, token);
 
         var writerTask = Task.Run(async () =>
         {
-            await using var writer = new ShardedModelWriter(directory, plan.Jobs.Select(j => j.ToOutputTensor()).ToList(), options.MaxShardBytes);
-            await foreach (var computed in toWrite.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            try
             {
-                try
+                await using var writer = new ShardedModelWriter(directory, plan.Jobs.Select(j => j.ToOutputTensor()).ToList(), options.MaxShardBytes);
+                int index = 0;
+                await foreach (var computed in toWrite.Reader.ReadAllAsync(token).ConfigureAwait(false))
                 {
-                    await writer.WriteTensorAsync(computed.Job.OutputName, computed.Output.Memory, token).ConfigureAwait(false);
+                    try
+                    {
+                        faults?.At(FaultPoint.Write, index++, token);
+                        await writer.WriteTensorAsync(computed.Job.OutputName, computed.Output.Memory, token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        pool.Return(computed.Output);
+                        budget.Release(computed.HeldBytes);
+                    }
+                    read += computed.BytesRead;
+                    written += computed.Job.OutputBytes;
+                    if (computed.Warning is not null) progress.Warning(computed.Warning);
+                    progress.TensorWritten(computed.Job.OutputName, computed.BytesRead, computed.Job.OutputBytes);
                 }
-                finally
-                {
-                    pool.Return(computed.Output);
-                    budget.Release(computed.HeldBytes);
-                }
-                read += computed.BytesRead;
-                written += computed.Job.OutputBytes;
-                progress.TensorWritten(computed.Job.OutputName, computed.BytesRead, computed.Job.OutputBytes);
+                await writer.CompleteAsync(token).ConfigureAwait(false);
             }
-            await writer.CompleteAsync(token).ConfigureAwait(false);
+            catch (Exception e)
+            {
+                var error = Output.OutputErrors.From(e, directory) ?? e;
+                Fail(error);
+                if (error != e) throw error;
+                throw;
+            }
         }, token);
 
         try
@@ -172,9 +203,19 @@ public static class MergeExecutor
             }
             while (toWrite.Reader.TryRead(out var c)) ((IDisposable)c.Output).Dispose();
             ct.ThrowIfCancellationRequested();
-            throw FirstFailure(reader, computer, writerTask);
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(firstFailure ?? FirstFailure(reader, computer, writerTask));
         }
         return new ExecutionStats(read, written, budget.Peak, started.Elapsed);
+    }
+
+    /// <summary>A failure to read an input tensor, as the input error it is (exit code 3, naming the file); null for
+    /// anything else (cancellation, a bug).</summary>
+    private static MergeException? ReadError(TensorJob job, Exception e)
+    {
+        if (e is MergeException or OperationCanceledException) return null;
+        if (e is not (IOException or UnauthorizedAccessException or SafetensorsFormatException or CheckpointException)) return null;
+        var files = string.Join(", ", job.Inputs.Where(i => i.File is not null).Select(i => $"'{i.StoredFile.Path}'").Distinct());
+        return new MergeException(MergeErrorKind.Input, $"cannot read the inputs of tensor '{job.OutputName}' from {files}: {e.Message}", e);
     }
 
     private static Exception FirstFailure(params Task[] tasks)
@@ -188,11 +229,22 @@ public static class MergeExecutor
         return new OperationCanceledException();
     }
 
-    private static Computed Compute(MergePlan plan, Loaded loaded, ExecutionSettings settings, MemoryBudget budget, BufferPool pool,
-        IMergeBackend backend, CancellationToken ct)
+    private static Computed Compute(MergePlan plan, Loaded loaded, int index, ExecutionSettings settings, MemoryBudget budget, BufferPool pool,
+        IMergeBackend backend, IExecutionFaults? faults, CancellationToken ct)
     {
-        ct.ThrowIfCancellationRequested();
         var job = loaded.Job;
+        try
+        {
+            ct.ThrowIfCancellationRequested();
+            faults?.At(FaultPoint.Compute, index, ct);
+        }
+        catch
+        {
+            foreach (var b in loaded.Inputs) if (b is not null) pool.Return(b);
+            foreach (var m in loaded.Mapped) ((IDisposable?)m)?.Dispose();
+            budget.Release(loaded.InputBytes + loaded.OutputBytes);
+            throw;
+        }
         if (job.Kind == JobKind.Copy)
         {
             // The input buffer becomes the output buffer: no copy, and it stays charged to the budget until written.
@@ -200,9 +252,10 @@ public static class MergeExecutor
         }
 
         var output = pool.Rent(job.OutputBytes);
+        string? warning = null;
         try
         {
-            MergeInto(plan, job, loaded.Data, output.Memory, settings, backend);
+            warning = MergeInto(plan, job, loaded.Data, output.Memory, settings, backend);
         }
         catch
         {
@@ -215,14 +268,17 @@ public static class MergeExecutor
             foreach (var m in loaded.Mapped) ((IDisposable?)m)?.Dispose();
             budget.Release(loaded.InputBytes);
         }
-        return new Computed(job, output, loaded.OutputBytes, job.BytesFromDisk);
+        return new Computed(job, output, loaded.OutputBytes, job.BytesFromDisk, warning);
     }
 
     /// <summary>Merges one job's input bytes (<paramref name="data"/>(i) for input i) into <paramref name="output"/>:
-    /// on the backend when it supports the job, else on the CPU.</summary>
-    internal static void MergeInto(MergePlan plan, TensorJob job, Func<int, ReadOnlyMemory<byte>> data, Memory<byte> output,
+    /// on the backend when it supports the job, else on the CPU. Returns a warning when the output holds NaN/Inf that
+    /// its inputs had too (<see cref="NonFiniteCheck"/>; from finite inputs that is an error).</summary>
+    internal static string? MergeInto(MergePlan plan, TensorJob job, Func<int, ReadOnlyMemory<byte>> data, Memory<byte> output,
         ExecutionSettings settings, IMergeBackend backend)
     {
+        // A tensor with no elements (a 0-row head, an empty buffer) has nothing to compute: its output is empty too.
+        if (job.OutputBytes == 0) return null;
         var inputs = new MergeInput[job.Inputs.Count];
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -238,9 +294,13 @@ public static class MergeExecutor
         }
         catch (Exception e) when (e is not OperationCanceledException and not MergeException)
         {
+            // Anticipated conditions are MergeExceptions (exit code 3 and the like) or a tensor beyond what the
+            // method supports; anything else is a bug, reported as one (exit code 1, the stack at -v diag).
             var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
-            throw new MergeException(MergeErrorKind.Input,
-                $"{plan.Method.Name} failed on tensor '{job.OutputName}': {inner.Message}", inner);
+            string what = $"{plan.Method.Name} failed on tensor '{job.OutputName}'";
+            if (inner is NotSupportedException) throw new MergeException(MergeErrorKind.Input, $"{what}: {inner.Message}", inner);
+            throw new TensorJobException($"{what}: {inner.GetType().Name}: {inner.Message}", inner);
         }
+        return NonFiniteCheck.Check(plan.Method.Name, job, output.Span, inputs, settings);
     }
 }

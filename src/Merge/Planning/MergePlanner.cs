@@ -152,6 +152,15 @@ public sealed class MergePlanner
                 var directory = ModelSource.ResolveDirectory(reference, definitionDirectory, _options.WorkingDirectory);
                 _models[reference] = ModelSource.Open(reference, directory);
             }
+            catch (Exception e) when (Output.OutputErrors.IsOpenFileLimit(e) || Output.OutputErrors.IsOpenFileLimit(e.InnerException))
+            {
+                // Every model keeps its shards open: past the process's limit the run cannot go on (exit code 5, not one
+                // error per remaining model).
+                var io = Output.OutputErrors.IsOpenFileLimit(e) ? e : e.InnerException!;
+                throw new MergeException(MergeErrorKind.Output,
+                    $"{reference.Location}: cannot open model '{reference.Path}': {io.Message}; the definition references {ReferencedModels(_def).Distinct().Count()} models" +
+                    Output.OutputErrors.OpenFilesHint(io), io);
+            }
             catch (MergeException e)
             {
                 _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.ModelUnavailable, StripLocation(e.Message, reference.Location), reference.Location));
@@ -232,6 +241,18 @@ public sealed class MergePlanner
         var storedDtype = template.Tensor.Dtype;
 
         // Tensors that are not floating point (position ids, masks, counters) are carried over from the template unchanged.
+        // So a tensor is either floating point in every model (merged) or in none (carried): a mix is refused here, by
+        // `check` as by the run, naming the model whose dtype differs from the template's.
+        for (int k = 0; k < inputs.Count; k++)
+        {
+            if (inputs[k].Tensor.Dtype.CanDecode() == storedDtype.CanDecode()) continue;
+            _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.UnsupportedTensor,
+                $"tensor '{inputs[k].TensorName}' is {inputs[k].Tensor.Dtype.HeaderName()} in model '{inputs[k].Model.Name}' but " +
+                $"{storedDtype.HeaderName()} in '{template.Model.Name}': integer and boolean tensors are carried over from one model " +
+                "unchanged and floating-point ones are merged, so every model must store this tensor in a floating-point dtype or every one in the same non-floating one",
+                slice.Sources[k].Location));
+            return null;
+        }
         if (!storedDtype.CanDecode())
             return new TensorJob(outputName, JobKind.Copy, new[] { template }, 0, global, template.Tensor.Shape, storedDtype, false);
 

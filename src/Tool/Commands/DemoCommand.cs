@@ -62,13 +62,12 @@ public static class DemoCommand
                 var output = Path.Combine(root, "merged");
                 var spec = new LlamaSpec();
                 console.Out.WriteLine($"writing example models into {Path.Combine(root, "models")} (llama-shaped: {spec.Layers} layers, hidden {spec.Hidden}, vocab {spec.Vocab}, {spec.Dtype.HeaderName()})");
-                await SyntheticModels.WriteBaseAsync(Path.Combine(root, "models", SyntheticModels.BaseName), spec, ct: ct);
+                await WriteModelsAsync(root, spec, mergeOptions.Force, ct);
                 foreach (var ft in FineTunes)
-                {
-                    await SyntheticModels.WriteFineTuneAsync(Path.Combine(root, "models", ft.Name), spec, ft, ct: ct);
                     console.Out.WriteLine($"  {ft.Name}: changes '{(ft.Filter.Length == 0 ? "all layer tensors" : ft.Filter)}' from layer {ft.FromLayer} ({ft.Density:P0} of elements, ~{ft.Scale:P0} of their scale)");
-                }
                 var definitionPath = Path.Combine(root, "merge.yaml");
+                if (File.Exists(definitionPath) && File.ReadAllText(definitionPath) != DefinitionText + "\n" && !mergeOptions.Force)
+                    throw new MergeException(MergeErrorKind.Output, $"'{definitionPath}' exists and is not the demo's definition; pass --force to replace it, or choose another directory");
                 await File.WriteAllTextAsync(definitionPath, DefinitionText + "\n", ct);
                 console.Out.WriteLine($"merging with {definitionPath}:");
                 foreach (var line in DefinitionText.Split('\n')) console.Out.WriteLine("  | " + line);
@@ -84,6 +83,48 @@ public static class DemoCommand
             }, ct);
         });
         return command;
+    }
+
+    /// <summary>Writes the example models into ROOT/models. They are the same bytes on every run, so a model already
+    /// there that is identical is kept (running the demo twice works); one that differs is replaced only with --force.
+    /// Each is generated into a hidden staging directory first, so an interrupted run leaves no half-written model.</summary>
+    private static async Task WriteModelsAsync(string root, LlamaSpec spec, bool force, CancellationToken ct)
+    {
+        var models = Path.Combine(root, "models");
+        var staging = Path.Combine(root, $".models.partial-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            await SyntheticModels.WriteBaseAsync(Path.Combine(staging, SyntheticModels.BaseName), spec, ct: ct);
+            foreach (var ft in FineTunes) await SyntheticModels.WriteFineTuneAsync(Path.Combine(staging, ft.Name), spec, ft, ct: ct);
+            Directory.CreateDirectory(models);
+            foreach (var name in FineTunes.Select(f => f.Name).Prepend(SyntheticModels.BaseName))
+            {
+                string fresh = Path.Combine(staging, name), target = Path.Combine(models, name);
+                if (Directory.Exists(target))
+                {
+                    if (SameFiles(fresh, target)) continue;
+                    if (!force)
+                        throw new MergeException(MergeErrorKind.Output, $"'{target}' exists and is not the demo's model; pass --force to replace it, or choose another directory");
+                    Directory.Delete(target, recursive: true);
+                }
+                Directory.Move(fresh, target);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new MergeException(MergeErrorKind.Output, $"cannot write the demo's models into '{models}': {e.Message}", e);
+        }
+        finally
+        {
+            try { if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static bool SameFiles(string a, string b)
+    {
+        var names = Directory.GetFiles(a).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+        if (!names.SequenceEqual(Directory.GetFiles(b).Select(Path.GetFileName).Order(StringComparer.Ordinal))) return false;
+        return names.All(n => File.ReadAllBytes(Path.Combine(a, n!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(b, n!))));
     }
 
     /// <summary>For each fine-tune and module group: the share of its task vector found in the merge,

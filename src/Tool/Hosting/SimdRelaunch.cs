@@ -11,12 +11,19 @@ namespace DotnetMerge.Tool.Hosting;
 /// runtimeconfig.json). The CPU kernels are written against <see cref="Vector{T}"/> and give the same bits at every
 /// width, and at 512 bits they run about 1.5-1.8x faster (bench/README.md). So when the CPU has AVX-512 and the
 /// variable is unset, the tool runs itself once more as a child process with the variable set, forwards Ctrl+C /
-/// SIGTERM, and exits with the child's code. <c>DOTNET_MERGE_SIMD_RELAUNCH=0</c> turns this off; commands that
-/// do no tensor math (check, plan, inspect, doctor, --help, --version) never relaunch.</para></summary>
+/// SIGTERM, and exits with the child's code. <c>DOTNET_MERGE_SIMD_RELAUNCH=0</c> turns this off (<c>always</c> relaunches
+/// even without AVX-512, which is how the tests reach the launcher on any machine); commands that do no tensor math
+/// (check, plan, inspect, doctor, --help, --version) never relaunch.</para>
+/// <para>The child dies with the launcher: it asks the kernel for SIGTERM when its parent exits
+/// (<c>PR_SET_PDEATHSIG</c>, Linux), then checks that the parent is still the launcher (it may have died before the
+/// request), so a kill -9 of the launcher cancels the merge instead of leaving an orphan that commits a model later.
+/// SIGTERM is the ordinary cancellation: the child removes what it staged and writes nothing.</para></summary>
 internal static partial class SimdRelaunch
 {
     public const string WidthVariable = "DOTNET_MaxVectorTBitWidth";
     public const string OptOutVariable = "DOTNET_MERGE_SIMD_RELAUNCH";
+    /// <summary>Set in the child: the launcher's process id.</summary>
+    public const string LauncherVariable = "DOTNET_MERGE_LAUNCHER_PID";
 
     private static readonly HashSet<string> NoMath = new(StringComparer.Ordinal)
     {
@@ -56,11 +63,12 @@ internal static partial class SimdRelaunch
     /// and neither the width variable nor the opt-out set.</summary>
     public static bool ShouldRelaunch(string[] args, Func<string, string?> environment, bool vector512, int vectorBytes)
     {
-        if (!vector512 || vectorBytes >= 64) return false;
         if (environment(WidthVariable) is not null) return false;
-        if (environment(OptOutVariable) is "0" or "false" or "off") return false;
         if (args.Length == 0 || args.Any(NoMath.Contains)) return false;
-        return true;
+        string? choice = environment(OptOutVariable);
+        if (choice is "always") return true;
+        if (!vector512 || vectorBytes >= 64) return false;
+        return choice is not ("0" or "false" or "off");
     }
 
     /// <summary>The same command line, started the way this process was (apphost, or <c>dotnet exec</c> of the entry
@@ -79,8 +87,33 @@ internal static partial class SimdRelaunch
         }
         foreach (string a in args) start.ArgumentList.Add(a);
         start.Environment[WidthVariable] = "512";
+        start.Environment[LauncherVariable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return start;
     }
+
+    /// <summary>In a relaunched child (Linux): SIGTERM when the launcher exits, and false when it has already gone
+    /// (the child then stops before doing anything). True everywhere else.</summary>
+    public static bool BindToLauncher()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(LauncherVariable) is not { } value
+            || !int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int launcher))
+            return true;
+        Environment.SetEnvironmentVariable(LauncherVariable, null); // not for the processes this one starts (evaluators)
+        try
+        {
+            const int PrSetPdeathsig = 1, SigTerm = 15;
+            _ = Prctl(PrSetPdeathsig, SigTerm, 0, 0, 0);
+            // The launcher may have died before the request: then this process was re-parented already.
+            return GetParentProcessId() == launcher;
+        }
+        catch (EntryPointNotFoundException) { return true; }
+    }
+
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    private static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
+
+    [LibraryImport("libc", EntryPoint = "getppid")]
+    private static partial int GetParentProcessId();
 
     /// <summary>Keeps this process alive and passes each signal on: the child cancels cleanly (a second, later signal
     /// stops it at once, see <see cref="TerminationSignals"/>) and its exit code is ours.</summary>

@@ -51,7 +51,7 @@ internal sealed class TerminationSignals : IDisposable
             return;
         }
         if (now - first < (long)Grace.TotalMilliseconds) { context.Cancel = true; return; }
-        _error.WriteLine("interrupted again: stopping at once. A hidden .NAME.partial-* staging directory may remain beside the output; delete it (nothing reads it).");
+        _error.WriteLine("interrupted again: stopping at once. A hidden .NAME.partial-* staging directory may remain beside the output; the next run into that output removes it (nothing reads it).");
         _error.Flush();
         context.Cancel = false; // the default action ends the process
     }
