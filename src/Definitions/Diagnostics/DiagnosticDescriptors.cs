@@ -79,6 +79,9 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor InvalidParameterForm = new("DMRG0311", DiagnosticSeverity.Error,
         "Invalid parameter value", "the value of '{0}' {1}");
 
+    public static readonly DiagnosticDescriptor DensityNotConstant = new("DMRG0312", DiagnosticSeverity.Error,
+        "trim_scope: model needs one density per model", "trim_scope: model needs one density per model, but '{0}' has {1}");
+
     // 04xx: slices
     public static readonly DiagnosticDescriptor InvalidLayerRange = new("DMRG0401", DiagnosticSeverity.Error,
         "Invalid layer_range", "layer_range {0}");

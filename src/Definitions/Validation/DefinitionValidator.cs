@@ -10,7 +10,7 @@ public static class DefinitionValidator
     }
 }
 
-internal sealed class DefinitionChecker
+internal sealed partial class DefinitionChecker
 {
     internal static readonly string[] Dtypes = { "bfloat16", "float16", "float32", "float64" };
     internal static readonly string[] ChatTemplates = { "alpaca", "chatml", "llama3", "mistral", "exaone" };
@@ -47,6 +47,7 @@ internal sealed class DefinitionChecker
         {
             foreach (var slice in slices)
                 CheckSliceAgainstMethod(slice, _method);
+            CheckModelTrimScope(slices, _method);
         }
 
         CheckDtype(_d.Dtype, _d.DtypeLocation, "dtype");
