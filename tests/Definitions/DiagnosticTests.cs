@@ -204,6 +204,15 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void Union_tokenizer_is_rejected_where_the_engine_would_reject_it()
+    {
+        var result = TestYaml.Load(L(LinearOk) + L("tokenizer_source: union"));
+        var diagnostic = Assert.Single(result.Diagnostics, d => d.Id == "DMRG0502");
+        Assert.Equal((5, 19), (diagnostic.Location.Line, diagnostic.Location.Column));
+        Assert.Contains("'union'", diagnostic.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Valid_definitions_have_no_diagnostics()
     {
         Assert.Empty(TestYaml.Load(L(LinearOk)).Diagnostics);
