@@ -73,6 +73,8 @@ public sealed class MergeDefinition
 {
     public string? SourcePath { get; init; }
 
+    /// <summary>The YAML this definition was parsed from; null for a definition built or changed in code (then
+    /// <see cref="DefinitionWriter"/> writes it out, for example into the merged model's records).</summary>
     public string? SourceText { get; init; }
 
     /// <summary>Location of the root mapping.</summary>

@@ -34,7 +34,8 @@ public static class DefinitionOverrides
         return new MergeDefinition
         {
             SourcePath = definition.SourcePath,
-            SourceText = definition.SourceText,
+            // The text no longer says what is merged: the output's records write this definition out instead.
+            SourceText = null,
             Location = definition.Location,
             MergeMethod = definition.MergeMethod,
             MergeMethodLocation = definition.MergeMethodLocation,
