@@ -126,6 +126,53 @@ public class PlanRuntimeTests
         }
     }
 
+    /// <summary>The merged model's records (mergekit_config.yml, the model card) are the definition that was merged:
+    /// overrides applied. Without overrides the user's own text is kept, comments included.</summary>
+    [Fact]
+    public async Task Output_records_the_overridden_definition_and_keeps_the_text_without_overrides()
+    {
+        var root = Directory.CreateTempSubdirectory("dmrg-plan-").FullName;
+        try
+        {
+            var spec = new LlamaSpec(Layers: 2, Hidden: 16, Intermediate: 32, Vocab: 64, Heads: 2, KvHeads: 1);
+            await SyntheticModels.WriteBaseAsync(Path.Combine(root, "models", "base"), spec);
+            await SyntheticModels.WriteFineTuneAsync(Path.Combine(root, "models", "math"), spec, new FineTune("math", "mlp", 0, 0.5, 1.0, 7));
+            const string yaml = """
+                # task arithmetic over one fine-tune
+                merge_method: task_arithmetic
+                base_model: ./models/base
+                models:
+                  - model: ./models/math
+                    parameters: {weight: 0.8}
+                parameters:
+                  lambda: 1.0
+                dtype: float32
+                """;
+            var path = Path.Combine(root, "ta.merge.yaml");
+            var math = new PlanModel("./models/math", "Math");
+            var plan = new HandWrittenPlan(yaml, path, PlanOverrides.Empty).With(math, "weight", 0.6).WithGlobal("lambda", 0.9);
+
+            var output = Path.Combine(root, "out");
+            await plan.RunAsync(output, new MergeOptions { Threads = 1 });
+
+            var recorded = MergeRunner.ParseDefinition(File.ReadAllText(Path.Combine(output, "mergekit_config.yml")), path, out _);
+            Assert.Equal(0.6, Assert.IsType<ScalarSetting>(Assert.Single(recorded.Models!).Parameters["weight"]).Value);
+            Assert.Equal(0.9, Assert.IsType<ScalarSetting>(recorded.Parameters["lambda"]).Value);
+            var card = File.ReadAllText(Path.Combine(output, "README.md"));
+            Assert.Contains("weight: 0.6", card, StringComparison.Ordinal);
+            Assert.Contains("lambda: 0.9", card, StringComparison.Ordinal);
+            Assert.DoesNotContain("0.8", card, StringComparison.Ordinal);
+
+            var plain = Path.Combine(root, "plain");
+            await new HandWrittenPlan(yaml, path, PlanOverrides.Empty).RunAsync(plain, new MergeOptions { Threads = 1 });
+            Assert.Equal(yaml, File.ReadAllText(Path.Combine(plain, "mergekit_config.yml")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static float[] Read(ModelCheckpoint checkpoint, string name)
     {
         Assert.True(checkpoint.TryGetTensor(name, out var info, out var file), name);
@@ -139,6 +186,8 @@ public class PlanRuntimeTests
     private sealed class HandWrittenPlan(string yaml, string path, PlanOverrides overrides) : TypedMergePlan<HandWrittenPlan>(yaml, path, overrides)
     {
         public HandWrittenPlan With(PlanModel model, string name, object value) => SetPerModel(model, name, value);
+
+        public HandWrittenPlan WithGlobal(string name, object value) => SetGlobal(name, value);
 
         protected override HandWrittenPlan Create(string definitionPath, PlanOverrides overrides) => new(DefinitionText, definitionPath, overrides);
     }
