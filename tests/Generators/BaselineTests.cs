@@ -33,10 +33,13 @@ public class BaselineTests
             {
                 public static double Run()
                 {
-                    var plan = new TiesGradientsMergePlan().WithMathWeight(0.25).WithLambda(1.0);
-                    double? mathWeight = plan.Math.Weight;
+                    var plan = new TiesGradientsMergePlan().WithMathModelWeight(0.25).WithLambda(1.0);
+                    TiesGradientsMergePlan.MathModelParameters math = plan.MathModel; // "Math" would hide System.Math
+                    double? mathWeight = math.Weight;
                     double density = plan.Code.Density;
-                    return (mathWeight ?? 0) + density + plan.Lambda + TiesGradientsMergePlan.Models.All.Count;
+                    var edited = plan with { Lambda = 0.9, Code = plan.Code with { Density = 0.6 } };
+                    bool same = edited == plan.WithLambda(0.9).WithCodeDensity(0.6);
+                    return (mathWeight ?? 0) + density + plan.Lambda + TiesGradientsMergePlan.Models.All.Count + (same ? 1 : 0);
                 }
             }
             """

@@ -126,6 +126,50 @@ public class PlanRuntimeTests
         }
     }
 
+    /// <summary>Per-model parameter types: a gradient on one model makes only that model's weight nullable. Plans are
+    /// records: <c>with</c> on the plan and on a model's parameters overrides like the With methods, and plans that merge
+    /// the same compare equal (setting a value back to the definition's removes the override).</summary>
+    [Fact]
+    public void Plans_are_records_with_per_model_types()
+    {
+        const string yaml = """
+            merge_method: task_arithmetic
+            base_model: ./models/base
+            models:
+              - model: ./models/math
+                parameters: {weight: [0.2, 0.8]}
+              - model: ./models/code
+                parameters: {weight: 0.5}
+            """;
+        const string user = """
+            using Sample;
+            public static class Probe
+            {
+                public static string Run()
+                {
+                    var plan = new MixMergePlan();
+                    double code = plan.Code.Weight;            // a plain double: only MathModel has a gradient
+                    double? math = plan.MathModel.Weight;      // null: a gradient
+                    var edited = plan with { Lambda = 0.9, Code = plan.Code with { Weight = 0.75 } };
+                    var same = plan.WithLambda(0.9).WithCodeWeight(0.75);
+                    var back = edited with { Lambda = 1.0, Code = edited.Code with { Weight = 0.5 } };
+                    return string.Join(" ", code, math is null, edited.Code.Weight, edited.Lambda, edited == same,
+                        back == plan, edited.Overrides.PerModel.Count, back.Overrides.IsEmpty);
+                }
+            }
+            """;
+        var run = GeneratorHarness.Run(new[] { new DefinitionFile(GeneratorHarness.PathOf("mix.merge.yaml"), yaml) }, null, user);
+        Assert.Empty(run.GeneratorDiagnostics);
+        using var stream = new MemoryStream();
+        var emit = run.Output.Emit(stream);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+
+        var probe = Assembly.Load(stream.ToArray()).GetType("Probe")!;
+        var result = (string)probe.GetMethod("Run")!.Invoke(null, null)!;
+
+        Assert.Equal("0.5 True 0.75 0.9 True True 1 True", result);
+    }
+
     /// <summary>The merged model's records (mergekit_config.yml, the model card) are the definition that was merged:
     /// overrides applied. Without overrides the user's own text is kept, comments included.</summary>
     [Fact]
@@ -183,12 +227,10 @@ public class PlanRuntimeTests
         return values;
     }
 
-    private sealed class HandWrittenPlan(string yaml, string path, PlanOverrides overrides) : TypedMergePlan<HandWrittenPlan>(yaml, path, overrides)
+    private sealed record HandWrittenPlan(string Yaml, string Path, PlanOverrides InitialOverrides) : TypedMergePlan<HandWrittenPlan>(Yaml, Path, InitialOverrides)
     {
         public HandWrittenPlan With(PlanModel model, string name, object value) => SetPerModel(model, name, value);
 
         public HandWrittenPlan WithGlobal(string name, object value) => SetGlobal(name, value);
-
-        protected override HandWrittenPlan Create(string definitionPath, PlanOverrides overrides) => new(DefinitionText, definitionPath, overrides);
     }
 }

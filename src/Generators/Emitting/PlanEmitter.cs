@@ -32,7 +32,7 @@ internal static class PlanEmitter
         w.WriteLine("/// " + Names.Xml(spec.MethodDescription));
         w.WriteLine("/// </summary>");
         w.WriteLine("[global::System.CodeDom.Compiler.GeneratedCode(\"DotnetMerge.Generators\", \"" + spec.GeneratorVersion + "\")]");
-        w.Open("public sealed partial class " + c + " : " + Plans + ".TypedMergePlan<" + c + ">");
+        w.Open("public sealed partial record " + c + " : " + Plans + ".TypedMergePlan<" + c + ">");
 
         w.WriteLine("/// <summary>The definition's YAML text, as compiled.</summary>");
         w.WriteLine("public const string DefinitionYaml = " + Names.Verbatim(spec.DefinitionText) + ";");
@@ -47,14 +47,6 @@ internal static class PlanEmitter
         w.WriteLine("public " + c + "()");
         w.WriteLine("    : base(DefinitionYaml, DefinitionFile, " + Plans + ".PlanOverrides.Empty)");
         w.WriteLine("{").WriteLine("}");
-        w.WriteLine();
-        w.WriteLine("private " + c + "(string definitionPath, " + Plans + ".PlanOverrides overrides)");
-        w.WriteLine("    : base(DefinitionYaml, definitionPath, overrides)");
-        w.WriteLine("{").WriteLine("}");
-        w.WriteLine();
-        w.WriteLine("/// <inheritdoc/>");
-        w.WriteLine("protected override " + c + " Create(string definitionPath, " + Plans + ".PlanOverrides overrides)");
-        w.WriteLine("    => new " + c + "(definitionPath, overrides);");
 
         foreach (var p in spec.GlobalParameters)
             EmitGlobal(w, c, p);
@@ -77,8 +69,8 @@ internal static class PlanEmitter
             + Plans + ".PlanModel[] { " + string.Join(", ", spec.Models.Select(m => m.Identifier)) + " };");
         w.Close();
 
-        if (spec.Models.Any(m => m.HasParameters))
-            EmitModelParameters(w, spec);
+        foreach (var m in spec.Models.Where(m => m.HasParameters))
+            EmitModelParameters(w, spec, m);
 
         w.Close();
         if (spec.Namespace.Length > 0)
@@ -88,14 +80,19 @@ internal static class PlanEmitter
 
     private static string TypeOf(ParameterSpec p) => p.Nullable ? p.ClrType + "?" : p.ClrType;
 
+    private static string TypeOf(ParameterSpec p, ValueSpec value) => value.IsScalar ? p.ClrType : p.ClrType + "?";
+
     private static void EmitGlobal(SourceWriter w, string c, ParameterSpec p)
     {
         w.WriteLine();
         w.WriteLine("/// <summary>");
         w.WriteLine("/// <c>" + p.Name + "</c> (method-wide): " + Names.Xml(p.Description));
-        w.WriteLine("/// Definition: " + Names.Xml(p.Value.Description) + "." + (p.Nullable ? " Null unless overridden with <see cref=\"With" + p.Identifier + "\"/>." : string.Empty));
+        w.WriteLine("/// Definition: " + Names.Xml(p.Value.Description) + "." + (p.Nullable ? " Null unless overridden (null again: as defined)." : string.Empty));
         w.WriteLine("/// </summary>");
-        w.WriteLine("public " + TypeOf(p) + " " + p.Identifier + " => GetGlobal<" + TypeOf(p) + ">(" + Names.Literal(p.Name) + ", " + p.Value.Literal + ");");
+        w.Open("public " + TypeOf(p) + " " + p.Identifier);
+        w.WriteLine("get => GetGlobal<" + TypeOf(p) + ">(" + Names.Literal(p.Name) + ", " + p.Value.Literal + ");");
+        w.WriteLine("init => Overrides = Global(Overrides, " + Names.Literal(p.Name) + ", value, " + p.Value.Literal + ");");
+        w.Close();
         w.WriteLine();
         w.WriteLine("/// <summary>A copy of this plan with <c>" + p.Name + "</c> set to <paramref name=\"value\"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>");
         w.WriteLine("public " + c + " With" + p.Identifier + "(" + p.ClrType + " value) => SetGlobal(" + Names.Literal(p.Name) + ", value);");
@@ -104,11 +101,25 @@ internal static class PlanEmitter
     private static void EmitModel(SourceWriter w, string c, PlanSpec spec, ModelSpec m)
     {
         w.WriteLine();
-        w.WriteLine("/// <summary>The parameters of <c>" + Names.Xml(m.Reference) + "</c>, as defined and overridden.</summary>");
+        w.WriteLine("/// <summary>The parameters of <c>" + Names.Xml(m.Reference) + "</c>, as defined and overridden (<c>plan with { "
+            + m.Identifier + " = plan." + m.Identifier + " with { ... } }</c> overrides them).</summary>");
         var args = spec.PerModelParameters.Select((p, i) =>
-            "GetPerModel<" + TypeOf(p) + ">(Models." + m.Identifier + ", " + Names.Literal(p.Name) + ", " + m.Values[i].Literal + ")");
-        w.WriteLine("public ModelParameters " + m.Identifier + " => new ModelParameters(Models." + m.Identifier
+            "GetPerModel<" + TypeOf(p, m.Values[i]) + ">(Models." + m.Identifier + ", " + Names.Literal(p.Name) + ", " + m.Values[i].Literal + ")");
+        w.Open("public " + m.TypeName + " " + m.Identifier);
+        w.WriteLine("get => new " + m.TypeName + "(Models." + m.Identifier
             + (spec.PerModelParameters.Count == 0 ? string.Empty : ", " + string.Join(", ", args)) + ");");
+        w.Open("init");
+        w.WriteLine("var v = value ?? throw new global::System.ArgumentNullException(nameof(value));");
+        w.WriteLine("var overrides = Overrides;");
+        for (var i = 0; i < spec.PerModelParameters.Count; i++)
+        {
+            var p = spec.PerModelParameters[i];
+            w.WriteLine("overrides = PerModel(overrides, Models." + m.Identifier + ", " + Names.Literal(p.Name) + ", v." + p.Identifier + ", " + m.Values[i].Literal + ");");
+        }
+
+        w.WriteLine("Overrides = overrides;");
+        w.Close();
+        w.Close();
         for (var i = 0; i < spec.PerModelParameters.Count; i++)
         {
             var p = spec.PerModelParameters[i];
@@ -120,13 +131,15 @@ internal static class PlanEmitter
         }
     }
 
-    private static void EmitModelParameters(SourceWriter w, PlanSpec spec)
+    /// <summary>One record per model: a parameter is a plain value where the definition gives this model one scalar, and
+    /// nullable only where it does not (a gradient on another model leaves this one's weight a double).</summary>
+    private static void EmitModelParameters(SourceWriter w, PlanSpec spec, ModelSpec m)
     {
         w.WriteLine();
-        w.WriteLine("/// <summary>The per-model parameters of one input model.</summary>");
-        w.Open("public sealed class ModelParameters");
-        var ctorArgs = string.Concat(spec.PerModelParameters.Select(p => ", " + TypeOf(p) + " " + Camel(p.Identifier)));
-        w.Open("internal ModelParameters(" + Plans + ".PlanModel model" + ctorArgs + ")");
+        w.WriteLine("/// <summary>The per-model parameters of <c>" + Names.Xml(m.Reference) + "</c>.</summary>");
+        w.Open("public sealed record " + m.TypeName);
+        var ctorArgs = string.Concat(spec.PerModelParameters.Select((p, i) => ", " + TypeOf(p, m.Values[i]) + " " + Camel(p.Identifier)));
+        w.Open("internal " + m.TypeName + "(" + Plans + ".PlanModel model" + ctorArgs + ")");
         w.WriteLine("Model = model;");
         foreach (var p in spec.PerModelParameters)
             w.WriteLine(p.Identifier + " = " + Camel(p.Identifier) + ";");
@@ -134,12 +147,14 @@ internal static class PlanEmitter
         w.WriteLine();
         w.WriteLine("/// <summary>The model.</summary>");
         w.WriteLine("public " + Plans + ".PlanModel Model { get; }");
-        foreach (var p in spec.PerModelParameters)
+        for (var i = 0; i < spec.PerModelParameters.Count; i++)
         {
+            var p = spec.PerModelParameters[i];
+            var value = m.Values[i];
             w.WriteLine();
-            w.WriteLine("/// <summary><c>" + p.Name + "</c>: " + Names.Xml(p.Description)
-                + (p.Nullable ? " Null where the definition does not give one value (gradients, filters, per-slice values)." : string.Empty) + "</summary>");
-            w.WriteLine("public " + TypeOf(p) + " " + p.Identifier + " { get; }");
+            w.WriteLine("/// <summary><c>" + p.Name + "</c>: " + Names.Xml(p.Description) + " Definition: " + Names.Xml(value.Description) + "."
+                + (value.IsScalar ? string.Empty : " Null unless overridden (null again: as defined).") + "</summary>");
+            w.WriteLine("public " + TypeOf(p, value) + " " + p.Identifier + " { get; init; }");
         }
 
         w.Close();

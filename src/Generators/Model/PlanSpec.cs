@@ -19,8 +19,9 @@ internal sealed record PlanSpec(
 
 /// <summary>One input model: its reference as written, the C# name derived from it, and whether it is the base model.
 /// <see cref="Values"/> holds the C# literal of each per-model parameter (same order as
-/// <see cref="PlanSpec.PerModelParameters"/>) and a description of how the definition sets it.</summary>
-internal sealed record ModelSpec(string Reference, string Identifier, bool IsBase, bool HasParameters, EquatableArray<ValueSpec> Values);
+/// <see cref="PlanSpec.PerModelParameters"/>) and a description of how the definition sets it;
+/// <see cref="TypeName"/> is the name of its parameter record (<c>MathParameters</c>).</summary>
+internal sealed record ModelSpec(string Reference, string Identifier, bool IsBase, bool HasParameters, EquatableArray<ValueSpec> Values, string TypeName);
 
 /// <summary>One parameter of the method as a typed C# property.</summary>
 /// <param name="Name">The YAML name (<c>normalize_weights</c>).</param>

@@ -16,6 +16,7 @@ internal static class PlanSpecBuilder
         "Models", "All", "ModelParameters", "DefinitionYaml", "DefinitionFile", "Method", "DefinitionText", "DefinitionPath",
         "Overrides", "RunAsync", "BuildDefinition", "WithDefinitionPath", "Create", "GetGlobal", "GetPerModel", "SetGlobal",
         "SetPerModel", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "Finalize", "ReferenceEquals", "Model",
+        "Global", "PerModel", "EqualityContract", "PrintMembers", "Deconstruct",
     };
 
     public static PlanSpec Build(PlanInput input, MergeDefinition definition, MethodDescriptor method)
@@ -47,8 +48,11 @@ internal static class PlanSpecBuilder
             var values = hasParameters
                 ? perModel.Select(p => PerModelValue(definition, model, p)).ToEquatableArray()
                 : EquatableArray<ValueSpec>.Empty;
-            models.Add(new ModelSpec(model.ToString(), identifier, isBase, hasParameters, values));
+            models.Add(new ModelSpec(model.ToString(), identifier, isBase, hasParameters, values, string.Empty));
         }
+
+        // Each model's parameter record: its member name plus "Parameters", made unique like the members.
+        models = models.Select(m => m with { TypeName = m.HasParameters ? Names.Unique(m.Identifier + "Parameters", taken) : string.Empty }).ToList();
 
         var perModelSpecs = perModel.Select((p, i) =>
         {
