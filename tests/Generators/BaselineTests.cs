@@ -39,7 +39,8 @@ public class BaselineTests
                     double density = plan.Code.Density;
                     var edited = plan with { Lambda = 0.9, Code = plan.Code with { Density = 0.6 } };
                     bool same = edited == plan.WithLambda(0.9).WithCodeDensity(0.6);
-                    return (mathWeight ?? 0) + density + plan.Lambda + TiesGradientsMergePlan.Models.All.Count + (same ? 1 : 0);
+                    TiesGradientsMergePlan.TrimScopeOption scope = plan.WithTrimScope(TiesGradientsMergePlan.TrimScopeOption.Model).TrimScope;
+                    return (mathWeight ?? 0) + density + plan.Lambda + TiesGradientsMergePlan.Models.All.Count + (same ? 1 : 0) + (int)scope;
                 }
             }
             """

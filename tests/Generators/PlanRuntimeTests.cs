@@ -133,13 +133,13 @@ public class PlanRuntimeTests
     public void Plans_are_records_with_per_model_types()
     {
         const string yaml = """
-            merge_method: task_arithmetic
+            merge_method: ties
             base_model: ./models/base
             models:
               - model: ./models/math
-                parameters: {weight: [0.2, 0.8]}
+                parameters: {weight: [0.2, 0.8], density: 0.5}
               - model: ./models/code
-                parameters: {weight: 0.5}
+                parameters: {weight: 0.5, density: 0.5}
             """;
         const string user = """
             using Sample;
@@ -153,8 +153,11 @@ public class PlanRuntimeTests
                     var edited = plan with { Lambda = 0.9, Code = plan.Code with { Weight = 0.75 } };
                     var same = plan.WithLambda(0.9).WithCodeWeight(0.75);
                     var back = edited with { Lambda = 1.0, Code = edited.Code with { Weight = 0.5 } };
+                    var scoped = plan with { TrimScope = MixMergePlan.TrimScopeOption.Model }; // an enum, stored as 'model'
                     return string.Join(" ", code, math is null, edited.Code.Weight, edited.Lambda, edited == same,
-                        back == plan, edited.Overrides.PerModel.Count, back.Overrides.IsEmpty);
+                        back == plan, edited.Overrides.PerModel.Count, back.Overrides.IsEmpty, plan.TrimScope, scoped.TrimScope,
+                        scoped.Overrides.Globals["trim_scope"], scoped == plan.WithTrimScope(MixMergePlan.TrimScopeOption.Model),
+                        (scoped with { TrimScope = MixMergePlan.TrimScopeOption.Tensor }).Overrides.IsEmpty);
                 }
             }
             """;
@@ -167,7 +170,7 @@ public class PlanRuntimeTests
         var probe = Assembly.Load(stream.ToArray()).GetType("Probe")!;
         var result = (string)probe.GetMethod("Run")!.Invoke(null, null)!;
 
-        Assert.Equal("0.5 True 0.75 0.9 True True 1 True", result);
+        Assert.Equal("0.5 True 0.75 0.9 True True 1 True Tensor Model model True True", result);
     }
 
     /// <summary>The merged model's records (mergekit_config.yml, the model card) are the definition that was merged:

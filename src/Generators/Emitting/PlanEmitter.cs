@@ -84,6 +84,12 @@ internal static class PlanEmitter
 
     private static void EmitGlobal(SourceWriter w, string c, ParameterSpec p)
     {
+        if (p.IsEnum)
+        {
+            EmitEnumGlobal(w, c, p);
+            return;
+        }
+
         w.WriteLine();
         w.WriteLine("/// <summary>");
         w.WriteLine("/// <c>" + p.Name + "</c> (method-wide): " + Names.Xml(p.Description));
@@ -96,6 +102,52 @@ internal static class PlanEmitter
         w.WriteLine();
         w.WriteLine("/// <summary>A copy of this plan with <c>" + p.Name + "</c> set to <paramref name=\"value\"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>");
         w.WriteLine("public " + c + " With" + p.Identifier + "(" + p.ClrType + " value) => SetGlobal(" + Names.Literal(p.Name) + ", value);");
+    }
+
+    /// <summary>A string parameter with listed values: an enum property; the override stores the YAML value.</summary>
+    private static void EmitEnumGlobal(SourceWriter w, string c, ParameterSpec p)
+    {
+        var e = p.EnumType;
+        var type = p.Nullable ? e + "?" : e;
+        w.WriteLine();
+        w.WriteLine("/// <summary>The values of <c>" + p.Name + "</c>.</summary>");
+        w.Open("public enum " + e);
+        foreach (var value in p.EnumValues)
+        {
+            w.WriteLine("/// <summary><c>" + p.Name + ": " + Names.Xml(value) + "</c></summary>");
+            w.WriteLine(Names.Pascal(value) + ",");
+        }
+
+        w.Close();
+        w.WriteLine();
+        w.WriteLine("/// <summary>");
+        w.WriteLine("/// <c>" + p.Name + "</c> (method-wide): " + Names.Xml(p.Description));
+        w.WriteLine("/// Definition: " + Names.Xml(p.Value.Description) + "." + (p.Nullable ? " Null unless overridden (null again: as defined)." : string.Empty));
+        w.WriteLine("/// </summary>");
+        w.Open("public " + type + " " + p.Identifier);
+        var read = "To" + e + "(GetGlobal<string?>(" + Names.Literal(p.Name) + ", " + p.Value.Literal + "))";
+        w.WriteLine("get => " + (p.Nullable ? read : read + ".GetValueOrDefault()") + ";");
+        w.WriteLine("init => Overrides = Global(Overrides, " + Names.Literal(p.Name) + ", From" + e + "(value), " + p.Value.Literal + ");");
+        w.Close();
+        w.WriteLine();
+        w.WriteLine("/// <summary>A copy of this plan with <c>" + p.Name + "</c> set to <paramref name=\"value\"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>");
+        w.WriteLine("public " + c + " With" + p.Identifier + "(" + e + " value) => SetGlobal(" + Names.Literal(p.Name) + ", From" + e + "(value)!);");
+        w.WriteLine();
+        w.WriteLine("private static " + e + "? To" + e + "(string? value) => value switch");
+        w.WriteLine("{");
+        w.WriteLine("    null => null,");
+        foreach (var value in p.EnumValues)
+            w.WriteLine("    " + Names.Literal(value) + " => " + e + "." + Names.Pascal(value) + ",");
+        w.WriteLine("    _ => throw new global::System.InvalidOperationException(\"" + p.Name + " is '\" + value + \"', which is not one of its values\"),");
+        w.WriteLine("};");
+        w.WriteLine();
+        w.WriteLine("private static string? From" + e + "(" + e + "? value) => value switch");
+        w.WriteLine("{");
+        w.WriteLine("    null => null,");
+        foreach (var value in p.EnumValues)
+            w.WriteLine("    " + e + "." + Names.Pascal(value) + " => " + Names.Literal(value) + ",");
+        w.WriteLine("    _ => throw new global::System.ArgumentOutOfRangeException(nameof(value), value, \"not a value of " + p.Name + "\"),");
+        w.WriteLine("};");
     }
 
     private static void EmitModel(SourceWriter w, string c, PlanSpec spec, ModelSpec m)

@@ -35,6 +35,15 @@ internal static class PlanSpecBuilder
             taken.Add("With" + g.Identifier);
         }
 
+        // String parameters whose values the catalog lists become enums (trim_scope -> TrimScopeOption).
+        globals = globals.Select(g =>
+        {
+            var allowed = method.FindParameter(g.Name)?.AllowedValues;
+            if (method.FindParameter(g.Name)?.Type != ParameterType.String || allowed is not { Count: > 0 } || allowed.Any(v => Names.Pascal(v).Length == 0))
+                return g;
+            return g with { EnumValues = allowed.ToEquatableArray(), EnumType = Names.Unique(g.Identifier + "Option", taken) };
+        }).ToList();
+
         var baseModels = new HashSet<ModelReference>(
             new[] { definition.BaseModel }.Concat((definition.Slices ?? Array.Empty<OutputSlice>()).Select(s => s.BaseModel))
                 .Where(m => m is not null)!);

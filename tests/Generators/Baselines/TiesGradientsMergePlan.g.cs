@@ -47,18 +47,43 @@ seed: 42
         {
         }
 
+        /// <summary>The values of <c>trim_scope</c>.</summary>
+        public enum TrimScopeOption
+        {
+            /// <summary><c>trim_scope: tensor</c></summary>
+            Tensor,
+            /// <summary><c>trim_scope: model</c></summary>
+            Model,
+        }
+
         /// <summary>
         /// <c>trim_scope</c> (method-wide): Where the top-k magnitude threshold is computed: 'tensor' (mergekit: per tensor) or 'model' (the TIES paper: one threshold per model over all of its task-vector elements, found in a first pass). A dotnet-merge extension.
         /// Definition: not set; the method's default 'tensor'.
         /// </summary>
-        public string TrimScope
+        public TrimScopeOption TrimScope
         {
-            get => GetGlobal<string>("trim_scope", "tensor");
-            init => Overrides = Global(Overrides, "trim_scope", value, "tensor");
+            get => ToTrimScopeOption(GetGlobal<string?>("trim_scope", "tensor")).GetValueOrDefault();
+            init => Overrides = Global(Overrides, "trim_scope", FromTrimScopeOption(value), "tensor");
         }
 
         /// <summary>A copy of this plan with <c>trim_scope</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
-        public TiesGradientsMergePlan WithTrimScope(string value) => SetGlobal("trim_scope", value);
+        public TiesGradientsMergePlan WithTrimScope(TrimScopeOption value) => SetGlobal("trim_scope", FromTrimScopeOption(value)!);
+
+        private static TrimScopeOption? ToTrimScopeOption(string? value) => value switch
+        {
+            null => null,
+            "tensor" => TrimScopeOption.Tensor,
+            "model" => TrimScopeOption.Model,
+            _ => throw new global::System.InvalidOperationException("trim_scope is '" + value + "', which is not one of its values"),
+        };
+
+        private static string? FromTrimScopeOption(TrimScopeOption? value) => value switch
+        {
+            null => null,
+            TrimScopeOption.Tensor => "tensor",
+            TrimScopeOption.Model => "model",
+            _ => throw new global::System.ArgumentOutOfRangeException(nameof(value), value, "not a value of trim_scope"),
+        };
 
         /// <summary>
         /// <c>normalize</c> (method-wide): Divide the summed task vectors by the sum of the weights.
