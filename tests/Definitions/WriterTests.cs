@@ -63,7 +63,7 @@ public class WriterTests
     [InlineData("tests/Integration/Fixtures/Consumer/merges/step.merge.yaml")]
     public void What_it_writes_reads_back_as_the_same_definition(string relative)
     {
-        var text = File.ReadAllText(Path.Combine(RepositoryRoot(), relative));
+        var text = File.ReadAllText(Path.Combine(TestYaml.RepositoryRoot(), relative));
         var original = TestYaml.Definition(text);
         var written = DefinitionWriter.Write(original);
         var reread = TestYaml.Load(written);
@@ -83,13 +83,5 @@ public class WriterTests
 
         Assert.Equal(original.Parameters.Keys, reread.Definition.Parameters.Keys);
         Assert.Equal(written, DefinitionWriter.Write(reread.Definition));
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(dir, "dotnet-merge.sln")))
-            dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("repository root not found");
-        return dir;
     }
 }

@@ -35,6 +35,7 @@ public sealed class PackageFixture : IDisposable
         var spec = new LlamaSpec(Layers: 2, Hidden: 16, Intermediate: 32, Vocab: 64, Heads: 2, KvHeads: 1);
         SyntheticModels.WriteBaseAsync(Path.Combine(Models, "base"), spec).GetAwaiter().GetResult();
         SyntheticModels.WriteFineTuneAsync(Path.Combine(Models, "tuned"), spec, new FineTune("tuned", "mlp", 0, 0.5, 1.0, 3)).GetAwaiter().GetResult();
+        SyntheticModels.WriteFineTuneAsync(Path.Combine(Models, "other"), spec, new FineTune("other", "self_attn", 0, 0.5, 1.0, 5)).GetAwaiter().GetResult();
     }
 
     public string Root { get; }

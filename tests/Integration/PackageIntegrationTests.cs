@@ -61,9 +61,15 @@ public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<Pac
         var typedOutput = Path.Combine(project, "out", "typed");
         var run = fixture.Dotnet(project, "run", "--no-build", "--", typedOutput);
         Assert.True(run.ExitCode == 0, run.Output);
+        // Program.cs uses a per-model type (Tuned.Weight is a double next to Other's gradient), the trim_scope enum and
+        // a record `with`; the merged model records the definition as edited.
         Assert.Contains("typed plan merged", run.Output, StringComparison.Ordinal);
-        Assert.Contains("tuned weight 0.75", run.Output, StringComparison.Ordinal);
+        Assert.Contains("tuned weight 0.75; other a gradient, then 0.25; trim scope Model; records equal True", run.Output, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(typedOutput, "model.safetensors")), run.Output);
+        var recorded = File.ReadAllText(Path.Combine(typedOutput, "mergekit_config.yml"));
+        Assert.Contains("trim_scope: model", recorded, StringComparison.Ordinal);
+        Assert.Contains("weight: 0.75", recorded, StringComparison.Ordinal);
+        Assert.Contains("weight: 0.25", recorded, StringComparison.Ordinal);
 
         // dotnet clean removes what the build step produced.
         var clean = fixture.Dotnet(project, "clean", "-nologo", "-v", "q", "-nodeReuse:false");
