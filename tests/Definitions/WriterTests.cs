@@ -57,6 +57,16 @@ public class WriterTests
         Assert.Equal(expected, DefinitionWriter.Write(definition));
     }
 
+    [Fact]
+    public void A_models_name_is_kept()
+    {
+        var written = DefinitionWriter.Write(TestYaml.Definition(L("merge_method: linear", "models:", "  - model: ./a", "    name: Chat", "    parameters: {weight: 1}")));
+        Assert.Equal(L("merge_method: linear", "models:", "  - model: ./a", "    name: Chat", "    parameters:", "      weight: 1.0"), written);
+        var reread = TestYaml.Load(written);
+        Assert.Empty(reread.Diagnostics);
+        Assert.Equal("Chat", Assert.Single(reread.Definition!.Models!).Name);
+    }
+
     [Theory]
     [InlineData("samples/TypedPlans/merges/ties.merge.yaml")]
     [InlineData("samples/TypedPlans/merges/chat-code.merge.yaml")]

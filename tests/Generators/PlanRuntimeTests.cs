@@ -139,6 +139,7 @@ public class PlanRuntimeTests
               - model: ./models/math
                 parameters: {weight: [0.2, 0.8], density: 0.5}
               - model: ./models/code
+                name: coder          # the member name (a dotnet-merge extension)
                 parameters: {weight: 0.5, density: 0.5}
             """;
         const string user = """
@@ -148,13 +149,13 @@ public class PlanRuntimeTests
                 public static string Run()
                 {
                     var plan = new MixMergePlan();
-                    double code = plan.Code.Weight;            // a plain double: only MathModel has a gradient
+                    double code = plan.Coder.Weight;            // a plain double: only MathModel has a gradient; named by name:
                     double? math = plan.MathModel.Weight;      // null: a gradient
-                    var edited = plan with { Lambda = 0.9, Code = plan.Code with { Weight = 0.75 } };
-                    var same = plan.WithLambda(0.9).WithCodeWeight(0.75);
-                    var back = edited with { Lambda = 1.0, Code = edited.Code with { Weight = 0.5 } };
+                    var edited = plan with { Lambda = 0.9, Coder = plan.Coder with { Weight = 0.75 } };
+                    var same = plan.WithLambda(0.9).WithCoderWeight(0.75);
+                    var back = edited with { Lambda = 1.0, Coder = edited.Coder with { Weight = 0.5 } };
                     var scoped = plan with { TrimScope = MixMergePlan.TrimScopeOption.Model }; // an enum, stored as 'model'
-                    return string.Join(" ", code, math is null, edited.Code.Weight, edited.Lambda, edited == same,
+                    return string.Join(" ", code, math is null, edited.Coder.Weight, edited.Lambda, edited == same,
                         back == plan, edited.Overrides.PerModel.Count, back.Overrides.IsEmpty, plan.TrimScope, scoped.TrimScope,
                         scoped.Overrides.Globals["trim_scope"], scoped == plan.WithTrimScope(MixMergePlan.TrimScopeOption.Model),
                         (scoped with { TrimScope = MixMergePlan.TrimScopeOption.Tensor }).Overrides.IsEmpty);

@@ -86,7 +86,12 @@ public static class DefinitionSchema
                     ["description"] = "Whole models to merge (or use slices).",
                     ["type"] = "array",
                     ["minItems"] = 1,
-                    ["items"] = Closed(new Obj { ["model"] = modelRef, ["parameters"] = parametersRef }, "model"),
+                    ["items"] = Closed(new Obj
+                    {
+                        ["model"] = modelRef,
+                        ["name"] = new Obj { ["description"] = "dotnet-merge: the C# member name of this model in a typed plan.", ["type"] = "string" },
+                        ["parameters"] = parametersRef,
+                    }, "model"),
                 },
                 ["slices"] = new Obj
                 {

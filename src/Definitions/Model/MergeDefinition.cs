@@ -13,6 +13,10 @@ public sealed class InputModel
 
     public ParameterMap Parameters { get; }
 
+    /// <summary>The entry's <c>name:</c> (a dotnet-merge extension): the C# member name of this model in a typed plan.
+    /// Null when not given (the name then comes from the directory name).</summary>
+    public string? Name { get; init; }
+
     public SourceLocation Location { get; init; }
 }
 

@@ -22,6 +22,8 @@ public static class DefinitionWriter
             foreach (var m in models)
             {
                 w.Append("  - model: ").Append(Reference(m.Model)).Append('\n');
+                if (m.Name is not null)
+                    w.Append("    name: ").Append(Scalar(m.Name)).Append('\n');
                 WriteParameters(w, m.Parameters, "    ");
             }
         }

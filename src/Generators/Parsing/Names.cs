@@ -60,13 +60,13 @@ internal static class Names
         "UInt64", "Uri", "ValueTuple", "Version", "Void",
     };
 
-    /// <summary>The member name of a model: its last path segment (directory name) in PascalCase ("Model" appended
-    /// when it would hide a System type such as Math), made unique.</summary>
-    public static string ModelIdentifier(string reference, ISet<string> taken)
+    /// <summary>The member name of a model: the entry's <c>name:</c> when given, otherwise its last path segment (directory
+    /// name), in PascalCase ("Model" appended when it would hide a System type such as Math), made unique.</summary>
+    public static string ModelIdentifier(string reference, string? given, ISet<string> taken)
     {
         var path = reference.Split('@', '+')[0].TrimEnd('/', '\\');
         var slash = Math.Max(path.LastIndexOf('/'), path.LastIndexOf('\\'));
-        var name = Pascal(slash >= 0 ? path.Substring(slash + 1) : path);
+        var name = Pascal(given is { Length: > 0 } ? given : slash >= 0 ? path.Substring(slash + 1) : path);
         if (name.Length == 0 || name[0] == '_')
             name = "Model" + name.TrimStart('_');
         if (taken.Contains(name) || SystemTypes.Contains(name))

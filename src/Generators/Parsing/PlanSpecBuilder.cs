@@ -51,7 +51,8 @@ internal static class PlanSpecBuilder
         var models = new List<ModelSpec>();
         foreach (var model in definition.AllModels())
         {
-            var identifier = Names.ModelIdentifier(model.ToString(), taken);
+            var given = definition.Models?.FirstOrDefault(m => m.Model == model && m.Name is not null)?.Name;
+            var identifier = Names.ModelIdentifier(model.ToString(), given, taken);
             var isBase = baseModels.Contains(model);
             var hasParameters = inputs.Contains(model) && (method.BaseIsInput || !isBase);
             var values = hasParameters

@@ -19,7 +19,7 @@ public static class DefinitionOverrides
         foreach (var (name, value) in overrides.Globals)
             topLevel = Set(topLevel, name, value);
 
-        var models = definition.Models?.Select(m => new InputModel(m.Model, ForModel(m.Parameters, m.Model, overrides)) { Location = m.Location }).ToList();
+        var models = definition.Models?.Select(m => new InputModel(m.Model, ForModel(m.Parameters, m.Model, overrides)) { Location = m.Location, Name = m.Name }).ToList();
         var slices = definition.Slices?.Select(s => new OutputSlice(
                 s.Sources.Select(src => new SliceSource(src.Model, src.LayerStart, src.LayerEnd, ForModel(src.Parameters, src.Model, overrides))
                 {
