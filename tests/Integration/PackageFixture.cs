@@ -7,7 +7,7 @@ namespace DotnetMerge.Integration.Tests;
 
 /// <summary>Once per test class: packs the DotnetMerge package into a temp folder, writes synthetic input models and a
 /// nuget.config (sources: that folder and the machine's package cache, so nothing is downloaded), and uses a private
-/// NUGET_PACKAGES folder so that a re-packed 0.1.0 is never served stale.</summary>
+/// NUGET_PACKAGES folder (the package's version, a time-stamped 0.1.0-dev.*, is read from the packed file).</summary>
 public sealed class PackageFixture : IDisposable
 {
     public PackageFixture()
