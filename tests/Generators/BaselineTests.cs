@@ -72,6 +72,10 @@ public class BaselineTests
         Assert.Empty(run.GeneratorDiagnostics);
         var (hint, source) = Assert.Single(run.Sources);
         Assert.Equal("Sample." + className + ".g.cs", hint);
+        // UTF-8 without a byte order mark, as a file on disk (EmitCompilerGeneratedFiles) would be written.
+        var generated = Assert.Single(run.Driver.GetRunResult().Results.Single().GeneratedSources).SourceText;
+        Assert.Equal("utf-8", generated.Encoding!.WebName);
+        Assert.Empty(generated.Encoding.GetPreamble());
         AssertBaseline(className + ".g.cs", source);
         Assert.Empty(run.CompilationDiagnostics());
     }

@@ -66,6 +66,8 @@ public class PlanRuntimeTests
 
         var error = Assert.Throws<DefinitionErrorsException>(() => plan.BuildDefinition());
         Assert.Contains(error.Diagnostics, d => d.Id == "DMRG0303");
+        // The error names the override and its model (the override has no line in the YAML).
+        Assert.StartsWith("the override of 'density' for model './models/a': error DMRG0303:", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

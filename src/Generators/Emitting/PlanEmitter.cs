@@ -12,7 +12,10 @@ internal static class PlanEmitter
 {
     private const string Plans = "global::DotnetMerge.Plans";
 
-    public static SourceText Emit(PlanSpec spec) => SourceText.From(EmitText(spec), Encoding.UTF8);
+    /// <summary>UTF-8 without a byte order mark (files written with EmitCompilerGeneratedFiles start with "// &lt;auto-generated/&gt;").</summary>
+    private static readonly Encoding Utf8NoBom = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+
+    public static SourceText Emit(PlanSpec spec) => SourceText.From(EmitText(spec), Utf8NoBom);
 
     public static string EmitText(PlanSpec spec)
     {
