@@ -213,6 +213,10 @@ public class PlanRuntimeTests
             Assert.Contains("lambda: 0.9", card, StringComparison.Ordinal);
             Assert.DoesNotContain("0.8", card, StringComparison.Ordinal);
 
+            // A second run into the same directory is refused in the library's terms.
+            var again = await Assert.ThrowsAsync<MergeException>(() => plan.RunAsync(output, new MergeOptions { Threads = 1 }));
+            Assert.Contains("MergeOptions.Force", again.Message, StringComparison.Ordinal);
+
             var plain = Path.Combine(root, "plain");
             await new HandWrittenPlan(yaml, path, PlanOverrides.Empty).RunAsync(plain, new MergeOptions { Threads = 1 });
             Assert.Equal(yaml, File.ReadAllText(Path.Combine(plain, "mergekit_config.yml")));
