@@ -162,5 +162,10 @@ public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<Pac
         var names = tools.Where(n => !n.EndsWith('/')).Select(n => n["tools/net10.0/any/".Length..]).ToList();
         Assert.Single(names, n => n.EndsWith("dotnet-merge.dll", StringComparison.Ordinal));
         Assert.Single(names, n => n.EndsWith("DotnetMerge.dll", StringComparison.Ordinal));
+
+        // The library's XML documentation ships next to it (IntelliSense).
+        var entries = zip.Entries.Select(e => e.FullName).ToList();
+        Assert.Contains("lib/net10.0/DotnetMerge.xml", entries);
+        Assert.Contains("lib/net10.0/DotnetMerge.Definitions.xml", entries);
     }
 }
