@@ -24,6 +24,7 @@ var output = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "out", "ch
 var result = await plan.RunAsync(output, new MergeOptions { Force = true, Threads = 2 });
 Console.WriteLine($"merged {result.TensorCount} tensors into {Path.GetFullPath(result.OutputDirectory)}");
 
-// The build step's plan is typed too (PlanName="TiesPlan"); its gradient weight is a nullable double.
+// The build step's plan is typed too (PlanName="TiesPlan"); only the gradient weight is a nullable double (models/math is
+// MathModel: a member named Math would hide System.Math).
 var ties = new TiesPlan();
-Console.WriteLine($"ties (build step): math weight {(ties.Math.Weight is null ? "a gradient" : ties.Math.Weight.ToString())}, lambda {ties.Lambda}");
+Console.WriteLine($"ties (build step): math weight {(ties.MathModel.Weight is null ? "a gradient" : ties.MathModel.Weight.ToString())}, lambda {ties.Lambda}");

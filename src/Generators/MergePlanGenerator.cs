@@ -44,9 +44,25 @@ public sealed class MergePlanGenerator : IIncrementalGenerator
         var plans = results
             .Select(static (result, _) => result.Spec)
             .WithTrackingName(TrackingNames.Plans);
-        context.RegisterSourceOutput(plans, static (spc, spec) =>
+
+        // Two definitions that would give the same class (or hint name): neither is emitted, each gets DMRG9001 saying to
+        // set PlanName. Only the keys are collected, so an edit that keeps every class name leaves this step cached.
+        var clashes = plans
+            .Select(static (spec, _) => spec is null ? null : new PlanKey(spec.Namespace + "." + spec.ClassName, spec.HintName, spec.DefinitionPath))
+            .Where(static key => key is not null)
+            .Collect()
+            .Select(static (keys, _) => PlanKey.Clashes(keys!))
+            .WithTrackingName(TrackingNames.Clashes);
+        context.RegisterSourceOutput(clashes, static (spc, items) =>
         {
-            if (spec is not null)
+            foreach (var clash in items)
+                spc.ReportDiagnostic(clash.ToDiagnostic());
+        });
+
+        context.RegisterSourceOutput(plans.Combine(clashes), static (spc, pair) =>
+        {
+            var (spec, clashing) = pair;
+            if (spec is not null && !clashing.Any(c => string.Equals(c.Path, spec.DefinitionPath, StringComparison.Ordinal)))
                 spc.AddSource(spec.HintName, PlanEmitter.Emit(spec));
         });
     }

@@ -7,4 +7,5 @@ internal static class TrackingNames
     public const string Parsed = "Parsed";
     public const string Diagnostics = "Diagnostics";
     public const string Plans = "Plans";
+    public const string Clashes = "Clashes";
 }

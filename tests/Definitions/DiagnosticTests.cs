@@ -51,6 +51,7 @@ public class DiagnosticTests
         { "DMRG0310", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "parameters: {weight: 1, int8_mask: true}"), 5, 25, DiagnosticSeverity.Info },
         { "DMRG0311", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: []"), 6, 15, DiagnosticSeverity.Error },
         { "DMRG0312", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: 1", "      densty: 0.5"), 7, 7, DiagnosticSeverity.Error },
+        { "DMRG0313", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: 1", "      density: [0.3, 0.7]", "parameters: {trim_scope: model}"), 7, 16, DiagnosticSeverity.Error },
         { "DMRG0320", L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: 1e400", "      density: 0.5"), 6, 15, DiagnosticSeverity.Error },
         { "DMRG0401", L("merge_method: passthrough", "slices:", "  - sources:", "      - model: org/a", "        layer_range: [4, 2]"), 5, 22, DiagnosticSeverity.Error },
         { "DMRG0402", L("merge_method: linear", "parameters: {weight: 1}", "slices:", "  - sources:", "      - model: org/a", "        layer_range: [0, 4]", "      - model: org/b", "        layer_range: [0, 5]"), 8, 22, DiagnosticSeverity.Error },
@@ -218,6 +219,43 @@ public class DiagnosticTests
         var result = TestYaml.Load(L("merge_method: della", "base_model: org/base", "models:", "  - model: org/a",
             "    parameters: {weight: 1, density: " + density + "}", "parameters: {epsilon: " + epsilon + "}"));
         Assert.Equal(error, result.Diagnostics.Any(d => d.Id == "DMRG0303" && d.Location.Line == 5));
+    }
+
+    /// <summary>trim_scope: model takes one threshold per model, so the engine needs one density per model over all tensors
+    /// (it used to find out mid-run, without a location).</summary>
+    [Theory]
+    [InlineData("model", "[0.3, 0.7]", "", true)]                                // a gradient varies over the layers
+    [InlineData("model", "[0.5, 0.5]", "", false)]                               // a gradient of equal values is one number
+    [InlineData("model", "[{filter: mlp, value: 0.3}, {value: 0.7}]", "", true)] // filters that differ
+    [InlineData("model", "[{filter: mlp, value: 0.3}, {value: 0.3}]", "", false)]
+    [InlineData("tensor", "[0.3, 0.7]", "", false)]                              // per-tensor thresholds: any density
+    [InlineData("model", "0.5", "", false)]
+    [InlineData("model", "0.5", "slices", true)]                                 // 0.5 in one slice, 0.25 in the other
+    public void Model_trim_scope_needs_one_density_per_model(string scope, string density, string layout, bool error)
+    {
+        var yaml = layout == "slices"
+            ? L("merge_method: ties", "base_model: org/base", "parameters: {weight: 1, trim_scope: " + scope + "}", "slices:",
+                "  - sources:", "      - {model: org/base, layer_range: [0, 2]}", "      - {model: org/a, layer_range: [0, 2], parameters: {density: " + density + "}}",
+                "  - sources:", "      - {model: org/base, layer_range: [2, 4]}", "      - {model: org/a, layer_range: [2, 4], parameters: {density: 0.25}}")
+            : L("merge_method: ties", "base_model: org/base", "models:", "  - model: org/a", "    parameters:", "      weight: 1",
+                "      density: " + density, "parameters: {trim_scope: " + scope + "}");
+        var result = TestYaml.Load(yaml);
+        var found = result.Diagnostics.Where(d => d.Id == "DMRG0313").ToList();
+        Assert.Equal(error, found.Count > 0);
+        if (error)
+        {
+            Assert.Contains("'org/a'", found[0].Message, StringComparison.Ordinal);
+            Assert.Equal(layout == "slices" ? 10 : 7, found[0].Location.Line);
+        }
+    }
+
+    [Fact]
+    public void Union_tokenizer_is_rejected_where_the_engine_would_reject_it()
+    {
+        var result = TestYaml.Load(L(LinearOk) + L("tokenizer_source: union"));
+        var diagnostic = Assert.Single(result.Diagnostics, d => d.Id == "DMRG0502");
+        Assert.Equal((5, 19), (diagnostic.Location.Line, diagnostic.Location.Column));
+        Assert.Contains("'union'", diagnostic.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -13,4 +13,13 @@ internal static class TestYaml
         Assert.NotNull(result.Definition);
         return result.Definition!;
     }
+
+    /// <summary>The repository's root directory (the one holding dotnet-merge.sln).</summary>
+    public static string RepositoryRoot()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(dir, "dotnet-merge.sln")))
+            dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("repository root not found");
+        return dir;
+    }
 }

@@ -33,10 +33,14 @@ public class BaselineTests
             {
                 public static double Run()
                 {
-                    var plan = new TiesGradientsMergePlan().WithMathWeight(0.25).WithLambda(1.0);
-                    double? mathWeight = plan.Math.Weight;
+                    var plan = new TiesGradientsMergePlan().WithMathModelWeight(0.25).WithLambda(1.0);
+                    TiesGradientsMergePlan.MathModelParameters math = plan.MathModel; // "Math" would hide System.Math
+                    double? mathWeight = math.Weight;
                     double density = plan.Code.Density;
-                    return (mathWeight ?? 0) + density + plan.Lambda + TiesGradientsMergePlan.Models.All.Count;
+                    var edited = plan with { Lambda = 0.9, Code = plan.Code with { Density = 0.6 } };
+                    bool same = edited == plan.WithLambda(0.9).WithCodeDensity(0.6);
+                    TiesGradientsMergePlan.TrimScopeOption scope = plan.WithTrimScope(TiesGradientsMergePlan.TrimScopeOption.Model).TrimScope;
+                    return (mathWeight ?? 0) + density + plan.Lambda + TiesGradientsMergePlan.Models.All.Count + (same ? 1 : 0) + (int)scope;
                 }
             }
             """
@@ -68,6 +72,10 @@ public class BaselineTests
         Assert.Empty(run.GeneratorDiagnostics);
         var (hint, source) = Assert.Single(run.Sources);
         Assert.Equal("Sample." + className + ".g.cs", hint);
+        // UTF-8 without a byte order mark, as a file on disk (EmitCompilerGeneratedFiles) would be written.
+        var generated = Assert.Single(run.Driver.GetRunResult().Results.Single().GeneratedSources).SourceText;
+        Assert.Equal("utf-8", generated.Encoding!.WebName);
+        Assert.Empty(generated.Encoding.GetPreamble());
         AssertBaseline(className + ".g.cs", source);
         Assert.Empty(run.CompilationDiagnostics());
     }

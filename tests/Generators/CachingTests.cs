@@ -11,7 +11,7 @@ public class CachingTests
 {
     private static readonly string[] TrackedSteps =
     {
-        TrackingNames.Definitions, TrackingNames.Parsed, TrackingNames.Diagnostics, TrackingNames.Plans,
+        TrackingNames.Definitions, TrackingNames.Parsed, TrackingNames.Diagnostics, TrackingNames.Plans, TrackingNames.Clashes,
     };
 
     private static IEnumerable<DefinitionFile> Files()

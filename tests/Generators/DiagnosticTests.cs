@@ -190,6 +190,41 @@ public class DiagnosticTests
         Assert.Empty(run.Sources);
     }
 
+    /// <summary>Two ties.merge.yaml in different folders used to crash the generator (CS8785, duplicate hint name) and
+    /// take every plan with them. Now both get DMRG9001 naming the other and PlanName; every other plan is generated.</summary>
+    [Fact]
+    public void Same_file_name_in_two_folders_is_a_located_error_and_the_other_plans_are_generated()
+    {
+        const string yaml = """
+            merge_method: linear
+            models:
+              - model: ./a
+                parameters: {weight: 1.0}
+            """;
+        var first = GeneratorHarness.ProjectDirectory + "/merges/v1/ties.merge.yaml";
+        var second = GeneratorHarness.ProjectDirectory + "/merges/v2/ties.merge.yaml";
+        var run = GeneratorHarness.Run(new[]
+        {
+            new DefinitionFile(first, yaml), new DefinitionFile(second, yaml), new DefinitionFile(GeneratorHarness.PathOf("blend.merge.yaml"), yaml),
+        });
+
+        var clashes = run.GeneratorDiagnostics.Where(d => d.Id == "DMRG9001").ToList();
+        Assert.Equal(2, clashes.Count);
+        Assert.All(clashes, d => Assert.Equal(DiagnosticSeverity.Error, d.Severity));
+        var onFirst = Assert.Single(clashes, d => d.Location.GetLineSpan().Path == first);
+        Assert.Contains("'Sample.TiesMergePlan'", onFirst.GetMessage(), StringComparison.Ordinal);
+        Assert.Contains("also generated from '" + second + "'", onFirst.GetMessage(), StringComparison.Ordinal);
+        Assert.Contains("PlanName=\"V1TiesMergePlan\"", onFirst.GetMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain(run.GeneratorDiagnostics, d => d.Id is "CS8785" or "DMRG9999");
+        Assert.Equal(new[] { "Sample.BlendMergePlan.g.cs" }, run.Sources.Keys);
+        Assert.DoesNotContain(run.CompilationDiagnostics(), d => d.Severity == DiagnosticSeverity.Error);
+
+        // Following the advice fixes it.
+        var renamed = GeneratorHarness.Run(new[] { new DefinitionFile(first, yaml, "V1TiesMergePlan"), new DefinitionFile(second, yaml) });
+        Assert.Empty(renamed.GeneratorDiagnostics);
+        Assert.Equal(new[] { "Sample.TiesMergePlan.g.cs", "Sample.V1TiesMergePlan.g.cs" }, renamed.Sources.Keys.Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public void Files_not_ending_in_merge_yaml_are_ignored()
     {

@@ -66,6 +66,8 @@ public class PlanRuntimeTests
 
         var error = Assert.Throws<DefinitionErrorsException>(() => plan.BuildDefinition());
         Assert.Contains(error.Diagnostics, d => d.Id == "DMRG0303");
+        // The error names the override and its model (the override has no line in the YAML).
+        Assert.StartsWith("the override of 'density' for model './models/a': error DMRG0303:", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -126,6 +128,105 @@ public class PlanRuntimeTests
         }
     }
 
+    /// <summary>Per-model parameter types: a gradient on one model makes only that model's weight nullable. Plans are
+    /// records: <c>with</c> on the plan and on a model's parameters overrides like the With methods, and plans that merge
+    /// the same compare equal (setting a value back to the definition's removes the override).</summary>
+    [Fact]
+    public void Plans_are_records_with_per_model_types()
+    {
+        const string yaml = """
+            merge_method: ties
+            base_model: ./models/base
+            models:
+              - model: ./models/math
+                parameters: {weight: [0.2, 0.8], density: 0.5}
+              - model: ./models/code
+                name: coder          # the member name (a dotnet-merge extension)
+                parameters: {weight: 0.5, density: 0.5}
+            """;
+        const string user = """
+            using Sample;
+            public static class Probe
+            {
+                public static string Run()
+                {
+                    var plan = new MixMergePlan();
+                    double code = plan.Coder.Weight;            // a plain double: only MathModel has a gradient; named by name:
+                    double? math = plan.MathModel.Weight;      // null: a gradient
+                    var edited = plan with { Lambda = 0.9, Coder = plan.Coder with { Weight = 0.75 } };
+                    var same = plan.WithLambda(0.9).WithCoderWeight(0.75);
+                    var back = edited with { Lambda = 1.0, Coder = edited.Coder with { Weight = 0.5 } };
+                    var scoped = plan with { TrimScope = MixMergePlan.TrimScopeOption.Model }; // an enum, stored as 'model'
+                    return string.Join(" ", code, math is null, edited.Coder.Weight, edited.Lambda, edited == same,
+                        back == plan, edited.Overrides.PerModel.Count, back.Overrides.IsEmpty, plan.TrimScope, scoped.TrimScope,
+                        scoped.Overrides.Globals["trim_scope"], scoped == plan.WithTrimScope(MixMergePlan.TrimScopeOption.Model),
+                        (scoped with { TrimScope = MixMergePlan.TrimScopeOption.Tensor }).Overrides.IsEmpty);
+                }
+            }
+            """;
+        var run = GeneratorHarness.Run(new[] { new DefinitionFile(GeneratorHarness.PathOf("mix.merge.yaml"), yaml) }, null, user);
+        Assert.Empty(run.GeneratorDiagnostics);
+        using var stream = new MemoryStream();
+        var emit = run.Output.Emit(stream);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+
+        var probe = Assembly.Load(stream.ToArray()).GetType("Probe")!;
+        var result = (string)probe.GetMethod("Run")!.Invoke(null, null)!;
+
+        Assert.Equal("0.5 True 0.75 0.9 True True 1 True Tensor Model model True True", result);
+    }
+
+    /// <summary>The merged model's records (mergekit_config.yml, the model card) are the definition that was merged:
+    /// overrides applied. Without overrides the user's own text is kept, comments included.</summary>
+    [Fact]
+    public async Task Output_records_the_overridden_definition_and_keeps_the_text_without_overrides()
+    {
+        var root = Directory.CreateTempSubdirectory("dmrg-plan-").FullName;
+        try
+        {
+            var spec = new LlamaSpec(Layers: 2, Hidden: 16, Intermediate: 32, Vocab: 64, Heads: 2, KvHeads: 1);
+            await SyntheticModels.WriteBaseAsync(Path.Combine(root, "models", "base"), spec);
+            await SyntheticModels.WriteFineTuneAsync(Path.Combine(root, "models", "math"), spec, new FineTune("math", "mlp", 0, 0.5, 1.0, 7));
+            const string yaml = """
+                # task arithmetic over one fine-tune
+                merge_method: task_arithmetic
+                base_model: ./models/base
+                models:
+                  - model: ./models/math
+                    parameters: {weight: 0.8}
+                parameters:
+                  lambda: 1.0
+                dtype: float32
+                """;
+            var path = Path.Combine(root, "ta.merge.yaml");
+            var math = new PlanModel("./models/math", "Math");
+            var plan = new HandWrittenPlan(yaml, path, PlanOverrides.Empty).With(math, "weight", 0.6).WithGlobal("lambda", 0.9);
+
+            var output = Path.Combine(root, "out");
+            await plan.RunAsync(output, new MergeOptions { Threads = 1 });
+
+            var recorded = MergeRunner.ParseDefinition(File.ReadAllText(Path.Combine(output, "mergekit_config.yml")), path, out _);
+            Assert.Equal(0.6, Assert.IsType<ScalarSetting>(Assert.Single(recorded.Models!).Parameters["weight"]).Value);
+            Assert.Equal(0.9, Assert.IsType<ScalarSetting>(recorded.Parameters["lambda"]).Value);
+            var card = File.ReadAllText(Path.Combine(output, "README.md"));
+            Assert.Contains("weight: 0.6", card, StringComparison.Ordinal);
+            Assert.Contains("lambda: 0.9", card, StringComparison.Ordinal);
+            Assert.DoesNotContain("0.8", card, StringComparison.Ordinal);
+
+            // A second run into the same directory is refused in the library's terms.
+            var again = await Assert.ThrowsAsync<MergeException>(() => plan.RunAsync(output, new MergeOptions { Threads = 1 }));
+            Assert.Contains("MergeOptions.Force", again.Message, StringComparison.Ordinal);
+
+            var plain = Path.Combine(root, "plain");
+            await new HandWrittenPlan(yaml, path, PlanOverrides.Empty).RunAsync(plain, new MergeOptions { Threads = 1 });
+            Assert.Equal(yaml, File.ReadAllText(Path.Combine(plain, "mergekit_config.yml")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static float[] Read(ModelCheckpoint checkpoint, string name)
     {
         Assert.True(checkpoint.TryGetTensor(name, out var info, out var file), name);
@@ -136,10 +237,10 @@ public class PlanRuntimeTests
         return values;
     }
 
-    private sealed class HandWrittenPlan(string yaml, string path, PlanOverrides overrides) : TypedMergePlan<HandWrittenPlan>(yaml, path, overrides)
+    private sealed record HandWrittenPlan(string Yaml, string Path, PlanOverrides InitialOverrides) : TypedMergePlan<HandWrittenPlan>(Yaml, Path, InitialOverrides)
     {
         public HandWrittenPlan With(PlanModel model, string name, object value) => SetPerModel(model, name, value);
 
-        protected override HandWrittenPlan Create(string definitionPath, PlanOverrides overrides) => new(DefinitionText, definitionPath, overrides);
+        public HandWrittenPlan WithGlobal(string name, object value) => SetGlobal(name, value);
     }
 }

@@ -7,7 +7,7 @@ namespace DotnetMerge.Integration.Tests;
 
 /// <summary>Once per test class: packs the DotnetMerge package into a temp folder, writes synthetic input models and a
 /// nuget.config (sources: that folder and the machine's package cache, so nothing is downloaded), and uses a private
-/// NUGET_PACKAGES folder so that a re-packed 0.1.0 is never served stale.</summary>
+/// NUGET_PACKAGES folder (the package's version, a time-stamped 0.1.0-dev.*, is read from the packed file).</summary>
 public sealed class PackageFixture : IDisposable
 {
     public PackageFixture()
@@ -19,15 +19,23 @@ public sealed class PackageFixture : IDisposable
         var repo = Metadata("RepositoryRoot");
         var configuration = Metadata("Configuration");
 
-        var pack = Run(repo, "dotnet", "pack", Path.Combine(repo, "src", "Package", "DotnetMerge.Package.csproj"),
-            "-c", configuration, "-o", Packages, "-nologo", "-v", "q", "-nodeReuse:false", "-p:UseSharedCompilation=false");
-        if (pack.ExitCode != 0)
-            throw new InvalidOperationException("dotnet pack failed:\n" + pack.Output);
-        Version = Path.GetFileNameWithoutExtension(Directory.GetFiles(Packages, "DotnetMerge.*.nupkg").Single())["DotnetMerge.".Length..];
+        // Both packages, the tool first, as `dotnet pack dotnet-merge.sln` does: packing the tool leaves a publish/ folder
+        // in the CLI's output directory, which the DotnetMerge package must not ship a second time.
+        foreach (var project in new[] { Path.Combine("src", "Tool", "DotnetMerge.Tool.csproj"), Path.Combine("src", "Package", "DotnetMerge.Package.csproj") })
+        {
+            var pack = Run(repo, "dotnet", "pack", Path.Combine(repo, project),
+                "-c", configuration, "-o", Packages, "-nologo", "-v", "q", "-nodeReuse:false", "-p:UseSharedCompilation=false");
+            if (pack.ExitCode != 0)
+                throw new InvalidOperationException("dotnet pack " + project + " failed:\n" + pack.Output);
+        }
+
+        Package = Directory.GetFiles(Packages, "DotnetMerge.*.nupkg").Single();
+        Version = Path.GetFileNameWithoutExtension(Package)["DotnetMerge.".Length..];
 
         var spec = new LlamaSpec(Layers: 2, Hidden: 16, Intermediate: 32, Vocab: 64, Heads: 2, KvHeads: 1);
         SyntheticModels.WriteBaseAsync(Path.Combine(Models, "base"), spec).GetAwaiter().GetResult();
         SyntheticModels.WriteFineTuneAsync(Path.Combine(Models, "tuned"), spec, new FineTune("tuned", "mlp", 0, 0.5, 1.0, 3)).GetAwaiter().GetResult();
+        SyntheticModels.WriteFineTuneAsync(Path.Combine(Models, "other"), spec, new FineTune("other", "self_attn", 0, 0.5, 1.0, 5)).GetAwaiter().GetResult();
     }
 
     public string Root { get; }
@@ -39,6 +47,9 @@ public sealed class PackageFixture : IDisposable
     public string Models { get; }
 
     public string Version { get; }
+
+    /// <summary>The packed DotnetMerge .nupkg.</summary>
+    public string Package { get; }
 
     /// <summary>Copies the fixture project <paramref name="name"/> into a fresh directory next to the models
     /// (definitions refer to ../models), with a nuget.config.</summary>

@@ -24,6 +24,31 @@ public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<Pac
         Assert.DoesNotContain("dotnet-merge: merging", second.Output, StringComparison.Ordinal);
         Assert.Equal(firstWrite, File.GetLastWriteTimeUtc(output));
 
+        // Every file the merge wrote is tracked: deleting the model (not only config.json) merges again.
+        File.Delete(output);
+        var afterDelete = fixture.Dotnet(project, BuildArguments);
+        Assert.True(afterDelete.ExitCode == 0, afterDelete.Output);
+        Assert.Contains("dotnet-merge: merging", afterDelete.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(output), "deleting model.safetensors did not re-merge:\n" + afterDelete.Output);
+        firstWrite = File.GetLastWriteTimeUtc(output);
+
+        // A file the merge did not write stops the build step from replacing the directory (with a located error) ...
+        var notes = Path.Combine(project, "out", "step", "notes.txt");
+        File.WriteAllText(notes, "mine");
+        var withNotes = fixture.Dotnet(project, [.. BuildArguments, "-p:DotnetMergeForce=true"]);
+        Assert.NotEqual(0, withNotes.ExitCode);
+        Assert.Contains(Path.Combine(project, "Consumer.csproj") + " : error DMRG0905: MergeDefinition 'merges/step.merge.yaml': the output directory", withNotes.Output, StringComparison.Ordinal);
+        Assert.Equal("mine", File.ReadAllText(notes));
+        Assert.Equal(firstWrite, File.GetLastWriteTimeUtc(output));
+
+        // ... and once it is gone, -p:DotnetMergeForce=true merges although nothing changed.
+        File.Delete(notes);
+        var forced = fixture.Dotnet(project, [.. BuildArguments, "-p:DotnetMergeForce=true"]);
+        Assert.True(forced.ExitCode == 0, forced.Output);
+        Assert.Contains("dotnet-merge: merging", forced.Output, StringComparison.Ordinal);
+        Assert.NotEqual(firstWrite, File.GetLastWriteTimeUtc(output));
+        firstWrite = File.GetLastWriteTimeUtc(output);
+
         // Editing the definition runs the merge again.
         var definition = Path.Combine(project, "merges", "step.merge.yaml");
         File.WriteAllText(definition, File.ReadAllText(definition).Replace("weight: 0.5", "weight: 0.25", StringComparison.Ordinal));
@@ -36,9 +61,15 @@ public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<Pac
         var typedOutput = Path.Combine(project, "out", "typed");
         var run = fixture.Dotnet(project, "run", "--no-build", "--", typedOutput);
         Assert.True(run.ExitCode == 0, run.Output);
+        // Program.cs uses a per-model type (Tuned.Weight is a double next to Other's gradient), the trim_scope enum and
+        // a record `with`; the merged model records the definition as edited.
         Assert.Contains("typed plan merged", run.Output, StringComparison.Ordinal);
-        Assert.Contains("tuned weight 0.75", run.Output, StringComparison.Ordinal);
+        Assert.Contains("tuned weight 0.75; other a gradient, then 0.25; trim scope Model; records equal True", run.Output, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(typedOutput, "model.safetensors")), run.Output);
+        var recorded = File.ReadAllText(Path.Combine(typedOutput, "mergekit_config.yml"));
+        Assert.Contains("trim_scope: model", recorded, StringComparison.Ordinal);
+        Assert.Contains("weight: 0.75", recorded, StringComparison.Ordinal);
+        Assert.Contains("weight: 0.25", recorded, StringComparison.Ordinal);
 
         // dotnet clean removes what the build step produced.
         var clean = fixture.Dotnet(project, "clean", "-nologo", "-v", "q", "-nodeReuse:false");
@@ -60,5 +91,81 @@ public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<Pac
         var expected = Path.Combine(project, "merges", "typed.merge.yaml") + "(4,15): error DMRG0201: unknown merge method 'linaer'; did you mean 'linear'?";
         Assert.Contains(expected, build.Output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(project, "out", "step")), "the build step ran although compilation failed");
+    }
+
+    /// <summary>The build step used to pass --force always: OutputPath="." replaced the project with the merged model, and
+    /// OutputPath="out" wiped a sibling out/blend. Now both are located errors and nothing is touched. The project also
+    /// has a warning-level definition diagnostic made silent by .globalconfig (docs/typed-plans.md: .editorconfig sections
+    /// do not reach AdditionalFiles): with TreatWarningsAsErrors the build would otherwise stop before the build step.</summary>
+    [Fact]
+    public void Build_step_never_replaces_the_project_or_a_directory_it_did_not_produce()
+    {
+        var project = fixture.CopyFixture("Consumer");
+        var csproj = Path.Combine(project, "Consumer.csproj");
+        var typed = Path.Combine(project, "merges", "typed.merge.yaml");
+        File.AppendAllText(typed, "tokenizer_sauce: base\n"); // DMRG0101 (warning)
+        File.WriteAllText(Path.Combine(project, ".globalconfig"), "is_global = true\ndotnet_diagnostic.DMRG0101.severity = none\n");
+        File.WriteAllText(csproj, File.ReadAllText(csproj).Replace("OutputPath=\"out/step\"", "OutputPath=\".\"", StringComparison.Ordinal));
+
+        var intoProject = fixture.Dotnet(project, BuildArguments);
+
+        Assert.NotEqual(0, intoProject.ExitCode);
+        Assert.DoesNotContain("DMRG0101", intoProject.Output, StringComparison.Ordinal);
+        Assert.Contains(csproj + " : error DMRG0904: MergeDefinition 'merges/step.merge.yaml': OutputPath '.' is the project directory", intoProject.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("dotnet-merge: merging", intoProject.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(csproj) && File.Exists(Path.Combine(project, "Program.cs")) && File.Exists(typed), "the project was touched");
+        Assert.False(File.Exists(Path.Combine(project, "model.safetensors")));
+
+        var sibling = Path.Combine(project, "out", "blend");
+        Directory.CreateDirectory(sibling);
+        File.WriteAllText(Path.Combine(sibling, "model.safetensors"), "not mine to delete");
+        File.WriteAllText(Path.Combine(project, "out", "notes.txt"), "mine");
+        File.WriteAllText(csproj, File.ReadAllText(csproj).Replace("OutputPath=\".\"", "OutputPath=\"out\"", StringComparison.Ordinal));
+
+        var intoForeign = fixture.Dotnet(project, BuildArguments);
+
+        Assert.NotEqual(0, intoForeign.ExitCode);
+        Assert.Contains(csproj + " : error DMRG0905: MergeDefinition 'merges/step.merge.yaml': the output directory '" + Path.Combine(project, "out") + "' is not empty and was not produced by the build step",
+            intoForeign.Output, StringComparison.Ordinal);
+        Assert.Equal("not mine to delete", File.ReadAllText(Path.Combine(sibling, "model.safetensors")));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(project, "out", "notes.txt")));
+    }
+
+    /// <summary>A definition error found only when the merge runs (an input model that is not there) is one located line,
+    /// not followed by MSB3073 repeating the whole command; the build fails and leaves no stamp.</summary>
+    [Fact]
+    public void Run_time_error_of_the_build_step_is_one_located_line()
+    {
+        var project = fixture.CopyFixture("Consumer");
+        var step = Path.Combine(project, "merges", "step.merge.yaml");
+        File.WriteAllText(step, File.ReadAllText(step).Replace("../models/tuned", "../models/missing", StringComparison.Ordinal));
+
+        var build = fixture.Dotnet(project, [.. BuildArguments, "-p:DotnetMergeCheckModelPaths=false"]);
+
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Contains(step + "(4,12): error DMRG0701: model '../models/missing' not found", build.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("MSB3073", build.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("DMRG0906", build.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(project, "obj", "dotnet-merge")) && Directory.GetFiles(Path.Combine(project, "obj", "dotnet-merge")).Length > 0,
+            "a failed merge left a stamp");
+    }
+
+    /// <summary>The package ships the CLI once, in tools/net10.0/any/ (it also used to carry the tool's publish/ folder).</summary>
+    [Fact]
+    public void Package_ships_the_cli_once()
+    {
+        using var zip = System.IO.Compression.ZipFile.OpenRead(fixture.Package);
+        var tools = zip.Entries.Select(e => e.FullName).Where(n => n.StartsWith("tools/", StringComparison.Ordinal)).ToList();
+
+        Assert.Contains("tools/net10.0/any/dotnet-merge.dll", tools);
+        Assert.DoesNotContain(tools, n => n.Contains("/publish/", StringComparison.Ordinal));
+        var names = tools.Where(n => !n.EndsWith('/')).Select(n => n["tools/net10.0/any/".Length..]).ToList();
+        Assert.Single(names, n => n.EndsWith("dotnet-merge.dll", StringComparison.Ordinal));
+        Assert.Single(names, n => n.EndsWith("DotnetMerge.dll", StringComparison.Ordinal));
+
+        // The library's XML documentation ships next to it (IntelliSense).
+        var entries = zip.Entries.Select(e => e.FullName).ToList();
+        Assert.Contains("lib/net10.0/DotnetMerge.xml", entries);
+        Assert.Contains("lib/net10.0/DotnetMerge.Definitions.xml", entries);
     }
 }

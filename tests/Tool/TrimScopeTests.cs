@@ -79,9 +79,13 @@ public sealed class TrimScopeTests : IDisposable
             parameters:
               trim_scope: model
             """);
+        // check and the run agree: both report the density's location with its id (the run used to fail mid-merge, unlocated).
+        var check = await CliRunner.RunAsync("check", config);
+        Assert.Equal(ExitCodes.InvalidDefinition, check.ExitCode);
+        Assert.Contains("ties.yaml(7,16): error DMRG0313: trim_scope: model needs one density per model", check.Err);
         var result = await CliRunner.RunAsync(config, _ws.PathOf("out"), "--no-progress");
         Assert.Equal(ExitCodes.InvalidDefinition, result.ExitCode);
-        Assert.Contains("one density per model", result.Err);
+        Assert.Contains("ties.yaml(7,16): error DMRG0313: trim_scope: model needs one density per model", result.Err);
         Assert.False(Directory.Exists(_ws.PathOf("out")));
     }
 }

@@ -101,6 +101,9 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor NonFiniteNumber = new("DMRG0320", DiagnosticSeverity.Error,
         "Number not finite", "'{0}' = {1} is not a finite number");
 
+    public static readonly DiagnosticDescriptor DensityNotConstant = new("DMRG0313", DiagnosticSeverity.Error,
+        "trim_scope: model needs one density per model", "trim_scope: model needs one density per model, but '{0}' has {1}");
+
     // 04xx: slices
     public static readonly DiagnosticDescriptor InvalidLayerRange = new("DMRG0401", DiagnosticSeverity.Error,
         "Invalid layer_range", "layer_range {0}");

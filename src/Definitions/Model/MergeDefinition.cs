@@ -13,6 +13,10 @@ public sealed class InputModel
 
     public ParameterMap Parameters { get; }
 
+    /// <summary>The entry's <c>name:</c> (a dotnet-merge extension): the C# member name of this model in a typed plan.
+    /// Null when not given (the name then comes from the directory name).</summary>
+    public string? Name { get; init; }
+
     public SourceLocation Location { get; init; }
 }
 
@@ -73,6 +77,8 @@ public sealed class MergeDefinition
 {
     public string? SourcePath { get; init; }
 
+    /// <summary>The YAML this definition was parsed from; null for a definition built or changed in code (then
+    /// <see cref="DefinitionWriter"/> writes it out, for example into the merged model's records).</summary>
     public string? SourceText { get; init; }
 
     /// <summary>The stage name of a document of a multi-stage definition (<c>name:</c>, mergekit-multi); null when unnamed.</summary>

@@ -52,7 +52,7 @@ internal sealed class DefinitionReader
         "tokenizer_source", "tokenizer", "chat_template", "seed", "modules", "name",
     };
 
-    private static readonly string[] ModelEntryKeys = { "model", "parameters" };
+    private static readonly string[] ModelEntryKeys = { "model", "parameters", "name" };
     private static readonly string[] SliceKeys = { "sources", "base_model", "parameters", "residual_weight" };
     private static readonly string[] SourceKeys = { "model", "layer_range", "parameters" };
     private static readonly string[] ModelRefKeys = { "model", "lora", "override_architecture" };
@@ -288,6 +288,7 @@ internal sealed class DefinitionReader
 
         ModelReference? model = null;
         var parameters = ParameterMap.Empty;
+        string? name = null;
         foreach (var (key, keyNode, value) in Entries(map))
         {
             switch (key)
@@ -297,6 +298,9 @@ internal sealed class DefinitionReader
                     break;
                 case "parameters":
                     parameters = ReadParameters(value, keyNode);
+                    break;
+                case "name":
+                    name = ReadString(value, key);
                     break;
                 default:
                     ReportUnknownKey(keyNode, key, "a model entry", ModelEntryKeys, ParameterHint(key));
@@ -311,7 +315,7 @@ internal sealed class DefinitionReader
             return null;
         }
 
-        return new InputModel(model, parameters) { Location = Loc(map) };
+        return new InputModel(model, parameters) { Location = Loc(map), Name = name };
     }
 
     private OutputSlice? ReadSlice(YamlNode node)

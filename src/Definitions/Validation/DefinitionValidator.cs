@@ -10,7 +10,7 @@ public static class DefinitionValidator
     }
 }
 
-internal sealed class DefinitionChecker
+internal sealed partial class DefinitionChecker
 {
     internal static readonly string[] Dtypes = { "bfloat16", "float16", "float32", "float64" };
     internal static readonly string[] ChatTemplates = { "alpaca", "chatml", "llama3", "mistral", "exaone" };
@@ -47,6 +47,7 @@ internal sealed class DefinitionChecker
         {
             foreach (var slice in slices)
                 CheckSliceAgainstMethod(slice, _method);
+            CheckModelTrimScope(slices, _method);
         }
 
         CheckDtype(_d.Dtype, _d.DtypeLocation, "dtype");
@@ -447,8 +448,16 @@ internal sealed class DefinitionChecker
     private void CheckTokenizerSource()
     {
         var source = _d.TokenizerSource;
-        if (source is null || source == "union")
+        if (source is null)
             return;
+        if (source == "union")
+        {
+            // The engine builds no union vocabulary yet; rejecting it here keeps check, the generator and the run in agreement.
+            Report(DiagnosticDescriptors.InvalidTokenizerSource, _d.TokenizerSourceLocation, "use 'base' or one of the models",
+                "is 'union', which dotnet-merge does not support yet");
+            return;
+        }
+
         if (source == "base")
         {
             if (_d.BaseModel is null && !(_d.Slices ?? Array.Empty<OutputSlice>()).Any(s => s.BaseModel is not null))
@@ -459,9 +468,9 @@ internal sealed class DefinitionChecker
         var models = _d.AllModels();
         if (ModelReference.TryParse(source, out var reference, out _) && models.Contains(reference!))
             return;
-        var names = new[] { "base", "union" }.Concat(models.Select(m => m.ToString())).ToList();
+        var names = new[] { "base" }.Concat(models.Select(m => m.ToString())).ToList();
         Report(DiagnosticDescriptors.InvalidTokenizerSource, _d.TokenizerSourceLocation, NameSuggester.Hint(NameSuggester.Suggest(source, names)),
-            "'" + source + "' is neither 'base', 'union' nor one of the input models");
+            "'" + source + "' is neither 'base' nor one of the input models");
     }
 
     private void CheckChatTemplate()

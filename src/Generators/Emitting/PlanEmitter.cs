@@ -12,7 +12,10 @@ internal static class PlanEmitter
 {
     private const string Plans = "global::DotnetMerge.Plans";
 
-    public static SourceText Emit(PlanSpec spec) => SourceText.From(EmitText(spec), Encoding.UTF8);
+    /// <summary>UTF-8 without a byte order mark (files written with EmitCompilerGeneratedFiles start with "// &lt;auto-generated/&gt;").</summary>
+    private static readonly Encoding Utf8NoBom = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+
+    public static SourceText Emit(PlanSpec spec) => SourceText.From(EmitText(spec), Utf8NoBom);
 
     public static string EmitText(PlanSpec spec)
     {
@@ -32,7 +35,7 @@ internal static class PlanEmitter
         w.WriteLine("/// " + Names.Xml(spec.MethodDescription));
         w.WriteLine("/// </summary>");
         w.WriteLine("[global::System.CodeDom.Compiler.GeneratedCode(\"DotnetMerge.Generators\", \"" + spec.GeneratorVersion + "\")]");
-        w.Open("public sealed partial class " + c + " : " + Plans + ".TypedMergePlan<" + c + ">");
+        w.Open("public sealed partial record " + c + " : " + Plans + ".TypedMergePlan<" + c + ">");
 
         w.WriteLine("/// <summary>The definition's YAML text, as compiled.</summary>");
         w.WriteLine("public const string DefinitionYaml = " + Names.Verbatim(spec.DefinitionText) + ";");
@@ -47,14 +50,6 @@ internal static class PlanEmitter
         w.WriteLine("public " + c + "()");
         w.WriteLine("    : base(DefinitionYaml, DefinitionFile, " + Plans + ".PlanOverrides.Empty)");
         w.WriteLine("{").WriteLine("}");
-        w.WriteLine();
-        w.WriteLine("private " + c + "(string definitionPath, " + Plans + ".PlanOverrides overrides)");
-        w.WriteLine("    : base(DefinitionYaml, definitionPath, overrides)");
-        w.WriteLine("{").WriteLine("}");
-        w.WriteLine();
-        w.WriteLine("/// <inheritdoc/>");
-        w.WriteLine("protected override " + c + " Create(string definitionPath, " + Plans + ".PlanOverrides overrides)");
-        w.WriteLine("    => new " + c + "(definitionPath, overrides);");
 
         foreach (var p in spec.GlobalParameters)
             EmitGlobal(w, c, p);
@@ -77,8 +72,8 @@ internal static class PlanEmitter
             + Plans + ".PlanModel[] { " + string.Join(", ", spec.Models.Select(m => m.Identifier)) + " };");
         w.Close();
 
-        if (spec.Models.Any(m => m.HasParameters))
-            EmitModelParameters(w, spec);
+        foreach (var m in spec.Models.Where(m => m.HasParameters))
+            EmitModelParameters(w, spec, m);
 
         w.Close();
         if (spec.Namespace.Length > 0)
@@ -88,27 +83,98 @@ internal static class PlanEmitter
 
     private static string TypeOf(ParameterSpec p) => p.Nullable ? p.ClrType + "?" : p.ClrType;
 
+    private static string TypeOf(ParameterSpec p, ValueSpec value) => value.IsScalar ? p.ClrType : p.ClrType + "?";
+
     private static void EmitGlobal(SourceWriter w, string c, ParameterSpec p)
     {
+        if (p.IsEnum)
+        {
+            EmitEnumGlobal(w, c, p);
+            return;
+        }
+
         w.WriteLine();
         w.WriteLine("/// <summary>");
         w.WriteLine("/// <c>" + p.Name + "</c> (method-wide): " + Names.Xml(p.Description));
-        w.WriteLine("/// Definition: " + Names.Xml(p.Value.Description) + "." + (p.Nullable ? " Null unless overridden with <see cref=\"With" + p.Identifier + "\"/>." : string.Empty));
+        w.WriteLine("/// Definition: " + Names.Xml(p.Value.Description) + "." + (p.Nullable ? " Null unless overridden (null again: as defined)." : string.Empty));
         w.WriteLine("/// </summary>");
-        w.WriteLine("public " + TypeOf(p) + " " + p.Identifier + " => GetGlobal<" + TypeOf(p) + ">(" + Names.Literal(p.Name) + ", " + p.Value.Literal + ");");
+        w.Open("public " + TypeOf(p) + " " + p.Identifier);
+        w.WriteLine("get => GetGlobal<" + TypeOf(p) + ">(" + Names.Literal(p.Name) + ", " + p.Value.Literal + ");");
+        w.WriteLine("init => Overrides = Global(Overrides, " + Names.Literal(p.Name) + ", value, " + p.Value.Literal + ");");
+        w.Close();
         w.WriteLine();
         w.WriteLine("/// <summary>A copy of this plan with <c>" + p.Name + "</c> set to <paramref name=\"value\"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>");
         w.WriteLine("public " + c + " With" + p.Identifier + "(" + p.ClrType + " value) => SetGlobal(" + Names.Literal(p.Name) + ", value);");
     }
 
+    /// <summary>A string parameter with listed values: an enum property; the override stores the YAML value.</summary>
+    private static void EmitEnumGlobal(SourceWriter w, string c, ParameterSpec p)
+    {
+        var e = p.EnumType;
+        var type = p.Nullable ? e + "?" : e;
+        w.WriteLine();
+        w.WriteLine("/// <summary>The values of <c>" + p.Name + "</c>.</summary>");
+        w.Open("public enum " + e);
+        foreach (var value in p.EnumValues)
+        {
+            w.WriteLine("/// <summary><c>" + p.Name + ": " + Names.Xml(value) + "</c></summary>");
+            w.WriteLine(Names.Pascal(value) + ",");
+        }
+
+        w.Close();
+        w.WriteLine();
+        w.WriteLine("/// <summary>");
+        w.WriteLine("/// <c>" + p.Name + "</c> (method-wide): " + Names.Xml(p.Description));
+        w.WriteLine("/// Definition: " + Names.Xml(p.Value.Description) + "." + (p.Nullable ? " Null unless overridden (null again: as defined)." : string.Empty));
+        w.WriteLine("/// </summary>");
+        w.Open("public " + type + " " + p.Identifier);
+        var read = "To" + e + "(GetGlobal<string?>(" + Names.Literal(p.Name) + ", " + p.Value.Literal + "))";
+        w.WriteLine("get => " + (p.Nullable ? read : read + ".GetValueOrDefault()") + ";");
+        w.WriteLine("init => Overrides = Global(Overrides, " + Names.Literal(p.Name) + ", From" + e + "(value), " + p.Value.Literal + ");");
+        w.Close();
+        w.WriteLine();
+        w.WriteLine("/// <summary>A copy of this plan with <c>" + p.Name + "</c> set to <paramref name=\"value\"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>");
+        w.WriteLine("public " + c + " With" + p.Identifier + "(" + e + " value) => SetGlobal(" + Names.Literal(p.Name) + ", From" + e + "(value)!);");
+        w.WriteLine();
+        w.WriteLine("private static " + e + "? To" + e + "(string? value) => value switch");
+        w.WriteLine("{");
+        w.WriteLine("    null => null,");
+        foreach (var value in p.EnumValues)
+            w.WriteLine("    " + Names.Literal(value) + " => " + e + "." + Names.Pascal(value) + ",");
+        w.WriteLine("    _ => throw new global::System.InvalidOperationException(\"" + p.Name + " is '\" + value + \"', which is not one of its values\"),");
+        w.WriteLine("};");
+        w.WriteLine();
+        w.WriteLine("private static string? From" + e + "(" + e + "? value) => value switch");
+        w.WriteLine("{");
+        w.WriteLine("    null => null,");
+        foreach (var value in p.EnumValues)
+            w.WriteLine("    " + e + "." + Names.Pascal(value) + " => " + Names.Literal(value) + ",");
+        w.WriteLine("    _ => throw new global::System.ArgumentOutOfRangeException(nameof(value), value, \"not a value of " + p.Name + "\"),");
+        w.WriteLine("};");
+    }
+
     private static void EmitModel(SourceWriter w, string c, PlanSpec spec, ModelSpec m)
     {
         w.WriteLine();
-        w.WriteLine("/// <summary>The parameters of <c>" + Names.Xml(m.Reference) + "</c>, as defined and overridden.</summary>");
+        w.WriteLine("/// <summary>The parameters of <c>" + Names.Xml(m.Reference) + "</c>, as defined and overridden (<c>plan with { "
+            + m.Identifier + " = plan." + m.Identifier + " with { ... } }</c> overrides them).</summary>");
         var args = spec.PerModelParameters.Select((p, i) =>
-            "GetPerModel<" + TypeOf(p) + ">(Models." + m.Identifier + ", " + Names.Literal(p.Name) + ", " + m.Values[i].Literal + ")");
-        w.WriteLine("public ModelParameters " + m.Identifier + " => new ModelParameters(Models." + m.Identifier
+            "GetPerModel<" + TypeOf(p, m.Values[i]) + ">(Models." + m.Identifier + ", " + Names.Literal(p.Name) + ", " + m.Values[i].Literal + ")");
+        w.Open("public " + m.TypeName + " " + m.Identifier);
+        w.WriteLine("get => new " + m.TypeName + "(Models." + m.Identifier
             + (spec.PerModelParameters.Count == 0 ? string.Empty : ", " + string.Join(", ", args)) + ");");
+        w.Open("init");
+        w.WriteLine("var v = value ?? throw new global::System.ArgumentNullException(nameof(value));");
+        w.WriteLine("var overrides = Overrides;");
+        for (var i = 0; i < spec.PerModelParameters.Count; i++)
+        {
+            var p = spec.PerModelParameters[i];
+            w.WriteLine("overrides = PerModel(overrides, Models." + m.Identifier + ", " + Names.Literal(p.Name) + ", v." + p.Identifier + ", " + m.Values[i].Literal + ");");
+        }
+
+        w.WriteLine("Overrides = overrides;");
+        w.Close();
+        w.Close();
         for (var i = 0; i < spec.PerModelParameters.Count; i++)
         {
             var p = spec.PerModelParameters[i];
@@ -120,13 +186,15 @@ internal static class PlanEmitter
         }
     }
 
-    private static void EmitModelParameters(SourceWriter w, PlanSpec spec)
+    /// <summary>One record per model: a parameter is a plain value where the definition gives this model one scalar, and
+    /// nullable only where it does not (a gradient on another model leaves this one's weight a double).</summary>
+    private static void EmitModelParameters(SourceWriter w, PlanSpec spec, ModelSpec m)
     {
         w.WriteLine();
-        w.WriteLine("/// <summary>The per-model parameters of one input model.</summary>");
-        w.Open("public sealed class ModelParameters");
-        var ctorArgs = string.Concat(spec.PerModelParameters.Select(p => ", " + TypeOf(p) + " " + Camel(p.Identifier)));
-        w.Open("internal ModelParameters(" + Plans + ".PlanModel model" + ctorArgs + ")");
+        w.WriteLine("/// <summary>The per-model parameters of <c>" + Names.Xml(m.Reference) + "</c>.</summary>");
+        w.Open("public sealed record " + m.TypeName);
+        var ctorArgs = string.Concat(spec.PerModelParameters.Select((p, i) => ", " + TypeOf(p, m.Values[i]) + " " + Camel(p.Identifier)));
+        w.Open("internal " + m.TypeName + "(" + Plans + ".PlanModel model" + ctorArgs + ")");
         w.WriteLine("Model = model;");
         foreach (var p in spec.PerModelParameters)
             w.WriteLine(p.Identifier + " = " + Camel(p.Identifier) + ";");
@@ -134,12 +202,14 @@ internal static class PlanEmitter
         w.WriteLine();
         w.WriteLine("/// <summary>The model.</summary>");
         w.WriteLine("public " + Plans + ".PlanModel Model { get; }");
-        foreach (var p in spec.PerModelParameters)
+        for (var i = 0; i < spec.PerModelParameters.Count; i++)
         {
+            var p = spec.PerModelParameters[i];
+            var value = m.Values[i];
             w.WriteLine();
-            w.WriteLine("/// <summary><c>" + p.Name + "</c>: " + Names.Xml(p.Description)
-                + (p.Nullable ? " Null where the definition does not give one value (gradients, filters, per-slice values)." : string.Empty) + "</summary>");
-            w.WriteLine("public " + TypeOf(p) + " " + p.Identifier + " { get; }");
+            w.WriteLine("/// <summary><c>" + p.Name + "</c>: " + Names.Xml(p.Description) + " Definition: " + Names.Xml(value.Description) + "."
+                + (value.IsScalar ? string.Empty : " Null unless overridden (null again: as defined).") + "</summary>");
+            w.WriteLine("public " + TypeOf(p, value) + " " + p.Identifier + " { get; init; }");
         }
 
         w.Close();

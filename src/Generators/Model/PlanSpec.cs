@@ -19,8 +19,9 @@ internal sealed record PlanSpec(
 
 /// <summary>One input model: its reference as written, the C# name derived from it, and whether it is the base model.
 /// <see cref="Values"/> holds the C# literal of each per-model parameter (same order as
-/// <see cref="PlanSpec.PerModelParameters"/>) and a description of how the definition sets it.</summary>
-internal sealed record ModelSpec(string Reference, string Identifier, bool IsBase, bool HasParameters, EquatableArray<ValueSpec> Values);
+/// <see cref="PlanSpec.PerModelParameters"/>) and a description of how the definition sets it;
+/// <see cref="TypeName"/> is the name of its parameter record (<c>MathParameters</c>).</summary>
+internal sealed record ModelSpec(string Reference, string Identifier, bool IsBase, bool HasParameters, EquatableArray<ValueSpec> Values, string TypeName);
 
 /// <summary>One parameter of the method as a typed C# property.</summary>
 /// <param name="Name">The YAML name (<c>normalize_weights</c>).</param>
@@ -30,7 +31,17 @@ internal sealed record ModelSpec(string Reference, string Identifier, bool IsBas
 /// no value at all): the property is then nullable and null means "as the definition says".</param>
 /// <param name="Description">The catalog's description.</param>
 /// <param name="Value">For a method-wide parameter: its value; unused (default) for per-model ones.</param>
-internal sealed record ParameterSpec(string Name, string Identifier, string ClrType, bool Nullable, string Description, ValueSpec Value);
+/// <param name="EnumValues">For a string parameter whose values the catalog lists (<c>trim_scope</c>): those values, and the
+/// property is an enum named <see cref="EnumType"/>; empty otherwise.</param>
+/// <param name="EnumType">The enum's name (<c>TrimScopeOption</c>), or empty.</param>
+internal sealed record ParameterSpec(string Name, string Identifier, string ClrType, bool Nullable, string Description, ValueSpec Value)
+{
+    public EquatableArray<string> EnumValues { get; init; } = EquatableArray<string>.Empty;
+
+    public string EnumType { get; init; } = string.Empty;
+
+    public bool IsEnum => EnumValues.Count > 0;
+}
 
 /// <summary>A parameter's value as the definition gives it: a C# literal (<c>"null"</c> when not a single scalar)
 /// and a human description ("0.5", "a gradient of 3 numbers: [0, 0.5, 1]", "not set; the method's default 1.0").</summary>

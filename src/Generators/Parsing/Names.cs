@@ -49,16 +49,34 @@ internal static class Names
         return (name.Length == 0 ? "Unnamed" : name) + "MergePlan";
     }
 
-    /// <summary>The member name of a model: its last path segment (directory name) in PascalCase, made unique.</summary>
-    public static string ModelIdentifier(string reference, ISet<string> taken)
+    /// <summary>Types of the System namespace that a member of the plan would hide inside it (a model directory named
+    /// <c>math</c> must not make <c>Math.Max</c> in the plan's partial class mean the model).</summary>
+    private static readonly HashSet<string> SystemTypes = new(StringComparer.Ordinal)
+    {
+        "Action", "Activator", "Array", "Attribute", "BitConverter", "Boolean", "Buffer", "Byte", "Char", "Console", "Convert",
+        "DateTime", "DateTimeOffset", "Decimal", "Delegate", "Double", "Enum", "Environment", "Exception", "Func", "GC", "Guid",
+        "Half", "HashCode", "Index", "Int16", "Int32", "Int64", "Lazy", "Math", "MathF", "Memory", "Nullable", "Object", "Random",
+        "Range", "Single", "Span", "String", "StringComparer", "StringComparison", "TimeSpan", "Tuple", "Type", "UInt16", "UInt32",
+        "UInt64", "Uri", "ValueTuple", "Version", "Void",
+    };
+
+    /// <summary>The member name of a model: the entry's <c>name:</c> when given, otherwise its last path segment (directory
+    /// name), in PascalCase ("Model" appended when it would hide a System type such as Math), made unique.</summary>
+    public static string ModelIdentifier(string reference, string? given, ISet<string> taken)
     {
         var path = reference.Split('@', '+')[0].TrimEnd('/', '\\');
         var slash = Math.Max(path.LastIndexOf('/'), path.LastIndexOf('\\'));
-        var name = Pascal(slash >= 0 ? path.Substring(slash + 1) : path);
+        var name = Pascal(given is { Length: > 0 } ? given : slash >= 0 ? path.Substring(slash + 1) : path);
         if (name.Length == 0 || name[0] == '_')
             name = "Model" + name.TrimStart('_');
-        if (taken.Contains(name))
+        if (taken.Contains(name) || SystemTypes.Contains(name))
             name += "Model";
+        return Unique(name, taken);
+    }
+
+    /// <summary><paramref name="name"/>, or with 2, 3, ... appended, whichever is not taken yet; then taken.</summary>
+    public static string Unique(string name, ISet<string> taken)
+    {
         var unique = name;
         for (var i = 2; taken.Contains(unique); i++)
             unique = name + i.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -16,6 +16,7 @@ internal static class PlanSpecBuilder
         "Models", "All", "ModelParameters", "DefinitionYaml", "DefinitionFile", "Method", "DefinitionText", "DefinitionPath",
         "Overrides", "RunAsync", "BuildDefinition", "WithDefinitionPath", "Create", "GetGlobal", "GetPerModel", "SetGlobal",
         "SetPerModel", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "Finalize", "ReferenceEquals", "Model",
+        "Global", "PerModel", "EqualityContract", "PrintMembers", "Deconstruct",
     };
 
     public static PlanSpec Build(PlanInput input, MergeDefinition definition, MethodDescriptor method)
@@ -34,6 +35,15 @@ internal static class PlanSpecBuilder
             taken.Add("With" + g.Identifier);
         }
 
+        // String parameters whose values the catalog lists become enums (trim_scope -> TrimScopeOption).
+        globals = globals.Select(g =>
+        {
+            var allowed = method.FindParameter(g.Name)?.AllowedValues;
+            if (method.FindParameter(g.Name)?.Type != ParameterType.String || allowed is not { Count: > 0 } || allowed.Any(v => Names.Pascal(v).Length == 0))
+                return g;
+            return g with { EnumValues = allowed.ToEquatableArray(), EnumType = Names.Unique(g.Identifier + "Option", taken) };
+        }).ToList();
+
         var baseModels = new HashSet<ModelReference>(
             new[] { definition.BaseModel }.Concat((definition.Slices ?? Array.Empty<OutputSlice>()).Select(s => s.BaseModel))
                 .Where(m => m is not null)!);
@@ -41,14 +51,18 @@ internal static class PlanSpecBuilder
         var models = new List<ModelSpec>();
         foreach (var model in definition.AllModels())
         {
-            var identifier = Names.ModelIdentifier(model.ToString(), taken);
+            var given = definition.Models?.FirstOrDefault(m => m.Model == model && m.Name is not null)?.Name;
+            var identifier = Names.ModelIdentifier(model.ToString(), given, taken);
             var isBase = baseModels.Contains(model);
             var hasParameters = inputs.Contains(model) && (method.BaseIsInput || !isBase);
             var values = hasParameters
                 ? perModel.Select(p => PerModelValue(definition, model, p)).ToEquatableArray()
                 : EquatableArray<ValueSpec>.Empty;
-            models.Add(new ModelSpec(model.ToString(), identifier, isBase, hasParameters, values));
+            models.Add(new ModelSpec(model.ToString(), identifier, isBase, hasParameters, values, string.Empty));
         }
+
+        // Each model's parameter record: its member name plus "Parameters", made unique like the members.
+        models = models.Select(m => m with { TypeName = m.HasParameters ? Names.Unique(m.Identifier + "Parameters", taken) : string.Empty }).ToList();
 
         var perModelSpecs = perModel.Select((p, i) =>
         {

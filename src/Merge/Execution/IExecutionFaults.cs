@@ -20,7 +20,7 @@ public enum FaultPoint
 }
 
 /// <summary>Fault injection for tests: the run calls <see cref="At"/> at each <see cref="FaultPoint"/>, and the
-/// implementation may throw (a failure of that stage) or block until <paramref name="ct"/> is cancelled (a stage that
+/// implementation may throw (a failure of that stage) or block until the token it is given is cancelled (a stage that
 /// stalls). Null in every real run (<see cref="Engine.MergeOptions.Faults"/>): each call site is one null check.</summary>
 internal interface IExecutionFaults
 {

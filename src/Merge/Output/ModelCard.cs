@@ -1,4 +1,5 @@
 using System.Text;
+using DotnetMerge.Definitions;
 using DotnetMerge.Planning;
 
 namespace DotnetMerge.Output;
@@ -12,7 +13,7 @@ public static class ModelCard
     public static void Write(MergePlan plan, string directory, string title, string? extraSection = null)
     {
         File.WriteAllText(Path.Combine(directory, "README.md"), Render(plan, title, extraSection));
-        File.WriteAllText(Path.Combine(directory, DefinitionFileName), plan.Definition.SourceText ?? "");
+        File.WriteAllText(Path.Combine(directory, DefinitionFileName), RecordedDefinition(plan.Definition));
     }
 
     public static string Render(MergePlan plan, string title, string? extraSection = null)
@@ -41,9 +42,14 @@ public static class ModelCard
         foreach (var m in plan.Models.Where(m => baseModel is null || !m.Reference.Equals(baseModel)))
             sb.Append("- `").Append(m.Name).Append("`\n");
         if (extraSection is not null) sb.Append('\n').Append(extraSection.TrimEnd()).Append('\n');
-        sb.Append("\n### Configuration\n\n```yaml\n").Append((def.SourceText ?? "").TrimEnd()).Append("\n```\n");
+        sb.Append("\n### Configuration\n\n```yaml\n").Append(RecordedDefinition(def).TrimEnd()).Append("\n```\n");
         return sb.ToString();
     }
+
+    /// <summary>The definition that was merged: its own text when it was parsed from one and not changed since (comments
+    /// kept), otherwise the definition written out (typed-plan overrides, definitions built in code).</summary>
+    public static string RecordedDefinition(MergeDefinition definition)
+        => definition.SourceText ?? DefinitionWriter.Write(definition);
 
     private static bool LooksLikeHubId(string path)
         => !path.StartsWith('/') && !path.StartsWith('.') && !path.StartsWith('~') && path.Count(c => c == '/') == 1 && !Directory.Exists(path);

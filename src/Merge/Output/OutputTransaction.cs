@@ -67,7 +67,7 @@ public sealed class OutputTransaction : IDisposable
                 throw new MergeException(MergeErrorKind.Output, $"the input model '{full}' is inside the output '{output}', which would be replaced; choose another output directory");
         }
         if (!force && !IsAbsentOrEmpty(output))
-            throw new MergeException(MergeErrorKind.Output, $"the output directory '{output}' is not empty; pass --force to replace it, or choose another directory");
+            throw new MergeException(MergeErrorKind.Output, $"the output directory '{output}' is not empty; replace it with MergeOptions.Force (--force on the command line), or choose another directory");
     }
 
     private static bool IsAbsentOrEmpty(string directory)

@@ -17,9 +17,9 @@ public static class DefinitionOverrides
 
         var topLevel = definition.Parameters;
         foreach (var (name, value) in overrides.Globals)
-            topLevel = Set(topLevel, name, value);
+            topLevel = Set(topLevel, name, value, "the override of '" + name + "'");
 
-        var models = definition.Models?.Select(m => new InputModel(m.Model, ForModel(m.Parameters, m.Model, overrides)) { Location = m.Location }).ToList();
+        var models = definition.Models?.Select(m => new InputModel(m.Model, ForModel(m.Parameters, m.Model, overrides)) { Location = m.Location, Name = m.Name }).ToList();
         var slices = definition.Slices?.Select(s => new OutputSlice(
                 s.Sources.Select(src => new SliceSource(src.Model, src.LayerStart, src.LayerEnd, ForModel(src.Parameters, src.Model, overrides))
                 {
@@ -34,7 +34,8 @@ public static class DefinitionOverrides
         return new MergeDefinition
         {
             SourcePath = definition.SourcePath,
-            SourceText = definition.SourceText,
+            // The text no longer says what is merged: the output's records write this definition out instead.
+            SourceText = null,
             Location = definition.Location,
             MergeMethod = definition.MergeMethod,
             MergeMethodLocation = definition.MergeMethodLocation,
@@ -63,15 +64,17 @@ public static class DefinitionOverrides
         foreach (var ((m, name), value) in overrides.PerModel)
         {
             if (string.Equals(m, reference, StringComparison.Ordinal))
-                parameters = Set(parameters, name, value);
+                parameters = Set(parameters, name, value, "the override of '" + name + "' for model '" + m + "'");
         }
 
         return parameters;
     }
 
-    private static ParameterMap Set(ParameterMap map, string name, object value)
+    /// <summary>The override's location has no line: its path says which override it is, so that a diagnostic about it
+    /// reads "the override of 'density' for model './models/a': error DMRG0303: ...".</summary>
+    private static ParameterMap Set(ParameterMap map, string name, object value, string where)
     {
-        var setting = new ScalarSetting(value is int i ? (double)i : value);
+        var setting = new ScalarSetting(value is int i ? (double)i : value) { Location = new SourceLocation(where, 0, 0) };
         var pairs = map.Where(p => !string.Equals(p.Key, name, StringComparison.Ordinal)).ToList();
         pairs.Add(new KeyValuePair<string, ParameterSetting>(name, setting));
         return new ParameterMap(pairs, map.Location);

@@ -4,7 +4,7 @@ namespace DotnetMerge.Plans;
 
 /// <summary>Parameter values a typed plan sets on top of its definition (immutable; every change returns a copy).
 /// A value replaces the whole setting it overrides: a scalar given here wins over gradients and filters.</summary>
-public sealed class PlanOverrides
+public sealed class PlanOverrides : IEquatable<PlanOverrides>
 {
     private PlanOverrides(ImmutableSortedDictionary<string, object> globals, ImmutableSortedDictionary<(string Model, string Name), object> perModel)
     {
@@ -32,6 +32,30 @@ public sealed class PlanOverrides
     /// <summary>Sets a per-model parameter of <paramref name="model"/>.</summary>
     public PlanOverrides WithPerModel(PlanModel model, string name, object value)
         => new(Globals, PerModel.SetItem((model.Reference, name), CheckValue(value)));
+
+    /// <summary>Removes the override of a method-wide parameter (the definition's setting applies again).</summary>
+    public PlanOverrides WithoutGlobal(string name) => new(Globals.Remove(name), PerModel);
+
+    /// <summary>Removes the override of a per-model parameter of <paramref name="model"/>.</summary>
+    public PlanOverrides WithoutPerModel(PlanModel model, string name) => new(Globals, PerModel.Remove((model.Reference, name)));
+
+    /// <summary>Value equality: the same parameters overridden with equal values (so plans that merge the same compare equal).</summary>
+    public bool Equals(PlanOverrides? other)
+        => other is not null && Globals.Count == other.Globals.Count && PerModel.Count == other.PerModel.Count
+            && Globals.All(p => other.Globals.TryGetValue(p.Key, out var v) && Equals(v, p.Value))
+            && PerModel.All(p => other.PerModel.TryGetValue(p.Key, out var v) && Equals(v, p.Value));
+
+    public override bool Equals(object? obj) => Equals(obj as PlanOverrides);
+
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        foreach (var (key, value) in Globals)
+            hash.Add((key, value));
+        foreach (var (key, value) in PerModel)
+            hash.Add((key.Model, key.Name, value));
+        return hash.ToHashCode();
+    }
 
     private static object CheckValue(object value) => value switch
     {

@@ -10,7 +10,7 @@ namespace Sample
     /// Weighted average of the input models' tensors.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("DotnetMerge.Generators", "0.1.0.0")]
-    public sealed partial class LinearMergePlan : global::DotnetMerge.Plans.TypedMergePlan<LinearMergePlan>
+    public sealed partial record LinearMergePlan : global::DotnetMerge.Plans.TypedMergePlan<LinearMergePlan>
     {
         /// <summary>The definition's YAML text, as compiled.</summary>
         public const string DefinitionYaml = @"# Two fine-tunes of the same base, averaged.
@@ -39,32 +39,47 @@ dtype: float32
         {
         }
 
-        private LinearMergePlan(string definitionPath, global::DotnetMerge.Plans.PlanOverrides overrides)
-            : base(DefinitionYaml, definitionPath, overrides)
-        {
-        }
-
-        /// <inheritdoc/>
-        protected override LinearMergePlan Create(string definitionPath, global::DotnetMerge.Plans.PlanOverrides overrides)
-            => new LinearMergePlan(definitionPath, overrides);
-
         /// <summary>
         /// <c>normalize</c> (method-wide): Divide by the sum of the weights.
         /// Definition: true.
         /// </summary>
-        public bool Normalize => GetGlobal<bool>("normalize", true);
+        public bool Normalize
+        {
+            get => GetGlobal<bool>("normalize", true);
+            init => Overrides = Global(Overrides, "normalize", value, true);
+        }
 
         /// <summary>A copy of this plan with <c>normalize</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
         public LinearMergePlan WithNormalize(bool value) => SetGlobal("normalize", value);
 
-        /// <summary>The parameters of <c>./models/chat-assistant</c>, as defined and overridden.</summary>
-        public ModelParameters ChatAssistant => new ModelParameters(Models.ChatAssistant, GetPerModel<double>(Models.ChatAssistant, "weight", 0.7));
+        /// <summary>The parameters of <c>./models/chat-assistant</c>, as defined and overridden (<c>plan with { ChatAssistant = plan.ChatAssistant with { ... } }</c> overrides them).</summary>
+        public ChatAssistantParameters ChatAssistant
+        {
+            get => new ChatAssistantParameters(Models.ChatAssistant, GetPerModel<double>(Models.ChatAssistant, "weight", 0.7));
+            init
+            {
+                var v = value ?? throw new global::System.ArgumentNullException(nameof(value));
+                var overrides = Overrides;
+                overrides = PerModel(overrides, Models.ChatAssistant, "weight", v.Weight, 0.7);
+                Overrides = overrides;
+            }
+        }
 
         /// <summary>A copy of this plan with <c>weight</c> of <c>./models/chat-assistant</c> set to <paramref name="value"/> (definition: 0.7).</summary>
         public LinearMergePlan WithChatAssistantWeight(double value) => SetPerModel(Models.ChatAssistant, "weight", value);
 
-        /// <summary>The parameters of <c>./models/code</c>, as defined and overridden.</summary>
-        public ModelParameters Code => new ModelParameters(Models.Code, GetPerModel<double>(Models.Code, "weight", 0.3));
+        /// <summary>The parameters of <c>./models/code</c>, as defined and overridden (<c>plan with { Code = plan.Code with { ... } }</c> overrides them).</summary>
+        public CodeParameters Code
+        {
+            get => new CodeParameters(Models.Code, GetPerModel<double>(Models.Code, "weight", 0.3));
+            init
+            {
+                var v = value ?? throw new global::System.ArgumentNullException(nameof(value));
+                var overrides = Overrides;
+                overrides = PerModel(overrides, Models.Code, "weight", v.Weight, 0.3);
+                Overrides = overrides;
+            }
+        }
 
         /// <summary>A copy of this plan with <c>weight</c> of <c>./models/code</c> set to <paramref name="value"/> (definition: 0.3).</summary>
         public LinearMergePlan WithCodeWeight(double value) => SetPerModel(Models.Code, "weight", value);
@@ -82,10 +97,10 @@ dtype: float32
             public static global::System.Collections.Generic.IReadOnlyList<global::DotnetMerge.Plans.PlanModel> All { get; } = new global::DotnetMerge.Plans.PlanModel[] { ChatAssistant, Code };
         }
 
-        /// <summary>The per-model parameters of one input model.</summary>
-        public sealed class ModelParameters
+        /// <summary>The per-model parameters of <c>./models/chat-assistant</c>.</summary>
+        public sealed record ChatAssistantParameters
         {
-            internal ModelParameters(global::DotnetMerge.Plans.PlanModel model, double weight)
+            internal ChatAssistantParameters(global::DotnetMerge.Plans.PlanModel model, double weight)
             {
                 Model = model;
                 Weight = weight;
@@ -94,8 +109,24 @@ dtype: float32
             /// <summary>The model.</summary>
             public global::DotnetMerge.Plans.PlanModel Model { get; }
 
-            /// <summary><c>weight</c>: Weight of this model in the merge.</summary>
-            public double Weight { get; }
+            /// <summary><c>weight</c>: Weight of this model in the merge. Definition: 0.7.</summary>
+            public double Weight { get; init; }
+        }
+
+        /// <summary>The per-model parameters of <c>./models/code</c>.</summary>
+        public sealed record CodeParameters
+        {
+            internal CodeParameters(global::DotnetMerge.Plans.PlanModel model, double weight)
+            {
+                Model = model;
+                Weight = weight;
+            }
+
+            /// <summary>The model.</summary>
+            public global::DotnetMerge.Plans.PlanModel Model { get; }
+
+            /// <summary><c>weight</c>: Weight of this model in the merge. Definition: 0.3.</summary>
+            public double Weight { get; init; }
         }
     }
 }

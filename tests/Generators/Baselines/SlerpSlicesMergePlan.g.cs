@@ -10,7 +10,7 @@ namespace Sample
     /// Spherical interpolation between the base model (t = 0) and one other model (t = 1).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("DotnetMerge.Generators", "0.1.0.0")]
-    public sealed partial class SlerpSlicesMergePlan : global::DotnetMerge.Plans.TypedMergePlan<SlerpSlicesMergePlan>
+    public sealed partial record SlerpSlicesMergePlan : global::DotnetMerge.Plans.TypedMergePlan<SlerpSlicesMergePlan>
     {
         /// <summary>The definition's YAML text, as compiled.</summary>
         public const string DefinitionYaml = @"merge_method: slerp
@@ -43,26 +43,30 @@ dtype: bfloat16
         {
         }
 
-        private SlerpSlicesMergePlan(string definitionPath, global::DotnetMerge.Plans.PlanOverrides overrides)
-            : base(DefinitionYaml, definitionPath, overrides)
-        {
-        }
-
-        /// <inheritdoc/>
-        protected override SlerpSlicesMergePlan Create(string definitionPath, global::DotnetMerge.Plans.PlanOverrides overrides)
-            => new SlerpSlicesMergePlan(definitionPath, overrides);
-
         /// <summary>
         /// <c>t</c> (method-wide): Interpolation position: 0 gives the base model, 1 the other model.
-        /// Definition: filtered: self_attn -&gt; a gradient [0, 0.5, 0.3, 0.7, 1], mlp -&gt; a gradient [1, 0.5, 0.7, 0.3, 0], * -&gt; 0.5. Null unless overridden with <see cref="WithT"/>.
+        /// Definition: filtered: self_attn -&gt; a gradient [0, 0.5, 0.3, 0.7, 1], mlp -&gt; a gradient [1, 0.5, 0.7, 0.3, 0], * -&gt; 0.5. Null unless overridden (null again: as defined).
         /// </summary>
-        public double? T => GetGlobal<double?>("t", null);
+        public double? T
+        {
+            get => GetGlobal<double?>("t", null);
+            init => Overrides = Global(Overrides, "t", value, null);
+        }
 
         /// <summary>A copy of this plan with <c>t</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
         public SlerpSlicesMergePlan WithT(double value) => SetGlobal("t", value);
 
-        /// <summary>The parameters of <c>./models/instruct</c>, as defined and overridden.</summary>
-        public ModelParameters Instruct => new ModelParameters(Models.Instruct);
+        /// <summary>The parameters of <c>./models/instruct</c>, as defined and overridden (<c>plan with { Instruct = plan.Instruct with { ... } }</c> overrides them).</summary>
+        public InstructParameters Instruct
+        {
+            get => new InstructParameters(Models.Instruct);
+            init
+            {
+                var v = value ?? throw new global::System.ArgumentNullException(nameof(value));
+                var overrides = Overrides;
+                Overrides = overrides;
+            }
+        }
 
         /// <summary>The models the definition mentions, in order of appearance.</summary>
         public static class Models
@@ -77,10 +81,10 @@ dtype: bfloat16
             public static global::System.Collections.Generic.IReadOnlyList<global::DotnetMerge.Plans.PlanModel> All { get; } = new global::DotnetMerge.Plans.PlanModel[] { Base, Instruct };
         }
 
-        /// <summary>The per-model parameters of one input model.</summary>
-        public sealed class ModelParameters
+        /// <summary>The per-model parameters of <c>./models/instruct</c>.</summary>
+        public sealed record InstructParameters
         {
-            internal ModelParameters(global::DotnetMerge.Plans.PlanModel model)
+            internal InstructParameters(global::DotnetMerge.Plans.PlanModel model)
             {
                 Model = model;
             }

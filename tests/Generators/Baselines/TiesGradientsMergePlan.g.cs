@@ -10,7 +10,7 @@ namespace Sample
     /// Task arithmetic that keeps each task vector's largest elements and only the deltas agreeing with the elected sign.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("DotnetMerge.Generators", "0.1.0.0")]
-    public sealed partial class TiesGradientsMergePlan : global::DotnetMerge.Plans.TypedMergePlan<TiesGradientsMergePlan>
+    public sealed partial record TiesGradientsMergePlan : global::DotnetMerge.Plans.TypedMergePlan<TiesGradientsMergePlan>
     {
         /// <summary>The definition's YAML text, as compiled.</summary>
         public const string DefinitionYaml = @"merge_method: ties
@@ -47,29 +47,53 @@ seed: 42
         {
         }
 
-        private TiesGradientsMergePlan(string definitionPath, global::DotnetMerge.Plans.PlanOverrides overrides)
-            : base(DefinitionYaml, definitionPath, overrides)
+        /// <summary>The values of <c>trim_scope</c>.</summary>
+        public enum TrimScopeOption
         {
+            /// <summary><c>trim_scope: tensor</c></summary>
+            Tensor,
+            /// <summary><c>trim_scope: model</c></summary>
+            Model,
         }
-
-        /// <inheritdoc/>
-        protected override TiesGradientsMergePlan Create(string definitionPath, global::DotnetMerge.Plans.PlanOverrides overrides)
-            => new TiesGradientsMergePlan(definitionPath, overrides);
 
         /// <summary>
         /// <c>trim_scope</c> (method-wide): Where the top-k magnitude threshold is computed: 'tensor' (mergekit: per tensor) or 'model' (the TIES paper: one threshold per model over all of its task-vector elements, found in a first pass). A dotnet-merge extension.
         /// Definition: not set; the method's default 'tensor'.
         /// </summary>
-        public string TrimScope => GetGlobal<string>("trim_scope", "tensor");
+        public TrimScopeOption TrimScope
+        {
+            get => ToTrimScopeOption(GetGlobal<string?>("trim_scope", "tensor")).GetValueOrDefault();
+            init => Overrides = Global(Overrides, "trim_scope", FromTrimScopeOption(value), "tensor");
+        }
 
         /// <summary>A copy of this plan with <c>trim_scope</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
-        public TiesGradientsMergePlan WithTrimScope(string value) => SetGlobal("trim_scope", value);
+        public TiesGradientsMergePlan WithTrimScope(TrimScopeOption value) => SetGlobal("trim_scope", FromTrimScopeOption(value)!);
+
+        private static TrimScopeOption? ToTrimScopeOption(string? value) => value switch
+        {
+            null => null,
+            "tensor" => TrimScopeOption.Tensor,
+            "model" => TrimScopeOption.Model,
+            _ => throw new global::System.InvalidOperationException("trim_scope is '" + value + "', which is not one of its values"),
+        };
+
+        private static string? FromTrimScopeOption(TrimScopeOption? value) => value switch
+        {
+            null => null,
+            TrimScopeOption.Tensor => "tensor",
+            TrimScopeOption.Model => "model",
+            _ => throw new global::System.ArgumentOutOfRangeException(nameof(value), value, "not a value of trim_scope"),
+        };
 
         /// <summary>
         /// <c>normalize</c> (method-wide): Divide the summed task vectors by the sum of the weights.
         /// Definition: true.
         /// </summary>
-        public bool Normalize => GetGlobal<bool>("normalize", true);
+        public bool Normalize
+        {
+            get => GetGlobal<bool>("normalize", true);
+            init => Overrides = Global(Overrides, "normalize", value, true);
+        }
 
         /// <summary>A copy of this plan with <c>normalize</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
         public TiesGradientsMergePlan WithNormalize(bool value) => SetGlobal("normalize", value);
@@ -78,7 +102,11 @@ seed: 42
         /// <c>rescale</c> (method-wide): Restore the L1 mass of each sparsified task vector; true means 'l1'. 'inverse' (the DARE paper's 1/p scaling) is a dotnet-merge extension.
         /// Definition: not set; the method's default false.
         /// </summary>
-        public bool Rescale => GetGlobal<bool>("rescale", false);
+        public bool Rescale
+        {
+            get => GetGlobal<bool>("rescale", false);
+            init => Overrides = Global(Overrides, "rescale", value, false);
+        }
 
         /// <summary>A copy of this plan with <c>rescale</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
         public TiesGradientsMergePlan WithRescale(bool value) => SetGlobal("rescale", value);
@@ -87,22 +115,48 @@ seed: 42
         /// <c>lambda</c> (method-wide): Factor applied to the merged task vector before it is added to the base.
         /// Definition: 1.1.
         /// </summary>
-        public double Lambda => GetGlobal<double>("lambda", 1.1);
+        public double Lambda
+        {
+            get => GetGlobal<double>("lambda", 1.1);
+            init => Overrides = Global(Overrides, "lambda", value, 1.1);
+        }
 
         /// <summary>A copy of this plan with <c>lambda</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
         public TiesGradientsMergePlan WithLambda(double value) => SetGlobal("lambda", value);
 
-        /// <summary>The parameters of <c>./models/math</c>, as defined and overridden.</summary>
-        public ModelParameters Math => new ModelParameters(Models.Math, GetPerModel<double?>(Models.Math, "weight", null), GetPerModel<double>(Models.Math, "density", 0.5));
+        /// <summary>The parameters of <c>./models/math</c>, as defined and overridden (<c>plan with { MathModel = plan.MathModel with { ... } }</c> overrides them).</summary>
+        public MathModelParameters MathModel
+        {
+            get => new MathModelParameters(Models.MathModel, GetPerModel<double?>(Models.MathModel, "weight", null), GetPerModel<double>(Models.MathModel, "density", 0.5));
+            init
+            {
+                var v = value ?? throw new global::System.ArgumentNullException(nameof(value));
+                var overrides = Overrides;
+                overrides = PerModel(overrides, Models.MathModel, "weight", v.Weight, null);
+                overrides = PerModel(overrides, Models.MathModel, "density", v.Density, 0.5);
+                Overrides = overrides;
+            }
+        }
 
         /// <summary>A copy of this plan with <c>weight</c> of <c>./models/math</c> set to <paramref name="value"/> (definition: a gradient [0.2, 0.5, 0.8]).</summary>
-        public TiesGradientsMergePlan WithMathWeight(double value) => SetPerModel(Models.Math, "weight", value);
+        public TiesGradientsMergePlan WithMathModelWeight(double value) => SetPerModel(Models.MathModel, "weight", value);
 
         /// <summary>A copy of this plan with <c>density</c> of <c>./models/math</c> set to <paramref name="value"/> (definition: 0.5).</summary>
-        public TiesGradientsMergePlan WithMathDensity(double value) => SetPerModel(Models.Math, "density", value);
+        public TiesGradientsMergePlan WithMathModelDensity(double value) => SetPerModel(Models.MathModel, "density", value);
 
-        /// <summary>The parameters of <c>./models/code</c>, as defined and overridden.</summary>
-        public ModelParameters Code => new ModelParameters(Models.Code, GetPerModel<double?>(Models.Code, "weight", null), GetPerModel<double>(Models.Code, "density", 0.7));
+        /// <summary>The parameters of <c>./models/code</c>, as defined and overridden (<c>plan with { Code = plan.Code with { ... } }</c> overrides them).</summary>
+        public CodeParameters Code
+        {
+            get => new CodeParameters(Models.Code, GetPerModel<double?>(Models.Code, "weight", null), GetPerModel<double>(Models.Code, "density", 0.7));
+            init
+            {
+                var v = value ?? throw new global::System.ArgumentNullException(nameof(value));
+                var overrides = Overrides;
+                overrides = PerModel(overrides, Models.Code, "weight", v.Weight, null);
+                overrides = PerModel(overrides, Models.Code, "density", v.Density, 0.7);
+                Overrides = overrides;
+            }
+        }
 
         /// <summary>A copy of this plan with <c>weight</c> of <c>./models/code</c> set to <paramref name="value"/> (definition: filtered: self_attn -&gt; 0.6, * -&gt; 0.4).</summary>
         public TiesGradientsMergePlan WithCodeWeight(double value) => SetPerModel(Models.Code, "weight", value);
@@ -117,19 +171,19 @@ seed: 42
             public static global::DotnetMerge.Plans.PlanModel Base { get; } = new global::DotnetMerge.Plans.PlanModel("./models/base", "Base", true);
 
             /// <summary><c>./models/math</c>.</summary>
-            public static global::DotnetMerge.Plans.PlanModel Math { get; } = new global::DotnetMerge.Plans.PlanModel("./models/math", "Math", false);
+            public static global::DotnetMerge.Plans.PlanModel MathModel { get; } = new global::DotnetMerge.Plans.PlanModel("./models/math", "MathModel", false);
 
             /// <summary><c>./models/code</c>.</summary>
             public static global::DotnetMerge.Plans.PlanModel Code { get; } = new global::DotnetMerge.Plans.PlanModel("./models/code", "Code", false);
 
             /// <summary>Every model, in order of appearance.</summary>
-            public static global::System.Collections.Generic.IReadOnlyList<global::DotnetMerge.Plans.PlanModel> All { get; } = new global::DotnetMerge.Plans.PlanModel[] { Base, Math, Code };
+            public static global::System.Collections.Generic.IReadOnlyList<global::DotnetMerge.Plans.PlanModel> All { get; } = new global::DotnetMerge.Plans.PlanModel[] { Base, MathModel, Code };
         }
 
-        /// <summary>The per-model parameters of one input model.</summary>
-        public sealed class ModelParameters
+        /// <summary>The per-model parameters of <c>./models/math</c>.</summary>
+        public sealed record MathModelParameters
         {
-            internal ModelParameters(global::DotnetMerge.Plans.PlanModel model, double? weight, double density)
+            internal MathModelParameters(global::DotnetMerge.Plans.PlanModel model, double? weight, double density)
             {
                 Model = model;
                 Weight = weight;
@@ -139,11 +193,31 @@ seed: 42
             /// <summary>The model.</summary>
             public global::DotnetMerge.Plans.PlanModel Model { get; }
 
-            /// <summary><c>weight</c>: Scale of this model's task vector (difference from the base). Null where the definition does not give one value (gradients, filters, per-slice values).</summary>
-            public double? Weight { get; }
+            /// <summary><c>weight</c>: Scale of this model's task vector (difference from the base). Definition: a gradient [0.2, 0.5, 0.8]. Null unless overridden (null again: as defined).</summary>
+            public double? Weight { get; init; }
 
-            /// <summary><c>density</c>: Fraction of the task vector's elements to keep.</summary>
-            public double Density { get; }
+            /// <summary><c>density</c>: Fraction of the task vector's elements to keep. Definition: 0.5.</summary>
+            public double Density { get; init; }
+        }
+
+        /// <summary>The per-model parameters of <c>./models/code</c>.</summary>
+        public sealed record CodeParameters
+        {
+            internal CodeParameters(global::DotnetMerge.Plans.PlanModel model, double? weight, double density)
+            {
+                Model = model;
+                Weight = weight;
+                Density = density;
+            }
+
+            /// <summary>The model.</summary>
+            public global::DotnetMerge.Plans.PlanModel Model { get; }
+
+            /// <summary><c>weight</c>: Scale of this model's task vector (difference from the base). Definition: filtered: self_attn -&gt; 0.6, * -&gt; 0.4. Null unless overridden (null again: as defined).</summary>
+            public double? Weight { get; init; }
+
+            /// <summary><c>density</c>: Fraction of the task vector's elements to keep. Definition: 0.7.</summary>
+            public double Density { get; init; }
         }
     }
 }

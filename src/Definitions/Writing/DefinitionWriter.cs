@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Text;
+
+namespace DotnetMerge.Definitions;
+
+/// <summary>Writes a <see cref="MergeDefinition"/> as mergekit YAML: the keys the definition sets, in mergekit's order,
+/// block style, plain scalars where YAML reads them back unchanged and double-quoted strings elsewhere. What it writes
+/// parses back (with <see cref="DefinitionParser"/>, and with PyYAML: every float has a '.' and a signed exponent) to the
+/// same definition. Used for a definition that no longer has the text it was parsed from (overrides applied, built in code).</summary>
+public static class DefinitionWriter
+{
+    public static string Write(MergeDefinition definition)
+    {
+        if (definition is null) throw new ArgumentNullException(nameof(definition));
+        var w = new StringBuilder();
+        w.Append("merge_method: ").Append(Scalar(definition.MergeMethod)).Append('\n');
+        if (definition.BaseModel is { } baseModel)
+            w.Append("base_model: ").Append(Reference(baseModel)).Append('\n');
+        if (definition.Models is { Count: > 0 } models)
+        {
+            w.Append("models:\n");
+            foreach (var m in models)
+            {
+                w.Append("  - model: ").Append(Reference(m.Model)).Append('\n');
+                if (m.Name is not null)
+                    w.Append("    name: ").Append(Scalar(m.Name)).Append('\n');
+                WriteParameters(w, m.Parameters, "    ");
+            }
+        }
+
+        if (definition.Slices is { Count: > 0 } slices)
+        {
+            w.Append("slices:\n");
+            foreach (var slice in slices)
+            {
+                w.Append("  - sources:\n");
+                foreach (var source in slice.Sources)
+                {
+                    w.Append("      - model: ").Append(Reference(source.Model)).Append('\n');
+                    w.Append("        layer_range: [").Append(source.LayerStart.ToString(CultureInfo.InvariantCulture)).Append(", ")
+                        .Append(source.LayerEnd.ToString(CultureInfo.InvariantCulture)).Append("]\n");
+                    WriteParameters(w, source.Parameters, "        ");
+                }
+
+                if (slice.BaseModel is { } sliceBase)
+                    w.Append("    base_model: ").Append(Reference(sliceBase)).Append('\n');
+                WriteParameters(w, slice.Parameters, "    ");
+            }
+        }
+
+        WriteParameters(w, definition.Parameters, string.Empty);
+        WriteOptional(w, "dtype", definition.Dtype);
+        WriteOptional(w, "out_dtype", definition.OutDtype);
+        WriteOptional(w, "tokenizer_source", definition.TokenizerSource);
+        WriteOptional(w, "chat_template", definition.ChatTemplate);
+        if (definition.Seed is { } seed)
+            w.Append("seed: ").Append(seed.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        return w.ToString();
+    }
+
+    private static void WriteOptional(StringBuilder w, string key, string? value)
+    {
+        if (value is not null)
+            w.Append(key).Append(": ").Append(Scalar(value)).Append('\n');
+    }
+
+    private static void WriteParameters(StringBuilder w, ParameterMap parameters, string indent)
+    {
+        if (parameters.Count == 0)
+            return;
+        w.Append(indent).Append("parameters:\n");
+        foreach (var pair in parameters)
+            w.Append(indent).Append("  ").Append(pair.Key).Append(": ").Append(Setting(pair.Value)).Append('\n');
+    }
+
+    private static string Setting(ParameterSetting setting) => setting switch
+    {
+        ScalarSetting s => Value(s.Value),
+        GradientSetting g => "[" + string.Join(", ", g.Values.Select(v => Number(v))) + "]",
+        StepSetting s => "[" + string.Join(", ", s.Values.Select(Value)) + "]",
+        ConditionalSetting c => "[" + string.Join(", ", c.Entries.Select(e =>
+            "{" + (e.Filter is null ? string.Empty : "filter: " + Scalar(e.Filter) + ", ") + "value: " + Setting(e.Value) + "}")) + "]",
+        _ => throw new ArgumentException("unknown parameter setting " + setting.GetType().Name, nameof(setting)),
+    };
+
+    private static string Value(object? value) => value switch
+    {
+        null => "null",
+        bool b => b ? "true" : "false",
+        double d => Number(d),
+        string s => Scalar(s),
+        _ => throw new ArgumentException("unknown parameter value " + value.GetType().Name, nameof(value)),
+    };
+
+    private static string Reference(ModelReference reference)
+    {
+        if (reference.OverrideArchitecture is null)
+            return Scalar(reference.ToString());
+        var path = "{path: " + Scalar(reference.Path) + (reference.Revision is null ? string.Empty : ", revision: " + Scalar(reference.Revision)) + "}";
+        return "{model: " + path + ", override_architecture: " + Scalar(reference.OverrideArchitecture) + "}";
+    }
+
+    /// <summary>Round-trippable and a float to every YAML loader: "0.5", "1.0", "1.0e-05", ".inf".</summary>
+    internal static string Number(double d)
+    {
+        if (double.IsNaN(d)) return ".nan";
+        if (double.IsPositiveInfinity(d)) return ".inf";
+        if (double.IsNegativeInfinity(d)) return "-.inf";
+        var text = d.ToString("R", CultureInfo.InvariantCulture);
+        var e = text.IndexOf('E');
+        var mantissa = e < 0 ? text : text.Substring(0, e);
+        if (mantissa.IndexOf('.') < 0)
+            mantissa += ".0";
+        if (e < 0)
+            return mantissa;
+        var exponent = text.Substring(e + 1);
+        return mantissa + "e" + (exponent.StartsWith("-", StringComparison.Ordinal) || exponent.StartsWith("+", StringComparison.Ordinal) ? exponent : "+" + exponent);
+    }
+
+    /// <summary>A string as a plain scalar when YAML reads it back as the same string, otherwise double-quoted.</summary>
+    internal static string Scalar(string value)
+    {
+        if (IsPlainSafe(value))
+            return value;
+        var b = new StringBuilder(value.Length + 2).Append('"');
+        foreach (var c in value)
+        {
+            switch (c)
+            {
+                case '"': b.Append("\\\""); break;
+                case '\\': b.Append("\\\\"); break;
+                case '\n': b.Append("\\n"); break;
+                case '\r': b.Append("\\r"); break;
+                case '\t': b.Append("\\t"); break;
+                default:
+                    if (c < ' ' || c == '\u0085' || c == '\u2028' || c == '\u2029')
+                        b.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    else
+                        b.Append(c);
+                    break;
+            }
+        }
+
+        return b.Append('"').ToString();
+    }
+
+    private static bool IsPlainSafe(string value)
+    {
+        if (value.Length == 0 || !(char.IsLetter(value[0]) || value[0] == '_' || value[0] == '.' || value[0] == '/'))
+            return false;
+        if (value == "." || value.StartsWith(".inf", StringComparison.OrdinalIgnoreCase) || value.StartsWith(".nan", StringComparison.OrdinalIgnoreCase))
+            return false;
+        foreach (var c in value)
+        {
+            if (!(c < 128 && (char.IsLetterOrDigit(c) || c is '_' or '-' or '.' or '/' or '@' or '+')))
+                return false;
+        }
+
+        // Words YAML 1.1 loaders resolve to booleans or null.
+        switch (value.ToLowerInvariant())
+        {
+            case "true": case "false": case "yes": case "no": case "on": case "off": case "y": case "n": case "null":
+                return false;
+            default:
+                return true;
+        }
+    }
+}
