@@ -43,4 +43,8 @@ public sealed record MergeOptions
 
     /// <summary>Directory against which relative model paths are resolved when they do not exist next to the definition file.</summary>
     public string? WorkingDirectory { get; init; }
+
+    /// <summary>How Hugging Face ids are resolved (cache, endpoint, token, offline). Null: from the environment, as
+    /// huggingface_hub reads it.</summary>
+    public Hub.HubSettings? Hub { get; init; }
 }

@@ -126,7 +126,7 @@ public sealed class MergePlanner
             if (_models.ContainsKey(reference)) continue;
             try
             {
-                var directory = ModelSource.ResolveDirectory(reference, definitionDirectory, _options.WorkingDirectory);
+                var directory = ModelSource.ResolveDirectory(reference, definitionDirectory, _options.WorkingDirectory, _options.Hub);
                 _models[reference] = ModelSource.Open(reference, directory);
             }
             catch (MergeException e)
