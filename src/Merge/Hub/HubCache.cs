@@ -62,13 +62,6 @@ public sealed class HubCache
     /// <summary>The marker huggingface_hub leaves when the hub said a file does not exist at a commit.</summary>
     public bool KnownMissing(string commit, string file) => File.Exists(Path.Combine(Folder, ".no_exist", commit, CheckedRelative(file)));
 
-    public void MarkMissing(string commit, string file)
-    {
-        var path = Path.Combine(Folder, ".no_exist", commit, CheckedRelative(file));
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllBytes(path, []);
-    }
-
     /// <summary>Makes <c>snapshots/&lt;commit&gt;/&lt;file&gt;</c> point at the blob: a relative symlink
     /// (<c>../../blobs/&lt;etag&gt;</c>, one more <c>../</c> per sub-folder), or a copy where symlinks cannot be made.</summary>
     public void Link(string commit, string file, string etag)

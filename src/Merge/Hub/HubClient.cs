@@ -198,6 +198,33 @@ public sealed class HubClient : IDisposable
         }, ct).AsTask();
     }
 
+    /// <summary>Bytes <paramref name="from"/> to <paramref name="from"/>+<paramref name="count"/>-1 of a file (one Range
+    /// request; a server that ignores Range is read only that far).</summary>
+    public async Task<byte[]> ReadRangeAsync(HubModelId model, HubFileMetadata metadata, long from, int count, CancellationToken ct)
+    {
+        var url = metadata.Location;
+        using var response = await SendAsync(HttpMethod.Get, url, followRedirects: true, rangeFrom: from, ct, rangeTo: from + count - 1).ConfigureAwait(false);
+        await ThrowIfFailedAsync(response, model, metadata.Commit, metadata.File, url, ct).ConfigureAwait(false);
+        var buffer = new byte[count];
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.PartialContent && from > 0)
+                for (long skip = from; skip > 0;)
+                {
+                    int n = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(skip, count)), ct).ConfigureAwait(false);
+                    if (n == 0) break;
+                    skip -= n;
+                }
+            await body.ReadExactlyAsync(buffer, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            throw new HubException(HubFailure.Network, $"cannot read bytes {from}-{from + count - 1} of {url} ({e.Message}); run again", e);
+        }
+        return buffer;
+    }
+
     /// <summary>Size, then sha256 (LFS etag) or git blob sha1 (regular etag). A mismatch deletes the file.</summary>
     private static void Verify(HubModelId model, HubFileMetadata metadata, string path)
     {
@@ -227,7 +254,7 @@ public sealed class HubClient : IDisposable
 
     /// <summary>Sends one request through the retry pipeline. Redirects: with <paramref name="followRedirects"/> all are
     /// followed (the token is dropped when the host changes: CDN URLs are signed); without it only relative ones.</summary>
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri url, bool followRedirects, long? rangeFrom, CancellationToken ct)
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri url, bool followRedirects, long? rangeFrom, CancellationToken ct, long? rangeTo = null)
     {
         try
         {
@@ -240,7 +267,7 @@ public sealed class HubClient : IDisposable
                     // The token goes to the hub's own host only: a CDN URL on another host is signed and must not see it.
                     if (_settings.Token is { } bearer && IsEndpointHost(current))
                         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-                    if (rangeFrom is { } from) request.Headers.Range = new RangeHeaderValue(from, null);
+                    if (rangeFrom is { } from) request.Headers.Range = new RangeHeaderValue(from, rangeTo);
                     HttpResponseMessage response;
                     using (var headers = CancellationTokenSource.CreateLinkedTokenSource(token))
                     {

@@ -60,6 +60,8 @@ public sealed class HubResolver
         var missingWeights = weights.Where(w => !info.Files.Contains(w)).ToList();
         if (missingWeights.Count > 0)
             throw new HubException(HubFailure.BadReference, $"{model}: the index names {string.Join(", ", missingWeights)}, which the repository does not hold at commit {commit[..12]}");
+        if (_settings.HeadersOnly)
+            return await HeaderStandInAsync(client, cache, commit, info.Files, weights, ct).ConfigureAwait(false);
         await FetchAll(weights).ConfigureAwait(false);
 
         double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
@@ -93,6 +95,52 @@ public sealed class HubResolver
         }
         Disk(cache.SnapshotFile(commit, file), () => cache.Link(commit, file, metadata.Etag));
         return downloaded;
+    }
+
+    /// <summary>A directory to check the model on without its weights: links to the snapshot's small files, the weight
+    /// files already cached, and for the others a sparse file of the announced size that holds only the safetensors
+    /// header (bytes 0-7, then the header's own length). Kept under <c>&lt;cache&gt;/.dotnet-merge/headers</c>, outside
+    /// huggingface_hub's folders.</summary>
+    private async Task<string> HeaderStandInAsync(HubClient client, HubCache cache, string commit, IReadOnlyList<string> repoFiles,
+        IReadOnlyList<string> weights, CancellationToken ct)
+    {
+        var dir = Path.Combine(cache.CacheDirectory, ".dotnet-merge", "headers", cache.Model.CacheFolderName, commit);
+        Disk(dir, () => Directory.CreateDirectory(dir));
+        foreach (var file in HubFileSelection.SmallFiles(repoFiles).Concat(weights.Where(w => cache.HasFile(commit, w))))
+            Disk(dir, () => LinkOrCopy(cache.SnapshotFile(commit, file), Path.Combine(dir, file)));
+        long fetched = 0;
+        await Parallel.ForEachAsync(weights.Where(w => !cache.HasFile(commit, w)),
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _settings.ParallelDownloads), CancellationToken = ct }, async (file, token) =>
+            {
+                var standIn = Path.Combine(dir, HubCache.CheckedRelative(file));
+                var metadata = await client.HeadAsync(cache.Model, commit, file, token).ConfigureAwait(false);
+                if (File.Exists(standIn) && new FileInfo(standIn).Length == metadata.Size) return;
+                var prefix = await client.ReadRangeAsync(cache.Model, metadata, 0, (int)Math.Min(8, metadata.Size), token).ConfigureAwait(false);
+                long n = SafetensorsHeader.ReadHeaderLength(prefix, metadata.Size, cache.Model + "/" + file);
+                var header = await client.ReadRangeAsync(cache.Model, metadata, 8, (int)n, token).ConfigureAwait(false);
+                Interlocked.Add(ref fetched, 8 + n);
+                Disk(standIn, () =>
+                {
+                    var temp = standIn + ".tmp";
+                    using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write))
+                    {
+                        output.Write(prefix);
+                        output.Write(header);
+                        output.SetLength(metadata.Size); // sparse: the weights' bytes take no disk
+                    }
+                    File.Move(temp, standIn, overwrite: true);
+                });
+            }).ConfigureAwait(false);
+        _settings.Log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+            $"model '{cache.Model}': checking on the safetensors headers ({fetched / 1e3:0.0} kB read), commit {commit[..12]}; weights not downloaded yet"));
+        return dir;
+    }
+
+    private static void LinkOrCopy(string target, string link)
+    {
+        if (File.Exists(link) || new FileInfo(link).LinkTarget is not null) File.Delete(link);
+        try { File.CreateSymbolicLink(link, target); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException) { File.Copy(target, link); }
     }
 
     private static bool BlobComplete(string blob, long size) => File.Exists(blob) && new FileInfo(blob).Length == size;

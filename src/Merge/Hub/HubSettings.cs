@@ -15,6 +15,11 @@ public sealed record HubSettings
     /// <summary>Never use the network (<c>HF_HUB_OFFLINE</c> / <c>--offline</c>): only what the cache holds.</summary>
     public bool Offline { get; init; }
 
+    /// <summary>Fetch only what checking needs: the small files for real, and for each weight file that is not cached a
+    /// stand-in of its full size holding just its safetensors header (two Range requests), so every check runs on
+    /// kilobytes before any weight is downloaded (<see cref="HubResolver"/>).</summary>
+    public bool HeadersOnly { get; init; }
+
     /// <summary>Bearer token for gated and private repos (<c>HF_TOKEN</c>, else the token file).</summary>
     public string? Token { get; init; }
 

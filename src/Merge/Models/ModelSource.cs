@@ -82,12 +82,14 @@ public sealed class ModelSource : IDisposable
         var candidates = new List<string>();
         if (definitionDirectory is not null) candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(definitionDirectory, path)));
         candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(workingDirectory ?? Environment.CurrentDirectory, path)));
-        var hubId = HubModelId.TryCreate(reference.Path, reference.Revision);
+        // org/name is a hub id unless 'org' is a local folder (then a missing 'name' is a local typo, not a download).
+        var hubId = candidates.Any(c => System.IO.Directory.Exists(System.IO.Path.GetDirectoryName(c))) ? null : HubModelId.TryCreate(reference.Path, reference.Revision);
+        var localHubId = HubModelId.TryCreate(reference.Path, reference.Revision);
         foreach (var c in candidates)
         {
             if (!System.IO.Directory.Exists(c)) continue;
-            if (hubId is not null)
-                hub?.Log?.Invoke($"model '{reference.Path}': the local directory {c} (a local path wins over the Hugging Face id of the same name)");
+            if (localHubId is not null && hub is not null && System.IO.Directory.Exists(new HubCache(hub.CacheDirectory, localHubId).Folder))
+                hub.Log?.Invoke($"model '{reference.Path}': the local directory {c}, not the Hugging Face model of the same name in the cache (a local path wins)");
             return c;
         }
         if (hubId is null) return candidates[0];

@@ -56,13 +56,12 @@ public sealed class CommonOptions
     {
         if (mergeOptions)
         {
-            foreach (var o in new Option[] { OutShardSize, Dtype, OutDtype, AllowCrimes, NoCopyTokenizer, NoModelCard, Force, Threads, Seed, MaxMemory, Device, AllowUnknownKeys })
+            foreach (var o in new Option[] { OutShardSize, Dtype, OutDtype, AllowCrimes, NoCopyTokenizer, NoModelCard, Force, Threads, Seed, MaxMemory, Device, AllowUnknownKeys, Offline })
                 command.Options.Add(o);
             foreach (var o in Mergekit.Each) command.Options.Add(o);
         }
         command.Options.Add(Verbosity);
         command.Options.Add(NoProgress);
-        command.Options.Add(Offline);
     }
 
     /// <summary>The verbosity: <c>-v</c>, or mergekit's <c>--quiet</c> / <c>--verbose</c> when <c>-v</c> is not given.</summary>
@@ -90,7 +89,7 @@ public sealed class CommonOptions
         var env = DotnetMerge.Hub.HubSettings.FromEnvironment();
         var hub = env with
         {
-            Offline = env.Offline || result.GetValue(Offline),
+            Offline = env.Offline || (result.GetResult(Offline) is not null && result.GetValue(Offline)),
             Log = console is not null && verbosity >= Tool.Verbosity.Normal ? console.Err.WriteLine : null,
         };
         return GetMergeOptionsCore(result) with { Backend = backend, Hub = hub };

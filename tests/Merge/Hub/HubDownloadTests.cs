@@ -130,6 +130,20 @@ public sealed class HubDownloadTests(HubModels models) : IClassFixture<HubModels
     }
 
     [Fact]
+    public async Task RateLimitingWaitsAsLongAsRetryAfterSays()
+    {
+        await using var t = await HubTestContext.StartAsync();
+        t.Hub.Publish("org/base", models.Base);
+        t.Hub.ApiFailures = 1;
+        t.Hub.ApiFailureStatus = 429;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await new HubResolver(t.Settings()).ResolveAsync(HubModelId.TryCreate("org/base", null)!);
+        // The backoff alone would wait 10 ms; Retry-After: 1 asks for a second.
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.95), clock.Elapsed.ToString());
+        Assert.Equal(2, t.Hub.Requests.Count(r => r.StartsWith("GET /api/models/org/base/revision/main", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task AFileWhoseSha256DoesNotMatchIsDeletedAndNamed()
     {
         await using var t = await HubTestContext.StartAsync();

@@ -96,13 +96,25 @@ public sealed class HubResolutionTests(HubModels models) : IClassFixture<HubMode
     public async Task ALocalDirectoryWinsOverTheHubIdOfTheSameNameAndSaysSo()
     {
         await using var t = await HubTestContext.StartAsync();
-        var local = Path.Combine(t.Work, "org", "base");
+        var defs = Path.Combine(t.Work, "defs");
+        var local = Path.Combine(defs, "org", "base");
         Directory.CreateDirectory(Path.GetDirectoryName(local)!);
         Directory.CreateSymbolicLink(local, models.Base);
-        var dir = ModelSource.ResolveDirectory(new ModelReference("org/base"), t.Work, null, t.Settings());
+        LayOutPythonCache(t.Cache, "org/base", models.Base, "main", "COMMIT");
+        var dir = ModelSource.ResolveDirectory(new ModelReference("org/base"), defs, null, t.Settings());
         Assert.Equal(local, dir);
         Assert.Empty(t.Hub.Requests);
-        Assert.Contains(t.Log, l => l.Contains("local directory", StringComparison.Ordinal) && l.Contains("wins", StringComparison.Ordinal));
+        Assert.Contains(t.Log, l => l.Contains("the local directory " + local, StringComparison.Ordinal) && l.Contains("a local path wins", StringComparison.Ordinal));
+
+        // Not in the cache: nothing to say. And a missing name under an existing local folder is a local path, never a download.
+        var plain = Path.Combine(defs, "models", "a");
+        Directory.CreateDirectory(Path.GetDirectoryName(plain)!);
+        Directory.CreateSymbolicLink(plain, models.Base);
+        int lines = t.Log.Count;
+        Assert.Equal(plain, ModelSource.ResolveDirectory(new ModelReference("models/a"), defs, null, t.Settings()));
+        Assert.Equal(Path.Combine(defs, "models", "nope"), ModelSource.ResolveDirectory(new ModelReference("models/nope"), defs, null, t.Settings()));
+        Assert.Equal(lines, t.Log.Count);
+        Assert.Empty(t.Hub.Requests);
     }
 
     [Fact]

@@ -38,8 +38,9 @@ public sealed class LoopbackHub : IAsyncDisposable
     public ConcurrentDictionary<string, int> DropAfterBytes { get; } = new(StringComparer.Ordinal);
     public ConcurrentDictionary<string, int> FailuresBefore { get; } = new(StringComparer.Ordinal);
     public ConcurrentDictionary<string, bool> Corrupt { get; } = new(StringComparer.Ordinal);
-    /// <summary>503 answers left for the repo-info endpoint.</summary>
+    /// <summary>Failures left for the repo-info endpoint: <see cref="ApiFailureStatus"/> (503, or 429 with Retry-After: 1).</summary>
     public int ApiFailures;
+    public int ApiFailureStatus { get; set; } = 503;
     public string? RequiredToken { get; set; }
 
     private LoopbackHub(WebApplication app) => _app = app;
@@ -49,8 +50,9 @@ public sealed class LoopbackHub : IAsyncDisposable
 
     public IReadOnlyCollection<string> Requests => _requests.ToArray();
 
-    /// <summary>Body bytes sent for a repo file (all requests together).</summary>
-    public long BytesSent(string file) => _bytesSent.TryGetValue(file, out var n) ? n : 0;
+    /// <summary>Body bytes sent for a file of any repo / of one repo (all requests together).</summary>
+    public long BytesSent(string file) => _bytesSent.Where(p => p.Key.EndsWith(":" + file, StringComparison.Ordinal)).Sum(p => p.Value);
+    public long BytesSent(string repoId, string file) => _bytesSent.TryGetValue(repoId + ":" + file, out var n) ? n : 0;
     public long TotalBytesSent => _bytesSent.Values.Sum();
 
     public static async Task<LoopbackHub> StartAsync()
@@ -133,7 +135,12 @@ public sealed class LoopbackHub : IAsyncDisposable
 
     private async Task RepoInfoAsync(HttpContext ctx, string repoId, string revision)
     {
-        if (Interlocked.Decrement(ref ApiFailures) >= 0) { ctx.Response.StatusCode = 503; return; }
+        if (Interlocked.Decrement(ref ApiFailures) >= 0)
+        {
+            ctx.Response.StatusCode = ApiFailureStatus;
+            if (ApiFailureStatus == 429) ctx.Response.Headers.RetryAfter = "1";
+            return;
+        }
         if (!Find(ctx, repoId, revision, out var repo, out var commit)) return;
         ctx.Response.ContentType = "application/json";
         await ctx.Response.WriteAsync(JsonSerializer.Serialize(new
@@ -162,18 +169,18 @@ public sealed class LoopbackHub : IAsyncDisposable
             return;
         }
         ctx.Response.Headers.ETag = "\"" + GitSha1(data) + "\"";
-        await SendAsync(ctx, file, data);
+        await SendAsync(ctx, repoId, file, data);
     }
 
     private async Task CdnAsync(HttpContext ctx, string repoId, string file)
     {
         if (!_repos.TryGetValue(repoId, out var repo) || !repo.Files.TryGetValue(file, out var data)) { ctx.Response.StatusCode = 404; return; }
         if (ctx.Request.Headers.Authorization.Count > 0) { ctx.Response.StatusCode = 400; return; } // signed CDN URLs take no token
-        await SendAsync(ctx, file, data);
+        await SendAsync(ctx, repoId, file, data);
     }
 
-    /// <summary>The body, with Range (bytes=N-) and the faults set for this file.</summary>
-    private async Task SendAsync(HttpContext ctx, string file, byte[] data)
+    /// <summary>The body, with Range (bytes=N- and bytes=N-M) and the faults set for this file.</summary>
+    private async Task SendAsync(HttpContext ctx, string repoId, string file, byte[] data)
     {
         if (FailuresBefore.TryGetValue(file, out var left) && left > 0)
         {
@@ -186,30 +193,32 @@ public sealed class LoopbackHub : IAsyncDisposable
             data = (byte[])data.Clone();
             data[^1] ^= 0xFF;
         }
-        long from = 0;
+        long from = 0, to = data.Length - 1;
         var range = ctx.Request.Headers.Range.ToString();
-        if (range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
-            from = long.Parse(range[6..^1], System.Globalization.CultureInfo.InvariantCulture);
-        if (from > 0)
+        bool ranged = range.StartsWith("bytes=", StringComparison.Ordinal);
+        if (ranged)
         {
+            var ends = range[6..].Split('-');
+            from = long.Parse(ends[0], System.Globalization.CultureInfo.InvariantCulture);
+            if (ends[1].Length > 0) to = Math.Min(to, long.Parse(ends[1], System.Globalization.CultureInfo.InvariantCulture));
             ctx.Response.StatusCode = 206;
-            ctx.Response.Headers.ContentRange = $"bytes {from}-{data.Length - 1}/{data.Length}";
+            ctx.Response.Headers.ContentRange = $"bytes {from}-{to}/{data.Length}";
         }
-        ctx.Response.ContentLength = data.Length - from;
+        ctx.Response.ContentLength = to + 1 - from;
         if (HttpMethods.IsHead(ctx.Request.Method)) return;
-        int count = (int)(data.Length - from);
+        int count = (int)(to + 1 - from);
         if (DropAfterBytes.TryRemove(file, out var drop) && drop < count)
         {
             await ctx.Response.Body.WriteAsync(data.AsMemory((int)from, drop));
             await ctx.Response.Body.FlushAsync();
-            _bytesSent.AddOrUpdate(file, drop, (_, n) => n + drop);
+            _bytesSent.AddOrUpdate(repoId + ":" + file, drop, (_, n) => n + drop);
             // Let the bytes leave the socket before the reset (an abort discards what the kernel has not sent yet).
             await Task.Delay(300);
             ctx.Abort();
             return;
         }
         await ctx.Response.Body.WriteAsync(data.AsMemory((int)from, count));
-        _bytesSent.AddOrUpdate(file, count, (_, n) => n + count);
+        _bytesSent.AddOrUpdate(repoId + ":" + file, count, (_, n) => n + count);
     }
 
     public async ValueTask DisposeAsync()
