@@ -15,10 +15,11 @@ public sealed class HubResolver
     public HubResolver(HubSettings settings) => _settings = settings;
 
     /// <summary>Synchronous form for the planner, which opens models one by one.</summary>
-    public string Resolve(HubModelId model, CancellationToken ct = default) => ResolveAsync(model, ct).GetAwaiter().GetResult();
+    public string Resolve(HubModelId model) => ResolveAsync(model).GetAwaiter().GetResult();
 
-    public async Task<string> ResolveAsync(HubModelId model, CancellationToken ct = default)
+    public async Task<string> ResolveAsync(HubModelId model)
     {
+        var ct = _settings.Cancellation;
         if (HubModelId.RevisionProblem(model.Revision) is { } problem)
             throw new HubException(HubFailure.BadReference, $"{model.RepoId}: {problem}");
         var cache = new HubCache(_settings.CacheDirectory, model);

@@ -23,6 +23,9 @@ public sealed record HubSettings
     /// <summary>Bearer token for gated and private repos (<c>HF_TOKEN</c>, else the token file).</summary>
     public string? Token { get; init; }
 
+    /// <summary>Stops downloads (Ctrl+C): the partial file is kept and the next run resumes it.</summary>
+    public CancellationToken Cancellation { get; init; }
+
     /// <summary>Lines for the user: which source a model came from, what was downloaded.</summary>
     public Action<string>? Log { get; init; }
 

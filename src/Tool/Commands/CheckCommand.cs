@@ -23,7 +23,7 @@ public static class CheckCommand
                 var mergeOptions = options.GetMergeOptions(result, console, reportDevice: false);
                 var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics, result.GetValue(options.AllowUnknownKeys));
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
-                using var plan = MergeRunner.Plan(definition, DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions)); // hub models: headers only, no weights downloaded
+                using var plan = MergeRunner.Plan(definition, DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct)); // hub models: headers only, no weights downloaded
                 foreach (var w in plan.Warnings) console.Err.WriteLine(w);
                 if (verbosity >= Verbosity.Minimal)
                     console.Out.WriteLine($"ok: {plan.Models.Count} models, {plan.Jobs.Count} output tensors with {plan.Method.Name}; no errors");

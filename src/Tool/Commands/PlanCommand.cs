@@ -31,7 +31,7 @@ public static class PlanCommand
                 var mergeOptions = options.GetMergeOptions(result, console, reportDevice: false);
                 var definition = MergeRunner.LoadDefinition(result.GetValue(config)!.FullName, out var diagnostics, result.GetValue(options.AllowUnknownKeys));
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
-                using var plan = MergeRunner.Plan(definition, DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions)); // hub models: headers only, no weights downloaded
+                using var plan = MergeRunner.Plan(definition, DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct)); // hub models: headers only, no weights downloaded
                 foreach (var w in plan.Warnings) console.Err.WriteLine(w);
                 if (result.GetValue(json)) console.Out.WriteLine(ToJson(plan, mergeOptions).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 else PrintText(console.Out, plan, mergeOptions);

@@ -113,6 +113,32 @@ public sealed class HubDownloadTests(HubModels models) : IClassFixture<HubModels
     }
 
     [Fact]
+    public async Task CancellingADownloadKeepsThePartialFileAndTheNextRunResumesIt()
+    {
+        await using var t = await HubTestContext.StartAsync();
+        var repo = t.Hub.Publish("org/base", models.Base);
+        var shard = HubModels.Shards(models.Base)[0];
+        var data = repo.Files[shard];
+        t.Hub.Trickle[shard] = true;
+        var partial = Path.Combine(t.Cache, "models--org--base", "blobs", LoopbackHub.Sha256(data) + ".incomplete");
+        using var cts = new CancellationTokenSource();
+        var download = new HubResolver(t.Settings(cancellation: cts.Token)).ResolveAsync(HubModelId.TryCreate("org/base", null)!);
+        while (t.Hub.BytesSent("org/base", shard) < 16384 && !download.IsCompleted) await Task.Delay(10);
+        cts.Cancel(); // what Ctrl+C does
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => download);
+
+        long kept = new FileInfo(partial).Length;
+        Assert.InRange(kept, 1, data.Length - 1);
+        Assert.False(File.Exists(Path.Combine(t.Cache, "models--org--base", "blobs", LoopbackHub.Sha256(data))));
+
+        t.Hub.Trickle[shard] = false;
+        t.Hub.ResetCounts();
+        var snapshot = await new HubResolver(t.Settings()).ResolveAsync(HubModelId.TryCreate("org/base", null)!);
+        Assert.Equal(data, File.ReadAllBytes(Path.Combine(snapshot, shard)));
+        Assert.Equal(data.Length - kept, t.Hub.BytesSent("org/base", shard));
+    }
+
+    [Fact]
     public async Task TransientFailuresAreRetried()
     {
         await using var t = await HubTestContext.StartAsync();

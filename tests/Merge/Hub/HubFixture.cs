@@ -46,8 +46,9 @@ public sealed class HubTestContext : IAsyncDisposable
     public string Work => _dir.Path;
     public IReadOnlyList<string> Log { get { lock (_log) return _log.ToList(); } }
 
-    public HubSettings Settings(bool offline = false, string? token = null, string? endpoint = null) => new()
+    public HubSettings Settings(bool offline = false, string? token = null, string? endpoint = null, CancellationToken cancellation = default) => new()
     {
+        Cancellation = cancellation,
         Endpoint = endpoint ?? Hub.Endpoint,
         CacheDirectory = Cache,
         Offline = offline,

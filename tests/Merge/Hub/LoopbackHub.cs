@@ -38,6 +38,10 @@ public sealed class LoopbackHub : IAsyncDisposable
     public ConcurrentDictionary<string, int> DropAfterBytes { get; } = new(StringComparer.Ordinal);
     public ConcurrentDictionary<string, int> FailuresBefore { get; } = new(StringComparer.Ordinal);
     public ConcurrentDictionary<string, bool> Corrupt { get; } = new(StringComparer.Ordinal);
+    /// <summary>Files sent slowly: 4 KiB every 20 ms.</summary>
+    public ConcurrentDictionary<string, bool> Trickle { get; } = new(StringComparer.Ordinal);
+
+    public void ResetCounts() { _bytesSent.Clear(); _requests.Clear(); }
     /// <summary>Failures left for the repo-info endpoint: <see cref="ApiFailureStatus"/> (503, or 429 with Retry-After: 1).</summary>
     public int ApiFailures;
     public int ApiFailureStatus { get; set; } = 503;
@@ -215,6 +219,18 @@ public sealed class LoopbackHub : IAsyncDisposable
             // Let the bytes leave the socket before the reset (an abort discards what the kernel has not sent yet).
             await Task.Delay(300);
             ctx.Abort();
+            return;
+        }
+        if (Trickle.TryGetValue(file, out var slow) && slow)
+        {
+            for (int at = 0; at < count; at += 4096)
+            {
+                int n = Math.Min(4096, count - at);
+                await ctx.Response.Body.WriteAsync(data.AsMemory((int)from + at, n), ctx.RequestAborted);
+                await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+                _bytesSent.AddOrUpdate(repoId + ":" + file, n, (_, total) => total + n);
+                await Task.Delay(20, ctx.RequestAborted);
+            }
             return;
         }
         await ctx.Response.Body.WriteAsync(data.AsMemory((int)from, count));
