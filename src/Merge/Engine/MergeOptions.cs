@@ -46,4 +46,8 @@ public sealed record MergeOptions
 
     /// <summary>Fault injection for the reliability tests (null in every real run).</summary>
     internal Execution.IExecutionFaults? Faults { get; init; }
+
+    /// <summary>How Hugging Face ids are resolved (cache, endpoint, token, offline). Null: from the environment, as
+    /// huggingface_hub reads it.</summary>
+    public Hub.HubSettings? Hub { get; init; }
 }

@@ -40,6 +40,9 @@ public static class MergeRunner
     {
         progress ??= NullProgress.Instance;
         progress.Stage("checking inputs and planning");
+        options = Hub.HubPrecheck.Cancellable(options, cancellationToken);
+        if (Hub.HubPrecheck.Needed(definition, options))
+            using (Plan(definition, Hub.HubPrecheck.ForChecking(options, cancellationToken))) { } // hub models: every check on their headers before any weight is downloaded
         using var plan = Plan(definition, options);
         foreach (var w in plan.Warnings) progress.Warning(w);
         return await ExecuteAsync(plan, outputDirectory, options, progress, cancellationToken).ConfigureAwait(false);

@@ -37,7 +37,7 @@ public static class MultiStageRunner
         var definitionDirectory = string.IsNullOrEmpty(path) ? null : Path.GetDirectoryName(Path.GetFullPath(path));
         string? Shadowed(string name)
         {
-            var directory = ModelSource.ResolveDirectory(new ModelReference(name), definitionDirectory, workingDirectory);
+            var directory = ModelSource.ResolveDirectory(new ModelReference(name), definitionDirectory, workingDirectory, localOnly: true);
             return Directory.Exists(directory) ? directory : null;
         }
         var result = DefinitionLoader.LoadStages(text, path, new ValidationOptions { AllowUnknownKeys = allowUnknownKeys }, Shadowed, cancellationToken);
@@ -69,6 +69,9 @@ public static class MultiStageRunner
     {
         progress ??= NullProgress.Instance;
         progress.Stage(graph.IsMultiStage ? $"checking inputs and planning {graph.Stages.Count} stages" : "checking inputs and planning");
+        options = Hub.HubPrecheck.Cancellable(options, cancellationToken);
+        if (graph.Stages.Any(s => Hub.HubPrecheck.Needed(s.Definition, options)))
+            using (Plan(graph, Hub.HubPrecheck.ForChecking(options, cancellationToken), stages)) { } // hub models: every check on their headers before any weight is downloaded
         using var multi = Plan(graph, options, stages);
         foreach (var w in multi.Warnings) progress.Warning(w);
         var card = graph.IsMultiStage ? StagesCardSection(graph) : null;

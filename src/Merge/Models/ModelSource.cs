@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
 using DotnetMerge.Planning;
+using DotnetMerge.Hub;
 using DotnetMerge.Safetensors;
 
 namespace DotnetMerge.Models;
@@ -108,8 +109,12 @@ public sealed class ModelSource : IDisposable
     public IReadOnlyList<string> DeclaredBaseModels() => ModelCardFrontMatter.ReadBaseModels(System.IO.Path.Combine(Directory, "README.md"));
 
     /// <summary>Resolves a model reference to a directory: relative paths are tried next to the definition file first,
-    /// then in the working directory.</summary>
-    public static string ResolveDirectory(ModelReference reference, string? definitionDirectory, string? workingDirectory)
+    /// then in the working directory; a name that is no existing directory and reads as a Hugging Face id
+    /// (<c>org/name[@revision]</c>) resolves through the hub cache, downloading what is missing (<see cref="HubResolver"/>).
+    /// <paramref name="hub"/> defaults to the environment's settings (HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE...). <paramref name="localOnly"/>: never the hub (the path a local
+    /// directory of that name would have).</summary>
+    public static string ResolveDirectory(ModelReference reference, string? definitionDirectory, string? workingDirectory, HubSettings? hub = null,
+        bool localOnly = false)
     {
         if (reference.LoraPath is not null)
             throw new MergeException(MergeErrorKind.Definition,
@@ -121,8 +126,19 @@ public sealed class ModelSource : IDisposable
         var candidates = new List<string>();
         if (definitionDirectory is not null) candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(definitionDirectory, path)));
         candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(workingDirectory ?? Environment.CurrentDirectory, path)));
-        foreach (var c in candidates) if (System.IO.Directory.Exists(c)) return c;
-        return candidates[0];
+        // org/name is a hub id unless 'org' is a local folder (then a missing 'name' is a local typo, not a download).
+        var hubId = candidates.Any(c => System.IO.Directory.Exists(System.IO.Path.GetDirectoryName(c))) ? null : HubModelId.TryCreate(reference.Path, reference.Revision);
+        var localHubId = HubModelId.TryCreate(reference.Path, reference.Revision);
+        foreach (var c in candidates)
+        {
+            if (!System.IO.Directory.Exists(c)) continue;
+            if (localHubId is not null && hub is not null && System.IO.Directory.Exists(new HubCache(hub.CacheDirectory, localHubId).Folder))
+                hub.Log?.Invoke($"model '{reference.Path}': the local directory {c}, not the Hugging Face model of the same name in the cache (a local path wins)");
+            return c;
+        }
+        if (hubId is null || localOnly) return candidates[0];
+        try { return new HubResolver(hub ?? HubSettings.FromEnvironment()).Resolve(hubId); }
+        catch (MergeException e) { throw new MergeException(e.Kind, $"{reference.Location}: {e.Message}", e); }
     }
 
     /// <summary>Opens a model directory (headers and config only).</summary>
@@ -133,10 +149,7 @@ public sealed class ModelSource : IDisposable
                 $"{reference.Location}: model '{reference.Path}': '{directory}' {PathKind.Describe(kind, directory)}, not a model directory.");
         if (!System.IO.Directory.Exists(directory))
         {
-            var hubHint = LooksLikeHubId(reference.Path) && !System.IO.Directory.Exists(System.IO.Path.GetDirectoryName(directory))
-                ? " It looks like a Hugging Face repo id: dotnet-merge works offline on local directories; download it first (e.g. `huggingface-cli download " + reference.Path + " --local-dir ...`) and use the local path."
-                : "";
-            throw new MergeException(MergeErrorKind.Input, $"{reference.Location}: model '{reference.Path}' not found: no directory '{directory}'.{hubHint}");
+            throw new MergeException(MergeErrorKind.Input, $"{reference.Location}: model '{reference.Path}' not found: no directory '{directory}'.");
         }
         ModelCheckpoint checkpoint;
         try { checkpoint = ModelCheckpoint.Open(directory); }

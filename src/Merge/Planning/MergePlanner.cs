@@ -149,7 +149,7 @@ public sealed class MergePlanner
                     _models[reference] = stage;
                     continue;
                 }
-                var directory = ModelSource.ResolveDirectory(reference, definitionDirectory, _options.WorkingDirectory);
+                var directory = ModelSource.ResolveDirectory(reference, definitionDirectory, _options.WorkingDirectory, _options.Hub);
                 _models[reference] = ModelSource.Open(reference, directory);
             }
             catch (Exception e) when (Output.OutputErrors.IsOpenFileLimit(e) || Output.OutputErrors.IsOpenFileLimit(e.InnerException))

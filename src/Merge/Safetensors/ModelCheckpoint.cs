@@ -126,7 +126,7 @@ public sealed class ModelCheckpoint : IDisposable
         }
     }
 
-    private static Dictionary<string, string> ReadWeightMap(string indexPath)
+    internal static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
         JsonDocument document;
         try

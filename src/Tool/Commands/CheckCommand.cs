@@ -31,7 +31,8 @@ public static class CheckCommand
                     result.GetValue(options.AllowUnknownKeys), ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 // Every stage of a multi-stage file is checked, the ones the output does not use included.
-                using var multi = StagePlanner.Plan(graph, mergeOptions, everyStage: true);
+                // hub models: headers only, no weights downloaded
+                using var multi = StagePlanner.Plan(graph, DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct), everyStage: true);
                 foreach (var w in multi.Warnings) console.Err.WriteLine(w);
                 foreach (var stage in multi.Stages)
                 {

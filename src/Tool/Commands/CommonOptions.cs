@@ -28,6 +28,10 @@ public sealed class CommonOptions
         DefaultValueFactory = _ => "normal",
     };
     public Option<bool> NoProgress { get; } = new("--no-progress") { Description = "No live progress display (plain lines only)." };
+    public Option<bool> Offline { get; } = new("--offline")
+    {
+        Description = "Never use the network: Hugging Face ids resolve from the local hub cache only (as HF_HUB_OFFLINE=1); missing files are named.",
+    };
     public Option<string> Device { get; } = DeviceOption.Create();
     public Option<bool> AllowUnknownKeys { get; } = new("--allow-unknown-keys")
     {
@@ -52,7 +56,7 @@ public sealed class CommonOptions
     {
         if (mergeOptions)
         {
-            foreach (var o in new Option[] { OutShardSize, Dtype, OutDtype, AllowCrimes, NoCopyTokenizer, NoModelCard, Force, Threads, Seed, MaxMemory, Device, AllowUnknownKeys })
+            foreach (var o in new Option[] { OutShardSize, Dtype, OutDtype, AllowCrimes, NoCopyTokenizer, NoModelCard, Force, Threads, Seed, MaxMemory, Device, AllowUnknownKeys, Offline })
                 command.Options.Add(o);
             foreach (var o in Mergekit.Each) command.Options.Add(o);
         }
@@ -82,7 +86,13 @@ public sealed class CommonOptions
         {
             if (console is not null && reportDevice && verbosity >= level) console.Out.WriteLine(line);
         });
-        return GetMergeOptionsCore(result) with { Backend = backend };
+        var env = DotnetMerge.Hub.HubSettings.FromEnvironment();
+        var hub = env with
+        {
+            Offline = env.Offline || (result.GetResult(Offline) is not null && result.GetValue(Offline)),
+            Log = console is not null && verbosity >= Tool.Verbosity.Normal ? console.Err.WriteLine : null,
+        };
+        return GetMergeOptionsCore(result) with { Backend = backend, Hub = hub };
     }
 
     /// <summary><c>--device</c>, or what mergekit's <c>--cuda</c>, <c>--gpu-rich</c> and <c>--no-cuda</c> ask for; an

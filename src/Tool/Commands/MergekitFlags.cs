@@ -32,7 +32,7 @@ public sealed record MergekitFlag(string Name, MergekitFlagKind Kind, string Mea
 /// that knows the mergekit spellings; docs/migrating-from-mergekit.md lists the same table.</summary>
 public static class MergekitFlags
 {
-    private const string NoHub = "models are local directories (there is no model hub support yet), so no download cache is used";
+    private const string NoHub = "Hugging Face models always use the shared hub cache (HF_HUB_CACHE, else $HF_HOME/hub); set HF_HUB_CACHE to move it";
     private const string NoLora = "LoRA inputs are not supported yet (a 'model+lora' reference is an error)";
     private const string OneDevice = "one device runs the math (--device cuda:N picks it), and the CUDA backend moves the tensors it needs to it itself";
 

@@ -32,7 +32,8 @@ public static class PlanCommand
                 var graph = MultiStageRunner.LoadStages(result.GetValue(config)!.FullName, mergeOptions.WorkingDirectory, out var diagnostics,
                     result.GetValue(options.AllowUnknownKeys), ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
-                using var multi = StagePlanner.Plan(graph, mergeOptions, everyStage: true);
+                // hub models: headers only, no weights downloaded
+                using var multi = StagePlanner.Plan(graph, DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct), everyStage: true);
                 foreach (var w in multi.Warnings) console.Err.WriteLine(w);
                 if (!graph.IsMultiStage)
                 {

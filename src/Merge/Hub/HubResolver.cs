@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Globalization;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Hub;
+
+/// <summary>Turns a hub id into a local snapshot directory. The cache comes first: a snapshot that already holds the
+/// config and every weight file (fetched by huggingface-cli, transformers or an earlier run) is used in place with no
+/// network. Otherwise the revision is resolved to a commit, and what is missing is downloaded into the shared cache
+/// layout (blobs, snapshot symlinks, refs). Offline, a missing file is an error that names it.</summary>
+public sealed class HubResolver
+{
+    private readonly HubSettings _settings;
+
+    public HubResolver(HubSettings settings) => _settings = settings;
+
+    /// <summary>Synchronous form for the planner, which opens models one by one.</summary>
+    public string Resolve(HubModelId model) => ResolveAsync(model).GetAwaiter().GetResult();
+
+    public async Task<string> ResolveAsync(HubModelId model)
+    {
+        var ct = _settings.Cancellation;
+        if (HubModelId.RevisionProblem(model.Revision) is { } problem)
+            throw new HubException(HubFailure.BadReference, $"{model.RepoId}: {problem}");
+        var cache = new HubCache(_settings.CacheDirectory, model);
+        var commit = cache.CachedCommit();
+        if (commit is not null && MissingFiles(cache, commit) is { Count: 0 })
+        {
+            _settings.Log?.Invoke($"model '{model}': Hugging Face cache, commit {commit[..12]} ({cache.SnapshotDirectory(commit)})");
+            return cache.SnapshotDirectory(commit);
+        }
+        if (_settings.Offline) throw NotCached(model, cache, commit);
+
+        using var client = new HubClient(_settings);
+        var info = await client.GetRepoInfoAsync(model, model.Revision, ct).ConfigureAwait(false);
+        commit = info.Commit;
+        Disk(cache.CacheDirectory, () => { cache.EnsureCacheDirectoryTag(); cache.WriteRef(commit); });
+
+        var clock = Stopwatch.StartNew();
+        long bytes = 0;
+        int files = 0;
+        async Task FetchAll(IEnumerable<string> names)
+        {
+            await Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _settings.ParallelDownloads), CancellationToken = ct },
+                async (file, token) =>
+                {
+                    long got = await FetchAsync(client, cache, commit, file, token).ConfigureAwait(false);
+                    if (got > 0) { Interlocked.Add(ref bytes, got); Interlocked.Increment(ref files); }
+                }).ConfigureAwait(false);
+        }
+
+        await FetchAll(HubFileSelection.SmallFiles(info.Files)).ConfigureAwait(false);
+        var weights = HubFileSelection.WeightFiles(info.Files, IndexIfPresent(cache, commit));
+        if (weights.Count == 0)
+        {
+            var pickles = HubFileSelection.PickleWeights(info.Files);
+            throw new HubException(HubFailure.BadReference, pickles.Count > 0
+                ? $"{model}: the repository has only PyTorch pickle weights ({string.Join(", ", pickles.Take(3))}); .bin checkpoints are not read yet: use a safetensors revision (often refs/pr/N from the hub's conversion bot) or convert it"
+                : $"{model}: the repository has no safetensors weights at commit {commit[..12]}");
+        }
+        var missingWeights = weights.Where(w => !info.Files.Contains(w)).ToList();
+        if (missingWeights.Count > 0)
+            throw new HubException(HubFailure.BadReference, $"{model}: the index names {string.Join(", ", missingWeights)}, which the repository does not hold at commit {commit[..12]}");
+        if (_settings.HeadersOnly)
+            return await HeaderStandInAsync(client, cache, commit, info.Files, weights, ct).ConfigureAwait(false);
+        await FetchAll(weights).ConfigureAwait(false);
+
+        double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
+        _settings.Log?.Invoke(files == 0
+            ? $"model '{model}': Hugging Face cache, commit {commit[..12]} ({cache.SnapshotDirectory(commit)})"
+            : string.Create(CultureInfo.InvariantCulture,
+                $"model '{model}': downloaded {files} file(s), {bytes / 1e6:0.0} MB in {seconds:0.0} s ({bytes / 1e6 / seconds:0.0} MB/s), commit {commit[..12]}, into {cache.SnapshotDirectory(commit)}"));
+        return cache.SnapshotDirectory(commit);
+    }
+
+    /// <summary>One file into the cache: HEAD for its etag and size, the blob downloaded (or resumed) under the same lock
+    /// huggingface_hub takes, then the snapshot link. Returns the bytes downloaded.</summary>
+    private async Task<long> FetchAsync(HubClient client, HubCache cache, string commit, string file, CancellationToken ct)
+    {
+        if (cache.HasFile(commit, file)) return 0;
+        var metadata = await client.HeadAsync(cache.Model, commit, file, ct).ConfigureAwait(false);
+        var blob = cache.BlobPath(metadata.Etag);
+        long downloaded = 0;
+        if (!BlobComplete(blob, metadata.Size))
+        {
+            var lockPath = cache.LockPath(metadata.Etag);
+            Disk(lockPath, () => Directory.CreateDirectory(Path.GetDirectoryName(lockPath)!));
+            Disk(blob, () => Directory.CreateDirectory(Path.GetDirectoryName(blob)!));
+            using var held = await LockAsync(lockPath, ct).ConfigureAwait(false);
+            if (!BlobComplete(blob, metadata.Size))
+            {
+                var partial = cache.IncompletePath(metadata.Etag);
+                await client.DownloadAsync(cache.Model, metadata, partial, n => Interlocked.Add(ref downloaded, n), ct).ConfigureAwait(false);
+                Disk(blob, () => File.Move(partial, blob, overwrite: true));
+            }
+        }
+        Disk(cache.SnapshotFile(commit, file), () => cache.Link(commit, file, metadata.Etag));
+        return downloaded;
+    }
+
+    /// <summary>A directory to check the model on without its weights: links to the snapshot's small files, the weight
+    /// files already cached, and for the others a sparse file of the announced size that holds only the safetensors
+    /// header (bytes 0-7, then the header's own length). Kept under <c>&lt;cache&gt;/.dotnet-merge/headers</c>, outside
+    /// huggingface_hub's folders.</summary>
+    private async Task<string> HeaderStandInAsync(HubClient client, HubCache cache, string commit, IReadOnlyList<string> repoFiles,
+        IReadOnlyList<string> weights, CancellationToken ct)
+    {
+        var dir = Path.Combine(cache.CacheDirectory, ".dotnet-merge", "headers", cache.Model.CacheFolderName, commit);
+        Disk(dir, () => Directory.CreateDirectory(dir));
+        foreach (var file in HubFileSelection.SmallFiles(repoFiles).Concat(weights.Where(w => cache.HasFile(commit, w))))
+            Disk(dir, () => LinkOrCopy(cache.SnapshotFile(commit, file), Path.Combine(dir, file)));
+        long fetched = 0;
+        await Parallel.ForEachAsync(weights.Where(w => !cache.HasFile(commit, w)),
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _settings.ParallelDownloads), CancellationToken = ct }, async (file, token) =>
+            {
+                var standIn = Path.Combine(dir, HubCache.CheckedRelative(file));
+                var metadata = await client.HeadAsync(cache.Model, commit, file, token).ConfigureAwait(false);
+                if (File.Exists(standIn) && new FileInfo(standIn).Length == metadata.Size) return;
+                var prefix = await client.ReadRangeAsync(cache.Model, metadata, 0, (int)Math.Min(8, metadata.Size), token).ConfigureAwait(false);
+                long n = SafetensorsHeader.ReadHeaderLength(prefix, metadata.Size, cache.Model + "/" + file);
+                var header = await client.ReadRangeAsync(cache.Model, metadata, 8, (int)n, token).ConfigureAwait(false);
+                Interlocked.Add(ref fetched, 8 + n);
+                Disk(standIn, () =>
+                {
+                    var temp = standIn + ".tmp";
+                    using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write))
+                    {
+                        output.Write(prefix);
+                        output.Write(header);
+                        output.SetLength(metadata.Size); // sparse: the weights' bytes take no disk
+                    }
+                    File.Move(temp, standIn, overwrite: true);
+                });
+            }).ConfigureAwait(false);
+        _settings.Log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+            $"model '{cache.Model}': checking on the safetensors headers ({fetched / 1e3:0.0} kB read), commit {commit[..12]}; weights not downloaded yet"));
+        return dir;
+    }
+
+    private static void LinkOrCopy(string target, string link)
+    {
+        if (File.Exists(link) || new FileInfo(link).LinkTarget is not null) File.Delete(link);
+        try { File.CreateSymbolicLink(link, target); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException) { File.Copy(target, link); }
+    }
+
+    private static bool BlobComplete(string blob, long size) => File.Exists(blob) && new FileInfo(blob).Length == size;
+
+    /// <summary>An exclusive OS lock on the lock file (flock on Linux, as Python's filelock), waited for.</summary>
+    private async Task<FileStream> LockAsync(string path, CancellationToken ct)
+    {
+        var waited = Stopwatch.StartNew();
+        var nextNote = TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) when (File.Exists(path))
+            {
+                if (waited.Elapsed > nextNote)
+                {
+                    _settings.Log?.Invoke($"waiting for {path} (another process is downloading the same file)");
+                    nextNote += TimeSpan.FromSeconds(10);
+                }
+                await Task.Delay(100, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw HubClient.DiskError(path, e); }
+        }
+    }
+
+    /// <summary>What the snapshot lacks for a merge: config.json (unless the hub said it does not exist) and the weights
+    /// (the index's shards, else model.safetensors, else any *.safetensors).</summary>
+    public static IReadOnlyList<string> MissingFiles(HubCache cache, string commit)
+    {
+        var missing = new List<string>();
+        if (!cache.HasFile(commit, HubFileSelection.ConfigFile) && !cache.KnownMissing(commit, HubFileSelection.ConfigFile))
+            missing.Add(HubFileSelection.ConfigFile);
+        var snapshot = cache.SnapshotDirectory(commit);
+        if (IndexIfPresent(cache, commit) is { } index)
+        {
+            try { missing.AddRange(HubFileSelection.WeightFiles([], index).Where(w => !cache.HasFile(commit, w))); }
+            catch (CheckpointException) { missing.Add(ModelCheckpoint.IndexFileName + " (unreadable)"); }
+        }
+        else if (!cache.HasFile(commit, ModelCheckpoint.SingleFileName)
+                 && !(Directory.Exists(snapshot) && Directory.EnumerateFiles(snapshot, "*.safetensors").Any(File.Exists)))
+            missing.Add(ModelCheckpoint.SingleFileName + " (or " + ModelCheckpoint.IndexFileName + " and its shards)");
+        return missing;
+    }
+
+    private static string? IndexIfPresent(HubCache cache, string commit)
+        => cache.HasFile(commit, ModelCheckpoint.IndexFileName) ? cache.SnapshotFile(commit, ModelCheckpoint.IndexFileName) : null;
+
+    private static HubException NotCached(HubModelId model, HubCache cache, string? commit)
+    {
+        var what = commit is null
+            ? $"the cache has no commit for revision '{model.Revision}' (no {Path.Combine(cache.Folder, "refs", model.Revision)})"
+            : $"snapshot {commit[..12]} lacks {string.Join(", ", MissingFiles(cache, commit))}";
+        return new HubException(HubFailure.NotCached,
+            $"model '{model}' is not fully in the Hugging Face cache {cache.CacheDirectory} and offline mode is on (HF_HUB_OFFLINE or --offline): {what}; " +
+            $"run once without offline mode to download it, or `huggingface-cli download {model.RepoId}" + (model.Revision == HubModelId.DefaultRevision ? "" : $" --revision {model.Revision}") + "`");
+    }
+
+    private static void Disk(string path, Action action)
+    {
+        try { action(); }
+        catch (HubException) { throw; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw HubClient.DiskError(path, e); }
+    }
+}
