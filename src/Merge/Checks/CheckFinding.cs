@@ -41,4 +41,6 @@ public static class CheckIds
     public const string OutputProblem = "DMRG0710";
     /// <summary>An input's tensor is present only in some models or only in the base (information).</summary>
     public const string TensorIgnored = "DMRG0711";
+    /// <summary>A LoRA adapter does not fit the model it is applied to (module missing, shapes, rank, DoRA parts).</summary>
+    public const string AdapterMismatch = "DMRG0712";
 }
