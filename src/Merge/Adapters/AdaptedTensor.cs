@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Numerics.Tensors;
 using DotnetMerge.Kernels;
 using DotnetMerge.Numerics;
@@ -172,5 +173,17 @@ public sealed class AdaptedTensor
         public double[] Sum { get; } = new double[cols];
     }
 
-    public override string ToString() => $"{BaseTensor.Name} + {Scale}·ΔW({Module}, r={Rank}{(Magnitude is null ? "" : ", DoRA")})";
+    /// <summary>What <c>plan</c> and <c>inspect</c> show: "+ LoRA r=8 scale=2 (DoRA, fan_in_fan_out)".</summary>
+    public string Describe()
+    {
+        var notes = new List<string>();
+        if (Magnitude is not null) notes.Add("DoRA");
+        if (Orientation == LoraOrientation.FanInFanOut) notes.Add("fan_in_fan_out");
+        if (Orientation == LoraOrientation.Embedding) notes.Add("embedding");
+        if (Orientation == LoraOrientation.Bias) notes.Add("lora_bias");
+        var rank = Orientation == LoraOrientation.Bias ? "" : $" r={Rank.ToString(CultureInfo.InvariantCulture)}";
+        return $"+ LoRA{rank} scale={Scale.ToString("G6", CultureInfo.InvariantCulture)}" + (notes.Count > 0 ? " (" + string.Join(", ", notes) + ")" : "");
+    }
+
+    public override string ToString() => BaseTensor.Name + " " + Describe();
 }

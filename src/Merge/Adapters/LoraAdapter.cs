@@ -253,6 +253,17 @@ public sealed class LoraAdapter : IDisposable
         return input;
     }
 
+    /// <summary>How the adapter changes a base tensor ("+ LoRA r=8 scale=2", "replaced by the adapter's …"), or null.</summary>
+    public string? Describe(string tensorName)
+        => _adapted.TryGetValue(tensorName, out var a) ? a.Describe()
+            : _replacements.TryGetValue(tensorName, out var t) ? $"replaced by the adapter's '{t.Name}'" : null;
+
+    /// <summary>Bytes of the adapter file read for the planned transforms (factors, magnitudes, full tensors).</summary>
+    public long BytesToRead => _adapted.Values.Sum(a => a.AdapterBytes) + _replacements.Values.Sum(t => t.ByteLength);
+
+    /// <summary>Floating-point operations of the planned deltas (each tensor once).</summary>
+    public long Flops => _adapted.Values.Sum(a => a.Flops);
+
     public void Dispose() => File.Dispose();
 
     /// <summary>A problem with one module, collected by <see cref="Check"/> with the others.</summary>

@@ -179,7 +179,8 @@ public sealed class ModelSource : IDisposable
         Adapter?.Dispose();
     }
 
-    public override string ToString() => Adapter is null ? Name : Name + " + " + Adapter.Directory;
+    /// <summary>The name, with the adapter for an adapted model: "base + adapter".</summary>
+    public override string ToString() => Reference.LoraPath is { } lora ? Name + " + " + lora : Name;
 
     internal static string Invariant(long v) => v.ToString(CultureInfo.InvariantCulture);
 }
