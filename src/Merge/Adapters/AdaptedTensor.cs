@@ -140,29 +140,25 @@ public sealed class AdaptedTensor
     private (double[] Left, double[] Right) Factors()
     {
         if (Orientation == LoraOrientation.Bias) return ([1.0], ReadDoubles(A));
-        var a = ReadDoubles(A);
-        var b = ReadDoubles(B);
-        if (Orientation == LoraOrientation.Linear) return (b, a); // B [out, r] · A [r, in]
-        // Stored [in, out] (Conv1D) or [vocab, dim] (embedding): (B·A)ᵀ = Aᵀ [rows, r] · Bᵀ [r, cols].
-        return (Transpose(a, (int)A.Shape[0], (int)A.Shape[1]), Transpose(b, (int)B.Shape[0], (int)B.Shape[1]));
+        // nn.Linear: B [out, r] · A [r, in]. Stored [in, out] (Conv1D) or [vocab, dim] (embedding): (B·A)ᵀ = Aᵀ · Bᵀ.
+        bool transposed = Orientation != LoraOrientation.Linear;
+        return transposed ? (ReadDoubles(A, transpose: true), ReadDoubles(B, transpose: true)) : (ReadDoubles(B), ReadDoubles(A));
     }
 
-    private static double[] Transpose(double[] m, int rows, int cols)
-    {
-        var t = new double[m.Length];
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < cols; j++) t[(long)j * rows + i] = m[(long)i * cols + j];
-        return t;
-    }
-
-    private double[] ReadDoubles(TensorInfo tensor)
+    /// <summary>A 1-D or 2-D adapter tensor as row-major float64, transposed on the way when asked (one copy held).</summary>
+    private double[] ReadDoubles(TensorInfo tensor, bool transpose = false)
     {
         var bytes = new byte[tensor.ByteLength];
         AdapterFile.ReadTensor(tensor, bytes);
-        var floats = new float[tensor.ElementCount];
-        DtypeConversion.Decode(tensor.Dtype, bytes, 0, floats);
-        var doubles = new double[floats.Length];
-        for (int i = 0; i < floats.Length; i++) doubles[i] = floats[i];
+        long rows = tensor.Shape.Length == 2 ? tensor.Shape[0] : 1, cols = tensor.Shape[^1];
+        var doubles = new double[rows * cols];
+        var row = new float[cols];
+        for (long i = 0; i < rows; i++)
+        {
+            DtypeConversion.Decode(tensor.Dtype, bytes, i * cols, row);
+            if (!transpose) for (long j = 0; j < cols; j++) doubles[i * cols + j] = row[j];
+            else for (long j = 0; j < cols; j++) doubles[j * rows + i] = row[j];
+        }
         return doubles;
     }
 
