@@ -169,6 +169,8 @@ public sealed class LoraAdapter : IDisposable
             return;
         }
 
+        if (!Config.Targets(module))
+            throw new AdapterProblem($"module '{module}' has LoRA tensors, but target_modules in adapter_config.json does not select it (PEFT would not load them); fix target_modules");
         var weightName = module + ".weight";
         if (!model.TryGetTensor(weightName, out var weight, out var weightFile) || weightFile is null)
             throw new AdapterProblem($"module '{module}' is not in the base model '{model.Name}' (no tensor '{weightName}')");

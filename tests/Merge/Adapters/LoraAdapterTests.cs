@@ -297,6 +297,25 @@ public sealed class LoraAdapterTests : IDisposable
     }
 
     [Fact]
+    public async Task AnAdaptedModelInsideAFusedStage_IsComputedWhenTheNextStageReadsIt()
+    {
+        await _fx.BaseAsync();
+        int r = 2;
+        var a = Values(r * Hidden, 31);
+        var b = Values(Hidden * r, 32);
+        await _fx.AdapterAsync("staged", Config(r, 2, ("target_modules", new[] { "q_proj" })),
+            [($"{Q}.lora_A.weight", [r, Hidden], a), ($"{Q}.lora_B.weight", [Hidden, r], b)]);
+        var path = _fx.PathOf("multi.yaml");
+        File.WriteAllText(path, "name: adapted\nmerge_method: linear\nmodels:\n  - model: base+staged\n    parameters: {weight: 1.0}\n---\n"
+            + "merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - model: adapted\n    parameters: {weight: 2.0}\n");
+        var graph = MultiStageRunner.LoadStages(path, _fx.Root, out _);
+        var output = _fx.PathOf("out-multi");
+        await MultiStageRunner.RunAsync(graph, output, new MergeOptions(), new MultiStageOptions());
+        // base + 2 · ((base + ΔW) − base), ΔW = 1 · B·A
+        AssertRounded(LinearReference(BaseValues(Q + ".weight"), Hidden, Hidden, a, b, r, 2), Read(output, Q + ".weight"));
+    }
+
+    [Fact]
     public async Task ThePlan_ComputesAdaptedTensorsInTheReadStage_AndCountsTheAdapterBytes()
     {
         await _fx.BaseAsync();
@@ -333,6 +352,7 @@ public sealed class LoraAdapterTests : IDisposable
         { "dora", "use_dora is set but lora_magnitude_vector is missing" },
         { "conv", "convolution LoRA is not supported" },
         { "bias", "the base has no 'model.layers.0.mlp.up_proj.bias'" },
+        { "untargeted", "target_modules in adapter_config.json does not select it" },
     };
 
     [Theory]
@@ -349,6 +369,8 @@ public sealed class LoraAdapterTests : IDisposable
         var tensors = new List<(string, long[], double[])> { a, b };
         var config = Config(kind == "rank" ? 4 : 2, 2);
         if (kind == "dora") config["use_dora"] = true;
+        if (kind == "untargeted") config["target_modules"] = new[] { "v_proj" };
+        if (kind == "missing") config["target_modules"] = new[] { "k_proj" };
         if (kind == "conv") tensors = [($"{Q}.lora_A.weight", [2, Hidden, 1, 1], Values(2 * Hidden, 1)), b];
         if (kind == "bias") tensors = [T($"{Up}.lora_A.weight", 2, Hidden, 1), T($"{Up}.lora_B.weight", Inter, 2, 2), V($"{Up}.lora_B.bias", Inter, 3)];
         var dir = await _fx.AdapterAsync("bad-" + kind, config, tensors);
