@@ -199,6 +199,9 @@ public sealed class LoraAdapter : IDisposable
                 : $"module '{module}' has a lora_magnitude_vector but use_dora is not set");
         if (t.Magnitude is { } m && (m.Shape.Length != 1 || m.Shape[0] != outDim))
             throw new AdapterProblem($"module '{module}': lora_magnitude_vector is {TensorShape.Format(m.Shape)}, expected [{outDim}]");
+        foreach (var extra in new[] { t.Magnitude, t.Bias })
+            if (extra is not null && !extra.Dtype.CanDecode())
+                throw new AdapterProblem($"module '{module}': '{extra.Name}' has dtype {extra.Dtype.HeaderName()}, which cannot be decoded");
 
         double scale = Config.ScaleFor(module);
         adapted[weightName] = new AdaptedTensor(module, orientation, weightFile, weight, File, a, b, scale, t.Magnitude);

@@ -27,6 +27,8 @@ public static class CheckIds
     public const string TokenizerMismatch = "DMRG0703";
     /// <summary>Inputs declare different base models in their model cards.</summary>
     public const string BaseMismatch = "DMRG0704";
+    /// <summary>A LoRA adapter does not fit the model it is applied to (module missing, shapes, rank, DoRA parts).</summary>
+    public const string AdapterMismatch = "DMRG0712";
     /// <summary>A tensor the merge needs is missing from an input.</summary>
     public const string TensorMissing = "DMRG0705";
     /// <summary>Input tensors have shapes the method cannot combine.</summary>
@@ -41,6 +43,4 @@ public static class CheckIds
     public const string OutputProblem = "DMRG0710";
     /// <summary>An input's tensor is present only in some models or only in the base (information).</summary>
     public const string TensorIgnored = "DMRG0711";
-    /// <summary>A LoRA adapter does not fit the model it is applied to (module missing, shapes, rank, DoRA parts).</summary>
-    public const string AdapterMismatch = "DMRG0712";
 }
