@@ -30,7 +30,6 @@ public class DiagnosticTests
         { "DMRG0106", L("merge_method: passthrough", "slices:", "  - sources:", "      - model: org/a", "        layer_range: [0, 2]", "    residual_weight: 0.5"), 6, 5, DiagnosticSeverity.Warning },
         { "DMRG0107", L("merge_method: linear", "models:", "  - model: org/a@v1@v2", "    parameters: {weight: 1}"), 3, 12, DiagnosticSeverity.Error },
         { "DMRG0109", L("merge_method: linear", "models:", "  - model: org/a", "    paramters: {weight: 1}", "parameters: {weight: 1}"), 4, 5, DiagnosticSeverity.Error },
-        { "DMRG0108", L("merge_method: linear", "models:", "  - model: org/a+org/lora", "    parameters: {weight: 1}"), 3, 12, DiagnosticSeverity.Error },
         { "DMRG0201", L("merge_method: dare-ties", "base_model: org/base", "models:", "  - model: org/a"), 1, 15, DiagnosticSeverity.Error },
         { "DMRG0202", L("merge_method: model_stock", "base_model: org/base", "models:", "  - model: org/a"), 3, 1, DiagnosticSeverity.Error },
         { "DMRG0203", L("merge_method: slerp", "base_model: org/a", "models:", "  - model: org/a", "  - model: org/b", "  - model: org/c", "parameters: {t: 0.5}"), 6, 12, DiagnosticSeverity.Error },

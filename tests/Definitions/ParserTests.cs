@@ -137,6 +137,22 @@ public class ParserTests
     }
 
     [Fact]
+    public void LoRA_references_in_both_forms_are_inputs_without_diagnostics()
+    {
+        var result = TestYaml.Load(L(
+            "merge_method: linear",
+            "models:",
+            "  - model: org/a+./adapters/math",
+            "    parameters: {weight: 1}",
+            "  - model: {model: org/a, lora: {path: ./adapters/code, revision: r1}}",
+            "    parameters: {weight: 1}"));
+        Assert.DoesNotContain(result.Diagnostics, d => d.Severity != DiagnosticSeverity.Info);
+        var models = result.Definition!.Models!;
+        Assert.Equal(("org/a", "./adapters/math"), (models[0].Model.Path, models[0].Model.LoraPath));
+        Assert.Equal(("org/a", "./adapters/code", "r1"), (models[1].Model.Path, models[1].Model.LoraPath, models[1].Model.LoraRevision));
+    }
+
+    [Fact]
     public void Top_level_scalars_and_extensions()
     {
         var d = TestYaml.Definition(L(

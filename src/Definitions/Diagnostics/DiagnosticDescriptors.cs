@@ -46,8 +46,7 @@ public static class DiagnosticDescriptors
         "Key has no effect", "'{0}' has no effect: {1}");
     public static readonly DiagnosticDescriptor InvalidModelReference = new("DMRG0107", DiagnosticSeverity.Error,
         "Invalid model reference", "cannot read the model reference '{0}': {1}");
-    public static readonly DiagnosticDescriptor LoraNotSupported = new("DMRG0108", DiagnosticSeverity.Error,
-        "LoRA inputs not supported yet", "LoRA inputs ('{0}') are not supported yet; merge the adapter into the model first");
+    // DMRG0108 (LoRA inputs not supported) is retired: `model+adapter` references are inputs (docs/adapters.md).
     /// <summary>An unknown key that is a near miss of a real one (<c>paramters</c>): an error, since running with the real
     /// key's default is rarely what was meant. <see cref="ValidationOptions.AllowUnknownKeys"/> makes it a warning.</summary>
     public static readonly DiagnosticDescriptor MisspelledKey = new("DMRG0109", DiagnosticSeverity.Error,

@@ -428,13 +428,7 @@ internal sealed class DefinitionReader
         switch (node)
         {
             case YamlScalarNode scalar when !YamlScalars.IsNull(scalar):
-            {
-                var reference = ParseModelText(scalar.Value ?? string.Empty, Loc(scalar));
-                if (reference.HasLora)
-                    Report(DiagnosticDescriptors.LoraNotSupported, Loc(scalar), null, reference.ToString());
-                return reference;
-            }
-
+                return ParseModelText(scalar.Value ?? string.Empty, Loc(scalar));
             case YamlMappingNode map:
                 return ReadModelReferenceMapping(map);
             default:
@@ -464,7 +458,6 @@ internal sealed class DefinitionReader
                     break;
                 case "lora":
                     lora = ReadModelPath(value, key);
-                    Report(DiagnosticDescriptors.LoraNotSupported, Loc(keyNode), null, lora?.Path ?? "lora");
                     break;
                 case "override_architecture":
                     overrideArchitecture = ReadString(value, key);

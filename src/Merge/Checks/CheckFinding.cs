@@ -28,6 +28,8 @@ public static class CheckIds
     public const string TokenizerMismatch = "DMRG0703";
     /// <summary>Inputs declare different base models in their model cards.</summary>
     public const string BaseMismatch = "DMRG0704";
+    /// <summary>A LoRA adapter does not fit the model it is applied to (module missing, shapes, rank, DoRA parts).</summary>
+    public const string AdapterMismatch = "DMRG0712";
     /// <summary>A tensor the merge needs is missing from an input.</summary>
     public const string TensorMissing = "DMRG0705";
     /// <summary>Input tensors have shapes the method cannot combine.</summary>

@@ -3,20 +3,28 @@ using DotnetMerge.Planning;
 
 namespace DotnetMerge.Execution;
 
-/// <summary>The input side of a fused multi-stage merge: an input tensor that is an earlier stage's output is computed
+/// <summary>Computed inputs, made in the read stage. A LoRA-adapted tensor (<see cref="JobInput.Adaptation"/>) is the base
+/// tensor with the adapter's delta applied (<see cref="Adapters.AdaptedTensor"/>). On the input side of a fused
+/// multi-stage merge, an input tensor that is an earlier stage's output is computed
 /// when a later stage needs it, by that stage's job of the same name (its own inputs read, or computed the same way,
 /// merged, freed), so no intermediate model is written and memory stays bounded per tensor. The bytes are those the
 /// stage would have written: the same job, the same parameters, the same seed, the same code.</summary>
 internal static class StageTensors
 {
-    /// <summary>Fills <paramref name="destination"/> (exactly the tensor's bytes) with <paramref name="input"/>, an output
-    /// tensor of the stage <c>input.Model.Stage</c>. Buffers for that job's inputs come from <paramref name="rent"/>
+    /// <summary>Fills <paramref name="destination"/> (exactly the tensor's bytes) with <paramref name="input"/>: an adapted
+    /// tensor, or an output tensor of the stage <c>input.Model.Stage</c>. Buffers for that job's inputs come from <paramref name="rent"/>
     /// and go back through <paramref name="giveBack"/>; the caller has reserved their bytes
     /// (<see cref="JobInput.UpstreamWorkingBytes"/>).</summary>
     public static void Compute(JobInput input, Memory<byte> destination, Func<long, NativeBuffer> rent, Action<NativeBuffer> giveBack,
         ExecutionSettings settings, IMergeBackend backend, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
+        if (input.Adaptation is { } adaptation)
+        {
+            // A LoRA-adapted tensor: the base tensor read into the destination and the delta applied in place.
+            adaptation.Apply(destination, settings, ct);
+            return;
+        }
         var stage = input.Model.Stage ?? throw new InvalidOperationException($"'{input.Model.Name}' is not a stage's output");
         var plan = stage.Plan;
         var job = stage.Job(input.TensorName);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DotnetMerge.Adapters;
 using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
 using DotnetMerge.Planning;
@@ -65,6 +66,12 @@ public sealed class ModelSource : IDisposable
 
     /// <summary>The directories this input's data comes from (for a stage's output: every input of that stage, recursively).</summary>
     public IEnumerable<string> InputDirectories => Stage is { } stage ? stage.Plan.Models.SelectMany(m => m.InputDirectories) : [Directory];
+    /// <summary>The LoRA adapter applied to this model's tensors in the read stage (a <c>model+adapter</c> reference), or null.</summary>
+    public LoraAdapter? Adapter { get; private set; }
+
+    /// <summary>Applies <paramref name="adapter"/> to this model (owned from now on: disposed with it).</summary>
+    public void UseAdapter(LoraAdapter adapter) => Adapter = adapter;
+
     /// <summary>config.json, when the model has one.</summary>
     public JsonObject? Config { get; }
     public LayerLayout Layout { get; }
@@ -108,7 +115,7 @@ public sealed class ModelSource : IDisposable
     /// <summary>The base model the model card declares (README.md front matter <c>base_model:</c>), if any.</summary>
     public IReadOnlyList<string> DeclaredBaseModels() => ModelCardFrontMatter.ReadBaseModels(System.IO.Path.Combine(Directory, "README.md"));
 
-    /// <summary>Resolves a model reference to a directory: relative paths are tried next to the definition file first,
+    /// <summary>Resolves a model reference's path (not its adapter's) to a directory: relative paths are tried next to the definition file first,
     /// then in the working directory; a name that is no existing directory and reads as a Hugging Face id
     /// (<c>org/name[@revision]</c>) resolves through the hub cache, downloading what is missing (<see cref="HubResolver"/>).
     /// <paramref name="hub"/> defaults to the environment's settings (HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE...). <paramref name="localOnly"/>: never the hub (the path a local
@@ -116,9 +123,6 @@ public sealed class ModelSource : IDisposable
     public static string ResolveDirectory(ModelReference reference, string? definitionDirectory, string? workingDirectory, HubSettings? hub = null,
         bool localOnly = false)
     {
-        if (reference.LoraPath is not null)
-            throw new MergeException(MergeErrorKind.Definition,
-                $"{reference.Location}: model '{reference}' applies a LoRA adapter; LoRA inputs are not supported yet: merge the adapter into its base first");
         var path = reference.Path;
         if (path.StartsWith("~/", StringComparison.Ordinal))
             path = System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[2..]);
@@ -185,9 +189,14 @@ public sealed class ModelSource : IDisposable
 
     /// <summary>Closes the checkpoint. A stage's output is owned by its <see cref="StageOutput"/>, which is disposed
     /// with the multi-stage plan.</summary>
-    public void Dispose() => _checkpoint?.Dispose();
+    public void Dispose()
+    {
+        _checkpoint?.Dispose();
+        Adapter?.Dispose();
+    }
 
-    public override string ToString() => Name;
+    /// <summary>The name, with the adapter for an adapted model: "base + adapter".</summary>
+    public override string ToString() => Reference.LoraPath is { } lora ? Name + " + " + lora : Name;
 
     internal static string Invariant(long v) => v.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,3 +1,4 @@
+using DotnetMerge.Adapters;
 using DotnetMerge.Definitions;
 using DotnetMerge.Kernels;
 using DotnetMerge.Methods;
@@ -17,22 +18,30 @@ public enum JobKind
 }
 
 /// <summary>One input of a tensor job: which bytes of which model, and the per-model parameters resolved for it.
-/// <see cref="File"/> is null when the model is an earlier stage's output (<see cref="ModelSource.Stage"/>): the bytes
-/// are then computed by that stage's job of the same name.</summary>
+/// <see cref="File"/> is null when the bytes are computed in the read stage: by an earlier stage's job of the same name
+/// when the model is that stage's output (<see cref="ModelSource.Stage"/>), or by applying a LoRA adapter to the base
+/// tensor (<see cref="Adaptation"/>).</summary>
 public sealed record JobInput(ModelSource Model, string TensorName, TensorInfo Tensor, SafetensorsFile? File, bool IsBase,
     ParameterBag Parameters, long[]? CropShape)
 {
+    /// <summary>Set when the tensor is the base tensor with a LoRA delta applied (<see cref="Tensor"/> is the base's).</summary>
+    public AdaptedTensor? Adaptation { get; init; }
+
     public long ByteLength => Tensor.ByteLength;
 
     /// <summary>The file the bytes are read from (an input on disk; the soups, task-vector and trim passes only see those).</summary>
     public SafetensorsFile StoredFile => File
-        ?? throw new InvalidOperationException($"tensor '{TensorName}' of '{Model.Name}' is computed by an earlier stage, not stored in a file");
+        ?? throw new InvalidOperationException(Adaptation is not null
+            ? $"tensor '{TensorName}' of '{Model.Name}' is computed from a LoRA adapter, not stored in a file"
+            : $"tensor '{TensorName}' of '{Model.Name}' is computed by an earlier stage, not stored in a file");
 
-    /// <summary>Bytes read from disk for this input: its own, or what the earlier stage that computes it reads.</summary>
-    public long BytesFromDisk => Model.Stage is { } stage ? stage.BytesFromDisk(TensorName) : ByteLength;
+    /// <summary>Bytes read from disk for this input: its own (plus the adapter's factors), or what the earlier stage that
+    /// computes it reads.</summary>
+    public long BytesFromDisk => Model.Stage is { } stage ? stage.BytesFromDisk(TensorName) : ByteLength + (Adaptation?.AdapterBytes ?? 0);
 
-    /// <summary>Bytes held, besides this input's own buffer, while an earlier stage computes it (0 for a stored tensor).</summary>
-    public long UpstreamWorkingBytes => Model.Stage is { } stage ? stage.WorkingBytes(TensorName) : 0;
+    /// <summary>Bytes held, besides this input's own buffer, while it is computed: an earlier stage's working set, or the
+    /// adapter's factors (0 for a stored tensor).</summary>
+    public long UpstreamWorkingBytes => Model.Stage is { } stage ? stage.WorkingBytes(TensorName) : Adaptation?.WorkingBytes ?? 0;
 }
 
 /// <summary>Everything needed to produce one output tensor: pure data, decided before any tensor byte is read.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using DotnetMerge.Adapters;
 using DotnetMerge.Checks;
 using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
@@ -52,6 +53,9 @@ public sealed class MergePlanner
     private MergePlan Build(IMergeMethod implementation)
     {
         OpenModels();
+        ThrowIfErrors();
+        foreach (var (reference, model) in _models)
+            if (model.Adapter is { } adapter) _findings.AddRange(adapter.Check(model, _options.AllowCrimes, reference.Location));
         ThrowIfErrors();
 
         _findings.AddRange(CompatibilityChecker.Check(_def, _models.Values.ToList(), _options.AllowCrimes));
@@ -150,7 +154,9 @@ public sealed class MergePlanner
                     continue;
                 }
                 var directory = ModelSource.ResolveDirectory(reference, definitionDirectory, _options.WorkingDirectory, _options.Hub);
-                _models[reference] = ModelSource.Open(reference, directory);
+                var model = _models[reference] = ModelSource.Open(reference, directory);
+                if (reference.LoraPath is { } lora)
+                    model.UseAdapter(LoraAdapter.Open(ModelSource.ResolveDirectory(new ModelReference(lora), definitionDirectory, _options.WorkingDirectory, localOnly: true)));
             }
             catch (Exception e) when (Output.OutputErrors.IsOpenFileLimit(e) || Output.OutputErrors.IsOpenFileLimit(e.InnerException))
             {
@@ -232,7 +238,8 @@ public sealed class MergePlanner
             bool isBase = baseRef is not null && source.Model.Equals(baseRef);
             var parameters = ResolvePerModel(slice, source, resolvedName, t, isBase && baseHasRole, model);
             if (isBase) baseIndex = inputs.Count;
-            inputs.Add(new JobInput(model, resolvedName, info, file, isBase, parameters, null));
+            var input = new JobInput(model, resolvedName, info, file, isBase, parameters, null);
+            inputs.Add(model.Adapter?.Adapt(input) ?? input);
         }
         if (inputs.Count != slice.Sources.Count) return null;
 

@@ -1,8 +1,11 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DotnetMerge.Adapters;
+using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
 using DotnetMerge.Kernels;
+using DotnetMerge.Models;
 using DotnetMerge.Numerics;
 using DotnetMerge.Safetensors;
 
@@ -13,8 +16,8 @@ public static class InspectCommand
 {
     public static Command Create(ToolConsole console)
     {
-        var command = new Command("inspect", "List the tensors (name, dtype, shape, size, shard) and metadata of a .safetensors file or model directory. Reads headers only.");
-        var path = new Argument<string>("path") { Description = "A .safetensors file or a model directory." };
+        var command = new Command("inspect", "List the tensors (name, dtype, shape, size, shard) and metadata of a .safetensors file or model directory, or of BASE+ADAPTER (a model with a PEFT LoRA adapter: which tensors the adapter changes). Reads headers only.");
+        var path = new Argument<string>("path") { Description = "A .safetensors file, a model directory, or BASE+ADAPTER (two directories)." };
         var json = new Option<bool>("--json") { Description = "Print as JSON." };
         var options = new CommonOptions();
         command.Arguments.Add(path);
@@ -25,11 +28,21 @@ public static class InspectCommand
             var verbosity = options.GetVerbosity(result);
             return Cli.Guard(console, verbosity, () =>
             {
-                var target = Path.GetFullPath(result.GetValue(path)!);
+                var raw = result.GetValue(path)!;
+                var target = Path.GetFullPath(raw);
                 var entries = new List<(TensorInfo Info, string File, IReadOnlyDictionary<string, string> Metadata)>();
+                Func<string, string?> change = _ => null;
+                using var adapted = OpenAdapted(raw, console);
                 try
                 {
-                    if (File.Exists(target))
+                    if (adapted is not null)
+                    {
+                        target = adapted.Directory + " + " + adapted.Adapter!.Directory;
+                        foreach (var shard in adapted.Checkpoint.Shards)
+                            entries.AddRange(shard.Header.Tensors.Select(t => (t, Path.GetFileName(shard.Path), shard.Header.Metadata)));
+                        change = adapted.Adapter.Describe;
+                    }
+                    else if (File.Exists(target))
                     {
                         using var file = SafetensorsFile.Open(target);
                         entries.AddRange(file.Header.Tensors.Select(t => (t, Path.GetFileName(target), file.Header.Metadata)));
@@ -46,15 +59,39 @@ public static class InspectCommand
                 {
                     throw new MergeException(MergeErrorKind.Input, e.Message, e);
                 }
-                if (result.GetValue(json)) console.Out.WriteLine(ToJson(target, entries).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                else PrintText(console.Out, target, entries);
+                if (result.GetValue(json)) console.Out.WriteLine(ToJson(target, entries, change).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                else PrintText(console.Out, target, entries, change);
                 return Task.FromResult(ExitCodes.Success);
             }, ct);
         });
         return command;
     }
 
-    private static void PrintText(TextWriter w, string target, List<(TensorInfo Info, string File, IReadOnlyDictionary<string, string> Metadata)> entries)
+    /// <summary>For <c>BASE+ADAPTER</c> (a LoRA reference whose base is a directory): the base opened with the adapter,
+    /// checked against it (an adapter that does not fit is an error, a different base_model_name_or_path a warning).</summary>
+    private static ModelSource? OpenAdapted(string raw, ToolConsole console)
+    {
+        if (File.Exists(raw) || Directory.Exists(raw) || !ModelReference.TryParse(raw, out var reference, out _) || reference!.LoraPath is not { } lora)
+            return null;
+        var model = ModelSource.Open(reference, Path.GetFullPath(reference.Path));
+        try
+        {
+            model.UseAdapter(LoraAdapter.Open(Path.GetFullPath(lora)));
+            var findings = model.Adapter!.Check(model, allowCrimes: true, default);
+            foreach (var w in findings.Where(f => !f.IsError)) console.Err.WriteLine(w);
+            if (findings.Any(f => f.IsError))
+                throw new MergeException(MergeErrorKind.Input, string.Join(Environment.NewLine, findings.Where(f => f.IsError)));
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static void PrintText(TextWriter w, string target, List<(TensorInfo Info, string File, IReadOnlyDictionary<string, string> Metadata)> entries,
+        Func<string, string?> change)
     {
         w.WriteLine(target);
         foreach (var file in entries.Select(e => e.File).Distinct())
@@ -65,13 +102,15 @@ public static class InspectCommand
         }
         int nameWidth = Math.Min(70, entries.Count == 0 ? 4 : entries.Max(e => e.Info.Name.Length));
         foreach (var (info, file, _) in entries)
-            w.WriteLine($"  {info.Name.PadRight(nameWidth)}  {info.Dtype.HeaderName(),-7} {TensorShape.Format(info.Shape),-16} {ShardSize.Format(info.ByteLength),10}  {file}");
+            w.WriteLine($"  {info.Name.PadRight(nameWidth)}  {info.Dtype.HeaderName(),-7} {TensorShape.Format(info.Shape),-16} {ShardSize.Format(info.ByteLength),10}  {file}"
+                        + (change(info.Name) is { } c ? "  " + c : ""));
         var byDtype = entries.GroupBy(e => e.Info.Dtype).Select(g => $"{g.Key.HeaderName()} {g.Count()}");
         long elements = entries.Sum(e => e.Info.ElementCount);
         w.WriteLine($"{entries.Count} tensors ({string.Join(", ", byDtype)}), {elements.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} parameters, {ShardSize.Format(entries.Sum(e => e.Info.ByteLength))}");
     }
 
-    private static JsonObject ToJson(string target, List<(TensorInfo Info, string File, IReadOnlyDictionary<string, string> Metadata)> entries)
+    private static JsonObject ToJson(string target, List<(TensorInfo Info, string File, IReadOnlyDictionary<string, string> Metadata)> entries,
+        Func<string, string?> change)
     {
         var files = new JsonObject();
         foreach (var group in entries.GroupBy(e => e.File))
@@ -94,6 +133,7 @@ public static class InspectCommand
                 ["shape"] = new JsonArray(e.Info.Shape.Select(d => (JsonNode)JsonValue.Create(d)).ToArray()),
                 ["bytes"] = e.Info.ByteLength,
                 ["file"] = e.File,
+                ["adapter_change"] = change(e.Info.Name),
             }).ToArray()),
         };
     }

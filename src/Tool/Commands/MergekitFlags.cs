@@ -33,7 +33,7 @@ public sealed record MergekitFlag(string Name, MergekitFlagKind Kind, string Mea
 public static class MergekitFlags
 {
     private const string NoHub = "Hugging Face models always use the shared hub cache (HF_HUB_CACHE, else $HF_HOME/hub); set HF_HUB_CACHE to move it";
-    private const string NoLora = "LoRA inputs are not supported yet (a 'model+lora' reference is an error)";
+    private const string NoLora = "a 'model+lora' adapter is applied per tensor while reading, in the base tensor's dtype, so no merged copy (and no cache) is written";
     private const string OneDevice = "one device runs the math (--device cuda:N picks it), and the CUDA backend moves the tensors it needs to it itself";
 
     public static IReadOnlyList<MergekitFlag> All { get; } =

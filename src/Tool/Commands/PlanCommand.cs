@@ -82,7 +82,7 @@ public static class PlanCommand
     {
         var inv = CultureInfo.InvariantCulture;
         w.WriteLine($"method: {plan.Method.Name} ({plan.Method.PrettyName})");
-        w.WriteLine("models: " + string.Join(", ", plan.Models.Select(m => m.Name + (m.Reference.Equals(plan.Definition.BaseModel) ? " (base)" : ""))));
+        w.WriteLine("models: " + string.Join(", ", plan.Models.Select(m => m + (m.Reference.Equals(plan.Definition.BaseModel) ? " (base)" : ""))));
         w.WriteLine($"config from: {plan.ConfigDonor.Name}; tokenizer from: {plan.TokenizerDonor?.Name ?? "(none)"}; seed: {plan.Seed.ToString(inv)}");
         w.WriteLine();
         foreach (var job in plan.Jobs)
@@ -94,12 +94,15 @@ public static class PlanCommand
             {
                 var extra = input.Parameters.Values.Count > 0 ? "  " + input.Parameters : "";
                 var crop = input.CropShape is null ? "" : "  cropped to " + TensorShape.Format(input.CropShape);
-                w.WriteLine($"    {(input.IsBase ? "base " : "")}{input.Model.Name}: {input.TensorName} {input.Tensor.Dtype.HeaderName()} {TensorShape.Format(input.Tensor.Shape)}{crop}{extra}");
+                var adapted = input.Model.Adapter?.Describe(input.TensorName) is { } change ? "  " + change : "";
+                w.WriteLine($"    {(input.IsBase ? "base " : "")}{input.Model}: {input.TensorName} {input.Tensor.Dtype.HeaderName()} {TensorShape.Format(input.Tensor.Shape)}{adapted}{crop}{extra}");
             }
         }
         w.WriteLine();
         w.WriteLine($"{plan.Jobs.Count} tensors in {plan.Shards.Count} shard(s): " + string.Join(", ", plan.Shards.Select(s => s.FileName)));
         w.WriteLine($"to read: {ShardSize.Format(plan.BytesToRead)}; to write: {ShardSize.Format(plan.BytesToWrite)}; largest tensor job: {ShardSize.Format(plan.LargestJobBytes)}; estimated peak memory: {ShardSize.Format(EstimatePeakBytes(plan, options))}");
+        foreach (var model in plan.Models.Where(m => m.Adapter is not null))
+            w.WriteLine($"adapter {model}: {model.Adapter!.AdaptedTensorCount} tensors changed in the read stage; adapter bytes to read: {ShardSize.Format(model.Adapter.BytesToRead)}; delta FLOPs: {model.Adapter.Flops.ToString("N0", inv)}");
         if (plan.OutputLayerCount is { } layers) w.WriteLine($"output layers: {layers}");
         if (plan.OutputVocabSize is { } vocab) w.WriteLine($"output vocab_size: {vocab}");
     }
@@ -114,6 +117,8 @@ public static class PlanCommand
                 inputs.Add(new JsonObject
                 {
                     ["model"] = input.Model.Name,
+                    ["adapter"] = input.Model.Reference.LoraPath,
+                    ["adapter_change"] = input.Model.Adapter?.Describe(input.TensorName),
                     ["tensor"] = input.TensorName,
                     ["dtype"] = input.Tensor.Dtype.HeaderName(),
                     ["shape"] = Shape(input.Tensor.Shape),
@@ -136,6 +141,14 @@ public static class PlanCommand
         {
             ["method"] = plan.Method.Name,
             ["models"] = new JsonArray(plan.Models.Select(m => (JsonNode)JsonValue.Create(m.Name)!).ToArray()),
+            ["adapters"] = new JsonArray(plan.Models.Where(m => m.Adapter is not null).Select(m => (JsonNode)new JsonObject
+            {
+                ["model"] = m.Name,
+                ["adapter"] = m.Reference.LoraPath,
+                ["tensors_changed"] = m.Adapter!.AdaptedTensorCount,
+                ["bytes_to_read"] = m.Adapter.BytesToRead,
+                ["flops"] = m.Adapter.Flops,
+            }).ToArray()),
             ["base_model"] = plan.Definition.BaseModel?.Path,
             ["config_donor"] = plan.ConfigDonor.Name,
             ["tokenizer_donor"] = plan.TokenizerDonor?.Name,

@@ -1,0 +1,185 @@
+using System.Globalization;
+using System.Numerics.Tensors;
+using DotnetMerge.Kernels;
+using DotnetMerge.Numerics;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Adapters;
+
+/// <summary>How a LoRA factor pair maps onto the stored base matrix.</summary>
+public enum LoraOrientation
+{
+    /// <summary>nn.Linear: W is stored [out, in]; ΔW = B·A (A [r, in], B [out, r]).</summary>
+    Linear,
+    /// <summary>Conv1D (fan_in_fan_out): W is stored [in, out]; the delta is (B·A)ᵀ.</summary>
+    FanInFanOut,
+    /// <summary>nn.Embedding: E is stored [vocab, dim]; A is [r, vocab], B [dim, r]; ΔE = (B·A)ᵀ.</summary>
+    Embedding,
+    /// <summary>lora_bias: the bias [out] gains s · lora_B.bias.</summary>
+    Bias,
+}
+
+/// <summary>One base tensor with a LoRA delta applied: W' = W + s·ΔW, and for DoRA W' = (m / ‖W + s·ΔW‖) · (W + s·ΔW)
+/// with the norm per output row in [out, in] orientation (per column of the stored matrix for fan_in_fan_out and
+/// embeddings). Computed in the read stage into the buffer the base tensor would have been read into, row by row
+/// (parallel over rows): the base row decoded to float32, the delta row accumulated in float64 from the factors
+/// (System.Numerics.Tensors), the sum rounded once to the base tensor's dtype, as PEFT's merge_and_unload keeps W's
+/// dtype. Holds the two factors (in float64) and one row per thread, never a second copy of the tensor.</summary>
+public sealed class AdaptedTensor
+{
+    /// <summary>Rows per block for the deterministic column-norm pass of DoRA (independent of the thread count).</summary>
+    private const int NormBlocks = 16;
+
+    public AdaptedTensor(string module, LoraOrientation orientation, SafetensorsFile baseFile, TensorInfo baseTensor,
+        SafetensorsFile adapterFile, TensorInfo a, TensorInfo b, double scale, TensorInfo? magnitude)
+    {
+        Module = module; Orientation = orientation; BaseFile = baseFile; BaseTensor = baseTensor; AdapterFile = adapterFile;
+        A = a; B = b; Scale = scale; Magnitude = magnitude;
+    }
+
+    /// <summary>The module path (what errors name).</summary>
+    public string Module { get; }
+    public LoraOrientation Orientation { get; }
+    public SafetensorsFile BaseFile { get; }
+    public TensorInfo BaseTensor { get; }
+    public SafetensorsFile AdapterFile { get; }
+    /// <summary>lora_A (lora_embedding_A), and for <see cref="LoraOrientation.Bias"/> the lora_B.bias vector.</summary>
+    public TensorInfo A { get; }
+    /// <summary>lora_B (lora_embedding_B); for <see cref="LoraOrientation.Bias"/> the same vector as <see cref="A"/>.</summary>
+    public TensorInfo B { get; }
+    public double Scale { get; }
+    /// <summary>DoRA's lora_magnitude_vector, or null for plain LoRA.</summary>
+    public TensorInfo? Magnitude { get; }
+
+    public long Rows => BaseTensor.Shape.Length == 1 ? 1 : BaseTensor.Shape[0];
+    public long Columns => BaseTensor.Shape.Length == 1 ? BaseTensor.Shape[0] : BaseTensor.Shape[1];
+    public long Rank => Orientation == LoraOrientation.Bias ? 1 : A.Shape[0];
+
+    /// <summary>Adapter bytes read for this tensor (the factors and the magnitude).</summary>
+    public long AdapterBytes => (Orientation == LoraOrientation.Bias ? A.ByteLength : A.ByteLength + B.ByteLength) + (Magnitude?.ByteLength ?? 0);
+
+    /// <summary>Bytes held while the tensor is computed, besides its own buffer: both factors in float64.</summary>
+    public long WorkingBytes => 8 * (Rows * Rank + Rank * Columns) + 8 * Columns * (Magnitude is null ? 0 : NormBlocks + 1);
+
+    /// <summary>Multiply-adds of the delta (2 FLOPs each), twice for a DoRA column norm.</summary>
+    public long Flops => 2 * Rows * Columns * Rank * (Magnitude is not null && ScalesColumns ? 2 : 1);
+
+    private bool ScalesColumns => Orientation is LoraOrientation.FanInFanOut or LoraOrientation.Embedding;
+
+    /// <summary>Fills <paramref name="destination"/> (the base tensor's bytes) with the adapted tensor.</summary>
+    public void Apply(Memory<byte> destination, ExecutionSettings settings, CancellationToken ct)
+    {
+        if (destination.Length != BaseTensor.ByteLength)
+            throw new InvalidOperationException($"adapted tensor '{BaseTensor.Name}': {BaseTensor.ByteLength} bytes planned, {destination.Length} given");
+        BaseFile.ReadTensor(BaseTensor, destination.Span);
+        ct.ThrowIfCancellationRequested();
+        var (left, right) = Factors();
+        int rows = checked((int)Rows), cols = checked((int)Columns), rank = checked((int)Rank);
+        var dtype = BaseTensor.Dtype;
+        double[]? magnitude = Magnitude is { } m ? ReadDoubles(m) : null;
+        double[]? columnFactor = null;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, settings.Threads), CancellationToken = ct };
+
+        if (magnitude is not null && ScalesColumns)
+        {
+            // Pass 1: ‖(W + s·ΔW)[:, j]‖ per column, summed per fixed row block, blocks added in order (deterministic).
+            var partial = new double[NormBlocks][];
+            int blockRows = (rows + NormBlocks - 1) / NormBlocks;
+            Parallel.For(0, NormBlocks, options, () => new RowScratch(cols), (block, _, scratch) =>
+            {
+                var sums = partial[block] = new double[cols];
+                for (int row = block * blockRows; row < Math.Min(rows, (block + 1) * blockRows); row++)
+                {
+                    AdaptedRow(destination.Span, dtype, row, left, right, rank, scratch);
+                    var v = scratch.Sum;
+                    for (int j = 0; j < cols; j++) sums[j] += v[j] * v[j];
+                }
+                return scratch;
+            }, _ => { });
+            columnFactor = new double[cols];
+            for (int block = 0; block < NormBlocks; block++)
+                if (partial[block] is { } sums) TensorPrimitives.Add<double>(columnFactor, sums, columnFactor);
+            for (int j = 0; j < cols; j++) columnFactor[j] = magnitude[j] / Math.Sqrt(columnFactor[j]);
+        }
+
+        // Rows are independent once the column factors are known; each row is read and written by one thread only.
+        Parallel.For(0, rows, options, () => new RowScratch(cols), (row, _, scratch) =>
+        {
+            var span = destination.Span;
+            AdaptedRow(span, dtype, row, left, right, rank, scratch);
+            var v = scratch.Sum;
+            if (columnFactor is not null) TensorPrimitives.Multiply<double>(v, columnFactor, v);
+            else if (magnitude is not null)
+            {
+                double norm = Math.Sqrt(TensorPrimitives.Dot<double>(v, v));
+                TensorPrimitives.Multiply<double>(v, magnitude[row] / norm, v);
+            }
+            for (int j = 0; j < cols; j++) scratch.Row[j] = (float)v[j];
+            DtypeConversion.Encode(dtype, scratch.Row, span, (long)row * cols);
+            return scratch;
+        }, _ => { });
+    }
+
+    /// <summary>W[row, :] + s·(L[row, :]·R) in float64 into <see cref="RowScratch.Sum"/> (the stored row is left as is).</summary>
+    private void AdaptedRow(Span<byte> data, Dtype dtype, int row, double[] left, double[] right, int rank, RowScratch scratch)
+    {
+        int cols = scratch.Row.Length;
+        DtypeConversion.Decode(dtype, data, (long)row * cols, scratch.Row);
+        var acc = scratch.Delta;
+        Array.Clear(acc);
+        for (int k = 0; k < rank; k++)
+        {
+            double l = left[(long)row * rank + k];
+            if (l != 0) TensorPrimitives.MultiplyAdd<double>(right.AsSpan(k * cols, cols), l, acc, acc);
+        }
+        var sum = scratch.Sum;
+        for (int j = 0; j < cols; j++) sum[j] = scratch.Row[j] + Scale * acc[j];
+    }
+
+    /// <summary>The delta as L [rows, r] · R [r, cols] in the stored orientation, both row-major float64.</summary>
+    private (double[] Left, double[] Right) Factors()
+    {
+        if (Orientation == LoraOrientation.Bias) return ([1.0], ReadDoubles(A));
+        // nn.Linear: B [out, r] · A [r, in]. Stored [in, out] (Conv1D) or [vocab, dim] (embedding): (B·A)ᵀ = Aᵀ · Bᵀ.
+        bool transposed = Orientation != LoraOrientation.Linear;
+        return transposed ? (ReadDoubles(A, transpose: true), ReadDoubles(B, transpose: true)) : (ReadDoubles(B), ReadDoubles(A));
+    }
+
+    /// <summary>A 1-D or 2-D adapter tensor as row-major float64, transposed on the way when asked (one copy held).</summary>
+    private double[] ReadDoubles(TensorInfo tensor, bool transpose = false)
+    {
+        var bytes = new byte[tensor.ByteLength];
+        AdapterFile.ReadTensor(tensor, bytes);
+        long rows = tensor.Shape.Length == 2 ? tensor.Shape[0] : 1, cols = tensor.Shape[^1];
+        var doubles = new double[rows * cols];
+        var row = new float[cols];
+        for (long i = 0; i < rows; i++)
+        {
+            DtypeConversion.Decode(tensor.Dtype, bytes, i * cols, row);
+            if (!transpose) for (long j = 0; j < cols; j++) doubles[i * cols + j] = row[j];
+            else for (long j = 0; j < cols; j++) doubles[j * rows + i] = row[j];
+        }
+        return doubles;
+    }
+
+    private sealed class RowScratch(int cols)
+    {
+        public float[] Row { get; } = new float[cols];
+        public double[] Delta { get; } = new double[cols];
+        public double[] Sum { get; } = new double[cols];
+    }
+
+    /// <summary>What <c>plan</c> and <c>inspect</c> show: "+ LoRA r=8 scale=2 (DoRA, fan_in_fan_out)".</summary>
+    public string Describe()
+    {
+        var notes = new List<string>();
+        if (Magnitude is not null) notes.Add("DoRA");
+        if (Orientation == LoraOrientation.FanInFanOut) notes.Add("fan_in_fan_out");
+        if (Orientation == LoraOrientation.Embedding) notes.Add("embedding");
+        if (Orientation == LoraOrientation.Bias) notes.Add("lora_bias");
+        var rank = Orientation == LoraOrientation.Bias ? "" : $" r={Rank.ToString(CultureInfo.InvariantCulture)}";
+        return $"+ LoRA{rank} scale={Scale.ToString("G6", CultureInfo.InvariantCulture)}" + (notes.Count > 0 ? " (" + string.Join(", ", notes) + ")" : "");
+    }
+
+    public override string ToString() => BaseTensor.Name + " " + Describe();
+}
