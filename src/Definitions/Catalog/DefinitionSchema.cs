@@ -90,6 +90,7 @@ public static class DefinitionSchema
                     {
                         ["model"] = modelRef,
                         ["name"] = new Obj { ["description"] = "dotnet-merge: the C# member name of this model in a typed plan.", ["type"] = "string" },
+                        ["lora"] = new Obj { ["description"] = "A PEFT LoRA adapter directory applied to this model while reading (as model: base+adapter)." },
                         ["parameters"] = parametersRef,
                     }, "model"),
                 },
@@ -129,6 +130,7 @@ public static class DefinitionSchema
                 ["tokenizer"] = new Obj { ["description"] = "Not supported yet (use tokenizer_source)." },
                 ["chat_template"] = new Obj { ["description"] = "auto, a built-in name, or a Jinja template.", ["type"] = "string" },
                 ["seed"] = new Obj { ["description"] = "Seed of the randomized methods.", ["type"] = "integer", ["minimum"] = 0 },
+                ["name"] = new Obj { ["description"] = "The stage name of one document of a multi-stage file; later documents use its output by this name.", ["type"] = "string" },
                 ["modules"] = new Obj { ["description"] = "Not supported yet." },
             },
             ["allOf"] = methods.Select(m => (object?)ForMethod(m)).ToList(),

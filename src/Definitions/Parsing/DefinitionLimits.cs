@@ -3,7 +3,7 @@ namespace DotnetMerge.Definitions;
 /// <summary>The bounds every definition is read within. A merge definition is a few kilobytes (mergekit's largest
 /// examples list a few hundred values), so these are far above any real one and far below what would let a hostile
 /// or mistaken input (a device file, a generated 50 MB YAML, a 100,000-deep nesting, an alias bomb) exhaust memory,
-/// the stack or time. docs/reliability-input.md lists them.</summary>
+/// the stack or time. docs/reliability.md ("Hostile input") lists them.</summary>
 public static class DefinitionLimits
 {
     /// <summary>Largest definition accepted: 4 MiB (bytes of a file, characters of a text).</summary>

@@ -8,7 +8,7 @@ namespace DotnetMerge.Tests.Fuzzing;
 /// <see cref="CaseAllocationLimit"/> bytes allocated (unbounded amplification).
 /// <para>The suite runs <see cref="DefaultIterations"/> inputs per parser (a few seconds). Longer runs:
 /// <c>DOTNET_MERGE_FUZZ_ITERATIONS=200000 dotnet test tests/Merge -c Release --filter FullyQualifiedName~Fuzzing</c>,
-/// and <c>DOTNET_MERGE_FUZZ_SEED=N</c> for another sequence (docs/reliability-input.md). A failing input is written to
+/// and <c>DOTNET_MERGE_FUZZ_SEED=N</c> for another sequence (docs/reliability.md, "Fuzzing"). A failing input is written to
 /// <c>$TMPDIR/dotnet-merge-fuzz/</c> and named in the failure with its seed and iteration; make it a regression test.</para></summary>
 internal static class FuzzHarness
 {
