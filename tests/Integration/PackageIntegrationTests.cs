@@ -103,7 +103,7 @@ public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<Pac
         var project = fixture.CopyFixture("Consumer");
         var csproj = Path.Combine(project, "Consumer.csproj");
         var typed = Path.Combine(project, "merges", "typed.merge.yaml");
-        File.AppendAllText(typed, "tokenizer_sauce: base\n"); // DMRG0101 (warning)
+        File.AppendAllText(typed, "comment: a sample for the build step\n"); // DMRG0101 (warning: no close match; a near miss would be DMRG0109, an error)
         File.WriteAllText(Path.Combine(project, ".globalconfig"), "is_global = true\ndotnet_diagnostic.DMRG0101.severity = none\n");
         File.WriteAllText(csproj, File.ReadAllText(csproj).Replace("OutputPath=\"out/step\"", "OutputPath=\".\"", StringComparison.Ordinal));
 
