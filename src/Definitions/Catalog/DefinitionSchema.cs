@@ -297,25 +297,5 @@ public static class DefinitionSchema
         }
     }
 
-    private static void WriteString(StringBuilder w, string s)
-    {
-        w.Append('"');
-        foreach (var c in s)
-        {
-            switch (c)
-            {
-                case '"': w.Append("\\\""); break;
-                case '\\': w.Append("\\\\"); break;
-                case '\n': w.Append("\\n"); break;
-                case '\r': w.Append("\\r"); break;
-                case '\t': w.Append("\\t"); break;
-                default:
-                    if (c < ' ') w.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else w.Append(c);
-                    break;
-            }
-        }
-
-        w.Append('"');
-    }
+    private static void WriteString(StringBuilder w, string s) => w.Append(DefinitionWriter.DoubleQuoted(s));
 }

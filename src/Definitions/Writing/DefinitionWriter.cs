@@ -122,6 +122,13 @@ public static class DefinitionWriter
     {
         if (IsPlainSafe(value))
             return value;
+        return DoubleQuoted(value);
+    }
+
+    /// <summary>A double-quoted string with <c>"</c>, <c>\</c>, control and line-separator characters escaped: the same
+    /// text is a YAML double-quoted scalar and a JSON string (the schema writer uses it too).</summary>
+    internal static string DoubleQuoted(string value)
+    {
         var b = new StringBuilder(value.Length + 2).Append('"');
         foreach (var c in value)
         {
