@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
 using DotnetMerge.Execution;
 using DotnetMerge.Kernels;
@@ -61,8 +62,8 @@ public static class TaskVector
         var definition = LinearDefinition.Create(paths, [1.0, 1.0], "task vector extraction: base and fine-tune (compatibility check)");
         using var plan = LinearDefinition.PlanSameShapes(definition, options.Merge with { Dtype = null, OutDtype = null });
         foreach (var w in plan.Warnings) progress.Warning(w);
-        var baseSource = plan.Models.First(m => m.Reference.Path == paths[0]);
-        var fineTuneSource = plan.Models.First(m => m.Reference.Path == paths[1]);
+        var baseSource = plan.Models.First(m => m.Reference.Equals(ModelReference.Parse(paths[0])));
+        var fineTuneSource = plan.Models.First(m => m.Reference.Equals(ModelReference.Parse(paths[1])));
 
         var skipped = new List<string>();
         var layout = new List<(TensorJob Job, int Rank)>();
@@ -104,8 +105,8 @@ public static class TaskVector
             foreach (var (job, rank) in layout)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var b = new TensorStreaming.Source(job.Inputs[0].StoredFile, job.Inputs[0].Tensor);
-                var f = new TensorStreaming.Source(job.Inputs[1].StoredFile, job.Inputs[1].Tensor);
+                var b = TensorStreaming.Of(job.Inputs[0], cancellationToken);
+                var f = TensorStreaming.Of(job.Inputs[1], cancellationToken);
                 var hash = fingerprint.Begin(b.Tensor.Name);
                 double err, norm;
                 long written;
@@ -257,7 +258,7 @@ public static class TaskVector
             foreach (var job in plan.Jobs)
             {
                 ct.ThrowIfCancellationRequested();
-                var input = new TensorStreaming.Source(job.Inputs[0].StoredFile, job.Inputs[0].Tensor);
+                var input = TensorStreaming.Of(job.Inputs[0], ct);
                 var hash = fingerprint.Begin(input.Tensor.Name);
                 byte[] bytes;
                 if (!terms.TryGetValue(job.OutputName, out var list) && (job.Kind == JobKind.Copy || job.OutputDtype == input.Tensor.Dtype))
