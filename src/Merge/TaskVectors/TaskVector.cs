@@ -361,7 +361,7 @@ public static class TaskVector
         return (error, norm);
     }
 
-    private static double[] ReadDelta(TensorStreaming.Source b, TensorStreaming.Source f, System.Security.Cryptography.IncrementalHash? hash, ref byte[] scratch)
+    internal static double[] ReadDelta(TensorStreaming.Source b, TensorStreaming.Source f, System.Security.Cryptography.IncrementalHash? hash, ref byte[] scratch)
     {
         long count = b.ElementCount;
         if (count > Array.MaxLength) throw new MergeException(MergeErrorKind.Input, $"tensor '{b.Tensor.Name}' is too large for low-rank extraction ({count} elements)");
@@ -378,7 +378,7 @@ public static class TaskVector
     }
 
     /// <summary>Encodes a factor (rounded once from float64) and returns what was stored, decoded back.</summary>
-    private static byte[] EncodeFactor(double[] values, Dtype dtype, out float[] stored)
+    internal static byte[] EncodeFactor(double[] values, Dtype dtype, out float[] stored)
     {
         bool odd = OutputRounding.NeedsRoundToOdd(dtype);
         stored = new float[values.Length];
@@ -390,7 +390,7 @@ public static class TaskVector
     }
 
     /// <summary>(Σ(δ − B·A)², Σδ²) with the factors as stored.</summary>
-    private static (double Error, double Norm) ReconstructionError(double[] delta, int m, int n, float[] b, float[] a, int rank)
+    internal static (double Error, double Norm) ReconstructionError(double[] delta, int m, int n, float[] b, float[] a, int rank)
     {
         double error = 0, norm = 0;
         var row = new double[n];
@@ -412,7 +412,7 @@ public static class TaskVector
         return (error, norm);
     }
 
-    private static ulong Fnv1a(string text)
+    internal static ulong Fnv1a(string text)
     {
         ulong h = 14695981039346656037UL;
         foreach (var c in Encoding.UTF8.GetBytes(text)) h = (h ^ c) * 1099511628211UL;
