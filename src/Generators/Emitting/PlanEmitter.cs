@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Linq;
 using System.Text;
 using DotnetMerge.Generators.Model;
@@ -28,21 +29,26 @@ internal static class PlanEmitter
         if (spec.Namespace.Length > 0)
             w.Open("namespace " + spec.Namespace);
 
+        if (spec.IsMultiStage)
+            EmitStages(w, spec);
+        else
+            EmitPlan(w, spec);
+        if (spec.Namespace.Length > 0)
+            w.Close();
+        return w.ToString();
+    }
+
+    private static void EmitPlan(SourceWriter w, PlanSpec spec)
+    {
         var c = spec.ClassName;
         w.WriteLine("/// <summary>");
         w.WriteLine("/// Typed merge plan for <c>" + Names.Xml(System.IO.Path.GetFileName(spec.DefinitionPath)) + "</c>: "
             + Names.Xml(spec.MethodTitle) + " (<c>" + spec.MergeMethod + "</c>) over " + Names.Xml(spec.Layout) + ".");
         w.WriteLine("/// " + Names.Xml(spec.MethodDescription));
         w.WriteLine("/// </summary>");
-        w.WriteLine("[global::System.CodeDom.Compiler.GeneratedCode(\"DotnetMerge.Generators\", \"" + spec.GeneratorVersion + "\")]");
+        w.WriteLine(GeneratedCode(spec));
         w.Open("public sealed partial record " + c + " : " + Plans + ".TypedMergePlan<" + c + ">");
-
-        w.WriteLine("/// <summary>The definition's YAML text, as compiled.</summary>");
-        w.WriteLine("public const string DefinitionYaml = " + Names.Verbatim(spec.DefinitionText) + ";");
-        w.WriteLine();
-        w.WriteLine("/// <summary>The file the definition was compiled from; relative model paths resolve against its directory.</summary>");
-        w.WriteLine("public const string DefinitionFile = " + Names.Literal(spec.DefinitionPath) + ";");
-        w.WriteLine();
+        EmitDefinitionConstants(w, spec);
         w.WriteLine("/// <summary>The merge method (<c>merge_method</c>).</summary>");
         w.WriteLine("public const string Method = " + Names.Literal(spec.MergeMethod) + ";");
         w.WriteLine();
@@ -50,7 +56,97 @@ internal static class PlanEmitter
         w.WriteLine("public " + c + "()");
         w.WriteLine("    : base(DefinitionYaml, DefinitionFile, " + Plans + ".PlanOverrides.Empty)");
         w.WriteLine("{").WriteLine("}");
+        EmitParameters(w, spec);
+        w.Close();
+    }
 
+    private static string GeneratedCode(PlanSpec spec)
+        => "[global::System.CodeDom.Compiler.GeneratedCode(\"DotnetMerge.Generators\", \"" + spec.GeneratorVersion + "\")]";
+
+    private static void EmitDefinitionConstants(SourceWriter w, PlanSpec spec)
+    {
+        w.WriteLine("/// <summary>The definition's YAML text, as compiled.</summary>");
+        w.WriteLine("public const string DefinitionYaml = " + Names.Verbatim(spec.DefinitionText) + ";");
+        w.WriteLine();
+        w.WriteLine("/// <summary>The file the definition was compiled from; relative model paths resolve against its directory.</summary>");
+        w.WriteLine("public const string DefinitionFile = " + Names.Literal(spec.DefinitionPath) + ";");
+        w.WriteLine();
+    }
+
+    /// <summary>A multi-stage file: the plan, with one member per stage (a nested record with that stage's parameters, as a
+    /// single-stage plan has them) and a run of the whole graph.</summary>
+    private static void EmitStages(SourceWriter w, PlanSpec spec)
+    {
+        var c = spec.ClassName;
+        var final = spec.Stages.First(s => s.IsFinal);
+        w.WriteLine("/// <summary>");
+        w.WriteLine("/// Typed merge plan for <c>" + Names.Xml(System.IO.Path.GetFileName(spec.DefinitionPath)) + "</c>: a multi-stage definition of "
+            + spec.Stages.Count.ToString(CultureInfo.InvariantCulture) + " stages (" + string.Join(", ", spec.Stages.Select(StageTitle)) + ").");
+        w.WriteLine("/// <c>RunAsync</c> computes every stage the final one needs in one pass and writes only the final model (" + StageTitle(final) + ").");
+        w.WriteLine("/// </summary>");
+        w.WriteLine(GeneratedCode(spec));
+        w.Open("public sealed partial record " + c + " : " + Plans + ".TypedMultiStagePlan<" + c + ">");
+        EmitDefinitionConstants(w, spec);
+        w.WriteLine("/// <summary>Creates the plan exactly as defined.</summary>");
+        w.WriteLine("public " + c + "()");
+        w.WriteLine("    : base(DefinitionYaml, DefinitionFile, " + Plans + ".StageOverrides.Empty)");
+        w.WriteLine("{").WriteLine("}");
+        foreach (var stage in spec.Stages)
+        {
+            var t = stage.Spec.ClassName;
+            var key = Names.Literal(stage.Key);
+            w.WriteLine();
+            w.WriteLine("/// <summary>" + Capital(StageTitle(stage)) + ", as defined and overridden (<c>plan with { " + stage.Identifier + " = plan."
+                + stage.Identifier + ".With...(...) }</c> overrides it).</summary>");
+            w.Open("public " + t + " " + stage.Identifier);
+            w.WriteLine("get => new " + t + "(OverridesOf(" + key + "));");
+            w.WriteLine("init => Overrides = WithStage(Overrides, " + key + ", (value ?? throw new global::System.ArgumentNullException(nameof(value))).Overrides);");
+            w.Close();
+            w.WriteLine();
+            w.WriteLine("/// <summary>A copy of this plan with " + StageTitle(stage) + " changed by <paramref name=\"edit\"/> (<c>plan.With"
+                + stage.Identifier + "(s => s.With...(...))</c>).</summary>");
+            w.WriteLine("public " + c + " With" + stage.Identifier + "(global::System.Func<" + t + ", " + t + "> edit) => this with { "
+                + stage.Identifier + " = (edit ?? throw new global::System.ArgumentNullException(nameof(edit)))(" + stage.Identifier + ") };");
+        }
+
+        foreach (var stage in spec.Stages)
+            EmitStage(w, stage);
+        w.Close();
+    }
+
+    private static void EmitStage(SourceWriter w, StageSpec stage)
+    {
+        var spec = stage.Spec;
+        var t = spec.ClassName;
+        w.WriteLine();
+        w.WriteLine("/// <summary>");
+        w.WriteLine("/// " + Capital(StageTitle(stage)) + " (document " + (stage.Document + 1).ToString(CultureInfo.InvariantCulture) + "): "
+            + Names.Xml(spec.MethodTitle) + " (<c>" + spec.MergeMethod + "</c>) over " + Names.Xml(spec.Layout)
+            + (stage.Dependencies.Count == 0 ? string.Empty : ", reading the output of " + string.Join(", ", stage.Dependencies.Select(d => "<c>" + Names.Xml(d) + "</c>")))
+            + ".");
+        w.WriteLine("/// " + Names.Xml(spec.MethodDescription));
+        w.WriteLine("/// </summary>");
+        w.Open("public sealed record " + t + " : " + Plans + ".StagePlan<" + t + ">");
+        w.WriteLine("/// <summary>The merge method of this stage (<c>merge_method</c>).</summary>");
+        w.WriteLine("public const string Method = " + Names.Literal(spec.MergeMethod) + ";");
+        w.WriteLine();
+        w.WriteLine("internal " + t + "(" + Plans + ".PlanOverrides overrides)");
+        w.WriteLine("    : base(" + (stage.Name is null ? "null" : Names.Literal(stage.Name)) + ", overrides)");
+        w.WriteLine("{").WriteLine("}");
+        EmitParameters(w, spec);
+        w.Close();
+    }
+
+    private static string StageTitle(StageSpec stage)
+        => stage.Name is null ? "the final stage" : "stage <c>" + Names.Xml(stage.Name) + "</c>" + (stage.IsFinal ? " (the final one)" : string.Empty);
+
+    private static string Capital(string text) => char.ToUpperInvariant(text[0]) + text.Substring(1);
+
+    /// <summary>The members of a plan or of a stage record: the method-wide parameters, the per-model parameters, the
+    /// models and each model's parameter record.</summary>
+    private static void EmitParameters(SourceWriter w, PlanSpec spec)
+    {
+        var c = spec.ClassName;
         foreach (var p in spec.GlobalParameters)
             EmitGlobal(w, c, p);
         foreach (var m in spec.Models.Where(m => m.HasParameters))
@@ -61,7 +157,8 @@ internal static class PlanEmitter
         w.Open("public static class Models");
         foreach (var m in spec.Models)
         {
-            w.WriteLine("/// <summary><c>" + Names.Xml(m.Reference) + "</c>" + (m.IsBase ? " (base model)" : string.Empty) + ".</summary>");
+            w.WriteLine("/// <summary><c>" + Names.Xml(m.Reference) + "</c>" + (m.IsBase ? " (base model)" : string.Empty)
+                + (m.Stage is null ? string.Empty : ": the output of stage <c>" + Names.Xml(m.Stage) + "</c>") + ".</summary>");
             w.WriteLine("public static " + Plans + ".PlanModel " + m.Identifier + " { get; } = new " + Plans + ".PlanModel("
                 + Names.Literal(m.Reference) + ", " + Names.Literal(m.Identifier) + ", " + (m.IsBase ? "true" : "false") + ");");
             w.WriteLine();
@@ -74,11 +171,6 @@ internal static class PlanEmitter
 
         foreach (var m in spec.Models.Where(m => m.HasParameters))
             EmitModelParameters(w, spec, m);
-
-        w.Close();
-        if (spec.Namespace.Length > 0)
-            w.Close();
-        return w.ToString();
     }
 
     private static string TypeOf(ParameterSpec p) => p.Nullable ? p.ClrType + "?" : p.ClrType;

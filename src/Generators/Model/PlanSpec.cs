@@ -15,13 +15,33 @@ internal sealed record PlanSpec(
     EquatableArray<ModelSpec> Models,
     EquatableArray<ParameterSpec> GlobalParameters,
     EquatableArray<ParameterSpec> PerModelParameters,
-    string GeneratorVersion);
+    string GeneratorVersion)
+{
+    /// <summary>For a multi-stage definition (several YAML documents): its stages in document order, each with the spec of
+    /// its nested record; the method, model and parameter members of this spec are then empty. Empty for one merge.</summary>
+    public EquatableArray<StageSpec> Stages { get; init; } = EquatableArray<StageSpec>.Empty;
+
+    public bool IsMultiStage => Stages.Count > 0;
+}
+
+/// <summary>One stage of a multi-stage definition: its <c>name:</c> (null for the unnamed final document), the plan's member
+/// (<see cref="Identifier"/>) and nested record (<see cref="Spec"/>'s class name) for it, the stages it reads and whether
+/// it is the final output.</summary>
+internal sealed record StageSpec(string? Name, string Identifier, int Document, bool IsFinal, EquatableArray<string> Dependencies, PlanSpec Spec)
+{
+    /// <summary>The stage's key in the plan's <c>StageOverrides</c>.</summary>
+    public string Key => Name ?? string.Empty;
+}
 
 /// <summary>One input model: its reference as written, the C# name derived from it, and whether it is the base model.
 /// <see cref="Values"/> holds the C# literal of each per-model parameter (same order as
 /// <see cref="PlanSpec.PerModelParameters"/>) and a description of how the definition sets it;
 /// <see cref="TypeName"/> is the name of its parameter record (<c>MathParameters</c>).</summary>
-internal sealed record ModelSpec(string Reference, string Identifier, bool IsBase, bool HasParameters, EquatableArray<ValueSpec> Values, string TypeName);
+internal sealed record ModelSpec(string Reference, string Identifier, bool IsBase, bool HasParameters, EquatableArray<ValueSpec> Values, string TypeName)
+{
+    /// <summary>In a multi-stage definition, the earlier stage whose output this reference names; null for a model path.</summary>
+    public string? Stage { get; init; }
+}
 
 /// <summary>One parameter of the method as a typed C# property.</summary>
 /// <param name="Name">The YAML name (<c>normalize_weights</c>).</param>

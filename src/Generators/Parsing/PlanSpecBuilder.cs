@@ -19,9 +19,50 @@ internal static class PlanSpecBuilder
         "Global", "PerModel", "EqualityContract", "PrintMembers", "Deconstruct",
     };
 
-    public static PlanSpec Build(PlanInput input, MergeDefinition definition, MethodDescriptor method)
+    /// <summary>Members of a multi-stage plan and of its stage records that a stage or model name must not take.</summary>
+    private static readonly string[] ReservedStageMembers =
+    {
+        "DefinitionYaml", "DefinitionFile", "DefinitionText", "DefinitionPath", "Overrides", "RunAsync", "BuildStages",
+        "WithDefinitionPath", "OverridesOf", "WithStage", "StageName", "StageKey", "Equals", "GetHashCode", "ToString", "GetType",
+        "MemberwiseClone", "Finalize", "ReferenceEquals", "EqualityContract", "PrintMembers", "Deconstruct",
+    };
+
+    /// <summary>The spec of a multi-stage file: one stage record per document (named after the stage, <c>Final</c> for the
+    /// unnamed document), each built as a single-stage plan over its document.</summary>
+    public static PlanSpec BuildStages(PlanInput input, StageGraph graph)
     {
         var className = Names.ClassName(input.Path, input.PlanName);
+        var taken = new HashSet<string>(ReservedStageMembers, StringComparer.Ordinal) { className };
+        var stages = new List<StageSpec>();
+        foreach (var stage in graph.Stages.OrderBy(s => s.Document))
+        {
+            var pascal = stage.Name is null ? "Final" : Names.Pascal(stage.Name);
+            if (pascal.Length == 0 || !char.IsLetter(pascal[0]))
+                pascal = "Stage" + pascal.TrimStart('_');
+            var identifier = Names.Unique(pascal, taken);
+            taken.Add("With" + identifier);
+            var typeName = Names.Unique(identifier + "Stage", taken);
+            var method = MethodCatalog.Find(stage.Definition.MergeMethod)!;
+            var spec = Build(input, stage.Definition, method, typeName, graph);
+            stages.Add(new StageSpec(stage.Name, identifier, stage.Document, stage.IsFinal,
+                stage.Dependencies.Select(d => d.Name!).ToEquatableArray(), spec));
+        }
+
+        var ns = input.RootNamespace;
+        var empty = EquatableArray<ParameterSpec>.Empty;
+        return new PlanSpec(ns, className, (ns.Length == 0 ? string.Empty : ns + ".") + className + ".g.cs", input.Path, input.Text,
+            string.Empty, string.Empty, string.Empty, string.Empty, EquatableArray<ModelSpec>.Empty, empty, empty,
+            typeof(PlanSpecBuilder).Assembly.GetName().Version?.ToString() ?? "0.0.0.0")
+        {
+            Stages = stages.ToEquatableArray(),
+        };
+    }
+
+    /// <param name="className">The record's name; null: from the file name or <c>PlanName</c>.</param>
+    /// <param name="graph">For a stage of a multi-stage file: the graph, whose stage names mark references to stage outputs.</param>
+    public static PlanSpec Build(PlanInput input, MergeDefinition definition, MethodDescriptor method, string? className = null, StageGraph? graph = null)
+    {
+        className ??= Names.ClassName(input.Path, input.PlanName);
         var globals = method.Parameters
             .Where(p => p.Scope == ParameterScope.Global && !p.Ignored)
             .Select(p => GlobalParameter(definition, p))
@@ -29,6 +70,8 @@ internal static class PlanSpecBuilder
         var perModel = method.Parameters.Where(p => p.Scope == ParameterScope.PerModel && !p.Ignored).ToList();
 
         var taken = new HashSet<string>(ReservedMembers, StringComparer.Ordinal) { className };
+        if (graph is not null)
+            taken.UnionWith(ReservedStageMembers);
         foreach (var g in globals)
         {
             taken.Add(g.Identifier);
@@ -58,7 +101,7 @@ internal static class PlanSpecBuilder
             var values = hasParameters
                 ? perModel.Select(p => PerModelValue(definition, model, p)).ToEquatableArray()
                 : EquatableArray<ValueSpec>.Empty;
-            models.Add(new ModelSpec(model.ToString(), identifier, isBase, hasParameters, values, string.Empty));
+            models.Add(new ModelSpec(model.ToString(), identifier, isBase, hasParameters, values, string.Empty) { Stage = graph?.StageFor(model)?.Name });
         }
 
         // Each model's parameter record: its member name plus "Parameters", made unique like the members.
