@@ -71,6 +71,52 @@ public class PlanRuntimeTests
     }
 
     [Fact]
+    public void Override_of_a_model_the_definition_does_not_merge_is_an_error_naming_it()
+    {
+        const string yaml = """
+            merge_method: linear
+            models:
+              - model: ./models/a
+                parameters: {weight: 1.0}
+            """;
+        var plan = new HandWrittenPlan(yaml, "/x/l.merge.yaml", PlanOverrides.Empty).With(new PlanModel("./models/b", "B"), "weight", 0.5);
+
+        var error = Assert.Throws<DefinitionErrorsException>(() => plan.BuildDefinition());
+        Assert.Equal("DMRG0910", Assert.Single(error.Diagnostics).Id);
+        Assert.Equal(MergeErrorKind.Definition, error.Kind);
+        Assert.Equal("the override of 'weight' for model './models/b': error DMRG0910: the override is for model './models/b', which the definition "
+            + "does not merge; its input models are './models/a'; use a model of the generated Models class", error.Message);
+    }
+
+    /// <summary>Overrides hold their values typed (no object), read back as their own type, and say what they hold when
+    /// read as another.</summary>
+    [Fact]
+    public void Override_values_are_stored_typed_and_read_back_as_their_type()
+    {
+        var a = new PlanModel("./models/a", "A");
+        var overrides = PlanOverrides.Empty.WithGlobal("lambda", 0.9).WithGlobal("normalize", true).WithGlobal("trim_scope", "model").WithPerModel(a, "weight", 2);
+
+        var lambda = overrides.Globals["lambda"];
+        Assert.Equal(ParameterValueKind.Number, lambda.Kind);
+        Assert.Equal(0.9, lambda.As<double>());
+        Assert.Equal(0.9, lambda.As<double?>());
+        Assert.True(overrides.Globals["normalize"].As<bool>());
+        Assert.Equal("model", overrides.Globals["trim_scope"].As<string>());
+        var weight = overrides.PerModel[("./models/a", "weight")];
+        Assert.Equal(ParameterValueKind.Integer, weight.Kind);
+        Assert.Equal(2.0, weight.As<double>()); // an integer reads as a number
+        Assert.Equal(2.0, weight.ToSettingValue());
+        var mismatch = Assert.Throws<InvalidCastException>(() => lambda.As<bool>());
+        Assert.Equal("the override holds a number (0.9), not Boolean", mismatch.Message);
+        Assert.Throws<InvalidCastException>(() => overrides.Globals["trim_scope"].As<double>());
+
+        Assert.Equal(overrides, PlanOverrides.Empty.WithPerModel(a, "weight", 2).WithGlobal("trim_scope", "model").WithGlobal("normalize", true).WithGlobal("lambda", 0.9));
+        Assert.NotEqual(overrides, overrides.WithGlobal("lambda", 0.8));
+        Assert.NotEqual(ParameterValue.Of(1), ParameterValue.Of(1.0)); // kinds differ
+        Assert.Throws<ArgumentNullException>(() => ParameterValue.Of((string)null!));
+    }
+
+    [Fact]
     public async Task Generated_plan_runs_with_overrides_and_matches_a_float64_reference()
     {
         var root = Directory.CreateTempSubdirectory("dmrg-plan-").FullName;
@@ -239,8 +285,8 @@ public class PlanRuntimeTests
 
     private sealed record HandWrittenPlan(string Yaml, string Path, PlanOverrides InitialOverrides) : TypedMergePlan<HandWrittenPlan>(Yaml, Path, InitialOverrides)
     {
-        public HandWrittenPlan With(PlanModel model, string name, object value) => SetPerModel(model, name, value);
+        public HandWrittenPlan With(PlanModel model, string name, ParameterValue value) => SetPerModel(model, name, value);
 
-        public HandWrittenPlan WithGlobal(string name, object value) => SetGlobal(name, value);
+        public HandWrittenPlan WithGlobal(string name, ParameterValue value) => SetGlobal(name, value);
     }
 }

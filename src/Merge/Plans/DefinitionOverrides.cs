@@ -150,9 +150,9 @@ public static class DefinitionOverrides
 
     /// <summary>The override's location has no line: its path says which override it is, so that a diagnostic about it
     /// reads "the override of 'density' for model './models/a': error DMRG0303: ...".</summary>
-    private static ParameterMap Set(ParameterMap map, string name, object value, string where)
+    private static ParameterMap Set(ParameterMap map, string name, ParameterValue value, string where)
     {
-        var setting = new ScalarSetting(value is int i ? (double)i : value) { Location = new SourceLocation(where, 0, 0) };
+        var setting = new ScalarSetting(value.ToSettingValue()) { Location = new SourceLocation(where, 0, 0) };
         var pairs = map.Where(p => !string.Equals(p.Key, name, StringComparison.Ordinal)).ToList();
         pairs.Add(new KeyValuePair<string, ParameterSetting>(name, setting));
         return new ParameterMap(pairs, map.Location);
