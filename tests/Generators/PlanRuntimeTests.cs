@@ -222,6 +222,50 @@ public class PlanRuntimeTests
         Assert.Equal("0.5 True 0.75 0.9 True True 1 True Tensor Model model True True", result);
     }
 
+    /// <summary><c>rescale</c> (false | true | l1 | inverse in the YAML) is one enum: false is None, true and l1 are L1; an
+    /// override stores what mergekit would read (true for L1) and the definition built from it holds that value.</summary>
+    [Fact]
+    public void Rescale_is_an_enum_whose_overrides_store_the_yaml_value()
+    {
+        const string yaml = """
+            merge_method: dare_ties
+            base_model: ./models/base
+            models:
+              - model: ./models/a
+                parameters: {weight: 1.0, density: 0.5}
+            parameters:
+              rescale: l1
+            """;
+        const string user = """
+            using Sample;
+            public static class Probe
+            {
+                public static object[] Run()
+                {
+                    var plan = new DareMergePlan();
+                    DareMergePlan.RescaleOption rescale = plan.Rescale;   // not nullable: 'l1' is one of its values
+                    var inverse = plan.WithRescale(DareMergePlan.RescaleOption.Inverse);
+                    var none = plan with { Rescale = DareMergePlan.RescaleOption.None };
+                    var back = inverse with { Rescale = DareMergePlan.RescaleOption.L1 };
+                    return new object[] { rescale, inverse.Rescale, inverse.Overrides.Globals["rescale"], none.Rescale, none.Overrides.Globals["rescale"],
+                        back == plan, back.Overrides.IsEmpty, plan.WithRescale(DareMergePlan.RescaleOption.L1).Overrides.Globals["rescale"],
+                        inverse.BuildDefinition(), none.BuildDefinition() };
+                }
+            }
+            """;
+        var run = GeneratorHarness.Run(new[] { new DefinitionFile(GeneratorHarness.PathOf("dare.merge.yaml"), yaml) }, null, user);
+        Assert.Empty(run.GeneratorDiagnostics);
+        using var stream = new MemoryStream();
+        var emit = run.Output.Emit(stream);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+
+        var result = (object[])Assembly.Load(stream.ToArray()).GetType("Probe")!.GetMethod("Run")!.Invoke(null, null)!;
+
+        Assert.Equal("L1 Inverse inverse None false True True true", string.Join(" ", result.Take(8)));
+        Assert.Equal("inverse", Assert.IsType<ScalarSetting>(((MergeDefinition)result[8]).Parameters["rescale"]).Value);
+        Assert.Equal(false, Assert.IsType<ScalarSetting>(((MergeDefinition)result[9]).Parameters["rescale"]).Value);
+    }
+
     /// <summary>The merged model's records (mergekit_config.yml, the model card) are the definition that was merged:
     /// overrides applied. Without overrides the user's own text is kept, comments included.</summary>
     [Fact]

@@ -199,48 +199,54 @@ internal static class PlanEmitter
         w.WriteLine("public " + c + " With" + p.Identifier + "(" + p.ClrType + " value) => SetGlobal(" + Names.Literal(p.Name) + ", value);");
     }
 
-    /// <summary>A string parameter with listed values: an enum property; the override stores the YAML value.</summary>
+    /// <summary>A parameter with listed values: an enum property. The override stores the value the YAML would hold (the
+    /// first case of the member: <c>rescale: true</c> for <c>L1</c>, as mergekit writes it).</summary>
     private static void EmitEnumGlobal(SourceWriter w, string c, ParameterSpec p)
     {
         var e = p.EnumType;
-        var type = p.Nullable ? e + "?" : e;
+        var value = Plans + ".ParameterValue";
+        var definition = p.EnumCases.FirstOrDefault(x => x.Literal == p.Value.Literal) is { } given && p.Value.IsScalar ? e + "." + given.Member : null;
+        var nullable = p.Nullable || definition is null;
+        var type = nullable ? e + "?" : e;
+        var name = Names.Literal(p.Name);
         w.WriteLine();
         w.WriteLine("/// <summary>The values of <c>" + p.Name + "</c>.</summary>");
         w.Open("public enum " + e);
-        foreach (var value in p.EnumValues)
+        foreach (var member in p.EnumMembers)
         {
-            w.WriteLine("/// <summary><c>" + p.Name + ": " + Names.Xml(value) + "</c></summary>");
-            w.WriteLine(Names.Pascal(value) + ",");
+            w.WriteLine("/// <summary>" + string.Join(" or ", p.EnumCases.Where(x => x.Member == member).Select(x => "<c>" + p.Name + ": " + Names.Xml(x.Yaml) + "</c>")) + "</summary>");
+            w.WriteLine(member + ",");
         }
 
         w.Close();
         w.WriteLine();
         w.WriteLine("/// <summary>");
         w.WriteLine("/// <c>" + p.Name + "</c> (method-wide): " + Names.Xml(p.Description));
-        w.WriteLine("/// Definition: " + Names.Xml(p.Value.Description) + "." + (p.Nullable ? " Null unless overridden (null again: as defined)." : string.Empty));
+        w.WriteLine("/// Definition: " + Names.Xml(p.Value.Description) + "." + (nullable ? " Null unless overridden (null again: as defined)." : string.Empty));
         w.WriteLine("/// </summary>");
         w.Open("public " + type + " " + p.Identifier);
-        var read = "To" + e + "(GetGlobal<string?>(" + Names.Literal(p.Name) + ", " + p.Value.Literal + "))";
-        w.WriteLine("get => " + (p.Nullable ? read : read + ".GetValueOrDefault()") + ";");
-        w.WriteLine("init => Overrides = Global(Overrides, " + Names.Literal(p.Name) + ", From" + e + "(value), " + p.Value.Literal + ");");
+        w.WriteLine("get => Overrides.Globals.TryGetValue(" + name + ", out var stored) ? To" + e + "(stored) : " + (definition ?? "null") + ";");
+        w.WriteLine("init => Overrides = " + (nullable ? "value is null" : "value == " + definition)
+            + " ? Overrides.WithoutGlobal(" + name + ") : Overrides.WithGlobal(" + name + ", From" + e + "(value" + (nullable ? ".Value" : string.Empty) + "));");
         w.Close();
         w.WriteLine();
         w.WriteLine("/// <summary>A copy of this plan with <c>" + p.Name + "</c> set to <paramref name=\"value\"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>");
-        w.WriteLine("public " + c + " With" + p.Identifier + "(" + e + " value) => SetGlobal(" + Names.Literal(p.Name) + ", From" + e + "(value)!);");
+        w.WriteLine("public " + c + " With" + p.Identifier + "(" + e + " value) => SetGlobal(" + name + ", From" + e + "(value));");
         w.WriteLine();
-        w.WriteLine("private static " + e + "? To" + e + "(string? value) => value switch");
-        w.WriteLine("{");
-        w.WriteLine("    null => null,");
-        foreach (var value in p.EnumValues)
-            w.WriteLine("    " + Names.Literal(value) + " => " + e + "." + Names.Pascal(value) + ",");
-        w.WriteLine("    _ => throw new global::System.InvalidOperationException(\"" + p.Name + " is '\" + value + \"', which is not one of its values\"),");
-        w.WriteLine("};");
+        w.Open("private static " + e + " To" + e + "(" + value + " value)");
+        foreach (var x in p.EnumCases)
+        {
+            w.WriteLine("if (value == " + value + ".Of(" + x.Literal + "))");
+            w.WriteLine("    return " + e + "." + x.Member + ";");
+        }
+
+        w.WriteLine("throw new global::System.InvalidOperationException(\"" + p.Name + " is '\" + value + \"', which is not one of its values\");");
+        w.Close();
         w.WriteLine();
-        w.WriteLine("private static string? From" + e + "(" + e + "? value) => value switch");
+        w.WriteLine("private static " + value + " From" + e + "(" + e + " value) => value switch");
         w.WriteLine("{");
-        w.WriteLine("    null => null,");
-        foreach (var value in p.EnumValues)
-            w.WriteLine("    " + e + "." + Names.Pascal(value) + " => " + Names.Literal(value) + ",");
+        foreach (var member in p.EnumMembers)
+            w.WriteLine("    " + e + "." + member + " => " + value + ".Of(" + p.EnumCases.First(x => x.Member == member).Literal + "),");
         w.WriteLine("    _ => throw new global::System.ArgumentOutOfRangeException(nameof(value), value, \"not a value of " + p.Name + "\"),");
         w.WriteLine("};");
     }

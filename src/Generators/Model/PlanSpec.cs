@@ -1,3 +1,6 @@
+using System.Collections.Generic;
+using System.Linq;
+
 namespace DotnetMerge.Generators.Model;
 
 /// <summary>Everything the emitter needs for one typed plan: strings, numbers and equatable arrays only
@@ -51,17 +54,26 @@ internal sealed record ModelSpec(string Reference, string Identifier, bool IsBas
 /// no value at all): the property is then nullable and null means "as the definition says".</param>
 /// <param name="Description">The catalog's description.</param>
 /// <param name="Value">For a method-wide parameter: its value; unused (default) for per-model ones.</param>
-/// <param name="EnumValues">For a string parameter whose values the catalog lists (<c>trim_scope</c>): those values, and the
-/// property is an enum named <see cref="EnumType"/>; empty otherwise.</param>
+/// <param name="EnumCases">For a parameter whose values the catalog lists (<c>trim_scope: tensor|model</c>, <c>rescale:
+/// false|true|l1|inverse</c>): how each stored value (a C# literal, as <see cref="ValueSpec.Literal"/> writes the
+/// definition's) reads as a member of the enum <see cref="EnumType"/>; the first case of a member is what an override of it
+/// stores. Empty otherwise.</param>
 /// <param name="EnumType">The enum's name (<c>TrimScopeOption</c>), or empty.</param>
 internal sealed record ParameterSpec(string Name, string Identifier, string ClrType, bool Nullable, string Description, ValueSpec Value)
 {
-    public EquatableArray<string> EnumValues { get; init; } = EquatableArray<string>.Empty;
+    public EquatableArray<EnumCase> EnumCases { get; init; } = EquatableArray<EnumCase>.Empty;
 
     public string EnumType { get; init; } = string.Empty;
 
-    public bool IsEnum => EnumValues.Count > 0;
+    public bool IsEnum => EnumCases.Count > 0;
+
+    /// <summary>The enum's members, in catalog order.</summary>
+    public IEnumerable<string> EnumMembers => EnumCases.Select(c => c.Member).Distinct();
 }
+
+/// <summary>A stored value (<c>false</c>, <c>"l1"</c>) and the enum member it reads as (<c>None</c>, <c>L1</c>), with the
+/// YAML text of the value (<c>false</c>, <c>l1</c>).</summary>
+internal sealed record EnumCase(string Literal, string Member, string Yaml);
 
 /// <summary>A parameter's value as the definition gives it: a C# literal (<c>"null"</c> when not a single scalar)
 /// and a human description ("0.5", "a gradient of 3 numbers: [0, 0.5, 1]", "not set; the method's default 1.0").</summary>

@@ -78,13 +78,11 @@ internal static class PlanSpecBuilder
             taken.Add("With" + g.Identifier);
         }
 
-        // String parameters whose values the catalog lists become enums (trim_scope -> TrimScopeOption).
+        // Parameters whose values the catalog lists become enums (trim_scope -> TrimScopeOption, rescale -> RescaleOption).
         globals = globals.Select(g =>
         {
-            var allowed = method.FindParameter(g.Name)?.AllowedValues;
-            if (method.FindParameter(g.Name)?.Type != ParameterType.String || allowed is not { Count: > 0 } || allowed.Any(v => Names.Pascal(v).Length == 0))
-                return g;
-            return g with { EnumValues = allowed.ToEquatableArray(), EnumType = Names.Unique(g.Identifier + "Option", taken) };
+            var cases = EnumCases(method.FindParameter(g.Name)!);
+            return cases.Count == 0 ? g : g with { EnumCases = cases, EnumType = Names.Unique(g.Identifier + "Option", taken) };
         }).ToList();
 
         var baseModels = new HashSet<ModelReference>(
@@ -191,15 +189,50 @@ internal static class PlanSpecBuilder
         return FromDefault(parameter);
     }
 
+    /// <summary>The enum cases of a parameter whose values the catalog lists: a string parameter's values, or a boolean
+    /// choice's false and true (named by <see cref="ParameterDescriptor.BooleanNames"/>) and its string values. Empty for
+    /// any other parameter.</summary>
+    private static EquatableArray<EnumCase> EnumCases(ParameterDescriptor parameter)
+    {
+        if (parameter.AllowedValues is not { Count: > 0 } allowed || allowed.Any(v => Names.Pascal(v).Length == 0))
+            return EquatableArray<EnumCase>.Empty;
+        var cases = new List<EnumCase>();
+        if (parameter.Type == ParameterType.Boolean && parameter.BooleanNames is { } names)
+        {
+            cases.Add(new EnumCase("false", Names.Pascal(names.False), "false"));
+            cases.Add(new EnumCase("true", Names.Pascal(names.True), "true"));
+        }
+        else if (parameter.Type != ParameterType.String)
+        {
+            return EquatableArray<EnumCase>.Empty;
+        }
+
+        cases.AddRange(allowed.Select(v => new EnumCase(Names.Literal(v), Names.Pascal(v), v)));
+        return cases.ToEquatableArray();
+    }
+
     private static ValueSpec FromSetting(ParameterSetting setting, ParameterDescriptor parameter)
     {
-        if (setting is ScalarSetting scalar && TryLiteral(scalar.Value, parameter.Type, out var literal))
+        if (setting is ScalarSetting scalar && TryLiteral(scalar.Value, parameter, out var literal))
             return new ValueSpec(literal, true, Describe(setting));
         return NotScalar(Describe(setting));
     }
 
+    /// <summary>As <see cref="TryLiteral(object?, ParameterType, out string)"/>; a boolean choice's string value
+    /// (<c>rescale: l1</c>) is a string literal, read by its enum.</summary>
+    private static bool TryLiteral(object? value, ParameterDescriptor parameter, out string literal)
+    {
+        if (parameter is { Type: ParameterType.Boolean, BooleanNames: not null } && value is string s && (parameter.AllowedValues?.Contains(s) ?? false))
+        {
+            literal = Names.Literal(s);
+            return true;
+        }
+
+        return TryLiteral(value, parameter.Type, out literal);
+    }
+
     private static ValueSpec FromDefault(ParameterDescriptor parameter)
-        => parameter.Default is not null && TryLiteral(parameter.Default, parameter.Type, out var literal)
+        => parameter.Default is not null && TryLiteral(parameter.Default, parameter, out var literal)
             ? new ValueSpec(literal, true, "not set; the method's default " + ValueText.Format(parameter.Default))
             : NotScalar("not set; no default");
 

@@ -158,18 +158,50 @@ seed: 7
             /// <summary>A copy of this plan with <c>normalize</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
             public FinalStage WithNormalize(bool value) => SetGlobal("normalize", value);
 
+            /// <summary>The values of <c>rescale</c>.</summary>
+            public enum RescaleOption
+            {
+                /// <summary><c>rescale: false</c></summary>
+                None,
+                /// <summary><c>rescale: true</c> or <c>rescale: l1</c></summary>
+                L1,
+                /// <summary><c>rescale: inverse</c></summary>
+                Inverse,
+            }
+
             /// <summary>
             /// <c>rescale</c> (method-wide): Restore the L1 mass of each sparsified task vector; true means 'l1'. 'inverse' (the DARE paper's 1/p scaling) is a dotnet-merge extension.
             /// Definition: not set; the method's default true.
             /// </summary>
-            public bool Rescale
+            public RescaleOption Rescale
             {
-                get => GetGlobal<bool>("rescale", true);
-                init => Overrides = Global(Overrides, "rescale", value, true);
+                get => Overrides.Globals.TryGetValue("rescale", out var stored) ? ToRescaleOption(stored) : RescaleOption.L1;
+                init => Overrides = value == RescaleOption.L1 ? Overrides.WithoutGlobal("rescale") : Overrides.WithGlobal("rescale", FromRescaleOption(value));
             }
 
             /// <summary>A copy of this plan with <c>rescale</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
-            public FinalStage WithRescale(bool value) => SetGlobal("rescale", value);
+            public FinalStage WithRescale(RescaleOption value) => SetGlobal("rescale", FromRescaleOption(value));
+
+            private static RescaleOption ToRescaleOption(global::DotnetMerge.Plans.ParameterValue value)
+            {
+                if (value == global::DotnetMerge.Plans.ParameterValue.Of(false))
+                    return RescaleOption.None;
+                if (value == global::DotnetMerge.Plans.ParameterValue.Of(true))
+                    return RescaleOption.L1;
+                if (value == global::DotnetMerge.Plans.ParameterValue.Of("l1"))
+                    return RescaleOption.L1;
+                if (value == global::DotnetMerge.Plans.ParameterValue.Of("inverse"))
+                    return RescaleOption.Inverse;
+                throw new global::System.InvalidOperationException("rescale is '" + value + "', which is not one of its values");
+            }
+
+            private static global::DotnetMerge.Plans.ParameterValue FromRescaleOption(RescaleOption value) => value switch
+            {
+                RescaleOption.None => global::DotnetMerge.Plans.ParameterValue.Of(false),
+                RescaleOption.L1 => global::DotnetMerge.Plans.ParameterValue.Of(true),
+                RescaleOption.Inverse => global::DotnetMerge.Plans.ParameterValue.Of("inverse"),
+                _ => throw new global::System.ArgumentOutOfRangeException(nameof(value), value, "not a value of rescale"),
+            };
 
             /// <summary>
             /// <c>lambda</c> (method-wide): Factor applied to the merged task vector before it is added to the base.
