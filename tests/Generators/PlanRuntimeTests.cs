@@ -139,10 +139,7 @@ public class PlanRuntimeTests
                 """;
             var run = GeneratorHarness.Run(new[] { new DefinitionFile(yamlPath, yaml) });
             Assert.Empty(run.GeneratorDiagnostics);
-            using var stream = new MemoryStream();
-            var emit = run.Output.Emit(stream);
-            Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
-            var assembly = Assembly.Load(stream.ToArray());
+            var assembly = run.Load();
             var planType = assembly.GetType("Sample.BlendMergePlan")!;
             dynamic plan = Activator.CreateInstance(planType)!;
             plan = plan.WithAWeight(0.25);
@@ -212,11 +209,8 @@ public class PlanRuntimeTests
             """;
         var run = GeneratorHarness.Run(new[] { new DefinitionFile(GeneratorHarness.PathOf("mix.merge.yaml"), yaml) }, null, user);
         Assert.Empty(run.GeneratorDiagnostics);
-        using var stream = new MemoryStream();
-        var emit = run.Output.Emit(stream);
-        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
 
-        var probe = Assembly.Load(stream.ToArray()).GetType("Probe")!;
+        var probe = run.Load().GetType("Probe")!;
         var result = (string)probe.GetMethod("Run")!.Invoke(null, null)!;
 
         Assert.Equal("0.5 True 0.75 0.9 True True 1 True Tensor Model model True True", result);
@@ -255,11 +249,8 @@ public class PlanRuntimeTests
             """;
         var run = GeneratorHarness.Run(new[] { new DefinitionFile(GeneratorHarness.PathOf("dare.merge.yaml"), yaml) }, null, user);
         Assert.Empty(run.GeneratorDiagnostics);
-        using var stream = new MemoryStream();
-        var emit = run.Output.Emit(stream);
-        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
 
-        var result = (object[])Assembly.Load(stream.ToArray()).GetType("Probe")!.GetMethod("Run")!.Invoke(null, null)!;
+        var result = (object[])run.Load().GetType("Probe")!.GetMethod("Run")!.Invoke(null, null)!;
 
         Assert.Equal("L1 Inverse inverse None false True True true", string.Join(" ", result.Take(8)));
         Assert.Equal("inverse", Assert.IsType<ScalarSetting>(((MergeDefinition)result[8]).Parameters["rescale"]).Value);
