@@ -66,6 +66,7 @@ public static class GeneratorHarness
         {
             ["build_property.RootNamespace"] = "Sample",
             ["build_property.DotnetMergeCheckModelPaths"] = "false",
+            ["build_property.ProjectDir"] = ProjectDirectory + "/",
         };
         foreach (var (key, value) in properties ?? new Dictionary<string, string>())
             globals["build_property." + key] = value;

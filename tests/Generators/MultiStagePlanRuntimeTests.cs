@@ -40,7 +40,8 @@ public class MultiStagePlanRuntimeTests
             var options = new MergeOptions { Threads = 1 };
 
             // As defined: the bytes of the CLI's run of the file (fused; no intermediate model is written).
-            dynamic plain = probe.GetMethod("Plain")!.Invoke(null, null)!;
+            // Loaded from bytes, the plan has no assembly directory to find its definition from: say where it is.
+            dynamic plain = ((dynamic)probe.GetMethod("Plain")!.Invoke(null, null)!).WithDefinitionPath(path);
             var typed = Path.Combine(root, "typed", "merged");
             MergeRunner.MergeResult result = await plain.RunAsync(typed, options);
             Assert.True(result.TensorCount > 0);
@@ -50,7 +51,7 @@ public class MultiStagePlanRuntimeTests
             Assert.Equal(new[] { "merged" }, Directory.EnumerateFileSystemEntries(Path.GetDirectoryName(typed)!).Select(Path.GetFileName)); // no intermediate
 
             // Overridden: the bytes of the file with the same values written in by hand, not those of the file as compiled.
-            dynamic edited = probe.GetMethod("Edited")!.Invoke(null, null)!;
+            dynamic edited = ((dynamic)probe.GetMethod("Edited")!.Invoke(null, null)!).WithDefinitionPath(path);
             var typedEdited = Path.Combine(root, "typed-edited", "merged");
             await edited.RunAsync(typedEdited, options);
             var handEdited = Path.Combine(root, "hand-edited.merge.yaml");

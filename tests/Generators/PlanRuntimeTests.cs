@@ -142,6 +142,7 @@ public class PlanRuntimeTests
             var assembly = run.Load();
             var planType = assembly.GetType("Sample.BlendMergePlan")!;
             dynamic plan = Activator.CreateInstance(planType)!;
+            plan = plan.WithDefinitionPath(yamlPath); // loaded from bytes: no assembly directory to find the definition from
             plan = plan.WithAWeight(0.25);
             plan = plan.WithBWeight(1.5);
             Assert.Equal(0.25, (double)plan.A.Weight);

@@ -68,8 +68,9 @@ internal static class PlanEmitter
         w.WriteLine("/// <summary>The definition's YAML text, as compiled.</summary>");
         w.WriteLine("public const string DefinitionYaml = " + Names.Verbatim(spec.DefinitionText) + ";");
         w.WriteLine();
-        w.WriteLine("/// <summary>The file the definition was compiled from; relative model paths resolve against its directory.</summary>");
-        w.WriteLine("public const string DefinitionFile = " + Names.Literal(spec.DefinitionPath) + ";");
+        w.WriteLine("/// <summary>The file the definition was compiled from, relative to the project directory; at run time <c>DefinitionPath</c> is");
+        w.WriteLine("/// where it resolves (<see cref=\"" + Plans.Substring("global::".Length) + ".TypedPlanPaths.Resolve\"/>) and relative model paths resolve against its directory.</summary>");
+        w.WriteLine("public const string DefinitionFile = " + Names.Literal(spec.DefinitionFile.Length > 0 ? spec.DefinitionFile : spec.DefinitionPath) + ";");
         w.WriteLine();
     }
 

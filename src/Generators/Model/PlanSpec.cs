@@ -24,6 +24,10 @@ internal sealed record PlanSpec(
     /// its nested record; the method, model and parameter members of this spec are then empty. Empty for one merge.</summary>
     public EquatableArray<StageSpec> Stages { get; init; } = EquatableArray<StageSpec>.Empty;
 
+    /// <summary>The definition's path as the plan holds it: relative to the project directory ('/'-separated), so that
+    /// no absolute path of the build machine goes into the assembly.</summary>
+    public string DefinitionFile { get; init; } = string.Empty;
+
     public bool IsMultiStage => Stages.Count > 0;
 }
 

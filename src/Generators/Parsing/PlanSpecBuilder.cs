@@ -55,6 +55,7 @@ internal static class PlanSpecBuilder
             typeof(PlanSpecBuilder).Assembly.GetName().Version?.ToString() ?? "0.0.0.0")
         {
             Stages = stages.ToEquatableArray(),
+            DefinitionFile = Names.RelativePath(input.ProjectDirectory, input.Path),
         };
     }
 
@@ -128,7 +129,10 @@ internal static class PlanSpecBuilder
             models.ToEquatableArray(),
             globals.ToEquatableArray(),
             perModelSpecs,
-            typeof(PlanSpecBuilder).Assembly.GetName().Version?.ToString() ?? "0.0.0.0");
+            typeof(PlanSpecBuilder).Assembly.GetName().Version?.ToString() ?? "0.0.0.0")
+        {
+            DefinitionFile = Names.RelativePath(input.ProjectDirectory, input.Path),
+        };
     }
 
     private static HashSet<ModelReference> InputModels(MergeDefinition definition)

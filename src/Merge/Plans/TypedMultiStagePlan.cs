@@ -13,17 +13,21 @@ namespace DotnetMerge.Plans;
 public abstract record TypedMultiStagePlan<TSelf>
     where TSelf : TypedMultiStagePlan<TSelf>
 {
+    /// <param name="definitionText">The YAML.</param>
+    /// <param name="definitionPath">The definition's path, relative to the project (resolved with <see cref="TypedPlanPaths.Resolve"/>) or absolute.</param>
+    /// <param name="overrides">The values set on top of the definition.</param>
     protected TypedMultiStagePlan(string definitionText, string definitionPath, StageOverrides overrides)
     {
         DefinitionText = definitionText ?? throw new ArgumentNullException(nameof(definitionText));
-        DefinitionPath = definitionPath ?? throw new ArgumentNullException(nameof(definitionPath));
+        DefinitionPath = TypedPlanPaths.Resolve(definitionPath ?? throw new ArgumentNullException(nameof(definitionPath)), GetType().Assembly);
         Overrides = overrides ?? throw new ArgumentNullException(nameof(overrides));
     }
 
     /// <summary>The YAML the plan was generated from (every document).</summary>
     public string DefinitionText { get; }
 
-    /// <summary>The definition's path: relative model paths resolve against its directory (then against
+    /// <summary>The definition's full path at run time (the generated <c>DefinitionFile</c>, relative to the project,
+    /// resolved by <see cref="TypedPlanPaths.Resolve"/>): relative model paths resolve against its directory (then against
     /// <see cref="MergeOptions.WorkingDirectory"/> or the current directory).</summary>
     public string DefinitionPath { get; init; }
 

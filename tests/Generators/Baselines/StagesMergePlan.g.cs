@@ -37,8 +37,9 @@ dtype: float32
 seed: 7
 ";
 
-        /// <summary>The file the definition was compiled from; relative model paths resolve against its directory.</summary>
-        public const string DefinitionFile = "/src/Sample/merges/stages.merge.yaml";
+        /// <summary>The file the definition was compiled from, relative to the project directory; at run time <c>DefinitionPath</c> is
+        /// where it resolves (<see cref="DotnetMerge.Plans.TypedPlanPaths.Resolve"/>) and relative model paths resolve against its directory.</summary>
+        public const string DefinitionFile = "merges/stages.merge.yaml";
 
         /// <summary>Creates the plan exactly as defined.</summary>
         public StagesMergePlan()
