@@ -26,12 +26,8 @@ public static class TypedPlanPaths
     public static string Resolve(string definitionFile, Assembly? planAssembly = null)
     {
         ArgumentNullException.ThrowIfNull(definitionFile);
-        if (Path.IsPathRooted(definitionFile))
-            return definitionFile;
-        var relative = definitionFile.Replace('/', Path.DirectorySeparatorChar);
-        if (BaseDirectory is { } configured)
-            return Path.GetFullPath(Path.Combine(configured, relative));
-
+        if (BaseDirectory is { } configured && !Path.IsPathRooted(definitionFile))
+            return Path.GetFullPath(Path.Combine(configured, definitionFile.Replace('/', Path.DirectorySeparatorChar)));
         return Search(definitionFile, planAssembly is { Location: { Length: > 0 } location } ? Path.GetDirectoryName(location)! : AppContext.BaseDirectory);
     }
 
