@@ -23,6 +23,12 @@ public sealed class HubResolver
         if (HubModelId.RevisionProblem(model.Revision) is { } problem)
             throw new HubException(HubFailure.BadReference, $"{model.RepoId}: {problem}");
         var cache = new HubCache(_settings.CacheDirectory, model);
+        if (_settings.RefreshRevisions && !_settings.Offline && !model.RevisionIsCommit)
+        {
+            using var refresh = new HubClient(_settings);
+            var current = await refresh.GetRepoInfoAsync(model, model.Revision, ct).ConfigureAwait(false);
+            Disk(cache.CacheDirectory, () => { cache.EnsureCacheDirectoryTag(); cache.WriteRef(current.Commit); });
+        }
         var commit = cache.CachedCommit();
         if (commit is not null && MissingFiles(cache, commit) is { Count: 0 })
         {

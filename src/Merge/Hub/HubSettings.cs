@@ -41,6 +41,11 @@ public sealed record HubSettings
     /// <summary>Files downloaded at once.</summary>
     public int ParallelDownloads { get; init; } = 4;
 
+    /// <summary>Ask the hub which commit a branch or tag names now, even when the cache holds a complete snapshot of the
+    /// commit it named before, and record the answer in <c>refs/&lt;revision&gt;</c> when it changed
+    /// (<c>DOTNET_MERGE_HUB_REFRESH=1</c>; the build step sets it to notice a moved branch). Ignored offline.</summary>
+    public bool RefreshRevisions { get; init; }
+
     /// <summary>The settings the environment gives, as huggingface_hub reads them.</summary>
     public static HubSettings FromEnvironment(Func<string, string?>? environment = null)
     {
@@ -59,6 +64,7 @@ public sealed record HubSettings
             Offline = IsTrue(Get("HF_HUB_OFFLINE")) || IsTrue(Get("TRANSFORMERS_OFFLINE")),
             Token = IsTrue(Get("HF_HUB_DISABLE_IMPLICIT_TOKEN")) ? null : ReadToken(env, home),
             Timeout = timeout,
+            RefreshRevisions = IsTrue(Get("DOTNET_MERGE_HUB_REFRESH")),
         };
     }
 

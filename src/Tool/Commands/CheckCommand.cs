@@ -18,8 +18,10 @@ public static class CheckCommand
             Description = "Also read every input tensor and report those holding NaN or infinite values, with counts (reads all the weights).",
         };
         var options = new CommonOptions();
+        var depsFile = DependencyFile.CreateOption();
         command.Arguments.Add(config);
         command.Options.Add(scan);
+        command.Options.Add(depsFile);
         options.AddTo(command);
         command.SetAction((result, ct) =>
         {
@@ -45,6 +47,8 @@ public static class CheckCommand
                     if (verbosity >= Verbosity.Minimal)
                         console.Out.WriteLine($"{prefix}ok: {plan.Models.Count} models, {plan.Jobs.Count} output tensors with {plan.Method.Name}; no errors{scanNote}");
                 }
+                if (result.GetValue(depsFile) is { } deps)
+                    DependencyFile.Write(deps.FullName, DependencyFile.Collect(result.GetValue(config)!.FullName, multi, mergeOptions.Hub));
                 return Task.FromResult(ExitCodes.Success);
             }, ct);
         });
