@@ -1,11 +1,67 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using DotnetMerge.Tests.Hub;
+
 namespace DotnetMerge.Tool.Tests;
 
-/// <summary>Hugging Face ids on the command line: --offline never touches the network and names what is missing.</summary>
+/// <summary>Hugging Face ids on the command line, against a real hub on loopback (Kestrel) and the real CLI process with
+/// HF_ENDPOINT / HF_HUB_CACHE set: plan and check say what a run would download, --offline never touches the network.</summary>
 public sealed class HubCliTests : IDisposable
 {
     private readonly TestWorkspace _ws = new();
 
     public void Dispose() => _ws.Dispose();
+
+    private string Cache => _ws.PathOf("hf-cache");
+
+    /// <summary>The CLI as a process that sees the loopback hub and a private cache (and no token of the machine's).</summary>
+    private ProcessStartInfo Cli(LoopbackHub hub, params string[] args)
+    {
+        var start = ToolProcess.StartInfo(_ws.Root, "0", args);
+        start.Environment["HF_ENDPOINT"] = hub.Endpoint;
+        start.Environment["HF_HUB_CACHE"] = Cache;
+        start.Environment["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1";
+        start.Environment.Remove("HF_HUB_OFFLINE");
+        start.Environment.Remove("TRANSFORMERS_OFFLINE");
+        return start;
+    }
+
+    private static long WeightBytes(string dir) => Directory.EnumerateFiles(dir, "*.safetensors").Sum(f => new FileInfo(f).Length);
+
+    [Fact]
+    public async Task PlanAndCheckShowTheBytesToDownloadPerModelAndZeroOnceCached()
+    {
+        await using var hub = await LoopbackHub.StartAsync();
+        var baseDir = await _ws.BaseAsync();
+        var tune = await _ws.FineTuneAsync("tune", "mlp", 1);
+        hub.Publish("org/base", baseDir);
+        hub.Publish("org/tune", tune);
+        var config = _ws.Write("hub.yaml", "merge_method: task_arithmetic\nbase_model: org/base\nmodels:\n  - model: org/tune\n    parameters: {weight: 0.5}\n");
+
+        var json = ToolProcess.Run(Cli(hub, "plan", config, "--json"));
+        Assert.True(json.ExitCode == 0, json.ToString());
+        var plan = JsonNode.Parse(json.Out)!.AsObject();
+        Assert.Equal(WeightBytes(baseDir) + WeightBytes(tune), (long)plan["bytes_to_download"]!);
+        var downloads = plan["downloads"]!.AsArray();
+        Assert.Equal(["org/tune", "org/base"], downloads.Select(d => (string)d!["model"]!));
+        Assert.Equal(WeightBytes(tune), (long)downloads[0]!["bytes"]!);
+        Assert.Equal(WeightBytes(baseDir), (long)downloads[1]!["bytes"]!);
+        // Known from HEAD answers: of the weights, only the two safetensors headers were sent.
+        Assert.Equal(HeaderBytes(Path.Combine(baseDir, "model.safetensors")) + HeaderBytes(Path.Combine(tune, "model.safetensors")), hub.BytesSent("model.safetensors"));
+
+        var check = ToolProcess.Run(Cli(hub, "check", config));
+        Assert.True(check.ExitCode == 0, check.ToString());
+        Assert.Contains($"to download from the hub: {DotnetMerge.Safetensors.ShardSize.Format(WeightBytes(baseDir) + WeightBytes(tune))} (org/tune: ", check.Out, StringComparison.Ordinal);
+
+        var run = ToolProcess.Run(Cli(hub, config, _ws.PathOf("out"), "--no-progress"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var text = ToolProcess.Run(Cli(hub, "plan", config));
+        Assert.True(text.ExitCode == 0, text.ToString());
+        Assert.Contains("to download from the hub: 0 B (org/tune: cached; org/base: cached)", text.Out, StringComparison.Ordinal);
+    }
+
+    private static long HeaderBytes(string shard)
+        => 8 + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(shard).AsSpan(0, 8));
 
     [Fact]
     public async Task OfflineAnUncachedHubIdIsAnInputErrorThatSaysWhatToDo()

@@ -11,7 +11,10 @@ public static class HubPrecheck
 {
     /// <summary>The options for checking without downloading weights (<c>check</c>, <c>plan</c>, and the first pass of a run).</summary>
     public static MergeOptions ForChecking(MergeOptions options, CancellationToken cancellation = default)
-        => options with { Hub = (options.Hub ?? HubSettings.FromEnvironment()) with { HeadersOnly = true, Cancellation = cancellation } };
+        => options with { Hub = (options.Hub ?? HubSettings.FromEnvironment()) with
+        {
+            HeadersOnly = true, Cancellation = cancellation, Downloads = options.Hub?.Downloads ?? new HubDownloadLedger(),
+        } };
 
     /// <summary>The options with downloads tied to <paramref name="cancellation"/> (Ctrl+C keeps the partial file for resume).</summary>
     public static MergeOptions Cancellable(MergeOptions options, CancellationToken cancellation)

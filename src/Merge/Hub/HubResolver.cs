@@ -27,6 +27,7 @@ public sealed class HubResolver
         if (commit is not null && MissingFiles(cache, commit) is { Count: 0 })
         {
             _settings.Log?.Invoke($"model '{model}': Hugging Face cache, commit {commit[..12]} ({cache.SnapshotDirectory(commit)})");
+            _settings.Downloads?.Record(new HubPendingDownload(model, commit, cache.SnapshotDirectory(commit), 0, 0));
             return cache.SnapshotDirectory(commit);
         }
         if (_settings.Offline) throw NotCached(model, cache, commit);
@@ -70,6 +71,7 @@ public sealed class HubResolver
             ? $"model '{model}': Hugging Face cache, commit {commit[..12]} ({cache.SnapshotDirectory(commit)})"
             : string.Create(CultureInfo.InvariantCulture,
                 $"model '{model}': downloaded {files} file(s), {bytes / 1e6:0.0} MB in {seconds:0.0} s ({bytes / 1e6 / seconds:0.0} MB/s), commit {commit[..12]}, into {cache.SnapshotDirectory(commit)}"));
+        _settings.Downloads?.Record(new HubPendingDownload(model, commit, cache.SnapshotDirectory(commit), 0, 0));
         return cache.SnapshotDirectory(commit);
     }
 
@@ -109,12 +111,21 @@ public sealed class HubResolver
         Disk(dir, () => Directory.CreateDirectory(dir));
         foreach (var file in HubFileSelection.SmallFiles(repoFiles).Concat(weights.Where(w => cache.HasFile(commit, w))))
             Disk(dir, () => LinkOrCopy(cache.SnapshotFile(commit, file), Path.Combine(dir, file)));
-        long fetched = 0;
+        long fetched = 0, pending = 0;
+        int pendingFiles = 0;
         await Parallel.ForEachAsync(weights.Where(w => !cache.HasFile(commit, w)),
             new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _settings.ParallelDownloads), CancellationToken = ct }, async (file, token) =>
             {
                 var standIn = Path.Combine(dir, HubCache.CheckedRelative(file));
                 var metadata = await client.HeadAsync(cache.Model, commit, file, token).ConfigureAwait(false);
+                if (!BlobComplete(cache.BlobPath(metadata.Etag), metadata.Size))
+                {
+                    // A partial download left by an earlier run is resumed, so only the rest counts.
+                    var partial = new FileInfo(cache.IncompletePath(metadata.Etag));
+                    long have = partial.Exists && partial.Length <= metadata.Size ? partial.Length : 0;
+                    Interlocked.Add(ref pending, metadata.Size - have);
+                    Interlocked.Increment(ref pendingFiles);
+                }
                 if (File.Exists(standIn) && new FileInfo(standIn).Length == metadata.Size) return;
                 var prefix = await client.ReadRangeAsync(cache.Model, metadata, 0, (int)Math.Min(8, metadata.Size), token).ConfigureAwait(false);
                 long n = SafetensorsHeader.ReadHeaderLength(prefix, metadata.Size, cache.Model + "/" + file);
@@ -134,6 +145,7 @@ public sealed class HubResolver
             }).ConfigureAwait(false);
         _settings.Log?.Invoke(string.Create(CultureInfo.InvariantCulture,
             $"model '{cache.Model}': checking on the safetensors headers ({fetched / 1e3:0.0} kB read), commit {commit[..12]}; weights not downloaded yet"));
+        _settings.Downloads?.Record(new HubPendingDownload(cache.Model, commit, dir, pending, pendingFiles));
         return dir;
     }
 

@@ -26,6 +26,9 @@ public sealed record HubSettings
     /// <summary>Stops downloads (Ctrl+C): the partial file is kept and the next run resumes it.</summary>
     public CancellationToken Cancellation { get; init; }
 
+    /// <summary>Told, per hub model resolved, the bytes a run would still download (<c>plan</c> and <c>check</c> show them).</summary>
+    public HubDownloadLedger? Downloads { get; init; }
+
     /// <summary>Lines for the user: which source a model came from, what was downloaded.</summary>
     public Action<string>? Log { get; init; }
 
