@@ -60,6 +60,43 @@ public sealed class HubCliTests : IDisposable
         Assert.Contains("to download from the hub: 0 B (org/tune: cached; org/base: cached)", text.Out, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TransformersCacheIsTheHubCacheOfTheRunAndAnOfflineRunReusesIt()
+    {
+        await using var hub = await LoopbackHub.StartAsync();
+        var baseDir = await _ws.BaseAsync();
+        var tune = await _ws.FineTuneAsync("tune", "attn", 0);
+        var repo = hub.Publish("org/base", baseDir);
+        hub.Publish("org/tune", tune);
+        var config = _ws.Write("hub.yaml", "merge_method: linear\nmodels:\n  - model: org/base\n    parameters: {weight: 0.3}\n  - model: org/tune\n    parameters: {weight: 0.7}\n");
+        var local = _ws.Write("local.yaml", $"merge_method: linear\nmodels:\n  - model: {baseDir}\n    parameters: {{weight: 0.3}}\n  - model: {tune}\n    parameters: {{weight: 0.7}}\n");
+
+        // mergekit's spelling, a relative folder: taken from the current directory, not from HF_HUB_CACHE.
+        var run = ToolProcess.Run(Cli(hub, config, "out", "--no-progress", "--transformers-cache", "mk-cache"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.DoesNotContain("--transformers-cache: ignored", run.Err, StringComparison.Ordinal);
+        var snapshot = _ws.PathOf("mk-cache", "models--org--base", "snapshots", repo.Commit);
+        Assert.Equal("../../blobs/" + LoopbackHub.Sha256(File.ReadAllBytes(Path.Combine(baseDir, "model.safetensors"))),
+            new FileInfo(Path.Combine(snapshot, "model.safetensors")).LinkTarget);
+        Assert.True(File.Exists(_ws.PathOf("mk-cache", "models--org--tune", "refs", "main")));
+        Assert.False(Directory.Exists(Cache), "HF_HUB_CACHE was not used");
+
+        // Offline, with the same folder: no request at all, the same bytes as the merge of the local directories.
+        hub.ResetCounts();
+        var offline = ToolProcess.Run(Cli(hub, config, "again", "--no-progress", "--offline", "--transformers-cache", _ws.PathOf("mk-cache")));
+        Assert.True(offline.ExitCode == 0, offline.ToString());
+        Assert.Empty(hub.Requests);
+        var fromLocal = ToolProcess.Run(Cli(hub, local, "local", "--no-progress"));
+        Assert.True(fromLocal.ExitCode == 0, fromLocal.ToString());
+        Assert.Equal(File.ReadAllBytes(_ws.PathOf("local", "model.safetensors")), File.ReadAllBytes(_ws.PathOf("again", "model.safetensors")));
+        Assert.Equal(File.ReadAllBytes(_ws.PathOf("local", "model.safetensors")), File.ReadAllBytes(_ws.PathOf("out", "model.safetensors")));
+
+        var file = _ws.Write("not-a-folder", "x");
+        var bad = ToolProcess.Run(Cli(hub, "check", config, "--transformers-cache", file));
+        Assert.True(bad.ExitCode == ExitCodes.InvalidDefinition, bad.ToString());
+        Assert.Contains("--transformers-cache '" + file + "' is a file", bad.Err, StringComparison.Ordinal);
+    }
+
     private static long HeaderBytes(string shard)
         => 8 + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(shard).AsSpan(0, 8));
 

@@ -88,7 +88,7 @@ public sealed record HubSettings
         => env("HOME") is { Length: > 0 } home ? home : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 
     /// <summary>Expands a leading <c>~</c> and <c>$VAR</c> / <c>${VAR}</c>, as Python's expanduser and expandvars do.</summary>
-    internal static string Expand(string path, Func<string, string?> env)
+    public static string Expand(string path, Func<string, string?> env)
     {
         if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal)) path = UserHome(env) + path[1..];
         return System.Text.RegularExpressions.Regex.Replace(path, @"\$(\w+|\{\w+\})", m =>
