@@ -29,6 +29,10 @@ public sealed class HubDownloadLedger
     public IReadOnlyList<HubPendingDownload> Among(IEnumerable<string> directories)
         => directories.Select(For).OfType<HubPendingDownload>().DistinctBy(p => p.Directory).ToList();
 
+    /// <summary>The hub models and hub adapters among a plan's <paramref name="models"/>.</summary>
+    public IReadOnlyList<HubPendingDownload> Among(IEnumerable<Models.ModelSource> models)
+        => Among(models.SelectMany(m => m.Adapter is { } adapter ? new[] { m.Directory, adapter.Directory } : [m.Directory]));
+
     /// <summary>One line for <c>plan</c> and <c>check</c>: the total, then per model its bytes and files or "cached";
     /// null when no model comes from the hub.</summary>
     public static string? Describe(IReadOnlyList<HubPendingDownload> models)

@@ -156,7 +156,8 @@ public sealed class MergePlanner
                 var directory = ModelSource.ResolveDirectory(reference, definitionDirectory, _options.WorkingDirectory, _options.Hub);
                 var model = _models[reference] = ModelSource.Open(reference, directory);
                 if (reference.LoraPath is { } lora)
-                    model.UseAdapter(LoraAdapter.Open(ModelSource.ResolveDirectory(new ModelReference(lora), definitionDirectory, _options.WorkingDirectory, localOnly: true)));
+                    model.UseAdapter(LoraAdapter.Open(ModelSource.ResolveDirectory(new ModelReference(lora, reference.LoraRevision) { Location = reference.Location },
+                        definitionDirectory, _options.WorkingDirectory, _options.Hub, adapter: true)));
             }
             catch (Exception e) when (Output.OutputErrors.IsOpenFileLimit(e) || Output.OutputErrors.IsOpenFileLimit(e.InnerException))
             {

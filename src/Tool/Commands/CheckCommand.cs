@@ -42,7 +42,7 @@ public static class CheckCommand
                     foreach (var f in scanned?.Findings ?? []) console.Err.WriteLine(f.ToString());
                     var scanNote = scanned is null ? "" : $"; scanned {scanned.Tensors} input tensors ({ShardSize.Format(scanned.Bytes)}): " +
                         (scanned.Findings.Count == 0 ? "all finite" : $"{scanned.Findings.Count} hold NaN or infinite values");
-                    var download = DotnetMerge.Hub.HubDownloadLedger.Describe(checking.Hub!.Downloads!.Among(plan.Models.Select(m => m.Directory)));
+                    var download = DotnetMerge.Hub.HubDownloadLedger.Describe(checking.Hub!.Downloads!.Among(plan.Models));
                     scanNote += download is null ? "" : "; " + download;
                     var prefix = graph.IsMultiStage ? $"stage '{stage.Stage.DisplayName}': " : "";
                     if (verbosity >= Verbosity.Minimal)

@@ -103,7 +103,7 @@ public static class PlanCommand
         w.WriteLine();
         w.WriteLine($"{plan.Jobs.Count} tensors in {plan.Shards.Count} shard(s): " + string.Join(", ", plan.Shards.Select(s => s.FileName)));
         w.WriteLine($"to read: {ShardSize.Format(plan.BytesToRead)}; to write: {ShardSize.Format(plan.BytesToWrite)}; largest tensor job: {ShardSize.Format(plan.LargestJobBytes)}; estimated peak memory: {ShardSize.Format(EstimatePeakBytes(plan, options))}");
-        if (DotnetMerge.Hub.HubDownloadLedger.Describe(downloads.Among(plan.Models.Select(m => m.Directory))) is { } download) w.WriteLine(download);
+        if (DotnetMerge.Hub.HubDownloadLedger.Describe(downloads.Among(plan.Models)) is { } download) w.WriteLine(download);
         foreach (var model in plan.Models.Where(m => m.Adapter is not null))
             w.WriteLine($"adapter {model}: {model.Adapter!.AdaptedTensorCount} tensors changed in the read stage; adapter bytes to read: {ShardSize.Format(model.Adapter.BytesToRead)}; delta FLOPs: {model.Adapter.Flops.ToString("N0", inv)}");
         if (plan.OutputLayerCount is { } layers) w.WriteLine($"output layers: {layers}");
@@ -164,8 +164,8 @@ public static class PlanCommand
             }).ToArray()),
             ["bytes_to_read"] = plan.BytesToRead,
             ["bytes_to_write"] = plan.BytesToWrite,
-            ["bytes_to_download"] = downloads.Among(plan.Models.Select(m => m.Directory)).Sum(d => d.Bytes),
-            ["downloads"] = new JsonArray(downloads.Among(plan.Models.Select(m => m.Directory)).Select(d => (JsonNode)new JsonObject
+            ["bytes_to_download"] = downloads.Among(plan.Models).Sum(d => d.Bytes),
+            ["downloads"] = new JsonArray(downloads.Among(plan.Models).Select(d => (JsonNode)new JsonObject
             {
                 ["model"] = d.Model.ToString(),
                 ["commit"] = d.Commit,
