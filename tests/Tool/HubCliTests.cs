@@ -97,6 +97,32 @@ public sealed class HubCliTests : IDisposable
         Assert.Contains("--transformers-cache '" + file + "' is a file", bad.Err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ADownloadShowsBytesPerSecondAndEtaAndALinePerFileAtDetailed()
+    {
+        await using var hub = await LoopbackHub.StartAsync();
+        // A 6144-token vocabulary makes a ~0.9 MB file: about 4 s at the trickle's 200 kB/s (a line every 2 s).
+        var spec = TestWorkspace.SmallSpec with { Vocab = 6144 };
+        var baseDir = await _ws.BaseAsync(spec);
+        hub.Publish("org/base", baseDir);
+        hub.Trickle["model.safetensors"] = true;
+        var config = _ws.Write("hub.yaml", "merge_method: linear\nmodels:\n  - model: org/base\n    parameters: {weight: 1.0}\n");
+
+        var run = ToolProcess.Run(Cli(hub, config, "out", "--no-progress", "-v", "d"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        long size = new FileInfo(Path.Combine(baseDir, "model.safetensors")).Length;
+        var size_ = DotnetMerge.Safetensors.ShardSize.Format(size);
+        Assert.Matches($@"  downloading 1 file: [0-9.]+ [KM]?B of {System.Text.RegularExpressions.Regex.Escape(size_)}, [0-9.]+ [KM]?B/s, ETA 00:00:0\d", run.Err);
+        Assert.Matches($@"  downloaded org/base model\.safetensors: {System.Text.RegularExpressions.Regex.Escape(size_)} in [0-9]+\.[0-9] s \([0-9.]+ [KM]?B/s\)", run.Err);
+        Assert.Matches(@"  downloaded org/base config\.json: ", run.Err);
+
+        // Minimal verbosity: no download lines at all.
+        hub.Trickle["model.safetensors"] = false;
+        var quiet = ToolProcess.Run(Cli(hub, config, "out2", "--no-progress", "-v", "m", "--transformers-cache", _ws.PathOf("other-cache")));
+        Assert.True(quiet.ExitCode == 0, quiet.ToString());
+        Assert.DoesNotContain("download", quiet.Err, StringComparison.Ordinal);
+    }
+
     private static long HeaderBytes(string shard)
         => 8 + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(shard).AsSpan(0, 8));
 

@@ -101,8 +101,16 @@ public sealed class HubResolver
             if (!BlobComplete(blob, metadata.Size))
             {
                 var partial = cache.IncompletePath(metadata.Etag);
-                await client.DownloadAsync(cache.Model, metadata, partial, n => Interlocked.Add(ref downloaded, n), ct).ConfigureAwait(false);
+                var progress = _settings.Progress;
+                var started = Stopwatch.StartNew();
+                progress?.DownloadStarted(cache.Model, file, metadata.Size, File.Exists(partial) ? Math.Min(new FileInfo(partial).Length, metadata.Size) : 0);
+                await client.DownloadAsync(cache.Model, metadata, partial, n =>
+                {
+                    Interlocked.Add(ref downloaded, n);
+                    progress?.DownloadReceived(cache.Model, file, n);
+                }, ct).ConfigureAwait(false);
                 Disk(blob, () => File.Move(partial, blob, overwrite: true));
+                progress?.DownloadFinished(cache.Model, file, downloaded, started.Elapsed);
             }
         }
         Disk(cache.SnapshotFile(commit, file), () => cache.Link(commit, file, metadata.Etag));

@@ -29,6 +29,9 @@ public sealed record HubSettings
     /// <summary>Told, per hub model resolved, the bytes a run would still download (<c>plan</c> and <c>check</c> show them).</summary>
     public HubDownloadLedger? Downloads { get; init; }
 
+    /// <summary>Told of every file downloaded (the live display's bytes/s and ETA, a line per file at <c>-v d</c>).</summary>
+    public IHubDownloadProgress? Progress { get; init; }
+
     /// <summary>Lines for the user: which source a model came from, what was downloaded.</summary>
     public Action<string>? Log { get; init; }
 
