@@ -123,6 +123,42 @@ public sealed class HubCliTests : IDisposable
         Assert.DoesNotContain("download", quiet.Err, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public async Task AFullDiskDuringADownloadIsExit5NamingTheCacheAndTheNextRunWithSpaceResumes()
+    {
+        await using var hub = await LoopbackHub.StartAsync();
+        var baseDir = await _ws.BaseAsync(TestWorkspace.SmallSpec with { Vocab = 6144 }); // a ~0.9 MB shard
+        var repo = hub.Publish("org/base", baseDir);
+        var config = _ws.Write("hub.yaml", "merge_method: linear\nmodels:\n  - model: org/base\n    parameters: {weight: 1.0}\n");
+        var shard = File.ReadAllBytes(Path.Combine(baseDir, "model.safetensors"));
+        // The small files and the header stand-in fit in 400 KiB; the shard does not.
+        using var disk = Reliability.Tmpfs.Mount(_ws.PathOf("small-disk"), "size=400k");
+        var cache = Path.Combine(disk.Path, "hub");
+
+        var full = ToolProcess.Run(Cli(hub, config, "out", "--no-progress", "--transformers-cache", cache));
+        Assert.True(full.ExitCode == ExitCodes.OutputError, full.ToString());
+        Assert.Contains("cannot write the hub cache file " + cache, full.Err, StringComparison.Ordinal);
+        Assert.Contains("No space left on device", full.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpected", full.Err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_ws.PathOf("out")));
+        var blobs = Path.Combine(cache, "models--org--base", "blobs");
+        var blob = Path.Combine(blobs, LoopbackHub.Sha256(shard));
+        Assert.False(File.Exists(blob), "no blob of the shard");
+        Assert.False(File.Exists(Path.Combine(cache, "models--org--base", "snapshots", repo.Commit, "model.safetensors")), "no snapshot link to it");
+        long kept = new FileInfo(blob + ".incomplete").Length;
+        Assert.InRange(kept, 1, shard.Length - 1);
+        // What the partial file holds is the start of the shard, nothing else.
+        Assert.True(File.ReadAllBytes(blob + ".incomplete").AsSpan().SequenceEqual(shard.AsSpan(0, (int)kept)));
+
+        disk.Remount("size=4m");
+        hub.ResetCounts();
+        var again = ToolProcess.Run(Cli(hub, config, "out", "--no-progress", "--transformers-cache", cache));
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Equal(shard.Length - kept, hub.BytesSent("org/base", "model.safetensors")); // resumed: only the rest travelled
+        Assert.Equal(shard, File.ReadAllBytes(blob));
+        Assert.False(File.Exists(blob + ".incomplete"));
+    }
+
     private static long HeaderBytes(string shard)
         => 8 + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(shard).AsSpan(0, 8));
 

@@ -168,8 +168,9 @@ public sealed class MergePlanner
                     $"{reference.Location}: cannot open model '{reference.Path}': {io.Message}; the definition references {ReferencedModels(_def).Distinct().Count()} models" +
                     Output.OutputErrors.OpenFilesHint(io), io);
             }
-            catch (MergeException e)
+            catch (MergeException e) when (e.Kind != MergeErrorKind.Output)
             {
+                // An output error (a hub download that cannot be written to the cache: disk full) is not the model's fault: exit 5, as it is.
                 _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.ModelUnavailable, StripLocation(e.Message, reference.Location), reference.Location));
             }
         }
