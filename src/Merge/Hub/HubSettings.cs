@@ -26,6 +26,12 @@ public sealed record HubSettings
     /// <summary>Stops downloads (Ctrl+C): the partial file is kept and the next run resumes it.</summary>
     public CancellationToken Cancellation { get; init; }
 
+    /// <summary>Told, per hub model resolved, the bytes a run would still download (<c>plan</c> and <c>check</c> show them).</summary>
+    public HubDownloadLedger? Downloads { get; init; }
+
+    /// <summary>Told of every file downloaded (the live display's bytes/s and ETA, a line per file at <c>-v d</c>).</summary>
+    public IHubDownloadProgress? Progress { get; init; }
+
     /// <summary>Lines for the user: which source a model came from, what was downloaded.</summary>
     public Action<string>? Log { get; init; }
 
@@ -91,7 +97,7 @@ public sealed record HubSettings
         => env("HOME") is { Length: > 0 } home ? home : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 
     /// <summary>Expands a leading <c>~</c> and <c>$VAR</c> / <c>${VAR}</c>, as Python's expanduser and expandvars do.</summary>
-    internal static string Expand(string path, Func<string, string?> env)
+    public static string Expand(string path, Func<string, string?> env)
     {
         if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal)) path = UserHome(env) + path[1..];
         return System.Text.RegularExpressions.Regex.Replace(path, @"\$(\w+|\{\w+\})", m =>

@@ -34,7 +34,8 @@ public static class CheckCommand
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 // Every stage of a multi-stage file is checked, the ones the output does not use included.
                 // hub models: headers only, no weights downloaded
-                using var multi = StagePlanner.Plan(graph, DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct), everyStage: true);
+                var checking = DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct);
+                using var multi = StagePlanner.Plan(graph, checking, everyStage: true);
                 foreach (var w in multi.Warnings) console.Err.WriteLine(w);
                 foreach (var stage in multi.Stages)
                 {
@@ -43,6 +44,8 @@ public static class CheckCommand
                     foreach (var f in scanned?.Findings ?? []) console.Err.WriteLine(f.ToString());
                     var scanNote = scanned is null ? "" : $"; scanned {scanned.Tensors} input tensors ({ShardSize.Format(scanned.Bytes)}): " +
                         (scanned.Findings.Count == 0 ? "all finite" : $"{scanned.Findings.Count} hold NaN or infinite values");
+                    var download = DotnetMerge.Hub.HubDownloadLedger.Describe(checking.Hub!.Downloads!.Among(plan.Models));
+                    scanNote += download is null ? "" : "; " + download;
                     var prefix = graph.IsMultiStage ? $"stage '{stage.Stage.DisplayName}': " : "";
                     if (verbosity >= Verbosity.Minimal)
                         console.Out.WriteLine($"{prefix}ok: {plan.Models.Count} models, {plan.Jobs.Count} output tensors with {plan.Method.Name}; no errors{scanNote}");
