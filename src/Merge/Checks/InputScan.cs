@@ -26,7 +26,8 @@ public static class InputScan
         try
         {
             // An earlier stage's output (File null) is no stored input: its own stage's scan covers what it reads.
-            foreach (var input in plan.Jobs.SelectMany(j => j.Inputs).Where(i => i.File is not null))
+            // An embedding aligned to the output vocabulary is scanned as stored.
+            foreach (var input in plan.Jobs.SelectMany(j => j.Inputs).Select(i => i.Gather?.Raw ?? i).Where(i => i.File is not null))
             {
                 if (!seen.Add((input.StoredFile.Path, input.Tensor.Name))) continue;
                 int size = input.Tensor.Dtype.BitSize() / 8;
