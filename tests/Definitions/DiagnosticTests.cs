@@ -61,6 +61,7 @@ public class DiagnosticTests
         { "DMRG0502", L(LinearOk) + L("tokenizer_source: org/other"), 5, 19, DiagnosticSeverity.Error },
         { "DMRG0503", L(LinearOk) + L("tokenizer_source: union", "tokenizer: {source: union}"), 6, 1, DiagnosticSeverity.Error },
         { "DMRG0504", L(LinearOk) + L("chat_template: chatlm"), 5, 16, DiagnosticSeverity.Error },
+        { "DMRG0510", L(LinearOk) + L("tokenizer:", "  tokens: {\"<x>\": {source: {kind: one}}}"), 6, 35, DiagnosticSeverity.Error },
         { "DMRG0601", L("merge_method: linear", "models:", "  - model: ./models/a", "    parameters: {weight: 1}"), 3, 12, DiagnosticSeverity.Warning },
     };
 
@@ -249,12 +250,34 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void Union_tokenizer_is_rejected_where_the_engine_would_reject_it()
+    public void Union_tokenizer_and_the_tokenizer_section_are_accepted()
     {
-        var result = TestYaml.Load(L(LinearOk) + L("tokenizer_source: union"));
-        var diagnostic = Assert.Single(result.Diagnostics, d => d.Id == "DMRG0502");
-        Assert.Equal((5, 19), (diagnostic.Location.Line, diagnostic.Location.Column));
-        Assert.Contains("'union'", diagnostic.Message, StringComparison.Ordinal);
+        Assert.Empty(TestYaml.Load(L(LinearOk) + L("tokenizer_source: union")).Diagnostics);
+        Assert.Empty(TestYaml.Load(L(LinearOk) + L(
+            "tokenizer:",
+            "  source: union",
+            "  pad_to_multiple_of: 64",
+            "  tokens:",
+            "    \"<|im_start|>\": {source: org/a, force: true}",
+            "    \"<pad>\": {source: {kind: zero}}",
+            "    \"<tool>\": {source: {kind: model_token, model: org/a, token: \"<s>\"}}")).Diagnostics);
+    }
+
+    [Theory]
+    [InlineData("  pad_to_multiple_of: 0", "DMRG0102", 6, 23)]
+    [InlineData("  pad_to_multiple_of: -8", "DMRG0102", 6, 23)]
+    [InlineData("  tokens: {\"<x>\": {source: {kind: model_token, model: org/a}}}", "DMRG0510", 6, 28)]
+    [InlineData("  tokens: {\"<x>\": {source: {kind: model_token, model: org/a, token: a, token_id: 3}}}", "DMRG0510", 6, 28)]
+    [InlineData("  tokens: {\"<x>\": {source: {kind: zeros}}}", "DMRG0510", 6, 35)]
+    [InlineData("  tokens: {\"<x>\": {source: org/nope}}", "DMRG0510", 6, 28)]
+    [InlineData("  tokens: {\"<x>\": {force: true}}", "DMRG0510", 6, 12)]
+    [InlineData("  source: org/nope", "DMRG0502", 6, 11)]
+    [InlineData("  sorce: union", "DMRG0109", 6, 3)]
+    public void Tokenizer_section_errors_are_located(string line, string id, int row, int column)
+    {
+        var result = TestYaml.Load(L(LinearOk) + L("tokenizer:", line));
+        var diagnostic = Assert.Single(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Equal((id, row, column), (diagnostic.Id, diagnostic.Location.Line, diagnostic.Location.Column));
     }
 
     [Fact]

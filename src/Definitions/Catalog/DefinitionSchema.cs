@@ -126,8 +126,36 @@ public static class DefinitionSchema
                 ["parameters"] = parametersRef,
                 ["dtype"] = dtype,
                 ["out_dtype"] = dtype,
-                ["tokenizer_source"] = new Obj { ["description"] = "base, or one of the models.", ["anyOf"] = new List<object?> { new Obj { ["type"] = "string" }, modelRef } },
-                ["tokenizer"] = new Obj { ["description"] = "Not supported yet (use tokenizer_source)." },
+                ["tokenizer_source"] = new Obj { ["description"] = "union, base, or one of the models.", ["anyOf"] = new List<object?> { new Obj { ["type"] = "string" }, modelRef } },
+                ["tokenizer"] = Closed(new Obj
+                {
+                    ["source"] = new Obj { ["description"] = "union (default), base, or one of the models.", ["anyOf"] = new List<object?> { new Obj { ["type"] = "string" }, modelRef } },
+                    ["pad_to_multiple_of"] = new Obj { ["description"] = "Pad the embedding rows up to a multiple of this.", ["type"] = "integer", ["minimum"] = 1 },
+                    ["tokens"] = new Obj
+                    {
+                        ["description"] = "Per-token embedding rules, keyed by the token's text.",
+                        ["type"] = "object",
+                        ["additionalProperties"] = Closed(new Obj
+                        {
+                            ["source"] = new Obj
+                            {
+                                ["anyOf"] = new List<object?>
+                                {
+                                    modelRef,
+                                    Closed(new Obj { ["kind"] = new Obj { ["enum"] = new List<object?> { "zero" } } }, "kind"),
+                                    Closed(new Obj
+                                    {
+                                        ["kind"] = new Obj { ["enum"] = new List<object?> { "model_token" } },
+                                        ["model"] = modelRef,
+                                        ["token"] = new Obj { ["type"] = "string" },
+                                        ["token_id"] = new Obj { ["type"] = "integer", ["minimum"] = 0 },
+                                    }, "kind", "model"),
+                                },
+                            },
+                            ["force"] = new Obj { ["type"] = "boolean" },
+                        }),
+                    },
+                }),
                 ["chat_template"] = new Obj { ["description"] = "auto, a built-in name, or a Jinja template.", ["type"] = "string" },
                 ["seed"] = new Obj { ["description"] = "Seed of the randomized methods.", ["type"] = "integer", ["minimum"] = 0 },
                 ["name"] = new Obj { ["description"] = "The stage name of one document of a multi-stage file; later documents use its output by this name.", ["type"] = "string" },

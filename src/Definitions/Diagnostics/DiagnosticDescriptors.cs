@@ -124,6 +124,9 @@ public static class DiagnosticDescriptors
         "tokenizer and tokenizer_source both set", "'tokenizer' and 'tokenizer_source' cannot both be set");
     public static readonly DiagnosticDescriptor InvalidChatTemplate = new("DMRG0504", DiagnosticSeverity.Error,
         "Invalid chat_template", "chat_template '{0}' is neither 'auto', a built-in template name (alpaca, chatml, llama3, mistral, exaone) nor a Jinja template");
+    /// <summary>An entry of <c>tokenizer.tokens</c> that cannot be applied (its source's kind, token or model).</summary>
+    public static readonly DiagnosticDescriptor InvalidTokenRule = new("DMRG0510", DiagnosticSeverity.Error,
+        "Invalid token embedding rule", "{0}");
 
     // 06xx: paths
     public static readonly DiagnosticDescriptor LocalPathMissing = new("DMRG0601", DiagnosticSeverity.Warning,

@@ -121,6 +121,16 @@ public sealed class MergeDefinition
 
     public SourceLocation TokenizerSourceLocation { get; init; }
 
+    /// <summary>The <c>tokenizer:</c> section, or null when absent.</summary>
+    public TokenizerSettings? Tokenizer { get; init; }
+
+    /// <summary>The output vocabulary rule, whichever way it is written (<c>tokenizer:</c> or <c>tokenizer_source:</c>);
+    /// null when the definition has none (embeddings are merged as plain matrices, the donor's tokenizer is copied).</summary>
+    public TokenizerSettings? EffectiveTokenizer => Tokenizer
+        ?? (TokenizerSource is { } source
+            ? new TokenizerSettings { Source = source, SourceLocation = TokenizerSourceLocation, Location = TokenizerSourceLocation }
+            : null);
+
     public string? ChatTemplate { get; init; }
 
     public SourceLocation ChatTemplateLocation { get; init; }

@@ -44,7 +44,7 @@ public static class DefinitionParser
     }
 }
 
-internal sealed class DefinitionReader
+internal sealed partial class DefinitionReader
 {
     internal static readonly string[] TopLevelKeys =
     {
@@ -182,6 +182,7 @@ internal sealed class DefinitionReader
         SourceLocation nameLoc = default;
         var usesModules = false;
         YamlNode? tokenizerKey = null;
+        TokenizerSettings? tokenizer = null;
 
         foreach (var (key, keyNode, value) in Entries(root))
         {
@@ -224,8 +225,7 @@ internal sealed class DefinitionReader
                     break;
                 case "tokenizer":
                     tokenizerKey = keyNode;
-                    Report(DiagnosticDescriptors.UnsupportedKey, Loc(keyNode), "use 'tokenizer_source: base' or 'tokenizer_source: union'", key,
-                        "the 'tokenizer:' section is not supported yet");
+                    tokenizer = ReadTokenizer(keyNode, value);
                     break;
                 case "chat_template":
                     chatTemplate = ReadString(value, key);
@@ -269,6 +269,7 @@ internal sealed class DefinitionReader
             OutDtypeLocation = outDtypeLoc,
             TokenizerSource = tokenizerSource,
             TokenizerSourceLocation = tokenizerSourceLoc,
+            Tokenizer = tokenizer,
             ChatTemplate = chatTemplate,
             ChatTemplateLocation = chatTemplateLoc,
             Seed = seed,

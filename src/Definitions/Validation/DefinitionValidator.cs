@@ -447,30 +447,37 @@ internal sealed partial class DefinitionChecker
 
     private void CheckTokenizerSource()
     {
-        var source = _d.TokenizerSource;
-        if (source is null)
+        var settings = _d.EffectiveTokenizer;
+        if (settings is null)
             return;
-        if (source == "union")
+        var source = settings.Source;
+        var models = _d.AllModels();
+        foreach (var rule in settings.Tokens)
         {
-            // The engine builds no union vocabulary yet; rejecting it here keeps check, the generator and the run in agreement.
-            Report(DiagnosticDescriptors.InvalidTokenizerSource, _d.TokenizerSourceLocation, "use 'base' or one of the models",
-                "is 'union', which dotnet-merge does not support yet");
-            return;
+            if (rule.Model is { } m && !models.Contains(m))
+                Report(DiagnosticDescriptors.InvalidTokenRule, rule.SourceLocation,
+                    NameSuggester.Hint(NameSuggester.Suggest(m.ToString(), models.Select(x => x.ToString()))),
+                    "the embedding of token '" + rule.Token + "' comes from '" + m + "', which is not one of the input models");
+            if (rule.Force && rule.Kind is null)
+                Report(DiagnosticDescriptors.InvalidTokenRule, rule.Location, "add a 'source:' to the entry, or drop 'force'",
+                    "token '" + rule.Token + "' has 'force: true' but no 'source' to force");
         }
+
+        if (source == "union")
+            return;
 
         if (source == "base")
         {
             if (_d.BaseModel is null && !(_d.Slices ?? Array.Empty<OutputSlice>()).Any(s => s.BaseModel is not null))
-                Report(DiagnosticDescriptors.InvalidTokenizerSource, _d.TokenizerSourceLocation, "set base_model, or name one of the models", "is 'base' but no base_model is set");
+                Report(DiagnosticDescriptors.InvalidTokenizerSource, settings.SourceLocation, "set base_model, or name one of the models", "is 'base' but no base_model is set");
             return;
         }
 
-        var models = _d.AllModels();
         if (ModelReference.TryParse(source, out var reference, out _) && models.Contains(reference!))
             return;
-        var names = new[] { "base" }.Concat(models.Select(m => m.ToString())).ToList();
-        Report(DiagnosticDescriptors.InvalidTokenizerSource, _d.TokenizerSourceLocation, NameSuggester.Hint(NameSuggester.Suggest(source, names)),
-            "'" + source + "' is neither 'base' nor one of the input models");
+        var names = new[] { "base", "union" }.Concat(models.Select(m => m.ToString())).ToList();
+        Report(DiagnosticDescriptors.InvalidTokenizerSource, settings.SourceLocation, NameSuggester.Hint(NameSuggester.Suggest(source, names)),
+            "'" + source + "' is neither 'union', 'base' nor one of the input models");
     }
 
     private void CheckChatTemplate()

@@ -47,7 +47,9 @@ public static class CompatibilityChecker
                     $"model '{model.Name}' does not have the architecture of '{reference.Name}': {string.Join("; ", differences)}{hint}",
                     model.Reference.Location));
 
-            // A tokenizer difference is deliberate when the definition names the tokenizer donor.
+            // With a tokenizer rule, vocabularies that differ are normal input: embedding rows are matched by token
+            // text, and the plan reports the output vocabulary (DMRG0515) instead.
+            if (definition.EffectiveTokenizer is not null) continue;
             var tokenizerSeverity = definition.TokenizerSource is not null ? DiagnosticSeverity.Warning : crime;
             var tokenizerHint = definition.TokenizerSource is not null || allowCrimes ? ""
                 : string.IsNullOrEmpty(definition.SourcePath)

@@ -26,8 +26,9 @@ public static class InputScan
         try
         {
             // An earlier stage's output (File null, no adaptation) is no stored input: its own stage's scan covers what it
-            // reads. A LoRA-adapted tensor is scanned as the merge sees it: the base tensor with the delta applied.
-            foreach (var input in plan.Jobs.SelectMany(j => j.Inputs).Where(i => i.File is not null || i.Adaptation is not null))
+            // reads. A LoRA-adapted tensor is scanned as the merge sees it: the base tensor with the delta applied. An
+            // embedding aligned to the output vocabulary is scanned as stored.
+            foreach (var input in plan.Jobs.SelectMany(j => j.Inputs).Select(i => i.Gather?.Raw ?? i).Where(i => i.File is not null || i.Adaptation is not null))
             {
                 var source = input.Adaptation is { } a ? a.AdapterFile.Path + "+" + a.BaseFile.Path : input.StoredFile.Path;
                 if (!seen.Add((source, input.Tensor.Name))) continue;

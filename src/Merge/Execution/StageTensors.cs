@@ -19,6 +19,13 @@ internal static class StageTensors
         ExecutionSettings settings, IMergeBackend backend, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
+        if (input.Gather is { } gather)
+        {
+            // An embedding aligned to the output vocabulary: rows gathered from the stored (or computed) tensor.
+            gather.Gather.Fill(gather.Model, destination, (raw, memory) => Read(raw, memory, rent, giveBack, settings, backend, ct),
+                rent, giveBack, settings, ct);
+            return;
+        }
         if (input.Adaptation is { } adaptation)
         {
             // A LoRA-adapted tensor: the base tensor read into the destination and the delta applied in place.

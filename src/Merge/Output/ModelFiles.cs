@@ -50,7 +50,9 @@ public static class ModelFiles
         var donor = plan.TokenizerDonor;
         if (donor is null) return Array.Empty<string>();
         var copied = new List<string>();
-        foreach (var file in TokenizerFiles)
+        if (plan.Vocabulary is { } vocabulary && vocabulary.Rewrites)
+            copied.AddRange(Tokenizers.TokenizerWriter.Write(vocabulary, donor.Directory, vocabulary.DonorRows, directory));
+        else foreach (var file in TokenizerFiles)
         {
             var source = Path.Combine(donor.Directory, file);
             if (!File.Exists(source)) continue;

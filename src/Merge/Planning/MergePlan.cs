@@ -27,21 +27,27 @@ public sealed record JobInput(ModelSource Model, string TensorName, TensorInfo T
     /// <summary>Set when the tensor is the base tensor with a LoRA delta applied (<see cref="Tensor"/> is the base's).</summary>
     public AdaptedTensor? Adaptation { get; init; }
 
+    /// <summary>Set when the tensor is the model's embedding (or LM head) with its rows aligned to the output vocabulary
+    /// of a tokenizer rule (<see cref="Tensor"/> has the aligned shape; the stored tensor is <c>Gather.Raw</c>).</summary>
+    public Tokenizers.GatheredRows? Gather { get; init; }
+
     public long ByteLength => Tensor.ByteLength;
 
     /// <summary>The file the bytes are read from (an input on disk; the soups, task-vector and trim passes only see those).</summary>
     public SafetensorsFile StoredFile => File
-        ?? throw new InvalidOperationException(Adaptation is not null
+        ?? throw new InvalidOperationException(Gather is not null
+            ? $"tensor '{TensorName}' of '{Model.Name}' is aligned to the output vocabulary, not stored in a file as used"
+            : Adaptation is not null
             ? $"tensor '{TensorName}' of '{Model.Name}' is computed from a LoRA adapter, not stored in a file"
             : $"tensor '{TensorName}' of '{Model.Name}' is computed by an earlier stage, not stored in a file");
 
     /// <summary>Bytes read from disk for this input: its own (plus the adapter's factors), or what the earlier stage that
     /// computes it reads.</summary>
-    public long BytesFromDisk => Model.Stage is { } stage ? stage.BytesFromDisk(TensorName) : ByteLength + (Adaptation?.AdapterBytes ?? 0);
+    public long BytesFromDisk => Gather is { } gather ? gather.BytesFromDisk : Model.Stage is { } stage ? stage.BytesFromDisk(TensorName) : ByteLength + (Adaptation?.AdapterBytes ?? 0);
 
     /// <summary>Bytes held, besides this input's own buffer, while it is computed: an earlier stage's working set, or the
     /// adapter's factors (0 for a stored tensor).</summary>
-    public long UpstreamWorkingBytes => Model.Stage is { } stage ? stage.WorkingBytes(TensorName) : Adaptation?.WorkingBytes ?? 0;
+    public long UpstreamWorkingBytes => Gather is { } gather ? gather.WorkingBytes : Model.Stage is { } stage ? stage.WorkingBytes(TensorName) : Adaptation?.WorkingBytes ?? 0;
 }
 
 /// <summary>Everything needed to produce one output tensor: pure data, decided before any tensor byte is read.</summary>
@@ -87,10 +93,13 @@ public sealed class MergePlan : IDisposable
     public ulong Seed { get; }
     public IReadOnlyList<string> Warnings { get; }
 
+    /// <summary>The output vocabulary of a tokenizer rule, or null (the donor's tokenizer is copied).</summary>
+    public Tokenizers.OutputVocabulary? Vocabulary { get; init; }
+
     /// <summary>The same plan with other jobs (a pre-pass that attaches computed parameters); shares the open models.</summary>
     public MergePlan WithJobs(IReadOnlyList<TensorJob> jobs)
         => new(Definition, Method, Implementation, Models, ConfigDonor, TokenizerDonor, jobs, Shards, OutputLayerCount, OutputVocabSize,
-            OutputTorchDtype, Seed, Warnings);
+            OutputTorchDtype, Seed, Warnings) { Vocabulary = Vocabulary };
 
     public long BytesToRead => Jobs.Sum(j => j.BytesFromDisk);
     public long BytesToWrite => Jobs.Sum(j => j.OutputBytes);

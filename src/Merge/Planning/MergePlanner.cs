@@ -8,13 +8,14 @@ using DotnetMerge.Methods;
 using DotnetMerge.Models;
 using DotnetMerge.Numerics;
 using DotnetMerge.Safetensors;
+using DotnetMerge.Tokenizers;
 
 namespace DotnetMerge.Planning;
 
 /// <summary>Turns a validated definition and the opened input models into a <see cref="MergePlan"/>: which inputs and
 /// parameters make each output tensor, in which dtype and shard. Reads headers and config files only.
 /// Every problem is collected and reported at once (<see cref="PlanningException"/>), before any tensor byte is read.</summary>
-public sealed class MergePlanner
+public sealed partial class MergePlanner
 {
     private readonly MergeDefinition _def;
     private readonly MergeOptions _options;
@@ -23,6 +24,11 @@ public sealed class MergePlanner
     private readonly Dictionary<ModelReference, ModelSource> _models = new();
 
     private readonly Func<ModelReference, ModelSource?>? _openStage;
+
+    /// <summary>The output vocabulary of the definition's tokenizer rule (null without one) and its models, in order.</summary>
+    private OutputVocabulary? _vocabulary;
+    private IReadOnlyList<ModelSource> _vocabularyModels = Array.Empty<ModelSource>();
+    private readonly Dictionary<string, EmbeddingGather> _gathers = new(StringComparer.Ordinal);
 
     private MergePlanner(MergeDefinition def, MergeOptions options, MethodDescriptor method, Func<ModelReference, ModelSource?>? openStage)
     {
@@ -59,6 +65,8 @@ public sealed class MergePlanner
         ThrowIfErrors();
 
         _findings.AddRange(CompatibilityChecker.Check(_def, _models.Values.ToList(), _options.AllowCrimes));
+        BuildVocabulary();
+        ThrowIfErrors();
 
         var slices = DefinitionNormalizer.ToSlices(_def, r => _models[r].LayerCount);
         CheckLayerRanges(slices);
@@ -118,7 +126,7 @@ public sealed class MergePlanner
         var warnings = _findings.Where(f => !f.IsError).Select(f => f.ToString()).ToList();
         var models = _models.Values.ToList();
         var plan = new MergePlan(_def, _method, implementation, models, configDonor, tokenizerDonor, jobs, shards, layerCount, vocab,
-            torchDtype, seed, warnings);
+            torchDtype, seed, warnings) { Vocabulary = _vocabulary };
         CheckMemoryBound(plan, _options.MaxMemoryBytes);
         return plan;
     }
@@ -244,6 +252,7 @@ public sealed class MergePlanner
             inputs.Add(model.Adapter?.Adapt(input) ?? input);
         }
         if (inputs.Count != slice.Sources.Count) return null;
+        if (_vocabulary is not null) inputs = AlignToVocabulary(outputName, inputs);
 
         var global = ResolveGlobal(slice, outputName, t);
         var template = inputs[baseIndex >= 0 ? baseIndex : 0];
@@ -269,7 +278,7 @@ public sealed class MergePlanner
         bool isEmbedding = IsEmbedding(outputName, inputs);
         var shape = OutputShape(outputName, inputs, baseIndex, isEmbedding);
         if (shape is null) return null;
-        var cropped = inputs.Select(i => i.Tensor.Shape.SequenceEqual(shape) ? i : i with { CropShape = shape }).ToList();
+        var cropped = inputs.Select(i => (i.CropShape ?? i.Tensor.Shape).SequenceEqual(shape) ? i : i with { CropShape = shape }).ToList();
 
         bool copy = _method.Name == "passthrough" && cropped.Count == 1 && outputDtype == storedDtype
                     && cropped[0].CropShape is null && !cropped[0].Parameters.Contains("scale");
@@ -309,8 +318,9 @@ public sealed class MergePlanner
 
     private long[]? OutputShape(string outputName, IReadOnlyList<JobInput> inputs, int baseIndex, bool isEmbedding)
     {
-        var first = inputs[0].Tensor.Shape;
-        if (inputs.All(i => i.Tensor.Shape.SequenceEqual(first))) return first;
+        // An input already cropped (a vocabulary whose first rows are the output's) counts with its cropped shape.
+        var first = inputs[0].CropShape ?? inputs[0].Tensor.Shape;
+        if (inputs.All(i => (i.CropShape ?? i.Tensor.Shape).SequenceEqual(first))) return first;
 
         string Shapes() => string.Join(", ", inputs.Select(i => $"'{i.Model.Name}' {TensorShape.Format(i.Tensor.Shape)}"));
         if (!isEmbedding || inputs.Any(i => i.Tensor.Shape.Length != 2))
@@ -389,13 +399,12 @@ public sealed class MergePlanner
 
     private ModelSource? TokenizerDonor(ModelSource configDonor)
     {
+        if (_vocabulary is { } vocabulary) return _vocabularyModels[vocabulary.Donor];
         var source = _def.TokenizerSource;
         if (source is null || source == "base") return configDonor;
-        if (source == "union")
-            throw new MergeException(MergeErrorKind.Definition, "tokenizer_source: union is not supported yet; use `base` or one of the models");
         var match = _models.Values.FirstOrDefault(m => m.Reference.Path == source);
         return match ?? throw new MergeException(MergeErrorKind.Definition,
-            $"tokenizer_source '{source}' is not one of the merged models; use `base` or the path of one of the models");
+            $"tokenizer_source '{source}' is not one of the merged models; use `union`, `base` or the path of one of the models");
     }
 
     private static long? OutputVocab(IReadOnlyList<TensorJob> jobs, ModelSource donor)

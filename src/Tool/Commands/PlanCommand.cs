@@ -97,7 +97,8 @@ public static class PlanCommand
                 var extra = input.Parameters.Values.Count > 0 ? "  " + input.Parameters : "";
                 var crop = input.CropShape is null ? "" : "  cropped to " + TensorShape.Format(input.CropShape);
                 var adapted = input.Model.Adapter?.Describe(input.TensorName) is { } change ? "  " + change : "";
-                w.WriteLine($"    {(input.IsBase ? "base " : "")}{input.Model}: {input.TensorName} {input.Tensor.Dtype.HeaderName()} {TensorShape.Format(input.Tensor.Shape)}{adapted}{crop}{extra}");
+                var aligned = input.Gather is { } g ? $"  rows aligned to the output vocabulary from {TensorShape.Format(g.Raw.Tensor.Shape)}" : "";
+                w.WriteLine($"    {(input.IsBase ? "base " : "")}{input.Model}: {input.TensorName} {input.Tensor.Dtype.HeaderName()} {TensorShape.Format(input.Tensor.Shape)}{adapted}{aligned}{crop}{extra}");
             }
         }
         w.WriteLine();
@@ -108,6 +109,7 @@ public static class PlanCommand
             w.WriteLine($"adapter {model}: {model.Adapter!.AdaptedTensorCount} tensors changed in the read stage; adapter bytes to read: {ShardSize.Format(model.Adapter.BytesToRead)}; delta FLOPs: {model.Adapter.Flops.ToString("N0", inv)}");
         if (plan.OutputLayerCount is { } layers) w.WriteLine($"output layers: {layers}");
         if (plan.OutputVocabSize is { } vocab) w.WriteLine($"output vocab_size: {vocab}");
+        if (plan.Vocabulary is { } vocabulary) w.WriteLine(vocabulary.Describe());
     }
 
     private static JsonObject ToJson(MergePlan plan, MergeOptions options, DotnetMerge.Hub.HubDownloadLedger downloads)
@@ -127,6 +129,7 @@ public static class PlanCommand
                     ["shape"] = Shape(input.Tensor.Shape),
                     ["is_base"] = input.IsBase,
                     ["crop"] = input.CropShape is null ? null : Shape(input.CropShape),
+                    ["aligned_from"] = input.Gather is { } g ? Shape(g.Raw.Tensor.Shape) : null,
                     ["parameters"] = Params(input.Parameters),
                 });
             tensors.Add(new JsonObject
@@ -155,6 +158,7 @@ public static class PlanCommand
             ["base_model"] = plan.Definition.BaseModel?.Path,
             ["config_donor"] = plan.ConfigDonor.Name,
             ["tokenizer_donor"] = plan.TokenizerDonor?.Name,
+            ["vocabulary"] = plan.Vocabulary?.Describe(),
             ["seed"] = plan.Seed,
             ["shards"] = new JsonArray(plan.Shards.Select(s => (JsonNode)new JsonObject
             {

@@ -31,7 +31,7 @@ public sealed class PlannerTests : IDisposable
     }
 
     [Fact]
-    public async Task VocabularyMismatch_CropsToTheCommonSubmatrix_AndUpdatesVocabSize()
+    public async Task VocabularyMismatch_WithATokenizerSource_KeepsTheSourcesRows_AndCropsTheLongerVocabulary()
     {
         await Model("a", Spec, fineTune: false);
         await Model("b", Spec with { Vocab = 44 });
@@ -40,7 +40,10 @@ public sealed class PlannerTests : IDisposable
         Assert.Equal(new long[] { 40, 16 }, embed.OutputShape);
         Assert.Equal(new long[] { 40, 16 }, embed.Inputs[1].CropShape);
         Assert.Null(embed.Inputs[0].CropShape);
-        Assert.Contains(plan.Warnings, w => w.Contains(CheckIds.ShapeMismatch, StringComparison.Ordinal));
+        // b's first 40 tokens are a's, in a's order: a crop, no gather; the plan reports the vocabulary, not a mismatch.
+        Assert.Null(embed.Inputs[1].Gather);
+        Assert.DoesNotContain(plan.Warnings, w => w.Contains(CheckIds.ShapeMismatch, StringComparison.Ordinal));
+        Assert.Contains(plan.Warnings, w => w.Contains("DMRG0515", StringComparison.Ordinal));
         Assert.Null(plan.OutputVocabSize); // the donor (a) already declares 40
     }
 
