@@ -1,4 +1,3 @@
-using System.Reflection;
 using DotnetMerge.Definitions;
 using DotnetMerge.Demo;
 using DotnetMerge.Engine;
