@@ -41,6 +41,32 @@ public class MultiDocumentTests
         Assert.Empty(run.Sources);
     }
 
+    /// <summary>With the path check on: a missing model directory in the second document is a warning at its line there, a
+    /// reference to a stage is not a path, and a stage name that is also a directory next to the definition is DMRG0807.</summary>
+    [Fact]
+    public void Path_checks_of_a_multi_stage_file_know_stage_references_from_paths()
+    {
+        var root = Directory.CreateTempSubdirectory("dmrg-gen-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root, "models", "a"));
+            Directory.CreateDirectory(Path.Combine(root, "blend"));
+            var path = Path.Combine(root, "stages.merge.yaml");
+            var yaml = "name: blend\nmerge_method: linear\nmodels:\n  - model: ./models/a\n    parameters: {weight: 1.0}\n---\n" +
+                       "merge_method: linear\nmodels:\n  - model: blend\n    parameters: {weight: 0.5}\n  - model: ./models/absent\n    parameters: {weight: 0.5}\n";
+            var run = GeneratorHarness.Run(new[] { new DefinitionFile(path, yaml) }, new Dictionary<string, string> { ["DotnetMergeCheckModelPaths"] = "true" });
+
+            Assert.Equal(new[] { ("DMRG0807", 1), ("DMRG0601", 11) },
+                run.GeneratorDiagnostics.Select(d => (d.Id, d.Location.GetLineSpan().StartLinePosition.Line + 1)).ToArray());
+            Assert.All(run.GeneratorDiagnostics, d => Assert.Equal(DiagnosticSeverity.Warning, d.Severity));
+            Assert.Single(run.Sources); // warnings do not stop the plan
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     [Fact]
     public void Stage_graph_errors_are_located_at_the_reference_that_closes_the_cycle()
     {

@@ -1,4 +1,3 @@
-using System.Reflection;
 using DotnetMerge.Definitions;
 using DotnetMerge.Demo;
 using DotnetMerge.Engine;
@@ -107,7 +106,7 @@ public class PlanRuntimeTests
         Assert.Equal(2.0, weight.As<double>()); // an integer reads as a number
         Assert.Equal(2.0, weight.ToSettingValue());
         var mismatch = Assert.Throws<InvalidCastException>(() => lambda.As<bool>());
-        Assert.Equal("the override holds a number (0.9), not Boolean", mismatch.Message);
+        Assert.Equal("DMRG0912: the override holds a number (0.9), not Boolean", mismatch.Message);
         Assert.Throws<InvalidCastException>(() => overrides.Globals["trim_scope"].As<double>());
 
         Assert.Equal(overrides, PlanOverrides.Empty.WithPerModel(a, "weight", 2).WithGlobal("trim_scope", "model").WithGlobal("normalize", true).WithGlobal("lambda", 0.9));

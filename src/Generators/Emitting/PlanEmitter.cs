@@ -241,7 +241,7 @@ internal static class PlanEmitter
             w.WriteLine("    return " + e + "." + x.Member + ";");
         }
 
-        w.WriteLine("throw new global::System.InvalidOperationException(\"" + p.Name + " is '\" + value + \"', which is not one of its values\");");
+        w.WriteLine("throw new global::System.InvalidOperationException(\"DMRG0912: the override of " + p.Name + " is '\" + value + \"', which is not one of its values\");");
         w.Close();
         w.WriteLine();
         w.WriteLine("private static " + value + " From" + e + "(" + e + " value) => value switch");

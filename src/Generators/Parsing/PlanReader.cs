@@ -85,7 +85,10 @@ internal static class PlanReader
         while (end < line.End && !EndsToken(text, end, line.End))
             end++;
         return new DiagnosticInfo(diagnostic.Id, severity, message, path, start, end - start,
-            lineIndex, column, lineIndex, column + (end - start));
+            lineIndex, column, lineIndex, column + (end - start))
+        {
+            Suggestions = string.Join("\n", NameSuggester.Suggested(diagnostic.Hint)),
+        };
     }
 
     private static bool EndsToken(SourceText text, int position, int lineEnd)

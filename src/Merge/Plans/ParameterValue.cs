@@ -130,7 +130,7 @@ public readonly struct ParameterValue : IEquatable<ParameterValue>
     };
 
     private InvalidCastException Mismatch(Type type)
-        => new("the override holds " + Article(Kind) + " (" + ToString() + "), not " + (Nullable.GetUnderlyingType(type) ?? type).Name);
+        => new(PlanDiagnostics.ValueMismatchId + ": the override holds " + Article(Kind) + " (" + ToString() + "), not " + (Nullable.GetUnderlyingType(type) ?? type).Name);
 
     private static string Article(ParameterValueKind kind) => kind switch
     {

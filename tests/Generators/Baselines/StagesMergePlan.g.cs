@@ -193,7 +193,7 @@ seed: 7
                     return RescaleOption.L1;
                 if (value == global::DotnetMerge.Plans.ParameterValue.Of("inverse"))
                     return RescaleOption.Inverse;
-                throw new global::System.InvalidOperationException("rescale is '" + value + "', which is not one of its values");
+                throw new global::System.InvalidOperationException("DMRG0912: the override of rescale is '" + value + "', which is not one of its values");
             }
 
             private static global::DotnetMerge.Plans.ParameterValue FromRescaleOption(RescaleOption value) => value switch

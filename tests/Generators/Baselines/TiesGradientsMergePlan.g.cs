@@ -76,7 +76,7 @@ seed: 42
                 return TrimScopeOption.Tensor;
             if (value == global::DotnetMerge.Plans.ParameterValue.Of("model"))
                 return TrimScopeOption.Model;
-            throw new global::System.InvalidOperationException("trim_scope is '" + value + "', which is not one of its values");
+            throw new global::System.InvalidOperationException("DMRG0912: the override of trim_scope is '" + value + "', which is not one of its values");
         }
 
         private static global::DotnetMerge.Plans.ParameterValue FromTrimScopeOption(TrimScopeOption value) => value switch
@@ -133,7 +133,7 @@ seed: 42
                 return RescaleOption.L1;
             if (value == global::DotnetMerge.Plans.ParameterValue.Of("inverse"))
                 return RescaleOption.Inverse;
-            throw new global::System.InvalidOperationException("rescale is '" + value + "', which is not one of its values");
+            throw new global::System.InvalidOperationException("DMRG0912: the override of rescale is '" + value + "', which is not one of its values");
         }
 
         private static global::DotnetMerge.Plans.ParameterValue FromRescaleOption(RescaleOption value) => value switch
