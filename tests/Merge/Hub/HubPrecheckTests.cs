@@ -10,7 +10,7 @@ namespace DotnetMerge.Tests.Hub;
 public sealed class HubPrecheckTests(HubModels models) : IClassFixture<HubModels>
 {
     /// <summary>8 + the header length a shard starts with: what a header-only read must transfer for it.</summary>
-    private static long HeaderBytes(string shard) => 8 + (long)BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(shard).AsSpan(0, 8));
+    internal static long HeaderBytes(string shard) => 8 + (long)BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(shard).AsSpan(0, 8));
 
     private static string ShardBlob(HubTestContext t, string repo, string shardPath)
         => Path.Combine(t.Cache, "models--" + repo.Replace("/", "--"), "blobs", LoopbackHub.Sha256(File.ReadAllBytes(shardPath)));
