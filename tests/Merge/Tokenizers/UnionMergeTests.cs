@@ -231,6 +231,41 @@ public sealed class UnionMergeTests : IDisposable
             }
     }
 
+    [Fact]
+    public async Task A_passthrough_slice_takes_default_rows_from_a_model_outside_the_slice()
+    {
+        // The embedding comes from the first slice (base alone); <x> is only in ft, which only the second slice uses.
+        await _fx.ModelAsync("base", 1, W, []);
+        await _fx.ModelAsync("ft", 2, W, ["<x>"]);
+        var output = await Merge("merge_method: passthrough\ntokenizer_source: union\nslices:\n" +
+                                 "  - sources: [{model: base, layer_range: [0, 1]}]\n  - sources: [{model: ft, layer_range: [0, 1]}]\n");
+        var embed = Read(output, "model.embed_tokens.weight", out var shape);
+        Assert.Equal(new long[] { 13, Hidden }, shape);
+        for (int r = 0; r < 12; r++) Assert.Equal(Row(1, r), embed.Skip(r * Hidden).Take(Hidden).ToArray());
+        Assert.Equal(Row(2, 12), embed.Skip(12 * Hidden).Take(Hidden).ToArray());
+        // The LM head is a post weight: from the last slice (ft), whose rows already are the output's.
+        var head = Read(output, "lm_head.weight", out _);
+        for (int r = 0; r < 13; r++) Assert.Equal(Row(102, r), head.Skip(r * Hidden).Take(Hidden).ToArray());
+    }
+
+    [Fact]
+    public async Task A_model_source_takes_that_models_vocabulary_and_files()
+    {
+        // ft's words are the base's in reverse order, plus <x>: the output has ft's ids, the base's rows follow them.
+        await _fx.ModelAsync("base", 1, W, []);
+        await _fx.ModelAsync("ft", 2, W.Reverse().ToArray(), ["<x>"]);
+        var output = await Merge("merge_method: linear\nbase_model: base\ntokenizer_source: ft\nmodels:\n  - model: base\n    parameters: {weight: 1}\n  - model: ft\n    parameters: {weight: 1}\n");
+        Assert.Equal(File.ReadAllText(_fx.PathOf("ft/tokenizer.json")), File.ReadAllText(Path.Combine(output, "tokenizer.json")));
+        var embed = Read(output, "model.embed_tokens.weight", out _);
+        for (int r = 0; r < 12; r++)
+        {
+            var expected = Row(1, 11 - r).Zip(Row(2, r), (x, y) => (x + y) / 2).ToArray();
+            var actual = embed.Skip(r * Hidden).Take(Hidden).ToArray();
+            for (int j = 0; j < Hidden; j++) Assert.True(Math.Abs(actual[j] - expected[j]) <= 1e-6 * Math.Abs(expected[j]) + 1e-7, $"row {r}");
+        }
+        Assert.Equal(Row(2, 12), embed.Skip(12 * Hidden).Take(Hidden).ToArray()); // base lacks <x>: ft's row for both
+    }
+
     private long HeaderOf(string dir)
     {
         using var fs = File.OpenRead(Path.Combine(_fx.PathOf(dir), "model.safetensors"));
