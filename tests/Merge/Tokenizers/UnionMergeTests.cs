@@ -266,6 +266,31 @@ public sealed class UnionMergeTests : IDisposable
         Assert.Equal(Row(2, 12), embed.Skip(12 * Hidden).Take(Hidden).ToArray()); // base lacks <x>: ft's row for both
     }
 
+    [Fact]
+    public async Task A_fused_stage_output_is_aligned_like_a_stored_model_and_gives_the_stage_by_stage_bytes()
+    {
+        // Stage "chat": union of two fine-tunes (14 tokens); final: union of the base (12) and "chat", fused, so the
+        // later stage gathers rows of a tensor the earlier stage computes in the same pass.
+        await _fx.ModelAsync("base", 1, W, []);
+        await _fx.ModelAsync("ft1", 2, W, ["<a>"]);
+        await _fx.ModelAsync("ft2", 3, W, ["<b>"]);
+        const string chat = "merge_method: linear\ntokenizer_source: union\nmodels:\n  - model: ft1\n    parameters: {weight: 1}\n  - model: ft2\n    parameters: {weight: 3}\n";
+        string Final(string chatModel) => $"merge_method: linear\nbase_model: base\ntokenizer_source: union\nmodels:\n  - model: base\n    parameters: {{weight: 1}}\n  - model: {chatModel}\n    parameters: {{weight: 1}}\n";
+        var path = _fx.PathOf("multi.yaml");
+        File.WriteAllText(path, "name: chat\n" + chat + "---\n" + Final("chat"));
+        var fused = _fx.PathOf("fused");
+        await MultiStageRunner.RunAsync(MultiStageRunner.LoadStages(path, _fx.Root, out _), fused, new MergeOptions(), new MultiStageOptions());
+
+        await Merge(chat, "chat");
+        var byHand = await Merge(Final("chat"), "byhand");
+        foreach (var tensor in new[] { "model.embed_tokens.weight", "lm_head.weight" })
+        {
+            Assert.Equal(Read(byHand, tensor, out var shape), Read(fused, tensor, out var fusedShape));
+            Assert.Equal(new long[] { 14, Hidden }, fusedShape);
+        }
+        Assert.Equal(File.ReadAllText(Path.Combine(byHand, "tokenizer.json")), File.ReadAllText(Path.Combine(fused, "tokenizer.json")));
+    }
+
     private long HeaderOf(string dir)
     {
         using var fs = File.OpenRead(Path.Combine(_fx.PathOf(dir), "model.safetensors"));
