@@ -94,4 +94,41 @@ public class WriterTests
         Assert.Equal(original.Parameters.Keys, reread.Definition.Parameters.Keys);
         Assert.Equal(written, DefinitionWriter.Write(reread.Definition));
     }
+
+    [Fact]
+    public void The_tokenizer_section_is_written_and_reads_back_the_same()
+    {
+        var definition = TestYaml.Definition(L(
+            "merge_method: linear",
+            "models: [{model: org/a, parameters: {weight: 1}}, {model: org/b, parameters: {weight: 1}}]",
+            "tokenizer:",
+            "  source: union",
+            "  pad_to_multiple_of: 64",
+            "  tokens:",
+            "    <|im_start|>: {source: org/b, force: true}",
+            "    \"<pad>\": {source: {kind: zero}}",
+            "    \"<t>\": {source: {kind: model_token, model: org/a, token_id: 7}}",
+            "    \"<u>\": {source: {kind: model_token, model: org/a, token: \"</s>\"}}",
+            "    \"<new>\": {}"));
+        var text = DefinitionWriter.Write(definition);
+        Assert.Contains(L(
+            "tokenizer:",
+            "  source: union",
+            "  pad_to_multiple_of: 64",
+            "  tokens:",
+            "    \"<|im_start|>\":",
+            "      source: org/b",
+            "      force: true",
+            "    \"<pad>\":",
+            "      source: {kind: zero}",
+            "    \"<t>\":",
+            "      source: {kind: model_token, model: org/a, token_id: 7}",
+            "    \"<u>\":",
+            "      source: {kind: model_token, model: org/a, token: \"</s>\"}",
+            "    \"<new>\": {}"), text, StringComparison.Ordinal);
+        var again = TestYaml.Definition(text).Tokenizer!;
+        Assert.Equal(definition.Tokenizer!.Tokens.Select(t => (t.Token, t.Kind, t.Model?.ToString(), t.SourceToken, t.SourceTokenId, t.Force)),
+            again.Tokens.Select(t => (t.Token, t.Kind, t.Model?.ToString(), t.SourceToken, t.SourceTokenId, t.Force)));
+        Assert.Equal(64, again.PadToMultipleOf);
+    }
 }

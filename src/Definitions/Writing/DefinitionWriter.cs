@@ -52,10 +52,48 @@ public static class DefinitionWriter
         WriteOptional(w, "dtype", definition.Dtype);
         WriteOptional(w, "out_dtype", definition.OutDtype);
         WriteOptional(w, "tokenizer_source", definition.TokenizerSource);
+        if (definition.Tokenizer is { } tokenizer)
+            WriteTokenizer(w, tokenizer);
         WriteOptional(w, "chat_template", definition.ChatTemplate);
         if (definition.Seed is { } seed)
             w.Append("seed: ").Append(seed.ToString(CultureInfo.InvariantCulture)).Append('\n');
         return w.ToString();
+    }
+
+    private static void WriteTokenizer(StringBuilder w, TokenizerSettings tokenizer)
+    {
+        w.Append("tokenizer:\n  source: ").Append(Scalar(tokenizer.Source)).Append('\n');
+        if (tokenizer.PadToMultipleOf is { } pad)
+            w.Append("  pad_to_multiple_of: ").Append(pad.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        if (tokenizer.Tokens.Count == 0)
+            return;
+        w.Append("  tokens:\n");
+        foreach (var rule in tokenizer.Tokens)
+        {
+            w.Append("    ").Append(DoubleQuoted(rule.Token)).Append(':');
+            if (rule.Kind is null && !rule.Force)
+            {
+                w.Append(" {}\n");
+                continue;
+            }
+            w.Append('\n');
+            switch (rule.Kind)
+            {
+                case TokenEmbeddingKind.Model:
+                    w.Append("      source: ").Append(Reference(rule.Model!)).Append('\n');
+                    break;
+                case TokenEmbeddingKind.Zero:
+                    w.Append("      source: {kind: zero}\n");
+                    break;
+                case TokenEmbeddingKind.ModelToken:
+                    w.Append("      source: {kind: model_token, model: ").Append(Reference(rule.Model!)).Append(", ")
+                        .Append(rule.SourceTokenId is { } id ? "token_id: " + id.ToString(CultureInfo.InvariantCulture) : "token: " + DoubleQuoted(rule.SourceToken ?? ""))
+                        .Append("}\n");
+                    break;
+            }
+            if (rule.Force)
+                w.Append("      force: true\n");
+        }
     }
 
     private static void WriteOptional(StringBuilder w, string key, string? value)

@@ -64,6 +64,12 @@ public sealed partial class MergePlanner
         _findings.Add(new CheckFinding(DiagnosticSeverity.Info, TokenizerCheckIds.VocabularySummary, _vocabulary.Describe(), settings.Location));
     }
 
+    /// <summary>Tensors whose rows are tokens, by name: input embeddings and LM heads (a layer that merely has as many
+    /// rows as the vocabulary is not one).</summary>
+    private static bool IsVocabularyName(string name)
+        => name.Contains("embed", StringComparison.Ordinal) || name.Contains("lm_head", StringComparison.Ordinal)
+           || name.Contains("wte", StringComparison.Ordinal) || name == "output.weight";
+
     /// <summary>Rows of the model's input embedding (null when it has none).</summary>
     private static long? EmbeddingRows(ModelSource model)
     {
@@ -77,7 +83,7 @@ public sealed partial class MergePlanner
     private List<JobInput> AlignToVocabulary(string outputName, List<JobInput> inputs)
     {
         var vocabulary = _vocabulary!;
-        if (inputs.Any(i => i.Tensor.Shape.Length != 2) || !IsEmbedding(outputName, inputs)) return inputs;
+        if (inputs.Any(i => i.Tensor.Shape.Length != 2) || !IsVocabularyName(outputName)) return inputs;
         int Index(ModelSource m) => _vocabularyModels.ToList().IndexOf(m);
         // Only tensors whose rows are each model's vocabulary (same count as its embedding) are aligned.
         foreach (var input in inputs)

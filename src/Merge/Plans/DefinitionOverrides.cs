@@ -55,6 +55,7 @@ public static class DefinitionOverrides
             OutDtypeLocation = definition.OutDtypeLocation,
             TokenizerSource = definition.TokenizerSource,
             TokenizerSourceLocation = definition.TokenizerSourceLocation,
+            Tokenizer = definition.Tokenizer,
             ChatTemplate = definition.ChatTemplate,
             ChatTemplateLocation = definition.ChatTemplateLocation,
             Seed = definition.Seed,

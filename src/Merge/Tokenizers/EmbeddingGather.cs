@@ -23,20 +23,42 @@ public sealed class EmbeddingGather
     public IReadOnlyList<JobInput?> Raw { get; }
     public long Hidden { get; }
 
+    private readonly Dictionary<int, int[]> _sources = new();
+
     /// <summary>The models whose rows model <paramref name="m"/>'s defaults average (other than its own).</summary>
-    private IEnumerable<int> SourcesOf(int m)
+    private int[] SourcesOf(int m)
+    {
+        lock (_sources)
+        {
+            if (!_sources.TryGetValue(m, out var sources)) _sources[m] = sources = FindSources(m);
+            return sources;
+        }
+    }
+
+    private int[] FindSources(int m)
     {
         var map = Vocabulary.Maps[m];
         var seen = new SortedSet<int>();
         foreach (var (row, recipe) in Vocabulary.Defaults)
             if (map[row] == OutputVocabulary.NeedsDefault)
                 foreach (var s in recipe) if (s.Model != m && Raw[s.Model] is not null) seen.Add(s.Model);
-        return seen;
+        return seen.ToArray();
     }
 
     /// <summary>Bytes read from disk to align model <paramref name="m"/>: its own tensor and the default rows it takes
     /// from other models.</summary>
     public long BytesFromDisk(int m)
+    {
+        lock (_bytes)
+        {
+            if (!_bytes.TryGetValue(m, out var bytes)) _bytes[m] = bytes = CountBytesFromDisk(m);
+            return bytes;
+        }
+    }
+
+    private readonly Dictionary<int, long> _bytes = new();
+
+    private long CountBytesFromDisk(int m)
     {
         var own = Raw[m]!;
         long bytes = own.BytesFromDisk;

@@ -136,8 +136,20 @@ public sealed class OutputVocabulary
 
         int tokenRows = tokens.Count;
         long rows = Math.Max(tokenRows, start.Rows); // a padded vocabulary keeps its padding (mergekit #425)
-        if (settings.PadToMultipleOf is { } pad) rows = (rows + pad - 1) / pad * pad;
-        if (rows > int.MaxValue) throw new InvalidOperationException("vocabulary too large");
+        if (settings.PadToMultipleOf is { } pad)
+        {
+            long padded = (rows + pad - 1) / pad * pad;
+            // More padding than vocabulary is a slip (a byte count, an extra digit), not a layout: refused before any
+            // map or tensor of that size is allocated.
+            if (padded - rows > rows)
+            {
+                findings.Add(new CheckFinding(DiagnosticSeverity.Error, TokenizerCheckIds.PaddingTooLarge,
+                    $"pad_to_multiple_of {pad.ToString(CultureInfo.InvariantCulture)} would add {(padded - rows).ToString(CultureInfo.InvariantCulture)} padding rows to {rows.ToString(CultureInfo.InvariantCulture)} rows; use a multiple no larger than the vocabulary (64 or 128 are usual)",
+                    settings.PadToMultipleOfLocation));
+                padded = rows;
+            }
+            rows = padded;
+        }
 
         // Per model: output row -> own row by text, padding kept where the model pads there too.
         var maps = new int[vocabularies.Count][];
@@ -242,4 +254,6 @@ public static class TokenizerCheckIds
     public const string TokenPastRows = "DMRG0514";
     /// <summary>The output vocabulary and what each model contributes (information).</summary>
     public const string VocabularySummary = "DMRG0515";
+    /// <summary><c>pad_to_multiple_of</c> would add more padding rows than the vocabulary has.</summary>
+    public const string PaddingTooLarge = "DMRG0516";
 }

@@ -78,6 +78,13 @@ public sealed class OutputVocabularyTests : IDisposable
         var padded = Build(new TokenizerSettings { Source = "union", PadToMultipleOf = 24 }, b, f);
         Assert.Equal(24, padded.Rows);
         Assert.All(padded.Maps[0][16..], v => Assert.Equal(OutputVocabulary.MeanPadding, v));
+
+        // More padding than rows (pad_to_multiple_of 1000 for 16 rows) is a located error, and nothing that size is made.
+        var location = new SourceLocation("m.yaml", 4, 23);
+        var huge = Build(new TokenizerSettings { Source = "union", PadToMultipleOf = 1000, PadToMultipleOfLocation = location }, b, f);
+        var error = Assert.Single(huge.Findings, e => e.IsError);
+        Assert.Equal((TokenizerCheckIds.PaddingTooLarge, location), (error.Id, error.Location));
+        Assert.Equal(16, huge.Rows);
     }
 
     [Fact]

@@ -231,6 +231,66 @@ public sealed class UnionMergeTests : IDisposable
             }
     }
 
+    [Fact]
+    public async Task A_passthrough_slice_takes_default_rows_from_a_model_outside_the_slice()
+    {
+        // The embedding comes from the first slice (base alone); <x> is only in ft, which only the second slice uses.
+        await _fx.ModelAsync("base", 1, W, []);
+        await _fx.ModelAsync("ft", 2, W, ["<x>"]);
+        var output = await Merge("merge_method: passthrough\ntokenizer_source: union\nslices:\n" +
+                                 "  - sources: [{model: base, layer_range: [0, 1]}]\n  - sources: [{model: ft, layer_range: [0, 1]}]\n");
+        var embed = Read(output, "model.embed_tokens.weight", out var shape);
+        Assert.Equal(new long[] { 13, Hidden }, shape);
+        for (int r = 0; r < 12; r++) Assert.Equal(Row(1, r), embed.Skip(r * Hidden).Take(Hidden).ToArray());
+        Assert.Equal(Row(2, 12), embed.Skip(12 * Hidden).Take(Hidden).ToArray());
+        // The LM head is a post weight: from the last slice (ft), whose rows already are the output's.
+        var head = Read(output, "lm_head.weight", out _);
+        for (int r = 0; r < 13; r++) Assert.Equal(Row(102, r), head.Skip(r * Hidden).Take(Hidden).ToArray());
+    }
+
+    [Fact]
+    public async Task A_model_source_takes_that_models_vocabulary_and_files()
+    {
+        // ft's words are the base's in reverse order, plus <x>: the output has ft's ids, the base's rows follow them.
+        await _fx.ModelAsync("base", 1, W, []);
+        await _fx.ModelAsync("ft", 2, W.Reverse().ToArray(), ["<x>"]);
+        var output = await Merge("merge_method: linear\nbase_model: base\ntokenizer_source: ft\nmodels:\n  - model: base\n    parameters: {weight: 1}\n  - model: ft\n    parameters: {weight: 1}\n");
+        Assert.Equal(File.ReadAllText(_fx.PathOf("ft/tokenizer.json")), File.ReadAllText(Path.Combine(output, "tokenizer.json")));
+        var embed = Read(output, "model.embed_tokens.weight", out _);
+        for (int r = 0; r < 12; r++)
+        {
+            var expected = Row(1, 11 - r).Zip(Row(2, r), (x, y) => (x + y) / 2).ToArray();
+            var actual = embed.Skip(r * Hidden).Take(Hidden).ToArray();
+            for (int j = 0; j < Hidden; j++) Assert.True(Math.Abs(actual[j] - expected[j]) <= 1e-6 * Math.Abs(expected[j]) + 1e-7, $"row {r}");
+        }
+        Assert.Equal(Row(2, 12), embed.Skip(12 * Hidden).Take(Hidden).ToArray()); // base lacks <x>: ft's row for both
+    }
+
+    [Fact]
+    public async Task A_fused_stage_output_is_aligned_like_a_stored_model_and_gives_the_stage_by_stage_bytes()
+    {
+        // Stage "chat": union of two fine-tunes (14 tokens); final: union of the base (12) and "chat", fused, so the
+        // later stage gathers rows of a tensor the earlier stage computes in the same pass.
+        await _fx.ModelAsync("base", 1, W, []);
+        await _fx.ModelAsync("ft1", 2, W, ["<a>"]);
+        await _fx.ModelAsync("ft2", 3, W, ["<b>"]);
+        const string chat = "merge_method: linear\ntokenizer_source: union\nmodels:\n  - model: ft1\n    parameters: {weight: 1}\n  - model: ft2\n    parameters: {weight: 3}\n";
+        string Final(string chatModel) => $"merge_method: linear\nbase_model: base\ntokenizer_source: union\nmodels:\n  - model: base\n    parameters: {{weight: 1}}\n  - model: {chatModel}\n    parameters: {{weight: 1}}\n";
+        var path = _fx.PathOf("multi.yaml");
+        File.WriteAllText(path, "name: chat\n" + chat + "---\n" + Final("chat"));
+        var fused = _fx.PathOf("fused");
+        await MultiStageRunner.RunAsync(MultiStageRunner.LoadStages(path, _fx.Root, out _), fused, new MergeOptions(), new MultiStageOptions());
+
+        await Merge(chat, "chat");
+        var byHand = await Merge(Final("chat"), "byhand");
+        foreach (var tensor in new[] { "model.embed_tokens.weight", "lm_head.weight" })
+        {
+            Assert.Equal(Read(byHand, tensor, out var shape), Read(fused, tensor, out var fusedShape));
+            Assert.Equal(new long[] { 14, Hidden }, fusedShape);
+        }
+        Assert.Equal(File.ReadAllText(Path.Combine(byHand, "tokenizer.json")), File.ReadAllText(Path.Combine(fused, "tokenizer.json")));
+    }
+
     private long HeaderOf(string dir)
     {
         using var fs = File.OpenRead(Path.Combine(_fx.PathOf(dir), "model.safetensors"));
