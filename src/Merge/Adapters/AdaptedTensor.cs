@@ -143,10 +143,22 @@ public sealed class AdaptedTensor
     {
         int cols = scratch.Row.Length;
         DtypeConversion.Decode(dtype, data, (long)row * cols, scratch.Row);
-        var sum = scratch.Sum.AsSpan(0, cols);
-        // sum = row + s·delta, the product rounded before the add (MultiplyAdd is not fused).
-        TensorPrimitives.ConvertChecked<float, double>(scratch.Row, sum);
-        TensorPrimitives.MultiplyAdd<double>(delta.AsSpan(0, cols), Scale, sum, sum);
+        // sum = row + s·delta in float64, the product rounded before the add (never fused); the float row widened in
+        // registers (TensorPrimitives' float-to-double conversion is not vectorised).
+        var sum = scratch.Sum;
+        var values = scratch.Row;
+        int j = 0, w = Vector<float>.Count;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var scale = new Vector<double>(Scale);
+            for (; j + w <= cols; j += w)
+            {
+                Vector.Widen(new Vector<float>(values, j), out var low, out var high);
+                (low + new Vector<double>(delta, j) * scale).CopyTo(sum, j);
+                (high + new Vector<double>(delta, j + w / 2) * scale).CopyTo(sum, j + w / 2);
+            }
+        }
+        for (; j < cols; j++) sum[j] = values[j] + Scale * delta[j];
     }
 
     /// <summary>Rows per block of the delta kernel: each loaded vector of R serves this many rows.</summary>
