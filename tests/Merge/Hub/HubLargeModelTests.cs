@@ -9,7 +9,7 @@ namespace DotnetMerge.Tests.Hub;
 /// <summary>Check before download at real scale: two 70B-shaped llama repos (80 layers, 33 shards of up to 5 GB each,
 /// about 157 GB apiece) served by the loopback hub as virtual files (header, then zeros, never held). A bad definition
 /// fails, and a good one is checked and planned, having transferred only the small files and the shard headers.</summary>
-public sealed class HubLargeModelTests
+public sealed class HubLargeModelTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Layers = 80, Hidden = 8192, Intermediate = 28672, Vocab = 32000;
     private const long MaxShard = 5_000_000_000;
@@ -89,9 +89,11 @@ public sealed class HubLargeModelTests
         // 80 layers each: [0, 90) is out of range, which only the shard headers and the config can tell.
         var bad = MergeRunner.ParseDefinition("merge_method: slerp\nbase_model: big/base\nslices:\n  - sources:\n      - model: big/base\n        layer_range: [0, 90]\n      - model: big/tune\n        layer_range: [0, 90]\nparameters:\n  t: 0.5\n",
             Path.Combine(t.Work, "bad.yaml"), out _);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<PlanningException>(() => MergeRunner.RunAsync(bad, Path.Combine(t.Work, "out"), new MergeOptions { Hub = t.Settings() }));
         Assert.Contains("layer_range", e.Message, StringComparison.Ordinal);
         long sent = t.Hub.TotalBytesSent;
+        output.WriteLine($"bad definition: failed in {clock.ElapsedMilliseconds} ms, {sent} bytes sent ({headersA + headersB} of shard headers) for {weightsA + weightsB} bytes of weights");
         Assert.True(sent < 1_000_000, $"{sent} bytes sent");
         Assert.Equal(headersA + headersB, sent - SmallFileBytes(t, "big/base") - SmallFileBytes(t, "big/tune"));
         Assert.False(Directory.Exists(Path.Combine(t.Work, "out")));
@@ -101,8 +103,10 @@ public sealed class HubLargeModelTests
         t.Hub.ResetCounts();
         var good = MergeRunner.ParseDefinition("merge_method: slerp\nbase_model: big/base\nslices:\n  - sources:\n      - model: big/base\n        layer_range: [0, 80]\n      - model: big/tune\n        layer_range: [0, 80]\nparameters:\n  t: 0.5\n",
             Path.Combine(t.Work, "good.yaml"), out _);
+        clock.Restart();
         var checking = HubPrecheck.ForChecking(new MergeOptions { Hub = t.Settings() });
         using var plan = MergeRunner.Plan(good, checking);
+        output.WriteLine($"good definition: planned in {clock.ElapsedMilliseconds} ms, {plan.Jobs.Count} jobs, {t.Hub.TotalBytesSent} bytes sent");
         Assert.Equal(Layers * 9 + 3, plan.Jobs.Count);
         Assert.Equal(weightsA + weightsB, checking.Hub!.Downloads!.Among(plan.Models).Sum(d => d.Bytes));
         Assert.Equal(0, t.Hub.TotalBytesSent);
