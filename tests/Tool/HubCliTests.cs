@@ -159,6 +159,22 @@ public sealed class HubCliTests : IDisposable
         Assert.False(File.Exists(blob + ".incomplete"));
     }
 
+    [Fact]
+    public async Task CheckScanDownloadsTheWeightsItScansInsteadOfScanningHeaderStandIns()
+    {
+        await using var hub = await LoopbackHub.StartAsync();
+        var baseDir = await _ws.BaseAsync();
+        var repo = hub.Publish("org/base", baseDir);
+        var config = _ws.Write("hub.yaml", "merge_method: linear\nmodels:\n  - model: org/base\n    parameters: {weight: 1.0}\n");
+        var shard = File.ReadAllBytes(Path.Combine(baseDir, "model.safetensors"));
+
+        var scan = ToolProcess.Run(Cli(hub, "check", config, "--scan"));
+        Assert.True(scan.ExitCode == 0, scan.ToString());
+        Assert.Contains("all finite", scan.Out, StringComparison.Ordinal);
+        Assert.Equal(shard.Length, hub.BytesSent("org/base", "model.safetensors"));
+        Assert.Equal(shard, File.ReadAllBytes(Path.Combine(Cache, "models--org--base", "snapshots", repo.Commit, "model.safetensors")));
+    }
+
     private static long HeaderBytes(string shard)
         => 8 + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(shard).AsSpan(0, 8));
 

@@ -34,7 +34,8 @@ public static class CheckCommand
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 // Every stage of a multi-stage file is checked, the ones the output does not use included.
                 // hub models: headers only, no weights downloaded
-                var checking = DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct);
+                // --scan reads every weight, so hub models are downloaded for it (a header stand-in holds only zeros).
+                var checking = result.GetValue(scan) ? DotnetMerge.Hub.HubPrecheck.Cancellable(mergeOptions, ct) : DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct);
                 using var multi = StagePlanner.Plan(graph, checking, everyStage: true);
                 foreach (var w in multi.Warnings) console.Err.WriteLine(w);
                 foreach (var stage in multi.Stages)
@@ -44,7 +45,7 @@ public static class CheckCommand
                     foreach (var f in scanned?.Findings ?? []) console.Err.WriteLine(f.ToString());
                     var scanNote = scanned is null ? "" : $"; scanned {scanned.Tensors} input tensors ({ShardSize.Format(scanned.Bytes)}): " +
                         (scanned.Findings.Count == 0 ? "all finite" : $"{scanned.Findings.Count} hold NaN or infinite values");
-                    var download = DotnetMerge.Hub.HubDownloadLedger.Describe(checking.Hub!.Downloads!.Among(plan.Models));
+                    var download = checking.Hub?.Downloads is { } ledger ? DotnetMerge.Hub.HubDownloadLedger.Describe(ledger.Among(plan.Models)) : null;
                     scanNote += download is null ? "" : "; " + download;
                     var prefix = graph.IsMultiStage ? $"stage '{stage.Stage.DisplayName}': " : "";
                     if (verbosity >= Verbosity.Minimal)

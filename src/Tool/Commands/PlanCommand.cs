@@ -16,7 +16,7 @@ public static class PlanCommand
 {
     public static Command Create(ToolConsole console)
     {
-        var command = new Command("plan", "Show the merge plan: per tensor its inputs, resolved parameters, dtype and shard; bytes to read and write; estimated peak memory.");
+        var command = new Command("plan", "Show the merge plan: per tensor its inputs, resolved parameters, dtype and shard; bytes to read, write and download from the hub; estimated peak memory.");
         var config = new Argument<FileInfo>("config") { Description = "The merge definition (mergekit YAML)." };
         var json = new Option<bool>("--json") { Description = "Print the plan as JSON." };
         var options = new CommonOptions();

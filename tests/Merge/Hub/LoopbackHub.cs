@@ -31,6 +31,9 @@ public sealed class LoopbackHub : IAsyncDisposable
         public required string Commit { get; init; }
         public Dictionary<string, string> Refs { get; } = new(StringComparer.Ordinal);
         public Dictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
+        /// <summary>Files too large to hold (multi-GB shards): the bytes they start with, then zeros up to the size.
+        /// Their ETag is made up (they are only ever read in ranges, never downloaded and verified).</summary>
+        public Dictionary<string, (byte[] Prefix, long Size)> Virtual { get; } = new(StringComparer.Ordinal);
         public bool Gated { get; set; }
     }
 
@@ -84,6 +87,16 @@ public sealed class LoopbackHub : IAsyncDisposable
             repo.Files[Path.GetRelativePath(directory, file).Replace('\\', '/')] = File.ReadAllBytes(file);
         repo.Refs["main"] = repo.Commit;
         foreach (var r in extraRefs) repo.Refs[r] = repo.Commit;
+        _repos[repoId] = repo;
+        return repo;
+    }
+
+    /// <summary>Publishes <paramref name="files"/> (more can be added to the repo returned) at a fresh commit, as <c>main</c>.</summary>
+    public Repo PublishFiles(string repoId, IReadOnlyDictionary<string, byte[]> files)
+    {
+        var repo = new Repo { Id = repoId, Commit = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20)) };
+        foreach (var (name, data) in files) repo.Files[name] = data;
+        repo.Refs["main"] = repo.Commit;
         _repos[repoId] = repo;
         return repo;
     }
@@ -150,7 +163,7 @@ public sealed class LoopbackHub : IAsyncDisposable
         await ctx.Response.WriteAsync(JsonSerializer.Serialize(new
         {
             id = repoId, sha = commit, @private = false, gated = repo.Gated ? "manual" : (object)false,
-            siblings = repo.Files.Keys.Select(f => new { rfilename = f }),
+            siblings = repo.Files.Keys.Concat(repo.Virtual.Keys).Select(f => new { rfilename = f }),
         }));
     }
 
@@ -158,6 +171,14 @@ public sealed class LoopbackHub : IAsyncDisposable
     {
         if (!Find(ctx, repoId, revision, out var repo, out var commit)) return;
         ctx.Response.Headers["X-Repo-Commit"] = commit;
+        if (repo.Virtual.TryGetValue(file, out var large))
+        {
+            ctx.Response.StatusCode = 302;
+            ctx.Response.Headers["X-Linked-Etag"] = "\"" + Sha256(large.Prefix) + "\"";
+            ctx.Response.Headers["X-Linked-Size"] = large.Size.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            ctx.Response.Headers.Location = $"{CdnEndpoint}/cdn/{repoId}/{Uri.EscapeDataString(file)}";
+            return;
+        }
         if (!repo.Files.TryGetValue(file, out var data))
         {
             Error(ctx, 404, "EntryNotFound", $"{file} does not exist on \"{revision}\"");
@@ -178,6 +199,11 @@ public sealed class LoopbackHub : IAsyncDisposable
 
     private async Task CdnAsync(HttpContext ctx, string repoId, string file)
     {
+        if (_repos.TryGetValue(repoId, out var owner) && owner.Virtual.TryGetValue(file, out var large))
+        {
+            await SendVirtualAsync(ctx, repoId, file, large.Prefix, large.Size);
+            return;
+        }
         if (!_repos.TryGetValue(repoId, out var repo) || !repo.Files.TryGetValue(file, out var data)) { ctx.Response.StatusCode = 404; return; }
         if (ctx.Request.Headers.Authorization.Count > 0) { ctx.Response.StatusCode = 400; return; } // signed CDN URLs take no token
         await SendAsync(ctx, repoId, file, data);
@@ -197,18 +223,7 @@ public sealed class LoopbackHub : IAsyncDisposable
             data = (byte[])data.Clone();
             data[^1] ^= 0xFF;
         }
-        long from = 0, to = data.Length - 1;
-        var range = ctx.Request.Headers.Range.ToString();
-        bool ranged = range.StartsWith("bytes=", StringComparison.Ordinal);
-        if (ranged)
-        {
-            var ends = range[6..].Split('-');
-            from = long.Parse(ends[0], System.Globalization.CultureInfo.InvariantCulture);
-            if (ends[1].Length > 0) to = Math.Min(to, long.Parse(ends[1], System.Globalization.CultureInfo.InvariantCulture));
-            ctx.Response.StatusCode = 206;
-            ctx.Response.Headers.ContentRange = $"bytes {from}-{to}/{data.Length}";
-        }
-        ctx.Response.ContentLength = to + 1 - from;
+        var (from, to) = AnswerRange(ctx, data.Length);
         if (HttpMethods.IsHead(ctx.Request.Method)) return;
         int count = (int)(to + 1 - from);
         if (DropAfterBytes.TryRemove(file, out var drop) && drop < count)
@@ -235,6 +250,40 @@ public sealed class LoopbackHub : IAsyncDisposable
         }
         await ctx.Response.Body.WriteAsync(data.AsMemory((int)from, count));
         _bytesSent.AddOrUpdate(repoId + ":" + file, count, (_, n) => n + count);
+    }
+
+    /// <summary>The bytes asked for (Range: bytes=N- or bytes=N-M, else all of <paramref name="length"/>), with the
+    /// status, Content-Range and Content-Length of the answer set.</summary>
+    private static (long From, long To) AnswerRange(HttpContext ctx, long length)
+    {
+        long from = 0, to = length - 1;
+        var range = ctx.Request.Headers.Range.ToString();
+        if (range.StartsWith("bytes=", StringComparison.Ordinal))
+        {
+            var ends = range[6..].Split('-');
+            from = long.Parse(ends[0], System.Globalization.CultureInfo.InvariantCulture);
+            if (ends[1].Length > 0) to = Math.Min(to, long.Parse(ends[1], System.Globalization.CultureInfo.InvariantCulture));
+            ctx.Response.StatusCode = 206;
+            ctx.Response.Headers.ContentRange = $"bytes {from}-{to}/{length}";
+        }
+        ctx.Response.ContentLength = to + 1 - from;
+        return (from, to);
+    }
+
+    /// <summary>A range (or all) of a virtual file: its prefix, then zeros, generated in 64 KiB pieces and counted.</summary>
+    private async Task SendVirtualAsync(HttpContext ctx, string repoId, string file, byte[] prefix, long size)
+    {
+        var (from, to) = AnswerRange(ctx, size);
+        var piece = new byte[65536];
+        for (long at = from; at <= to;)
+        {
+            int n = (int)Math.Min(piece.Length, to + 1 - at);
+            Array.Clear(piece);
+            if (at < prefix.Length) prefix.AsSpan((int)at, (int)Math.Min(n, prefix.Length - at)).CopyTo(piece);
+            await ctx.Response.Body.WriteAsync(piece.AsMemory(0, n), ctx.RequestAborted);
+            _bytesSent.AddOrUpdate(repoId + ":" + file, n, (_, total) => total + n);
+            at += n;
+        }
     }
 
     public async ValueTask DisposeAsync()
