@@ -42,6 +42,20 @@ public class CodeFixTests
         Assert.Empty(GeneratorHarness.Run(path, text).GeneratorDiagnostics);
     }
 
+    /// <summary>In a multi-stage file with CRLF line endings, the misspelt word of the second document is the one replaced
+    /// (the span counts from the top of the file, not of its document).</summary>
+    [Fact]
+    public async Task A_misspelling_in_the_second_document_of_a_crlf_file_is_replaced_there()
+    {
+        var path = GeneratorHarness.PathOf("stages.merge.yaml");
+        const string yaml = "name: first\r\nmerge_method: linear\r\nmodels:\r\n  - model: ./a\r\n    parameters: {weight: 1.0}\r\n---\r\n" +
+            "merge_method: linear\r\nmodels:\r\n  - model: first\r\n    parameters: {wieght: 1.0}\r\n";
+        var text = await ApplyEveryFix(path, yaml, expectedTitles: new[] { "Change to 'weight'" });
+
+        Assert.Equal(yaml.Replace("wieght", "weight", StringComparison.Ordinal), text);
+        Assert.Empty(GeneratorHarness.Run(path, text).GeneratorDiagnostics);
+    }
+
     [Fact]
     public void Diagnostics_without_a_suggestion_carry_no_suggestions()
     {

@@ -4,7 +4,8 @@ using DotnetMerge.Plans;
 namespace DotnetMerge.Generators.Tests;
 
 /// <summary>A plan holds its definition's path relative to the project (no absolute path of the build machine in the
-/// assembly) and finds it at run time from the assembly's directory upwards.</summary>
+/// assembly) and finds it at run time from the assembly's directory upwards, or under a configured base directory.</summary>
+[Collection(nameof(TypedPlanPathsCollection))]
 public class DefinitionPathTests
 {
     [Theory]
@@ -54,4 +55,36 @@ public class DefinitionPathTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    [Fact]
+    public void A_configured_base_directory_is_joined_with_the_relative_path_and_unset_restores_the_search()
+    {
+        var root = Directory.CreateTempSubdirectory("dmrg-base-").FullName;
+        try
+        {
+            // The assembly's directory holds a copy, but a configured base wins (even before its file exists: deployed later).
+            var assembly = typeof(DefinitionPathTests).Assembly;
+            var beside = Path.Combine(Path.GetDirectoryName(assembly.Location)!, "dmrg-base-probe", "blend.merge.yaml");
+            Directory.CreateDirectory(Path.GetDirectoryName(beside)!);
+            File.WriteAllText(beside, "merge_method: linear\n");
+            TypedPlanPaths.BaseDirectory = Path.Combine(root, "deploy", "..", "App");
+            Assert.Equal(Path.Combine(root, "App"), TypedPlanPaths.BaseDirectory);
+            Assert.Equal(Path.Combine(root, "App", "dmrg-base-probe", "blend.merge.yaml"), TypedPlanPaths.Resolve("dmrg-base-probe/blend.merge.yaml", assembly));
+            Assert.Equal(beside, TypedPlanPaths.Resolve(beside, assembly));
+
+            TypedPlanPaths.BaseDirectory = null;
+            Assert.Equal(beside, TypedPlanPaths.Resolve("dmrg-base-probe/blend.merge.yaml", assembly));
+            File.Delete(beside);
+        }
+        finally
+        {
+            TypedPlanPaths.BaseDirectory = null;
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }
+
+/// <summary>Tests that set the process-wide <see cref="TypedPlanPaths.BaseDirectory"/> run alone, so no plan of another
+/// test resolves its definition against it.</summary>
+[CollectionDefinition(nameof(TypedPlanPathsCollection), DisableParallelization = true)]
+public sealed class TypedPlanPathsCollection;

@@ -167,5 +167,10 @@ public partial class PackageIntegrationTests(PackageFixture fixture) : IClassFix
         var entries = zip.Entries.Select(e => e.FullName).ToList();
         Assert.Contains("lib/net10.0/DotnetMerge.xml", entries);
         Assert.Contains("lib/net10.0/DotnetMerge.Definitions.xml", entries);
+
+        // The generator and the IDE's code fixes share analyzers/dotnet/cs (the consumer builds above, with warnings as
+        // errors, show that the compiler accepts the code-fix assembly there).
+        Assert.Contains("analyzers/dotnet/cs/DotnetMerge.Generators.dll", entries);
+        Assert.Contains("analyzers/dotnet/cs/DotnetMerge.Generators.CodeFixes.dll", entries);
     }
 }
