@@ -142,8 +142,8 @@ public sealed class LoraAdapter : IDisposable
         {
             var message = $"{Config.Path}: base_model_name_or_path is '{named}', but the adapter is applied to '{model.Name}'";
             findings.Add(allowCrimes
-                ? new CheckFinding(DiagnosticSeverity.Warning, CheckIds.BaseMismatch, message + " (allowed by --allow-crimes)", location)
-                : new CheckFinding(DiagnosticSeverity.Error, CheckIds.BaseMismatch, message + "; apply it to its own base, or pass --allow-crimes", location));
+                ? new CheckFinding(DiagnosticSeverity.Warning, CheckIds.BaseMismatch, message + $" (allowed by {OptionNames.AllowCrimes})", location)
+                : new CheckFinding(DiagnosticSeverity.Error, CheckIds.BaseMismatch, message + $"; apply it to its own base, or set {OptionNames.AllowCrimes}", location));
         }
         return findings;
     }

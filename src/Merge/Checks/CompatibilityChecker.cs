@@ -1,5 +1,6 @@
 using DotnetMerge.Definitions;
 using DotnetMerge.Models;
+using DotnetMerge.Engine;
 
 namespace DotnetMerge.Checks;
 
@@ -18,7 +19,7 @@ public static class CompatibilityChecker
         if (models.Count < 2) return findings;
         var reference = definition.BaseModel is { } b ? models.FirstOrDefault(m => m.Reference.Equals(b)) ?? models[0] : models[0];
         var crime = allowCrimes ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error;
-        const string crimeHint = " (pass --allow-crimes to merge anyway)";
+        const string crimeHint = " (set " + OptionNames.AllowCrimes + " to merge anyway)";
         string hint = allowCrimes ? "" : crimeHint;
 
         foreach (var model in models)
@@ -55,7 +56,7 @@ public static class CompatibilityChecker
                 : string.IsNullOrEmpty(definition.SourcePath)
                     // A definition a command built (soup, average, extract, apply): it has no tokenizer_source to set.
                     ? " (this command needs models with one vocabulary; to merge models whose vocabularies differ, write a definition with tokenizer_source and run `dotnet merge run`)"
-                    : " (pass --allow-crimes, or set tokenizer_source, to merge anyway)";
+                    : " (set " + OptionNames.AllowCrimes + ", or set tokenizer_source, to merge anyway)";
             if (model.VocabSize is { } v && reference.VocabSize is { } rv && v != rv)
                 findings.Add(new CheckFinding(tokenizerSeverity, CheckIds.TokenizerMismatch,
                     $"model '{model.Name}' has vocab_size {v} but '{reference.Name}' has {rv}: embeddings will be cropped as the method's vocabulary rule says{tokenizerHint}",

@@ -291,7 +291,7 @@ public sealed class HubClient : IDisposable
         {
             throw new HubException(HubFailure.Network,
                 $"cannot reach {url} after {_settings.MaxRetries + 1} tries ({e.Message}); check the network or HF_ENDPOINT and run again " +
-                "(files already downloaded are kept and partial ones resume), or use --offline with models already in the cache", e);
+                "(files already downloaded are kept and partial ones resume), or use " + Engine.OptionNames.Offline + " with models already in the cache", e);
         }
     }
 

@@ -139,7 +139,7 @@ public sealed partial class MergePlanner
         var largest = plan.Jobs.MaxBy(j => j.InputBytes + j.OutputBytes + j.UpstreamWorkingBytes)!;
         long need = plan.LargestJobBytes;
         throw new MergeException(MergeErrorKind.Definition, string.Create(CultureInfo.InvariantCulture,
-            $"--max-memory {ShardSize.Format(bound)} is less than the largest tensor needs: {largest.OutputName} holds {need} bytes ({ShardSize.Format(need)}) of inputs and output at once; give at least {need} (or leave --max-memory out)"));
+            $"{OptionNames.MaxMemory} {ShardSize.Format(bound)} is less than the largest tensor needs: {largest.OutputName} holds {need} bytes ({ShardSize.Format(need)}) of inputs and output at once; give at least {need} (or leave --max-memory out)"));
     }
 
     /// <summary>Findings collected so far (warnings survive into the plan).</summary>

@@ -180,7 +180,7 @@ public static class TaskVector
                 if (info.BaseStructure != structure)
                 {
                     var message = $"task vector '{vectorPaths[v]}' was extracted from another base ('{info.BasePath}'): the tensor names, dtypes or shapes of '{basePath}' differ from the ones it recorded";
-                    if (!options.ForceBase) throw new MergeException(MergeErrorKind.Input, message + "; pass --force-base to apply it anyway");
+                    if (!options.ForceBase) throw new MergeException(MergeErrorKind.Input, message + $"; set {OptionNames.ForceBase} to apply it anyway");
                     warnings.Add(message);
                 }
             }
@@ -311,7 +311,7 @@ public static class TaskVector
         {
             if (info.BaseFingerprint == baseFingerprint) continue;
             var message = $"task vector '{info.Directory}' was extracted from another base: '{basePath}' has fingerprint {baseFingerprint[..16]}…, the task vector recorded {info.BaseFingerprint[..Math.Min(16, info.BaseFingerprint.Length)]}… (from '{info.BasePath}')";
-            if (!options.ForceBase) throw new MergeException(MergeErrorKind.Input, message + "; nothing was written. Pass --force-base to apply it anyway");
+            if (!options.ForceBase) throw new MergeException(MergeErrorKind.Input, message + $"; nothing was written. Set {OptionNames.ForceBase} to apply it anyway");
             if (!warnings.Any(w => w.Contains(info.Directory, StringComparison.Ordinal))) warnings.Add(message);
         }
         ModelFiles.WriteConfig(plan, transaction.StagingDirectory);
