@@ -24,6 +24,7 @@ internal static class Harness
         log.WriteLine(string.Format(Inv, "models: {0} x {1:F2} GB bf16 (layers {2}, hidden {3}, intermediate {4}, vocab {5}) in {6}",
             o.Models, spec.TotalBytes / 1e9, spec.Layers, spec.Hidden, spec.Intermediate, spec.Vocab, modelsDir));
         await ModelGenerator.EnsureAsync(modelsDir, spec, o.Models, log);
+        if (o.Scenarios.Contains("lora")) await ModelGenerator.EnsureAdaptersAsync(modelsDir, spec, o.Models, log);
         if (generateOnly) return 0;
 
         string tool = o.Tool ?? FindTool();

@@ -41,6 +41,56 @@ internal static class ModelGenerator
         File.WriteAllText(marker, stamp);
     }
 
+    /// <summary>Directory names of the LoRA adapters of a set: "lora1", "lora2", ... (one per fine-tune).</summary>
+    public static string[] AdapterNames(int models) => Enumerable.Range(1, models - 1).Select(i => "lora" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+
+    /// <summary>Rank of the generated adapters (a common fine-tuning choice).</summary>
+    public const int AdapterRank = 16;
+
+    /// <summary>Makes sure <paramref name="directory"/> holds one PEFT LoRA adapter of the base per fine-tune: rank
+    /// <see cref="AdapterRank"/>, alpha 32, on every attention and MLP projection, bf16 factors in PEFT's naming.</summary>
+    public static async Task EnsureAdaptersAsync(string directory, LlamaSpec spec, int models, TextWriter log)
+    {
+        foreach (var (name, index) in AdapterNames(models).Select((n, i) => (n, i + 1)))
+        {
+            string dir = Path.Combine(directory, name);
+            string stamp = $"{spec} rank={AdapterRank} adapter={index} generator=1";
+            string marker = Path.Combine(dir, "complete.txt");
+            if (File.Exists(marker) && File.ReadAllText(marker) == stamp) continue;
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            Directory.CreateDirectory(dir);
+            var modules = new[] { "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" };
+            var config = new JsonObject
+            {
+                ["peft_type"] = "LORA", ["r"] = AdapterRank, ["lora_alpha"] = 2 * AdapterRank, ["lora_dropout"] = 0.0,
+                ["bias"] = "none", ["task_type"] = "CAUSAL_LM", ["base_model_name_or_path"] = SyntheticModels.BaseName,
+                ["target_modules"] = new JsonArray(modules.Select(m => (JsonNode)m).ToArray()),
+            };
+            File.WriteAllText(Path.Combine(dir, "adapter_config.json"), config.ToJsonString() + "\n");
+            var tensors = new List<OutputTensor>();
+            foreach (var (tensorName, shape) in spec.Tensors())
+            {
+                if (shape.Length != 2 || !modules.Any(m => tensorName.EndsWith("." + m + ".weight", StringComparison.Ordinal))) continue;
+                string module = "base_model.model." + tensorName[..^".weight".Length];
+                tensors.Add(new OutputTensor(module + ".lora_A.weight", Dtype.BF16, [AdapterRank, shape[1]]));
+                tensors.Add(new OutputTensor(module + ".lora_B.weight", Dtype.BF16, [shape[0], AdapterRank]));
+            }
+            await using (var writer = new ShardedModelWriter(dir, tensors, 0))
+            {
+                foreach (var t in tensors)
+                {
+                    var bytes = new byte[t.ByteLength];
+                    Fill(t, index, bytes);
+                    await writer.WriteTensorAsync(t.Name, bytes).ConfigureAwait(false);
+                }
+                await writer.CompleteAsync().ConfigureAwait(false);
+            }
+            File.Move(Path.Combine(dir, "model.safetensors"), Path.Combine(dir, "adapter_model.safetensors"));
+            File.WriteAllText(marker, stamp);
+            log.WriteLine($"generated adapter {dir} ({tensors.Count / 2} modules, rank {AdapterRank})");
+        }
+    }
+
     private static async Task WriteModelAsync(string directory, LlamaSpec spec, int modelIndex)
     {
         // Metadata from the engine's demo writer (a one-layer, narrow stand-in), then patched to the real shape.

@@ -8,7 +8,7 @@ internal sealed record Scenario(string Name, string Description, int ModelsRead,
 
 internal static class Scenarios
 {
-    public static readonly string[] All = ["copy", "linear", "task_arithmetic", "ties", "dare_ties", "slerp", "model_stock"];
+    public static readonly string[] All = ["copy", "linear", "task_arithmetic", "ties", "dare_ties", "slerp", "model_stock", "lora"];
 
     /// <summary>The definition of <paramref name="name"/> over the models <paramref name="names"/> (names[0] is the base).</summary>
     public static Scenario Create(string name, string[] names, int layers)
@@ -44,6 +44,13 @@ internal static class Scenarios
                 $"merge_method: slerp\nbase_model: {Dir(names[0])}\nmodels:\n  - model: {Dir(names[0])}\n  - model: {Dir(names[1])}\nparameters: {{t: 0.4}}\ndtype: bfloat16\n"),
             "model_stock" => new(name, "model stock over all fine-tunes", names.Length,
                 $"merge_method: model_stock\nbase_model: {Dir(names[0])}\nmodels:\n  - model: {Dir(names[0])}\n" + ModelList(_ => null)[8..] + "dtype: bfloat16\n"),
+            // The same merge as "linear", with each fine-tune replaced by the base plus a rank-16 LoRA adapter applied in
+            // the read stage: against "linear", the cost of the adapter math (it should hide behind the I/O).
+            "lora" => new(name, "linear over base + LoRA-adapted bases (rank 16, every projection), vs linear", names.Length,
+                $"merge_method: linear\nmodels:\n  - model: {Dir(names[0])}\n    parameters: {{weight: 1.0}}\n" +
+                string.Concat(Enumerable.Range(1, fineTunes.Length).Select(i =>
+                    $"  - model: {Dir(names[0])}+{Dir("lora" + i.ToString(CultureInfo.InvariantCulture))}\n    parameters: {{weight: 0.5}}\n")) +
+                "dtype: bfloat16\n"),
             _ => throw new ArgumentException($"unknown scenario '{name}' (known: {string.Join(", ", All)})"),
         };
     }

@@ -73,12 +73,14 @@ public sealed class MergePlanGenerator : IIncrementalGenerator
         fileOptions.TryGetValue("build_metadata.AdditionalFiles.PlanName", out var planName);
         provider.GlobalOptions.TryGetValue("build_property.RootNamespace", out var rootNamespace);
         provider.GlobalOptions.TryGetValue("build_property.DotnetMergeCheckModelPaths", out var checkPaths);
+        provider.GlobalOptions.TryGetValue("build_property.ProjectDir", out var projectDirectory);
         var content = text.GetText(cancellationToken)?.ToString() ?? string.Empty;
         return new PlanInput(
             text.Path,
             content,
             string.IsNullOrWhiteSpace(planName) ? null : planName!.Trim(),
             rootNamespace?.Trim() ?? string.Empty,
-            !string.Equals(checkPaths?.Trim(), "false", StringComparison.OrdinalIgnoreCase));
+            !string.Equals(checkPaths?.Trim(), "false", StringComparison.OrdinalIgnoreCase),
+            string.IsNullOrWhiteSpace(projectDirectory) ? null : projectDirectory!.Trim());
     }
 }

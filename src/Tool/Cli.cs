@@ -22,6 +22,7 @@ public static class Cli
         root.Subcommands.Add(SoupCommand.Create(console));
         root.Subcommands.Add(AverageCommand.Create(console));
         root.Subcommands.Add(ExtractCommand.Create(console));
+        root.Subcommands.Add(ExtractLoraCommand.Create(console));
         root.Subcommands.Add(ApplyCommand.Create(console));
         root.Subcommands.Add(DoctorCommand.Create(console));
         return root;

@@ -25,9 +25,14 @@ public class SchemaTests
     public void Every_sample_definition_is_valid(string relative)
     {
         var text = File.ReadAllText(Path.Combine(TestYaml.RepositoryRoot(), relative));
-        Assert.DoesNotContain(DefinitionLoader.Load(text, relative).Diagnostics, d => d.IsError); // a sample is a valid definition
-        var result = Evaluate(text);
-        Assert.True(result.IsValid, relative + ": " + Errors(result));
+        Assert.DoesNotContain(DefinitionLoader.LoadStages(text, relative).Diagnostics, d => d.IsError); // a sample is a valid definition (of one stage or several)
+        var stream = new YamlStream();
+        stream.Load(new StringReader(text));
+        foreach (var document in stream.Documents) // the schema describes one document: each stage of a multi-stage file
+        {
+            var result = Evaluate(document);
+            Assert.True(result.IsValid, relative + ": " + Errors(result));
+        }
     }
 
     [Theory]
@@ -52,6 +57,9 @@ public class SchemaTests
         Assert.True(File.Exists(path) && File.ReadAllText(path) == DefinitionSchema.Write(),
             "docs/merge.schema.json is not DefinitionSchema.Write(); run this test with DOTNET_MERGE_UPDATE_BASELINES=1");
     }
+
+    private static EvaluationResults Evaluate(YamlDocument document)
+        => Schema.Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(Convert(document.RootNode)), new EvaluationOptions { OutputFormat = OutputFormat.List });
 
     private static EvaluationResults Evaluate(string yaml)
         => Schema.Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(ToJson(yaml)), new EvaluationOptions { OutputFormat = OutputFormat.List });

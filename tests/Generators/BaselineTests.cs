@@ -60,6 +60,27 @@ public class BaselineTests
             }
             """
         },
+        {
+            "stages.merge.yaml", "StagesMergePlan",
+            """
+            using Sample;
+            internal static class Use
+            {
+                public static double Run()
+                {
+                    var plan = new StagesMergePlan();
+                    StagesMergePlan.BlendStage blend = plan.Blend;          // stage 'blend': slerp
+                    double t = blend.T;
+                    StagesMergePlan.FinalStage final = plan.Final;          // the unnamed final document: dare_ties
+                    double density = final.Code.Density;
+                    DotnetMerge.Plans.PlanModel fromStage = StagesMergePlan.FinalStage.Models.Blend; // the output of stage 'blend'
+                    var edited = plan.WithBlend(s => s.WithT(0.7)) with { Final = plan.Final with { Lambda = 0.5, Blend = plan.Final.Blend with { Weight = 0.3 } } };
+                    bool same = edited == plan.WithBlend(s => s.WithT(0.7)).WithFinal(s => s.WithLambda(0.5).WithBlendWeight(0.3));
+                    return t + density + final.Lambda + fromStage.Name.Length + (same ? 1 : 0) + StagesMergePlan.FinalStage.Method.Length;
+                }
+            }
+            """
+        },
     };
 
     [Theory]

@@ -22,6 +22,15 @@ public sealed record GeneratorRun(
     /// <summary>Compiler diagnostics of the output compilation (user code + generated code), hidden ones excluded.</summary>
     public IReadOnlyList<Diagnostic> CompilationDiagnostics()
         => Output.GetDiagnostics().Where(d => d.Severity != DiagnosticSeverity.Hidden).ToList();
+
+    /// <summary>The output compilation emitted (it must compile) and loaded into the test process.</summary>
+    public System.Reflection.Assembly Load()
+    {
+        using var stream = new MemoryStream();
+        var emit = Output.Emit(stream);
+        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
+        return System.Reflection.Assembly.Load(stream.ToArray());
+    }
 }
 
 /// <summary>Runs <see cref="MergePlanGenerator"/> the way the compiler does: AdditionalFiles plus analyzer config options
@@ -57,6 +66,7 @@ public static class GeneratorHarness
         {
             ["build_property.RootNamespace"] = "Sample",
             ["build_property.DotnetMergeCheckModelPaths"] = "false",
+            ["build_property.ProjectDir"] = ProjectDirectory + "/",
         };
         foreach (var (key, value) in properties ?? new Dictionary<string, string>())
             globals["build_property." + key] = value;

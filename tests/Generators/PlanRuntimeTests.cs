@@ -1,4 +1,3 @@
-using System.Reflection;
 using DotnetMerge.Definitions;
 using DotnetMerge.Demo;
 using DotnetMerge.Engine;
@@ -71,6 +70,52 @@ public class PlanRuntimeTests
     }
 
     [Fact]
+    public void Override_of_a_model_the_definition_does_not_merge_is_an_error_naming_it()
+    {
+        const string yaml = """
+            merge_method: linear
+            models:
+              - model: ./models/a
+                parameters: {weight: 1.0}
+            """;
+        var plan = new HandWrittenPlan(yaml, "/x/l.merge.yaml", PlanOverrides.Empty).With(new PlanModel("./models/b", "B"), "weight", 0.5);
+
+        var error = Assert.Throws<DefinitionErrorsException>(() => plan.BuildDefinition());
+        Assert.Equal("DMRG0910", Assert.Single(error.Diagnostics).Id);
+        Assert.Equal(MergeErrorKind.Definition, error.Kind);
+        Assert.Equal("the override of 'weight' for model './models/b': error DMRG0910: the override is for model './models/b', which the definition "
+            + "does not merge; its input models are './models/a'; use a model of the generated Models class", error.Message);
+    }
+
+    /// <summary>Overrides hold their values typed (no object), read back as their own type, and say what they hold when
+    /// read as another.</summary>
+    [Fact]
+    public void Override_values_are_stored_typed_and_read_back_as_their_type()
+    {
+        var a = new PlanModel("./models/a", "A");
+        var overrides = PlanOverrides.Empty.WithGlobal("lambda", 0.9).WithGlobal("normalize", true).WithGlobal("trim_scope", "model").WithPerModel(a, "weight", 2);
+
+        var lambda = overrides.Globals["lambda"];
+        Assert.Equal(ParameterValueKind.Number, lambda.Kind);
+        Assert.Equal(0.9, lambda.As<double>());
+        Assert.Equal(0.9, lambda.As<double?>());
+        Assert.True(overrides.Globals["normalize"].As<bool>());
+        Assert.Equal("model", overrides.Globals["trim_scope"].As<string>());
+        var weight = overrides.PerModel[("./models/a", "weight")];
+        Assert.Equal(ParameterValueKind.Integer, weight.Kind);
+        Assert.Equal(2.0, weight.As<double>()); // an integer reads as a number
+        Assert.Equal(2.0, weight.ToSettingValue());
+        var mismatch = Assert.Throws<InvalidCastException>(() => lambda.As<bool>());
+        Assert.Equal("DMRG0912: the override holds a number (0.9), not Boolean", mismatch.Message);
+        Assert.Throws<InvalidCastException>(() => overrides.Globals["trim_scope"].As<double>());
+
+        Assert.Equal(overrides, PlanOverrides.Empty.WithPerModel(a, "weight", 2).WithGlobal("trim_scope", "model").WithGlobal("normalize", true).WithGlobal("lambda", 0.9));
+        Assert.NotEqual(overrides, overrides.WithGlobal("lambda", 0.8));
+        Assert.NotEqual(ParameterValue.Of(1), ParameterValue.Of(1.0)); // kinds differ
+        Assert.Throws<ArgumentNullException>(() => ParameterValue.Of((string)null!));
+    }
+
+    [Fact]
     public async Task Generated_plan_runs_with_overrides_and_matches_a_float64_reference()
     {
         var root = Directory.CreateTempSubdirectory("dmrg-plan-").FullName;
@@ -93,12 +138,10 @@ public class PlanRuntimeTests
                 """;
             var run = GeneratorHarness.Run(new[] { new DefinitionFile(yamlPath, yaml) });
             Assert.Empty(run.GeneratorDiagnostics);
-            using var stream = new MemoryStream();
-            var emit = run.Output.Emit(stream);
-            Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
-            var assembly = Assembly.Load(stream.ToArray());
+            var assembly = run.Load();
             var planType = assembly.GetType("Sample.BlendMergePlan")!;
             dynamic plan = Activator.CreateInstance(planType)!;
+            plan = plan.WithDefinitionPath(yamlPath); // loaded from bytes: no assembly directory to find the definition from
             plan = plan.WithAWeight(0.25);
             plan = plan.WithBWeight(1.5);
             Assert.Equal(0.25, (double)plan.A.Weight);
@@ -166,14 +209,52 @@ public class PlanRuntimeTests
             """;
         var run = GeneratorHarness.Run(new[] { new DefinitionFile(GeneratorHarness.PathOf("mix.merge.yaml"), yaml) }, null, user);
         Assert.Empty(run.GeneratorDiagnostics);
-        using var stream = new MemoryStream();
-        var emit = run.Output.Emit(stream);
-        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
 
-        var probe = Assembly.Load(stream.ToArray()).GetType("Probe")!;
+        var probe = run.Load().GetType("Probe")!;
         var result = (string)probe.GetMethod("Run")!.Invoke(null, null)!;
 
         Assert.Equal("0.5 True 0.75 0.9 True True 1 True Tensor Model model True True", result);
+    }
+
+    /// <summary><c>rescale</c> (false | true | l1 | inverse in the YAML) is one enum: false is None, true and l1 are L1; an
+    /// override stores what mergekit would read (true for L1) and the definition built from it holds that value.</summary>
+    [Fact]
+    public void Rescale_is_an_enum_whose_overrides_store_the_yaml_value()
+    {
+        const string yaml = """
+            merge_method: dare_ties
+            base_model: ./models/base
+            models:
+              - model: ./models/a
+                parameters: {weight: 1.0, density: 0.5}
+            parameters:
+              rescale: l1
+            """;
+        const string user = """
+            using Sample;
+            public static class Probe
+            {
+                public static object[] Run()
+                {
+                    var plan = new DareMergePlan();
+                    DareMergePlan.RescaleOption rescale = plan.Rescale;   // not nullable: 'l1' is one of its values
+                    var inverse = plan.WithRescale(DareMergePlan.RescaleOption.Inverse);
+                    var none = plan with { Rescale = DareMergePlan.RescaleOption.None };
+                    var back = inverse with { Rescale = DareMergePlan.RescaleOption.L1 };
+                    return new object[] { rescale, inverse.Rescale, inverse.Overrides.Globals["rescale"], none.Rescale, none.Overrides.Globals["rescale"],
+                        back == plan, back.Overrides.IsEmpty, plan.WithRescale(DareMergePlan.RescaleOption.L1).Overrides.Globals["rescale"],
+                        inverse.BuildDefinition(), none.BuildDefinition() };
+                }
+            }
+            """;
+        var run = GeneratorHarness.Run(new[] { new DefinitionFile(GeneratorHarness.PathOf("dare.merge.yaml"), yaml) }, null, user);
+        Assert.Empty(run.GeneratorDiagnostics);
+
+        var result = (object[])run.Load().GetType("Probe")!.GetMethod("Run")!.Invoke(null, null)!;
+
+        Assert.Equal("L1 Inverse inverse None false True True true", string.Join(" ", result.Take(8)));
+        Assert.Equal("inverse", Assert.IsType<ScalarSetting>(((MergeDefinition)result[8]).Parameters["rescale"]).Value);
+        Assert.Equal(false, Assert.IsType<ScalarSetting>(((MergeDefinition)result[9]).Parameters["rescale"]).Value);
     }
 
     /// <summary>The merged model's records (mergekit_config.yml, the model card) are the definition that was merged:
@@ -239,8 +320,8 @@ public class PlanRuntimeTests
 
     private sealed record HandWrittenPlan(string Yaml, string Path, PlanOverrides InitialOverrides) : TypedMergePlan<HandWrittenPlan>(Yaml, Path, InitialOverrides)
     {
-        public HandWrittenPlan With(PlanModel model, string name, object value) => SetPerModel(model, name, value);
+        public HandWrittenPlan With(PlanModel model, string name, ParameterValue value) => SetPerModel(model, name, value);
 
-        public HandWrittenPlan WithGlobal(string name, object value) => SetGlobal(name, value);
+        public HandWrittenPlan WithGlobal(string name, ParameterValue value) => SetGlobal(name, value);
     }
 }

@@ -88,7 +88,13 @@ public sealed class PackageFixture : IDisposable
     public (int ExitCode, string Output) Dotnet(string directory, params string[] arguments)
         => Run(directory, "dotnet", arguments);
 
-    private (int ExitCode, string Output) Run(string directory, string file, params string[] arguments)
+    /// <summary><see cref="Dotnet(string, string[])"/> with extra environment variables (HF_ENDPOINT, HF_HUB_CACHE...).</summary>
+    public (int ExitCode, string Output) DotnetWith(IReadOnlyDictionary<string, string> environment, string directory, params string[] arguments)
+        => Run(directory, "dotnet", arguments, environment);
+
+    private (int ExitCode, string Output) Run(string directory, string file, params string[] arguments) => Run(directory, file, arguments, null);
+
+    private (int ExitCode, string Output) Run(string directory, string file, string[] arguments, IReadOnlyDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -108,6 +114,8 @@ public sealed class PackageFixture : IDisposable
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         start.Environment["DotnetMergeVersion"] = Version ?? "0.1.0";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[key] = value;
 
         var output = new StringBuilder();
         using var process = new Process { StartInfo = start };

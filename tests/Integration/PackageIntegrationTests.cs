@@ -2,7 +2,7 @@ namespace DotnetMerge.Integration.Tests;
 
 /// <summary>Real builds of a project consuming the packed DotnetMerge package: compile-time diagnostics from the
 /// generator, a typed plan run with `dotnet run`, and the incremental build step. Slow (a few builds), so kept to one class.</summary>
-public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<PackageFixture>
+public partial class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<PackageFixture>
 {
     private static readonly string[] BuildArguments = { "build", "-nologo", "-v", "m", "-nodeReuse:false", "-p:UseSharedCompilation=false" };
 
@@ -14,21 +14,21 @@ public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<Pac
 
         var first = fixture.Dotnet(project, BuildArguments);
         Assert.True(first.ExitCode == 0, first.Output);
-        Assert.Contains("dotnet-merge: merging", first.Output, StringComparison.Ordinal);
+        Assert.Contains("DotnetMerge: merged", first.Output, StringComparison.Ordinal);
         Assert.True(File.Exists(output), "the build step wrote no model:\n" + first.Output);
         Assert.True(File.Exists(Path.Combine(project, "out", "step", "config.json")));
         var firstWrite = File.GetLastWriteTimeUtc(output);
 
         var second = fixture.Dotnet(project, BuildArguments);
         Assert.True(second.ExitCode == 0, second.Output);
-        Assert.DoesNotContain("dotnet-merge: merging", second.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("DotnetMerge: merged", second.Output, StringComparison.Ordinal);
         Assert.Equal(firstWrite, File.GetLastWriteTimeUtc(output));
 
         // Every file the merge wrote is tracked: deleting the model (not only config.json) merges again.
         File.Delete(output);
         var afterDelete = fixture.Dotnet(project, BuildArguments);
         Assert.True(afterDelete.ExitCode == 0, afterDelete.Output);
-        Assert.Contains("dotnet-merge: merging", afterDelete.Output, StringComparison.Ordinal);
+        Assert.Contains("DotnetMerge: merged", afterDelete.Output, StringComparison.Ordinal);
         Assert.True(File.Exists(output), "deleting model.safetensors did not re-merge:\n" + afterDelete.Output);
         firstWrite = File.GetLastWriteTimeUtc(output);
 
@@ -45,7 +45,7 @@ public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<Pac
         File.Delete(notes);
         var forced = fixture.Dotnet(project, [.. BuildArguments, "-p:DotnetMergeForce=true"]);
         Assert.True(forced.ExitCode == 0, forced.Output);
-        Assert.Contains("dotnet-merge: merging", forced.Output, StringComparison.Ordinal);
+        Assert.Contains("DotnetMerge: merged", forced.Output, StringComparison.Ordinal);
         Assert.NotEqual(firstWrite, File.GetLastWriteTimeUtc(output));
         firstWrite = File.GetLastWriteTimeUtc(output);
 
@@ -54,7 +54,7 @@ public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<Pac
         File.WriteAllText(definition, File.ReadAllText(definition).Replace("weight: 0.5", "weight: 0.25", StringComparison.Ordinal));
         var third = fixture.Dotnet(project, BuildArguments);
         Assert.True(third.ExitCode == 0, third.Output);
-        Assert.Contains("dotnet-merge: merging", third.Output, StringComparison.Ordinal);
+        Assert.Contains("DotnetMerge: merged", third.Output, StringComparison.Ordinal);
         Assert.NotEqual(firstWrite, File.GetLastWriteTimeUtc(output));
 
         // The typed plan (generated from merges/typed.merge.yaml) runs from Main.
@@ -112,7 +112,7 @@ public class PackageIntegrationTests(PackageFixture fixture) : IClassFixture<Pac
         Assert.NotEqual(0, intoProject.ExitCode);
         Assert.DoesNotContain("DMRG0101", intoProject.Output, StringComparison.Ordinal);
         Assert.Contains(csproj + " : error DMRG0904: MergeDefinition 'merges/step.merge.yaml': OutputPath '.' is the project directory", intoProject.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("dotnet-merge: merging", intoProject.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("DotnetMerge: merged", intoProject.Output, StringComparison.Ordinal);
         Assert.True(File.Exists(csproj) && File.Exists(Path.Combine(project, "Program.cs")) && File.Exists(typed), "the project was touched");
         Assert.False(File.Exists(Path.Combine(project, "model.safetensors")));
 

@@ -124,6 +124,9 @@ public sealed class MergekitCommandLineTests : IDisposable
                 Assert.Equal("", run.Out + run.Err);
                 break;
             case "--no-quiet": Assert.Equal(Verbosity.Normal, parsed.Verbosity); Assert.Contains("merged ", run.Out); break;
+            case "--transformers-cache":
+                Assert.Equal(Path.GetFullPath("hf-cache"), parsed.Merge.Hub!.CacheDirectory); // the run itself is tested in HubCliTests
+                break;
             case "--num-threads":
             case "-j":
                 Assert.Equal(2, parsed.Merge.Threads);

@@ -127,4 +127,15 @@ public sealed class SoupsCliTests : IDisposable
         // decay 0.5: the last (1500) weighs 1, the one before 0.5 -> 2/3 and 1/3
         Bf16Reference.AssertEqual(c1000.Zip(c1500, (x, y) => (0.5 * x + y) / 1.5).ToArray(), TestWorkspace.ReadRaw(output, name2).Bytes, name2);
     }
+
+    [Fact]
+    public async Task SoupIngredientsMayBeHuggingFaceIds_ResolvedThroughTheHubCache_NotTakenForLocalPaths()
+    {
+        var models = await ModelsAsync();
+        var id = "dotnet-merge-tests/never-cached-" + Guid.NewGuid().ToString("N")[..8];
+        var result = await CliRunner.RunAsync("soup", models[0], id, "-o", _ws.PathOf("soup"), "--offline", "--no-progress");
+        Assert.True(result.ExitCode == ExitCodes.InvalidInput, result.ToString());
+        Assert.Contains($"model '{id}' is not fully in the Hugging Face cache", result.Err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_ws.PathOf("soup")));
+    }
 }

@@ -103,6 +103,11 @@ public sealed class ParameterDescriptor
     /// string values accepted besides true/false.</summary>
     public IReadOnlyList<string>? AllowedValues { get; init; }
 
+    /// <summary>For a <see cref="ParameterType.Boolean"/> with <see cref="AllowedValues"/>: the names that false and true
+    /// stand for, so that the parameter reads as one choice (rescale: false = 'none', true = 'l1', or 'inverse'); typed plans
+    /// make it an enum of these names and the allowed values. Null for a plain flag.</summary>
+    public (string False, string True)? BooleanNames { get; init; }
+
     /// <summary>Accepted for compatibility with mergekit, without effect.</summary>
     public bool Ignored { get; init; }
 

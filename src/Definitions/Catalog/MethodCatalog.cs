@@ -34,6 +34,7 @@ public static class MethodCatalog
             "Restore the L1 mass of each sparsified task vector; true means 'l1'. 'inverse' (the DARE paper's 1/p scaling) is a dotnet-merge extension.")
         {
             AllowedValues = new[] { "l1", "inverse" },
+            BooleanNames = ("none", "l1"),
         });
         parameters.Add(GlobalNumber("lambda", 1.0, "Factor applied to the merged task vector before it is added to the base."));
         parameters.Add(Int8Mask());

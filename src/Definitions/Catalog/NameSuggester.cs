@@ -47,6 +47,25 @@ public static class NameSuggester
         return "did you mean " + text + "?";
     }
 
+    /// <summary>The names a <see cref="Hint(IReadOnlyList{string})"/> text suggests ("did you mean 'a' or 'b'?" -> a, b);
+    /// empty for any other text. For tools that offer the replacement (the IDE's code fix).</summary>
+    public static IReadOnlyList<string> Suggested(string? hint)
+    {
+        const string prefix = "did you mean ";
+        if (hint is null || !hint.StartsWith(prefix, StringComparison.Ordinal) || !hint.EndsWith("?", StringComparison.Ordinal))
+            return Array.Empty<string>();
+        var names = new List<string>();
+        var body = hint.Substring(prefix.Length, hint.Length - prefix.Length - 1);
+        foreach (var part in body.Replace(" or ", ", ").Split(new[] { ", " }, StringSplitOptions.None))
+        {
+            if (part.Length < 3 || part[0] != '\'' || part[part.Length - 1] != '\'')
+                return Array.Empty<string>();
+            names.Add(part.Substring(1, part.Length - 2));
+        }
+
+        return names;
+    }
+
     /// <summary>Optimal string alignment distance (insertions, deletions, substitutions, adjacent transpositions).</summary>
     public static int Distance(string a, string b)
     {

@@ -73,7 +73,7 @@ internal sealed partial class DefinitionReader
         if (documents.Count > 1)
         {
             Report(DiagnosticDescriptors.ExtraDocuments, Loc(documents[1].RootNode),
-                "a typed plan (*.merge.yaml) holds one merge: give each stage its own file", documents.Count);
+                "read it as stages (DefinitionLoader.LoadStages, MultiStageRunner.LoadStages)", documents.Count);
             return new ParseResult(null, _diagnostics);
         }
         return ReadDocument(stream, documents.Count == 1 ? stream.Documents.IndexOf(documents[0]) : 0, text);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Linq;
 using System.Text;
 using DotnetMerge.Generators.Model;
@@ -28,21 +29,26 @@ internal static class PlanEmitter
         if (spec.Namespace.Length > 0)
             w.Open("namespace " + spec.Namespace);
 
+        if (spec.IsMultiStage)
+            EmitStages(w, spec);
+        else
+            EmitPlan(w, spec);
+        if (spec.Namespace.Length > 0)
+            w.Close();
+        return w.ToString();
+    }
+
+    private static void EmitPlan(SourceWriter w, PlanSpec spec)
+    {
         var c = spec.ClassName;
         w.WriteLine("/// <summary>");
         w.WriteLine("/// Typed merge plan for <c>" + Names.Xml(System.IO.Path.GetFileName(spec.DefinitionPath)) + "</c>: "
             + Names.Xml(spec.MethodTitle) + " (<c>" + spec.MergeMethod + "</c>) over " + Names.Xml(spec.Layout) + ".");
         w.WriteLine("/// " + Names.Xml(spec.MethodDescription));
         w.WriteLine("/// </summary>");
-        w.WriteLine("[global::System.CodeDom.Compiler.GeneratedCode(\"DotnetMerge.Generators\", \"" + spec.GeneratorVersion + "\")]");
+        w.WriteLine(GeneratedCode(spec));
         w.Open("public sealed partial record " + c + " : " + Plans + ".TypedMergePlan<" + c + ">");
-
-        w.WriteLine("/// <summary>The definition's YAML text, as compiled.</summary>");
-        w.WriteLine("public const string DefinitionYaml = " + Names.Verbatim(spec.DefinitionText) + ";");
-        w.WriteLine();
-        w.WriteLine("/// <summary>The file the definition was compiled from; relative model paths resolve against its directory.</summary>");
-        w.WriteLine("public const string DefinitionFile = " + Names.Literal(spec.DefinitionPath) + ";");
-        w.WriteLine();
+        EmitDefinitionConstants(w, spec);
         w.WriteLine("/// <summary>The merge method (<c>merge_method</c>).</summary>");
         w.WriteLine("public const string Method = " + Names.Literal(spec.MergeMethod) + ";");
         w.WriteLine();
@@ -50,7 +56,98 @@ internal static class PlanEmitter
         w.WriteLine("public " + c + "()");
         w.WriteLine("    : base(DefinitionYaml, DefinitionFile, " + Plans + ".PlanOverrides.Empty)");
         w.WriteLine("{").WriteLine("}");
+        EmitParameters(w, spec);
+        w.Close();
+    }
 
+    private static string GeneratedCode(PlanSpec spec)
+        => "[global::System.CodeDom.Compiler.GeneratedCode(\"DotnetMerge.Generators\", \"" + spec.GeneratorVersion + "\")]";
+
+    private static void EmitDefinitionConstants(SourceWriter w, PlanSpec spec)
+    {
+        w.WriteLine("/// <summary>The definition's YAML text, as compiled.</summary>");
+        w.WriteLine("public const string DefinitionYaml = " + Names.Verbatim(spec.DefinitionText) + ";");
+        w.WriteLine();
+        w.WriteLine("/// <summary>The file the definition was compiled from, relative to the project directory; at run time <c>DefinitionPath</c> is");
+        w.WriteLine("/// where it resolves (<see cref=\"" + Plans.Substring("global::".Length) + ".TypedPlanPaths.Resolve\"/>) and relative model paths resolve against its directory.</summary>");
+        w.WriteLine("public const string DefinitionFile = " + Names.Literal(spec.DefinitionFile.Length > 0 ? spec.DefinitionFile : spec.DefinitionPath) + ";");
+        w.WriteLine();
+    }
+
+    /// <summary>A multi-stage file: the plan, with one member per stage (a nested record with that stage's parameters, as a
+    /// single-stage plan has them) and a run of the whole graph.</summary>
+    private static void EmitStages(SourceWriter w, PlanSpec spec)
+    {
+        var c = spec.ClassName;
+        var final = spec.Stages.First(s => s.IsFinal);
+        w.WriteLine("/// <summary>");
+        w.WriteLine("/// Typed merge plan for <c>" + Names.Xml(System.IO.Path.GetFileName(spec.DefinitionPath)) + "</c>: a multi-stage definition of "
+            + spec.Stages.Count.ToString(CultureInfo.InvariantCulture) + " stages (" + string.Join(", ", spec.Stages.Select(StageTitle)) + ").");
+        w.WriteLine("/// <c>RunAsync</c> computes every stage the final one needs in one pass and writes only the final model (" + StageTitle(final) + ").");
+        w.WriteLine("/// </summary>");
+        w.WriteLine(GeneratedCode(spec));
+        w.Open("public sealed partial record " + c + " : " + Plans + ".TypedMultiStagePlan<" + c + ">");
+        EmitDefinitionConstants(w, spec);
+        w.WriteLine("/// <summary>Creates the plan exactly as defined.</summary>");
+        w.WriteLine("public " + c + "()");
+        w.WriteLine("    : base(DefinitionYaml, DefinitionFile, " + Plans + ".StageOverrides.Empty)");
+        w.WriteLine("{").WriteLine("}");
+        foreach (var stage in spec.Stages)
+        {
+            var t = stage.Spec.ClassName;
+            var key = Names.Literal(stage.Key);
+            w.WriteLine();
+            w.WriteLine("/// <summary>" + Capital(StageTitle(stage)) + ", as defined and overridden (<c>plan with { " + stage.Identifier + " = plan."
+                + stage.Identifier + ".With...(...) }</c> overrides it).</summary>");
+            w.Open("public " + t + " " + stage.Identifier);
+            w.WriteLine("get => new " + t + "(OverridesOf(" + key + "));");
+            w.WriteLine("init => Overrides = WithStage(Overrides, " + key + ", (value ?? throw new global::System.ArgumentNullException(nameof(value))).Overrides);");
+            w.Close();
+            w.WriteLine();
+            w.WriteLine("/// <summary>A copy of this plan with " + StageTitle(stage) + " changed by <paramref name=\"edit\"/> (<c>plan.With"
+                + stage.Identifier + "(s => s.With...(...))</c>).</summary>");
+            w.WriteLine("public " + c + " With" + stage.Identifier + "(global::System.Func<" + t + ", " + t + "> edit) => this with { "
+                + stage.Identifier + " = (edit ?? throw new global::System.ArgumentNullException(nameof(edit)))(" + stage.Identifier + ") };");
+        }
+
+        foreach (var stage in spec.Stages)
+            EmitStage(w, stage);
+        w.Close();
+    }
+
+    private static void EmitStage(SourceWriter w, StageSpec stage)
+    {
+        var spec = stage.Spec;
+        var t = spec.ClassName;
+        w.WriteLine();
+        w.WriteLine("/// <summary>");
+        w.WriteLine("/// " + Capital(StageTitle(stage)) + " (document " + (stage.Document + 1).ToString(CultureInfo.InvariantCulture) + "): "
+            + Names.Xml(spec.MethodTitle) + " (<c>" + spec.MergeMethod + "</c>) over " + Names.Xml(spec.Layout)
+            + (stage.Dependencies.Count == 0 ? string.Empty : ", reading the output of " + string.Join(", ", stage.Dependencies.Select(d => "<c>" + Names.Xml(d) + "</c>")))
+            + ".");
+        w.WriteLine("/// " + Names.Xml(spec.MethodDescription));
+        w.WriteLine("/// </summary>");
+        w.Open("public sealed record " + t + " : " + Plans + ".StagePlan<" + t + ">");
+        w.WriteLine("/// <summary>The merge method of this stage (<c>merge_method</c>).</summary>");
+        w.WriteLine("public const string Method = " + Names.Literal(spec.MergeMethod) + ";");
+        w.WriteLine();
+        w.WriteLine("internal " + t + "(" + Plans + ".PlanOverrides overrides)");
+        w.WriteLine("    : base(" + (stage.Name is null ? "null" : Names.Literal(stage.Name)) + ", overrides)");
+        w.WriteLine("{").WriteLine("}");
+        EmitParameters(w, spec);
+        w.Close();
+    }
+
+    private static string StageTitle(StageSpec stage)
+        => stage.Name is null ? "the final stage" : "stage <c>" + Names.Xml(stage.Name) + "</c>" + (stage.IsFinal ? " (the final one)" : string.Empty);
+
+    private static string Capital(string text) => char.ToUpperInvariant(text[0]) + text.Substring(1);
+
+    /// <summary>The members of a plan or of a stage record: the method-wide parameters, the per-model parameters, the
+    /// models and each model's parameter record.</summary>
+    private static void EmitParameters(SourceWriter w, PlanSpec spec)
+    {
+        var c = spec.ClassName;
         foreach (var p in spec.GlobalParameters)
             EmitGlobal(w, c, p);
         foreach (var m in spec.Models.Where(m => m.HasParameters))
@@ -61,7 +158,8 @@ internal static class PlanEmitter
         w.Open("public static class Models");
         foreach (var m in spec.Models)
         {
-            w.WriteLine("/// <summary><c>" + Names.Xml(m.Reference) + "</c>" + (m.IsBase ? " (base model)" : string.Empty) + ".</summary>");
+            w.WriteLine("/// <summary><c>" + Names.Xml(m.Reference) + "</c>" + (m.IsBase ? " (base model)" : string.Empty)
+                + (m.Stage is null ? string.Empty : ": the output of stage <c>" + Names.Xml(m.Stage) + "</c>") + ".</summary>");
             w.WriteLine("public static " + Plans + ".PlanModel " + m.Identifier + " { get; } = new " + Plans + ".PlanModel("
                 + Names.Literal(m.Reference) + ", " + Names.Literal(m.Identifier) + ", " + (m.IsBase ? "true" : "false") + ");");
             w.WriteLine();
@@ -74,11 +172,6 @@ internal static class PlanEmitter
 
         foreach (var m in spec.Models.Where(m => m.HasParameters))
             EmitModelParameters(w, spec, m);
-
-        w.Close();
-        if (spec.Namespace.Length > 0)
-            w.Close();
-        return w.ToString();
     }
 
     private static string TypeOf(ParameterSpec p) => p.Nullable ? p.ClrType + "?" : p.ClrType;
@@ -107,48 +200,54 @@ internal static class PlanEmitter
         w.WriteLine("public " + c + " With" + p.Identifier + "(" + p.ClrType + " value) => SetGlobal(" + Names.Literal(p.Name) + ", value);");
     }
 
-    /// <summary>A string parameter with listed values: an enum property; the override stores the YAML value.</summary>
+    /// <summary>A parameter with listed values: an enum property. The override stores the value the YAML would hold (the
+    /// first case of the member: <c>rescale: true</c> for <c>L1</c>, as mergekit writes it).</summary>
     private static void EmitEnumGlobal(SourceWriter w, string c, ParameterSpec p)
     {
         var e = p.EnumType;
-        var type = p.Nullable ? e + "?" : e;
+        var value = Plans + ".ParameterValue";
+        var definition = p.EnumCases.FirstOrDefault(x => x.Literal == p.Value.Literal) is { } given && p.Value.IsScalar ? e + "." + given.Member : null;
+        var nullable = p.Nullable || definition is null;
+        var type = nullable ? e + "?" : e;
+        var name = Names.Literal(p.Name);
         w.WriteLine();
         w.WriteLine("/// <summary>The values of <c>" + p.Name + "</c>.</summary>");
         w.Open("public enum " + e);
-        foreach (var value in p.EnumValues)
+        foreach (var member in p.EnumMembers)
         {
-            w.WriteLine("/// <summary><c>" + p.Name + ": " + Names.Xml(value) + "</c></summary>");
-            w.WriteLine(Names.Pascal(value) + ",");
+            w.WriteLine("/// <summary>" + string.Join(" or ", p.EnumCases.Where(x => x.Member == member).Select(x => "<c>" + p.Name + ": " + Names.Xml(x.Yaml) + "</c>")) + "</summary>");
+            w.WriteLine(member + ",");
         }
 
         w.Close();
         w.WriteLine();
         w.WriteLine("/// <summary>");
         w.WriteLine("/// <c>" + p.Name + "</c> (method-wide): " + Names.Xml(p.Description));
-        w.WriteLine("/// Definition: " + Names.Xml(p.Value.Description) + "." + (p.Nullable ? " Null unless overridden (null again: as defined)." : string.Empty));
+        w.WriteLine("/// Definition: " + Names.Xml(p.Value.Description) + "." + (nullable ? " Null unless overridden (null again: as defined)." : string.Empty));
         w.WriteLine("/// </summary>");
         w.Open("public " + type + " " + p.Identifier);
-        var read = "To" + e + "(GetGlobal<string?>(" + Names.Literal(p.Name) + ", " + p.Value.Literal + "))";
-        w.WriteLine("get => " + (p.Nullable ? read : read + ".GetValueOrDefault()") + ";");
-        w.WriteLine("init => Overrides = Global(Overrides, " + Names.Literal(p.Name) + ", From" + e + "(value), " + p.Value.Literal + ");");
+        w.WriteLine("get => Overrides.Globals.TryGetValue(" + name + ", out var stored) ? To" + e + "(stored) : " + (definition ?? "null") + ";");
+        w.WriteLine("init => Overrides = " + (nullable ? "value is null" : "value == " + definition)
+            + " ? Overrides.WithoutGlobal(" + name + ") : Overrides.WithGlobal(" + name + ", From" + e + "(value" + (nullable ? ".Value" : string.Empty) + "));");
         w.Close();
         w.WriteLine();
         w.WriteLine("/// <summary>A copy of this plan with <c>" + p.Name + "</c> set to <paramref name=\"value\"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>");
-        w.WriteLine("public " + c + " With" + p.Identifier + "(" + e + " value) => SetGlobal(" + Names.Literal(p.Name) + ", From" + e + "(value)!);");
+        w.WriteLine("public " + c + " With" + p.Identifier + "(" + e + " value) => SetGlobal(" + name + ", From" + e + "(value));");
         w.WriteLine();
-        w.WriteLine("private static " + e + "? To" + e + "(string? value) => value switch");
-        w.WriteLine("{");
-        w.WriteLine("    null => null,");
-        foreach (var value in p.EnumValues)
-            w.WriteLine("    " + Names.Literal(value) + " => " + e + "." + Names.Pascal(value) + ",");
-        w.WriteLine("    _ => throw new global::System.InvalidOperationException(\"" + p.Name + " is '\" + value + \"', which is not one of its values\"),");
-        w.WriteLine("};");
+        w.Open("private static " + e + " To" + e + "(" + value + " value)");
+        foreach (var x in p.EnumCases)
+        {
+            w.WriteLine("if (value == " + value + ".Of(" + x.Literal + "))");
+            w.WriteLine("    return " + e + "." + x.Member + ";");
+        }
+
+        w.WriteLine("throw new global::System.InvalidOperationException(\"DMRG0912: the override of " + p.Name + " is '\" + value + \"', which is not one of its values\");");
+        w.Close();
         w.WriteLine();
-        w.WriteLine("private static string? From" + e + "(" + e + "? value) => value switch");
+        w.WriteLine("private static " + value + " From" + e + "(" + e + " value) => value switch");
         w.WriteLine("{");
-        w.WriteLine("    null => null,");
-        foreach (var value in p.EnumValues)
-            w.WriteLine("    " + e + "." + Names.Pascal(value) + " => " + Names.Literal(value) + ",");
+        foreach (var member in p.EnumMembers)
+            w.WriteLine("    " + e + "." + member + " => " + value + ".Of(" + p.EnumCases.First(x => x.Member == member).Literal + "),");
         w.WriteLine("    _ => throw new global::System.ArgumentOutOfRangeException(nameof(value), value, \"not a value of " + p.Name + "\"),");
         w.WriteLine("};");
     }

@@ -17,13 +17,23 @@ internal sealed record DiagnosticInfo(
     int EndLine,
     int EndColumn)
 {
+    /// <summary>The property that carries the names a "did you mean" diagnostic suggests, '\n'-separated: an IDE code fix
+    /// replaces the diagnostic's span (the misspelt word) with one of them.</summary>
+    public const string SuggestionsProperty = "DotnetMerge.Suggestions";
+
+    /// <summary>The suggested names, '\n'-separated; empty for none.</summary>
+    public string Suggestions { get; init; } = string.Empty;
+
     public Diagnostic ToDiagnostic()
     {
         var location = Location.Create(
             FilePath,
             new TextSpan(SpanStart, SpanLength),
             new LinePositionSpan(new LinePosition(StartLine, StartColumn), new LinePosition(EndLine, EndColumn)));
-        return Diagnostic.Create(Diagnostics.GeneratorDiagnostics.Get(Id, Severity), location, Message);
+        var properties = Suggestions.Length == 0
+            ? null
+            : System.Collections.Immutable.ImmutableDictionary<string, string?>.Empty.Add(SuggestionsProperty, Suggestions);
+        return Diagnostic.Create(Diagnostics.GeneratorDiagnostics.Get(Id, Severity), location, properties, Message);
     }
 }
 

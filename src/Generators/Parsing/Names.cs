@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Text;
 
 namespace DotnetMerge.Generators.Parsing;
@@ -95,6 +96,42 @@ internal static class Names
         }
 
         return true;
+    }
+
+    /// <summary><paramref name="path"/> relative to <paramref name="directory"/>, '/'-separated ("merges/blend.merge.yaml",
+    /// "../shared/x.merge.yaml"); only the file name when there is no directory or the two have no common root (another
+    /// drive). String work only: a generator reads no file system.</summary>
+    public static string RelativePath(string? directory, string path)
+    {
+        var target = Segments(path);
+        if (directory is null || target.Count == 0)
+            return target.Count == 0 ? path : target[target.Count - 1];
+        var from = Segments(directory);
+        var ignoreCase = target[0].EndsWith(":", StringComparison.Ordinal) || path.IndexOf('\\') >= 0;
+        var comparison = ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        var rooted = path.StartsWith("/", StringComparison.Ordinal) == directory.StartsWith("/", StringComparison.Ordinal);
+        var common = 0;
+        while (common < from.Count && common < target.Count - 1 && string.Equals(from[common], target[common], comparison))
+            common++;
+        if (!rooted || common == 0)
+            return target[target.Count - 1];
+        return string.Join("/", Enumerable.Repeat("..", from.Count - common).Concat(target.Skip(common)));
+    }
+
+    private static List<string> Segments(string path)
+    {
+        var segments = new List<string>();
+        foreach (var part in path.Split('/', '\\'))
+        {
+            if (part.Length == 0 || part == ".")
+                continue;
+            if (part == ".." && segments.Count > 0 && segments[segments.Count - 1] != "..")
+                segments.RemoveAt(segments.Count - 1);
+            else
+                segments.Add(part);
+        }
+
+        return segments;
     }
 
     /// <summary>A C# regular string literal ("a\"b\n").</summary>

@@ -30,6 +30,8 @@ internal static class PlanReader
             };
             var result = DefinitionLoader.Load(input.Text, input.Path, options);
             cancellationToken.ThrowIfCancellationRequested();
+            if (result.Diagnostics.Any(d => d.Id == DiagnosticDescriptors.ExtraDocuments.Id))
+                return ReadStages(input, options, text, cancellationToken);
             var diagnostics = result.Diagnostics.Select(d => ToInfo(d, input.Path, text)).ToEquatableArray();
             if (result.HasErrors || result.Definition is null || MethodCatalog.Find(result.Definition.MergeMethod) is not { } method)
                 return new PlanResult(null, diagnostics);
@@ -42,6 +44,28 @@ internal static class PlanReader
                 input.Path, 0, 0, 0, 0, 0, 0);
             return new PlanResult(null, new[] { failure }.ToEquatableArray());
         }
+    }
+
+    /// <summary>A file of several YAML documents (a multi-stage definition): every document validated and the stage graph
+    /// checked by the definition library, as the CLI does; the plan has one stage member per document.</summary>
+    private static PlanResult ReadStages(PlanInput input, ValidationOptions options, SourceText text, CancellationToken cancellationToken)
+    {
+        Func<string, string?>? shadowed = null;
+        if (options.PathExists is { } exists && options.BaseDirectory is { } directory)
+        {
+            shadowed = name =>
+            {
+                var path = System.IO.Path.Combine(directory, name);
+                return exists(path) ? path : null;
+            };
+        }
+
+        var stages = DefinitionLoader.LoadStages(input.Text, input.Path, options, shadowed, cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        var diagnostics = stages.Diagnostics.Select(d => ToInfo(d, input.Path, text)).ToEquatableArray();
+        if (stages.HasErrors || stages.Graph is null)
+            return new PlanResult(null, diagnostics);
+        return new PlanResult(PlanSpecBuilder.BuildStages(input, stages.Graph), diagnostics);
     }
 
     /// <summary>The diagnostic at its 1-based line/column, spanning the word there (up to a ": " or the line's end).</summary>
@@ -61,7 +85,10 @@ internal static class PlanReader
         while (end < line.End && !EndsToken(text, end, line.End))
             end++;
         return new DiagnosticInfo(diagnostic.Id, severity, message, path, start, end - start,
-            lineIndex, column, lineIndex, column + (end - start));
+            lineIndex, column, lineIndex, column + (end - start))
+        {
+            Suggestions = string.Join("\n", NameSuggester.Suggested(diagnostic.Hint)),
+        };
     }
 
     private static bool EndsToken(SourceText text, int position, int lineEnd)

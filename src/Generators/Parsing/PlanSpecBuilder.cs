@@ -19,9 +19,51 @@ internal static class PlanSpecBuilder
         "Global", "PerModel", "EqualityContract", "PrintMembers", "Deconstruct",
     };
 
-    public static PlanSpec Build(PlanInput input, MergeDefinition definition, MethodDescriptor method)
+    /// <summary>Members of a multi-stage plan and of its stage records that a stage or model name must not take.</summary>
+    private static readonly string[] ReservedStageMembers =
+    {
+        "DefinitionYaml", "DefinitionFile", "DefinitionText", "DefinitionPath", "Overrides", "RunAsync", "BuildStages",
+        "WithDefinitionPath", "OverridesOf", "WithStage", "StageName", "StageKey", "Equals", "GetHashCode", "ToString", "GetType",
+        "MemberwiseClone", "Finalize", "ReferenceEquals", "EqualityContract", "PrintMembers", "Deconstruct",
+    };
+
+    /// <summary>The spec of a multi-stage file: one stage record per document (named after the stage, <c>Final</c> for the
+    /// unnamed document), each built as a single-stage plan over its document.</summary>
+    public static PlanSpec BuildStages(PlanInput input, StageGraph graph)
     {
         var className = Names.ClassName(input.Path, input.PlanName);
+        var taken = new HashSet<string>(ReservedStageMembers, StringComparer.Ordinal) { className };
+        var stages = new List<StageSpec>();
+        foreach (var stage in graph.Stages.OrderBy(s => s.Document))
+        {
+            var pascal = stage.Name is null ? "Final" : Names.Pascal(stage.Name);
+            if (pascal.Length == 0 || !char.IsLetter(pascal[0]))
+                pascal = "Stage" + pascal.TrimStart('_');
+            var identifier = Names.Unique(pascal, taken);
+            taken.Add("With" + identifier);
+            var typeName = Names.Unique(identifier + "Stage", taken);
+            var method = MethodCatalog.Find(stage.Definition.MergeMethod)!;
+            var spec = Build(input, stage.Definition, method, typeName, graph);
+            stages.Add(new StageSpec(stage.Name, identifier, stage.Document, stage.IsFinal,
+                stage.Dependencies.Select(d => d.Name!).ToEquatableArray(), spec));
+        }
+
+        var ns = input.RootNamespace;
+        var empty = EquatableArray<ParameterSpec>.Empty;
+        return new PlanSpec(ns, className, (ns.Length == 0 ? string.Empty : ns + ".") + className + ".g.cs", input.Path, input.Text,
+            string.Empty, string.Empty, string.Empty, string.Empty, EquatableArray<ModelSpec>.Empty, empty, empty,
+            typeof(PlanSpecBuilder).Assembly.GetName().Version?.ToString() ?? "0.0.0.0")
+        {
+            Stages = stages.ToEquatableArray(),
+            DefinitionFile = Names.RelativePath(input.ProjectDirectory, input.Path),
+        };
+    }
+
+    /// <param name="className">The record's name; null: from the file name or <c>PlanName</c>.</param>
+    /// <param name="graph">For a stage of a multi-stage file: the graph, whose stage names mark references to stage outputs.</param>
+    public static PlanSpec Build(PlanInput input, MergeDefinition definition, MethodDescriptor method, string? className = null, StageGraph? graph = null)
+    {
+        className ??= Names.ClassName(input.Path, input.PlanName);
         var globals = method.Parameters
             .Where(p => p.Scope == ParameterScope.Global && !p.Ignored)
             .Select(p => GlobalParameter(definition, p))
@@ -29,19 +71,19 @@ internal static class PlanSpecBuilder
         var perModel = method.Parameters.Where(p => p.Scope == ParameterScope.PerModel && !p.Ignored).ToList();
 
         var taken = new HashSet<string>(ReservedMembers, StringComparer.Ordinal) { className };
+        if (graph is not null)
+            taken.UnionWith(ReservedStageMembers);
         foreach (var g in globals)
         {
             taken.Add(g.Identifier);
             taken.Add("With" + g.Identifier);
         }
 
-        // String parameters whose values the catalog lists become enums (trim_scope -> TrimScopeOption).
+        // Parameters whose values the catalog lists become enums (trim_scope -> TrimScopeOption, rescale -> RescaleOption).
         globals = globals.Select(g =>
         {
-            var allowed = method.FindParameter(g.Name)?.AllowedValues;
-            if (method.FindParameter(g.Name)?.Type != ParameterType.String || allowed is not { Count: > 0 } || allowed.Any(v => Names.Pascal(v).Length == 0))
-                return g;
-            return g with { EnumValues = allowed.ToEquatableArray(), EnumType = Names.Unique(g.Identifier + "Option", taken) };
+            var cases = EnumCases(method.FindParameter(g.Name)!);
+            return cases.Count == 0 ? g : g with { EnumCases = cases, EnumType = Names.Unique(g.Identifier + "Option", taken) };
         }).ToList();
 
         var baseModels = new HashSet<ModelReference>(
@@ -58,7 +100,7 @@ internal static class PlanSpecBuilder
             var values = hasParameters
                 ? perModel.Select(p => PerModelValue(definition, model, p)).ToEquatableArray()
                 : EquatableArray<ValueSpec>.Empty;
-            models.Add(new ModelSpec(model.ToString(), identifier, isBase, hasParameters, values, string.Empty));
+            models.Add(new ModelSpec(model.ToString(), identifier, isBase, hasParameters, values, string.Empty) { Stage = graph?.StageFor(model)?.Name });
         }
 
         // Each model's parameter record: its member name plus "Parameters", made unique like the members.
@@ -87,7 +129,10 @@ internal static class PlanSpecBuilder
             models.ToEquatableArray(),
             globals.ToEquatableArray(),
             perModelSpecs,
-            typeof(PlanSpecBuilder).Assembly.GetName().Version?.ToString() ?? "0.0.0.0");
+            typeof(PlanSpecBuilder).Assembly.GetName().Version?.ToString() ?? "0.0.0.0")
+        {
+            DefinitionFile = Names.RelativePath(input.ProjectDirectory, input.Path),
+        };
     }
 
     private static HashSet<ModelReference> InputModels(MergeDefinition definition)
@@ -148,15 +193,50 @@ internal static class PlanSpecBuilder
         return FromDefault(parameter);
     }
 
+    /// <summary>The enum cases of a parameter whose values the catalog lists: a string parameter's values, or a boolean
+    /// choice's false and true (named by <see cref="ParameterDescriptor.BooleanNames"/>) and its string values. Empty for
+    /// any other parameter.</summary>
+    private static EquatableArray<EnumCase> EnumCases(ParameterDescriptor parameter)
+    {
+        if (parameter.AllowedValues is not { Count: > 0 } allowed || allowed.Any(v => Names.Pascal(v).Length == 0))
+            return EquatableArray<EnumCase>.Empty;
+        var cases = new List<EnumCase>();
+        if (parameter.Type == ParameterType.Boolean && parameter.BooleanNames is { } names)
+        {
+            cases.Add(new EnumCase("false", Names.Pascal(names.False), "false"));
+            cases.Add(new EnumCase("true", Names.Pascal(names.True), "true"));
+        }
+        else if (parameter.Type != ParameterType.String)
+        {
+            return EquatableArray<EnumCase>.Empty;
+        }
+
+        cases.AddRange(allowed.Select(v => new EnumCase(Names.Literal(v), Names.Pascal(v), v)));
+        return cases.ToEquatableArray();
+    }
+
     private static ValueSpec FromSetting(ParameterSetting setting, ParameterDescriptor parameter)
     {
-        if (setting is ScalarSetting scalar && TryLiteral(scalar.Value, parameter.Type, out var literal))
+        if (setting is ScalarSetting scalar && TryLiteral(scalar.Value, parameter, out var literal))
             return new ValueSpec(literal, true, Describe(setting));
         return NotScalar(Describe(setting));
     }
 
+    /// <summary>As <see cref="TryLiteral(object?, ParameterType, out string)"/>; a boolean choice's string value
+    /// (<c>rescale: l1</c>) is a string literal, read by its enum.</summary>
+    private static bool TryLiteral(object? value, ParameterDescriptor parameter, out string literal)
+    {
+        if (parameter is { Type: ParameterType.Boolean, BooleanNames: not null } && value is string s && (parameter.AllowedValues?.Contains(s) ?? false))
+        {
+            literal = Names.Literal(s);
+            return true;
+        }
+
+        return TryLiteral(value, parameter.Type, out literal);
+    }
+
     private static ValueSpec FromDefault(ParameterDescriptor parameter)
-        => parameter.Default is not null && TryLiteral(parameter.Default, parameter.Type, out var literal)
+        => parameter.Default is not null && TryLiteral(parameter.Default, parameter, out var literal)
             ? new ValueSpec(literal, true, "not set; the method's default " + ValueText.Format(parameter.Default))
             : NotScalar("not set; no default");
 

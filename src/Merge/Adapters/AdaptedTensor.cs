@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using DotnetMerge.Kernels;
 using DotnetMerge.Numerics;
 using DotnetMerge.Safetensors;
@@ -103,19 +106,27 @@ public sealed class AdaptedTensor
         }
 
         // Rows are independent once the column factors are known; each row is read and written by one thread only.
-        Parallel.For(0, rows, options, () => new RowScratch(cols), (row, _, scratch) =>
+        // Blocks of RowBlock rows share each load of R in the delta kernel (DeltaRows).
+        int blocks = (rows + RowBlock - 1) / RowBlock;
+        Parallel.For(0, blocks, options, () => new RowScratch(cols), (block, _, scratch) =>
         {
             var span = destination.Span;
-            AdaptedRow(span, dtype, row, left, right, rank, scratch);
-            var v = scratch.Sum;
-            if (columnFactor is not null) TensorPrimitives.Multiply<double>(v, columnFactor, v);
-            else if (magnitude is not null)
+            int first = block * RowBlock, count = Math.Min(RowBlock, rows - first);
+            DeltaRows(first, count, left, right, rank, cols, scratch.Deltas);
+            for (int i = 0; i < count; i++)
             {
-                double norm = Math.Sqrt(TensorPrimitives.Dot<double>(v, v));
-                TensorPrimitives.Multiply<double>(v, magnitude[row] / norm, v);
+                int row = first + i;
+                RowSum(span, dtype, row, scratch.Deltas[i], scratch);
+                var v = scratch.Sum;
+                if (columnFactor is not null) TensorPrimitives.Multiply<double>(v, columnFactor, v);
+                else if (magnitude is not null)
+                {
+                    double norm = Math.Sqrt(TensorPrimitives.Dot<double>(v, v));
+                    TensorPrimitives.Multiply<double>(v, magnitude[row] / norm, v);
+                }
+                TensorPrimitives.ConvertTruncating<double, float>(v, scratch.Row); // round to nearest, as a cast
+                DtypeConversion.Encode(dtype, scratch.Row, span, (long)row * cols);
             }
-            for (int j = 0; j < cols; j++) scratch.Row[j] = (float)v[j];
-            DtypeConversion.Encode(dtype, scratch.Row, span, (long)row * cols);
             return scratch;
         }, _ => { });
     }
@@ -123,17 +134,103 @@ public sealed class AdaptedTensor
     /// <summary>W[row, :] + s·(L[row, :]·R) in float64 into <see cref="RowScratch.Sum"/> (the stored row is left as is).</summary>
     private void AdaptedRow(Span<byte> data, Dtype dtype, int row, double[] left, double[] right, int rank, RowScratch scratch)
     {
+        DeltaRows(row, 1, left, right, rank, scratch.Row.Length, scratch.Deltas);
+        RowSum(data, dtype, row, scratch.Deltas[0], scratch);
+    }
+
+    /// <summary><see cref="RowScratch.Sum"/> = W[row, :] + s·delta, with the stored row decoded to float32 on the way.</summary>
+    private void RowSum(Span<byte> data, Dtype dtype, int row, double[] delta, RowScratch scratch)
+    {
         int cols = scratch.Row.Length;
         DtypeConversion.Decode(dtype, data, (long)row * cols, scratch.Row);
-        var acc = scratch.Delta;
-        Array.Clear(acc);
-        for (int k = 0; k < rank; k++)
-        {
-            double l = left[(long)row * rank + k];
-            if (l != 0) TensorPrimitives.MultiplyAdd<double>(right.AsSpan(k * cols, cols), l, acc, acc);
-        }
+        // sum = row + s·delta in float64, the product rounded before the add (never fused); the float row widened in
+        // registers (TensorPrimitives' float-to-double conversion is not vectorised).
         var sum = scratch.Sum;
-        for (int j = 0; j < cols; j++) sum[j] = scratch.Row[j] + Scale * acc[j];
+        var values = scratch.Row;
+        int j = 0, w = Vector<float>.Count;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var scale = new Vector<double>(Scale);
+            for (; j + w <= cols; j += w)
+            {
+                Vector.Widen(new Vector<float>(values, j), out var low, out var high);
+                (low + new Vector<double>(delta, j) * scale).CopyTo(sum, j);
+                (high + new Vector<double>(delta, j + w / 2) * scale).CopyTo(sum, j + w / 2);
+            }
+        }
+        for (; j < cols; j++) sum[j] = values[j] + Scale * delta[j];
+    }
+
+    /// <summary>Rows per block of the delta kernel: each loaded vector of R serves this many rows.</summary>
+    internal const int RowBlock = 4;
+
+    /// <summary>delta[i][j] = Σₖ L[first + i, k] · R[k, j] for i &lt; <paramref name="count"/>, in float64: k ascending,
+    /// each product rounded and then added (never fused), so every row gets the same bits whatever its block. A full
+    /// block whose factors are all non-zero runs the register-tiled kernel (RowBlock rows × two vectors of columns
+    /// accumulated in registers over k, one load of R per RowBlock multiply-adds); otherwise rows run one at a time and
+    /// a zero factor is skipped (so an infinite R entry times a zero factor adds nothing, as PEFT's zero B would).</summary>
+    internal static void DeltaRows(int first, int count, double[] left, double[] right, int rank, int cols, double[][] delta)
+    {
+        if ((long)(first + count) * rank > left.Length || (long)rank * cols > right.Length || delta.Length < count || delta[0].Length < cols)
+            throw new ArgumentException("delta rows out of the factors' bounds");
+        bool tiled = count == RowBlock && Vector.IsHardwareAccelerated;
+        for (int i = 0; i < count && tiled; i++)
+            for (int k = 0; k < rank; k++)
+                if (left[(long)(first + i) * rank + k] == 0) { tiled = false; break; }
+        if (!tiled)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var acc = delta[i];
+                Array.Clear(acc, 0, cols);
+                for (int k = 0; k < rank; k++)
+                {
+                    double l = left[(long)(first + i) * rank + k];
+                    if (l != 0) TensorPrimitives.MultiplyAdd<double>(right.AsSpan(k * cols, cols), l, acc.AsSpan(0, cols), acc.AsSpan(0, cols));
+                }
+            }
+            return;
+        }
+
+        int w = Vector<double>.Count, j = 0;
+        double[] d0 = delta[0], d1 = delta[1], d2 = delta[2], d3 = delta[3];
+        long l0 = (long)first * rank, l1 = l0 + rank, l2 = l1 + rank, l3 = l2 + rank;
+        // Bounds were checked above (the factors' shapes are checked against the base at planning); refs keep the
+        // loop free of per-load checks so the eight accumulators stay in registers.
+        ref double r = ref MemoryMarshal.GetArrayDataReference(right);
+        ref double lb = ref MemoryMarshal.GetArrayDataReference(left);
+        for (; j + 2 * w <= cols; j += 2 * w)
+        {
+            Vector<double> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+            nuint at = (nuint)j;
+            for (int k = 0; k < rank; k++, at += (nuint)cols)
+            {
+                var r0 = Vector.LoadUnsafe(ref r, at);
+                var r1 = Vector.LoadUnsafe(ref r, at + (nuint)w);
+                var b0 = new Vector<double>(Unsafe.Add(ref lb, (nint)(l0 + k)));
+                var b1 = new Vector<double>(Unsafe.Add(ref lb, (nint)(l1 + k)));
+                var b2 = new Vector<double>(Unsafe.Add(ref lb, (nint)(l2 + k)));
+                var b3 = new Vector<double>(Unsafe.Add(ref lb, (nint)(l3 + k)));
+                a00 += r0 * b0; a01 += r1 * b0;
+                a10 += r0 * b1; a11 += r1 * b1;
+                a20 += r0 * b2; a21 += r1 * b2;
+                a30 += r0 * b3; a31 += r1 * b3;
+            }
+            a00.CopyTo(d0, j); a01.CopyTo(d0, j + w);
+            a10.CopyTo(d1, j); a11.CopyTo(d1, j + w);
+            a20.CopyTo(d2, j); a21.CopyTo(d2, j + w);
+            a30.CopyTo(d3, j); a31.CopyTo(d3, j + w);
+        }
+        for (; j < cols; j++)
+        {
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int k = 0; k < rank; k++)
+            {
+                double rk = right[k * cols + j];
+                s0 += rk * left[l0 + k]; s1 += rk * left[l1 + k]; s2 += rk * left[l2 + k]; s3 += rk * left[l3 + k];
+            }
+            d0[j] = s0; d1[j] = s1; d2[j] = s2; d3[j] = s3;
+        }
     }
 
     /// <summary>The delta as L [rows, r] · R [r, cols] in the stored orientation, both row-major float64.</summary>
@@ -165,7 +262,8 @@ public sealed class AdaptedTensor
     private sealed class RowScratch(int cols)
     {
         public float[] Row { get; } = new float[cols];
-        public double[] Delta { get; } = new double[cols];
+        /// <summary>One delta row per row of a block.</summary>
+        public double[][] Deltas { get; } = Enumerable.Range(0, RowBlock).Select(_ => new double[cols]).ToArray();
         public double[] Sum { get; } = new double[cols];
     }
 

@@ -25,27 +25,35 @@ public static class InputScan
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
         try
         {
-            // An earlier stage's output (File null) is no stored input: its own stage's scan covers what it reads.
-            // An embedding aligned to the output vocabulary is scanned as stored.
-            foreach (var input in plan.Jobs.SelectMany(j => j.Inputs).Select(i => i.Gather?.Raw ?? i).Where(i => i.File is not null))
+            // An earlier stage's output (File null, no adaptation) is no stored input: its own stage's scan covers what it
+            // reads. A LoRA-adapted tensor is scanned as the merge sees it: the base tensor with the delta applied. An
+            // embedding aligned to the output vocabulary is scanned as stored.
+            foreach (var input in plan.Jobs.SelectMany(j => j.Inputs).Select(i => i.Gather?.Raw ?? i).Where(i => i.File is not null || i.Adaptation is not null))
             {
-                if (!seen.Add((input.StoredFile.Path, input.Tensor.Name))) continue;
+                var source = input.Adaptation is { } a ? a.AdapterFile.Path + "+" + a.BaseFile.Path : input.StoredFile.Path;
+                if (!seen.Add((source, input.Tensor.Name))) continue;
                 int size = input.Tensor.Dtype.BitSize() / 8;
                 if (size == 0 || !HasNonFinite(input.Tensor.Dtype)) continue;
                 long nan = 0, inf = 0;
-                int chunk = ChunkBytes / size * size;
-                for (long offset = 0; offset < input.Tensor.ByteLength; offset += chunk)
+                if (input.Adaptation is not null)
+                    Count(input.Tensor.Dtype, Soups.TensorStreaming.Of(input, cancellationToken).Computed!, ref nan, ref inf);
+                else
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var span = buffer.AsSpan(0, (int)Math.Min(chunk, input.Tensor.ByteLength - offset));
-                    input.StoredFile.ReadTensorRange(input.Tensor, offset, span);
-                    Count(input.Tensor.Dtype, span, ref nan, ref inf);
+                    int chunk = ChunkBytes / size * size;
+                    for (long offset = 0; offset < input.Tensor.ByteLength; offset += chunk)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        var span = buffer.AsSpan(0, (int)Math.Min(chunk, input.Tensor.ByteLength - offset));
+                        input.StoredFile.ReadTensorRange(input.Tensor, offset, span);
+                        Count(input.Tensor.Dtype, span, ref nan, ref inf);
+                    }
                 }
                 bytes += input.Tensor.ByteLength;
                 if (nan + inf > 0)
                     findings.Add(new CheckFinding(DiagnosticSeverity.Warning, CheckIds.NonFiniteInput, string.Format(CultureInfo.InvariantCulture,
-                        "model '{0}': tensor '{1}' holds {2:N0} NaN and {3:N0} infinite values (of {4:N0}); a merge carries them into the output",
-                        input.Model.Name, input.Tensor.Name, nan, inf, input.Tensor.ElementCount), input.Model.Reference.Location));
+                        "model '{0}': tensor '{1}'{5} holds {2:N0} NaN and {3:N0} infinite values (of {4:N0}); a merge carries them into the output",
+                        input.Model, input.Tensor.Name, nan, inf, input.Tensor.ElementCount,
+                        input.Adaptation is not null ? " (with the adapter's delta applied)" : ""), input.Model.Reference.Location));
             }
         }
         finally

@@ -40,7 +40,7 @@ public static class MergeRunner
     {
         progress ??= NullProgress.Instance;
         progress.Stage("checking inputs and planning");
-        options = Hub.HubPrecheck.Cancellable(options, cancellationToken);
+        options = Hub.HubPrecheck.Cancellable(options, cancellationToken, progress);
         if (Hub.HubPrecheck.Needed(definition, options))
             using (Plan(definition, Hub.HubPrecheck.ForChecking(options, cancellationToken))) { } // hub models: every check on their headers before any weight is downloaded
         using var plan = Plan(definition, options);

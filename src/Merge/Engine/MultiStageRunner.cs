@@ -69,7 +69,7 @@ public static class MultiStageRunner
     {
         progress ??= NullProgress.Instance;
         progress.Stage(graph.IsMultiStage ? $"checking inputs and planning {graph.Stages.Count} stages" : "checking inputs and planning");
-        options = Hub.HubPrecheck.Cancellable(options, cancellationToken);
+        options = Hub.HubPrecheck.Cancellable(options, cancellationToken, progress);
         if (graph.Stages.Any(s => Hub.HubPrecheck.Needed(s.Definition, options)))
             using (Plan(graph, Hub.HubPrecheck.ForChecking(options, cancellationToken), stages)) { } // hub models: every check on their headers before any weight is downloaded
         using var multi = Plan(graph, options, stages);

@@ -339,7 +339,13 @@ public sealed class HubClient : IDisposable
     private static void Disk(Action action, string path) => Disk(() => { action(); return 0; }, path);
 
     internal static HubException DiskError(string path, Exception e)
-        => new(HubFailure.Disk, $"cannot write the hub cache file {path}: {e.Message}; free space or fix the permissions (or point HF_HUB_CACHE elsewhere) and run again: the partial download is kept and resumes", e);
+    {
+        // .NET ends the OS's message with " : 'path'"; the path is said once, first.
+        var reason = e.Message;
+        int quoted = reason.LastIndexOf(" : '", StringComparison.Ordinal);
+        if (quoted > 0 && reason.EndsWith('\'')) reason = reason[..quoted];
+        return new(HubFailure.Disk, $"cannot write the hub cache file {path}: {reason}; free space or fix the permissions (or point HF_HUB_CACHE or --transformers-cache elsewhere) and run again: the partial download is kept and resumes", e);
+    }
 
     /// <summary>A body that broke off or stalled: the transfer pipeline resumes it.</summary>
     private sealed class TransferInterruptedException(Uri url, Exception inner) : IOException($"the download of {url} broke off: {inner.Message}", inner);

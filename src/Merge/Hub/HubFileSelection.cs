@@ -28,6 +28,16 @@ public static class HubFileSelection
             .Order(StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>A PEFT adapter's config, the one small file an adapter repository must have.</summary>
+    public const string AdapterConfigFile = "adapter_config.json";
+
+    /// <summary>A PEFT adapter's weights.</summary>
+    public const string AdapterWeightsFile = "adapter_model.safetensors";
+
+    /// <summary>What an adapter needs from its repository, small files first: adapter_config.json (and the card).</summary>
+    public static IReadOnlyList<string> AdapterSmallFiles(IReadOnlyCollection<string> repoFiles)
+        => new[] { AdapterConfigFile, ModelCard }.Where(repoFiles.Contains).ToList();
+
     /// <summary>PyTorch pickle weights, named to say why nothing was downloaded.</summary>
     public static IReadOnlyList<string> PickleWeights(IReadOnlyCollection<string> repoFiles)
         => repoFiles.Where(f => f.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".pt", StringComparison.OrdinalIgnoreCase)

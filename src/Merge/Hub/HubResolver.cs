@@ -15,21 +15,31 @@ public sealed class HubResolver
     public HubResolver(HubSettings settings) => _settings = settings;
 
     /// <summary>Synchronous form for the planner, which opens models one by one.</summary>
-    public string Resolve(HubModelId model) => ResolveAsync(model).GetAwaiter().GetResult();
+    public string Resolve(HubModelId model, bool adapter = false) => ResolveAsync(model, adapter).GetAwaiter().GetResult();
 
-    public async Task<string> ResolveAsync(HubModelId model)
+    /// <summary>The snapshot directory of <paramref name="model"/> with what a merge reads from it. With
+    /// <paramref name="adapter"/>, the repository is a PEFT LoRA adapter: adapter_config.json and adapter_model.safetensors
+    /// are what it must hold and what is fetched.</summary>
+    public async Task<string> ResolveAsync(HubModelId model, bool adapter = false)
     {
         var ct = _settings.Cancellation;
         if (HubModelId.RevisionProblem(model.Revision) is { } problem)
             throw new HubException(HubFailure.BadReference, $"{model.RepoId}: {problem}");
         var cache = new HubCache(_settings.CacheDirectory, model);
+        if (_settings.RefreshRevisions && !_settings.Offline && !model.RevisionIsCommit)
+        {
+            using var refresh = new HubClient(_settings);
+            var current = await refresh.GetRepoInfoAsync(model, model.Revision, ct).ConfigureAwait(false);
+            Disk(cache.CacheDirectory, () => { cache.EnsureCacheDirectoryTag(); cache.WriteRef(current.Commit); });
+        }
         var commit = cache.CachedCommit();
-        if (commit is not null && MissingFiles(cache, commit) is { Count: 0 })
+        if (commit is not null && MissingFiles(cache, commit, adapter) is { Count: 0 })
         {
             _settings.Log?.Invoke($"model '{model}': Hugging Face cache, commit {commit[..12]} ({cache.SnapshotDirectory(commit)})");
+            _settings.Downloads?.Record(new HubPendingDownload(model, commit, cache.SnapshotDirectory(commit), 0, 0));
             return cache.SnapshotDirectory(commit);
         }
-        if (_settings.Offline) throw NotCached(model, cache, commit);
+        if (_settings.Offline) throw NotCached(model, cache, commit, adapter);
 
         using var client = new HubClient(_settings);
         var info = await client.GetRepoInfoAsync(model, model.Revision, ct).ConfigureAwait(false);
@@ -49,8 +59,14 @@ public sealed class HubResolver
                 }).ConfigureAwait(false);
         }
 
-        await FetchAll(HubFileSelection.SmallFiles(info.Files)).ConfigureAwait(false);
-        var weights = HubFileSelection.WeightFiles(info.Files, IndexIfPresent(cache, commit));
+        if (adapter && !info.Files.Contains(HubFileSelection.AdapterConfigFile))
+            throw new HubException(HubFailure.BadReference,
+                $"{model}: the repository has no {HubFileSelection.AdapterConfigFile} at commit {commit[..12]}, so it is not a PEFT LoRA adapter (a full model goes before the '+', or as model:)");
+        var smallFiles = adapter ? HubFileSelection.AdapterSmallFiles(info.Files) : HubFileSelection.SmallFiles(info.Files);
+        await FetchAll(smallFiles).ConfigureAwait(false);
+        var weights = adapter
+            ? info.Files.Contains(HubFileSelection.AdapterWeightsFile) ? [HubFileSelection.AdapterWeightsFile] : []
+            : HubFileSelection.WeightFiles(info.Files, IndexIfPresent(cache, commit));
         if (weights.Count == 0)
         {
             var pickles = HubFileSelection.PickleWeights(info.Files);
@@ -62,7 +78,7 @@ public sealed class HubResolver
         if (missingWeights.Count > 0)
             throw new HubException(HubFailure.BadReference, $"{model}: the index names {string.Join(", ", missingWeights)}, which the repository does not hold at commit {commit[..12]}");
         if (_settings.HeadersOnly)
-            return await HeaderStandInAsync(client, cache, commit, info.Files, weights, ct).ConfigureAwait(false);
+            return await HeaderStandInAsync(client, cache, commit, smallFiles, weights, ct).ConfigureAwait(false);
         await FetchAll(weights).ConfigureAwait(false);
 
         double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
@@ -70,6 +86,7 @@ public sealed class HubResolver
             ? $"model '{model}': Hugging Face cache, commit {commit[..12]} ({cache.SnapshotDirectory(commit)})"
             : string.Create(CultureInfo.InvariantCulture,
                 $"model '{model}': downloaded {files} file(s), {bytes / 1e6:0.0} MB in {seconds:0.0} s ({bytes / 1e6 / seconds:0.0} MB/s), commit {commit[..12]}, into {cache.SnapshotDirectory(commit)}"));
+        _settings.Downloads?.Record(new HubPendingDownload(model, commit, cache.SnapshotDirectory(commit), 0, 0));
         return cache.SnapshotDirectory(commit);
     }
 
@@ -90,8 +107,16 @@ public sealed class HubResolver
             if (!BlobComplete(blob, metadata.Size))
             {
                 var partial = cache.IncompletePath(metadata.Etag);
-                await client.DownloadAsync(cache.Model, metadata, partial, n => Interlocked.Add(ref downloaded, n), ct).ConfigureAwait(false);
+                var progress = _settings.Progress;
+                var started = Stopwatch.StartNew();
+                progress?.DownloadStarted(cache.Model, file, metadata.Size, File.Exists(partial) ? Math.Min(new FileInfo(partial).Length, metadata.Size) : 0);
+                await client.DownloadAsync(cache.Model, metadata, partial, n =>
+                {
+                    Interlocked.Add(ref downloaded, n);
+                    progress?.DownloadReceived(cache.Model, file, n);
+                }, ct).ConfigureAwait(false);
                 Disk(blob, () => File.Move(partial, blob, overwrite: true));
+                progress?.DownloadFinished(cache.Model, file, downloaded, started.Elapsed);
             }
         }
         Disk(cache.SnapshotFile(commit, file), () => cache.Link(commit, file, metadata.Etag));
@@ -102,19 +127,28 @@ public sealed class HubResolver
     /// files already cached, and for the others a sparse file of the announced size that holds only the safetensors
     /// header (bytes 0-7, then the header's own length). Kept under <c>&lt;cache&gt;/.dotnet-merge/headers</c>, outside
     /// huggingface_hub's folders.</summary>
-    private async Task<string> HeaderStandInAsync(HubClient client, HubCache cache, string commit, IReadOnlyList<string> repoFiles,
+    private async Task<string> HeaderStandInAsync(HubClient client, HubCache cache, string commit, IReadOnlyList<string> smallFiles,
         IReadOnlyList<string> weights, CancellationToken ct)
     {
         var dir = Path.Combine(cache.CacheDirectory, ".dotnet-merge", "headers", cache.Model.CacheFolderName, commit);
         Disk(dir, () => Directory.CreateDirectory(dir));
-        foreach (var file in HubFileSelection.SmallFiles(repoFiles).Concat(weights.Where(w => cache.HasFile(commit, w))))
+        foreach (var file in smallFiles.Concat(weights.Where(w => cache.HasFile(commit, w))))
             Disk(dir, () => LinkOrCopy(cache.SnapshotFile(commit, file), Path.Combine(dir, file)));
-        long fetched = 0;
+        long fetched = 0, pending = 0;
+        int pendingFiles = 0;
         await Parallel.ForEachAsync(weights.Where(w => !cache.HasFile(commit, w)),
             new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _settings.ParallelDownloads), CancellationToken = ct }, async (file, token) =>
             {
                 var standIn = Path.Combine(dir, HubCache.CheckedRelative(file));
                 var metadata = await client.HeadAsync(cache.Model, commit, file, token).ConfigureAwait(false);
+                if (!BlobComplete(cache.BlobPath(metadata.Etag), metadata.Size))
+                {
+                    // A partial download left by an earlier run is resumed, so only the rest counts.
+                    var partial = new FileInfo(cache.IncompletePath(metadata.Etag));
+                    long have = partial.Exists && partial.Length <= metadata.Size ? partial.Length : 0;
+                    Interlocked.Add(ref pending, metadata.Size - have);
+                    Interlocked.Increment(ref pendingFiles);
+                }
                 if (File.Exists(standIn) && new FileInfo(standIn).Length == metadata.Size) return;
                 var prefix = await client.ReadRangeAsync(cache.Model, metadata, 0, (int)Math.Min(8, metadata.Size), token).ConfigureAwait(false);
                 long n = SafetensorsHeader.ReadHeaderLength(prefix, metadata.Size, cache.Model + "/" + file);
@@ -134,6 +168,7 @@ public sealed class HubResolver
             }).ConfigureAwait(false);
         _settings.Log?.Invoke(string.Create(CultureInfo.InvariantCulture,
             $"model '{cache.Model}': checking on the safetensors headers ({fetched / 1e3:0.0} kB read), commit {commit[..12]}; weights not downloaded yet"));
+        _settings.Downloads?.Record(new HubPendingDownload(cache.Model, commit, dir, pending, pendingFiles));
         return dir;
     }
 
@@ -168,10 +203,13 @@ public sealed class HubResolver
     }
 
     /// <summary>What the snapshot lacks for a merge: config.json (unless the hub said it does not exist) and the weights
-    /// (the index's shards, else model.safetensors, else any *.safetensors).</summary>
-    public static IReadOnlyList<string> MissingFiles(HubCache cache, string commit)
+    /// (the index's shards, else model.safetensors, else any *.safetensors); for an adapter, adapter_config.json and
+    /// adapter_model.safetensors.</summary>
+    public static IReadOnlyList<string> MissingFiles(HubCache cache, string commit, bool adapter = false)
     {
         var missing = new List<string>();
+        if (adapter)
+            return new[] { HubFileSelection.AdapterConfigFile, HubFileSelection.AdapterWeightsFile }.Where(f => !cache.HasFile(commit, f)).ToList();
         if (!cache.HasFile(commit, HubFileSelection.ConfigFile) && !cache.KnownMissing(commit, HubFileSelection.ConfigFile))
             missing.Add(HubFileSelection.ConfigFile);
         var snapshot = cache.SnapshotDirectory(commit);
@@ -189,11 +227,11 @@ public sealed class HubResolver
     private static string? IndexIfPresent(HubCache cache, string commit)
         => cache.HasFile(commit, ModelCheckpoint.IndexFileName) ? cache.SnapshotFile(commit, ModelCheckpoint.IndexFileName) : null;
 
-    private static HubException NotCached(HubModelId model, HubCache cache, string? commit)
+    private static HubException NotCached(HubModelId model, HubCache cache, string? commit, bool adapter)
     {
         var what = commit is null
             ? $"the cache has no commit for revision '{model.Revision}' (no {Path.Combine(cache.Folder, "refs", model.Revision)})"
-            : $"snapshot {commit[..12]} lacks {string.Join(", ", MissingFiles(cache, commit))}";
+            : $"snapshot {commit[..12]} lacks {string.Join(", ", MissingFiles(cache, commit, adapter))}";
         return new HubException(HubFailure.NotCached,
             $"model '{model}' is not fully in the Hugging Face cache {cache.CacheDirectory} and offline mode is on (HF_HUB_OFFLINE or --offline): {what}; " +
             $"run once without offline mode to download it, or `huggingface-cli download {model.RepoId}" + (model.Revision == HubModelId.DefaultRevision ? "" : $" --revision {model.Revision}") + "`");

@@ -26,6 +26,12 @@ public sealed record HubSettings
     /// <summary>Stops downloads (Ctrl+C): the partial file is kept and the next run resumes it.</summary>
     public CancellationToken Cancellation { get; init; }
 
+    /// <summary>Told, per hub model resolved, the bytes a run would still download (<c>plan</c> and <c>check</c> show them).</summary>
+    public HubDownloadLedger? Downloads { get; init; }
+
+    /// <summary>Told of every file downloaded (the live display's bytes/s and ETA, a line per file at <c>-v d</c>).</summary>
+    public IHubDownloadProgress? Progress { get; init; }
+
     /// <summary>Lines for the user: which source a model came from, what was downloaded.</summary>
     public Action<string>? Log { get; init; }
 
@@ -40,6 +46,11 @@ public sealed record HubSettings
 
     /// <summary>Files downloaded at once.</summary>
     public int ParallelDownloads { get; init; } = 4;
+
+    /// <summary>Ask the hub which commit a branch or tag names now, even when the cache holds a complete snapshot of the
+    /// commit it named before, and record the answer in <c>refs/&lt;revision&gt;</c> when it changed
+    /// (<c>DOTNET_MERGE_HUB_REFRESH=1</c>; the build step sets it to notice a moved branch). Ignored offline.</summary>
+    public bool RefreshRevisions { get; init; }
 
     /// <summary>The settings the environment gives, as huggingface_hub reads them.</summary>
     public static HubSettings FromEnvironment(Func<string, string?>? environment = null)
@@ -59,6 +70,7 @@ public sealed record HubSettings
             Offline = IsTrue(Get("HF_HUB_OFFLINE")) || IsTrue(Get("TRANSFORMERS_OFFLINE")),
             Token = IsTrue(Get("HF_HUB_DISABLE_IMPLICIT_TOKEN")) ? null : ReadToken(env, home),
             Timeout = timeout,
+            RefreshRevisions = IsTrue(Get("DOTNET_MERGE_HUB_REFRESH")),
         };
     }
 
@@ -85,7 +97,7 @@ public sealed record HubSettings
         => env("HOME") is { Length: > 0 } home ? home : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 
     /// <summary>Expands a leading <c>~</c> and <c>$VAR</c> / <c>${VAR}</c>, as Python's expanduser and expandvars do.</summary>
-    internal static string Expand(string path, Func<string, string?> env)
+    public static string Expand(string path, Func<string, string?> env)
     {
         if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal)) path = UserHome(env) + path[1..];
         return System.Text.RegularExpressions.Regex.Replace(path, @"\$(\w+|\{\w+\})", m =>

@@ -119,9 +119,10 @@ public sealed class ModelSource : IDisposable
     /// then in the working directory; a name that is no existing directory and reads as a Hugging Face id
     /// (<c>org/name[@revision]</c>) resolves through the hub cache, downloading what is missing (<see cref="HubResolver"/>).
     /// <paramref name="hub"/> defaults to the environment's settings (HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE...). <paramref name="localOnly"/>: never the hub (the path a local
-    /// directory of that name would have).</summary>
+    /// directory of that name would have). <paramref name="adapter"/>: the reference is a LoRA adapter, so a hub id fetches
+    /// adapter_config.json and adapter_model.safetensors.</summary>
     public static string ResolveDirectory(ModelReference reference, string? definitionDirectory, string? workingDirectory, HubSettings? hub = null,
-        bool localOnly = false)
+        bool localOnly = false, bool adapter = false)
     {
         var path = reference.Path;
         if (path.StartsWith("~/", StringComparison.Ordinal))
@@ -141,7 +142,7 @@ public sealed class ModelSource : IDisposable
             return c;
         }
         if (hubId is null || localOnly) return candidates[0];
-        try { return new HubResolver(hub ?? HubSettings.FromEnvironment()).Resolve(hubId); }
+        try { return new HubResolver(hub ?? HubSettings.FromEnvironment()).Resolve(hubId, adapter); }
         catch (MergeException e) { throw new MergeException(e.Kind, $"{reference.Location}: {e.Message}", e); }
     }
 

@@ -134,7 +134,7 @@ public sealed class OutputTransaction : IDisposable
 
     private MergeException Appeared() => new(MergeErrorKind.Output,
         $"the output directory '{OutputDirectory}' was created by someone else while this merge ran (another merge into the same directory?); " +
-        "it was left as it is and nothing was written. " + (Force ? "Run again, or choose another directory" : "Pass --force to replace it, or choose another directory"));
+        "it was left as it is and nothing was written. " + (Force ? "Run again, or choose another directory" : "Replace it with MergeOptions.Force (--force on the command line), or choose another directory"));
 
     public void Dispose()
     {

@@ -164,7 +164,8 @@ public sealed partial class MergePlanner
                 var directory = ModelSource.ResolveDirectory(reference, definitionDirectory, _options.WorkingDirectory, _options.Hub);
                 var model = _models[reference] = ModelSource.Open(reference, directory);
                 if (reference.LoraPath is { } lora)
-                    model.UseAdapter(LoraAdapter.Open(ModelSource.ResolveDirectory(new ModelReference(lora), definitionDirectory, _options.WorkingDirectory, localOnly: true)));
+                    model.UseAdapter(LoraAdapter.Open(ModelSource.ResolveDirectory(new ModelReference(lora, reference.LoraRevision) { Location = reference.Location },
+                        definitionDirectory, _options.WorkingDirectory, _options.Hub, adapter: true)));
             }
             catch (Exception e) when (Output.OutputErrors.IsOpenFileLimit(e) || Output.OutputErrors.IsOpenFileLimit(e.InnerException))
             {
@@ -175,8 +176,9 @@ public sealed partial class MergePlanner
                     $"{reference.Location}: cannot open model '{reference.Path}': {io.Message}; the definition references {ReferencedModels(_def).Distinct().Count()} models" +
                     Output.OutputErrors.OpenFilesHint(io), io);
             }
-            catch (MergeException e)
+            catch (MergeException e) when (e.Kind != MergeErrorKind.Output)
             {
+                // An output error (a hub download that cannot be written to the cache: disk full) is not the model's fault: exit 5, as it is.
                 _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.ModelUnavailable, StripLocation(e.Message, reference.Location), reference.Location));
             }
         }

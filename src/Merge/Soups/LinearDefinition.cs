@@ -29,16 +29,38 @@ internal static class LinearDefinition
         return MergeRunner.ParseDefinition(text, string.Empty, out _);
     }
 
-    /// <summary>Full paths of the models, refusing duplicates (a model listed twice would silently count once in the plan).</summary>
+    /// <summary>The model references with every local path made absolute, refusing duplicates (a model listed twice would
+    /// silently count once in the plan). A reference may be a directory, a Hugging Face id (<c>org/name[@revision]</c>,
+    /// kept as it is for the planner to resolve) or either with a LoRA adapter (<c>base+adapter</c>).</summary>
     public static IReadOnlyList<string> FullPaths(IReadOnlyList<string> models, string? workingDirectory)
     {
         if (models.Count == 0) throw new ArgumentException("give at least one model directory");
-        var full = models.Select(m => Path.TrimEndingDirectorySeparator(Path.GetFullPath(m, workingDirectory ?? Environment.CurrentDirectory))).ToList();
+        var full = models.Select(m => FullReference(m, workingDirectory ?? Environment.CurrentDirectory)).ToList();
         var duplicate = full.GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
             throw new ArgumentException($"the model '{duplicate.Key}' is listed twice; give each ingredient once (use `dotnet merge run` with a linear definition for unequal weights)");
         return full;
     }
+
+    private static string FullReference(string text, string workingDirectory)
+    {
+        if (Directory.Exists(text) || File.Exists(text) || !ModelReference.TryParse(text, out var reference, out _))
+            return FullPath(text, workingDirectory);
+        return new ModelReference(FullPart(reference!.Path, workingDirectory), reference.Revision,
+            reference.LoraPath is { } lora ? FullPart(lora, workingDirectory) : null, reference.LoraRevision).ToString();
+    }
+
+    /// <summary>A local path made absolute; a Hugging Face id (<c>org/name</c> where no local <c>org</c> folder exists) as it is.</summary>
+    private static string FullPart(string part, string workingDirectory)
+    {
+        var full = FullPath(part, workingDirectory);
+        bool local = Path.IsPathRooted(part) || part.StartsWith('.') || part.StartsWith('~') || Directory.Exists(full)
+                     || Directory.Exists(Path.GetDirectoryName(full)) || Hub.HubModelId.TryCreate(part, null) is null;
+        return local ? full : part;
+    }
+
+    private static string FullPath(string path, string workingDirectory)
+        => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path, workingDirectory));
 
     /// <summary>Plans the definition and refuses inputs whose tensors differ in shape (a running sum needs identical shapes).</summary>
     public static MergePlan PlanSameShapes(MergeDefinition definition, MergeOptions options)

@@ -1,6 +1,8 @@
+using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
 using DotnetMerge.Execution;
 using DotnetMerge.Output;
+using DotnetMerge.Planning;
 
 namespace DotnetMerge.Soups;
 
@@ -25,21 +27,17 @@ public static class ModelSoup
         using var plan = LinearDefinition.PlanSameShapes(definition, options.Merge);
         foreach (var w in plan.Warnings) progress.Warning(w);
 
-        var scores = new double[paths.Count];
-        for (int i = 0; i < paths.Count; i++)
-        {
-            progress.Stage($"scoring ingredient {i + 1}/{paths.Count}: {paths[i]}");
-            scores[i] = await evaluator(paths[i], cancellationToken).ConfigureAwait(false);
-        }
-        var order = Enumerable.Range(0, paths.Count).OrderByDescending(i => scores[i]).ToList();
-
         var steps = new List<SoupStep>();
-        var kept = new List<int> { order[0] };
-        double best = scores[order[0]];
-        steps.Add(new SoupStep(1, paths[order[0]], best, best, SoupDecision.Start, 1));
+        var kept = new List<int>();
+        double best;
         using (var work = WorkDirectory.Create(options.OutputDirectory, options.WorkDirectory))
         using (var soup = new RunningAverage(plan, work.Path, options.Merge.MaxShardBytes))
         {
+            var scores = await ScoreIngredientsAsync(plan, paths, evaluator, options, work.Path, progress, cancellationToken).ConfigureAwait(false);
+            var order = Enumerable.Range(0, paths.Count).OrderByDescending(i => scores[i]).ToList();
+            kept.Add(order[0]);
+            best = scores[order[0]];
+            steps.Add(new SoupStep(1, paths[order[0]], best, best, SoupDecision.Start, 1));
             soup.Start(order[0]);
             foreach (var next in order.Skip(1))
             {
@@ -91,18 +89,13 @@ public static class ModelSoup
             return new SoupResult(merge.OutputDirectory, "uniform", steps, weights, null, merge);
         }
 
-        var scores = new double[paths.Count];
-        for (int i = 0; i < paths.Count; i++)
-        {
-            progress.Stage($"scoring ingredient {i + 1}/{paths.Count}: {paths[i]}");
-            scores[i] = await evaluator(paths[i], cancellationToken).ConfigureAwait(false);
-        }
         // The soup is written and scored in the scratch directory, then moved into place with the score in its card.
         using var work = WorkDirectory.Create(options.OutputDirectory, options.WorkDirectory);
         var scratch = Path.Combine(work.Path, "soup");
         var definition = LinearDefinition.Create(paths, paths.Select(_ => 1.0).ToList(), comment);
         using var plan = MergeRunner.Plan(definition, options.Merge);
         foreach (var w in plan.Warnings) progress.Warning(w);
+        var scores = await ScoreIngredientsAsync(plan, paths, evaluator, options, work.Path, progress, cancellationToken).ConfigureAwait(false);
         var result = await MergeRunner.ExecuteAsync(plan, scratch, options.Merge with { Force = true, WriteModelCard = false }, progress, cancellationToken).ConfigureAwait(false);
         progress.Stage("scoring the soup");
         double soupScore = await evaluator(scratch, cancellationToken).ConfigureAwait(false);
@@ -115,6 +108,34 @@ public static class ModelSoup
             ModelCard.Write(plan, transaction.StagingDirectory, Path.GetFileName(transaction.OutputDirectory), UniformCard(scored, soupScore));
         transaction.Commit();
         return new SoupResult(transaction.OutputDirectory, "uniform", scored, weights, soupScore, result with { OutputDirectory = transaction.OutputDirectory });
+    }
+
+    /// <summary>Scores every ingredient. The evaluator takes a model directory: a local directory or a Hugging Face id
+    /// (its snapshot) is scored in place; an adapted model (<c>base+adapter</c>) exists nowhere as a directory, so it is
+    /// written to the scratch directory for its own evaluation (the adapted tensors exactly, as a one-model linear merge)
+    /// and removed right after.</summary>
+    private static async Task<double[]> ScoreIngredientsAsync(MergePlan plan, IReadOnlyList<string> paths,
+        Func<string, CancellationToken, Task<double>> evaluator, SoupOptions options, string work, IMergeProgress progress, CancellationToken ct)
+    {
+        var scores = new double[paths.Count];
+        for (int i = 0; i < paths.Count; i++)
+        {
+            progress.Stage($"scoring ingredient {i + 1}/{paths.Count}: {paths[i]}");
+            var reference = ModelReference.Parse(paths[i]);
+            var model = plan.Models.First(m => m.Reference.Equals(reference));
+            if (model.Adapter is null)
+            {
+                scores[i] = await evaluator(model.Directory, ct).ConfigureAwait(false);
+                continue;
+            }
+            var adapted = Path.Combine(work, $"ingredient-{i + 1}");
+            var definition = LinearDefinition.Create([paths[i]], [1.0], "an adapted ingredient, written for its evaluation");
+            using (var single = MergeRunner.Plan(definition, options.Merge))
+                await MergeRunner.ExecuteAsync(single, adapted, options.Merge with { Force = true, WriteModelCard = false }, NullProgress.Instance, ct).ConfigureAwait(false);
+            try { scores[i] = await evaluator(adapted, ct).ConfigureAwait(false); }
+            finally { WorkDirectory.TryDelete(adapted); }
+        }
+        return scores;
     }
 
     private static string UniformCard(IReadOnlyList<SoupStep> steps, double? score)

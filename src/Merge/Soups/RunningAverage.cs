@@ -65,7 +65,7 @@ internal sealed class RunningAverage : IDisposable
                 ct.ThrowIfCancellationRequested();
                 if (job.Kind == JobKind.Copy)
                 {
-                    var bytes = TensorStreaming.ReadAll(new(job.Inputs[0].StoredFile, job.Inputs[0].Tensor));
+                    var bytes = TensorStreaming.ReadAll(TensorStreaming.Of(job.Inputs[0], ct));
                     await modelWriter.WriteTensorAsync(job.OutputName, bytes, ct).ConfigureAwait(false);
                     progress.TensorWritten(job.OutputName, bytes.Length, bytes.Length);
                     continue;
@@ -73,8 +73,8 @@ internal sealed class RunningAverage : IDisposable
                 long count = TensorShape.ElementCount(job.OutputShape);
                 var accumulatorBytes = TensorStreaming.Allocate(job.OutputName, Dtype.F32, count);
                 var modelBytes = TensorStreaming.Allocate(job.OutputName, job.OutputDtype, count);
-                var current = CurrentSource(job);
-                var next = new TensorStreaming.Source(job.Inputs[ingredient].StoredFile, job.Inputs[ingredient].Tensor);
+                var current = CurrentSource(job, ct);
+                var next = TensorStreaming.Of(job.Inputs[ingredient], ct);
                 foreach (var (start, length) in TensorStreaming.Chunks(count))
                 {
                     TensorStreaming.Read(current, start, soup.AsSpan(0, length), ref scratch);
@@ -114,9 +114,9 @@ internal sealed class RunningAverage : IDisposable
 
     public void Dispose() => DropAccumulator();
 
-    private TensorStreaming.Source CurrentSource(TensorJob job)
+    private TensorStreaming.Source CurrentSource(TensorJob job, CancellationToken ct)
     {
-        if (_accumulator is null) return new(job.Inputs[_first].StoredFile, job.Inputs[_first].Tensor);
+        if (_accumulator is null) return TensorStreaming.Of(job.Inputs[_first], ct);
         if (!_accumulator.TryGetTensor(job.OutputName, out var info, out var file))
             throw new InvalidOperationException($"the soup accumulator has no tensor '{job.OutputName}'");
         return new(file, info);

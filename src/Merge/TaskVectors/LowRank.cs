@@ -16,6 +16,14 @@ internal static class LowRank
     /// <summary>Factors row-major <paramref name="d"/> (m×n). Returns B (m×r, row-major), A (r×n, row-major) and r = min(rank, m, n).</summary>
     public static (double[] B, double[] A, int Rank) Factorize(double[] d, int m, int n, int rank, ulong seed)
     {
+        var (b, a, r, _) = Decompose(d, m, n, rank, seed);
+        return (b, a, r);
+    }
+
+    /// <summary>As <see cref="Factorize"/>, with the singular values σ₁ ≥ … ≥ σᵣ of the factors: A's row t is σₜ·vₜᵀ and
+    /// B's column t is uₜ, so the leading t rows and columns are the best rank-t truncation the sketch found.</summary>
+    public static (double[] B, double[] A, int Rank, double[] Singular) Decompose(double[] d, int m, int n, int rank, ulong seed)
+    {
         if (rank < 1) throw new ArgumentOutOfRangeException(nameof(rank), "the rank must be at least 1");
         int r = Math.Min(rank, Math.Min(m, n));
         int k = Math.Min(r + Oversampling, Math.Min(m, n));
@@ -57,7 +65,8 @@ internal static class LowRank
                 for (int i = 0; i < m; i++) bFactor[(long)i * r + t] += qc[i] * w;
             }
         }
-        return (bFactor, aFactor, r);
+        var singular = order.Select(e => Math.Sqrt(Math.Max(0, values[e]))).ToArray();
+        return (bFactor, aFactor, r, singular);
     }
 
     /// <summary>Columns of D·X for the n-vectors <paramref name="x"/> (returned as m-vectors).</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
 using DotnetMerge.Execution;
 using DotnetMerge.Kernels;
@@ -61,8 +62,8 @@ public static class TaskVector
         var definition = LinearDefinition.Create(paths, [1.0, 1.0], "task vector extraction: base and fine-tune (compatibility check)");
         using var plan = LinearDefinition.PlanSameShapes(definition, options.Merge with { Dtype = null, OutDtype = null });
         foreach (var w in plan.Warnings) progress.Warning(w);
-        var baseSource = plan.Models.First(m => m.Reference.Path == paths[0]);
-        var fineTuneSource = plan.Models.First(m => m.Reference.Path == paths[1]);
+        var baseSource = plan.Models.First(m => m.Reference.Equals(ModelReference.Parse(paths[0])));
+        var fineTuneSource = plan.Models.First(m => m.Reference.Equals(ModelReference.Parse(paths[1])));
 
         var skipped = new List<string>();
         var layout = new List<(TensorJob Job, int Rank)>();
@@ -104,8 +105,8 @@ public static class TaskVector
             foreach (var (job, rank) in layout)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var b = new TensorStreaming.Source(job.Inputs[0].StoredFile, job.Inputs[0].Tensor);
-                var f = new TensorStreaming.Source(job.Inputs[1].StoredFile, job.Inputs[1].Tensor);
+                var b = TensorStreaming.Of(job.Inputs[0], cancellationToken);
+                var f = TensorStreaming.Of(job.Inputs[1], cancellationToken);
                 var hash = fingerprint.Begin(b.Tensor.Name);
                 double err, norm;
                 long written;
@@ -257,7 +258,7 @@ public static class TaskVector
             foreach (var job in plan.Jobs)
             {
                 ct.ThrowIfCancellationRequested();
-                var input = new TensorStreaming.Source(job.Inputs[0].StoredFile, job.Inputs[0].Tensor);
+                var input = TensorStreaming.Of(job.Inputs[0], ct);
                 var hash = fingerprint.Begin(input.Tensor.Name);
                 byte[] bytes;
                 if (!terms.TryGetValue(job.OutputName, out var list) && (job.Kind == JobKind.Copy || job.OutputDtype == input.Tensor.Dtype))
@@ -360,7 +361,7 @@ public static class TaskVector
         return (error, norm);
     }
 
-    private static double[] ReadDelta(TensorStreaming.Source b, TensorStreaming.Source f, System.Security.Cryptography.IncrementalHash? hash, ref byte[] scratch)
+    internal static double[] ReadDelta(TensorStreaming.Source b, TensorStreaming.Source f, System.Security.Cryptography.IncrementalHash? hash, ref byte[] scratch)
     {
         long count = b.ElementCount;
         if (count > Array.MaxLength) throw new MergeException(MergeErrorKind.Input, $"tensor '{b.Tensor.Name}' is too large for low-rank extraction ({count} elements)");
@@ -377,7 +378,7 @@ public static class TaskVector
     }
 
     /// <summary>Encodes a factor (rounded once from float64) and returns what was stored, decoded back.</summary>
-    private static byte[] EncodeFactor(double[] values, Dtype dtype, out float[] stored)
+    internal static byte[] EncodeFactor(double[] values, Dtype dtype, out float[] stored)
     {
         bool odd = OutputRounding.NeedsRoundToOdd(dtype);
         stored = new float[values.Length];
@@ -389,7 +390,7 @@ public static class TaskVector
     }
 
     /// <summary>(Σ(δ − B·A)², Σδ²) with the factors as stored.</summary>
-    private static (double Error, double Norm) ReconstructionError(double[] delta, int m, int n, float[] b, float[] a, int rank)
+    internal static (double Error, double Norm) ReconstructionError(double[] delta, int m, int n, float[] b, float[] a, int rank)
     {
         double error = 0, norm = 0;
         var row = new double[n];
@@ -411,7 +412,7 @@ public static class TaskVector
         return (error, norm);
     }
 
-    private static ulong Fnv1a(string text)
+    internal static ulong Fnv1a(string text)
     {
         ulong h = 14695981039346656037UL;
         foreach (var c in Encoding.UTF8.GetBytes(text)) h = (h ^ c) * 1099511628211UL;

@@ -11,7 +11,7 @@ public static class ApplyCommand
         var command = new Command("apply",
             "Add scaled task vectors to a base: OUT = base + Σ λᵢ·τᵢ, in the base's dtype, rounded once. TV:-1 negates (forgets) a task; " +
             "base tensors a task vector does not have keep their value.");
-        var baseModel = new Option<string>("--base") { Description = "The base model directory.", Required = true };
+        var baseModel = new Option<string>("--base") { Description = "The base model: a directory, a Hugging Face id (org/name[@rev]) or base+adapter (a LoRA-adapted model).", Required = true };
         var vectors = new Argument<string[]>("task-vectors") { Description = "Task vector directories, each optionally with :LAMBDA (default 1), e.g. tv-math:0.5 tv-toxic:-1.", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Directory for the model (created; must be empty unless --force).", Required = true };
         var forceBase = new Option<bool>("--force-base") { Description = "Apply task vectors even when their recorded base fingerprint differs from --base." };

@@ -18,8 +18,10 @@ public static class CheckCommand
             Description = "Also read every input tensor and report those holding NaN or infinite values, with counts (reads all the weights).",
         };
         var options = new CommonOptions();
+        var depsFile = DependencyFile.CreateOption();
         command.Arguments.Add(config);
         command.Options.Add(scan);
+        command.Options.Add(depsFile);
         options.AddTo(command);
         command.SetAction((result, ct) =>
         {
@@ -32,7 +34,8 @@ public static class CheckCommand
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 // Every stage of a multi-stage file is checked, the ones the output does not use included.
                 // hub models: headers only, no weights downloaded
-                using var multi = StagePlanner.Plan(graph, DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct), everyStage: true);
+                var checking = DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct);
+                using var multi = StagePlanner.Plan(graph, checking, everyStage: true);
                 foreach (var w in multi.Warnings) console.Err.WriteLine(w);
                 foreach (var stage in multi.Stages)
                 {
@@ -41,10 +44,14 @@ public static class CheckCommand
                     foreach (var f in scanned?.Findings ?? []) console.Err.WriteLine(f.ToString());
                     var scanNote = scanned is null ? "" : $"; scanned {scanned.Tensors} input tensors ({ShardSize.Format(scanned.Bytes)}): " +
                         (scanned.Findings.Count == 0 ? "all finite" : $"{scanned.Findings.Count} hold NaN or infinite values");
+                    var download = DotnetMerge.Hub.HubDownloadLedger.Describe(checking.Hub!.Downloads!.Among(plan.Models));
+                    scanNote += download is null ? "" : "; " + download;
                     var prefix = graph.IsMultiStage ? $"stage '{stage.Stage.DisplayName}': " : "";
                     if (verbosity >= Verbosity.Minimal)
                         console.Out.WriteLine($"{prefix}ok: {plan.Models.Count} models, {plan.Jobs.Count} output tensors with {plan.Method.Name}; no errors{scanNote}");
                 }
+                if (result.GetValue(depsFile) is { } deps)
+                    DependencyFile.Write(deps.FullName, DependencyFile.Collect(result.GetValue(config)!.FullName, multi, mergeOptions.Hub));
                 return Task.FromResult(ExitCodes.Success);
             }, ct);
         });

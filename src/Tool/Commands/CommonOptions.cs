@@ -89,10 +89,22 @@ public sealed class CommonOptions
         var env = DotnetMerge.Hub.HubSettings.FromEnvironment();
         var hub = env with
         {
+            CacheDirectory = HubCacheDirectory(result) ?? env.CacheDirectory,
             Offline = env.Offline || (result.GetResult(Offline) is not null && result.GetValue(Offline)),
             Log = console is not null && verbosity >= Tool.Verbosity.Normal ? console.Err.WriteLine : null,
         };
         return GetMergeOptionsCore(result) with { Backend = backend, Hub = hub };
+    }
+
+    /// <summary>mergekit's <c>--transformers-cache DIR</c>: the hub cache for this run (<c>~</c> and <c>$VAR</c> expanded,
+    /// relative to the current directory), or null when not given.</summary>
+    private string? HubCacheDirectory(ParseResult result)
+    {
+        if (Mergekit.Text(result, "--transformers-cache") is not { } dir) return null;
+        if (string.IsNullOrWhiteSpace(dir)) throw new ArgumentException("--transformers-cache needs a folder (the Hugging Face hub cache)");
+        var path = Path.GetFullPath(DotnetMerge.Hub.HubSettings.Expand(dir, Environment.GetEnvironmentVariable));
+        if (File.Exists(path)) throw new ArgumentException($"--transformers-cache '{dir}' is a file, not a folder for the Hugging Face hub cache");
+        return path;
     }
 
     /// <summary><c>--device</c>, or what mergekit's <c>--cuda</c>, <c>--gpu-rich</c> and <c>--no-cuda</c> ask for; an

@@ -13,8 +13,8 @@ public static class ExtractCommand
         var command = new Command("extract",
             "Write the task vector of a fine-tune (fine-tune − base) as a safetensors delta model that records its base's fingerprint. " +
             "Non-float tensors are skipped.");
-        var baseModel = new Option<string>("--base") { Description = "The base (pre-trained) model directory.", Required = true };
-        var model = new Option<string>("--model") { Description = "The fine-tuned model directory.", Required = true };
+        var baseModel = new Option<string>("--base") { Description = "The base (pre-trained) model: a directory or a Hugging Face id (org/name[@rev]).", Required = true };
+        var model = new Option<string>("--model") { Description = "The fine-tuned model: a directory, a Hugging Face id, or base+adapter (the task vector of a LoRA adapter).", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Directory for the task vector (created; must be empty unless --force).", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "Storage dtype of the deltas: float32 (default), bfloat16 or float16 (half the size, coarser).", DefaultValueFactory = _ => "float32" };
         var rank = new Option<int?>("--rank") { Description = "Store each 2-D delta as two rank-R factors (NAME.lora_A, NAME.lora_B) by truncated SVD; prints the relative error." };

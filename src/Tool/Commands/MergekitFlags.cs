@@ -32,7 +32,6 @@ public sealed record MergekitFlag(string Name, MergekitFlagKind Kind, string Mea
 /// that knows the mergekit spellings; docs/migrating-from-mergekit.md lists the same table.</summary>
 public static class MergekitFlags
 {
-    private const string NoHub = "Hugging Face models always use the shared hub cache (HF_HUB_CACHE, else $HF_HOME/hub); set HF_HUB_CACHE to move it";
     private const string NoLora = "a 'model+lora' adapter is applied per tensor while reading, in the base tensor's dtype, so no merged copy (and no cache) is written";
     private const string OneDevice = "one device runs the math (--device cuda:N picks it), and the CUDA backend moves the tensors it needs to it itself";
 
@@ -40,7 +39,7 @@ public static class MergekitFlags
     [
         new("--allow-crimes", MergekitFlagKind.Same, "merge models whose architecture or tokenizer differ"),
         new("--no-allow-crimes", MergekitFlagKind.Mapped, "the default: differing architectures are errors"),
-        new("--transformers-cache", MergekitFlagKind.Ignored, NoHub, "PATH", "hf-cache"),
+        new("--transformers-cache", MergekitFlagKind.Mapped, "the Hugging Face hub cache folder for this run, as HF_HUB_CACHE (models--org--name/ inside, the layout of huggingface_hub's cache_dir, which mergekit passes it as)", "PATH", "hf-cache"),
         new("--lora-merge-cache", MergekitFlagKind.Ignored, NoLora, "PATH", "lora-cache"),
         new("--lora-merge-dtype", MergekitFlagKind.Ignored, NoLora, "DTYPE", "bfloat16"),
         new("--cuda", MergekitFlagKind.Mapped, "--device cuda (exit code 4 when no CUDA device works)"),
@@ -103,6 +102,9 @@ public static class MergekitFlags
 
         /// <summary>True when the flag <paramref name="name"/> was given.</summary>
         public bool Given(ParseResult result, string name) => result.GetResult(_byName[name]) is { Implicit: false };
+
+        /// <summary>The value given to the flag <paramref name="name"/> (one that takes a PATH or other text), or null.</summary>
+        public string? Text(ParseResult result, string name) => Given(result, name) ? result.GetValue((Option<string>)_byName[name]) : null;
 
         /// <summary>The ignored flags that were given, in table order.</summary>
         public IEnumerable<MergekitFlag> IgnoredGiven(ParseResult result)

@@ -33,12 +33,14 @@ public static class PlanCommand
                     result.GetValue(options.AllowUnknownKeys), ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 // hub models: headers only, no weights downloaded
-                using var multi = StagePlanner.Plan(graph, DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct), everyStage: true);
+                var checking = DotnetMerge.Hub.HubPrecheck.ForChecking(mergeOptions, ct);
+                var downloads = checking.Hub!.Downloads!;
+                using var multi = StagePlanner.Plan(graph, checking, everyStage: true);
                 foreach (var w in multi.Warnings) console.Err.WriteLine(w);
                 if (!graph.IsMultiStage)
                 {
-                    if (result.GetValue(json)) console.Out.WriteLine(ToJson(multi.Final, mergeOptions).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                    else PrintText(console.Out, multi.Final, mergeOptions);
+                    if (result.GetValue(json)) console.Out.WriteLine(ToJson(multi.Final, mergeOptions, downloads).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                    else PrintText(console.Out, multi.Final, mergeOptions, downloads);
                 }
                 else if (result.GetValue(json))
                     console.Out.WriteLine(new JsonObject
@@ -48,7 +50,7 @@ public static class PlanCommand
                             ["name"] = s.Stage.Name,
                             ["final"] = s.Stage.IsFinal,
                             ["uses"] = new JsonArray(s.Stage.Dependencies.Select(d => (JsonNode)JsonValue.Create(d.Name!)).ToArray()),
-                            ["plan"] = ToJson(s.Plan!, mergeOptions),
+                            ["plan"] = ToJson(s.Plan!, mergeOptions, downloads),
                         }).ToArray()),
                     }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 else
@@ -57,7 +59,7 @@ public static class PlanCommand
                         var uses = stage.Stage.Dependencies.Count == 0 ? "" : " (uses " + string.Join(", ", stage.Stage.Dependencies.Select(d => "'" + d.Name + "'")) + ")";
                         console.Out.WriteLine($"== stage {(stage.Stage.IsFinal ? "final" : "'" + stage.Stage.Name + "'")}{uses}: "
                             + (stage.Stage.IsFinal ? "the output" : "computed in the same pass (written only with --intermediate-dir)"));
-                        PrintText(console.Out, stage.Plan!, mergeOptions);
+                        PrintText(console.Out, stage.Plan!, mergeOptions, downloads);
                         console.Out.WriteLine();
                     }
                 return Task.FromResult(ExitCodes.Success);
@@ -78,7 +80,7 @@ public static class PlanCommand
         return inFlight + chunkBuffers + runtime;
     }
 
-    private static void PrintText(TextWriter w, MergePlan plan, MergeOptions options)
+    private static void PrintText(TextWriter w, MergePlan plan, MergeOptions options, DotnetMerge.Hub.HubDownloadLedger downloads)
     {
         var inv = CultureInfo.InvariantCulture;
         w.WriteLine($"method: {plan.Method.Name} ({plan.Method.PrettyName})");
@@ -102,6 +104,7 @@ public static class PlanCommand
         w.WriteLine();
         w.WriteLine($"{plan.Jobs.Count} tensors in {plan.Shards.Count} shard(s): " + string.Join(", ", plan.Shards.Select(s => s.FileName)));
         w.WriteLine($"to read: {ShardSize.Format(plan.BytesToRead)}; to write: {ShardSize.Format(plan.BytesToWrite)}; largest tensor job: {ShardSize.Format(plan.LargestJobBytes)}; estimated peak memory: {ShardSize.Format(EstimatePeakBytes(plan, options))}");
+        if (DotnetMerge.Hub.HubDownloadLedger.Describe(downloads.Among(plan.Models)) is { } download) w.WriteLine(download);
         foreach (var model in plan.Models.Where(m => m.Adapter is not null))
             w.WriteLine($"adapter {model}: {model.Adapter!.AdaptedTensorCount} tensors changed in the read stage; adapter bytes to read: {ShardSize.Format(model.Adapter.BytesToRead)}; delta FLOPs: {model.Adapter.Flops.ToString("N0", inv)}");
         if (plan.OutputLayerCount is { } layers) w.WriteLine($"output layers: {layers}");
@@ -109,7 +112,7 @@ public static class PlanCommand
         if (plan.Vocabulary is { } vocabulary) w.WriteLine(vocabulary.Describe());
     }
 
-    private static JsonObject ToJson(MergePlan plan, MergeOptions options)
+    private static JsonObject ToJson(MergePlan plan, MergeOptions options, DotnetMerge.Hub.HubDownloadLedger downloads)
     {
         var tensors = new JsonArray();
         foreach (var job in plan.Jobs)
@@ -165,6 +168,14 @@ public static class PlanCommand
             }).ToArray()),
             ["bytes_to_read"] = plan.BytesToRead,
             ["bytes_to_write"] = plan.BytesToWrite,
+            ["bytes_to_download"] = downloads.Among(plan.Models).Sum(d => d.Bytes),
+            ["downloads"] = new JsonArray(downloads.Among(plan.Models).Select(d => (JsonNode)new JsonObject
+            {
+                ["model"] = d.Model.ToString(),
+                ["commit"] = d.Commit,
+                ["bytes"] = d.Bytes,
+                ["files"] = d.Files,
+            }).ToArray()),
             ["largest_job_bytes"] = plan.LargestJobBytes,
             ["estimated_peak_bytes"] = EstimatePeakBytes(plan, options),
             ["output_layers"] = plan.OutputLayerCount,

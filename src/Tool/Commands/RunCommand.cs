@@ -37,8 +37,10 @@ public static class RunCommand
         var output = new Argument<DirectoryInfo>("output") { Description = "Directory for the merged model (created; must be empty unless --force)." };
         var options = new CommonOptions();
         var stageOptions = new StageOptions();
+        var depsFile = DependencyFile.CreateOption();
         command.Arguments.Add(config);
         command.Arguments.Add(output);
+        command.Options.Add(depsFile);
         options.AddTo(command);
         stageOptions.AddTo(command);
         command.SetAction((result, ct) =>
@@ -53,6 +55,12 @@ public static class RunCommand
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
                 var merged = await reporter.RunAsync(p => MultiStageRunner.RunAsync(graph, result.GetValue(output)!.FullName, mergeOptions, stages, p, ct));
+                if (result.GetValue(depsFile) is { } deps)
+                {
+                    // Planned again, every stage fused, so that the list names the original inputs (headers only; hub models are cached by now).
+                    using var planned = Planning.StagePlanner.Plan(graph, mergeOptions, everyStage: true);
+                    DependencyFile.Write(deps.FullName, DependencyFile.Collect(result.GetValue(config)!.FullName, planned, mergeOptions.Hub));
+                }
                 if (verbosity >= Verbosity.Minimal)
                 {
                     var s = merged.Stats;

@@ -12,7 +12,7 @@ public static class SoupCommand
         var command = new Command("soup",
             "Average fine-tunes of one base into a model soup. Uniform: every model in equal parts. Greedy (needs --eval): score each model, " +
             "start from the best and add each next one only if the soup's score does not drop. The table of steps is printed and kept in the model card.");
-        var models = new Argument<string[]>("models") { Description = "The ingredient model directories.", Arity = ArgumentArity.OneOrMore };
+        var models = new Argument<string[]>("models") { Description = "The ingredients: model directories, Hugging Face ids (org/name[@rev]) or LoRA-adapted models (base+adapter).", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Directory for the soup (created; must be empty unless --force).", Required = true };
         var eval = new Option<string?>("--eval")
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using DotnetMerge.Execution;
+using DotnetMerge.Hub;
 using DotnetMerge.Safetensors;
 using Spectre.Console;
 
@@ -8,7 +9,7 @@ namespace DotnetMerge.Tool;
 
 /// <summary>Shows a merge's progress: a live bar with bytes/s and ETA on a terminal, plain periodic lines otherwise
 /// (files, pipes, CI, --no-progress). Stages and warnings respect the verbosity.</summary>
-public sealed class ProgressReporter : IMergeProgress
+public sealed class ProgressReporter : IMergeProgress, IHubDownloadProgress
 {
     private readonly ToolConsole _console;
     private readonly Verbosity _verbosity;
@@ -19,6 +20,12 @@ public sealed class ProgressReporter : IMergeProgress
     private int _tensors, _done;
     private long _toWrite, _written, _read;
     private TimeSpan _lastLine = TimeSpan.Zero;
+    private ProgressContext? _context;
+    private readonly Dictionary<(HubModelId, string), ProgressTask> _downloadTasks = new();
+    private readonly Stopwatch _downloadClock = new();
+    private long _downloadSize, _downloadHave, _downloadReceived;
+    private int _downloading;
+    private TimeSpan _lastDownloadLine = TimeSpan.Zero;
 
     public ProgressReporter(ToolConsole console, Verbosity verbosity, bool showProgress)
     {
@@ -34,11 +41,12 @@ public sealed class ProgressReporter : IMergeProgress
         T result = default!;
         await console.Progress()
             .AutoClear(true)
+            .HideCompleted(true)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(),
                 new TransferSpeedColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async ctx =>
             {
-                lock (_gate) _task = ctx.AddTask("merging", autoStart: false);
+                lock (_gate) { _context = ctx; _task = ctx.AddTask("merging", autoStart: false); }
                 result = await work(this);
             });
         return result;
@@ -100,5 +108,60 @@ public sealed class ProgressReporter : IMergeProgress
     {
         if (_verbosity < Verbosity.Minimal) return;
         lock (_gate) _console.Err.WriteLine(message);
+    }
+
+    // Hub downloads: on a terminal, one bar per file (bytes, bytes/s, ETA), hidden when done; otherwise a line every
+    // 2 s at normal verbosity for the files in flight together, and one line per finished file at -v detailed.
+
+    public void DownloadStarted(HubModelId model, string file, long size, long resumedFrom)
+    {
+        lock (_gate)
+        {
+            if (_downloading++ == 0)
+            {
+                // A new batch (the small files, then the weights): counts and rate start over.
+                _downloadSize = _downloadHave = _downloadReceived = 0;
+                _lastDownloadLine = TimeSpan.Zero;
+                _downloadClock.Restart();
+            }
+            _downloadSize += size; _downloadHave += resumedFrom;
+            if (_context is null) return;
+            var task = _context.AddTask($"downloading {model} {file}", maxValue: Math.Max(1, size));
+            task.Value = resumedFrom;
+            _downloadTasks[(model, file)] = task;
+        }
+    }
+
+    public void DownloadReceived(HubModelId model, string file, long bytes)
+    {
+        lock (_gate)
+        {
+            _downloadReceived += bytes;
+            if (_downloadTasks.TryGetValue((model, file), out var task)) { task.Increment(bytes); return; }
+            if (_context is not null || _verbosity < Verbosity.Normal) return;
+            var now = _downloadClock.Elapsed;
+            if (now - _lastDownloadLine < TimeSpan.FromSeconds(2)) return;
+            _lastDownloadLine = now;
+            double rate = _downloadReceived / Math.Max(1e-9, now.TotalSeconds);
+            long left = Math.Max(0, _downloadSize - _downloadHave - _downloadReceived);
+            var eta = rate > 0 ? TimeSpan.FromSeconds(left / rate) : TimeSpan.Zero;
+            _console.Err.WriteLine(string.Format(CultureInfo.InvariantCulture,
+                "  downloading {0} file{1}: {2} of {3}, {4}/s, ETA {5:hh\\:mm\\:ss}",
+                _downloading, _downloading == 1 ? "" : "s", ShardSize.Format(_downloadHave + _downloadReceived), ShardSize.Format(_downloadSize),
+                ShardSize.Format((long)rate), eta));
+        }
+    }
+
+    public void DownloadFinished(HubModelId model, string file, long bytes, TimeSpan elapsed)
+    {
+        lock (_gate)
+        {
+            _downloading--;
+            if (_downloadTasks.Remove((model, file), out var task)) { task.Value = task.MaxValue; task.StopTask(); }
+            if (_context is not null || _verbosity < Verbosity.Detailed) return;
+            double seconds = Math.Max(1e-3, elapsed.TotalSeconds);
+            _console.Err.WriteLine(string.Format(CultureInfo.InvariantCulture, "  downloaded {0} {1}: {2} in {3:0.0} s ({4}/s)",
+                model, file, ShardSize.Format(bytes), seconds, ShardSize.Format((long)(bytes / seconds))));
+        }
     }
 }

@@ -31,8 +31,9 @@ parameters:
 dtype: bfloat16
 ";
 
-        /// <summary>The file the definition was compiled from; relative model paths resolve against its directory.</summary>
-        public const string DefinitionFile = "/src/Sample/merges/slerp-slices.merge.yaml";
+        /// <summary>The file the definition was compiled from, relative to the project directory; at run time <c>DefinitionPath</c> is
+        /// where it resolves (<see cref="DotnetMerge.Plans.TypedPlanPaths.Resolve"/>) and relative model paths resolve against its directory.</summary>
+        public const string DefinitionFile = "merges/slerp-slices.merge.yaml";
 
         /// <summary>The merge method (<c>merge_method</c>).</summary>
         public const string Method = "slerp";

@@ -35,8 +35,9 @@ dtype: bfloat16
 seed: 42
 ";
 
-        /// <summary>The file the definition was compiled from; relative model paths resolve against its directory.</summary>
-        public const string DefinitionFile = "/src/Sample/merges/ties-gradients.merge.yaml";
+        /// <summary>The file the definition was compiled from, relative to the project directory; at run time <c>DefinitionPath</c> is
+        /// where it resolves (<see cref="DotnetMerge.Plans.TypedPlanPaths.Resolve"/>) and relative model paths resolve against its directory.</summary>
+        public const string DefinitionFile = "merges/ties-gradients.merge.yaml";
 
         /// <summary>The merge method (<c>merge_method</c>).</summary>
         public const string Method = "ties";
@@ -62,26 +63,26 @@ seed: 42
         /// </summary>
         public TrimScopeOption TrimScope
         {
-            get => ToTrimScopeOption(GetGlobal<string?>("trim_scope", "tensor")).GetValueOrDefault();
-            init => Overrides = Global(Overrides, "trim_scope", FromTrimScopeOption(value), "tensor");
+            get => Overrides.Globals.TryGetValue("trim_scope", out var stored) ? ToTrimScopeOption(stored) : TrimScopeOption.Tensor;
+            init => Overrides = value == TrimScopeOption.Tensor ? Overrides.WithoutGlobal("trim_scope") : Overrides.WithGlobal("trim_scope", FromTrimScopeOption(value));
         }
 
         /// <summary>A copy of this plan with <c>trim_scope</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
-        public TiesGradientsMergePlan WithTrimScope(TrimScopeOption value) => SetGlobal("trim_scope", FromTrimScopeOption(value)!);
+        public TiesGradientsMergePlan WithTrimScope(TrimScopeOption value) => SetGlobal("trim_scope", FromTrimScopeOption(value));
 
-        private static TrimScopeOption? ToTrimScopeOption(string? value) => value switch
+        private static TrimScopeOption ToTrimScopeOption(global::DotnetMerge.Plans.ParameterValue value)
         {
-            null => null,
-            "tensor" => TrimScopeOption.Tensor,
-            "model" => TrimScopeOption.Model,
-            _ => throw new global::System.InvalidOperationException("trim_scope is '" + value + "', which is not one of its values"),
-        };
+            if (value == global::DotnetMerge.Plans.ParameterValue.Of("tensor"))
+                return TrimScopeOption.Tensor;
+            if (value == global::DotnetMerge.Plans.ParameterValue.Of("model"))
+                return TrimScopeOption.Model;
+            throw new global::System.InvalidOperationException("DMRG0912: the override of trim_scope is '" + value + "', which is not one of its values");
+        }
 
-        private static string? FromTrimScopeOption(TrimScopeOption? value) => value switch
+        private static global::DotnetMerge.Plans.ParameterValue FromTrimScopeOption(TrimScopeOption value) => value switch
         {
-            null => null,
-            TrimScopeOption.Tensor => "tensor",
-            TrimScopeOption.Model => "model",
+            TrimScopeOption.Tensor => global::DotnetMerge.Plans.ParameterValue.Of("tensor"),
+            TrimScopeOption.Model => global::DotnetMerge.Plans.ParameterValue.Of("model"),
             _ => throw new global::System.ArgumentOutOfRangeException(nameof(value), value, "not a value of trim_scope"),
         };
 
@@ -98,18 +99,50 @@ seed: 42
         /// <summary>A copy of this plan with <c>normalize</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
         public TiesGradientsMergePlan WithNormalize(bool value) => SetGlobal("normalize", value);
 
+        /// <summary>The values of <c>rescale</c>.</summary>
+        public enum RescaleOption
+        {
+            /// <summary><c>rescale: false</c></summary>
+            None,
+            /// <summary><c>rescale: true</c> or <c>rescale: l1</c></summary>
+            L1,
+            /// <summary><c>rescale: inverse</c></summary>
+            Inverse,
+        }
+
         /// <summary>
         /// <c>rescale</c> (method-wide): Restore the L1 mass of each sparsified task vector; true means 'l1'. 'inverse' (the DARE paper's 1/p scaling) is a dotnet-merge extension.
         /// Definition: not set; the method's default false.
         /// </summary>
-        public bool Rescale
+        public RescaleOption Rescale
         {
-            get => GetGlobal<bool>("rescale", false);
-            init => Overrides = Global(Overrides, "rescale", value, false);
+            get => Overrides.Globals.TryGetValue("rescale", out var stored) ? ToRescaleOption(stored) : RescaleOption.None;
+            init => Overrides = value == RescaleOption.None ? Overrides.WithoutGlobal("rescale") : Overrides.WithGlobal("rescale", FromRescaleOption(value));
         }
 
         /// <summary>A copy of this plan with <c>rescale</c> set to <paramref name="value"/> everywhere (replacing the definition's setting, gradients and filters included).</summary>
-        public TiesGradientsMergePlan WithRescale(bool value) => SetGlobal("rescale", value);
+        public TiesGradientsMergePlan WithRescale(RescaleOption value) => SetGlobal("rescale", FromRescaleOption(value));
+
+        private static RescaleOption ToRescaleOption(global::DotnetMerge.Plans.ParameterValue value)
+        {
+            if (value == global::DotnetMerge.Plans.ParameterValue.Of(false))
+                return RescaleOption.None;
+            if (value == global::DotnetMerge.Plans.ParameterValue.Of(true))
+                return RescaleOption.L1;
+            if (value == global::DotnetMerge.Plans.ParameterValue.Of("l1"))
+                return RescaleOption.L1;
+            if (value == global::DotnetMerge.Plans.ParameterValue.Of("inverse"))
+                return RescaleOption.Inverse;
+            throw new global::System.InvalidOperationException("DMRG0912: the override of rescale is '" + value + "', which is not one of its values");
+        }
+
+        private static global::DotnetMerge.Plans.ParameterValue FromRescaleOption(RescaleOption value) => value switch
+        {
+            RescaleOption.None => global::DotnetMerge.Plans.ParameterValue.Of(false),
+            RescaleOption.L1 => global::DotnetMerge.Plans.ParameterValue.Of(true),
+            RescaleOption.Inverse => global::DotnetMerge.Plans.ParameterValue.Of("inverse"),
+            _ => throw new global::System.ArgumentOutOfRangeException(nameof(value), value, "not a value of rescale"),
+        };
 
         /// <summary>
         /// <c>lambda</c> (method-wide): Factor applied to the merged task vector before it is added to the base.

@@ -10,7 +10,7 @@ namespace DotnetMerge.Tests.Hub;
 public sealed class HubPrecheckTests(HubModels models) : IClassFixture<HubModels>
 {
     /// <summary>8 + the header length a shard starts with: what a header-only read must transfer for it.</summary>
-    private static long HeaderBytes(string shard) => 8 + (long)BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(shard).AsSpan(0, 8));
+    internal static long HeaderBytes(string shard) => 8 + (long)BinaryPrimitives.ReadUInt64LittleEndian(File.ReadAllBytes(shard).AsSpan(0, 8));
 
     private static string ShardBlob(HubTestContext t, string repo, string shardPath)
         => Path.Combine(t.Cache, "models--" + repo.Replace("/", "--"), "blobs", LoopbackHub.Sha256(File.ReadAllBytes(shardPath)));
@@ -64,5 +64,42 @@ public sealed class HubPrecheckTests(HubModels models) : IClassFixture<HubModels
             }
         Assert.True(sent * 20 < sizes, $"{sent} header bytes of {sizes}");
         Assert.False(Directory.Exists(Path.Combine(t.Work, "out")));
+    }
+
+    [Fact]
+    public async Task TheBytesToDownloadComeFromTheHeadAnswersWithoutReadingWeights()
+    {
+        await using var t = await HubTestContext.StartAsync();
+        t.Hub.Publish("org/base", models.Base);
+        t.Hub.Publish("org/tune-a", models.TuneA);
+        t.Hub.Publish("org/tune-b", models.TuneB);
+        // tune-b fully in the cache already; base has a partial download of its first shard left by an earlier run.
+        await new HubResolver(t.Settings()).ResolveAsync(HubModelId.TryCreate("org/tune-b", null)!);
+        var firstShard = Path.Combine(models.Base, HubModels.Shards(models.Base)[0]);
+        var blobs = Path.Combine(t.Cache, "models--org--base", "blobs");
+        Directory.CreateDirectory(blobs);
+        File.WriteAllBytes(ShardBlob(t, "org/base", firstShard) + ".incomplete", File.ReadAllBytes(firstShard)[..1234]);
+        t.Hub.ResetCounts();
+
+        var definition = MergeRunner.ParseDefinition("merge_method: ties\nbase_model: org/base\nmodels:\n  - model: org/tune-a\n    parameters: {weight: 0.5, density: 0.5}\n  - model: org/tune-b\n    parameters: {weight: 0.5, density: 0.5}\n",
+            Path.Combine(t.Work, "d.yaml"), out _);
+        var checking = HubPrecheck.ForChecking(new MergeOptions { Hub = t.Settings() });
+        using var plan = MergeRunner.Plan(definition, checking);
+        var pending = checking.Hub!.Downloads!.Among(plan.Models.Select(m => m.Directory));
+
+        long Sizes(string dir) => HubModels.Shards(dir).Sum(s => new FileInfo(Path.Combine(dir, s)).Length);
+        Assert.Equal(["org/tune-a", "org/tune-b", "org/base"], pending.Select(p => p.Model.ToString()));
+        Assert.Equal(Sizes(models.TuneA), pending[0].Bytes);
+        Assert.Equal(HubModels.Shards(models.TuneA).Count, pending[0].Files);
+        Assert.True(pending[1].Cached);
+        Assert.Equal(0, pending[1].Bytes);
+        Assert.Equal(Sizes(models.Base) - 1234, pending[2].Bytes);
+        // Knowing it cost only HEAD requests and the header ranges: no weight byte was sent.
+        foreach (var (repo, dir) in new[] { ("org/base", models.Base), ("org/tune-a", models.TuneA) })
+            foreach (var shard in HubModels.Shards(dir))
+                Assert.Equal(HeaderBytes(Path.Combine(dir, shard)), HeaderBytesSent(t, repo, shard));
+        Assert.Equal("to download from the hub: " + DotnetMerge.Safetensors.ShardSize.Format(pending.Sum(p => p.Bytes)) + " (org/tune-a: "
+            + DotnetMerge.Safetensors.ShardSize.Format(Sizes(models.TuneA)) + " in " + HubModels.Shards(models.TuneA).Count + " files; org/tune-b: cached; org/base: "
+            + DotnetMerge.Safetensors.ShardSize.Format(Sizes(models.Base) - 1234) + " in " + HubModels.Shards(models.Base).Count + " files)", HubDownloadLedger.Describe(pending));
     }
 }

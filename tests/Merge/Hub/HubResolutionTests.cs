@@ -63,6 +63,33 @@ public sealed class HubResolutionTests(HubModels models) : IClassFixture<HubMode
         Assert.Empty(t.Hub.Requests);
     }
 
+    /// <summary>RefreshRevisions (DOTNET_MERGE_HUB_REFRESH, set by the build step): the hub is asked for the branch's
+    /// commit although the cache is complete; the ref is rewritten only when the branch moved.</summary>
+    [Fact]
+    public async Task WithRefreshRevisions_AMovedBranchResolvesToItsNewCommit_AnUnmovedOneLeavesTheRefAlone()
+    {
+        await using var t = await HubTestContext.StartAsync();
+        var id = HubModelId.TryCreate("org/base", null)!;
+        var first = t.Hub.Publish("org/base", models.Base);
+        var refreshing = new HubResolver(t.Settings() with { RefreshRevisions = true });
+        Assert.Equal(Path.Combine(t.Cache, "models--org--base", "snapshots", first.Commit), await refreshing.ResolveAsync(id));
+        var reference = Path.Combine(t.Cache, "models--org--base", "refs", "main");
+        var written = File.GetLastWriteTimeUtc(reference);
+
+        t.Hub.ResetCounts();
+        await refreshing.ResolveAsync(id);
+        Assert.Contains(t.Hub.Requests, r => r.Contains("/api/models/org/base/revision/main", StringComparison.Ordinal));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(reference));
+        Assert.All(HubModels.Shards(models.Base), shard => Assert.Equal(0, t.Hub.BytesSent("org/base", shard))); // no weights again
+
+        var moved = t.Hub.Publish("org/base", models.TuneA);
+        t.Hub.ResetCounts();
+        Assert.Equal(Path.Combine(t.Cache, "models--org--base", "snapshots", first.Commit), await new HubResolver(t.Settings()).ResolveAsync(id));
+        Assert.Empty(t.Hub.Requests); // without the setting: the complete cached snapshot, no request
+        Assert.Equal(Path.Combine(t.Cache, "models--org--base", "snapshots", moved.Commit), await refreshing.ResolveAsync(id));
+        Assert.Equal(moved.Commit, File.ReadAllText(reference));
+    }
+
     [Fact]
     public async Task OfflineAMissingFileIsNamedAndNothingIsRequested()
     {
