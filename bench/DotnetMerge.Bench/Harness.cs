@@ -25,6 +25,7 @@ internal static class Harness
             o.Models, spec.TotalBytes / 1e9, spec.Layers, spec.Hidden, spec.Intermediate, spec.Vocab, modelsDir));
         await ModelGenerator.EnsureAsync(modelsDir, spec, o.Models, log);
         if (o.Scenarios.Contains("lora")) await ModelGenerator.EnsureAdaptersAsync(modelsDir, spec, o.Models, log);
+        if (o.Scenarios.Contains("union")) ModelGenerator.EnsureVocabularies(modelsDir, spec, o.Models, log);
         if (generateOnly) return 0;
 
         string tool = o.Tool ?? FindTool();

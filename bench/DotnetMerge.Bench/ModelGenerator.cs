@@ -91,6 +91,57 @@ internal static class ModelGenerator
         }
     }
 
+    /// <summary>Directory names of the re-tokenized fine-tunes of the "union" scenario: "vocab1", "vocab2", ...</summary>
+    public static string[] VocabularyNames(int models) => Enumerable.Range(1, models - 1).Select(i => "vocab" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+
+    /// <summary>Added tokens per re-tokenized fine-tune.</summary>
+    public const int AddedPerFineTune = 5;
+
+    /// <summary>Makes sure <paramref name="directory"/> holds, per fine-tune ftN, a model "vocabN" with ftN's weights (its
+    /// files linked, nothing copied) and a tokenizer.json whose ids are a permutation of the base's words (ft1 reversed,
+    /// the others rotated), its last <see cref="AddedPerFineTune"/> ids renamed to chat markers of its own. A union with
+    /// the base then gathers every embedding and LM-head row of every fine-tune, and takes default rows both ways.</summary>
+    public static void EnsureVocabularies(string directory, LlamaSpec spec, int models, TextWriter log)
+    {
+        foreach (var (name, index) in VocabularyNames(models).Select((n, i) => (n, i + 1)))
+        {
+            string dir = Path.Combine(directory, name);
+            string stamp = $"{spec} vocabulary={index} added={AddedPerFineTune} generator=1";
+            string marker = Path.Combine(dir, "complete.txt");
+            if (File.Exists(marker) && File.ReadAllText(marker) == stamp) continue;
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            Directory.CreateDirectory(dir);
+            string source = Path.Combine(directory, "ft" + index.ToString(CultureInfo.InvariantCulture));
+            foreach (var file in Directory.GetFiles(source))
+            {
+                var fileName = Path.GetFileName(file);
+                if (fileName is "tokenizer.json" or "complete.txt") continue;
+                File.CreateSymbolicLink(Path.Combine(dir, fileName), file);
+            }
+            int v = spec.Vocab, words = v - AddedPerFineTune;
+            string Word(int i) => i switch { 0 => "<unk>", 1 => "<s>", 2 => "</s>", _ => "w" + i.ToString(CultureInfo.InvariantCulture) };
+            var vocab = new JsonObject();
+            for (int id = 0; id < words; id++)
+                vocab[Word(index == 1 ? words - 1 - id : (id + 1000 * index) % words)] = id;
+            var added = new JsonArray();
+            for (int k = 0; k < AddedPerFineTune; k++)
+                added.Add(new JsonObject
+                {
+                    ["id"] = words + k, ["content"] = $"<|ft{index.ToString(CultureInfo.InvariantCulture)}_{k.ToString(CultureInfo.InvariantCulture)}|>",
+                    ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
+                });
+            var tokenizer = new JsonObject
+            {
+                ["version"] = "1.0", ["truncation"] = null, ["padding"] = null, ["added_tokens"] = added, ["normalizer"] = null,
+                ["pre_tokenizer"] = new JsonObject { ["type"] = "Whitespace" }, ["post_processor"] = null, ["decoder"] = null,
+                ["model"] = new JsonObject { ["type"] = "WordLevel", ["unk_token"] = "<unk>", ["vocab"] = vocab },
+            };
+            File.WriteAllText(Path.Combine(dir, "tokenizer.json"), tokenizer.ToJsonString());
+            File.WriteAllText(marker, stamp);
+            log.WriteLine($"made {dir} (ft{index}'s weights, a permuted vocabulary with {AddedPerFineTune} added tokens)");
+        }
+    }
+
     private static async Task WriteModelAsync(string directory, LlamaSpec spec, int modelIndex)
     {
         // Metadata from the engine's demo writer (a one-layer, narrow stand-in), then patched to the real shape.

@@ -27,7 +27,7 @@ namespace DotnetMerge.Bench
     {
         public const string Usage =
             "usage: DotnetMerge.Bench [run|gen|micro] [--size 1.5GB] [--models 3] [--threads 1,2,all] " +
-            "[--scenarios " + "copy,linear,task_arithmetic,ties,dare_ties,slerp,model_stock,lora] [--work-dir /tmp/dotnet-merge-bench] " +
+            "[--scenarios " + "copy,linear,task_arithmetic,ties,dare_ties,slerp,model_stock,lora,union] [--work-dir /tmp/dotnet-merge-bench] " +
             "[--tool src/Tool/bin/Release/net10.0/dotnet-merge.dll] [--repeat 1] [--markdown FILE] [--out-dir DIR (where merged models go; default under --work-dir)]";
 
         public static BenchOptions Parse(string[] args)

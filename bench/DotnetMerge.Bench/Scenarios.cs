@@ -8,7 +8,7 @@ internal sealed record Scenario(string Name, string Description, int ModelsRead,
 
 internal static class Scenarios
 {
-    public static readonly string[] All = ["copy", "linear", "task_arithmetic", "ties", "dare_ties", "slerp", "model_stock", "lora"];
+    public static readonly string[] All = ["copy", "linear", "task_arithmetic", "ties", "dare_ties", "slerp", "model_stock", "lora", "union"];
 
     /// <summary>The definition of <paramref name="name"/> over the models <paramref name="names"/> (names[0] is the base).</summary>
     public static Scenario Create(string name, string[] names, int layers)
@@ -50,6 +50,14 @@ internal static class Scenarios
                 $"merge_method: linear\nmodels:\n  - model: {Dir(names[0])}\n    parameters: {{weight: 1.0}}\n" +
                 string.Concat(Enumerable.Range(1, fineTunes.Length).Select(i =>
                     $"  - model: {Dir(names[0])}+{Dir("lora" + i.ToString(CultureInfo.InvariantCulture))}\n    parameters: {{weight: 0.5}}\n")) +
+                "dtype: bfloat16\n"),
+            // The same merge as "linear", with each fine-tune's vocabulary permuted and given five added tokens of its
+            // own (ModelGenerator.EnsureVocabularies): against "linear", the cost of aligning every embedding and LM-head
+            // row to the union vocabulary in the read stage.
+            "union" => new(name, "linear with tokenizer_source: union over permuted vocabularies (+5 tokens each), vs linear", names.Length,
+                $"merge_method: linear\nbase_model: {Dir(names[0])}\ntokenizer_source: union\nmodels:\n  - model: {Dir(names[0])}\n    parameters: {{weight: 1.0}}\n" +
+                string.Concat(Enumerable.Range(1, fineTunes.Length).Select(i =>
+                    $"  - model: {Dir("vocab" + i.ToString(CultureInfo.InvariantCulture))}\n    parameters: {{weight: 0.5}}\n")) +
                 "dtype: bfloat16\n"),
             _ => throw new ArgumentException($"unknown scenario '{name}' (known: {string.Join(", ", All)})"),
         };

@@ -219,5 +219,4 @@ public sealed record GatheredRows(EmbeddingGather Gather, int Model)
     public long BytesFromDisk => Gather.BytesFromDisk(Model);
     public long WorkingBytes => Gather.WorkingBytes(Model);
     public JobInput Raw => Gather.Raw[Model]!;
-    public string Describe() => Gather.Vocabulary.IsPrefix(Model) ? "rows kept" : "rows aligned to the output vocabulary";
 }

@@ -86,6 +86,19 @@ public sealed class OutputVocabulary
         return text;
     }
 
+    private static readonly string[] Flags = { "special", "lstrip", "rstrip", "normalized", "single_word" };
+
+    /// <summary>The added-token flags on which two entries disagree, comma-separated ("" when none).</summary>
+    private static string DifferingFlags(JsonObject a, JsonObject b) => string.Join(", ", Flags.Where(f => Flag(a, f) != Flag(b, f)));
+
+    /// <summary>A flag of an added_tokens entry, absent ones at tokenizers' defaults (normalized = !special, others false).</summary>
+    private static bool Flag(JsonObject entry, string flag) => entry[flag]?.GetValueKind() switch
+    {
+        System.Text.Json.JsonValueKind.True => true,
+        System.Text.Json.JsonValueKind.False => false,
+        _ => flag == "normalized" && !Flag(entry, "special"),
+    };
+
     private static string Quote(string s) => "'" + s.Replace("\n", "\\n") + "'";
 
     /// <summary>Builds the vocabulary and the row maps.</summary>
@@ -111,10 +124,22 @@ public sealed class OutputVocabulary
             ops++;
         }
         var added = new List<JsonObject>();
-        void Append(string content, JsonObject? entry)
+        var firstBy = new Dictionary<string, int>(StringComparer.Ordinal); // added token -> model whose entry is kept
+        var conflicts = new List<string>();
+        var normal = new HashSet<string>(StringComparer.Ordinal); // appended from a model.vocab: no added entry to compare
+        void Append(string content, JsonObject? entry, int from = -1)
         {
             ops++;
-            if (ids.ContainsKey(content)) return;
+            if (ids.TryGetValue(content, out var existing))
+            {
+                // The first definition of an added token wins (mergekit); a later one with other flags is reported.
+                if (entry is not null && !normal.Contains(content) && tokens[existing]?.Added is { } kept && DifferingFlags(kept, entry) is { Length: > 0 } flags
+                    && conflicts.Count < 8)
+                    conflicts.Add($"{Quote(content)} ({flags} differ: '{names[from]}' vs '{names[firstBy.GetValueOrDefault(content, donor)]}', kept)");
+                return;
+            }
+            if (from >= 0) firstBy[content] = from;
+            if (entry is null) normal.Add(content);
             int id = tokens.Count;
             var json = entry is null
                 ? new JsonObject { ["id"] = (long)id, ["content"] = content, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = true, ["special"] = false }
@@ -129,9 +154,12 @@ public sealed class OutputVocabulary
         {
             // mergekit's order: every model's normal tokens the output lacks, then the added (special) tokens, the first
             // definition of each winning.
-            foreach (var v in vocabularies) foreach (var t in v.Tokens) if (!t.IsAdded) Append(t.Content, null);
-            foreach (var v in vocabularies) foreach (var t in v.Tokens) if (t.IsAdded) Append(t.Content, t.Added);
+            for (int m = 0; m < vocabularies.Count; m++) foreach (var t in vocabularies[m].Tokens) if (!t.IsAdded) Append(t.Content, null, m);
+            for (int m = 0; m < vocabularies.Count; m++) foreach (var t in vocabularies[m].Tokens) if (t.IsAdded) Append(t.Content, t.Added, m);
         }
+        if (conflicts.Count > 0)
+            findings.Add(new CheckFinding(DiagnosticSeverity.Warning, TokenizerCheckIds.AddedTokenConflict,
+                "added tokens defined differently by the models keep their first definition: " + string.Join("; ", conflicts)));
         foreach (var rule in settings.Tokens) Append(rule.Token, null);
 
         int tokenRows = tokens.Count;
@@ -256,4 +284,6 @@ public static class TokenizerCheckIds
     public const string VocabularySummary = "DMRG0515";
     /// <summary><c>pad_to_multiple_of</c> would add more padding rows than the vocabulary has.</summary>
     public const string PaddingTooLarge = "DMRG0516";
+    /// <summary>Models define the same added token with different flags (special, lstrip, ...): the first is kept.</summary>
+    public const string AddedTokenConflict = "DMRG0517";
 }

@@ -9,7 +9,6 @@ namespace DotnetMerge.Tokenizers;
 public sealed record VocabularyToken(string Content, int Id, JsonObject? Added)
 {
     public bool IsAdded => Added is not null;
-    public bool IsSpecial => Added?["special"]?.GetValueKind() == JsonValueKind.True;
 }
 
 /// <summary>The vocabulary of one model, read from its tokenizer.json with System.Text.Json: <c>model.vocab</c> (a
@@ -29,7 +28,7 @@ public sealed class TokenizerVocabulary
     /// <summary>The tokenizer.json read.</summary>
     public string Path { get; }
 
-    /// <summary>Rows of the model's embedding matrix (its config's vocab_size, else the tensor's rows).</summary>
+    /// <summary>Rows of the model's embedding matrix (the tensor's rows, else its config's vocab_size).</summary>
     public long Rows { get; }
 
     /// <summary>Every token with an id below <see cref="Rows"/>, in id order (normal tokens, then added ones when ids tie).</summary>

@@ -153,4 +153,35 @@ public sealed class OutputVocabularyTests : IDisposable
         Assert.Equal(new[] { 5, 4, 3, 2, 1, 0, OutputVocabulary.NeedsDefault }, fromF.Maps[0]);
         Assert.Equal(new[] { new RowSource(1, 6) }, fromF.Defaults[6]);
     }
+    [Fact]
+    public void Models_with_different_special_tokens_merge_and_a_token_defined_two_ways_keeps_its_first_definition()
+    {
+        // mergekit #139: a base and a fine-tune with seven more special tokens (32000 vs 32007 rows there). A third model
+        // has one of them as a plain (non-special) added token: the first definition is kept, and the warning names both.
+        string[] seven = ["<|im_start|>", "<|im_end|>", "<|tool|>", "<|/tool|>", "<|sys|>", "<|user|>", "<|bot|>"];
+        var b = Vocabulary("b", Words(20), []);
+        var f = Vocabulary("f", Words(20), seven);
+        var dir = Path.Combine(_root, "g");
+        Directory.CreateDirectory(dir);
+        var vocab = new JsonObject();
+        for (int i = 0; i < 20; i++) vocab["t" + i] = i;
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), new JsonObject
+        {
+            ["added_tokens"] = new JsonArray(new JsonObject { ["id"] = 20, ["content"] = "<|im_end|>", ["special"] = false, ["normalized"] = false }),
+            ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray() },
+        }.ToJsonString());
+        var g = TokenizerVocabulary.Read(dir, "g", 21);
+
+        var union = Build(new TokenizerSettings { Source = "union" }, b, f, g);
+        Assert.Equal(27, union.Rows);
+        Assert.Equal(seven, union.AddedTokens.Select(a => a["content"]!.GetValue<string>()));
+        Assert.All(union.AddedTokens, a => Assert.True(a["special"]!.GetValue<bool>()));
+        // g's own <|im_end|> (its row 20) is its row of that token; it lacks the other six.
+        Assert.Equal(20, union.Maps[2][21]);
+        Assert.Equal(6, union.Maps[2].Count(r => r == OutputVocabulary.NeedsDefault));
+        var warning = Assert.Single(union.Findings, x => x.Id == TokenizerCheckIds.AddedTokenConflict);
+        Assert.Equal(Definitions.DiagnosticSeverity.Warning, warning.Severity);
+        Assert.Contains("'<|im_end|>' (special differ: 'm2' vs 'm1', kept)", warning.Message);
+        Assert.DoesNotContain(union.Findings, x => x.IsError);
+    }
 }

@@ -6,7 +6,8 @@ using DotnetMerge.Tests.Adapters;
 
 namespace DotnetMerge.Tests.Tokenizers;
 
-/// <summary>Tiny llama-named models whose vocabularies the test chooses: a word-level tokenizer.json with
+/// <summary>Tiny llama-named models whose vocabularies the test chooses: a word-level tokenizer.json (split on spaces only, so
+/// every token text, "<s>" included, encodes to its one id) with
 /// <c>base</c> words, then added (chat-marker) tokens, and embedding / LM-head rows with distinct values per model,
 /// written with the repo's safetensors writer (float32, so every value is exact).</summary>
 public sealed class VocabularyFixture : IDisposable
@@ -60,7 +61,7 @@ public sealed class VocabularyFixture : IDisposable
         var tokenizer = new JsonObject
         {
             ["version"] = "1.0", ["truncation"] = null, ["padding"] = null, ["added_tokens"] = addedTokens, ["normalizer"] = null,
-            ["pre_tokenizer"] = new JsonObject { ["type"] = "Whitespace" }, ["post_processor"] = null, ["decoder"] = null,
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "WhitespaceSplit" }, ["post_processor"] = null, ["decoder"] = null,
             ["model"] = new JsonObject { ["type"] = "WordLevel", ["vocab"] = vocab, ["unk_token"] = "<unk>" },
         };
         File.WriteAllText(Path.Combine(dir, "tokenizer.json"), tokenizer.ToJsonString());
