@@ -30,6 +30,22 @@ sd["param"] = torch.nn.Parameter(torch.randn(2, 2))
 torch.save(sd, os.path.join(out, "pytorch_model.bin"))
 torch.save(sd, os.path.join(out, "proto4.bin"), pickle_protocol=4)
 torch.save(sd, os.path.join(out, "legacy.bin"), _use_new_zipfile_serialization=False)
+sharded = os.path.join(out, "sharded")
+os.makedirs(sharded)
+names = list(sd.keys())
+halves = [names[:5], names[5:]]
+weight_map = {}
+for i, half in enumerate(halves):
+    shard = "pytorch_model-%05d-of-00002.bin" % (i + 1)
+    torch.save(collections.OrderedDict((n, sd[n]) for n in half), os.path.join(sharded, shard))
+    weight_map.update({n: shard for n in half})
+import json
+with open(os.path.join(sharded, "pytorch_model.bin.index.json"), "w") as f:
+    json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f)
+with open(os.path.join(sharded, "config.json"), "w") as f:
+    json.dump({"architectures": ["LlamaForCausalLM"], "model_type": "llama"}, f)
+with open(os.path.join(sharded, "tokenizer.json"), "w") as f:
+    f.write("{}")
 for name, t in sd.items():
     with open(os.path.join(out, name + ".raw"), "wb") as f:
         f.write(t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
@@ -58,7 +74,7 @@ for name, t in sd.items():
 }
 
 /// <summary>Runs a python3 script (with torch) for fixtures; returns a skip reason when python3 or torch is missing.</summary>
-internal static class Python
+public static class Python
 {
     /// <summary>The interpreters tried, in order: the one on PATH (it may be a pyenv without torch), then Debian's, where
     /// python3-torch installs.</summary>
