@@ -24,6 +24,7 @@ public static class Cli
         root.Subcommands.Add(ExtractCommand.Create(console));
         root.Subcommands.Add(ExtractLoraCommand.Create(console));
         root.Subcommands.Add(ApplyCommand.Create(console));
+        root.Subcommands.Add(ConvertCommand.Create(console));
         root.Subcommands.Add(DoctorCommand.Create(console));
         return root;
     }
