@@ -155,7 +155,8 @@ public static class Cli
         }
         catch (MergeException e)
         {
-            console.Err.WriteLine("error: " + e.Message);
+            // "error DMRG0701: ...": the canonical form MSBuild and editors read, with the id (in the message).
+            console.Err.WriteLine("error " + e.Message);
             if (verbosity >= Verbosity.Diagnostic) console.Err.WriteLine(e);
             return ExitCode(e.Kind);
         }

@@ -132,6 +132,8 @@ public sealed class CliEndToEndTests : IDisposable
         var refused = await CliRunner.RunAsync(config, output, "--no-progress");
         Assert.Equal(ExitCodes.OutputError, refused.ExitCode);
         Assert.Contains("--force", refused.Err);
+        // One canonical line with the run-time id, as MSBuild and editors read it.
+        Assert.Contains("\nerror DMRG0710: the output directory '" + output + "' is not empty", "\n" + refused.Err, StringComparison.Ordinal);
         Assert.Equal("precious", File.ReadAllText(Path.Combine(output, "keep.txt")));
 
         var forced = await CliRunner.RunAsync(config, output, "--force", "--no-progress");
@@ -149,6 +151,7 @@ public sealed class CliEndToEndTests : IDisposable
         var config = _ws.Write("m.yaml", "merge_method: linear\nmodels:\n  - model: models/a\n    parameters: {weight: 1}\n  - model: models/b\n    parameters: {weight: 1}\n");
         var result = await CliRunner.RunAsync(config, _ws.PathOf("models", "a", "merged"), "--no-progress");
         Assert.Equal(ExitCodes.OutputError, result.ExitCode);
+        Assert.Contains("error DMRG0710: the output '", result.Err, StringComparison.Ordinal);
         Assert.Contains("inside the input model", result.Err);
     }
 

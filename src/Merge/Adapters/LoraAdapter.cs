@@ -46,20 +46,20 @@ public sealed class LoraAdapter : IDisposable
     public static LoraAdapter Open(string directory)
     {
         if (!System.IO.Directory.Exists(directory))
-            throw new MergeException(MergeErrorKind.Input, $"LoRA adapter not found: no directory '{directory}'");
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, $"LoRA adapter not found: no directory '{directory}'");
         var config = LoraConfig.Read(directory);
         var weights = Path.Combine(directory, WeightsFileName);
         if (!System.IO.File.Exists(weights))
         {
             var hint = System.IO.File.Exists(Path.Combine(directory, "adapter_model.bin"))
                 ? " (adapter_model.bin, a torch pickle, is not read: save the adapter with safe_serialization=True)" : "";
-            throw new MergeException(MergeErrorKind.Input, $"{directory}: no {WeightsFileName}{hint}");
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, $"{directory}: no {WeightsFileName}{hint}");
         }
         SafetensorsFile file;
         try { file = SafetensorsFile.Open(weights); }
         catch (Exception e) when (e is SafetensorsFormatException or IOException or UnauthorizedAccessException)
         {
-            throw new MergeException(MergeErrorKind.Input, $"{weights}: {e.Message}", e);
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.AdapterInvalid, $"{weights}: {e.Message}", e);
         }
         var adapter = new LoraAdapter(directory, config, file);
         try { adapter.Index(); }
@@ -67,7 +67,7 @@ public sealed class LoraAdapter : IDisposable
         return adapter;
     }
 
-    private MergeException Error(string message) => new(MergeErrorKind.Input, $"{File.Path}: {message}");
+    private MergeException Error(string message) => new(MergeErrorKind.Input, ErrorIds.AdapterInvalid, $"{File.Path}: {message}");
 
     private void Index()
     {

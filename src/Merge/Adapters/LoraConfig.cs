@@ -144,7 +144,7 @@ public sealed class LoraConfig
         _ => true,
     };
 
-    private static MergeException Error(string path, string message) => new(MergeErrorKind.Input, $"{path}: {message}");
+    private static MergeException Error(string path, string message) => new(MergeErrorKind.Input, ErrorIds.AdapterInvalid, $"{path}: {message}");
 
     private static string? String(JsonObject root, string path, string key)
     {

@@ -20,7 +20,7 @@ public static class DefinitionFile
         cancellationToken.ThrowIfCancellationRequested();
         var kind = PathKind.Of(path);
         if (kind == PathKind.Kind.Missing)
-            throw new MergeException(MergeErrorKind.Definition, $"cannot read the merge definition '{path}': the file does not exist");
+            throw new MergeException(MergeErrorKind.Definition, ErrorIds.DefinitionUnreadable, $"cannot read the merge definition '{path}': the file does not exist");
         if (kind is not (PathKind.Kind.RegularFile or PathKind.Kind.NoAccess))
             throw Refused(path, $"the definition path {PathKind.Describe(kind, path)}, not a regular file: a merge definition is read from a file",
                 kind is PathKind.Kind.Fifo or PathKind.Kind.CharacterDevice or PathKind.Kind.Socket
@@ -34,7 +34,7 @@ public static class DefinitionFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new MergeException(MergeErrorKind.Definition, $"cannot read the merge definition '{path}': {e.Message}", e);
+            throw new MergeException(MergeErrorKind.Definition, ErrorIds.DefinitionUnreadable, $"cannot read the merge definition '{path}': {e.Message}", e);
         }
         using var reader = new StreamReader(new MemoryStream(bytes), new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true);
         return reader.ReadToEnd();

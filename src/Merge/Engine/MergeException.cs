@@ -13,10 +13,38 @@ public enum MergeErrorKind
     Device,
 }
 
-/// <summary>An expected, user-actionable failure: printed as one line, no stack trace.</summary>
+/// <summary>An expected, user-actionable failure: printed as one line, no stack trace. <see cref="Exception.Message"/>
+/// starts with the DMRG id (<c>DMRG0701: model './a' not found: ...</c>), so a log line says what kind of failure it
+/// was; <see cref="Id"/> and <see cref="Detail"/> hold the two parts (ids: <see cref="ErrorIds"/>).</summary>
 public class MergeException : Exception
 {
-    public MergeException(MergeErrorKind kind, string message, Exception? inner = null) : base(message, inner) => Kind = kind;
+    public MergeException(MergeErrorKind kind, string id, string message, Exception? inner = null)
+        : base($"{id}: {message}", inner)
+    {
+        Kind = kind;
+        Id = id;
+        Detail = message;
+    }
+
+    /// <summary>For subclasses whose printed message is not <c>id: detail</c> (a list of located diagnostics, each
+    /// with its own id: <paramref name="id"/> is then the first error's).</summary>
+    protected MergeException(MergeErrorKind kind, string id, string detail, string message, Exception? inner)
+        : base(message, inner)
+    {
+        Kind = kind;
+        Id = id;
+        Detail = detail;
+    }
 
     public MergeErrorKind Kind { get; }
+
+    /// <summary>The DMRG id of the failure (documented in docs/configuration.md).</summary>
+    public string Id { get; }
+
+    /// <summary>The message without its id.</summary>
+    public string Detail { get; }
+
+    /// <summary>The same failure (kind and id) with <paramref name="prefix"/> before its detail: a location or the
+    /// stage it happened in.</summary>
+    public MergeException WithPrefix(string prefix) => new(Kind, Id, prefix + Detail, this);
 }

@@ -96,7 +96,13 @@ public static class MergeRunner
 public sealed class DefinitionErrorsException : MergeException
 {
     public DefinitionErrorsException(IReadOnlyList<DefinitionDiagnostic> diagnostics)
-        : base(MergeErrorKind.Definition, string.Join(Environment.NewLine, diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)))
+        : this(diagnostics, string.Join(Environment.NewLine, diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)))
+    {
+    }
+
+    private DefinitionErrorsException(IReadOnlyList<DefinitionDiagnostic> diagnostics, string formatted)
+        : base(MergeErrorKind.Definition, (diagnostics.FirstOrDefault(d => d.Severity == DiagnosticSeverity.Error) ?? diagnostics[0]).Id,
+            formatted, formatted, null)
         => Diagnostics = diagnostics;
 
     public IReadOnlyList<DefinitionDiagnostic> Diagnostics { get; }

@@ -215,7 +215,7 @@ public static class MergeExecutor
         if (e is MergeException or OperationCanceledException) return null;
         if (e is not (IOException or UnauthorizedAccessException or SafetensorsFormatException or CheckpointException)) return null;
         var files = string.Join(", ", job.Inputs.Where(i => i.File is not null).Select(i => $"'{i.StoredFile.Path}'").Distinct());
-        return new MergeException(MergeErrorKind.Input, $"cannot read the inputs of tensor '{job.OutputName}' from {files}: {e.Message}", e);
+        return new MergeException(MergeErrorKind.Input, ErrorIds.InputReadFailed, $"cannot read the inputs of tensor '{job.OutputName}' from {files}: {e.Message}", e);
     }
 
     private static Exception FirstFailure(params Task[] tasks)
@@ -298,7 +298,7 @@ public static class MergeExecutor
             // method supports; anything else is a bug, reported as one (exit code 1, the stack at -v diag).
             var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
             string what = $"{plan.Method.Name} failed on tensor '{job.OutputName}'";
-            if (inner is NotSupportedException) throw new MergeException(MergeErrorKind.Input, $"{what}: {inner.Message}", inner);
+            if (inner is NotSupportedException) throw new MergeException(MergeErrorKind.Input, ErrorIds.UnsupportedTensor, $"{what}: {inner.Message}", inner);
             throw new TensorJobException($"{what}: {inner.GetType().Name}: {inner.Message}", inner);
         }
         return NonFiniteCheck.Check(plan.Method.Name, job, output.Span, inputs, settings);

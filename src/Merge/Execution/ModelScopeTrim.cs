@@ -35,7 +35,7 @@ public static class ModelScopeTrim
             {
                 double d = input.Parameters.GetDouble("density");
                 if (density.TryGetValue(input.Model, out var seen) && seen.Value != d)
-                    throw new MergeException(MergeErrorKind.Definition,
+                    throw new MergeException(MergeErrorKind.Definition, ErrorIds.ModelScopeDensity,
                         $"trim_scope: model needs one density per model, but '{input.Model.Name}' has density {seen.Value} for '{seen.Tensor}' and {d} for '{job.OutputName}'");
                 density[input.Model] = (d, job.OutputName);
                 elements[input.Model] = elements.GetValueOrDefault(input.Model) + TensorShape.ElementCount(job.OutputShape);

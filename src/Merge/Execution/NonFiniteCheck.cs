@@ -32,7 +32,7 @@ internal static class NonFiniteCheck
         if (inInputs > 0)
             return string.Create(CultureInfo.InvariantCulture,
                 $"tensor '{job.OutputName}': {counts} of the merged output are NaN or infinite; its inputs hold {inInputs} such values");
-        throw new MergeException(MergeErrorKind.Input,
+        throw new MergeException(MergeErrorKind.Input, ErrorIds.NonFiniteResult,
             $"{method} produced NaN or infinite values in tensor '{job.OutputName}' ({counts}, {job.OutputDtype.HeaderName()}) from finite inputs; " +
             "nothing was written. Check the parameters: a weight or scale so large that values overflow the dtype, or weights that cancel to zero.");
     }

@@ -23,7 +23,20 @@ public enum HubFailure
 public sealed class HubException : MergeException
 {
     public HubException(HubFailure failure, string message, Exception? inner = null)
-        : base(failure == HubFailure.Disk ? MergeErrorKind.Output : MergeErrorKind.Input, message, inner) => Failure = failure;
+        : base(failure == HubFailure.Disk ? MergeErrorKind.Output : MergeErrorKind.Input, IdOf(failure), message, inner) => Failure = failure;
 
     public HubFailure Failure { get; }
+
+    /// <summary>One DMRG id per kind of hub failure (DMRG0610-0615), so a script can tell a typo from a network
+    /// problem.</summary>
+    public static string IdOf(HubFailure failure) => failure switch
+    {
+        HubFailure.BadReference => ErrorIds.HubReference,
+        HubFailure.NotCached => ErrorIds.HubNotCached,
+        HubFailure.Network => ErrorIds.HubNetwork,
+        HubFailure.Integrity => ErrorIds.HubIntegrity,
+        HubFailure.Protocol => ErrorIds.HubProtocol,
+        HubFailure.Disk => ErrorIds.HubDisk,
+        _ => throw new ArgumentOutOfRangeException(nameof(failure), failure, null),
+    };
 }

@@ -143,24 +143,24 @@ public sealed class ModelSource : IDisposable
         }
         if (hubId is null || localOnly) return candidates[0];
         try { return new HubResolver(hub ?? HubSettings.FromEnvironment()).Resolve(hubId, adapter); }
-        catch (MergeException e) { throw new MergeException(e.Kind, $"{reference.Location}: {e.Message}", e); }
+        catch (MergeException e) { throw e.WithPrefix($"{reference.Location}: "); }
     }
 
     /// <summary>Opens a model directory (headers and config only).</summary>
     public static ModelSource Open(ModelReference reference, string directory)
     {
         if (!System.IO.Directory.Exists(directory) && PathKind.Of(directory) is var kind && kind != PathKind.Kind.Missing)
-            throw new MergeException(MergeErrorKind.Input,
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable,
                 $"{reference.Location}: model '{reference.Path}': '{directory}' {PathKind.Describe(kind, directory)}, not a model directory.");
         if (!System.IO.Directory.Exists(directory))
         {
-            throw new MergeException(MergeErrorKind.Input, $"{reference.Location}: model '{reference.Path}' not found: no directory '{directory}'.");
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, $"{reference.Location}: model '{reference.Path}' not found: no directory '{directory}'.");
         }
         ModelCheckpoint checkpoint;
         try { checkpoint = ModelCheckpoint.Open(directory); }
         catch (Exception e) when (e is CheckpointException or SafetensorsFormatException or IOException or UnauthorizedAccessException)
         {
-            throw new MergeException(MergeErrorKind.Input, $"{reference.Location}: model '{reference.Path}': {e.Message}", e);
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, $"{reference.Location}: model '{reference.Path}': {e.Message}", e);
         }
         JsonObject? config = null;
         var configPath = System.IO.Path.Combine(directory, "config.json");
@@ -170,7 +170,7 @@ public sealed class ModelSource : IDisposable
             catch (JsonException e)
             {
                 checkpoint.Dispose();
-                throw new MergeException(MergeErrorKind.Input, $"{configPath}: invalid JSON in config.json: {e.Message}", e);
+                throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, $"{configPath}: invalid JSON in config.json: {e.Message}", e);
             }
         }
         return new ModelSource(reference, directory, checkpoint, config);

@@ -29,7 +29,7 @@ public static class ChatTemplates
         }
         if (BuiltIn.TryGetValue(value, out var builtIn)) return builtIn;
         if (value.Length >= 20 && value.Contains('{')) return value;
-        throw new MergeException(MergeErrorKind.Definition,
+        throw new MergeException(MergeErrorKind.Definition, ErrorIds.ChatTemplate,
             $"chat_template '{value}' is neither `auto`, a built-in name ({string.Join(", ", BuiltIn.Keys)}) nor a Jinja template");
     }
 

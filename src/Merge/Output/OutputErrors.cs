@@ -16,7 +16,7 @@ internal static partial class OutputErrors
     {
         if (e is MergeException or OperationCanceledException) return null;
         if (e is not (IOException or UnauthorizedAccessException)) return null;
-        return new MergeException(MergeErrorKind.Output, $"cannot write the output '{path}': {e.Message}{OpenFilesHint(e)}", e);
+        return new MergeException(MergeErrorKind.Output, ErrorIds.OutputWriteFailed, $"cannot write the output '{path}': {e.Message}{OpenFilesHint(e)}", e);
     }
 
     /// <summary>True for "too many open files" (of the process or of the system).</summary>

@@ -36,7 +36,7 @@ public sealed class OutputTransaction : IDisposable
     {
         var output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputDirectory));
         CheckLocation(output, force, inputDirectories);
-        var parent = Path.GetDirectoryName(output) ?? throw new MergeException(MergeErrorKind.Output, $"cannot write a model to the root directory '{output}'");
+        var parent = Path.GetDirectoryName(output) ?? throw new MergeException(MergeErrorKind.Output, ErrorIds.OutputLocation, $"cannot write a model to the root directory '{output}'");
         var staging = Path.Combine(parent, $"{StaleStaging.Prefix(output)}{Environment.ProcessId}-{Guid.NewGuid():N}");
         IReadOnlyList<string> removed;
         try
@@ -57,17 +57,17 @@ public sealed class OutputTransaction : IDisposable
     {
         var output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputDirectory));
         if (File.Exists(output))
-            throw new MergeException(MergeErrorKind.Output, $"the output '{output}' is a file; give a directory path for the merged model");
+            throw new MergeException(MergeErrorKind.Output, ErrorIds.OutputLocation, $"the output '{output}' is a file; give a directory path for the merged model");
         foreach (var input in inputDirectories)
         {
             var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(input));
             if (IsSameOrInside(output, full))
-                throw new MergeException(MergeErrorKind.Output, $"the output '{output}' is inside the input model '{full}'; choose a directory outside every input");
+                throw new MergeException(MergeErrorKind.Output, ErrorIds.OutputLocation, $"the output '{output}' is inside the input model '{full}'; choose a directory outside every input");
             if (IsSameOrInside(full, output))
-                throw new MergeException(MergeErrorKind.Output, $"the input model '{full}' is inside the output '{output}', which would be replaced; choose another output directory");
+                throw new MergeException(MergeErrorKind.Output, ErrorIds.OutputLocation, $"the input model '{full}' is inside the output '{output}', which would be replaced; choose another output directory");
         }
         if (!force && !IsAbsentOrEmpty(output))
-            throw new MergeException(MergeErrorKind.Output, $"the output directory '{output}' is not empty; replace it with MergeOptions.Force (--force on the command line), or choose another directory");
+            throw new MergeException(MergeErrorKind.Output, ErrorIds.OutputLocation, $"the output directory '{output}' is not empty; replace it with MergeOptions.Force (--force on the command line), or choose another directory");
     }
 
     private static bool IsAbsentOrEmpty(string directory)
@@ -132,7 +132,7 @@ public sealed class OutputTransaction : IDisposable
         if (old is not null) TryDelete(old);
     }
 
-    private MergeException Appeared() => new(MergeErrorKind.Output,
+    private MergeException Appeared() => new(MergeErrorKind.Output, ErrorIds.OutputRace,
         $"the output directory '{OutputDirectory}' was created by someone else while this merge ran (another merge into the same directory?); " +
         "it was left as it is and nothing was written. " + (Force ? "Run again, or choose another directory" : "Replace it with MergeOptions.Force (--force on the command line), or choose another directory"));
 

@@ -16,10 +16,10 @@ public static class TorchBinConverter
     {
         var inputDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(input));
         if (!Directory.Exists(inputDirectory))
-            throw new MergeException(MergeErrorKind.Input, $"{inputDirectory}: the model directory {Models.PathKind.Describe(inputDirectory)}");
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, $"{inputDirectory}: the model directory {Models.PathKind.Describe(inputDirectory)}");
         TorchBinCheckpoint checkpoint;
         try { checkpoint = TorchBinCheckpoint.Open(inputDirectory); }
-        catch (CheckpointException e) { throw new MergeException(MergeErrorKind.Input, e.Message, e); }
+        catch (CheckpointException e) { throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, e.Message, e); }
         using (checkpoint)
         {
             using var transaction = OutputTransaction.Begin(output, force, [inputDirectory]);

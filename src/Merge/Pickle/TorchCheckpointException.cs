@@ -19,11 +19,8 @@ public sealed class TorchCheckpointException : MergeException
     public const string BadTensor = "DMRG0734";
 
     public TorchCheckpointException(string path, string id, string message, Exception? inner = null)
-        : base(MergeErrorKind.Input, $"{path}: error {id}: {message}", inner)
-    {
-        Path = path; Id = id;
-    }
+        : base(MergeErrorKind.Input, id, $"{path}: {message}", inner)
+        => Path = path;
 
     public string Path { get; }
-    public string Id { get; }
 }

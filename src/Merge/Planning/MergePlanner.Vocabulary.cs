@@ -40,7 +40,7 @@ public sealed partial class MergePlanner
             }
             catch (MergeException e)
             {
-                _findings.Add(new CheckFinding(DiagnosticSeverity.Error, TokenizerCheckIds.VocabularyUnreadable, e.Message, reference.Location));
+                _findings.Add(new CheckFinding(DiagnosticSeverity.Error, e.Id, e.Detail, reference.Location));
             }
         }
         if (vocabularies.Count != models.Count) return;

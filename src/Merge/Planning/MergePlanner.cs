@@ -41,9 +41,9 @@ public sealed partial class MergePlanner
     public static MergePlan Plan(MergeDefinition definition, MergeOptions options, Func<ModelReference, ModelSource?>? openStage = null)
     {
         var method = MethodCatalog.Find(definition.MergeMethod)
-            ?? throw new MergeException(MergeErrorKind.Definition, $"unknown merge method '{definition.MergeMethod}'");
+            ?? throw new MergeException(MergeErrorKind.Definition, ErrorIds.UnknownMethod, $"unknown merge method '{definition.MergeMethod}'");
         var implementation = MethodRegistry.Find(method.Name)
-            ?? throw new MergeException(MergeErrorKind.Definition, $"merge method '{method.Name}' is not implemented by this version of dotnet-merge");
+            ?? throw new MergeException(MergeErrorKind.Definition, ErrorIds.MethodNotImplemented, $"merge method '{method.Name}' is not implemented by this version of dotnet-merge");
         var planner = new MergePlanner(definition, options, method, openStage);
         try
         {
@@ -138,7 +138,7 @@ public sealed partial class MergePlanner
         if (max is not { } bound || plan.Jobs.Count == 0 || bound >= plan.LargestJobBytes) return;
         var largest = plan.Jobs.MaxBy(j => j.InputBytes + j.OutputBytes + j.UpstreamWorkingBytes)!;
         long need = plan.LargestJobBytes;
-        throw new MergeException(MergeErrorKind.Definition, string.Create(CultureInfo.InvariantCulture,
+        throw new MergeException(MergeErrorKind.Definition, ErrorIds.MemoryBoundTooSmall, string.Create(CultureInfo.InvariantCulture,
             $"{OptionNames.MaxMemory} {ShardSize.Format(bound)} is less than the largest tensor needs: {largest.OutputName} holds {need} bytes ({ShardSize.Format(need)}) of inputs and output at once; give at least {need} (or leave --max-memory out)"));
     }
 
@@ -172,14 +172,14 @@ public sealed partial class MergePlanner
                 // Every model keeps its shards open: past the process's limit the run cannot go on (exit code 5, not one
                 // error per remaining model).
                 var io = Output.OutputErrors.IsOpenFileLimit(e) ? e : e.InnerException!;
-                throw new MergeException(MergeErrorKind.Output,
+                throw new MergeException(MergeErrorKind.Output, ErrorIds.OutputWriteFailed,
                     $"{reference.Location}: cannot open model '{reference.Path}': {io.Message}; the definition references {ReferencedModels(_def).Distinct().Count()} models" +
                     Output.OutputErrors.OpenFilesHint(io), io);
             }
             catch (MergeException e) when (e.Kind != MergeErrorKind.Output)
             {
                 // An output error (a hub download that cannot be written to the cache: disk full) is not the model's fault: exit 5, as it is.
-                _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.ModelUnavailable, StripLocation(e.Message, reference.Location), reference.Location));
+                _findings.Add(new CheckFinding(DiagnosticSeverity.Error, e.Id, StripLocation(e.Detail, reference.Location), reference.Location));
             }
         }
     }
@@ -403,7 +403,7 @@ public sealed partial class MergePlanner
         var source = _def.TokenizerSource;
         if (source is null || source == "base") return configDonor;
         var match = _models.Values.FirstOrDefault(m => m.Reference.Path == source);
-        return match ?? throw new MergeException(MergeErrorKind.Definition,
+        return match ?? throw new MergeException(MergeErrorKind.Definition, ErrorIds.TokenizerSource,
             $"tokenizer_source '{source}' is not one of the merged models; use `union`, `base` or the path of one of the models");
     }
 
@@ -422,7 +422,7 @@ public sealed partial class MergePlanner
     {
         if (name is null) return null;
         return DtypeInfo.TryFromTorchName(name, out var d) ? d
-            : throw new MergeException(MergeErrorKind.Definition, $"unknown dtype '{name}' (use bfloat16, float16 or float32)");
+            : throw new MergeException(MergeErrorKind.Definition, ErrorIds.UnknownDtype, $"unknown dtype '{name}' (use bfloat16, float16 or float32)");
     }
 }
 
@@ -430,9 +430,14 @@ public sealed partial class MergePlanner
 public sealed class PlanningException : MergeException
 {
     public PlanningException(IReadOnlyList<CheckFinding> findings)
+        : this(findings, string.Join(Environment.NewLine, findings.Where(f => f.IsError).Select(f => f.ToString())))
+    {
+    }
+
+    private PlanningException(IReadOnlyList<CheckFinding> findings, string formatted)
         : base(findings.Any(f => f.Id == CheckIds.MissingParameter && f.IsError) && findings.All(f => !f.IsError || f.Id == CheckIds.MissingParameter)
                 ? MergeErrorKind.Definition : MergeErrorKind.Input,
-            string.Join(Environment.NewLine, findings.Where(f => f.IsError).Select(f => f.ToString())))
+            (findings.FirstOrDefault(f => f.IsError) ?? findings[0]).Id, formatted, formatted, null)
         => Findings = findings;
 
     public IReadOnlyList<CheckFinding> Findings { get; }

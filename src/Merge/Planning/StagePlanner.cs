@@ -104,7 +104,7 @@ public static class StagePlanner
                 }
                 catch (MergeException e) when (e is not PlanningException)
                 {
-                    otherFailure ??= graph.IsMultiStage ? new MergeException(e.Kind, Prefix(stage) + e.Message, e) : e;
+                    otherFailure ??= graph.IsMultiStage ? e.WithPrefix(Prefix(stage)) : e;
                     failed.Add(stage);
                     continue;
                 }

@@ -6,7 +6,7 @@ using DotnetMerge.Engine;
 namespace DotnetMerge.Soups;
 
 /// <summary>The evaluator failed, timed out or printed no score (exit code 3, like other input problems).</summary>
-public sealed class EvaluatorException(string message) : MergeException(MergeErrorKind.Input, message);
+public sealed class EvaluatorException(string id, string message) : MergeException(MergeErrorKind.Input, id, message);
 
 /// <summary>Scores a model directory by running a shell command: <c>{model}</c> in the command is replaced by the quoted
 /// directory path, the command runs through <c>/bin/sh -c</c> (Unix) or <c>cmd /c</c> (Windows), and the number on the
@@ -61,7 +61,7 @@ public static class CommandEvaluator
         try { process.Start(); }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
-            throw new EvaluatorException($"cannot start the evaluator `{command}`: {e.Message}");
+            throw new EvaluatorException(ErrorIds.EvaluatorStart, $"cannot start the evaluator `{command}`: {e.Message}");
         }
         process.StandardInput.Close();
         process.BeginOutputReadLine();
@@ -78,7 +78,7 @@ public static class CommandEvaluator
             try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
             await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
-            throw new EvaluatorException(
+            throw new EvaluatorException(ErrorIds.EvaluatorTimeout,
                 $"the evaluator timed out after {timeout!.Value.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s and was stopped (with its child processes): `{command}`");
         }
         await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false); // drains the output events
@@ -87,12 +87,12 @@ public static class CommandEvaluator
         lock (stdout) output = stdout.ToString();
         lock (stderr) errors = stderr.ToString();
         if (process.ExitCode != 0)
-            throw new EvaluatorException($"the evaluator exited with code {process.ExitCode}: `{command}`{Tail(errors)}");
+            throw new EvaluatorException(ErrorIds.EvaluatorFailed, $"the evaluator exited with code {process.ExitCode}: `{command}`{Tail(errors)}");
         var score = ParseScore(output);
         if (score is null)
         {
             var last = output.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.Length > 0);
-            throw new EvaluatorException(last is null
+            throw new EvaluatorException(ErrorIds.EvaluatorNoScore, last is null
                 ? $"the evaluator printed nothing; it must print the score (a number such as 0.8125) on its last line: `{command}`"
                 : $"the evaluator's last line '{Truncate(last)}' is not a number; it must print the score (such as 0.8125) on its last line: `{command}`");
         }

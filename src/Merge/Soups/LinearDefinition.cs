@@ -70,7 +70,7 @@ internal static class LinearDefinition
         if (cropped is not null)
         {
             plan.Dispose();
-            throw new MergeException(MergeErrorKind.Input,
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.ShapeMismatch,
                 $"tensor '{cropped.OutputName}' has different shapes in the inputs ({string.Join(", ", cropped.Inputs.Select(i => $"'{i.Model.Name}' [{string.Join(", ", i.Tensor.Shape)}]"))}); this command needs models with identical tensor shapes");
         }
         return plan;

@@ -67,7 +67,7 @@ internal static class TensorStreaming
 
     private static int CheckedLength(string name, long bytes)
         => bytes <= Array.MaxLength ? (int)bytes
-            : throw new MergeException(MergeErrorKind.Input, $"tensor '{name}' has {bytes} bytes; this command holds one tensor at a time in memory and supports tensors up to {Array.MaxLength} bytes");
+            : throw new MergeException(MergeErrorKind.Input, ErrorIds.UnsupportedTensor, $"tensor '{name}' has {bytes} bytes; this command holds one tensor at a time in memory and supports tensors up to {Array.MaxLength} bytes");
 
     /// <summary>Walks [0, count) in chunks of <see cref="ChunkElements"/>.</summary>
     public static IEnumerable<(long Start, int Length)> Chunks(long count)

@@ -154,7 +154,7 @@ public static class LoraExtraction
                 progress.TensorWritten(name, job.BytesFromDisk, 0);
                 if (norm == 0) { unchanged++; continue; }
                 if (!double.IsFinite(norm))
-                    throw new MergeException(MergeErrorKind.Input, $"tensor '{name}': the difference between the fine-tune and the base is not finite (NaN or infinite values in an input)");
+                    throw new MergeException(MergeErrorKind.Input, ErrorIds.NonFiniteInput, $"tensor '{name}': the difference between the fine-tune and the base is not finite (NaN or infinite values in an input)");
 
                 if (exclude.Any(r => r.IsMatch(module)) || (include.Count > 0 && !include.Any(r => r.IsMatch(module))))
                 {
@@ -218,7 +218,7 @@ public static class LoraExtraction
                     continue;
                 }
                 if (loraModules.Contains(module))
-                    throw new MergeException(MergeErrorKind.Input,
+                    throw new MergeException(MergeErrorKind.Input, ErrorIds.ExtractionConflict,
                         $"tensor '{name}' changed, but its module '{module}' is a LoRA pair and PEFT cannot also save it in full; save the module in full with --save-module {Leaf(module)}");
                 // Saved in full from the fine-tune: PEFT replaces the module's tensors with these.
                 Append(Prefix + name, shape, FullBytes(f, storage));
@@ -228,11 +228,11 @@ public static class LoraExtraction
             }
 
             if (entries.Count == 0)
-                throw new MergeException(MergeErrorKind.Input, unchanged > 0 && modules.Count == 0
+                throw new MergeException(MergeErrorKind.Input, ErrorIds.NothingToExtract, unchanged > 0 && modules.Count == 0
                     ? $"the fine-tune '{paths[1]}' has the same weights as the base '{paths[0]}': there is no difference to extract, so no adapter was written"
                     : $"nothing to write: every changed tensor was left out ({string.Join(", ", modules.Take(5).Select(m => $"'{m.Module}': {m.Note}"))}); no adapter was written");
             if (fullModules.Overlaps(loraModules))
-                throw new MergeException(MergeErrorKind.Input,
+                throw new MergeException(MergeErrorKind.Input, ErrorIds.ExtractionConflict,
                     $"module '{fullModules.Intersect(loraModules).First()}' would be both a LoRA pair and saved in full; give it to --save-module");
 
             // The adapter file, assembled from the scratch file now that every shape is known.

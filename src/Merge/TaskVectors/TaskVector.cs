@@ -180,7 +180,7 @@ public static class TaskVector
                 if (info.BaseStructure != structure)
                 {
                     var message = $"task vector '{vectorPaths[v]}' was extracted from another base ('{info.BasePath}'): the tensor names, dtypes or shapes of '{basePath}' differ from the ones it recorded";
-                    if (!options.ForceBase) throw new MergeException(MergeErrorKind.Input, message + $"; set {OptionNames.ForceBase} to apply it anyway");
+                    if (!options.ForceBase) throw new MergeException(MergeErrorKind.Input, ErrorIds.BaseMismatch, message + $"; set {OptionNames.ForceBase} to apply it anyway");
                     warnings.Add(message);
                 }
             }
@@ -207,26 +207,26 @@ public static class TaskVector
             {
                 checkpoint.TryGetTensor(name, out var tensor, out var file);
                 if (!tensor.Dtype.CanDecode())
-                    throw new MergeException(MergeErrorKind.Input, $"task vector '{info.Directory}': tensor '{name}' has dtype {tensor.Dtype.HeaderName()}, which is not a float type");
+                    throw new MergeException(MergeErrorKind.Input, ErrorIds.UnsupportedTensor, $"task vector '{info.Directory}': tensor '{name}' has dtype {tensor.Dtype.HeaderName()}, which is not a float type");
                 if (name.EndsWith(TaskVectorInfo.FactorB, StringComparison.Ordinal)) continue; // taken with its A factor
                 bool factored = name.EndsWith(TaskVectorInfo.FactorA, StringComparison.Ordinal);
                 var baseName = factored ? name[..^TaskVectorInfo.FactorA.Length] : name;
                 if (!baseCheckpoint.TryGetTensor(baseName, out var baseTensor, out _))
-                    throw new MergeException(MergeErrorKind.Input, $"task vector '{info.Directory}': tensor '{baseName}' does not exist in the base");
+                    throw new MergeException(MergeErrorKind.Input, ErrorIds.TensorMissing, $"task vector '{info.Directory}': tensor '{baseName}' does not exist in the base");
                 Term term;
                 if (!factored)
                 {
                     if (!tensor.Shape.SequenceEqual(baseTensor.Shape))
-                        throw new MergeException(MergeErrorKind.Input, $"task vector '{info.Directory}': tensor '{name}' has shape {TensorShape.Format(tensor.Shape)} but the base's is {TensorShape.Format(baseTensor.Shape)}");
+                        throw new MergeException(MergeErrorKind.Input, ErrorIds.ShapeMismatch, $"task vector '{info.Directory}': tensor '{name}' has shape {TensorShape.Format(tensor.Shape)} but the base's is {TensorShape.Format(baseTensor.Shape)}");
                     term = new Term(lambda, new(file, tensor), null, null);
                 }
                 else
                 {
                     if (!checkpoint.TryGetTensor(baseName + TaskVectorInfo.FactorB, out var bTensor, out var bFile))
-                        throw new MergeException(MergeErrorKind.Input, $"task vector '{info.Directory}': '{name}' has no partner '{baseName + TaskVectorInfo.FactorB}'");
+                        throw new MergeException(MergeErrorKind.Input, ErrorIds.TaskVectorInvalid, $"task vector '{info.Directory}': '{name}' has no partner '{baseName + TaskVectorInfo.FactorB}'");
                     var s = baseTensor.Shape;
                     if (s.Length != 2 || tensor.Shape.Length != 2 || bTensor.Shape.Length != 2 || tensor.Shape[1] != s[1] || bTensor.Shape[0] != s[0] || bTensor.Shape[1] != tensor.Shape[0])
-                        throw new MergeException(MergeErrorKind.Input,
+                        throw new MergeException(MergeErrorKind.Input, ErrorIds.TaskVectorInvalid,
                             $"task vector '{info.Directory}': factors of '{baseName}' have shapes {TensorShape.Format(bTensor.Shape)} · {TensorShape.Format(tensor.Shape)}, which do not make the base's {TensorShape.Format(s)}");
                     term = new Term(lambda, null, new(file, tensor), new(bFile, bTensor));
                 }
@@ -235,7 +235,7 @@ public static class TaskVector
             }
             foreach (var name in checkpoint.TensorNames.Where(n => n.EndsWith(TaskVectorInfo.FactorB, StringComparison.Ordinal)))
                 if (!checkpoint.TryGetTensor(name[..^TaskVectorInfo.FactorB.Length] + TaskVectorInfo.FactorA, out _, out _))
-                    throw new MergeException(MergeErrorKind.Input, $"task vector '{info.Directory}': '{name}' has no partner factor A");
+                    throw new MergeException(MergeErrorKind.Input, ErrorIds.TaskVectorInvalid, $"task vector '{info.Directory}': '{name}' has no partner factor A");
         }
         return terms;
     }
@@ -311,7 +311,7 @@ public static class TaskVector
         {
             if (info.BaseFingerprint == baseFingerprint) continue;
             var message = $"task vector '{info.Directory}' was extracted from another base: '{basePath}' has fingerprint {baseFingerprint[..16]}…, the task vector recorded {info.BaseFingerprint[..Math.Min(16, info.BaseFingerprint.Length)]}… (from '{info.BasePath}')";
-            if (!options.ForceBase) throw new MergeException(MergeErrorKind.Input, message + $"; nothing was written. Set {OptionNames.ForceBase} to apply it anyway");
+            if (!options.ForceBase) throw new MergeException(MergeErrorKind.Input, ErrorIds.BaseMismatch, message + $"; nothing was written. Set {OptionNames.ForceBase} to apply it anyway");
             if (!warnings.Any(w => w.Contains(info.Directory, StringComparison.Ordinal))) warnings.Add(message);
         }
         ModelFiles.WriteConfig(plan, transaction.StagingDirectory);
@@ -364,7 +364,7 @@ public static class TaskVector
     internal static double[] ReadDelta(TensorStreaming.Source b, TensorStreaming.Source f, System.Security.Cryptography.IncrementalHash? hash, ref byte[] scratch)
     {
         long count = b.ElementCount;
-        if (count > Array.MaxLength) throw new MergeException(MergeErrorKind.Input, $"tensor '{b.Tensor.Name}' is too large for low-rank extraction ({count} elements)");
+        if (count > Array.MaxLength) throw new MergeException(MergeErrorKind.Input, ErrorIds.UnsupportedTensor, $"tensor '{b.Tensor.Name}' is too large for low-rank extraction ({count} elements)");
         var delta = new double[count];
         var x = new float[TensorStreaming.ChunkElements];
         var y = new float[TensorStreaming.ChunkElements];

@@ -34,7 +34,7 @@ public sealed record TaskVectorInfo(string Directory, string BasePath, string Ba
         try { return ModelCheckpoint.Open(directory); }
         catch (Exception e) when (e is CheckpointException or SafetensorsFormatException or IOException or UnauthorizedAccessException)
         {
-            throw new MergeException(MergeErrorKind.Input, $"task vector '{directory}': {e.Message}", e);
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.TaskVectorInvalid, $"task vector '{directory}': {e.Message}", e);
         }
     }
 
@@ -43,12 +43,12 @@ public sealed record TaskVectorInfo(string Directory, string BasePath, string Ba
         var meta = checkpoint.Shards[0].Header.Metadata;
         string? Get(string key) => meta.TryGetValue(key, out var v) ? v : null;
         if (Get(KindKey) != KindValue)
-            throw new MergeException(MergeErrorKind.Input,
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.TaskVectorInvalid,
                 $"'{checkpoint.Directory}' is not a task vector (its safetensors metadata has no {KindKey} = {KindValue}); make one with `dotnet merge extract --base B --model F -o DIR`");
-        string Required(string key) => Get(key) ?? throw new MergeException(MergeErrorKind.Input, $"task vector '{checkpoint.Directory}': metadata key {key} is missing");
+        string Required(string key) => Get(key) ?? throw new MergeException(MergeErrorKind.Input, ErrorIds.TaskVectorInvalid, $"task vector '{checkpoint.Directory}': metadata key {key} is missing");
         var dtypeName = Required(DtypeKey);
         if (!DtypeInfo.TryFromTorchName(dtypeName, out var dtype))
-            throw new MergeException(MergeErrorKind.Input, $"task vector '{checkpoint.Directory}': unknown {DtypeKey} '{dtypeName}'");
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.TaskVectorInvalid, $"task vector '{checkpoint.Directory}': unknown {DtypeKey} '{dtypeName}'");
         int? rank = Get(RankKey) is { } r ? int.Parse(r, NumberStyles.Integer, CultureInfo.InvariantCulture) : null;
         return new TaskVectorInfo(checkpoint.Directory, Required(BaseKey), Required(BaseFingerprintKey), Required(BaseStructureKey), Get(FineTuneKey), dtype, rank);
     }

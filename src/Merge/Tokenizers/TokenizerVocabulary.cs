@@ -61,7 +61,7 @@ public sealed class TokenizerVocabulary
             var why = File.Exists(System.IO.Path.Combine(directory, "tokenizer.model"))
                 ? "it has only a SentencePiece tokenizer.model; save the model's fast tokenizer (tokenizer.json) with transformers first"
                 : "it has no tokenizer.json";
-            throw new MergeException(MergeErrorKind.Input, $"model '{modelName}': a tokenizer rule needs the model's vocabulary, but {why}");
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.VocabularyUnreadable, $"model '{modelName}': a tokenizer rule needs the model's vocabulary, but {why}");
         }
         JsonObject root;
         try
@@ -72,7 +72,7 @@ public sealed class TokenizerVocabulary
         }
         catch (JsonException e)
         {
-            throw new MergeException(MergeErrorKind.Input, $"'{path}' is not a valid tokenizer.json: {e.Message}", e);
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.VocabularyUnreadable, $"'{path}' is not a valid tokenizer.json: {e.Message}", e);
         }
 
         var tokens = new List<VocabularyToken>();
@@ -128,5 +128,5 @@ public sealed class TokenizerVocabulary
         return new TokenizerVocabulary(path, rows, kept, ids, dropped);
     }
 
-    private static MergeException Invalid(string path, string why) => new(MergeErrorKind.Input, $"'{path}' is not a valid tokenizer.json: {why}");
+    private static MergeException Invalid(string path, string why) => new(MergeErrorKind.Input, ErrorIds.VocabularyUnreadable, $"'{path}' is not a valid tokenizer.json: {why}");
 }

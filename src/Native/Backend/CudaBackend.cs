@@ -96,7 +96,7 @@ public sealed class CudaBackend : IMergeBackend
         }
         catch (Exception e) when (e is CudaException or NvrtcException or CudaUnavailableException)
         {
-            throw new MergeException(MergeErrorKind.Device, $"{Name} failed on tensor '{context.OutputName}': {e.Message}", e);
+            throw new MergeException(MergeErrorKind.Device, ErrorIds.DeviceFailed, $"{Name} failed on tensor '{context.OutputName}': {e.Message}", e);
         }
     }
 

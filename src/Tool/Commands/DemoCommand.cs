@@ -67,7 +67,7 @@ public static class DemoCommand
                     console.Out.WriteLine($"  {ft.Name}: changes '{(ft.Filter.Length == 0 ? "all layer tensors" : ft.Filter)}' from layer {ft.FromLayer} ({ft.Density:P0} of elements, ~{ft.Scale:P0} of their scale)");
                 var definitionPath = Path.Combine(root, "merge.yaml");
                 if (File.Exists(definitionPath) && File.ReadAllText(definitionPath) != DefinitionText + "\n" && !mergeOptions.Force)
-                    throw new MergeException(MergeErrorKind.Output, $"'{definitionPath}' exists and is not the demo's definition; pass --force to replace it, or choose another directory");
+                    throw new MergeException(MergeErrorKind.Output, ErrorIds.OutputLocation, $"'{definitionPath}' exists and is not the demo's definition; pass --force to replace it, or choose another directory");
                 await File.WriteAllTextAsync(definitionPath, DefinitionText + "\n", ct);
                 console.Out.WriteLine($"merging with {definitionPath}:");
                 foreach (var line in DefinitionText.Split('\n')) console.Out.WriteLine("  | " + line);
@@ -104,7 +104,7 @@ public static class DemoCommand
                 {
                     if (SameFiles(fresh, target)) continue;
                     if (!force)
-                        throw new MergeException(MergeErrorKind.Output, $"'{target}' exists and is not the demo's model; pass --force to replace it, or choose another directory");
+                        throw new MergeException(MergeErrorKind.Output, ErrorIds.OutputLocation, $"'{target}' exists and is not the demo's model; pass --force to replace it, or choose another directory");
                     Directory.Delete(target, recursive: true);
                 }
                 Directory.Move(fresh, target);
@@ -112,7 +112,7 @@ public static class DemoCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new MergeException(MergeErrorKind.Output, $"cannot write the demo's models into '{models}': {e.Message}", e);
+            throw new MergeException(MergeErrorKind.Output, ErrorIds.OutputWriteFailed, $"cannot write the demo's models into '{models}': {e.Message}", e);
         }
         finally
         {

@@ -70,7 +70,7 @@ public static class DependencyFile
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw new Engine.MergeException(Engine.MergeErrorKind.Output, $"{full}: cannot write the dependency file ({e.Message})", e);
+            throw new Engine.MergeException(Engine.MergeErrorKind.Output, Engine.ErrorIds.OutputWriteFailed, $"{full}: cannot write the dependency file ({e.Message})", e);
         }
     }
 }

@@ -57,7 +57,7 @@ public static class DeviceOption
         if (problem is not null)
         {
             if (request.Cuda)
-                throw new MergeException(MergeErrorKind.Device,
+                throw new MergeException(MergeErrorKind.Device, ErrorIds.DeviceUnavailable,
                     string.Create(CultureInfo.InvariantCulture, $"--device cuda:{ordinal}: CUDA is not available: {problem}\n{result.Describe()}"));
             report(Verbosity.Detailed, $"device: cpu (CUDA not available: {problem})");
             report(Verbosity.Detailed, $"cpu kernels: {Hosting.SimdRelaunch.Describe()}");

@@ -7,6 +7,7 @@ using DotnetMerge.Engine;
 using DotnetMerge.Kernels;
 using DotnetMerge.Models;
 using DotnetMerge.Numerics;
+using DotnetMerge.Planning;
 using DotnetMerge.Safetensors;
 
 namespace DotnetMerge.Tool.Commands;
@@ -53,11 +54,11 @@ public static class InspectCommand
                         foreach (var shard in checkpoint.Shards)
                             entries.AddRange(shard.Header.Tensors.Select(t => (t, Path.GetFileName(shard.Path), shard.Header.Metadata)));
                     }
-                    else throw new MergeException(MergeErrorKind.Input, $"'{target}' is neither a file nor a directory");
+                    else throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, $"'{target}' is neither a file nor a directory");
                 }
                 catch (Exception e) when (e is SafetensorsFormatException or CheckpointException)
                 {
-                    throw new MergeException(MergeErrorKind.Input, e.Message, e);
+                    throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, e.Message, e);
                 }
                 if (result.GetValue(json)) console.Out.WriteLine(ToJson(target, entries, change).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 else PrintText(console.Out, target, entries, change);
@@ -80,7 +81,7 @@ public static class InspectCommand
             var findings = model.Adapter!.Check(model, allowCrimes: true, default);
             foreach (var w in findings.Where(f => !f.IsError)) console.Err.WriteLine(w);
             if (findings.Any(f => f.IsError))
-                throw new MergeException(MergeErrorKind.Input, string.Join(Environment.NewLine, findings.Where(f => f.IsError)));
+                throw new PlanningException(findings);
             return model;
         }
         catch

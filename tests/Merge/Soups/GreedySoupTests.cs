@@ -122,7 +122,7 @@ public sealed class GreedySoupTests : IDisposable
         int calls = 0;
         var output = _fx.PathOf("soup");
         await Assert.ThrowsAsync<EvaluatorException>(() => ModelSoup.GreedyAsync(models, (_, _) =>
-            ++calls <= 2 ? Task.FromResult(1.0) : throw new EvaluatorException("boom"), new SoupOptions { OutputDirectory = output }));
+            ++calls <= 2 ? Task.FromResult(1.0) : throw new EvaluatorException(ErrorIds.EvaluatorFailed, "boom"), new SoupOptions { OutputDirectory = output }));
         Assert.Equal(new[] { "m0", "m1" }, Directory.GetFileSystemEntries(_fx.Root).Select(Path.GetFileName).Order());
     }
 

@@ -40,7 +40,7 @@ public sealed class FaultInjectionTests(MergeFixture fixture) : IClassFixture<Me
         {
             ("io", () => new IOException("injected: the device failed"), ExpectedForIo(point)),
             ("bug", () => new InvalidOperationException("injected: a bug"), ExitCodes.Unexpected),
-            ("device", () => new MergeException(MergeErrorKind.Device, "injected: the device went away"), ExitCodes.DeviceUnavailable),
+            ("device", () => new MergeException(MergeErrorKind.Device, ErrorIds.DeviceFailed, "injected: the device went away"), ExitCodes.DeviceUnavailable),
         };
         foreach (var (kind, error, expected) in cases)
         {
@@ -89,10 +89,10 @@ public sealed class FaultInjectionTests(MergeFixture fixture) : IClassFixture<Me
     public async Task A_compute_failure_does_not_leave_the_reader_waiting_on_a_full_queue()
     {
         string output = fixture.Workspace.PathOf("deadlock");
-        var faults = new Faults(throwAt: (FaultPoint.Compute, 0), error: () => new MergeException(MergeErrorKind.Input, "injected: not mergeable"));
+        var faults = new Faults(throwAt: (FaultPoint.Compute, 0), error: () => new MergeException(MergeErrorKind.Input, ErrorIds.ShapeMismatch, "injected: not mergeable"));
         var result = await fixture.RunAsync(output, new MergeOptions { Faults = faults }).WaitAsync(Bound);
         Assert.True(result.ExitCode == ExitCodes.InvalidInput, result.ToString());
-        Assert.Contains("injected: not mergeable", result.Err);
+        Assert.Contains("error DMRG0706: injected: not mergeable", result.Err);
         MergeFixture.AssertNothingWritten(output, "compute[0]");
     }
 

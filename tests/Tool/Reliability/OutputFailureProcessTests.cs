@@ -9,7 +9,7 @@ public sealed class OutputFailureProcessTests(MergeFixture fixture) : IClassFixt
     private static void AssertOutputError(CliRunner.Result run, string expectedInMessage)
     {
         Assert.True(run.ExitCode == ExitCodes.OutputError, run.ToString());
-        Assert.Contains("error: cannot write the output", run.Err);
+        Assert.Contains("error DMRG1020: cannot write the output", run.Err);
         Assert.Contains(expectedInMessage, run.Err);
         Assert.DoesNotContain("unexpected", run.Err);
     }
