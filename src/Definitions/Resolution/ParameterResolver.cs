@@ -24,7 +24,8 @@ public static class ParameterResolver
     }
 
     /// <summary>Position t of a layer in its output slice: i/(L−1), or 1 for a one-layer slice.
-    /// Tensors outside the layers (embeddings, final norm, lm_head) use t = 0.</summary>
+    /// Tensors outside the layers (embeddings, final norm, lm_head) use t = 0; with <c>models:</c>, a tensor of another numbered
+    /// stack (a vision tower) is placed in its own stack by the same rule (the engine's LayerLayout).</summary>
     public static double LayerPosition(int indexInSlice, int sliceLayerCount)
     {
         if (sliceLayerCount <= 0) throw new ArgumentOutOfRangeException(nameof(sliceLayerCount));

@@ -44,6 +44,8 @@ public static class CheckIds
     public const string OutputProblem = "DMRG0710";
     /// <summary>An input's tensor is present only in some models or only in the base (information).</summary>
     public const string TensorIgnored = "DMRG0711";
+    /// <summary>A <c>slices:</c> definition over a model with more than one numbered layer stack: only the main one is sliced.</summary>
+    public const string OtherLayerStacks = "DMRG0713";
     /// <summary>An input tensor holds NaN or infinite values (<c>check --scan</c>).</summary>
     public const string NonFiniteInput = "DMRG0720";
 }

@@ -5,9 +5,28 @@ namespace DotnetMerge.Models;
 /// <c>mlp.up_proj.weight</c>). Works for any architecture whose layers are numbered this way, without a table of architectures.</summary>
 public sealed class LayerLayout
 {
-    private LayerLayout(string? prefix, IReadOnlyList<IReadOnlyList<string>> layerSuffixes, IReadOnlyList<string> preWeights, IReadOnlyList<string> postWeights)
+    private LayerLayout(string? prefix, IReadOnlyList<IReadOnlyList<string>> layerSuffixes, IReadOnlyList<string> preWeights, IReadOnlyList<string> postWeights,
+        IReadOnlyList<LayerStack> stacks)
     {
-        Prefix = prefix; LayerSuffixes = layerSuffixes; PreWeights = preWeights; PostWeights = postWeights;
+        Prefix = prefix; LayerSuffixes = layerSuffixes; PreWeights = preWeights; PostWeights = postWeights; Stacks = stacks;
+    }
+
+    /// <summary>Every numbered stack of the checkpoint, the main one (<see cref="Prefix"/>, the most tensors) first, then
+    /// the others in checkpoint order: a vision-language model has <c>model.language_model.layers.</c> and
+    /// <c>model.visual.blocks.</c>, an encoder-decoder <c>encoder.block.</c> and <c>decoder.block.</c>. Slices and
+    /// layer counts are about the main stack; the other stacks' tensors are among <see cref="PreWeights"/> and
+    /// <see cref="PostWeights"/>, and a gradient places each of them by <see cref="PositionInOtherStack"/>.</summary>
+    public IReadOnlyList<LayerStack> Stacks { get; }
+
+    /// <summary>Where a tensor of a stack other than the main one sits in its own stack, as a gradient's position t
+    /// (layer i of L at i/(L-1), the rule of the main stack's layers); null for the main stack's tensors and for tensors
+    /// of no stack.</summary>
+    public double? PositionInOtherStack(string name)
+    {
+        if (Stacks.Count < 2 || !TrySplit(name, out var prefix, out var layer, out _) || prefix == Prefix) return null;
+        foreach (var stack in Stacks)
+            if (stack.Prefix == prefix) return Definitions.ParameterResolver.LayerPosition(layer, stack.LayerCount);
+        return null;
     }
 
     /// <summary>The common prefix of layer tensors, e.g. <c>model.layers.</c>; null when the model has no numbered layers.</summary>
@@ -77,11 +96,32 @@ public sealed class LayerLayout
         int count = layers.Count == 0 ? 0 : layers.Keys.Max() + 1;
         var suffixes = new IReadOnlyList<string>[count];
         for (int i = 0; i < count; i++) suffixes[i] = layers.TryGetValue(i, out var l) ? l : (IReadOnlyList<string>)Array.Empty<string>();
-        return new LayerLayout(prefix, suffixes, pre, post);
+        return new LayerLayout(prefix, suffixes, pre, post, InferStacks(names, prefix));
+    }
+
+    private static List<LayerStack> InferStacks(List<string> names, string? main)
+    {
+        var order = new List<string>();
+        var layerCount = new Dictionary<string, int>(StringComparer.Ordinal);
+        var tensorCount = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var n in names)
+        {
+            if (!TrySplit(n, out var p, out var layer, out _)) continue;
+            if (!layerCount.TryGetValue(p, out var max)) order.Add(p);
+            layerCount[p] = Math.Max(max, layer + 1);
+            tensorCount[p] = tensorCount.TryGetValue(p, out var c) ? c + 1 : 1;
+        }
+        return order.OrderBy(p => p == main ? 0 : 1).Select(p => new LayerStack(p, layerCount[p], tensorCount[p])).ToList();
     }
 
     private static bool IsPreWeight(string name)
         => name.Contains("embed", StringComparison.Ordinal) && !name.Contains("embed_out", StringComparison.Ordinal)
            || name.Contains(".wte.", StringComparison.Ordinal) || name.Contains(".wpe.", StringComparison.Ordinal)
            || name.StartsWith("wte.", StringComparison.Ordinal) || name.StartsWith("wpe.", StringComparison.Ordinal);
+}
+
+/// <summary>One numbered stack of tensors: <c>model.visual.blocks.</c> with <see cref="LayerCount"/> = highest index + 1.</summary>
+public sealed record LayerStack(string Prefix, int LayerCount, int TensorCount)
+{
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Prefix}0-{LayerCount - 1} ({LayerCount} layers, {TensorCount} tensors)");
 }

@@ -89,7 +89,8 @@ public sealed partial class MergePlanner
 
         // Non-layer tensors before the layers come from the first slice, the ones after from the last (mergekit's rule).
         var first = slices[0];
-        foreach (var name in Template(first).Layout.PreWeights) Add(PlanTensor(first, name, _ => name, 0.0));
+        CheckOtherStacks(Template(first));
+        foreach (var name in Template(first).Layout.PreWeights) Add(PlanTensor(first, name, _ => name, OutsidePosition(Template(first), name)));
 
         foreach (var slice in slices)
         {
@@ -112,7 +113,7 @@ public sealed partial class MergePlanner
         }
 
         var last = slices[^1];
-        foreach (var name in Template(last).Layout.PostWeights) Add(PlanTensor(last, name, _ => name, 0.0));
+        foreach (var name in Template(last).Layout.PostWeights) Add(PlanTensor(last, name, _ => name, OutsidePosition(Template(last), name)));
         ThrowIfErrors();
 
         var configDonor = ConfigDonor();
@@ -140,6 +141,25 @@ public sealed partial class MergePlanner
         long need = plan.LargestJobBytes;
         throw new MergeException(MergeErrorKind.Definition, ErrorIds.MemoryBoundTooSmall, string.Create(CultureInfo.InvariantCulture,
             $"{OptionNames.MaxMemory} {ShardSize.Format(bound)} is less than the largest tensor needs: {largest.OutputName} holds {need} bytes ({ShardSize.Format(need)}) of inputs and output at once; give at least {need} (or leave --max-memory out)"));
+    }
+
+    /// <summary>The gradient position of a tensor outside the main stack's layers: with <c>models:</c>, a tensor of another
+    /// numbered stack (a vision tower's block 7 of 32) sits in its own stack, as mergekit places each module's layers in
+    /// that module; embeddings, norms and heads, and every such tensor in a <c>slices:</c> definition, are at t = 0.</summary>
+    private double OutsidePosition(ModelSource template, string name)
+        => _def.Slices is null ? template.Layout.PositionInOtherStack(name) ?? 0.0 : 0.0;
+
+    /// <summary><c>slices:</c> cut the main stack only: a model with other stacks gets them whole from the first or last
+    /// slice's models (at t = 0), which a frankenmerge of a vision-language model should know.</summary>
+    private void CheckOtherStacks(ModelSource template)
+    {
+        if (_def.Slices is null || template.Layout.Stacks.Count < 2) return;
+        var others = template.Layout.Stacks.Skip(1).ToList();
+        _findings.Add(new CheckFinding(DiagnosticSeverity.Warning, CheckIds.OtherLayerStacks,
+            $"model '{template.Name}' has {others.Count + 1} layer stacks; slices apply to '{template.Layout.Prefix}' " +
+            $"({template.Layout.LayerCount} layers) and the other stacks ({string.Join(", ", others)}) are taken whole " +
+            "from the models of the first slice (before the layers) or the last (after them), with parameters at t = 0; " +
+            "slicing each stack (mergekit's modules:) is not supported yet", _def.SlicesLocation));
     }
 
     /// <summary>Findings collected so far (warnings survive into the plan).</summary>

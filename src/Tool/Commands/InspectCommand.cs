@@ -108,6 +108,8 @@ public static class InspectCommand
         var byDtype = entries.GroupBy(e => e.Info.Dtype).Select(g => $"{g.Key.HeaderName()} {g.Count()}");
         long elements = entries.Sum(e => e.Info.ElementCount);
         w.WriteLine($"{entries.Count} tensors ({string.Join(", ", byDtype)}), {elements.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} parameters, {ShardSize.Format(entries.Sum(e => e.Info.ByteLength))}");
+        var stacks = LayerLayout.Infer(entries.Select(e => e.Info.Name)).Stacks;
+        if (stacks.Count > 0) w.WriteLine("layer stacks: " + string.Join("; ", stacks));
     }
 
     private static JsonObject ToJson(string target, List<(TensorInfo Info, string File, IReadOnlyDictionary<string, string> Metadata)> entries,
@@ -127,6 +129,12 @@ public static class InspectCommand
             ["tensor_count"] = entries.Count,
             ["parameter_count"] = entries.Sum(e => e.Info.ElementCount),
             ["total_bytes"] = entries.Sum(e => e.Info.ByteLength),
+            ["layer_stacks"] = new JsonArray(LayerLayout.Infer(entries.Select(e => e.Info.Name)).Stacks.Select(st => (JsonNode)new JsonObject
+            {
+                ["prefix"] = st.Prefix,
+                ["layers"] = st.LayerCount,
+                ["tensors"] = st.TensorCount,
+            }).ToArray()),
             ["tensors"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
             {
                 ["name"] = e.Info.Name,

@@ -108,6 +108,8 @@ public static class PlanCommand
         foreach (var model in plan.Models.Where(m => m.Adapter is not null))
             w.WriteLine($"adapter {model}: {model.Adapter!.AdaptedTensorCount} tensors changed in the read stage; adapter bytes to read: {ShardSize.Format(model.Adapter.BytesToRead)}; delta FLOPs: {model.Adapter.Flops.ToString("N0", inv)}");
         if (plan.OutputLayerCount is { } layers) w.WriteLine($"output layers: {layers}");
+        if (plan.ConfigDonor.Layout.Stacks.Count > 1)
+            w.WriteLine($"layer stacks of {plan.ConfigDonor.Name}: " + string.Join("; ", plan.ConfigDonor.Layout.Stacks));
         if (plan.OutputVocabSize is { } vocab) w.WriteLine($"output vocab_size: {vocab}");
         if (plan.Vocabulary is { } vocabulary) w.WriteLine(vocabulary.Describe());
     }
