@@ -1,0 +1,89 @@
+using System.IO.Compression;
+using System.Text;
+using DotnetMerge.Numerics;
+using DotnetMerge.Safetensors;
+
+namespace DotnetMerge.Tool.Tests;
+
+/// <summary>Writes a state dict as torch.save does (zip of <c>archive/data.pkl</c> with the protocol-2 pickle torch emits,
+/// then one stored <c>archive/data/N</c> record per tensor), for CLI tests that need a .bin model without python: the
+/// reader itself is compared with real torch output in tests/Merge/Pickle.</summary>
+public static class TorchZipWriter
+{
+    private static readonly Dictionary<Dtype, string> StorageNames = new()
+    {
+        [Dtype.F32] = "FloatStorage", [Dtype.BF16] = "BFloat16Storage", [Dtype.F16] = "HalfStorage", [Dtype.I64] = "LongStorage",
+    };
+
+    /// <summary>Re-saves the safetensors model in <paramref name="directory"/> as <c>pytorch_model.bin</c> (the safetensors
+    /// files and index removed), same tensors in the same order.</summary>
+    public static void ConvertModelToBin(string directory)
+    {
+        var tensors = new List<(string Name, Dtype Dtype, long[] Shape, byte[] Bytes)>();
+        using (var checkpoint = ModelCheckpoint.Open(directory))
+            foreach (var shard in checkpoint.Shards)
+                foreach (var t in shard.Tensors)
+                {
+                    var bytes = new byte[t.ByteLength];
+                    shard.ReadTensor(t, bytes);
+                    tensors.Add((t.Name, t.Dtype, t.Shape, bytes));
+                }
+        foreach (var f in Directory.GetFiles(directory, "*.safetensors").Append(Path.Combine(directory, ModelCheckpoint.IndexFileName)))
+            File.Delete(f);
+        Write(Path.Combine(directory, "pytorch_model.bin"), tensors);
+    }
+
+    public static void Write(string path, IReadOnlyList<(string Name, Dtype Dtype, long[] Shape, byte[] Bytes)> tensors)
+    {
+        var p = new MemoryStream();
+        void Op(string latin1) => p.Write(Encoding.Latin1.GetBytes(latin1));
+        void Str(string s)
+        {
+            var utf8 = Encoding.UTF8.GetBytes(s);
+            p.WriteByte((byte)'X');
+            p.Write(BitConverter.GetBytes(utf8.Length));
+            p.Write(utf8);
+        }
+        void Long(long v)
+        {
+            p.WriteByte(0x8a);
+            p.WriteByte(8);
+            p.Write(BitConverter.GetBytes(v));
+        }
+        p.Write([0x80, 2]);
+        Op("ccollections\nOrderedDict\n)R(");
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var (name, dtype, shape, bytes) = tensors[i];
+            Str(name);
+            Op("ctorch._utils\n_rebuild_tensor_v2\n((");
+            Str("storage");
+            Op("ctorch\n" + StorageNames[dtype] + "\n");
+            Str(i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Str("cpu");
+            Long(bytes.Length / (dtype.BitSize() / 8));
+            Op("tQ");
+            Long(0);
+            Op("(");
+            foreach (var d in shape) Long(d);
+            Op("t(");
+            long stride = 1;
+            var strides = new long[shape.Length];
+            for (int k = shape.Length - 1; k >= 0; k--) { strides[k] = stride; stride *= shape[k]; }
+            foreach (var s in strides) Long(s);
+            Op("t");
+            p.WriteByte(0x89); // NEWFALSE: requires_grad
+            Op("ccollections\nOrderedDict\n)RtR");
+        }
+        Op("u.");
+        using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
+        void Record(string name, byte[] data)
+        {
+            using var s = zip.CreateEntry("archive/" + name, CompressionLevel.NoCompression).Open();
+            s.Write(data);
+        }
+        Record("data.pkl", p.ToArray());
+        for (int i = 0; i < tensors.Count; i++) Record("data/" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), tensors[i].Bytes);
+        Record("version", "3\n"u8.ToArray());
+    }
+}
