@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using DotnetMerge.Safetensors;
+using DotnetMerge.Tests.Pickle;
 
 namespace DotnetMerge.Tool.Tests;
 

@@ -1,3 +1,5 @@
+using DotnetMerge.Tests.Pickle;
+
 namespace DotnetMerge.Tool.Tests;
 
 /// <summary>What a mergekit user notices in the outputs and messages: the model card's front matter, JSON as

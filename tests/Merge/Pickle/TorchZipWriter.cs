@@ -3,7 +3,7 @@ using System.Text;
 using DotnetMerge.Numerics;
 using DotnetMerge.Safetensors;
 
-namespace DotnetMerge.Tool.Tests;
+namespace DotnetMerge.Tests.Pickle;
 
 /// <summary>Writes a state dict as torch.save does (zip of <c>archive/data.pkl</c> with the protocol-2 pickle torch emits,
 /// then one stored <c>archive/data/N</c> record per tensor), for CLI tests that need a .bin model without python: the
@@ -15,12 +15,13 @@ public static class TorchZipWriter
         [Dtype.F32] = "FloatStorage", [Dtype.BF16] = "BFloat16Storage", [Dtype.F16] = "HalfStorage", [Dtype.I64] = "LongStorage",
     };
 
-    /// <summary>Re-saves the safetensors model in <paramref name="directory"/> as <c>pytorch_model.bin</c> (the safetensors
-    /// files and index removed), same tensors in the same order.</summary>
-    public static void ConvertModelToBin(string directory)
+    /// <summary>Re-saves the safetensors model in <paramref name="directory"/> as <c>pytorch_model.bin</c>, or as
+    /// <paramref name="shards"/> files with <c>pytorch_model.bin.index.json</c> (the safetensors files and index removed),
+    /// same tensors in the same order.</summary>
+    public static void ConvertModelToBin(string directory, int shards = 1)
     {
         var tensors = new List<(string Name, Dtype Dtype, long[] Shape, byte[] Bytes)>();
-        using (var checkpoint = ModelCheckpoint.Open(directory))
+        using (var checkpoint = ModelCheckpoint.Open(directory, WeightsFormat.Safetensors))
             foreach (var shard in checkpoint.Shards)
                 foreach (var t in shard.Tensors)
                 {
@@ -30,7 +31,22 @@ public static class TorchZipWriter
                 }
         foreach (var f in Directory.GetFiles(directory, "*.safetensors").Append(Path.Combine(directory, ModelCheckpoint.IndexFileName)))
             File.Delete(f);
-        Write(Path.Combine(directory, "pytorch_model.bin"), tensors);
+        if (shards == 1)
+        {
+            Write(Path.Combine(directory, ModelCheckpoint.BinSingleFileName), tensors);
+            return;
+        }
+        var map = new System.Text.Json.Nodes.JsonObject();
+        int per = (tensors.Count + shards - 1) / shards;
+        for (int i = 0; i < shards; i++)
+        {
+            var name = $"pytorch_model-{i + 1:00000}-of-{shards:00000}.bin";
+            var part = tensors.Skip(i * per).Take(per).ToList();
+            Write(Path.Combine(directory, name), part);
+            foreach (var t in part) map[t.Name] = name;
+        }
+        File.WriteAllText(Path.Combine(directory, ModelCheckpoint.BinIndexFileName),
+            new System.Text.Json.Nodes.JsonObject { ["metadata"] = new System.Text.Json.Nodes.JsonObject(), ["weight_map"] = map }.ToJsonString());
     }
 
     public static void Write(string path, IReadOnlyList<(string Name, Dtype Dtype, long[] Shape, byte[] Bytes)> tensors)
