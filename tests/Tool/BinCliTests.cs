@@ -18,10 +18,7 @@ public sealed class BinCliTests : IDisposable
     {
         await _ws.BaseAsync(TestWorkspace.SmallSpec, "a");
         var b = await _ws.FineTuneAsync("b", "mlp", 0, TestWorkspace.SmallSpec);
-        var bin = _ws.PathOf("models", "b-bin");
-        Directory.CreateDirectory(bin);
-        foreach (var f in Directory.GetFiles(b)) File.Copy(f, Path.Combine(bin, Path.GetFileName(f)));
-        TorchZipWriter.ConvertModelToBin(bin);
+        var bin = TorchZipWriter.CopyAsBin(b, _ws.PathOf("models", "b-bin"));
         Assert.Empty(Directory.GetFiles(bin, "*.safetensors"));
         return bin;
     }

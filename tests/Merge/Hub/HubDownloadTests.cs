@@ -92,10 +92,7 @@ public sealed class HubDownloadTests(HubModels models) : IClassFixture<HubModels
     public async Task ABinOnlyRepositoryDownloadsItsBinIndexAndShards_AndMergesToTheBytesOfItsSafetensors()
     {
         await using var t = await HubTestContext.StartAsync();
-        var binModel = Path.Combine(t.Work, "tune-a-bin");
-        Directory.CreateDirectory(binModel);
-        foreach (var f in Directory.GetFiles(models.TuneA)) File.Copy(f, Path.Combine(binModel, Path.GetFileName(f)));
-        DotnetMerge.Tests.Pickle.TorchZipWriter.ConvertModelToBin(binModel, shards: 2);
+        var binModel = DotnetMerge.Tests.Pickle.TorchZipWriter.CopyAsBin(models.TuneA, Path.Combine(t.Work, "tune-a-bin"), shards: 2);
         t.Hub.Publish("org/base", models.Base);
         var repo = t.Hub.Publish("org/tune-a", binModel);
         repo.Files["training_args.bin"] = new byte[500]; // a Trainer pickle beside the weights: never fetched

@@ -44,10 +44,7 @@ public sealed class HubPrecheckTests(HubModels models) : IClassFixture<HubModels
     public async Task ABinOnlyModelIsCheckedOnItsDownloadedBin_SayingWhy()
     {
         await using var t = await HubTestContext.StartAsync();
-        var binModel = Path.Combine(t.Work, "tune-a-bin");
-        Directory.CreateDirectory(binModel);
-        foreach (var f in Directory.GetFiles(models.TuneA)) File.Copy(f, Path.Combine(binModel, Path.GetFileName(f)));
-        DotnetMerge.Tests.Pickle.TorchZipWriter.ConvertModelToBin(binModel);
+        var binModel = DotnetMerge.Tests.Pickle.TorchZipWriter.CopyAsBin(models.TuneA, Path.Combine(t.Work, "tune-a-bin"));
         t.Hub.Publish("org/base", models.Base);
         var repo = t.Hub.Publish("org/tune-a", binModel);
         var definition = MergeRunner.ParseDefinition("merge_method: task_arithmetic\nbase_model: org/base\nmodels:\n  - model: org/tune-a\n    parameters: {weight: 0.5}\n", Path.Combine(t.Work, "d.yaml"), out _);

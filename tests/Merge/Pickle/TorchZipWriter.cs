@@ -49,6 +49,16 @@ public static class TorchZipWriter
             new System.Text.Json.Nodes.JsonObject { ["metadata"] = new System.Text.Json.Nodes.JsonObject(), ["weight_map"] = map }.ToJsonString());
     }
 
+    /// <summary>Copies the model directory <paramref name="source"/> to <paramref name="target"/> with its weights re-saved
+    /// as .bin (<see cref="ConvertModelToBin"/>); returns <paramref name="target"/>.</summary>
+    public static string CopyAsBin(string source, string target, int shards = 1)
+    {
+        Directory.CreateDirectory(target);
+        foreach (var f in Directory.GetFiles(source)) File.Copy(f, Path.Combine(target, Path.GetFileName(f)));
+        ConvertModelToBin(target, shards);
+        return target;
+    }
+
     public static void Write(string path, IReadOnlyList<(string Name, Dtype Dtype, long[] Shape, byte[] Bytes)> tensors)
     {
         var p = new MemoryStream();
