@@ -100,7 +100,7 @@ public sealed class DefinitionInputTests : IDisposable
             using var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Write);
             for (int k = 0; k < values.Length; k++)
             {
-                stream.Position = file.Header.DataStart + info.Begin + (long)k * width * 7; // elements 0, 7 and 14
+                stream.Position = ((DotnetMerge.Safetensors.SafetensorsFile)file).Header.DataStart + info.Begin + (long)k * width * 7; // elements 0, 7 and 14
                 stream.Write(BitConverter.GetBytes(values[k]), 0, width);
             }
         }

@@ -33,7 +33,7 @@ public sealed class AdaptedTensor
     /// <summary>Rows per block for the deterministic column-norm pass of DoRA (independent of the thread count).</summary>
     private const int NormBlocks = 16;
 
-    public AdaptedTensor(string module, LoraOrientation orientation, SafetensorsFile baseFile, TensorInfo baseTensor,
+    public AdaptedTensor(string module, LoraOrientation orientation, Models.ITensorFile baseFile, TensorInfo baseTensor,
         SafetensorsFile adapterFile, TensorInfo a, TensorInfo b, double scale, TensorInfo? magnitude)
     {
         Module = module; Orientation = orientation; BaseFile = baseFile; BaseTensor = baseTensor; AdapterFile = adapterFile;
@@ -43,7 +43,7 @@ public sealed class AdaptedTensor
     /// <summary>The module path (what errors name).</summary>
     public string Module { get; }
     public LoraOrientation Orientation { get; }
-    public SafetensorsFile BaseFile { get; }
+    public Models.ITensorFile BaseFile { get; }
     public TensorInfo BaseTensor { get; }
     public SafetensorsFile AdapterFile { get; }
     /// <summary>lora_A (lora_embedding_A), and for <see cref="LoraOrientation.Bias"/> the lora_B.bias vector.</summary>

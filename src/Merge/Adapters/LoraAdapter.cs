@@ -131,7 +131,7 @@ public sealed class LoraAdapter : IDisposable
             else if (baseInfo.Shape.Length != t.Shape.Length || (t.Shape.Length == 1 && t.Shape[0] != baseInfo.Shape[0]))
                 Fail($"'{t.Name}' has shape {TensorShape.Format(t.Shape)} but the base's '{name}' is {TensorShape.Format(baseInfo.Shape)}");
         }
-        var baseNames = model.Checkpoint.Shards.SelectMany(s => s.Header.Tensors).Select(x => x.Name).ToList();
+        var baseNames = model.Checkpoint.Shards.SelectMany(s => s.Tensors).Select(x => x.Name).ToList();
         if (Config.TargetModuleList is { } targets)
             foreach (var target in targets)
                 if (!_modules.Keys.Any(m => m == target || m.EndsWith("." + target, StringComparison.Ordinal))

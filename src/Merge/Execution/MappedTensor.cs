@@ -22,10 +22,10 @@ internal sealed unsafe class MappedTensor : MemoryManager<byte>
 
     /// <summary>Maps <paramref name="tensor"/> of <paramref name="file"/>, or returns null where mapping is not possible
     /// (not Linux, a truncated file, an empty or &gt; 2 GiB tensor, a failed call): the caller then reads it instead.</summary>
-    public static MappedTensor? TryMap(SafetensorsFile file, TensorInfo tensor)
+    public static MappedTensor? TryMap(Models.ITensorFile file, TensorInfo tensor)
     {
-        long length = tensor.ByteLength, start = file.Header.DataStart + tensor.Begin;
-        if (!OperatingSystem.IsLinux() || length <= 0 || length > Array.MaxLength || tensor.Begin < 0 || start + length > file.Length)
+        long length = tensor.ByteLength;
+        if (!OperatingSystem.IsLinux() || length <= 0 || length > Array.MaxLength || !file.TryGetFileRange(tensor, out long start))
             return null;
         try
         {

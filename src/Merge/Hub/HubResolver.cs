@@ -66,19 +66,23 @@ public sealed class HubResolver
         await FetchAll(smallFiles).ConfigureAwait(false);
         var weights = adapter
             ? info.Files.Contains(HubFileSelection.AdapterWeightsFile) ? [HubFileSelection.AdapterWeightsFile] : []
-            : HubFileSelection.WeightFiles(info.Files, IndexIfPresent(cache, commit));
+            : HubFileSelection.WeightFiles(info.Files, IndexIfPresent(cache, commit), BinIndexIfPresent(cache, commit));
         if (weights.Count == 0)
         {
             var pickles = HubFileSelection.PickleWeights(info.Files);
-            throw new HubException(HubFailure.BadReference, pickles.Count > 0
-                ? $"{model}: the repository has only PyTorch pickle weights ({string.Join(", ", pickles.Take(3))}); .bin checkpoints are not read yet: use a safetensors revision (often refs/pr/N from the hub's conversion bot) or convert it"
+            throw new HubException(HubFailure.BadReference, pickles.Count > 0 && !adapter
+                ? $"{model}: the repository has PyTorch pickle files ({string.Join(", ", pickles.Take(3))}) but no safetensors weights, no {ModelCheckpoint.BinSingleFileName} and no {ModelCheckpoint.BinIndexFileName} saying which are the model's weights at commit {commit[..12]}"
                 : $"{model}: the repository has no safetensors weights at commit {commit[..12]}");
         }
         var missingWeights = weights.Where(w => !info.Files.Contains(w)).ToList();
         if (missingWeights.Count > 0)
             throw new HubException(HubFailure.BadReference, $"{model}: the index names {string.Join(", ", missingWeights)}, which the repository does not hold at commit {commit[..12]}");
-        if (_settings.HeadersOnly)
+        // A .bin has no header at a known place (the pickle is a zip record): its checks need the file, so it is fetched.
+        bool pickleWeights = !adapter && !HubFileSelection.HasSafetensorsWeights(info.Files);
+        if (_settings.HeadersOnly && !pickleWeights)
             return await HeaderStandInAsync(client, cache, commit, smallFiles, weights, ct).ConfigureAwait(false);
+        if (_settings.HeadersOnly)
+            _settings.Log?.Invoke($"model '{model}': PyTorch .bin weights have no header to check on alone: downloading them ({string.Join(", ", weights)})");
         await FetchAll(weights).ConfigureAwait(false);
 
         double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
@@ -203,7 +207,8 @@ public sealed class HubResolver
     }
 
     /// <summary>What the snapshot lacks for a merge: config.json (unless the hub said it does not exist) and the weights
-    /// (the index's shards, else model.safetensors, else any *.safetensors); for an adapter, adapter_config.json and
+    /// (the index's shards, else model.safetensors, else any *.safetensors; without those, the .bin index's shards or
+    /// pytorch_model.bin); for an adapter, adapter_config.json and
     /// adapter_model.safetensors.</summary>
     public static IReadOnlyList<string> MissingFiles(HubCache cache, string commit, bool adapter = false)
     {
@@ -220,12 +225,24 @@ public sealed class HubResolver
         }
         else if (!cache.HasFile(commit, ModelCheckpoint.SingleFileName)
                  && !(Directory.Exists(snapshot) && Directory.EnumerateFiles(snapshot, "*.safetensors").Any(File.Exists)))
-            missing.Add(ModelCheckpoint.SingleFileName + " (or " + ModelCheckpoint.IndexFileName + " and its shards)");
+        {
+            // No safetensors cached: a .bin model (its index and shards, or pytorch_model.bin) is complete too.
+            if (cache.HasFile(commit, ModelCheckpoint.BinIndexFileName))
+            {
+                try { missing.AddRange(HubFileSelection.WeightFiles([], null, cache.SnapshotFile(commit, ModelCheckpoint.BinIndexFileName)).Where(w => !cache.HasFile(commit, w))); }
+                catch (CheckpointException) { missing.Add(ModelCheckpoint.BinIndexFileName + " (unreadable)"); }
+            }
+            else if (!cache.HasFile(commit, ModelCheckpoint.BinSingleFileName))
+                missing.Add(ModelCheckpoint.SingleFileName + " (or " + ModelCheckpoint.IndexFileName + " and its shards, or " + ModelCheckpoint.BinSingleFileName + ")");
+        }
         return missing;
     }
 
     private static string? IndexIfPresent(HubCache cache, string commit)
         => cache.HasFile(commit, ModelCheckpoint.IndexFileName) ? cache.SnapshotFile(commit, ModelCheckpoint.IndexFileName) : null;
+
+    private static string? BinIndexIfPresent(HubCache cache, string commit)
+        => cache.HasFile(commit, ModelCheckpoint.BinIndexFileName) ? cache.SnapshotFile(commit, ModelCheckpoint.BinIndexFileName) : null;
 
     private static HubException NotCached(HubModelId model, HubCache cache, string? commit, bool adapter)
     {

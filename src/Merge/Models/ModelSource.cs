@@ -20,7 +20,7 @@ public sealed class ModelSource : IDisposable
     private ModelSource(ModelReference reference, string directory, ModelCheckpoint checkpoint, JsonObject? config)
     {
         Reference = reference; Directory = directory; _checkpoint = checkpoint; Config = config;
-        Layout = LayerLayout.Infer(checkpoint.Shards.SelectMany(s => s.Header.Tensors.Select(t => t.Name)));
+        Layout = LayerLayout.Infer(checkpoint.Shards.SelectMany(s => s.Tensors.Select(t => t.Name)));
     }
 
     private ModelSource(ModelReference reference, StageOutput stage, JsonObject? config)
@@ -46,7 +46,7 @@ public sealed class ModelSource : IDisposable
 
     /// <summary>Looks up a tensor: in the checkpoint, or among a stage's planned outputs (then <paramref name="file"/>
     /// is null and the bytes start at 0).</summary>
-    public bool TryGetTensor(string name, out TensorInfo info, out SafetensorsFile? file)
+    public bool TryGetTensor(string name, out TensorInfo info, out ITensorFile? file)
     {
         if (Stage is { } stage)
         {

@@ -17,13 +17,14 @@ public static class TorchBinConverter
         var inputDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(input));
         if (!Directory.Exists(inputDirectory))
             throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, $"{inputDirectory}: the model directory {Models.PathKind.Describe(inputDirectory)}");
-        TorchBinCheckpoint checkpoint;
-        try { checkpoint = TorchBinCheckpoint.Open(inputDirectory); }
+        ModelCheckpoint checkpoint;
+        try { checkpoint = ModelCheckpoint.Open(inputDirectory, WeightsFormat.PyTorchBin); }
         catch (CheckpointException e) { throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, e.Message, e); }
         using (checkpoint)
         {
             using var transaction = OutputTransaction.Begin(output, force, [inputDirectory]);
-            var declared = checkpoint.Tensors.Select(t => new OutputTensor(t.Tensor.Name, t.Tensor.Dtype, t.Tensor.Shape)).ToList();
+            var tensors = checkpoint.Shards.SelectMany(f => f.Tensors.Select(t => (Tensor: t, File: f))).ToList();
+            var declared = tensors.Select(t => new OutputTensor(t.Tensor.Name, t.Tensor.Dtype, t.Tensor.Shape)).ToList();
             long bytes = 0;
             int shardCount;
             try
@@ -31,10 +32,13 @@ public static class TorchBinConverter
                 await using (var writer = new ShardedModelWriter(transaction.StagingDirectory, declared, maxShardBytes,
                                  new Dictionary<string, string> { ["format"] = "pt" }))
                 {
-                    foreach (var (tensor, file) in checkpoint.Tensors)
+                    foreach (var (tensor, file) in tensors)
                     {
                         ct.ThrowIfCancellationRequested();
-                        var data = GC.AllocateUninitializedArray<byte>(checked((int)tensor.ByteLength));
+                        if (tensor.ByteLength > Array.MaxLength)
+                            throw new MergeException(MergeErrorKind.Input, ErrorIds.UnsupportedTensor,
+                                $"{file.Path}: tensor '{tensor.Name}' has {tensor.ByteLength} bytes; convert holds one tensor in memory and supports tensors up to {Array.MaxLength} bytes");
+                        var data = GC.AllocateUninitializedArray<byte>((int)tensor.ByteLength);
                         file.ReadTensor(tensor, data);
                         await writer.WriteTensorAsync(tensor.Name, data, ct).ConfigureAwait(false);
                         bytes += data.Length;
@@ -51,7 +55,7 @@ public static class TorchBinConverter
             foreach (var path in Directory.EnumerateFiles(inputDirectory).Order(StringComparer.Ordinal))
             {
                 var name = Path.GetFileName(path);
-                if (name.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) || name == TorchBinCheckpoint.IndexFileName
+                if (name.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) || name == ModelCheckpoint.BinIndexFileName
                     || name.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || name == ModelCheckpoint.IndexFileName) continue;
                 File.Copy(path, Path.Combine(transaction.StagingDirectory, name));
                 copied.Add(name);

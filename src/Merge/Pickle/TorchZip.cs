@@ -4,16 +4,20 @@ using Microsoft.Win32.SafeHandles;
 
 namespace DotnetMerge.Pickle;
 
-/// <summary>One record of torch's zip container: its name and where its (stored, uncompressed) bytes lie in the file.</summary>
-public readonly record struct ZipRecord(string Name, long DataOffset, long Length);
+/// <summary>One record of torch's zip container: its name, where its bytes lie in the file (<paramref name="StoredLength"/>
+/// bytes from <paramref name="DataOffset"/>) and its <paramref name="Length"/> once read; <paramref name="Deflated"/> when
+/// they are deflate-compressed (a checkpoint re-zipped by another tool), else they are the record's bytes themselves.</summary>
+public readonly record struct ZipRecord(string Name, long DataOffset, long Length, long StoredLength, bool Deflated);
 
 /// <summary>The central directory of a torch zip checkpoint (ZIP64 included), read without decompressing anything:
 /// torch writes every record STORED, so a record's bytes are read in place at their file offset, like a safetensors
-/// tensor. A compressed record (a checkpoint re-zipped by another tool) is refused with a message saying so.</summary>
+/// tensor. A deflated record (a checkpoint re-zipped by another tool) is inflated when read
+/// (<see cref="TorchBinFile"/>); any other compression method is refused with a message saying so.</summary>
 public static class TorchZip
 {
     private const uint LocalHeaderSignature = 0x04034b50, CentralSignature = 0x02014b50, EndSignature = 0x06054b50;
     private const uint Zip64EndSignature = 0x06064b50, Zip64LocatorSignature = 0x07064b50;
+    private const int StoredMethod = 0, DeflateMethod = 8;
 
     /// <summary>Reads the record table of <paramref name="path"/> (open as <paramref name="handle"/>, <paramref name="length"/> bytes).</summary>
     public static Dictionary<string, ZipRecord> ReadRecords(string path, SafeFileHandle handle, long length, out string firstName)
@@ -56,6 +60,7 @@ public static class TorchZip
         {
             if (p > cd.Length - 46 || BinaryPrimitives.ReadUInt32LittleEndian(cd.AsSpan(p)) != CentralSignature)
                 throw Bad(path, $"central directory entry {i} is malformed");
+            int flags = BinaryPrimitives.ReadUInt16LittleEndian(cd.AsSpan(p + 8));
             int method = BinaryPrimitives.ReadUInt16LittleEndian(cd.AsSpan(p + 10));
             long compressed = BinaryPrimitives.ReadUInt32LittleEndian(cd.AsSpan(p + 20));
             long size = BinaryPrimitives.ReadUInt32LittleEndian(cd.AsSpan(p + 24));
@@ -67,17 +72,18 @@ public static class TorchZip
             string name = Encoding.UTF8.GetString(cd, p + 46, nameLength);
             ReadZip64Extra(path, cd.AsSpan(p + 46 + nameLength, extraLength), ref size, ref compressed, ref localOffset);
             p += 46 + nameLength + extraLength + commentLength;
-            if (method != 0)
-                throw Bad(path, $"record '{name}' is compressed (method {method}); torch writes every record stored: re-save the checkpoint with torch.save");
-            if (compressed != size) throw Bad(path, $"record '{name}' is stored but its sizes differ ({compressed} and {size})");
+            if ((flags & 1) != 0) throw Bad(path, $"record '{name}' is encrypted; torch writes every record plain: re-save the checkpoint with torch.save");
+            if (method is not (StoredMethod or DeflateMethod))
+                throw Bad(path, $"record '{name}' is compressed with zip method {method}; only stored and deflated records are read (torch writes every record stored): re-save the checkpoint with torch.save");
+            if (method == StoredMethod && compressed != size) throw Bad(path, $"record '{name}' is stored but its sizes differ ({compressed} and {size})");
             if (localOffset < 0 || localOffset > length - 30) throw Bad(path, $"record '{name}' starts outside the file");
             ReadExactly(path, handle, local, localOffset);
             if (BinaryPrimitives.ReadUInt32LittleEndian(local) != LocalHeaderSignature) throw Bad(path, $"record '{name}' has no local header");
             long dataOffset = localOffset + 30 + BinaryPrimitives.ReadUInt16LittleEndian(local.AsSpan(26)) + BinaryPrimitives.ReadUInt16LittleEndian(local.AsSpan(28));
-            if (dataOffset > length || size > length - dataOffset)
-                throw Bad(path, $"record '{name}' ({size} bytes at {dataOffset}) runs past the end of the file ({length} bytes): the file is truncated");
+            if (dataOffset > length || compressed > length - dataOffset)
+                throw Bad(path, $"record '{name}' ({compressed} bytes at {dataOffset}) runs past the end of the file ({length} bytes): the file is truncated");
             if (i == 0) firstName = name;
-            if (!records.TryAdd(name, new ZipRecord(name, dataOffset, size))) throw Bad(path, $"record '{name}' appears twice");
+            if (!records.TryAdd(name, new ZipRecord(name, dataOffset, size, compressed, method == DeflateMethod))) throw Bad(path, $"record '{name}' appears twice");
         }
         if (count == 0) throw Bad(path, "the archive is empty");
         return records;

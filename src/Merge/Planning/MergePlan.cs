@@ -21,7 +21,7 @@ public enum JobKind
 /// <see cref="File"/> is null when the bytes are computed in the read stage: by an earlier stage's job of the same name
 /// when the model is that stage's output (<see cref="ModelSource.Stage"/>), or by applying a LoRA adapter to the base
 /// tensor (<see cref="Adaptation"/>).</summary>
-public sealed record JobInput(ModelSource Model, string TensorName, TensorInfo Tensor, SafetensorsFile? File, bool IsBase,
+public sealed record JobInput(ModelSource Model, string TensorName, TensorInfo Tensor, ITensorFile? File, bool IsBase,
     ParameterBag Parameters, long[]? CropShape)
 {
     /// <summary>Set when the tensor is the base tensor with a LoRA delta applied (<see cref="Tensor"/> is the base's).</summary>
@@ -34,7 +34,7 @@ public sealed record JobInput(ModelSource Model, string TensorName, TensorInfo T
     public long ByteLength => Tensor.ByteLength;
 
     /// <summary>The file the bytes are read from (an input on disk; the soups, task-vector and trim passes only see those).</summary>
-    public SafetensorsFile StoredFile => File
+    public ITensorFile StoredFile => File
         ?? throw new InvalidOperationException(Gather is not null
             ? $"tensor '{TensorName}' of '{Model.Name}' is aligned to the output vocabulary, not stored in a file as used"
             : Adaptation is not null

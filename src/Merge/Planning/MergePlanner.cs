@@ -306,7 +306,7 @@ public sealed partial class MergePlanner
     }
 
     /// <summary>Finds a tensor, falling back from a missing LM head to the tied input embedding (tie_word_embeddings).</summary>
-    private static bool TryFindTensor(ModelSource model, string name, out string resolvedName, out TensorInfo info, out SafetensorsFile? file)
+    private static bool TryFindTensor(ModelSource model, string name, out string resolvedName, out TensorInfo info, out ITensorFile? file)
     {
         resolvedName = name;
         if (model.TryGetTensor(name, out info, out file)) return true;

@@ -6,7 +6,7 @@ namespace DotnetMerge.Safetensors;
 
 /// <summary>An open, validated safetensors file. Only the 8-byte prefix and the header are read by <see cref="Open"/>;
 /// tensor data is read on demand with positional reads (thread-safe: no shared file position).</summary>
-public sealed class SafetensorsFile : IDisposable
+public sealed class SafetensorsFile : Models.ITensorFile
 {
     /// <summary>Buffer size of <see cref="OpenSequentialReader"/>.</summary>
     public const int SequentialBufferSize = 2 << 20;
@@ -26,6 +26,18 @@ public sealed class SafetensorsFile : IDisposable
 
     /// <summary>File length in bytes when it was opened.</summary>
     public long Length { get; }
+
+    public IReadOnlyList<TensorInfo> Tensors => Header.Tensors;
+    public IReadOnlyDictionary<string, string> Metadata => Header.Metadata;
+    public long DataLength => Header.DataLength;
+    public TensorInfo? Find(string name) => Header.Find(name);
+
+    /// <summary>A safetensors tensor always lies back to back at data start + begin (when the file is still that long).</summary>
+    public bool TryGetFileRange(TensorInfo tensor, out long fileOffset)
+    {
+        fileOffset = Header.DataStart + tensor.Begin;
+        return tensor.Begin >= 0 && fileOffset + tensor.ByteLength <= Length;
+    }
 
     /// <summary>Opens <paramref name="path"/> read-only (others may read it too) and validates its header.</summary>
     public static SafetensorsFile Open(string path)

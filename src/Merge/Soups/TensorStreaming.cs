@@ -17,7 +17,7 @@ internal static class TensorStreaming
     public const int ChunkElements = 1 << 20;
 
     /// <summary>A tensor of an open file, or (<see cref="Computed"/>) the bytes of a tensor computed in memory.</summary>
-    public readonly record struct Source(SafetensorsFile? File, TensorInfo Tensor, byte[]? Computed = null)
+    public readonly record struct Source(Models.ITensorFile? File, TensorInfo Tensor, byte[]? Computed = null)
     {
         public long ElementCount => Tensor.ElementCount;
     }

@@ -40,7 +40,7 @@ public sealed record TaskVectorInfo(string Directory, string BasePath, string Ba
 
     internal static TaskVectorInfo Read(ModelCheckpoint checkpoint)
     {
-        var meta = checkpoint.Shards[0].Header.Metadata;
+        var meta = checkpoint.Shards[0].Metadata;
         string? Get(string key) => meta.TryGetValue(key, out var v) ? v : null;
         if (Get(KindKey) != KindValue)
             throw new MergeException(MergeErrorKind.Input, ErrorIds.TaskVectorInvalid,

@@ -12,7 +12,8 @@ public static class ConvertCommand
     {
         var command = new Command("convert",
             "Write a PyTorch .bin model (pytorch_model.bin, or the shards of pytorch_model.bin.index.json) as safetensors: same tensor names and dtypes, " +
-            "config, tokenizer and the other top-level files copied. The pickle is read with a weights-only allowlist and never executed.");
+            "config, tokenizer and the other top-level files copied. The pickle is read with a weights-only allowlist and never executed. " +
+            "Not needed to merge: every command reads a .bin model directly (docs/pytorch-bin.md).");
         var input = new Argument<string>("input") { Description = "The model directory with the .bin weights." };
         var output = new Argument<string>("output") { Description = "Directory for the safetensors model (created; must be empty unless --force)." };
         var options = new CommonOptions();

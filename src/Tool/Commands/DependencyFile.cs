@@ -38,7 +38,7 @@ public static class DependencyFile
         {
             if (File.Exists(path)) files.Add(Path.GetFullPath(path));
         }
-        foreach (var name in new[] { "config.json", "README.md", ModelCheckpoint.IndexFileName }.Concat(ModelFiles.TokenizerFiles))
+        foreach (var name in new[] { "config.json", "README.md", ModelCheckpoint.IndexFileName, ModelCheckpoint.BinIndexFileName }.Concat(ModelFiles.TokenizerFiles))
             IfExists(Path.Combine(model.Directory, name));
         foreach (var shard in model.Checkpoint.Shards)
             files.Add(Path.GetFullPath(shard.Path));

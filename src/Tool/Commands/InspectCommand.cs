@@ -12,13 +12,13 @@ using DotnetMerge.Safetensors;
 
 namespace DotnetMerge.Tool.Commands;
 
-/// <summary><c>dotnet merge inspect PATH</c>: the tensors of a .safetensors file or a model directory (headers only).</summary>
+/// <summary><c>dotnet merge inspect PATH</c>: the tensors of a .safetensors or .bin file or a model directory (headers only; a .bin's pickle is read without running code).</summary>
 public static class InspectCommand
 {
     public static Command Create(ToolConsole console)
     {
-        var command = new Command("inspect", "List the tensors (name, dtype, shape, size, shard) and metadata of a .safetensors file or model directory, or of BASE+ADAPTER (a model with a PEFT LoRA adapter: which tensors the adapter changes). Reads headers only.");
-        var path = new Argument<string>("path") { Description = "A .safetensors file, a model directory, or BASE+ADAPTER (two directories)." };
+        var command = new Command("inspect", "List the tensors (name, dtype, shape, size, shard) and metadata of a .safetensors or PyTorch .bin file or model directory, or of BASE+ADAPTER (a model with a PEFT LoRA adapter: which tensors the adapter changes). Reads headers only.");
+        var path = new Argument<string>("path") { Description = "A .safetensors or .bin file, a model directory, or BASE+ADAPTER (two directories)." };
         var json = new Option<bool>("--json") { Description = "Print as JSON." };
         var options = new CommonOptions();
         command.Arguments.Add(path);
@@ -40,19 +40,19 @@ public static class InspectCommand
                     {
                         target = adapted.Directory + " + " + adapted.Adapter!.Directory;
                         foreach (var shard in adapted.Checkpoint.Shards)
-                            entries.AddRange(shard.Header.Tensors.Select(t => (t, Path.GetFileName(shard.Path), shard.Header.Metadata)));
+                            entries.AddRange(shard.Tensors.Select(t => (t, Path.GetFileName(shard.Path), shard.Metadata)));
                         change = adapted.Adapter.Describe;
                     }
                     else if (File.Exists(target))
                     {
-                        using var file = SafetensorsFile.Open(target);
-                        entries.AddRange(file.Header.Tensors.Select(t => (t, Path.GetFileName(target), file.Header.Metadata)));
+                        using var file = ModelCheckpoint.OpenWeightFile(target);
+                        entries.AddRange(file.Tensors.Select(t => (t, Path.GetFileName(target), file.Metadata)));
                     }
                     else if (Directory.Exists(target))
                     {
                         using var checkpoint = ModelCheckpoint.Open(target);
                         foreach (var shard in checkpoint.Shards)
-                            entries.AddRange(shard.Header.Tensors.Select(t => (t, Path.GetFileName(shard.Path), shard.Header.Metadata)));
+                            entries.AddRange(shard.Tensors.Select(t => (t, Path.GetFileName(shard.Path), shard.Metadata)));
                     }
                     else throw new MergeException(MergeErrorKind.Input, ErrorIds.ModelUnavailable, $"'{target}' is neither a file nor a directory");
                 }

@@ -17,12 +17,25 @@ public sealed class HubDownloadTests(HubModels models) : IClassFixture<HubModels
         t.Hub.Publish("org/tune-a", models.TuneA, "v1.0");
         t.Hub.Publish("org/tune-b", models.TuneB);
 
+        var hubDef = await AssertHubMergeEqualsLocalAsync(t, "org/base", "org/tune-a@v1.0", "org/tune-b");
+
+        // A second run is served by the cache alone.
+        int before = t.Hub.Requests.Count;
+        using (MergeRunner.Plan(hubDef, new MergeOptions { Hub = t.Settings() })) { }
+        Assert.Equal(before, t.Hub.Requests.Count);
+        Assert.Contains(t.Log, l => l.Contains("'org/tune-a@v1.0': Hugging Face cache", StringComparison.Ordinal));
+    }
+
+    /// <summary>Merges the fixture's three local models, then the same definition over <paramref name="ids"/> (base, a,
+    /// b) from the hub; asserts the weights, file by file, and the tokenizer are the same. Returns the hub definition.</summary>
+    private async Task<DotnetMerge.Definitions.MergeDefinition> AssertHubMergeEqualsLocalAsync(HubTestContext t, params string[] ids)
+    {
         var local = Path.Combine(t.Work, "from-local");
         var localDef = MergeRunner.ParseDefinition(string.Format(System.Globalization.CultureInfo.InvariantCulture, Yaml, models.Base, models.TuneA, models.TuneB), Path.Combine(t.Work, "l.yaml"), out _);
         await MergeRunner.RunAsync(localDef, local, new MergeOptions { Hub = t.Settings() });
 
         var hub = Path.Combine(t.Work, "from-hub");
-        var hubDef = MergeRunner.ParseDefinition(string.Format(System.Globalization.CultureInfo.InvariantCulture, Yaml, "org/base", "org/tune-a@v1.0", "org/tune-b"), Path.Combine(t.Work, "h.yaml"), out _);
+        var hubDef = MergeRunner.ParseDefinition(string.Format(System.Globalization.CultureInfo.InvariantCulture, Yaml, ids[0], ids[1], ids[2]), Path.Combine(t.Work, "h.yaml"), out _);
         await MergeRunner.RunAsync(hubDef, hub, new MergeOptions { Hub = t.Settings() });
 
         var weights = Directory.EnumerateFiles(local, "*.safetensors").Select(Path.GetFileName).Order().ToList();
@@ -31,12 +44,7 @@ public sealed class HubDownloadTests(HubModels models) : IClassFixture<HubModels
         foreach (var w in weights)
             Assert.True(File.ReadAllBytes(Path.Combine(local, w!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(hub, w!))), w);
         Assert.Equal(File.ReadAllText(Path.Combine(local, "tokenizer.json")), File.ReadAllText(Path.Combine(hub, "tokenizer.json")));
-
-        // A second run is served by the cache alone.
-        int before = t.Hub.Requests.Count;
-        using (MergeRunner.Plan(hubDef, new MergeOptions { Hub = t.Settings() })) { }
-        Assert.Equal(before, t.Hub.Requests.Count);
-        Assert.Contains(t.Log, l => l.Contains("'org/tune-a@v1.0': Hugging Face cache", StringComparison.Ordinal));
+        return hubDef;
     }
 
     [Fact]
@@ -78,6 +86,28 @@ public sealed class HubDownloadTests(HubModels models) : IClassFixture<HubModels
         foreach (var f in new[] { "config.json", "generation_config.json", "README.md", "tokenizer.json", "tokenizer_config.json", "model.safetensors.index.json" })
             Assert.True(File.Exists(Path.Combine(snapshot, f)), f);
         Assert.All(HubModels.Shards(models.Base), s => Assert.True(File.Exists(Path.Combine(snapshot, s)), s));
+    }
+
+    [Fact]
+    public async Task ABinOnlyRepositoryDownloadsItsBinIndexAndShards_AndMergesToTheBytesOfItsSafetensors()
+    {
+        await using var t = await HubTestContext.StartAsync();
+        var binModel = DotnetMerge.Tests.Pickle.TorchZipWriter.CopyAsBin(models.TuneA, Path.Combine(t.Work, "tune-a-bin"), shards: 2);
+        t.Hub.Publish("org/base", models.Base);
+        var repo = t.Hub.Publish("org/tune-a", binModel);
+        repo.Files["training_args.bin"] = new byte[500]; // a Trainer pickle beside the weights: never fetched
+        t.Hub.Publish("org/tune-b", models.TuneB);
+
+        var hubDef = await AssertHubMergeEqualsLocalAsync(t, "org/base", "org/tune-a", "org/tune-b");
+        var snapshot = Path.Combine(t.Cache, "models--org--tune-a", "snapshots", repo.Commit);
+        foreach (var f in new[] { "pytorch_model.bin.index.json", "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin" })
+            Assert.True(File.Exists(Path.Combine(snapshot, f)), f);
+        Assert.Equal(0, t.Hub.BytesSent("training_args.bin"));
+
+        // The cached .bin model is complete: offline, a plan makes no request.
+        int before = t.Hub.Requests.Count;
+        using (MergeRunner.Plan(hubDef, new MergeOptions { Hub = t.Settings(offline: true) })) { }
+        Assert.Equal(before, t.Hub.Requests.Count);
     }
 
     [Fact]

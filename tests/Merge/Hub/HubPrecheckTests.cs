@@ -41,6 +41,23 @@ public sealed class HubPrecheckTests(HubModels models) : IClassFixture<HubModels
     private static long HeaderBytesSent(HubTestContext t, string repo, string shard) => t.Hub.BytesSent(repo, shard);
 
     [Fact]
+    public async Task ABinOnlyModelIsCheckedOnItsDownloadedBin_SayingWhy()
+    {
+        await using var t = await HubTestContext.StartAsync();
+        var binModel = DotnetMerge.Tests.Pickle.TorchZipWriter.CopyAsBin(models.TuneA, Path.Combine(t.Work, "tune-a-bin"));
+        t.Hub.Publish("org/base", models.Base);
+        var repo = t.Hub.Publish("org/tune-a", binModel);
+        var definition = MergeRunner.ParseDefinition("merge_method: task_arithmetic\nbase_model: org/base\nmodels:\n  - model: org/tune-a\n    parameters: {weight: 0.5}\n", Path.Combine(t.Work, "d.yaml"), out _);
+        using (var plan = MergeRunner.Plan(definition, HubPrecheck.ForChecking(new MergeOptions { Hub = t.Settings() })))
+            Assert.NotEmpty(plan.Jobs);
+        // The safetensors base is checked on its headers; the .bin, which has none at a known place, is fetched whole.
+        Assert.Equal(repo.Files["pytorch_model.bin"].Length, t.Hub.BytesSent("org/tune-a", "pytorch_model.bin"));
+        foreach (var shard in HubModels.Shards(models.Base))
+            Assert.Equal(HeaderBytes(Path.Combine(models.Base, shard)), HeaderBytesSent(t, "org/base", shard));
+        Assert.Contains(t.Log, l => l.Contains("'org/tune-a': PyTorch .bin weights have no header", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task ABadDefinitionFailsBeforeAnyWeightIsDownloaded()
     {
         await using var t = await HubTestContext.StartAsync();

@@ -48,7 +48,7 @@ public sealed class HubResolutionTests(HubModels models) : IClassFixture<HubMode
         var shard = HubModels.Shards(models.Base)[0];
         using var merged = DotnetMerge.Safetensors.ModelCheckpoint.Open(output);
         using var original = DotnetMerge.Safetensors.ModelCheckpoint.Open(models.Base);
-        Assert.Equal(original.Shards.Sum(s => s.Header.Tensors.Count), merged.Shards.Sum(s => s.Header.Tensors.Count));
+        Assert.Equal(original.Shards.Sum(s => s.Tensors.Count), merged.Shards.Sum(s => s.Tensors.Count));
         Assert.Contains(t.Log, l => l.Contains("Hugging Face cache, commit " + commit[..12], StringComparison.Ordinal));
         Assert.True(File.Exists(Path.Combine(t.Cache, "models--org--base", "snapshots", commit, shard)));
     }

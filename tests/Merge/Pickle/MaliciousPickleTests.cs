@@ -142,13 +142,57 @@ public sealed class MaliciousPickleTests : IDisposable
     }
 
     [Fact]
-    public void CompressedRecord_IsRefused()
+    public void DeflatedRecords_AreInflated_AndOtherMethodsOrCorruptDataAreRefused()
     {
+        byte[] data = new byte[4096];
+        for (int i = 0; i < data.Length / 4; i++) BitConverter.GetBytes(i * 0.25f).CopyTo(data, 4 * i);
+        var pickle = P("}", Str("w"), "ctorch._utils\n_rebuild_tensor_v2\n(", "(", Str("storage"), "ctorch\nFloatStorage\n", Str("0"), Str("cpu"),
+            "M", BitConverter.GetBytes((ushort)1024), "tQ", "K", (byte)8, "M", BitConverter.GetBytes((ushort)1000), (byte)0x85, "K", (byte)1, (byte)0x85, (byte)0x89, "}tRs.");
         var path = Path.Combine(_root, "deflated.bin");
         using (var zip = ZipFile.Open(path, ZipArchiveMode.Create))
-        using (var s = zip.CreateEntry("archive/data.pkl", CompressionLevel.Optimal).Open())
-            s.Write(P("}."));
-        var e = Assert.Throws<TorchCheckpointException>(() => TorchBinFile.Open(path));
-        Assert.Contains("compressed", e.Message);
+            foreach (var (name, bytes) in new[] { ("archive/data.pkl", pickle), ("archive/data/0", data) })
+            {
+                using var s = zip.CreateEntry(name, CompressionLevel.Optimal).Open();
+                s.Write(bytes);
+            }
+        using (var file = TorchBinFile.Open(path))
+        {
+            var t = Assert.Single(file.Tensors);
+            Assert.True(file.FindView("w")!.Storage.Deflated);
+            Assert.False(file.TryGetFileRange(t, out _)); // nothing to map: the bytes must be inflated
+            var bytes = new byte[t.ByteLength];
+            file.ReadTensor(t, bytes);
+            Assert.Equal(data[32..4032], bytes);
+        }
+
+        // Method 12 (bzip2) in the central directory: refused by name, not misread.
+        var raw = File.ReadAllBytes(path);
+        int cd = LastIndexOf(raw, [0x50, 0x4b, 0x01, 0x02]);
+        var bzip = (byte[])raw.Clone();
+        bzip[cd + 10] = 12;
+        File.WriteAllBytes(path + ".bz", bzip);
+        var e = Assert.Throws<TorchCheckpointException>(() => TorchBinFile.Open(path + ".bz"));
+        Assert.Equal(TorchCheckpointException.BadArchive, e.Id);
+        Assert.Contains("zip method 12", e.Message);
+
+        // The data record's deflate stream garbled: a clean error naming the file when the tensor is read.
+        int local = LastIndexOf(raw, [0x50, 0x4b, 0x03, 0x04]);
+        int start = local + 30 + BitConverter.ToUInt16(raw, local + 26) + BitConverter.ToUInt16(raw, local + 28);
+        var corrupt = (byte[])raw.Clone();
+        for (int i = start; i < start + 12; i++) corrupt[i] = 0xff;
+        File.WriteAllBytes(path + ".bad", corrupt);
+        using (var file = TorchBinFile.Open(path + ".bad"))
+        {
+            var t = Assert.Single(file.Tensors);
+            var bad = Assert.Throws<TorchCheckpointException>(() => file.ReadTensor(t, new byte[t.ByteLength]));
+        Assert.StartsWith("DMRG0731: " + path + ".bad: ", bad.Message);
+        }
+    }
+
+    private static int LastIndexOf(byte[] haystack, byte[] needle)
+    {
+        for (int i = haystack.Length - needle.Length; i >= 0; i--)
+            if (haystack.AsSpan(i, needle.Length).SequenceEqual(needle)) return i;
+        throw new InvalidOperationException("signature not found");
     }
 }

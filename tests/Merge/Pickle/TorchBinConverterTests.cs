@@ -27,7 +27,7 @@ public sealed class TorchBinConverterTests(TorchFixture fx) : IClassFixture<Torc
             file.ReadTensor(info, bytes);
             Assert.Equal(fx.Raw(t.Name), bytes);
         }
-        Assert.Equal("pt", checkpoint.Shards[0].Header.Metadata!["format"]);
+        Assert.Equal("pt", checkpoint.Shards[0].Metadata["format"]);
     }
 
     [SkippableFact]
@@ -37,7 +37,7 @@ public sealed class TorchBinConverterTests(TorchFixture fx) : IClassFixture<Torc
         var dir = fx.PathOf("bad-index-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         File.Copy(fx.PathOf("pytorch_model.bin"), Path.Combine(dir, "pytorch_model.bin"));
-        File.WriteAllText(Path.Combine(dir, TorchBinCheckpoint.IndexFileName), """{"weight_map": {"ghost": "pytorch_model.bin"}}""");
+        File.WriteAllText(Path.Combine(dir, ModelCheckpoint.BinIndexFileName), """{"weight_map": {"ghost": "pytorch_model.bin"}}""");
         var e = await Assert.ThrowsAsync<MergeException>(() => TorchBinConverter.ConvertAsync(dir, dir + "-out", false, 5_000_000_000));
         Assert.Equal(MergeErrorKind.Input, e.Kind);
         Assert.Contains("'ghost'", e.Message);

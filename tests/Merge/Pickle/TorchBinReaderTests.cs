@@ -35,9 +35,9 @@ public sealed class TorchBinReaderTests(TorchFixture fx) : IClassFixture<TorchFi
     {
         Skip.If(fx.SkipReason is not null, fx.SkipReason);
         using var file = TorchBinFile.Open(fx.PathOf("pytorch_model.bin"));
-        var tied = file.Find("lm_head.weight")!;
-        Assert.Equal(file.Find("model.embed_tokens.weight")!.Storage, tied.Storage); // one storage, two tensors
-        var columns = file.Find("view.columns")!;
+        var tied = file.FindView("lm_head.weight")!;
+        Assert.Equal(file.FindView("model.embed_tokens.weight")!.Storage, tied.Storage); // one storage, two tensors
+        var columns = file.FindView("view.columns")!;
         Assert.Equal([3L, 2], columns.Shape);
         Assert.Equal([4L, 1], columns.Strides);
         Assert.Equal(1, columns.Offset);
@@ -46,15 +46,15 @@ public sealed class TorchBinReaderTests(TorchFixture fx) : IClassFixture<TorchFi
         var values = new float[6];
         System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Read(file, "view.columns")).CopyTo(values);
         Assert.Equal([1f, 2, 5, 6, 9, 10], values);
-        var row = file.Find("view.row")!;
+        var row = file.FindView("view.row")!;
         Assert.True(row.IsContiguous);
         Assert.Equal(4, row.Offset);
-        Assert.Equal(file.Find("base.full")!.Storage, row.Storage);
-        Assert.Equal(Dtype.BF16, file.Find("bf16")!.Dtype);
-        Assert.Equal(Dtype.F16, file.Find("f16.transposed")!.Dtype);
-        Assert.Equal(Dtype.I64, file.Find("int64")!.Dtype);
-        Assert.Empty(file.Find("scalar")!.Shape);
-        Assert.Equal([1L, 3], file.Find("transposed")!.Strides);
+        Assert.Equal(file.FindView("base.full")!.Storage, row.Storage);
+        Assert.Equal(Dtype.BF16, file.FindView("bf16")!.Dtype);
+        Assert.Equal(Dtype.F16, file.FindView("f16.transposed")!.Dtype);
+        Assert.Equal(Dtype.I64, file.FindView("int64")!.Dtype);
+        Assert.Empty(file.FindView("scalar")!.Shape);
+        Assert.Equal([1L, 3], file.FindView("transposed")!.Strides);
     }
 
     [SkippableFact]

@@ -105,7 +105,7 @@ public class ShardingTests
             var back = new byte[info.ByteLength];
             file.ReadTensor(info, back);
             Assert.Equal(data[i], back);
-            Assert.Equal("no", file.Header.Metadata["mergekit"]);
+            Assert.Equal("no", file.Metadata["mergekit"]);
         }
     }
 
