@@ -507,11 +507,8 @@ internal sealed partial class DefinitionChecker
         }
     }
 
-    /// <summary>True for paths that cannot be a Hugging Face repo id ("org/name" or "name").</summary>
-    internal static bool LooksLocal(string path)
-        => path.StartsWith("/", StringComparison.Ordinal) || path.StartsWith(".", StringComparison.Ordinal)
-            || path.StartsWith("~", StringComparison.Ordinal) || path.IndexOf('\\') >= 0
-            || (path.Length >= 2 && path[1] == ':') || path.Split('/').Length > 2;
+    /// <summary>True for paths that cannot be a Hugging Face model id (<see cref="HubRepoId.CanBeModel"/>).</summary>
+    internal static bool LooksLocal(string path) => !HubRepoId.CanBeModel(path);
 
     private void Report(DiagnosticDescriptor descriptor, SourceLocation location, string? hint, params object?[] args)
     {

@@ -1,3 +1,5 @@
+using DotnetMerge.Definitions;
+
 namespace DotnetMerge.Hub;
 
 /// <summary>A Hugging Face model repository at a revision (<c>org/name[@revision]</c>). The revision is a branch, a tag,
@@ -28,7 +30,7 @@ public sealed record HubModelId
     /// local directory stays a missing local directory.</summary>
     public static HubModelId? TryCreate(string path, string? revision)
     {
-        if (!IsValidRepoId(path) || path.IndexOf('/') < 0) return null;
+        if (!HubRepoId.CanBeModel(path)) return null;
         return new HubModelId(path, string.IsNullOrEmpty(revision) ? DefaultRevision : revision);
     }
 
@@ -42,21 +44,8 @@ public sealed record HubModelId
         return null;
     }
 
-    /// <summary>huggingface_hub's repo id rule: an optional namespace and a name, each 1-96 characters of
-    /// <c>[A-Za-z0-9_.-]</c> that do not start or end with '-' or '.', with no '--' or '..' anywhere.</summary>
-    public static bool IsValidRepoId(string id)
-    {
-        if (id.Contains("--", StringComparison.Ordinal) || id.Contains("..", StringComparison.Ordinal)) return false;
-        var parts = id.Split('/');
-        if (parts.Length > 2) return false;
-        foreach (var part in parts)
-        {
-            if (part.Length is 0 or > 96) return false;
-            if (part[0] is '-' or '.' || part[^1] is '-' or '.') return false;
-            if (!part.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-')) return false;
-        }
-        return true;
-    }
+    /// <summary>huggingface_hub's repo id rule (<see cref="HubRepoId.IsValid"/>).</summary>
+    public static bool IsValidRepoId(string id) => HubRepoId.IsValid(id);
 
     public static bool IsCommit(string revision)
         => revision.Length == 40 && revision.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');

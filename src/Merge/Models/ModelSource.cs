@@ -176,9 +176,6 @@ public sealed class ModelSource : IDisposable
         return new ModelSource(reference, directory, checkpoint, config);
     }
 
-    private static bool LooksLikeHubId(string path)
-        => !path.StartsWith('/') && !path.StartsWith('.') && !path.StartsWith('~') && path.Count(c => c == '/') == 1;
-
     /// <summary>An earlier stage's output as an input model: headers from the stage's plan, config.json and the other
     /// files from <see cref="StageOutput.FilesDirectory"/>.</summary>
     public static ModelSource ForStage(ModelReference reference, StageOutput stage)

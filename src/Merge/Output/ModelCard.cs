@@ -51,6 +51,5 @@ public static class ModelCard
     public static string RecordedDefinition(MergeDefinition definition)
         => definition.SourceText ?? DefinitionWriter.Write(definition);
 
-    private static bool LooksLikeHubId(string path)
-        => !path.StartsWith('/') && !path.StartsWith('.') && !path.StartsWith('~') && path.Count(c => c == '/') == 1 && !Directory.Exists(path);
+    private static bool LooksLikeHubId(string path) => HubRepoId.CanBeModel(path) && !Directory.Exists(path);
 }
