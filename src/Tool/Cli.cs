@@ -113,11 +113,17 @@ public static class Cli
         }
         if (ownArguments is null) return string.Join('\n', lines);
         int start = lines.FindIndex(l => l.TrimEnd() == "Arguments:");
-        bool keep = true;
+        // The parent's rows come first: where a parent argument has the name of an own one (root's <output>, convert's
+        // <output>), the last row of that name is the command's own.
+        var lastRow = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = start + 1; start >= 0 && i < lines.Count && lines[i].Trim().Length > 0; i++)
+            if (lines[i].StartsWith("  <", StringComparison.Ordinal)) lastRow[lines[i][..(lines[i].IndexOf('>') + 1)]] = i;
+        bool keep = true;
+        for (int i = start + 1, row = i; start >= 0 && i < lines.Count && lines[i].Trim().Length > 0; i++, row++)
         {
             if (lines[i].StartsWith("  <", StringComparison.Ordinal))
-                keep = ownArguments.Any(a => lines[i].StartsWith("  <" + a + ">", StringComparison.Ordinal));
+                keep = ownArguments.Any(a => lines[i].StartsWith("  <" + a + ">", StringComparison.Ordinal))
+                       && lastRow[lines[i][..(lines[i].IndexOf('>') + 1)]] == row;
             if (!keep) lines.RemoveAt(i--);
         }
         if (start >= 0 && (start + 1 == lines.Count || lines[start + 1].Trim().Length == 0))

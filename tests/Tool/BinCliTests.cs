@@ -108,8 +108,15 @@ public sealed class BinCliTests : IDisposable
     {
         var help = await CliRunner.RunAsync("convert", "--help");
         Assert.True(help.ExitCode == 0, help.ToString());
-        foreach (var text in new[] { "pytorch_model.bin", "safetensors", "never executed", "--force", "--out-shard-size", "input", "output" })
+        foreach (var text in new[] { "pytorch_model.bin", "safetensors", "never executed", "--force", "--out-shard-size", "Not needed to merge" })
             Assert.Contains(text, help.Out);
+        Assert.Contains("dotnet merge convert <input> <output>", help.Out);
+        // Its own arguments only: not the root command's <output> ("the merged model") beside its own.
+        var arguments = help.Out.Split('\n').SkipWhile(l => l.TrimEnd() != "Arguments:").Skip(1).TakeWhile(l => l.Trim().Length > 0).ToList();
+        Assert.Equal(2, arguments.Count);
+        Assert.StartsWith("  <input>", arguments[0]);
+        Assert.StartsWith("  <output>", arguments[1]);
+        Assert.Contains("safetensors model", arguments[1]);
     }
 
     [Fact]

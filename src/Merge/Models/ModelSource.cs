@@ -11,7 +11,7 @@ using DotnetMerge.Safetensors;
 
 namespace DotnetMerge.Models;
 
-/// <summary>One input model of a merge: its directory, its safetensors checkpoint (headers only), its config.json
+/// <summary>One input model of a merge: its directory, its weights (safetensors, else PyTorch .bin; headers only), its config.json
 /// and its inferred layer layout. Opening reads headers and small JSON files, never tensor data.</summary>
 public sealed class ModelSource : IDisposable
 {
@@ -36,7 +36,7 @@ public sealed class ModelSource : IDisposable
     /// writes beside its tensors (config.json, tokenizer, model card), exactly as it would write them.</summary>
     public string Directory { get; }
 
-    /// <summary>The safetensors files; a stage's output (<see cref="Stage"/>) has none.</summary>
+    /// <summary>The weight files (safetensors or PyTorch .bin); a stage's output (<see cref="Stage"/>) has none.</summary>
     public ModelCheckpoint Checkpoint => _checkpoint
         ?? throw new InvalidOperationException($"'{Name}' is the output of a stage of this definition, not a checkpoint on disk");
 

@@ -179,7 +179,12 @@ public sealed class TorchBinFile : ITensorFile
             }
             long elements = 1;
             foreach (long d in t.Shape) elements = checked(elements * d);
-            _ = checked(elements * item); // the contiguous byte length must be a long
+            long bytes = checked(elements * item); // the contiguous byte length must be a long
+            // A broadcast view (stride 0) reads as more bytes than its storage holds: a few bytes on disk could claim a
+            // tensor of any size. State dicts do not hold them (parameters are real tensors), so it is refused.
+            if (bytes > recordBytes && t.Shape.Where((d, i) => d > 1 && t.Strides[i] == 0).Any())
+                throw BadTensor(path, name,
+                    $"an expanded view (stride 0, shape [{string.Join(",", t.Shape)}]) reads as {bytes} bytes from a {recordBytes}-byte storage; save it with .contiguous()");
             if (!empty && checked((last + 1) * item) > recordBytes)
                 throw BadTensor(path, name,
                     $"its view (offset {t.Offset}, shape [{string.Join(",", t.Shape)}], strides [{string.Join(",", t.Strides)}]) reaches byte {(last + 1) * item} of a {recordBytes}-byte storage");

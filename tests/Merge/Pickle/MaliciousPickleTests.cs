@@ -75,16 +75,17 @@ public sealed class MaliciousPickleTests : IDisposable
         { "not-a-dict", "SHAPE" },
         { "view-past-storage", "TENSOR" },
         { "missing-storage-record", "TENSOR" },
+        { "expanded-view-claims-a-gigabyte", "TENSOR" },
     };
 
     private byte[] Case(string name)
     {
         string cmd = "touch " + Sentinel;
-        byte[] TensorOps(string key, long numel, long offset, long rows) =>
+        byte[] TensorOps(string key, long numel, long offset, long rows, byte stride = 1) =>
             [.. Encoding.Latin1.GetBytes("ctorch._utils\n_rebuild_tensor_v2\n("), (byte)'(', .. Str("storage"),
              .. Encoding.Latin1.GetBytes("ctorch\nFloatStorage\n"), .. Str(key), .. Str("cpu"), (byte)'J', .. BitConverter.GetBytes((int)numel),
              (byte)'t', (byte)'Q', (byte)'J', .. BitConverter.GetBytes((int)offset), (byte)'J', .. BitConverter.GetBytes((int)rows), 0x85,
-             (byte)'K', 1, 0x85, 0x89, (byte)'}', (byte)'t', (byte)'R'];
+             (byte)'K', stride, 0x85, 0x89, (byte)'}', (byte)'t', (byte)'R'];
         return name switch
         {
             "os.system" => P("cos\nsystem\n", Str(cmd), (byte)0x85, "R."),
@@ -104,6 +105,7 @@ public sealed class MaliciousPickleTests : IDisposable
             "not-a-dict" => P("]."),
             "view-past-storage" => P("}", Str("w"), TensorOps("0", 4, 2, 3), "s."),
             "missing-storage-record" => P("}", Str("w"), TensorOps("7", 4, 0, 4), "s."),
+            "expanded-view-claims-a-gigabyte" => P("}", Str("w"), TensorOps("0", 4, 0, 1 << 28, stride: 0), "s."),
             _ => throw new ArgumentException(name),
         };
     }
