@@ -45,7 +45,7 @@ public static class MergeAnalysis
             throw new DefinitionErrorsException([new DefinitionDiagnostic(NoBaseId, DiagnosticSeverity.Error,
                 $"analyze measures task vectors (each model minus the base) and this {plan.Method.Name} definition has no base_model",
                 definition.BaseModel?.Location is { } l && !string.IsNullOrEmpty(l.Path) ? l : definition.MergeMethodLocation,
-                "add base_model: the model the inputs were fine-tuned from (a linear merge then averages it in as one more input; give it weight: 0 to keep the merge as it was)")]);
+                "add base_model: the model the inputs were fine-tuned from (linear merges it as one more input: list it under models: too, with weight: 0, to keep the merge as it was)")]);
         var baseModel = jobs[0].Inputs[jobs[0].BaseIndex].Model;
         var tasks = plan.Models.Where(m => !ReferenceEquals(m, baseModel) && jobs.Any(j => j.Inputs.Any(i => !i.IsBase && ReferenceEquals(i.Model, m)))).ToList();
         if (tasks.Count == 0)
