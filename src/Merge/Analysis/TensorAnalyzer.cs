@@ -1,4 +1,7 @@
 using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using DotnetMerge.Execution;
 using DotnetMerge.Kernels;
 using DotnetMerge.Methods;
@@ -60,79 +63,106 @@ internal static class TensorAnalyzer
         byte[] output, Dtype outputDtype, byte[]? merged, Dtype mergedDtype, long start, int length)
     {
         var sums = new DeltaSums(taskCount) { Elements = length };
-        var pool = ArrayPool<float>.Shared;
-        var b = pool.Rent(length);
-        var m = pool.Rent(length);
-        var mergedValues = merged is null ? null : pool.Rent(length);
-        var deltas = tasks.Select(_ => pool.Rent(length)).ToArray();
-        var kept = pool.Rent(length);
+        var floats = ArrayPool<float>.Shared;
+        var doubles = ArrayPool<double>.Shared;
+        var b = floats.Rent(length);
+        var scratch = floats.Rent(length);
+        var deltas = tasks.Select(_ => floats.Rent(length)).ToArray();
+        var wide = tasks.Select(_ => doubles.Rent(length)).ToArray();
+        var methodDelta = doubles.Rent(length);
+        var mergedDelta = merged is null ? null : doubles.Rent(length);
         try
         {
             var baseSpan = b.AsSpan(0, length);
             inputs[baseIndex].Decode(start, baseSpan);
-            double baseSquares = 0;
-            foreach (float v in baseSpan) baseSquares += (double)v * v;
-            sums.BaseSquares = baseSquares;
-
-            DtypeConversion.Decode(outputDtype, output, start, m.AsSpan(0, length));
-            if (mergedValues is not null) DtypeConversion.Decode(mergedDtype, merged, start, mergedValues.AsSpan(0, length));
+            sums.BaseSquares = SumSquares(baseSpan);
+            // Merged deltas m − base in float64 (the merge's output and, with --merged, the model on disk).
+            Widen(outputDtype, output, start, scratch.AsSpan(0, length), baseSpan, methodDelta.AsSpan(0, length));
+            if (mergedDelta is not null) Widen(mergedDtype, merged!, start, scratch.AsSpan(0, length), baseSpan, mergedDelta.AsSpan(0, length));
             for (int t = 0; t < tasks.Length; t++)
             {
                 var d = deltas[t].AsSpan(0, length);
                 inputs[tasks[t]].Decode(start, d);
-                for (int k = 0; k < length; k++) d[k] -= baseSpan[k]; // δ in float32, as the methods compute it
+                TensorPrimitives.Subtract(d, baseSpan, d); // δ in float32, as the methods compute it
+                var dw = wide[t].AsSpan(0, length);
+                for (int k = 0; k < length; k++) dw[k] = d[k];
                 int slot = taskSlots[tasks[t]];
-                double squares = 0, methodDot = 0, mergedDot = 0;
-                for (int k = 0; k < length; k++)
-                {
-                    double dk = d[k];
-                    squares += dk * dk;
-                    methodDot += ((double)m[k] - baseSpan[k]) * dk;
-                    if (mergedValues is not null) mergedDot += ((double)mergedValues[k] - baseSpan[k]) * dk;
-                }
-                sums.DeltaSquares[slot] = squares;
-                sums.MethodDots[slot] = methodDot;
-                sums.MergedDots[slot] = mergedDot;
+                sums.DeltaSquares[slot] = SumSquares(d);
+                sums.MethodDots[slot] = LaneSum.Dot(methodDelta.AsSpan(0, length), dw);
+                if (mergedDelta is not null) sums.MergedDots[slot] = LaneSum.Dot(mergedDelta.AsSpan(0, length), dw);
                 if (pruners[t] is { } pruner)
                 {
-                    var keptSpan = kept.AsSpan(0, length);
-                    d.CopyTo(keptSpan);
-                    pruner.Prune(start, keptSpan);
-                    double keptSquares = 0;
-                    foreach (float v in keptSpan) keptSquares += (double)v * v;
-                    sums.KeptSquares[slot] = keptSquares;
+                    var kept = scratch.AsSpan(0, length);
+                    d.CopyTo(kept);
+                    pruner.Prune(start, kept);
+                    sums.KeptSquares[slot] = SumSquares(kept);
                 }
-                else sums.KeptSquares[slot] = squares;
+                else sums.KeptSquares[slot] = sums.DeltaSquares[slot];
             }
             for (int p = 0; p < tasks.Length; p++)
                 for (int q = p + 1; q < tasks.Length; q++)
                 {
-                    var x = deltas[p].AsSpan(0, length);
-                    var y = deltas[q].AsSpan(0, length);
-                    double dot = 0;
-                    long both = 0, conflicts = 0;
-                    for (int k = 0; k < length; k++)
-                    {
-                        dot += (double)x[k] * y[k];
-                        if (x[k] != 0 && y[k] != 0)
-                        {
-                            both++;
-                            if (x[k] < 0 != y[k] < 0) conflicts++;
-                        }
-                    }
                     int i = taskSlots[tasks[p]], j = taskSlots[tasks[q]];
                     var (lo, hi) = (Math.Min(i, j), Math.Max(i, j));
-                    sums.Dots[lo, hi] = dot;
-                    sums.BothChanged[lo, hi] = both;
-                    sums.Conflicts[lo, hi] = conflicts;
+                    sums.Dots[lo, hi] = LaneSum.Dot(wide[p].AsSpan(0, length), wide[q].AsSpan(0, length));
+                    (sums.BothChanged[lo, hi], sums.Conflicts[lo, hi]) = CountChanges(deltas[p].AsSpan(0, length), deltas[q].AsSpan(0, length));
                 }
         }
         finally
         {
-            pool.Return(b); pool.Return(m); pool.Return(kept);
-            if (mergedValues is not null) pool.Return(mergedValues);
-            foreach (var d in deltas) pool.Return(d);
+            floats.Return(b); floats.Return(scratch);
+            foreach (var d in deltas) floats.Return(d);
+            foreach (var w in wide) doubles.Return(w);
+            doubles.Return(methodDelta);
+            if (mergedDelta is not null) doubles.Return(mergedDelta);
         }
         return sums;
+    }
+
+    /// <summary>Σ v² in float64 over spans of <see cref="LaneSum.ChunkElements"/> (the engine's summation order).</summary>
+    private static double SumSquares(ReadOnlySpan<float> values)
+    {
+        double total = 0;
+        for (int s = 0; s < values.Length; s += LaneSum.ChunkElements) total += LaneSum.SumSquares(values.Slice(s, Math.Min(LaneSum.ChunkElements, values.Length - s)));
+        return total;
+    }
+
+    /// <summary>destination = decoded(data[start..]) − base, in float64.</summary>
+    private static void Widen(Dtype dtype, byte[] data, long start, Span<float> scratch, ReadOnlySpan<float> baseValues, Span<double> destination)
+    {
+        DtypeConversion.Decode(dtype, data, start, scratch);
+        for (int k = 0; k < destination.Length; k++) destination[k] = (double)scratch[k] - baseValues[k];
+    }
+
+    /// <summary>How many elements both deltas change (both nonzero), and how many of those have opposite signs.</summary>
+    internal static (long Both, long Conflicts) CountChanges(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        long both = 0, conflicts = 0;
+        int k = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var xs = MemoryMarshal.Cast<float, int>(x);
+            var ys = MemoryMarshal.Cast<float, int>(y);
+            var magnitude = new Vector<int>(0x7FFF_FFFF);
+            Vector<int> bothLanes = default, conflictLanes = default;
+            for (; k <= x.Length - Vector<int>.Count; k += Vector<int>.Count)
+            {
+                var a = new Vector<int>(xs.Slice(k));
+                var c = new Vector<int>(ys.Slice(k));
+                // Nonzero: some bit besides the sign (−0 is zero). Lanes of a true comparison are −1.
+                var changed = ~Vector.Equals(a & magnitude, Vector<int>.Zero) & ~Vector.Equals(c & magnitude, Vector<int>.Zero);
+                bothLanes -= changed;
+                conflictLanes -= changed & Vector.LessThan(a ^ c, Vector<int>.Zero);
+            }
+            both += Vector.Sum(bothLanes);
+            conflicts += Vector.Sum(conflictLanes);
+        }
+        for (; k < x.Length; k++)
+            if (x[k] != 0 && y[k] != 0)
+            {
+                both++;
+                if (float.IsNegative(x[k]) != float.IsNegative(y[k])) conflicts++;
+            }
+        return (both, conflicts);
     }
 }

@@ -225,3 +225,29 @@ public sealed class AnalysisTests : IDisposable
 
     public void Dispose() => _fx.Dispose();
 }
+
+/// <summary>The vectorised count of changed and conflicting elements against a plain loop written here.</summary>
+public sealed class ChangeCountTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(1000)]
+    [InlineData(65536 + 3)]
+    public void Counts_match_a_scalar_reference_with_zeros_and_negative_zeros(int length)
+    {
+        var rng = new Random(length);
+        float Draw() => rng.Next(5) switch { 0 => 0f, 1 => -0f, 2 => -(float)rng.NextDouble() - 1e-3f, _ => (float)rng.NextDouble() + 1e-3f };
+        var x = Enumerable.Range(0, length).Select(_ => Draw()).ToArray();
+        var y = Enumerable.Range(0, length).Select(_ => Draw()).ToArray();
+        long both = 0, conflicts = 0;
+        for (int k = 0; k < length; k++)
+        {
+            double a = x[k], b = y[k];
+            if (a == 0 || b == 0) continue;
+            both++;
+            if (a < 0 != b < 0) conflicts++;
+        }
+        Assert.Equal((both, conflicts), TensorAnalyzer.CountChanges(x, y));
+    }
+}
