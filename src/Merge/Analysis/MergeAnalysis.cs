@@ -80,10 +80,26 @@ public static class MergeAnalysis
             {
                 merged.TryGetTensor(job.OutputName, out var info, out var file);
                 mergedBytes = new byte[info.ByteLength];
-                file.ReadTensor(info, mergedBytes);
+                try
+                {
+                    file.ReadTensor(info, mergedBytes);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or SafetensorsFormatException)
+                {
+                    throw new MergeException(MergeErrorKind.Input, $"{MergedMismatchId}: --merged {options.MergedDirectory}: cannot read tensor '{job.OutputName}': {e.Message}", e);
+                }
                 mergedDtype = info.Dtype;
             }
-            var sums = TensorAnalyzer.Analyze(plan, job, slots, tasks.Count, sparsification, mergedBytes, mergedDtype, options.Settings, ct);
+            DeltaSums sums;
+            try
+            {
+                sums = TensorAnalyzer.Analyze(plan, job, slots, tasks.Count, sparsification, mergedBytes, mergedDtype, options.Settings, ct);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or SafetensorsFormatException or CheckpointException)
+            {
+                // A file that went bad since planning is an input error (exit code 3) naming the tensor, not a bug.
+                throw new MergeException(MergeErrorKind.Input, $"cannot read the inputs of tensor '{job.OutputName}': {e.Message}", e);
+            }
             total.Add(sums);
             int layer = TensorGroups.LayerOf(job.OutputName, layout);
             if (layer >= 0) Into(layers, layer, tasks.Count).Add(sums);

@@ -178,6 +178,24 @@ public sealed class AnalysisTests : IDisposable
     }
 
     [Fact]
+    public void An_earlier_stage_is_analysed_as_the_fused_run_computes_it()
+    {
+        // mid = (a + c) / 2, so δ_mid = (δa + 10·δa) / 2 = 5.5·δa; the final stage merges mid and b into the base.
+        var yaml = "name: mid\nmerge_method: linear\ndtype: float32\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: c\n    parameters: {weight: 1}\n---\n"
+                   + "merge_method: task_arithmetic\nbase_model: base\ndtype: float32\nmodels:\n  - model: mid\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 1}\n";
+        var path = _fx.PathOf("stages.yaml");
+        File.WriteAllText(path, yaml);
+        var graph = MultiStageRunner.LoadStages(path, _fx.Root, out _);
+        using var multi = StagePlanner.Plan(graph, new MergeOptions());
+        var report = MergeAnalysis.Run(multi.Final, new AnalysisOptions());
+        Assert.Equal(["mid", "b"], report.Models);
+        var all = Sums(_ => true);
+        Close(5.5 * all.RelativeNorm(0), report.Total.Sums.RelativeNorm(0), 1e-6);
+        Close(all.RelativeNorm(1), report.Total.Sums.RelativeNorm(1));
+        Close(1.0 / 3, report.Total.Sums.SignConflictRate(0, 1));
+    }
+
+    [Fact]
     public void A_definition_without_a_base_model_is_refused_with_its_location()
     {
         var yaml = "merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 1}\n";
