@@ -196,6 +196,29 @@ public sealed class AnalysisTests : IDisposable
     }
 
     [Fact]
+    public void Linear_with_the_base_at_weight_zero_carries_a_third_of_each_of_three_task_vectors_projected()
+    {
+        var yaml = "merge_method: linear\nbase_model: base\ndtype: float32\nmodels:\n  - model: base\n    parameters: {weight: 0}\n"
+                   + string.Concat(ModelNames.Select(m => $"  - model: {m}\n    parameters: {{weight: 1}}\n"));
+        using var json = Analyze(yaml);
+        var total = json.RootElement.GetProperty("total");
+        var r = Sums(_ => true, merged: n => Enumerable.Range(0, _fx.Base[n].Length).Select(k => ModelNames.Sum(m => _fx.Deltas[m][n][k]) / 3).ToArray());
+        for (int i = 0; i < 3; i++) Close(r.MethodDots[i] / r.Squares[i], At(total, "methodRetained", i), 1e-6);
+        // The base is no task model.
+        Assert.Equal(3, json.RootElement.GetProperty("models").GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData(0.0, 0.0)]
+    [InlineData(1.0, 1.0)]
+    public void Slerp_carries_none_of_the_other_model_at_t_0_and_all_of_it_at_t_1(double t, double expected)
+    {
+        var yaml = $"merge_method: slerp\nbase_model: base\ndtype: float32\nparameters: {{t: {t}}}\nmodels:\n  - model: base\n  - model: a\n";
+        using var json = Analyze(yaml);
+        Close(expected, At(json.RootElement.GetProperty("total"), "methodRetained", 0), 1e-6);
+    }
+
+    [Fact]
     public void A_definition_without_a_base_model_is_refused_with_its_location()
     {
         var yaml = "merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: b\n    parameters: {weight: 1}\n";
