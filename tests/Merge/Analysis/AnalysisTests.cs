@@ -10,7 +10,7 @@ namespace DotnetMerge.Tests.Analysis;
 /// planted deltas, and against the planted values themselves.</summary>
 public sealed class AnalysisTests : IDisposable
 {
-    private readonly PlantedModels _fx = new();
+    private PlantedModels _fx = new();
 
     private static readonly string[] ModelNames = ["a", "b", "c"];
     private static readonly double[] Weights = [1.0, 0.5, 0.25];
@@ -19,14 +19,27 @@ public sealed class AnalysisTests : IDisposable
         => $"merge_method: {method}\nbase_model: base\ndtype: float32\nmodels:\n"
            + string.Concat(ModelNames.Select((m, i) => $"  - model: {m}\n    parameters: {{weight: {Weights[i]}{extra}}}\n"));
 
-    private JsonDocument Analyze(string yaml, string? merged = null)
+    private JsonDocument Analyze(string yaml, string? merged = null, int threads = 0) => JsonDocument.Parse(AnalyzeBytes(yaml, merged, threads));
+
+    private byte[] AnalyzeBytes(string yaml, string? merged = null, int threads = 0)
     {
         var definition = MergeRunner.ParseDefinition(yaml, _fx.PathOf("merge.yaml"), out _);
         using var plan = MergeRunner.Plan(definition, new MergeOptions());
-        var report = MergeAnalysis.Run(plan, new AnalysisOptions { MergedDirectory = merged });
+        var settings = threads > 0 ? new Kernels.ExecutionSettings(threads) : Kernels.ExecutionSettings.Default;
+        var report = MergeAnalysis.Run(plan, new AnalysisOptions { MergedDirectory = merged, Settings = settings });
         var stream = new MemoryStream();
         JsonReport.Write(report, stream);
-        return JsonDocument.Parse(stream.ToArray());
+        return stream.ToArray();
+    }
+
+    [Fact]
+    public void The_numbers_do_not_depend_on_the_thread_count()
+    {
+        // dare_ties: the random draws and the magnitude selection both take part; the MLP tensors span 3 chunks.
+        _fx.Dispose();
+        _fx = new PlantedModels(layers: 2, intermediate: 20000);
+        var yaml = Definition("dare_ties", ", density: 0.4");
+        Assert.Equal(AnalyzeBytes(yaml, threads: 1), AnalyzeBytes(yaml, threads: 5));
     }
 
     /// <summary>The float64 reference sums over the tensors <paramref name="include"/> selects.</summary>

@@ -14,11 +14,13 @@ namespace DotnetMerge.Tests.Analysis;
 /// </list></summary>
 internal sealed class PlantedModels : IDisposable
 {
-    public const int Hidden = 8, Intermediate = 16, Vocab = 12;
+    public const int Hidden = 8, Vocab = 12;
 
-    public PlantedModels(int layers = 4)
+    /// <param name="intermediate">MLP width: above 8192 the up projection spans several 65536-element chunks.</param>
+    public PlantedModels(int layers = 4, int intermediate = 16)
     {
         Layers = layers;
+        Intermediate = intermediate;
         Root = Path.Combine(Path.GetTempPath(), "dotnet-merge-analysis-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Root);
         foreach (var (name, _) in Tensors)
@@ -35,6 +37,7 @@ internal sealed class PlantedModels : IDisposable
     }
 
     public int Layers { get; }
+    public int Intermediate { get; }
     public string Root { get; }
     public string PathOf(string name) => Path.Combine(Root, name);
 
@@ -65,20 +68,20 @@ internal sealed class PlantedModels : IDisposable
     public static int LayerOf(string name)
         => name.StartsWith("model.layers.", StringComparison.Ordinal) ? int.Parse(name.Split('.')[2], CultureInfo.InvariantCulture) : -1;
 
-    private static double[] BaseValues(string name)
+    private double[] BaseValues(string name)
     {
         var rng = new Random(Seed(name));
         int n = Count(name);
         return Enumerable.Range(0, n).Select(_ => rng.Next(-512, 513) / 1024.0).ToArray();
     }
 
-    private static double[] DeltaA(string name)
+    private double[] DeltaA(string name)
     {
         var rng = new Random(Seed(name) ^ 0x5A5A);
         return Enumerable.Range(0, Count(name)).Select(_ => (rng.Next(2) == 0 ? -1 : 1) * rng.Next(1, 33) / 64.0).ToArray();
     }
 
-    private static int Count(string name) => name.Contains("up_proj") ? Intermediate * Hidden : name.Contains("norm") ? Hidden
+    private int Count(string name) => name.Contains("up_proj") ? Intermediate * Hidden : name.Contains("norm") ? Hidden
         : name.Contains("embed") || name.Contains("lm_head") ? Vocab * Hidden : Hidden * Hidden;
 
     private static int Seed(string name) => name.Aggregate(17, (h, c) => h * 31 + c);
