@@ -32,6 +32,8 @@ public sealed class AnalysisReport
     public required string Method { get; init; }
     /// <summary>What the method's sparsification does, in words ("TIES magnitude trim", "none").</summary>
     public required string Sparsification { get; init; }
+    /// <summary>The method trims or drops task-vector elements (TIES, DARE, breadcrumbs, DELLA): <c>keptFraction</c> can be below 1.</summary>
+    public required bool Sparsifies { get; init; }
     public required string BaseModel { get; init; }
     public required IReadOnlyList<string> Models { get; init; }
     public required PartFigures Total { get; init; }

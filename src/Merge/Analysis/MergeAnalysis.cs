@@ -115,6 +115,7 @@ public static class MergeAnalysis
         {
             Method = plan.Method.Name,
             Sparsification = Describe(sparsification),
+            Sparsifies = sparsification != Sparsification.None,
             BaseModel = baseModel.Name,
             Models = tasks.Select(m => m.Name).ToList(),
             Total = new PartFigures("model", total),

@@ -29,6 +29,7 @@ public sealed class AnalyzeCliTests : IDisposable
         Assert.Contains("tensors", r.Err); // progress
         var page = File.ReadAllText(html);
         Assert.DoesNotContain("<script", page, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("<figure id=\"kept\">", page); // ties trims: the kept-mass chart is drawn
         Assert.DoesNotContain("http://", page.Replace("http://www.w3.org/2000/svg", ""), StringComparison.Ordinal); // nothing fetched
         Assert.DoesNotContain("https://", page, StringComparison.Ordinal);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));

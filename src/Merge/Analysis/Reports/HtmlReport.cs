@@ -37,7 +37,7 @@ public static class HtmlReport
                         xs, pairs.Select(p => new ChartSeries(PairName(p), layers.Select(s => s.Cosine(p.I, p.J)).ToList())).ToList(), -1, 1),
                     "Interference: near 0 the fine-tunes changed unrelated directions (merging keeps both); near 1 they agree (redundant); below 0 they undo each other."));
             }
-            if (report.Sparsification.StartsWith("none", StringComparison.Ordinal) is false)
+            if (report.Sparsifies)
                 figures.Add(new("kept", SvgCharts.LineChart($"Delta mass kept by {report.Method}'s sparsification, per layer", "layer", "kept ‖δ‖² / ‖δ‖²",
                         xs, PerModel((s, t) => s.KeptFraction(t)), 0, 1),
                     "The share of each task vector's squared norm that survives the trim or drop at the configured density, before signs are elected and the rest is mixed. Low values mean the density throws away most of what that fine-tune learned there."));

@@ -16,6 +16,7 @@ public static class JsonReport
         json.WriteNumber("formatVersion", FormatVersion);
         json.WriteString("method", report.Method);
         json.WriteString("sparsification", report.Sparsification);
+        json.WriteBoolean("sparsifies", report.Sparsifies);
         json.WriteString("baseModel", report.BaseModel);
         json.WriteStartArray("models");
         foreach (var m in report.Models) json.WriteStringValue(m);
