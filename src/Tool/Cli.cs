@@ -16,6 +16,7 @@ public static class Cli
         root.Subcommands.Add(RunCommand.Create(console));
         root.Subcommands.Add(MultiCommand.Create(console));
         root.Subcommands.Add(CheckCommand.Create(console));
+        root.Subcommands.Add(AnalyzeCommand.Create(console));
         root.Subcommands.Add(PlanCommand.Create(console));
         root.Subcommands.Add(InspectCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));

@@ -136,7 +136,9 @@ public static class ModelScopeTrim
         for (; j < x.Length; j++) keys[j] = MagnitudeSelect.SortKey(MathF.Abs(x[j] - b[j]));
     }
 
-    private static MergeInput Load(JobInput ji)
+    /// <summary>One planned input, whole, as the merge sees it (a stored tensor read, an adapted, aligned or earlier
+    /// stage's tensor computed), cropped to the job's shape. Also the reader of <c>analyze</c>.</summary>
+    internal static MergeInput Load(JobInput ji, CancellationToken ct = default)
     {
         var bytes = GC.AllocateUninitializedArray<byte>(checked((int)ji.ByteLength));
         if (ji.File is { } file) file.ReadTensor(ji.Tensor, bytes);
@@ -145,7 +147,7 @@ public static class ModelScopeTrim
             // An earlier stage's output (a fused multi-stage merge): computed the way the executor computes it.
             using var buffer = new NativeBuffer(ji.ByteLength);
             StageTensors.Compute(ji, buffer.Memory, length => new NativeBuffer(length), b => ((IDisposable)b).Dispose(),
-                new ExecutionSettings(Environment.ProcessorCount), CpuBackend.Instance, CancellationToken.None);
+                new ExecutionSettings(Environment.ProcessorCount), CpuBackend.Instance, ct);
             buffer.Memory.Span.CopyTo(bytes);
         }
         var input = new MergeInput(ji.Model.Name, ji.TensorName, ji.Tensor.Dtype, ji.Tensor.Shape, bytes, ji.IsBase, ji.Parameters);

@@ -114,7 +114,8 @@ public sealed class LayerLayout
         return order.OrderBy(p => p == main ? 0 : 1).Select(p => new LayerStack(p, layerCount[p], tensorCount[p])).ToList();
     }
 
-    private static bool IsPreWeight(string name)
+    /// <summary>An embedding tensor by its name (token or position embeddings; not a GPT-NeoX <c>embed_out</c> head).</summary>
+    internal static bool IsPreWeight(string name)
         => name.Contains("embed", StringComparison.Ordinal) && !name.Contains("embed_out", StringComparison.Ordinal)
            || name.Contains(".wte.", StringComparison.Ordinal) || name.Contains(".wpe.", StringComparison.Ordinal)
            || name.StartsWith("wte.", StringComparison.Ordinal) || name.StartsWith("wpe.", StringComparison.Ordinal);
