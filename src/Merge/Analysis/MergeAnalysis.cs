@@ -31,7 +31,7 @@ public static class MergeAnalysis
     /// <summary>The definition has no base model to take task vectors from.</summary>
     public const string NoBaseId = "DMRG0960";
     /// <summary>The merged model given with <c>--merged</c> cannot be compared (missing, lacks a tensor, another shape).</summary>
-    public const string MergedMismatchId = "DMRG0961";
+    public const string MergedMismatchId = ErrorIds.AnalyzeMergedMismatch;
     /// <summary>The definition merges nothing but the base (no task vector to analyse).</summary>
     public const string NoTaskModelsId = "DMRG0962";
 
@@ -86,7 +86,7 @@ public static class MergeAnalysis
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or SafetensorsFormatException)
                 {
-                    throw new MergeException(MergeErrorKind.Input, $"{MergedMismatchId}: --merged {options.MergedDirectory}: cannot read tensor '{job.OutputName}': {e.Message}", e);
+                    throw new MergeException(MergeErrorKind.Input, ErrorIds.AnalyzeMergedMismatch, $"--merged {options.MergedDirectory}: cannot read tensor '{job.OutputName}': {e.Message}", e);
                 }
                 mergedDtype = info.Dtype;
             }
@@ -98,7 +98,7 @@ public static class MergeAnalysis
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or SafetensorsFormatException or CheckpointException)
             {
                 // A file that went bad since planning is an input error (exit code 3) naming the tensor, not a bug.
-                throw new MergeException(MergeErrorKind.Input, $"cannot read the inputs of tensor '{job.OutputName}': {e.Message}", e);
+                throw new MergeException(MergeErrorKind.Input, ErrorIds.InputReadFailed, $"cannot read the inputs of tensor '{job.OutputName}': {e.Message}", e);
             }
             total.Add(sums);
             int layer = TensorGroups.LayerOf(job.OutputName, layout);
@@ -176,20 +176,20 @@ public static class MergeAnalysis
         }
         catch (Exception e) when (e is CheckpointException or SafetensorsFormatException or IOException or UnauthorizedAccessException)
         {
-            throw new MergeException(MergeErrorKind.Input, $"{MergedMismatchId}: --merged {directory}: {e.Message}", e);
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.AnalyzeMergedMismatch, $"--merged {directory}: {e.Message}", e);
         }
         try
         {
             var missing = jobs.Where(j => !checkpoint.TryGetTensor(j.OutputName, out _, out _)).Select(j => j.OutputName).ToList();
             if (missing.Count > 0)
-                throw new MergeException(MergeErrorKind.Input,
-                    $"{MergedMismatchId}: --merged {directory} lacks {missing.Count} tensor(s) this definition merges, e.g. '{missing[0]}': give the output of this definition");
+                throw new MergeException(MergeErrorKind.Input, ErrorIds.AnalyzeMergedMismatch,
+                    $"--merged {directory} lacks {missing.Count} tensor(s) this definition merges, e.g. '{missing[0]}': give the output of this definition");
             foreach (var job in jobs)
             {
                 checkpoint.TryGetTensor(job.OutputName, out var info, out _);
                 if (!info.Shape.SequenceEqual(job.OutputShape) || !info.Dtype.CanDecode())
-                    throw new MergeException(MergeErrorKind.Input,
-                        $"{MergedMismatchId}: --merged {directory}: tensor '{job.OutputName}' is {info.Dtype} {TensorShape.Format(info.Shape)}, this definition makes {job.OutputDtype} {TensorShape.Format(job.OutputShape)}: give the output of this definition");
+                    throw new MergeException(MergeErrorKind.Input, ErrorIds.AnalyzeMergedMismatch,
+                        $"--merged {directory}: tensor '{job.OutputName}' is {info.Dtype} {TensorShape.Format(info.Shape)}, this definition makes {job.OutputDtype} {TensorShape.Format(job.OutputShape)}: give the output of this definition");
             }
             return checkpoint;
         }

@@ -61,6 +61,8 @@ public static class ErrorIds
     /// <summary>The evaluator printed no number on its last line.</summary>
     public const string EvaluatorNoScore = "DMRG1013";
 
+    /// <summary><c>analyze --merged</c>: the merged model is not this definition's output (missing, lacks a tensor, another shape).</summary>
+    public const string AnalyzeMergedMismatch = "DMRG0961";
     /// <summary>A hub repository, revision or file that does not exist, or a gated repository the token does not open.</summary>
     public const string HubReference = "DMRG0610";
     /// <summary>Offline, and the cache does not hold what the merge needs.</summary>

@@ -32,7 +32,7 @@ internal static class ReportFiles
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw Error(path, $"cannot be written ({e.Message})", e);
+            throw Error(path, $"cannot be written ({e.Message})", e, ErrorIds.OutputWriteFailed);
         }
     }
 
@@ -47,5 +47,6 @@ internal static class ReportFiles
             });
     }
 
-    private static MergeException Error(string path, string what, Exception? inner) => new(MergeErrorKind.Output, $"{path}: {what}", inner);
+    private static MergeException Error(string path, string what, Exception? inner, string id = ErrorIds.OutputLocation)
+        => new(MergeErrorKind.Output, id, $"{path}: {what}", inner);
 }
