@@ -37,14 +37,6 @@ public static partial class KernelEmitter
         _ => throw Unsupported(dtype),
     };
 
-    /// <summary>FNV-1a (32 bit) of the UTF-8 bytes of an output tensor name: the random stream's per-tensor word.</summary>
-    public static uint TensorNameHash(string tensorName)
-    {
-        uint hash = 2166136261;
-        foreach (byte b in Encoding.UTF8.GetBytes(tensorName)) hash = (hash ^ b) * 16777619;
-        return hash;
-    }
-
     /// <summary><c>linear</c>, in the CPU's operations: acc = Σ wᵢ·(double)xᵢ (models in order, from +0),
     /// out = narrow(acc / divisor) where the host passes divisor = Σ wᵢ when normalising, else 1 (x / 1 is exact).
     /// Parameters: <c>in[n]</c>, <c>out</c>, <c>count</c>, <c>weight[n]</c> (double), <c>divisor</c> (double).</summary>
