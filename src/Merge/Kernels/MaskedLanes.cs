@@ -12,15 +12,13 @@ namespace DotnetMerge.Kernels;
 /// as each primitive's summary says.</summary>
 internal static class MaskedLanes
 {
-    private static bool Masked512 => Vector<byte>.Count == Vector512<byte>.Count && Avx512F.IsSupported;
-
     /// <summary><paramref name="sum"/> + <paramref name="addend"/> in the lanes where <paramref name="left"/> &gt;
     /// <paramref name="right"/>, <paramref name="sum"/> elsewhere. The portable form adds +0.0 in the other lanes, which
     /// is the same bits as long as <paramref name="sum"/> is never -0.0 (x + 0.0 is x for every other x).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<double> AddWhereGreater(Vector<double> sum, Vector<double> addend, Vector<double> left, Vector<double> right)
     {
-        if (Masked512)
+        if (Vector<byte>.Count == Vector512<byte>.Count && Avx512F.IsSupported) // a JIT-time constant
             return Avx512F.BlendVariable(sum.AsVector512(), sum.AsVector512() + addend.AsVector512(),
                 Vector512.GreaterThan(left.AsVector512(), right.AsVector512())).AsVector();
         return sum + (addend & Vector.AsVectorDouble(Vector.GreaterThan(left, right)));
@@ -31,7 +29,7 @@ internal static class MaskedLanes
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<double> ZeroWhereGreaterOrEqual(Vector<double> value, Vector<double> left, Vector<double> right)
     {
-        if (Masked512)
+        if (Vector<byte>.Count == Vector512<byte>.Count && Avx512F.IsSupported) // a JIT-time constant
             return Avx512F.BlendVariable(value.AsVector512(), Vector512<double>.Zero,
                 Vector512.GreaterThanOrEqual(left.AsVector512(), right.AsVector512())).AsVector();
         return Vector.AndNot(value, Vector.AsVectorDouble(Vector.GreaterThanOrEqual(left, right)));
@@ -42,7 +40,7 @@ internal static class MaskedLanes
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> KeepWhere(Vector<float> value, Vector<int> mask)
     {
-        if (Masked512)
+        if (Vector<byte>.Count == Vector512<byte>.Count && Avx512F.IsSupported) // a JIT-time constant
             return Avx512F.BlendVariable(Vector512<float>.Zero, value.AsVector512(), mask.AsVector512().AsSingle()).AsVector();
         return Vector.AsVectorSingle(Vector.AsVectorInt32(value) & mask);
     }
@@ -51,7 +49,7 @@ internal static class MaskedLanes
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> ZeroWhere(Vector<float> value, Vector<int> mask)
     {
-        if (Masked512)
+        if (Vector<byte>.Count == Vector512<byte>.Count && Avx512F.IsSupported) // a JIT-time constant
             return Avx512F.BlendVariable(value.AsVector512(), Vector512<float>.Zero, mask.AsVector512().AsSingle()).AsVector();
         return Vector.AsVectorSingle(Vector.AndNot(Vector.AsVectorInt32(value), mask));
     }
@@ -61,7 +59,7 @@ internal static class MaskedLanes
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<uint> IncrementWhereGreater(Vector<uint> count, Vector<uint> left, Vector<uint> right)
     {
-        if (Masked512)
+        if (Vector<byte>.Count == Vector512<byte>.Count && Avx512F.IsSupported) // a JIT-time constant
             return Avx512F.BlendVariable(count.AsVector512(), count.AsVector512() + Vector512<uint>.One,
                 Vector512.GreaterThan(left.AsVector512(), right.AsVector512())).AsVector();
         return count - Vector.GreaterThan(left, right);
@@ -71,7 +69,7 @@ internal static class MaskedLanes
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<uint> IncrementWhereEqual(Vector<uint> count, Vector<uint> left, Vector<uint> right)
     {
-        if (Masked512)
+        if (Vector<byte>.Count == Vector512<byte>.Count && Avx512F.IsSupported) // a JIT-time constant
             return Avx512F.BlendVariable(count.AsVector512(), count.AsVector512() + Vector512<uint>.One,
                 Vector512.Equals(left.AsVector512(), right.AsVector512())).AsVector();
         return count - Vector.Equals(left, right);

@@ -98,10 +98,10 @@ internal readonly struct TwoTaskDeltas(int task0, int task1, bool pruned0, bool 
     private readonly Vector<double> _scale0 = new(scales[0]), _scale1 = new(scales[1]);
 
     public int Count => 2;
-    public int Slot(int t) => t == 0 ? task0 : task1;
-    public bool IsPruned(int t) => t == 0 ? pruned0 : pruned1;
-    public Vector<double> Weight(int t) => t == 0 ? _weight0 : _weight1;
-    public Vector<double> Scale(int t) => t == 0 ? _scale0 : _scale1;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public int Slot(int t) => t == 0 ? task0 : task1;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public bool IsPruned(int t) => t == 0 ? pruned0 : pruned1;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector<double> Weight(int t) => t == 0 ? _weight0 : _weight1;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public Vector<double> Scale(int t) => t == 0 ? _scale0 : _scale1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector<float> Delta(int t, Vector<float> x, Vector<float> b, long index)
@@ -138,8 +138,10 @@ internal readonly struct GivenTaskDeltas(int[] tasks, double[] weights, double[]
 /// the sum, over the weights of those terms when normalising (0 replaced by 1). Run by <see cref="Bf16Lanes.MapIndexed"/>
 /// on raw bf16 words and by <see cref="ChunkLoop.MapIndexed"/> on float32 chunks; <see cref="Lanes"/> repeats
 /// <see cref="Scalar"/> lane by lane (same operations, same order, no fused multiply-add), so every path and every
-/// vector width writes the same bits.</summary>
-internal readonly struct TaskArithmeticOperator<TTasks>(TTasks tasks, int baseIndex, MixParameters mix) : IIndexedElementwiseKernel
+/// vector width writes the same bits.
+/// <para>Not a readonly struct on purpose: calls on a <typeparamref name="TTasks"/> field of a readonly struct would copy
+/// it (the compiler cannot know that it is readonly) on every call, in the innermost loop.</para></summary>
+internal struct TaskArithmeticOperator<TTasks>(TTasks tasks, int baseIndex, MixParameters mix) : IIndexedElementwiseKernel
     where TTasks : struct, ITaskDeltas
 {
     private readonly MixLanes _mix = new(mix);
@@ -148,40 +150,58 @@ internal readonly struct TaskArithmeticOperator<TTasks>(TTasks tasks, int baseIn
     public Vector<float> Lanes(Span<Vector<float>> inputs, long index)
     {
         var b = inputs[baseIndex];
-        Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
-        if (!_mix.SignConsensus)
+        // typeof(TTasks) is a JIT-time constant: each instantiation compiles one of the two bodies (both inlined into the
+        // driver's loop, where the other's code would exhaust the JIT's inlining budget).
+        if (typeof(TTasks) == typeof(TwoTaskDeltas))
         {
-            // Summed as it goes: no task vector is needed twice.
-            for (int t = 0; t < tasks.Count; t++)
-            {
-                int slot = tasks.Slot(t);
-                Weighted(tasks.Delta(t, inputs[slot], b, index), tasks.Scale(t), tasks.Weight(t), _mix.UnitScales, out var wl, out var wh);
-                sumLow += wl;
-                sumHigh += wh;
-            }
-            return Finish(Divided(sumLow, _mix), Divided(sumHigh, _mix), b, _mix);
+            // Two tasks: the same steps as the loops below, unrolled, with the weighted terms kept in registers for the
+            // election instead of recomputed.
+            Term(0, inputs, b, index, out var low0, out var high0);
+            Term(1, inputs, b, index, out var low1, out var high1);
+            var sumLow2 = Vector<double>.Zero + low0 + low1;
+            var sumHigh2 = Vector<double>.Zero + high0 + high1;
+            if (!_mix.SignConsensus) return Finish(Divided(sumLow2, _mix), Divided(sumHigh2, _mix), b, _mix);
+            Vector<double> flipLow2 = ElectionFlip(sumLow2), flipHigh2 = ElectionFlip(sumHigh2);
+            Vector<double> agreeingLow2 = Vector<double>.Zero, agreeingHigh2 = Vector<double>.Zero;
+            Vector<double> divisorLow2 = Vector<double>.Zero, divisorHigh2 = Vector<double>.Zero;
+            Vector<double> w0 = tasks.Weight(0), w1 = tasks.Weight(1);
+            Elect(low0, w0, flipLow2, ref agreeingLow2, ref divisorLow2);
+            Elect(high0, w0, flipHigh2, ref agreeingHigh2, ref divisorHigh2);
+            Elect(low1, w1, flipLow2, ref agreeingLow2, ref divisorLow2);
+            Elect(high1, w1, flipHigh2, ref agreeingHigh2, ref divisorHigh2);
+            return Finish(Elected(agreeingLow2, divisorLow2, _mix), Elected(agreeingHigh2, divisorHigh2, _mix), b, _mix);
         }
-        // The election reads each task vector twice: it is kept in its input slot (scratch of the driver).
+        Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
         for (int t = 0; t < tasks.Count; t++)
         {
-            int slot = tasks.Slot(t);
-            var d = tasks.Delta(t, inputs[slot], b, index);
-            inputs[slot] = d;
-            Weighted(d, tasks.Scale(t), tasks.Weight(t), _mix.UnitScales, out var wl, out var wh);
+            Term(t, inputs, b, index, out var wl, out var wh);
             sumLow += wl;
             sumHigh += wh;
         }
+        if (!_mix.SignConsensus) return Finish(Divided(sumLow, _mix), Divided(sumHigh, _mix), b, _mix);
         Vector<double> flipLow = ElectionFlip(sumLow), flipHigh = ElectionFlip(sumHigh);
         Vector<double> agreeingLow = Vector<double>.Zero, agreeingHigh = Vector<double>.Zero;
         Vector<double> divisorLow = Vector<double>.Zero, divisorHigh = Vector<double>.Zero;
         for (int t = 0; t < tasks.Count; t++)
         {
+            // The task vector that Term left in its input slot, weighted again (the same values).
             var w = tasks.Weight(t);
             Weighted(inputs[tasks.Slot(t)], tasks.Scale(t), w, _mix.UnitScales, out var vl, out var vh);
             Elect(vl, w, flipLow, ref agreeingLow, ref divisorLow);
             Elect(vh, w, flipHigh, ref agreeingHigh, ref divisorHigh);
         }
         return Finish(Elected(agreeingLow, divisorLow, _mix), Elected(agreeingHigh, divisorHigh, _mix), b, _mix);
+    }
+
+    /// <summary>wₜ · (δₜ · scaleₜ) of task t's lanes, both halves; with sign consensus the task vector δₜ is left in its
+    /// input slot (scratch of the driver) for the election.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Term(int t, Span<Vector<float>> inputs, Vector<float> b, long index, out Vector<double> low, out Vector<double> high)
+    {
+        int slot = tasks.Slot(t);
+        var d = tasks.Delta(t, inputs[slot], b, index);
+        if (_mix.SignConsensus) inputs[slot] = d;
+        Weighted(d, tasks.Scale(t), tasks.Weight(t), _mix.UnitScales, out low, out high);
     }
 
     /// <summary>The reference form of <see cref="Lanes"/> (one element).</summary>
@@ -312,7 +332,7 @@ internal readonly struct TaskArithmeticOperator<TTasks>(TTasks tasks, int baseIn
 
 /// <summary>The L1 terms of every element for <see cref="Bf16Lanes.SumTerms"/>: term 2t is |δₜ|, term 2t + 1 is
 /// |pruned δₜ| (both 0 for a task that is not pruned), with the deltas and pruners of <typeparamref name="TTasks"/>.</summary>
-internal readonly struct L1Terms<TTasks>(TTasks tasks, int baseIndex) : IElementwiseTerms where TTasks : struct, ITaskDeltas
+internal struct L1Terms<TTasks>(TTasks tasks, int baseIndex) : IElementwiseTerms where TTasks : struct, ITaskDeltas // not readonly: as above
 {
     public int Count => 2 * tasks.Count;
 
@@ -320,13 +340,23 @@ internal readonly struct L1Terms<TTasks>(TTasks tasks, int baseIndex) : IElement
     public void Lanes(Span<Vector<float>> inputs, long index, Span<Vector<float>> terms)
     {
         var b = inputs[baseIndex];
-        for (int t = 0; t < tasks.Count; t++)
+        if (typeof(TTasks) == typeof(TwoTaskDeltas))
         {
-            if (!tasks.IsPruned(t)) { terms[2 * t] = terms[2 * t + 1] = Vector<float>.Zero; continue; }
-            var x = inputs[tasks.Slot(t)];
-            terms[2 * t] = Vector.Abs(x - b);
-            terms[2 * t + 1] = Vector.Abs(tasks.Delta(t, x, b, index));
+            // Unrolled for two tasks (constant task indices: TwoTaskDeltas' fields, no per-task branch on the index).
+            Norms(0, inputs, b, index, terms);
+            Norms(1, inputs, b, index, terms);
+            return;
         }
+        for (int t = 0; t < tasks.Count; t++) Norms(t, inputs, b, index, terms);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Norms(int t, Span<Vector<float>> inputs, Vector<float> b, long index, Span<Vector<float>> terms)
+    {
+        if (!tasks.IsPruned(t)) { terms[2 * t] = terms[2 * t + 1] = Vector<float>.Zero; return; }
+        var x = inputs[tasks.Slot(t)];
+        terms[2 * t] = Vector.Abs(x - b);
+        terms[2 * t + 1] = Vector.Abs(tasks.Delta(t, x, b, index));
     }
 
     public void Scalar(Span<float> inputs, long index, Span<float> terms)
