@@ -62,14 +62,4 @@ public sealed class PhiloxShimTests
             Assert.InRange(uniform, 0f, 0.99999995f);
         }
     }
-
-    [Theory]
-    [InlineData("", 2166136261u)]
-    [InlineData("a", 0xe40c292cu)]
-    [InlineData("foobar", 0xbf9cf968u)]
-    public void Tensor_name_hash_is_fnv1a_32(string name, uint expected)
-    {
-        // published FNV-1a test vectors
-        Assert.Equal(expected, KernelEmitter.TensorNameHash(name));
-    }
 }

@@ -6,7 +6,7 @@ namespace DotnetMerge.Execution;
 
 /// <summary>The bytes of one input tensor mapped read-only from its file (Linux): the kernels read the page cache
 /// directly, so a merge neither copies the inputs into private buffers (<c>pread</c>) nor makes the kernel zero fresh
-/// anonymous pages for them (measured on the 2-vCPU bench VM: together about 40% of the CPU time of a linear merge).
+/// anonymous pages for them (both a large share of the CPU time of a linear merge).
 /// The mapping is prefaulted (<c>MAP_POPULATE</c>) by the reader stage and unmapped when disposed, so resident memory
 /// stays bounded by the pipeline's budget as with buffers.</summary>
 internal sealed unsafe class MappedTensor : MemoryManager<byte>

@@ -38,9 +38,8 @@ public static class MergeExecutor
     private const int ReadAhead = 4;
 
     /// <summary>Computed jobs that may wait for the writer: about one layer's tensors, so the small ones queued behind
-    /// the write of a large one (the embeddings) do not stall computing (with 4, a ties merge lost ~150 ms that way).
-    /// Deeper queues only held more memory where the writer is the bottleneck (linear: 1048 MB peak against 800 MB
-    /// with 8, no faster).</summary>
+    /// the write of a large one (the embeddings) do not stall computing. A deeper queue only holds more memory where the
+    /// writer is the bottleneck.</summary>
     private const int WriteBehind = 8;
 
     /// <summary>Result figures of a run.</summary>

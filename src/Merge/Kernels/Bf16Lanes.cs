@@ -297,7 +297,7 @@ internal static class Bf16Lanes
     }
 
     /// <summary>Runs an <see cref="IElementwiseKernel"/> as an indexed one (the index is not used).</summary>
-    private readonly struct Unindexed<TKernel>(TKernel kernel) : IIndexedElementwiseKernel where TKernel : struct, IElementwiseKernel
+    internal readonly struct Unindexed<TKernel>(TKernel kernel) : IIndexedElementwiseKernel where TKernel : struct, IElementwiseKernel
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector<float> Lanes(Span<Vector<float>> inputs, long index) => kernel.Lanes(inputs);

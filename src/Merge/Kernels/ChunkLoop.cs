@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 
 namespace DotnetMerge.Kernels;
 
@@ -18,6 +19,47 @@ public static class ChunkLoop
     /// <summary>Map with chunks that are whole multiples of <paramref name="rowLength"/> elements (row-local math).</summary>
     public static void MapRows(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, long rowLength, MapBody body)
         => Map(ctx, inputs, RowChunk(ctx.Settings.ChunkElements, rowLength), body);
+
+    /// <summary>Runs an elementwise operator over float32 chunks: the chunk driver of the operators that
+    /// <see cref="Bf16Lanes"/> runs on raw bf16 words, so both paths share the operator's math. Chunks hold whole
+    /// rows of <paramref name="rowLength"/> (0: any); <paramref name="prepare"/>, when given, runs on each decoded chunk
+    /// before the operator (a row-local step such as pruning). <see cref="IIndexedElementwiseKernel.Lanes"/> runs on
+    /// <see cref="Vector{T}.Count"/> elements at a time, <see cref="IIndexedElementwiseKernel.Scalar"/> on the rest.</summary>
+    internal static void MapIndexed<TKernel>(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, long rowLength, TKernel kernel,
+        MapBody? prepare = null)
+        where TKernel : struct, IIndexedElementwiseKernel
+        => Map(ctx, inputs, RowChunk(ctx.Settings.ChunkElements, rowLength), (start, length, ins, output) =>
+        {
+            prepare?.Invoke(start, length, ins, output);
+            Apply(kernel, ins, start, length, output);
+        });
+
+    /// <summary><see cref="MapIndexed"/> for operators that do not need the element index.</summary>
+    internal static void Map<TKernel>(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, TKernel kernel)
+        where TKernel : struct, IElementwiseKernel
+        => MapIndexed(ctx, inputs, 0, new Bf16Lanes.Unindexed<TKernel>(kernel));
+
+    private static void Apply<TKernel>(TKernel kernel, float[][] ins, long start, int length, float[] output)
+        where TKernel : struct, IIndexedElementwiseKernel
+    {
+        int k = ins.Length, j = 0, width = Vector<float>.Count;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Span<Vector<float>> lanes = k <= 16 ? stackalloc Vector<float>[k] : new Vector<float>[k];
+            for (; j <= length - width; j += width)
+            {
+                for (int i = 0; i < k; i++) lanes[i] = new Vector<float>(ins[i], j);
+                kernel.Lanes(lanes, start + j).CopyTo(output, j);
+            }
+        }
+        if (j == length) return;
+        Span<float> values = k <= 64 ? stackalloc float[k] : new float[k];
+        for (; j < length; j++)
+        {
+            for (int i = 0; i < k; i++) values[i] = ins[i][j];
+            output[j] = kernel.Scalar(values, start + j);
+        }
+    }
 
     private static void Map(TensorMergeContext ctx, IReadOnlyList<MergeInput> inputs, long chunkElements, MapBody body)
     {

@@ -447,10 +447,10 @@ public static class MagnitudeSelect
         if (Vector<uint>.Count == Vector512<uint>.Count && Avx512F.IsSupported)
         {
             // The compares stay in mask registers: each count is one masked add, the bracket test a masked compare.
-            Vector512<uint> k = key.AsVector512(), h = high.AsVector512(), one = Vector512<uint>.One;
-            above = Avx512F.BlendVariable(above.AsVector512(), above.AsVector512() + one, Vector512.GreaterThan(k, h)).AsVector();
-            atHigh = Avx512F.BlendVariable(atHigh.AsVector512(), atHigh.AsVector512() + one, Vector512.Equals(k, h)).AsVector();
-            atLow = Avx512F.BlendVariable(atLow.AsVector512(), atLow.AsVector512() + one, Vector512.Equals(k, low.AsVector512())).AsVector();
+            above = MaskedLanes.IncrementWhereGreater(above, key, high);
+            atHigh = MaskedLanes.IncrementWhereEqual(atHigh, key, high);
+            atLow = MaskedLanes.IncrementWhereEqual(atLow, key, low);
+            Vector512<uint> k = key.AsVector512(), h = high.AsVector512();
             uint inside = (uint)(Vector512.GreaterThan(k, low.AsVector512()) & Vector512.LessThan(k, h)).ExtractMostSignificantBits();
             if (inside != 0) AppendBetween(key, inside, index, found);
             return;

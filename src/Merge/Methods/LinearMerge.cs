@@ -5,8 +5,9 @@ using DotnetMerge.Kernels;
 namespace DotnetMerge.Methods;
 
 /// <summary><c>linear</c> (model soups): <c>out = Σᵢ wᵢ·xᵢ</c>, divided by <c>Σᵢ wᵢ</c> when <c>normalize</c>.
-/// The base model, if any, is just another weighted input. One fused map pass, vectorised in double precision
-/// (each lane does exactly the scalar sequence of operations, so results are bit-identical to scalar code).</summary>
+/// The base model, if any, is just another weighted input. One fused map pass (<see cref="Operator"/>), vectorised in
+/// double precision (each lane does exactly the scalar sequence of operations, so results are bit-identical to scalar
+/// code).</summary>
 public sealed class LinearMerge : IMergeMethod
 {
     public string Name => "linear";
@@ -22,45 +23,15 @@ public sealed class LinearMerge : IMergeMethod
                 $"linear: the weights of tensor '{ctx.OutputName}' sum to zero; set normalize: false to add and subtract models");
         double divisor = normalize ? sum : 1;
         bool odd = OutputRounding.NeedsRoundToOdd(ctx.OutputDtype);
-        if (Bf16Lanes.Applies(ctx, ctx.Inputs))
-        {
-            Bf16Lanes.Map(ctx, ctx.Inputs, new Kernel(weights, divisor, odd));
-            return;
-        }
-        ChunkLoop.Map(ctx, ctx.Inputs, (_, length, ins, output) =>
-        {
-            int j = 0, width = Vector<float>.Count;
-            if (Vector.IsHardwareAccelerated)
-            {
-                var d = new Vector<double>(divisor);
-                // Dividing by a power of two is exactly multiplying by its reciprocal (and much cheaper than vdivpd).
-                bool exactReciprocal = IsPowerOfTwo(divisor);
-                var r = new Vector<double>(1 / divisor);
-                for (; j <= length - width; j += width)
-                {
-                    Vector<double> low = Vector<double>.Zero, high = Vector<double>.Zero;
-                    for (int i = 0; i < weights.Length; i++)
-                    {
-                        Vector.Widen(new Vector<float>(ins[i], j), out var xl, out var xh);
-                        var w = new Vector<double>(weights[i]);
-                        low += w * xl;
-                        high += w * xh;
-                    }
-                    if (exactReciprocal) OutputRounding.Narrow(low * r, high * r, odd).CopyTo(output, j);
-                    else OutputRounding.Narrow(low / d, high / d, odd).CopyTo(output, j);
-                }
-            }
-            for (; j < length; j++)
-            {
-                double acc = 0;
-                for (int i = 0; i < weights.Length; i++) acc += weights[i] * ins[i][j];
-                output[j] = OutputRounding.Narrow(acc / divisor, odd);
-            }
-        });
+        var op = new Operator(weights, divisor, odd);
+        if (Bf16Lanes.Applies(ctx, ctx.Inputs)) Bf16Lanes.Map(ctx, ctx.Inputs, op);
+        else ChunkLoop.Map(ctx, ctx.Inputs, op);
     }
 
-    /// <summary>The mix of one element (or one vector of lanes) for <see cref="Bf16Lanes"/>; the same operations as above.</summary>
-    private readonly struct Kernel(double[] weights, double divisor, bool odd) : IElementwiseKernel
+    /// <summary>The element math of <c>linear</c>, written once: <c>narrow(Σᵢ wᵢ·xᵢ / divisor)</c>, models in order from
+    /// +0.0, in double, rounded once. Run on raw bf16 words (<see cref="Bf16Lanes.Map"/>) or float32 chunks
+    /// (<see cref="ChunkLoop.Map{TKernel}"/>); the lanes repeat the scalar operations, so both give the same bits.</summary>
+    private readonly struct Operator(double[] weights, double divisor, bool odd) : IElementwiseKernel
     {
         private readonly bool _exactReciprocal = IsPowerOfTwo(divisor);
         private readonly double _reciprocal = 1 / divisor;

@@ -25,6 +25,8 @@ public sealed class CudaBackend : IMergeBackend
     private readonly Lock gate = new();
     private readonly Func<KernelCompiler> compilerFactory;
     private readonly Dictionary<string, CudaKernel> kernels = new(StringComparer.Ordinal);
+    /// <summary>The plans <see cref="Supports"/> made, by job (reference identity; an entry goes with its job).</summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<TensorJob, MergeKernelPlan> planned = new();
     private readonly List<DeviceBuffer?> inputBuffers = [];
     private CudaContext? context;
     private KernelCompiler? compiler;
@@ -77,13 +79,19 @@ public sealed class CudaBackend : IMergeBackend
         if (failed || disposed) return false;
         if (MergeKernelPlan.TryCreate(plan, job, out _) is not { } kernels) return false;
         // The whole tensor of every input and the output live on the device during the job (with DELLA's keep flags).
-        return job.InputBytes + job.OutputBytes + kernels.FlagBytes <= Device.TotalMemoryBytes / 10 * 7;
+        if (job.InputBytes + job.OutputBytes + kernels.FlagBytes > Device.TotalMemoryBytes / 10 * 7) return false;
+        // Merge takes this plan instead of emitting the job's kernel sources again.
+        planned.AddOrUpdate(job, kernels);
+        return true;
     }
 
     public void Merge(MergePlan plan, TensorJob job, TensorMergeContext context)
     {
-        MergeKernelPlan kernelPlan = MergeKernelPlan.TryCreate(plan.Implementation, context, out string reason)
-            ?? throw new NotSupportedException($"the CUDA backend cannot run tensor '{context.OutputName}': {reason}");
+        // The plan Supports made for this job (the executor asks just before, with the context built from the same job);
+        // a caller that did not ask gets one made from the context.
+        MergeKernelPlan kernelPlan = planned.TryGetValue(job, out MergeKernelPlan? made) && planned.Remove(job) ? made
+            : MergeKernelPlan.TryCreate(plan.Implementation, context, out string reason)
+                ?? throw new NotSupportedException($"the CUDA backend cannot run tensor '{context.OutputName}': {reason}");
         try
         {
             Run(kernelPlan, context);

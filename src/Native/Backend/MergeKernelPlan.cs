@@ -296,7 +296,7 @@ public sealed class MergeKernelPlan
         RescaleMode rescale = pruned ? Rescale.Parse(global.GetString("rescale")) : RescaleMode.None;
         double[] taskWeights = tasks.Select(t => inputs[t].Parameters.GetDouble("weight")).ToArray();
         double weightSum = taskWeights.Sum();
-        double plainDivisor = normalize && Math.Abs(weightSum) >= 1e-8 ? weightSum : 1;
+        double plainDivisor = GeneralizedTaskArithmetic.PlainDivisor(normalize, weightSum);
 
         var weights = new double[inputs.Count];
         var densities = new double[inputs.Count];
@@ -362,7 +362,7 @@ public sealed class MergeKernelPlan
 
     /// <summary>The per-input factors of the kept deltas from <see cref="Norms"/>' per-chunk sums (chunk-major,
     /// <see cref="NormAccumulators"/> per chunk): the chunks are added in order from zero, as ChunkLoop.Reduce does, and a
-    /// pruned input gets ‖δ‖₁ / ‖kept δ‖₁ when both are at least 1e-7.</summary>
+    /// pruned input gets <see cref="Rescale.L1Scale"/> of its two norms.</summary>
     public double[] ScalesFromNorms(ReadOnlySpan<double> partial)
     {
         if (sce is not null) return sce.Weights(partial); // SCE: the normalised weights
@@ -370,8 +370,7 @@ public sealed class MergeKernelPlan
         var totals = LaneSum.ChunkTotals(partial, NormAccumulators);
         var result = (double[])scales.Clone();
         foreach (int t in tasks)
-            if (densities[t] < 1 && totals[2 * t] >= 1e-7 && totals[2 * t + 1] >= 1e-7)
-                result[t] = totals[2 * t] / totals[2 * t + 1];
+            if (densities[t] < 1) result[t] = Rescale.L1Scale(totals[2 * t], totals[2 * t + 1]);
         return result;
     }
 

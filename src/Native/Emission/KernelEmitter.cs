@@ -37,14 +37,6 @@ public static partial class KernelEmitter
         _ => throw Unsupported(dtype),
     };
 
-    /// <summary>FNV-1a (32 bit) of the UTF-8 bytes of an output tensor name: the random stream's per-tensor word.</summary>
-    public static uint TensorNameHash(string tensorName)
-    {
-        uint hash = 2166136261;
-        foreach (byte b in Encoding.UTF8.GetBytes(tensorName)) hash = (hash ^ b) * 16777619;
-        return hash;
-    }
-
     /// <summary><c>linear</c>, in the CPU's operations: acc = Σ wᵢ·(double)xᵢ (models in order, from +0),
     /// out = narrow(acc / divisor) where the host passes divisor = Σ wᵢ when normalising, else 1 (x / 1 is exact).
     /// Parameters: <c>in[n]</c>, <c>out</c>, <c>count</c>, <c>weight[n]</c> (double), <c>divisor</c> (double).</summary>
@@ -76,7 +68,7 @@ public static partial class KernelEmitter
     /// for every non-base input; with <paramref name="dareMask"/> δᵢ is kept iff (double)uniform &lt; <c>density[i]</c>
     /// (the shared Philox stream) and the weighted term is wᵢ·((double)δᵢ·<c>scale[i]</c>), else wᵢ·(double)δᵢ; the terms
     /// are summed in model order from +0. Without <paramref name="signConsensus"/>: mixed = sum / <c>divisor</c> (the host
-    /// passes Σ wᵢ when normalising and |Σ| ≥ 1e-8, else 1). With it (TIES "sum" election): only the terms whose sign agrees
+    /// passes GeneralizedTaskArithmetic.PlainDivisor). With it (TIES "sum" election): only the terms whose sign agrees
     /// with the sum's (sum ≥ 0 counts as positive) are added, divided by the sum of their weights (0 → 1) when
     /// <paramref name="normalize"/>. out = narrow((double)base + <c>lambda</c>·mixed).
     /// Parameters: <c>in[n]</c>, <c>out</c>, <c>count</c>, <c>first</c> (tensor element index of element 0 of this launch),

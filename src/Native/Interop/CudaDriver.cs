@@ -41,12 +41,5 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuStreamDestroy_v2(nint stream);
     [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuStreamSynchronize(nint stream);
 
-    [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuEventCreate(nint* @event, uint flags);
-    [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuEventRecord(nint @event, nint stream);
-    [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuEventSynchronize(nint @event);
-    [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuEventElapsedTime(float* milliseconds, nint start, nint end);
-    [LibraryImport(NativeLibraries.CudaLogicalName)] internal static partial CudaResult cuEventDestroy_v2(nint @event);
-
     internal const uint StreamNonBlocking = 0x1;
-    internal const uint EventDisableTiming = 0x2;
 }

@@ -76,13 +76,6 @@ public sealed class CudaContext : IDisposable
         return new CudaStream(new CudaStreamHandle(stream));
     }
 
-    public unsafe CudaEvent CreateEvent(bool timing = true)
-    {
-        nint @event;
-        CudaException.ThrowIfFailed(CudaDriver.cuEventCreate(&@event, timing ? 0u : CudaDriver.EventDisableTiming));
-        return new CudaEvent(new CudaEventHandle(@event));
-    }
-
     public void Dispose() => handle.Dispose();
 }
 
@@ -135,23 +128,6 @@ public sealed unsafe class PinnedHostBuffer(PinnedHostMemoryHandle handle) : IDi
     public PinnedHostMemoryHandle Handle { get; } = handle;
     public long Bytes => Handle.Bytes;
     public Span<byte> Span => new((void*)Handle.DangerousGetHandle(), checked((int)Handle.Bytes));
-    public void Dispose() => Handle.Dispose();
-}
-
-/// <summary>An event, for ordering and timing.</summary>
-public sealed class CudaEvent(CudaEventHandle handle) : IDisposable
-{
-    public CudaEventHandle Handle { get; } = handle;
-    public void Synchronize() => CudaException.ThrowIfFailed(CudaDriver.cuEventSynchronize(Handle.DangerousGetHandle()));
-
-    /// <summary>Milliseconds between two recorded (and completed) events.</summary>
-    public static unsafe float ElapsedMilliseconds(CudaEvent start, CudaEvent end)
-    {
-        float ms;
-        CudaException.ThrowIfFailed(CudaDriver.cuEventElapsedTime(&ms, start.Handle.DangerousGetHandle(), end.Handle.DangerousGetHandle()));
-        return ms;
-    }
-
     public void Dispose() => Handle.Dispose();
 }
 
@@ -213,7 +189,6 @@ public sealed unsafe class CudaStream(CudaStreamHandle handle) : IDisposable
         }
     }
 
-    public void Record(CudaEvent @event) => CudaException.ThrowIfFailed(CudaDriver.cuEventRecord(@event.Handle.DangerousGetHandle(), Raw));
 
     public void Synchronize() => CudaException.ThrowIfFailed(CudaDriver.cuStreamSynchronize(Raw));
 

@@ -50,14 +50,6 @@ public sealed class CudaStreamHandle : SafeHandle
     protected override bool ReleaseHandle() { CudaDriver.cuStreamDestroy_v2(handle); return true; }
 }
 
-/// <summary>An event (cuEventDestroy).</summary>
-public sealed class CudaEventHandle : SafeHandle
-{
-    internal CudaEventHandle(nint @event) : base(0, true) => SetHandle(@event);
-    public override bool IsInvalid => handle == 0;
-    protected override bool ReleaseHandle() { CudaDriver.cuEventDestroy_v2(handle); return true; }
-}
-
 /// <summary>An NVRTC program (nvrtcDestroyProgram).</summary>
 public sealed unsafe class NvrtcProgramHandle : SafeHandle
 {

@@ -35,7 +35,7 @@ public class TiesTests
     [InlineData(new[] { 0.3, 0.7 }, false)]
     public void Power_of_two_divisors_are_recognised_only_when_every_subset_sum_is_one(double[] weights, bool expected)
     {
-        bool actual = GeneralizedTaskArithmetic.DivisorsArePowersOfTwo(weights);
+        bool actual = MixParameters.DivisorsArePowersOfTwo(weights);
         // Independent check: enumerate the subsets' sums and test them with Math.Log2.
         bool reference = Enumerable.Range(1, (1 << weights.Length) - 1)
             .Select(s => Enumerable.Range(0, weights.Length).Where(t => (s >> t & 1) != 0).Aggregate(0.0, (d, t) => d + weights[t]))

@@ -144,7 +144,7 @@ internal abstract class DeltaPruner
 
         public Bernoulli(double density, ulong seed, uint model, uint nameHash, long elements) : base(density)
         {
-            // Pooled: a new 7.7 MB array per model and tensor made the kernel clear fresh pages (7% of a dare_ties merge).
+            // Pooled: a new array per model and tensor would make the kernel clear fresh pages for every tensor.
             _kept = ArrayPool<ulong>.Shared.Rent(checked((int)((elements + 63) / 64)));
             _elements = elements;
             _lanes = PruneLanes.Replay(_kept);

@@ -92,19 +92,10 @@ internal readonly struct PruneLanes
     }
 
     /// <summary><paramref name="delta"/> where <paramref name="mask"/> is all ones (or, unless <paramref name="keepInside"/>,
-    /// where it is zero), +0.0 elsewhere. With AVX-512 one zero-masked move instead of a mask vector and an AND.</summary>
+    /// where it is zero), +0.0 elsewhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<float> Select(Vector<float> delta, Vector<int> mask, bool keepInside)
-    {
-        if (Vector<int>.Count == Vector512<int>.Count && Avx512F.IsSupported)
-        {
-            var m = mask.AsVector512().AsSingle();
-            return (keepInside ? Avx512F.BlendVariable(Vector512<float>.Zero, delta.AsVector512(), m)
-                : Avx512F.BlendVariable(delta.AsVector512(), Vector512<float>.Zero, m)).AsVector();
-        }
-        var bits = Vector.AsVectorInt32(delta);
-        return Vector.AsVectorSingle(keepInside ? bits & mask : Vector.AndNot(bits, mask));
-    }
+        => keepInside ? MaskedLanes.KeepWhere(delta, mask) : MaskedLanes.ZeroWhere(delta, mask);
 
     /// <summary>All ones in the lanes whose decision bit is set (a vector may straddle two words).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
