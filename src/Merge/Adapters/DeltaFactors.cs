@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -15,7 +16,7 @@ namespace DotnetMerge.Adapters;
 ///
 /// <para>R is held packed for the kernel: per tile of <see cref="TileColumns"/> columns, its r rows of that tile one
 /// after the other (zero past the last column), so the kernel reads one contiguous stream per tile.</para></summary>
-internal sealed class DeltaFactors
+internal sealed class DeltaFactors : IDisposable
 {
     /// <summary>Rows of L per register tile: each loaded vector of R serves this many rows (and each broadcast element
     /// of L two vectors). 8 rows × 2 vectors = 16 accumulators, 2 loads of R, one broadcast: 19 registers of 32 on
@@ -28,25 +29,38 @@ internal sealed class DeltaFactors
     private readonly double[] _left;
     private readonly double[] _packed;
 
-    /// <param name="left">L, row-major [rows, rank].</param>
-    /// <param name="right">R, row-major [rank, cols].</param>
-    public DeltaFactors(double[] left, double[] right, int rows, int rank, int cols)
+    /// <param name="left">L, row-major [rows, rank] (copied).</param>
+    /// <param name="right">R, row-major [rank, cols] (copied, packed).</param>
+    public DeltaFactors(ReadOnlySpan<double> left, ReadOnlySpan<double> right, int rows, int rank, int cols)
     {
         if (rows < 0 || rank < 1 || cols < 0 || left.Length != (long)rows * rank || right.Length != (long)rank * cols)
             throw new ArgumentException($"factors of {left.Length} and {right.Length} elements do not make [{rows}, {rank}] · [{rank}, {cols}]");
         foreach (var v in left) RequireSingle(v);
         foreach (var v in right) RequireSingle(v);
         Rows = rows; Rank = rank; Columns = cols;
-        _left = left;
+        _left = ArrayPool<double>.Shared.Rent(left.Length);
+        left.CopyTo(_left);
         int tile = TileColumns, tiles = (cols + tile - 1) / tile;
-        _packed = new double[(long)tiles * rank * tile];
+        _packed = ArrayPool<double>.Shared.Rent(checked(tiles * rank * tile));
+        _packed.AsSpan(0, tiles * rank * tile).Clear();
         for (int t = 0; t < tiles; t++)
             for (int k = 0; k < rank; k++)
             {
                 int first = t * tile, count = Math.Min(tile, cols - first);
-                right.AsSpan(k * cols + first, count).CopyTo(_packed.AsSpan((t * rank + k) * tile, count));
+                right.Slice(k * cols + first, count).CopyTo(_packed.AsSpan((t * rank + k) * tile, count));
             }
     }
+
+    /// <summary>The factors are held in pooled arrays (a merge adapts hundreds of tensors); this returns them.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        ArrayPool<double>.Shared.Return(_left);
+        ArrayPool<double>.Shared.Return(_packed);
+    }
+
+    private bool _disposed;
 
     public int Rows { get; }
     public int Rank { get; }

@@ -96,12 +96,15 @@ public sealed class DeltaKernelTests
         Assert.Contains("not a float32 value", e.Message);
     }
 
-    /// <summary>A whole bf16 tensor adapted: 21 rows (two register blocks and a short one) by 300 columns (a panel and
-    /// a tail), against W + s·B·A in float64, rounded here to float32 and then to bf16 (nearest-even), bit for bit.</summary>
-    [Fact]
-    public async Task AnAdaptedBf16Tensor_EqualsTheReferenceRoundedHere_InEveryElement()
+    /// <summary>A whole bf16 tensor adapted: 21 rows (two register blocks and a short one) by 300 columns (a column
+    /// tail past the last whole vector), or 9 rows by 4130 columns (two panels), against W + s·B·A in float64, rounded
+    /// here to float32 and then to bf16 (nearest-even), bit for bit.</summary>
+    [Theory]
+    [InlineData(21, 300)]
+    [InlineData(9, AdaptedTensor.PanelColumns + 34)]
+    public async Task AnAdaptedBf16Tensor_EqualsTheReferenceRoundedHere_InEveryElement(int rows, int cols)
     {
-        const int rows = 21, cols = 300, rank = 16;
+        const int rank = 16;
         const double scale = 2;
         using var fx = new AdapterFixture();
         var w = Random(rows * cols, 3, exponents: 3).Select(v => Bf16(v)).ToArray();
