@@ -131,6 +131,56 @@ public sealed class DeltaKernelTests
             }
     }
 
+    /// <summary>DoRA on whole float32 tensors of 21 rows (two register blocks and a short one): row-wise for nn.Linear
+    /// (m[o] / ‖V[o, :]‖ · V[o, :]) and column-wise for fan_in_fan_out (m[o] / ‖V[:, o]‖ · V[:, o], W stored [in, out]),
+    /// V = W + s·ΔW, against float64 written here, within half an ulp of float32 (the norms' summation order differs).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task DoraOnWholeTensors_EqualsTheReference_WithinFloat32Rounding(bool fanInFanOut)
+    {
+        const int stored0 = 21, stored1 = 40, rank = 4;
+        const double scale = 0.5;
+        int outDim = fanInFanOut ? stored1 : stored0, inDim = fanInFanOut ? stored0 : stored1;
+        using var fx = new AdapterFixture();
+        var w = Random(stored0 * stored1, 6, exponents: 2);
+        var a = Random(rank * inDim, 7, exponents: 2);
+        var b = Random(outDim * rank, 8, exponents: 2);
+        var m = Random(outDim, 9, exponents: 1).Select(x => (double)(float)(Math.Abs(x) + 1)).ToArray(); // float32 values, as stored
+        await AdapterFixture.WriteAsync(fx.PathOf("w.safetensors"), [("w", [stored0, stored1], w)], Dtype.F32);
+        await AdapterFixture.WriteAsync(fx.PathOf("ab.safetensors"), [("a", [rank, inDim], a), ("b", [outDim, rank], b), ("m", [outDim], m)], Dtype.F32);
+        using var baseFile = SafetensorsFile.Open(fx.PathOf("w.safetensors"));
+        using var adapterFile = SafetensorsFile.Open(fx.PathOf("ab.safetensors"));
+        var adapted = new AdaptedTensor("w", fanInFanOut ? LoraOrientation.FanInFanOut : LoraOrientation.Linear, baseFile, baseFile.Header.Find("w")!,
+            adapterFile, adapterFile.Header.Find("a")!, adapterFile.Header.Find("b")!, scale, adapterFile.Header.Find("m")!);
+        var output = new byte[4 * stored0 * stored1];
+        adapted.Apply(output, new ExecutionSettings(2), CancellationToken.None);
+
+        // V in the stored layout: V[x, y] = W[x, y] + s·Σₖ B[o, k]·A[k, i], (o, i) = (x, y) or (y, x).
+        var v = new double[stored0 * stored1];
+        for (int x = 0; x < stored0; x++)
+            for (int y = 0; y < stored1; y++)
+            {
+                int o = fanInFanOut ? y : x, i = fanInFanOut ? x : y;
+                double d = 0;
+                for (int k = 0; k < rank; k++) d += b[o * rank + k] * a[k * inDim + i];
+                v[x * stored1 + y] = w[x * stored1 + y] + scale * d;
+            }
+        for (int o = 0; o < outDim; o++)
+        {
+            double norm = 0;
+            for (int i = 0; i < inDim; i++) { double e = v[fanInFanOut ? i * stored1 + o : o * stored1 + i]; norm += e * e; }
+            for (int i = 0; i < inDim; i++)
+            {
+                int at = fanInFanOut ? i * stored1 + o : o * stored1 + i;
+                double expected = m[o] / Math.Sqrt(norm) * v[at];
+                double actual = BitConverter.ToSingle(output, 4 * at);
+                double ulp = Math.Pow(2, Math.Floor(Math.Log2(Math.Abs(expected))) - 23);
+                Assert.True(Math.Abs(actual - expected) <= 0.5 * ulp * (1 + 1e-6), $"[{at / stored1}, {at % stored1}]: {actual:R} vs {expected:R}");
+            }
+        }
+    }
+
     private static uint Bf16Bits(float value)
     {
         uint bits = (uint)BitConverter.SingleToInt32Bits(value);
