@@ -308,7 +308,7 @@ internal static class Bf16Lanes
 
     /// <summary>float32 → bf16 bits, round to nearest even, NaN to the canonical NaN (as <see cref="BFloat16Bits.FromSingle"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<uint> RoundBf16(Vector<float> value)
+    internal static Vector<uint> RoundBf16(Vector<float> value)
     {
         var bits = Vector.AsVectorUInt32(value);
         var rounded = (bits + new Vector<uint>(0x7FFFu) + ((bits >> 16) & Vector<uint>.One)) >> 16;

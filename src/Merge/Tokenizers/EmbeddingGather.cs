@@ -114,11 +114,20 @@ public sealed class EmbeddingGather
                 return computed.Memory;
             }
             var source = Acquire(own);
-            var others = new Dictionary<int, ReadOnlyMemory<byte>>();
-            foreach (var j in SourcesOf(m)) others[j] = Acquire(Raw[j]!);
+            var map = Vocabulary.Maps[m];
+            // Another model's rows for the defaults: from a stored file only the rows the recipes name (as BytesFromDisk
+            // counts them; mapping the whole tensor would touch all of it), unless they are most of it; a computed
+            // tensor whole.
+            var others = new Dictionary<int, SourceRows>();
+            foreach (var j in SourcesOf(m))
+            {
+                var raw = Raw[j]!;
+                others[j] = raw.File is { } file && NamedRows(m, j) is { } rowsOf && rowsOf.Count <= raw.Tensor.Shape[0] / 2
+                    ? ReadRows(file, raw, rowsOf)
+                    : new SourceRows(Acquire(raw), null);
+            }
             ct.ThrowIfCancellationRequested();
 
-            var map = Vocabulary.Maps[m];
             int hidden = checked((int)Hidden);
             int blocks = (int)((rows + BlockRows - 1) / BlockRows);
             var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, settings.Threads), CancellationToken = ct };
@@ -148,7 +157,7 @@ public sealed class EmbeddingGather
     }
 
     /// <summary>The default embedding of output row <paramref name="row"/>, encoded in <paramref name="dtype"/>.</summary>
-    private void DefaultRow(int row, int m, ReadOnlyMemory<byte> own, Dictionary<int, ReadOnlyMemory<byte>> others, Scratch scratch,
+    private void DefaultRow(int row, int m, ReadOnlyMemory<byte> own, Dictionary<int, SourceRows> others, Scratch scratch,
         Dtype dtype, Span<byte> target)
     {
         var sum = scratch.Sum;
@@ -158,10 +167,12 @@ public sealed class EmbeddingGather
         foreach (var s in recipe)
         {
             ReadOnlyMemory<byte> data;
+            long at = s.Row;
             if (s.Model == m) data = own;
-            else if (!others.TryGetValue(s.Model, out data)) continue;
+            else if (others.TryGetValue(s.Model, out var rows)) (data, at) = (rows.Data, rows.IndexOf(s.Row));
+            else continue;
             var sourceDtype = Raw[s.Model]!.Tensor.Dtype;
-            DtypeConversion.Decode(sourceDtype, data.Span, s.Row * Hidden, scratch.Row);
+            DtypeConversion.Decode(sourceDtype, data.Span, at * Hidden, scratch.Row);
             for (int j = 0; j < sum.Length; j++) sum[j] += scratch.Row[j];
             used++;
         }
@@ -204,6 +215,46 @@ public sealed class EmbeddingGather
         var dst = destination.Span;
         for (long r = 0; r < rows; r++)
             if (map[r] == OutputVocabulary.MeanPadding) encoded.CopyTo(dst.Slice(checked((int)(r * rowBytes)), (int)rowBytes));
+    }
+
+    /// <summary>The rows of model <paramref name="j"/> that model <paramref name="m"/>'s default rows name, ascending.</summary>
+    private SortedSet<long> NamedRows(int m, int j)
+    {
+        var map = Vocabulary.Maps[m];
+        var rows = new SortedSet<long>();
+        foreach (var (row, recipe) in Vocabulary.Defaults)
+            if (map[row] == OutputVocabulary.NeedsDefault)
+                foreach (var s in recipe) if (s.Model == j) rows.Add(s.Row);
+        return rows;
+    }
+
+    /// <summary>Reads <paramref name="rows"/> of a stored tensor, each run of consecutive rows in one read.</summary>
+    private SourceRows ReadRows(Models.ITensorFile file, JobInput raw, SortedSet<long> rows)
+    {
+        long rowBytes = raw.Tensor.Dtype.ByteCount(Hidden);
+        var bytes = new byte[checked(rows.Count * rowBytes)];
+        var index = new Dictionary<long, long>(rows.Count);
+        long first = -1, previous = -1, at = 0, runStart = 0;
+        void Flush()
+        {
+            if (first < 0) return;
+            long count = previous - first + 1;
+            file.ReadTensorRange(raw.Tensor, first * rowBytes, bytes.AsSpan(checked((int)(runStart * rowBytes)), checked((int)(count * rowBytes))));
+        }
+        foreach (var row in rows)
+        {
+            if (row != previous + 1 || first < 0) { Flush(); first = row; runStart = at; }
+            index[row] = at++;
+            previous = row;
+        }
+        Flush();
+        return new SourceRows(bytes, index);
+    }
+
+    /// <summary>Another model's rows: its whole tensor (<see cref="Index"/> null), or only some rows, packed.</summary>
+    private sealed record SourceRows(ReadOnlyMemory<byte> Data, Dictionary<long, long>? Index)
+    {
+        public long IndexOf(long row) => Index is null ? row : Index[row];
     }
 
     private sealed class Scratch(int hidden)

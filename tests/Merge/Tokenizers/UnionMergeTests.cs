@@ -41,6 +41,26 @@ public sealed class UnionMergeTests : IDisposable
     private static Dictionary<string, int> Ids(string[] words, string[] added)
         => words.Concat(added).Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i, StringComparer.Ordinal);
 
+    /// <summary>Default rows taken from another model's stored tensor are read by rows; rows that are not adjacent in
+    /// that model (its first and last word here) each land in their own output row.</summary>
+    [Fact]
+    public async Task Default_rows_from_rows_that_are_not_adjacent_in_the_source_model_are_that_models_rows()
+    {
+        string[] ftWords = ["<x>", .. W, "<y>"];
+        await _fx.ModelAsync("base", 1, W, []);
+        await _fx.ModelAsync("ft", 2, ftWords, []);
+        var output = await Merge("merge_method: linear\nbase_model: base\ntokenizer_source: union\nmodels:\n" +
+                                 "  - model: base\n    parameters: {weight: 0.5}\n  - model: ft\n    parameters: {weight: 0.5}\n");
+        var vocab = WrittenVocabulary(output);
+        foreach (var (tensor, offset) in new[] { ("model.embed_tokens.weight", 0), ("lm_head.weight", 100) })
+        {
+            var written = Read(output, tensor, out _);
+            // Only ft has the token, so the base takes ft's row as its default and the merge is that row.
+            foreach (var (token, ftRow) in new[] { ("<x>", 0), ("<y>", W.Length + 1) })
+                Assert.Equal(Row(2 + offset, ftRow), written.Skip(vocab[token] * Hidden).Take(Hidden).ToArray());
+        }
+    }
+
     [SkippableFact]
     public async Task Union_of_two_fine_tunes_with_different_chat_markers_gives_the_reference_rows_and_a_matching_tokenizer()
     {
