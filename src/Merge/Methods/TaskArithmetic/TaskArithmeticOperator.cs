@@ -156,8 +156,8 @@ internal struct TaskArithmeticOperator<TTasks>(TTasks tasks, int baseIndex, MixP
         {
             // Two tasks: the same steps as the loops below, unrolled, with the weighted terms kept in registers for the
             // election instead of recomputed.
-            Term(0, inputs, b, index, out var low0, out var high0);
-            Term(1, inputs, b, index, out var low1, out var high1);
+            Term(0, inputs, b, index, keep: false, out var low0, out var high0);
+            Term(1, inputs, b, index, keep: false, out var low1, out var high1);
             var sumLow2 = Vector<double>.Zero + low0 + low1;
             var sumHigh2 = Vector<double>.Zero + high0 + high1;
             if (!_mix.SignConsensus) return Finish(Divided(sumLow2, _mix), Divided(sumHigh2, _mix), b, _mix);
@@ -174,7 +174,7 @@ internal struct TaskArithmeticOperator<TTasks>(TTasks tasks, int baseIndex, MixP
         Vector<double> sumLow = Vector<double>.Zero, sumHigh = Vector<double>.Zero;
         for (int t = 0; t < tasks.Count; t++)
         {
-            Term(t, inputs, b, index, out var wl, out var wh);
+            Term(t, inputs, b, index, keep: _mix.SignConsensus, out var wl, out var wh);
             sumLow += wl;
             sumHigh += wh;
         }
@@ -193,14 +193,15 @@ internal struct TaskArithmeticOperator<TTasks>(TTasks tasks, int baseIndex, MixP
         return Finish(Elected(agreeingLow, divisorLow, _mix), Elected(agreeingHigh, divisorHigh, _mix), b, _mix);
     }
 
-    /// <summary>wₜ · (δₜ · scaleₜ) of task t's lanes, both halves; with sign consensus the task vector δₜ is left in its
-    /// input slot (scratch of the driver) for the election.</summary>
+    /// <summary>wₜ · (δₜ · scaleₜ) of task t's lanes, both halves; with <paramref name="keep"/> the task vector δₜ is left
+    /// in its input slot (scratch of the driver) for the election.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Term(int t, Span<Vector<float>> inputs, Vector<float> b, long index, out Vector<double> low, out Vector<double> high)
+    private void Term(int t, Span<Vector<float>> inputs, Vector<float> b, long index, bool keep, out Vector<double> low,
+        out Vector<double> high)
     {
         int slot = tasks.Slot(t);
         var d = tasks.Delta(t, inputs[slot], b, index);
-        if (_mix.SignConsensus) inputs[slot] = d;
+        if (keep) inputs[slot] = d;
         Weighted(d, tasks.Scale(t), tasks.Weight(t), _mix.UnitScales, out low, out high);
     }
 
