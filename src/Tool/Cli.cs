@@ -25,6 +25,7 @@ public static class Cli
         root.Subcommands.Add(ExtractLoraCommand.Create(console));
         root.Subcommands.Add(ApplyCommand.Create(console));
         root.Subcommands.Add(ConvertCommand.Create(console));
+        root.Subcommands.Add(MoeCommand.Create(console));
         root.Subcommands.Add(DoctorCommand.Create(console));
         return root;
     }
