@@ -91,6 +91,8 @@ public sealed class MoeConfigReader
                 case "experts":
                     expertsLoc = Loc(keyNode);
                     experts = ReadExperts(value, "experts");
+                    if (value is YamlSequenceNode { Children.Count: 0 })
+                        Error(ErrorIds.MoeConfigMissing, expertsLoc, "experts is empty", "list at least one '- source_model: ...'");
                     break;
                 case "shared_experts":
                     shared = ReadExperts(value, "shared_experts") ?? [];
@@ -132,10 +134,12 @@ public sealed class MoeConfigReader
             Error(ErrorIds.MoeConfigMissing, Loc(root), "the moe config has no base_model", "add 'base_model: PATH-OR-HUB-ID' (attention, norms, embeddings and head come from it)");
         if (experts is null && !seen.Contains("experts"))
             Error(ErrorIds.MoeConfigMissing, Loc(root), "the moe config has no experts", "add 'experts:' with one '- source_model: ...' per expert");
-        else if (experts is { Count: 0 })
-            Error(ErrorIds.MoeConfigMissing, expertsLoc, "experts is empty", "list at least one '- source_model: ...'");
+        if (!gateGiven)
+            Error(ErrorIds.MoeGateMode, Loc(root), "gate_mode is not set, and mergekit's default, hidden (a forward pass of the base on the prompts), is not supported yet",
+                $"set gate_mode to one of {SupportedGateModes}");
         if (experts is null || baseModel is null) return null;
 
+        if (topKLoc.IsEmpty) topK = Math.Max(1, Math.Min(topK, experts.Count)); // mergekit's default 2, or 1 for a single expert
         if (experts.Count > 0 && topK > experts.Count)
             Error(ErrorIds.MoeConfigNumber, topKLoc.IsEmpty ? expertsLoc : topKLoc,
                 $"experts_per_token {topK.ToString(CultureInfo.InvariantCulture)} is more than the {experts.Count.ToString(CultureInfo.InvariantCulture)} expert(s)",

@@ -132,7 +132,7 @@ public static class MoeGates
     }
 
     /// <summary>The condition number σmax/σmin of an [experts × hidden] router matrix (from the eigenvalues of G·Gᵀ by
-    /// the cyclic Jacobi of <see cref="TaskVectors.LowRank"/>); infinity when its rows are linearly dependent.</summary>
+    /// the cyclic Jacobi of <see cref="Deltas.LowRank"/>); infinity when its rows are linearly dependent.</summary>
     public static double ConditionNumber(double[] matrix, int experts, int hidden)
     {
         if (experts < 2) return 1;
@@ -144,7 +144,7 @@ public static class MoeGates
                 for (int k = 0; k < hidden; k++) dot += matrix[i * hidden + k] * matrix[j * hidden + k];
                 a[i, j] = a[j, i] = dot;
             }
-        var (values, _) = TaskVectors.LowRank.SymmetricEigen(a, experts);
+        var (values, _) = Deltas.LowRank.SymmetricEigen(a, experts);
         double max = double.MinValue, min = double.MaxValue;
         foreach (var value in values) { max = Math.Max(max, value); min = Math.Min(min, value); }
         return min <= max * 1e-24 ? double.PositiveInfinity : Math.Sqrt(max / min);

@@ -1,0 +1,301 @@
+using DotnetMerge.Engine;
+using DotnetMerge.Moe;
+using static DotnetMerge.Tests.Moe.MoeFixture;
+
+namespace DotnetMerge.Tests.Moe;
+
+/// <summary><c>moe</c> end to end on generated llama models: the tensor names and config.json fields transformers reads
+/// for Mixtral and Qwen2-MoE (written here from transformers' modeling code, not from the product's tables), experts
+/// byte-equal to their sources, routers per gate mode against references computed here, and mergekit's known failures.</summary>
+public sealed class MoeBuildTests : IDisposable
+{
+    private readonly MoeFixture _fx = new();
+
+    public void Dispose() => _fx.Dispose();
+
+    private const int Hidden = 8, Inter = 12, Kv = 4, Vocab = 16;
+
+    private string Yaml(string gate, int experts, string extra = "", bool prompts = false)
+    {
+        var lines = new List<string> { $"base_model: {_fx.PathOf("base")}", $"gate_mode: {gate}", "experts:" };
+        for (int e = 0; e < experts; e++)
+        {
+            lines.Add($"  - source_model: {_fx.PathOf("e" + e)}");
+            if (prompts) lines.Add($"    positive_prompts: [\"w{3 + e}\"]");
+        }
+        return string.Join("\n", lines) + "\n" + extra;
+    }
+
+    /// <summary>MixtralForCausalLM's parameter names and shapes (modeling_mixtral: MixtralSparseMoeBlock.gate,
+    /// experts[j].w1/w2/w3) for this fixture's sizes.</summary>
+    private static Dictionary<string, long[]> MixtralExpected(int layers, int experts, bool head = true)
+    {
+        var d = new Dictionary<string, long[]> { ["model.embed_tokens.weight"] = [Vocab, Hidden], ["model.norm.weight"] = [Hidden] };
+        if (head) d["lm_head.weight"] = [Vocab, Hidden];
+        for (int l = 0; l < layers; l++)
+        {
+            var p = $"model.layers.{l}.";
+            d[p + "input_layernorm.weight"] = [Hidden];
+            d[p + "post_attention_layernorm.weight"] = [Hidden];
+            d[p + "self_attn.q_proj.weight"] = [Hidden, Hidden];
+            d[p + "self_attn.k_proj.weight"] = [Kv, Hidden];
+            d[p + "self_attn.v_proj.weight"] = [Kv, Hidden];
+            d[p + "self_attn.o_proj.weight"] = [Hidden, Hidden];
+            d[p + "block_sparse_moe.gate.weight"] = [experts, Hidden];
+            for (int e = 0; e < experts; e++)
+            {
+                d[p + $"block_sparse_moe.experts.{e}.w1.weight"] = [Inter, Hidden];
+                d[p + $"block_sparse_moe.experts.{e}.w2.weight"] = [Hidden, Inter];
+                d[p + $"block_sparse_moe.experts.{e}.w3.weight"] = [Inter, Hidden];
+            }
+        }
+        return d;
+    }
+
+    private static void AssertTensors(Dictionary<string, long[]> expected, Dictionary<string, (string Dtype, long[] Shape, byte[] Bytes)> actual)
+    {
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
+        foreach (var (name, shape) in expected) Assert.True(shape.SequenceEqual(actual[name].Shape), $"{name}: [{string.Join(",", actual[name].Shape)}]");
+    }
+
+    [Fact]
+    public async Task Mixtral_has_transformers_names_and_config_and_the_experts_MLPs_byte_for_byte()
+    {
+        await _fx.WriteModelsAsync(2);
+        var (result, progress) = await _fx.BuildAsync(Yaml("random", 2, "experts_per_token: 1\n"));
+        Assert.Equal(MoeArchitecture.Mixtral, result.Architecture);
+        Assert.Empty(progress.Warnings);
+        var output = ReadAll(_fx.PathOf("out"));
+        AssertTensors(MixtralExpected(2, 2), output);
+        var baseTensors = ReadAll(_fx.PathOf("base"));
+        var experts = new[] { ReadAll(_fx.PathOf("e0")), ReadAll(_fx.PathOf("e1")) };
+        Assert.NotEqual(experts[0]["model.layers.1.mlp.up_proj.weight"].Bytes, experts[1]["model.layers.1.mlp.up_proj.weight"].Bytes);
+        for (int l = 0; l < 2; l++)
+        {
+            var p = $"model.layers.{l}.";
+            for (int e = 0; e < 2; e++)
+            {
+                Assert.Equal(experts[e][p + "mlp.gate_proj.weight"].Bytes, output[p + $"block_sparse_moe.experts.{e}.w1.weight"].Bytes);
+                Assert.Equal(experts[e][p + "mlp.down_proj.weight"].Bytes, output[p + $"block_sparse_moe.experts.{e}.w2.weight"].Bytes);
+                Assert.Equal(experts[e][p + "mlp.up_proj.weight"].Bytes, output[p + $"block_sparse_moe.experts.{e}.w3.weight"].Bytes);
+            }
+        }
+        foreach (var name in output.Keys.Where(n => !n.Contains("block_sparse_moe", StringComparison.Ordinal)))
+            Assert.Equal(baseTensors[name].Bytes, output[name].Bytes);
+
+        var config = Config(_fx.PathOf("out"));
+        Assert.Equal("MixtralForCausalLM", (string)config["architectures"]![0]!);
+        Assert.Equal("mixtral", (string)config["model_type"]!);
+        Assert.Equal(2, (int)config["num_local_experts"]!);
+        Assert.Equal(1, (int)config["num_experts_per_tok"]!);
+        Assert.Equal(Hidden, (int)config["hidden_size"]!);
+        Assert.Equal(Inter, (int)config["intermediate_size"]!);
+        Assert.Equal(2, (int)config["num_hidden_layers"]!);
+        Assert.Equal(2, (int)config["num_attention_heads"]!);
+        Assert.Equal(1, (int)config["num_key_value_heads"]!);
+        Assert.Equal(Vocab, (int)config["vocab_size"]!);
+        Assert.False((bool)config["tie_word_embeddings"]!);
+        Assert.Equal("bfloat16", (string)config["torch_dtype"]!);
+        Assert.True(File.Exists(Path.Combine(_fx.PathOf("out"), "tokenizer.json")));
+        Assert.Equal(File.ReadAllText(_fx.PathOf("moe.yml")), File.ReadAllText(Path.Combine(_fx.PathOf("out"), "mergekit_moe_config.yml")));
+    }
+
+    [Fact]
+    public async Task Random_routers_are_seeded_normal_and_differ_per_layer_uniform_random_is_bounded_by_one_over_root_hidden()
+    {
+        var spec = Spec with { Hidden = 64, Heads = 4, KvHeads = 2, Intermediate = 16 };
+        await _fx.WriteModelsAsync(4, spec);
+        string yaml = Yaml("random", 4);
+        await _fx.BuildAsync(yaml, "a", new MergeOptions { Seed = 7 });
+        await _fx.BuildAsync(yaml, "b", new MergeOptions { Seed = 7 });
+        await _fx.BuildAsync(yaml, "c", new MergeOptions { Seed = 8 });
+        var a = ReadAll(_fx.PathOf("a"));
+        const string g0 = "model.layers.0.block_sparse_moe.gate.weight", g1 = "model.layers.1.block_sparse_moe.gate.weight";
+        Assert.Equal(a[g0].Bytes, ReadAll(_fx.PathOf("b"))[g0].Bytes);
+        Assert.NotEqual(a[g0].Bytes, ReadAll(_fx.PathOf("c"))[g0].Bytes);
+        Assert.NotEqual(a[g0].Bytes, a[g1].Bytes);
+        var values = Bf16(a[g0].Bytes).Concat(Bf16(a[g1].Bytes)).ToArray(); // 2 × 4 × 64 = 512 draws
+        double mean = values.Average(), sd = Math.Sqrt(values.Select(v => (v - mean) * (v - mean)).Sum() / (values.Length - 1));
+        Assert.InRange(mean, -0.15, 0.15); // 3.4 standard errors
+        Assert.InRange(sd, 0.85, 1.15);
+
+        await _fx.BuildAsync(Yaml("uniform_random", 4), "u");
+        var u = Bf16(ReadAll(_fx.PathOf("u"))[g0].Bytes);
+        double bound = 1 / Math.Sqrt(64);
+        Assert.All(u, v => Assert.InRange(Math.Abs(v), 0, bound * (1 + 1.0 / 256)));
+        Assert.True(u.Max() > 0.8 * bound && u.Min() < -0.8 * bound, "the draws span the interval");
+    }
+
+    [SkippableFact]
+    public async Task Cheap_embed_rows_are_the_normalized_prompt_embedding_sums_of_a_float64_reference()
+    {
+        Skip.If(Tokenizers.HfTokenizer.Unavailable is not null, Tokenizers.HfTokenizer.Unavailable);
+        await _fx.WriteModelsAsync(2);
+        var yaml = $"""
+            base_model: {_fx.PathOf("base")}
+            gate_mode: cheap_embed
+            experts:
+              - source_model: {_fx.PathOf("e0")}
+                positive_prompts: ["w3 w4", "w5"]
+                negative_prompts: ["w6"]
+              - source_model: {_fx.PathOf("e1")}
+                positive_prompts: ["w7 w8 w9"]
+            """;
+        await _fx.BuildAsync(yaml);
+        // The fixture's word-level vocabulary: "wN" is id N, "<s>" (BOS) is 1; each prompt is BOS + its words.
+        var embed = Bf16(ReadAll(_fx.PathOf("base"))["model.embed_tokens.weight"].Bytes);
+        double[] Vector(params int[][] prompts)
+        {
+            var v = new double[Hidden];
+            foreach (var ids in prompts)
+                foreach (int id in new[] { 1 }.Concat(ids))
+                    for (int i = 0; i < Hidden; i++) v[i] += embed[id * Hidden + i];
+            double n = Math.Sqrt(v.Sum(x => x * x));
+            return v.Select(x => x / n).ToArray();
+        }
+        double[] Unit(double[] v) { double n = Math.Sqrt(v.Sum(x => x * x)); return v.Select(x => x / n).ToArray(); }
+        var row0 = Unit(Vector([3, 4], [5]).Zip(Vector([6]), (p, q) => p - q).ToArray());
+        var row1 = Unit(Vector([7, 8, 9]));
+        var expected = row0.Concat(row1).ToArray();
+        var output = ReadAll(_fx.PathOf("out"));
+        for (int l = 0; l < 2; l++)
+        {
+            var got = Bf16(output[$"model.layers.{l}.block_sparse_moe.gate.weight"].Bytes);
+            Assert.Equal(expected.Length, got.Length);
+            for (int i = 0; i < got.Length; i++)
+                Assert.True(Math.Abs(got[i] - expected[i]) <= Math.Abs(expected[i]) / 256 + 1e-7, $"layer {l} element {i}: {got[i]} vs {expected[i]}");
+        }
+    }
+
+    [Fact]
+    public async Task Qwen2_moe_has_the_shared_expert_its_gate_zero_qkv_biases_and_the_config_fields()
+    {
+        await _fx.WriteModelsAsync(3);
+        var yaml = Yaml("random", 2) + $"shared_experts:\n  - source_model: {_fx.PathOf("e2")}\n";
+        var (result, _) = await _fx.BuildAsync(yaml);
+        Assert.Equal(MoeArchitecture.Qwen2Moe, result.Architecture);
+        // Qwen2MoeForCausalLM (modeling_qwen2_moe): attention q/k/v with bias, Qwen2MoeSparseMoeBlock.gate, experts[j].*_proj,
+        // shared_expert.*_proj and shared_expert_gate (Linear(hidden, 1)).
+        var expected = new Dictionary<string, long[]> { ["model.embed_tokens.weight"] = [Vocab, Hidden], ["model.norm.weight"] = [Hidden], ["lm_head.weight"] = [Vocab, Hidden] };
+        for (int l = 0; l < 2; l++)
+        {
+            var p = $"model.layers.{l}.";
+            expected[p + "input_layernorm.weight"] = [Hidden];
+            expected[p + "post_attention_layernorm.weight"] = [Hidden];
+            expected[p + "self_attn.q_proj.weight"] = [Hidden, Hidden];
+            expected[p + "self_attn.q_proj.bias"] = [Hidden];
+            expected[p + "self_attn.k_proj.weight"] = [Kv, Hidden];
+            expected[p + "self_attn.k_proj.bias"] = [Kv];
+            expected[p + "self_attn.v_proj.weight"] = [Kv, Hidden];
+            expected[p + "self_attn.v_proj.bias"] = [Kv];
+            expected[p + "self_attn.o_proj.weight"] = [Hidden, Hidden];
+            expected[p + "mlp.gate.weight"] = [2, Hidden];
+            expected[p + "mlp.shared_expert_gate.weight"] = [1, Hidden];
+            foreach (var owner in new[] { "mlp.experts.0.", "mlp.experts.1.", "mlp.shared_expert." })
+            {
+                expected[p + owner + "gate_proj.weight"] = [Inter, Hidden];
+                expected[p + owner + "up_proj.weight"] = [Inter, Hidden];
+                expected[p + owner + "down_proj.weight"] = [Hidden, Inter];
+            }
+        }
+        var output = ReadAll(_fx.PathOf("out"));
+        AssertTensors(expected, output);
+        var shared = ReadAll(_fx.PathOf("e2"));
+        var e1 = ReadAll(_fx.PathOf("e1"));
+        Assert.Equal(shared["model.layers.1.mlp.down_proj.weight"].Bytes, output["model.layers.1.mlp.shared_expert.down_proj.weight"].Bytes);
+        Assert.Equal(e1["model.layers.0.mlp.gate_proj.weight"].Bytes, output["model.layers.0.mlp.experts.1.gate_proj.weight"].Bytes);
+        Assert.All(Bf16(output["model.layers.0.self_attn.k_proj.bias"].Bytes), v => Assert.Equal(0.0, v));
+
+        var config = Config(_fx.PathOf("out"));
+        Assert.Equal("Qwen2MoeForCausalLM", (string)config["architectures"]![0]!);
+        Assert.Equal("qwen2_moe", (string)config["model_type"]!);
+        Assert.Equal(2, (int)config["num_experts"]!);
+        Assert.Equal(2, (int)config["num_experts_per_tok"]!);
+        Assert.Equal(Inter, (int)config["moe_intermediate_size"]!);
+        Assert.Equal(Inter, (int)config["shared_expert_intermediate_size"]!);
+        Assert.Equal(1, (int)config["decoder_sparse_step"]!);
+        Assert.Empty(config["mlp_only_layers"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Tied_embeddings_give_no_invented_lm_head_mergekit_266_615_and_350()
+    {
+        await _fx.WriteModelsAsync(2, Spec with { TiedEmbeddings = true });
+        await _fx.BuildAsync(Yaml("random", 2));
+        var output = ReadAll(_fx.PathOf("out"));
+        AssertTensors(MixtralExpected(2, 2, head: false), output);
+        Assert.True((bool)Config(_fx.PathOf("out"))["tie_word_embeddings"]!);
+    }
+
+    [Fact]
+    public async Task A_base_without_lm_head_that_does_not_tie_is_DMRG0951_and_writes_nothing()
+    {
+        await _fx.WriteModelsAsync(2, Spec with { TiedEmbeddings = true });
+        var configPath = Path.Combine(_fx.PathOf("base"), "config.json");
+        File.WriteAllText(configPath, File.ReadAllText(configPath).Replace("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false", StringComparison.Ordinal));
+        var e = await Assert.ThrowsAsync<MergeException>(() => _fx.BuildAsync(Yaml("random", 2)));
+        Assert.Equal("DMRG0951", e.Id);
+        Assert.Equal(MergeErrorKind.Input, e.Kind);
+        Assert.Contains("lm_head.weight", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_fx.PathOf("out")));
+    }
+
+    [Fact]
+    public async Task Three_experts_is_the_llama_cpp_power_of_two_warning_and_still_a_model()
+    {
+        await _fx.WriteModelsAsync(3);
+        var (result, progress) = await _fx.BuildAsync(Yaml("random", 3));
+        Assert.Equal(3, result.Experts);
+        var warning = Assert.Single(progress.Warnings);
+        Assert.Contains("warning DMRG0948", warning, StringComparison.Ordinal);
+        Assert.Contains("moe.yml(3,1)", warning, StringComparison.Ordinal);
+        Assert.Equal(3, (int)Config(_fx.PathOf("out"))["num_local_experts"]!);
+    }
+
+    [Fact]
+    public async Task Residual_scale_scales_down_proj_and_noise_scale_perturbs_by_about_its_sigma()
+    {
+        await _fx.WriteModelsAsync(2);
+        var yaml = $"""
+            base_model: {_fx.PathOf("base")}
+            gate_mode: random
+            experts:
+              - source_model: {_fx.PathOf("e0")}
+                residual_scale: 0.5
+              - source_model: {_fx.PathOf("e1")}
+                noise_scale: 0.01
+            """;
+        await _fx.BuildAsync(yaml);
+        var output = ReadAll(_fx.PathOf("out"));
+        var e0 = ReadAll(_fx.PathOf("e0"));
+        var e1 = ReadAll(_fx.PathOf("e1"));
+        var down = Bf16(e0["model.layers.0.mlp.down_proj.weight"].Bytes);
+        Assert.Equal(down.Select(v => v * 0.5), Bf16(output["model.layers.0.block_sparse_moe.experts.0.w2.weight"].Bytes)); // exact in bf16
+        Assert.Equal(e0["model.layers.0.mlp.up_proj.weight"].Bytes, output["model.layers.0.block_sparse_moe.experts.0.w3.weight"].Bytes);
+        var source = Bf16(e1["model.layers.0.mlp.up_proj.weight"].Bytes);
+        var noisy = Bf16(output["model.layers.0.block_sparse_moe.experts.1.w3.weight"].Bytes);
+        var diff = source.Zip(noisy, (a, b) => b - a).ToArray();
+        double rms = Math.Sqrt(diff.Average(d => d * d));
+        Assert.InRange(rms, 0.006, 0.016); // sigma 0.01 over 96 draws, plus bf16 rounding of weights ~0.3
+    }
+
+    [Fact]
+    public async Task An_expert_whose_MLP_has_another_shape_is_DMRG0950_naming_the_tensor()
+    {
+        await SyntheticModels2.WriteAsync(_fx);
+        var e = await Assert.ThrowsAsync<MergeException>(() => _fx.BuildAsync(Yaml("random", 2)));
+        Assert.Equal("DMRG0950", e.Id);
+        Assert.Contains("mlp.gate_proj.weight", e.Message, StringComparison.Ordinal);
+        Assert.Contains("moe.yml(5,19)", e.Message, StringComparison.Ordinal);
+    }
+
+    private static class SyntheticModels2
+    {
+        public static async Task WriteAsync(MoeFixture fx)
+        {
+            await DotnetMerge.Demo.SyntheticModels.WriteBaseAsync(fx.PathOf("base"), Spec);
+            await DotnetMerge.Demo.SyntheticModels.WriteBaseAsync(fx.PathOf("e0"), Spec, seed: 2);
+            await DotnetMerge.Demo.SyntheticModels.WriteBaseAsync(fx.PathOf("e1"), Spec with { Intermediate = 16 }, seed: 3);
+        }
+    }
+}
