@@ -167,6 +167,26 @@ public sealed class MoeBuildTests : IDisposable
         }
     }
 
+    [SkippableFact]
+    public async Task Near_identical_prompts_warn_DMRG0949_and_distinct_ones_do_not()
+    {
+        Skip.If(Tokenizers.HfTokenizer.Unavailable is not null, Tokenizers.HfTokenizer.Unavailable);
+        await _fx.WriteModelsAsync(2);
+        string Config(string second) => $"""
+            base_model: {_fx.PathOf("base")}
+            gate_mode: cheap_embed
+            experts:
+              - source_model: {_fx.PathOf("e0")}
+                positive_prompts: ["w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 w13 w14"]
+              - source_model: {_fx.PathOf("e1")}
+                positive_prompts: ["{second}"]
+            """;
+        var (_, similar) = await _fx.BuildAsync(Config("w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 w13 w15"), "similar");
+        Assert.Contains(similar.Warnings, w => w.Contains("warning DMRG0949", StringComparison.Ordinal));
+        var (_, distinct) = await _fx.BuildAsync(Config("w15"), "distinct");
+        Assert.DoesNotContain(distinct.Warnings, w => w.Contains("DMRG0949", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Qwen2_moe_has_the_shared_expert_its_gate_zero_qkv_biases_and_the_config_fields()
     {
