@@ -56,9 +56,9 @@ public sealed class MoeCliTests : IDisposable
     {
         await ModelsAsync();
         var output = _ws.PathOf("out");
-        var r = await CliRunner.RunAsync("moe", Config(gate: "hidden"), output);
+        var r = await CliRunner.RunAsync("moe", Config(gate: "hiddn"), output);
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("moe.yml(2,12): error DMRG0944: gate_mode 'hidden'", r.Err, StringComparison.Ordinal);
+        Assert.Contains("moe.yml(2,12): error DMRG0944: unknown gate_mode 'hiddn'", r.Err, StringComparison.Ordinal);
         Assert.False(Directory.Exists(output));
 
         var missing = await CliRunner.RunAsync("moe", Config(gate: "random", baseModel: "models/nothing"), output);

@@ -81,7 +81,7 @@ public static class ErrorIds
     public const string MoeConfigUnknownKey = "DMRG0942";
     /// <summary>A number of the moe config that is not finite or out of range (<c>experts_per_token</c>, <c>noise_scale</c>, <c>residual_scale</c>).</summary>
     public const string MoeConfigNumber = "DMRG0943";
-    /// <summary>A gate mode that is unknown or not supported yet (<c>hidden</c>).</summary>
+    /// <summary>A gate mode that is unknown.</summary>
     public const string MoeGateMode = "DMRG0944";
     /// <summary>An output architecture that is unknown, not supported yet, or that cannot hold the config (shared experts).</summary>
     public const string MoeArchitecture = "DMRG0945";
@@ -100,7 +100,7 @@ public static class ErrorIds
     public const string MoeModelMismatch = "DMRG0950";
     /// <summary>The base has no <c>lm_head.weight</c> and its config.json does not tie the embeddings.</summary>
     public const string MoeNoLmHead = "DMRG0951";
-    /// <summary>The base's tokenizer cannot encode the prompts (no tokenizer.json, or the tokenizer library is not available on this platform).</summary>
+    /// <summary>The base's tokenizer cannot encode the prompts (hidden, cheap_embed) (no tokenizer.json, or the tokenizer library is not available on this platform).</summary>
     public const string MoeTokenizer = "DMRG0952";
 
     // ---- the output (exit code 5) ----

@@ -70,9 +70,10 @@ public static class MoeBuilder
             progress.Stage(config.GateMode switch
             {
                 MoeGateMode.CheapEmbed => "computing the routers from the prompts' embeddings",
+                MoeGateMode.Hidden or MoeGateMode.HiddenAverage => "computing the routers from the base's hidden states on the prompts",
                 _ => "drawing the routers",
             });
-            var routers = ComputeRouters(config, architecture, baseModel, plan, options.Seed ?? 0, progress);
+            var routers = ComputeRouters(config, architecture, baseModel, plan, options.Seed ?? 0, progress, ct);
             var sources = Sources(config, architecture, baseModel, experts, shared, plan, routers);
 
             using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, opened.Values.Select(m => m.Directory));
@@ -212,22 +213,47 @@ public static class MoeBuilder
     private static MoeExpert? ExpertOf(MoeConfig config, ModelSource model)
         => config.Experts.Concat(config.SharedExperts).FirstOrDefault(e => e.Model == model.Reference && (e.NoiseScale is not null || e.ResidualScale is not null));
 
-    private static MoeRouters ComputeRouters(MoeConfig config, MoeArchitecture architecture, ModelSource baseModel, MoePlan plan, ulong seed, IMergeProgress progress)
+    private static MoeRouters ComputeRouters(MoeConfig config, MoeArchitecture architecture, ModelSource baseModel, MoePlan plan, ulong seed, IMergeProgress progress,
+        CancellationToken ct)
     {
         var shared = architecture == MoeArchitecture.Qwen2Moe ? config.SharedExperts[0] : null;
-        if (config.GateMode != MoeGateMode.CheapEmbed)
+        if (!config.UsesPrompts)
             return MoeGates.Compute(config.GateMode, config.Experts, shared, plan.Layers.Count, plan.Hidden, seed, null);
         int? bos = baseModel.ConfigInt("bos_token_id") is { } b ? checked((int)b) : null;
         using var tokenizer = PromptTokenizer.Open(baseModel.Directory, config.BaseModel.ToString(), bos);
-        var routers = MoeGates.Compute(config.GateMode, config.Experts, shared, plan.Layers.Count, plan.Hidden, seed,
-            prompts => MoeGates.EmbeddingVector(plan.EmbeddingFile, plan.Embedding, prompts.Select(tokenizer.Encode).ToList()));
-        if (config.Experts.Count >= 2 && config.Experts.Count <= plan.Hidden)
+        MoeRouters routers;
+        if (config.GateMode == MoeGateMode.CheapEmbed)
+            routers = MoeGates.Compute(config.GateMode, config.Experts, shared, plan.Layers.Count, plan.Hidden, seed,
+                prompts => MoeGates.EmbeddingVector(plan.EmbeddingFile, plan.Embedding, prompts.Select(tokenizer.Encode).ToList()));
+        else
         {
-            double condition = MoeGates.ConditionNumber(routers.Rows[0], config.Experts.Count, plan.Hidden);
+            // One forward pass over every distinct prompt, layer by layer; each expert's row averages its prompts' states.
+            var forward = LlamaForward.Create(baseModel);
+            var experts = shared is null ? config.Experts : config.Experts.Append(shared);
+            var distinct = experts.SelectMany(e => e.PositivePrompts.Concat(e.NegativePrompts)).Distinct(StringComparer.Ordinal).ToList();
+            progress.Stage($"running the base on {distinct.Count.ToString(CultureInfo.InvariantCulture)} prompt(s) for the hidden states of {plan.Layers.Count.ToString(CultureInfo.InvariantCulture)} layers");
+            var states = forward.LayerInputs(plan.Layers, distinct.Select(tokenizer.Encode).ToList(), config.GateMode == MoeGateMode.Hidden, ct);
+            var byPrompt = distinct.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => states[x.i], StringComparer.Ordinal);
+            routers = MoeGates.Compute(config.GateMode, config.Experts, shared, plan.Layers.Count, plan.Hidden, seed, null, prompts =>
+            {
+                var mean = new double[plan.Layers.Count][];
+                for (int l = 0; l < mean.Length; l++)
+                {
+                    mean[l] = new double[plan.Hidden];
+                    foreach (var prompt in prompts)
+                        for (int i = 0; i < plan.Hidden; i++) mean[l][i] += byPrompt[prompt][l][i] / prompts.Count;
+                }
+                return mean;
+            });
+        }
+        for (int l = 0; l < routers.Rows.Length && config.Experts.Count >= 2 && config.Experts.Count <= plan.Hidden; l++)
+        {
+            double condition = MoeGates.ConditionNumber(routers.Rows[l], config.Experts.Count, plan.Hidden);
             if (condition > 5)
                 progress.Warning(new DefinitionDiagnostic(ErrorIds.MoeSimilarPrompts, DiagnosticSeverity.Warning,
-                    $"the router rows have condition number {condition.ToString("G3", CultureInfo.InvariantCulture)} (over 5): the experts' prompts are too similar for the router to tell them apart",
+                    $"the router rows of layer {l.ToString(CultureInfo.InvariantCulture)} have condition number {condition.ToString("G3", CultureInfo.InvariantCulture)} (over 5): the experts' prompts are too similar for the router to tell them apart",
                     config.ExpertsLocation, "give each expert prompts of its own specialty, or negative prompts").ToString());
+            if (condition > 5) break; // one warning: the rows of cheap_embed are the same in every layer
         }
         return routers;
     }

@@ -6,8 +6,10 @@ namespace DotnetMerge.Moe;
 /// <summary>How the router (gate) rows of each layer are made (mergekit-moe's <c>gate_mode</c>).</summary>
 public enum MoeGateMode
 {
-    /// <summary>The base's hidden states on the prompts (mergekit's default; not supported yet).</summary>
+    /// <summary>The base's hidden state entering each layer at the prompts' last token (mergekit's default; also <c>hidden_last</c>).</summary>
     Hidden,
+    /// <summary>The base's hidden state entering each layer, averaged over the prompts' tokens (<c>hidden_avg</c>).</summary>
+    HiddenAverage,
     /// <summary>The base's input embeddings of the prompts' tokens, the same rows for every layer.</summary>
     CheapEmbed,
     /// <summary>Seeded N(0, 1) rows, different in every layer.</summary>
@@ -52,5 +54,5 @@ public sealed record MoeConfig(
     public SourceLocation ExpertsLocation { get; init; }
 
     /// <summary>True when the gate mode reads the experts' prompts.</summary>
-    public bool UsesPrompts => GateMode is MoeGateMode.CheapEmbed or MoeGateMode.Hidden;
+    public bool UsesPrompts => GateMode is MoeGateMode.CheapEmbed or MoeGateMode.Hidden or MoeGateMode.HiddenAverage;
 }

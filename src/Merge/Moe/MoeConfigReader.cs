@@ -18,7 +18,7 @@ public sealed class MoeConfigReader
     public static readonly IReadOnlyList<string> GateModeNames = ["hidden", "cheap_embed", "random", "uniform_random", "hidden_avg", "hidden_last"];
 
     /// <summary>The gate modes this build computes.</summary>
-    public const string SupportedGateModes = "cheap_embed, random, uniform_random";
+    public const string SupportedGateModes = "hidden (hidden_last), hidden_avg, cheap_embed, random, uniform_random";
 
     private readonly string _path;
     private readonly List<DefinitionDiagnostic> _diagnostics = [];
@@ -134,9 +134,6 @@ public sealed class MoeConfigReader
             Error(ErrorIds.MoeConfigMissing, Loc(root), "the moe config has no base_model", "add 'base_model: PATH-OR-HUB-ID' (attention, norms, embeddings and head come from it)");
         if (experts is null && !seen.Contains("experts"))
             Error(ErrorIds.MoeConfigMissing, Loc(root), "the moe config has no experts", "add 'experts:' with one '- source_model: ...' per expert");
-        if (!gateGiven)
-            Error(ErrorIds.MoeGateMode, Loc(root), "gate_mode is not set, and mergekit's default, hidden (a forward pass of the base on the prompts), is not supported yet",
-                $"set gate_mode to one of {SupportedGateModes}");
         if (experts is null || baseModel is null) return null;
 
         if (topKLoc.IsEmpty) topK = Math.Max(1, Math.Min(topK, experts.Count)); // mergekit's default 2, or 1 for a single expert
@@ -149,10 +146,10 @@ public sealed class MoeConfigReader
         if (architecture == MoeArchitecture.Qwen2Moe && shared.Count != 1)
             Error(ErrorIds.MoeArchitecture, archLoc, $"Qwen2-MoE has exactly one shared expert, and the config has {shared.Count.ToString(CultureInfo.InvariantCulture)}", "add 'shared_experts: [{source_model: ...}]'");
 
-        if (gateMode == MoeGateMode.CheapEmbed)
+        if (gateMode is MoeGateMode.CheapEmbed or MoeGateMode.Hidden or MoeGateMode.HiddenAverage)
         {
             foreach (var e in experts.Concat(shared).Where(e => e.PositivePrompts.Count == 0))
-                Error(ErrorIds.MoePrompts, e.Location, $"gate_mode {(gateGiven ? "cheap_embed" : "hidden (the default)")} needs positive_prompts for '{e.Model}'",
+                Error(ErrorIds.MoePrompts, e.Location, $"gate_mode {(gateGiven ? GateModeName(gateMode) : "hidden (the default)")} needs positive_prompts for '{e.Model}'",
                     "list the prompts this expert should take, or use gate_mode: random");
             if (experts.Count > 1 && experts.All(e => e.PositivePrompts.Count > 0) && experts.Skip(1).All(e => SamePrompts(e, experts[0])))
                 Error(ErrorIds.MoePrompts, expertsLoc, "every expert has the same prompts, so every router row would be the same",
@@ -168,6 +165,16 @@ public sealed class MoeConfigReader
     private static bool SamePrompts(MoeExpert a, MoeExpert b)
         => a.PositivePrompts.SequenceEqual(b.PositivePrompts, StringComparer.Ordinal) && a.NegativePrompts.SequenceEqual(b.NegativePrompts, StringComparer.Ordinal);
 
+    /// <summary>The name of a gate mode as the config spells it.</summary>
+    public static string GateModeName(MoeGateMode mode) => mode switch
+    {
+        MoeGateMode.CheapEmbed => "cheap_embed",
+        MoeGateMode.UniformRandom => "uniform_random",
+        MoeGateMode.Random => "random",
+        MoeGateMode.HiddenAverage => "hidden_avg",
+        _ => "hidden",
+    };
+
     private MoeGateMode ParseGateMode(string mode, SourceLocation at)
     {
         switch (mode)
@@ -175,10 +182,8 @@ public sealed class MoeConfigReader
             case "cheap_embed": return MoeGateMode.CheapEmbed;
             case "random": return MoeGateMode.Random;
             case "uniform_random": return MoeGateMode.UniformRandom;
-            case "hidden" or "hidden_avg" or "hidden_last":
-                Error(ErrorIds.MoeGateMode, at, $"gate_mode '{mode}' (a forward pass of the base on the prompts) is not supported yet",
-                    $"use one of {SupportedGateModes}");
-                return MoeGateMode.Hidden;
+            case "hidden" or "hidden_last": return MoeGateMode.Hidden;
+            case "hidden_avg": return MoeGateMode.HiddenAverage;
             default:
                 var hint = NameSuggester.Hint(NameSuggester.Suggest(mode, GateModeNames));
                 Error(ErrorIds.MoeGateMode, at, $"unknown gate_mode '{mode}'", (hint is null ? "" : hint + "; ") + $"this build computes {SupportedGateModes}");

@@ -14,14 +14,16 @@ public sealed record MoeRouters(double[][] Rows, double[][]? SharedRows);
 /// <c>random</c> N(0, 1) and <c>uniform_random</c> U(−1/√hidden, 1/√hidden), drawn from the counter-based generator keyed by
 /// (seed, layer, expert, element) so that a seed gives the same routers on any machine; <c>cheap_embed</c> the unit
 /// vector of the sum of the base's input-embedding rows of every token of an expert's prompts (BOS before each prompt),
-/// minus the same vector of its negative prompts, normalized again: the same rows in every layer.</summary>
+/// minus the same vector of its negative prompts, normalized again: the same rows in every layer; <c>hidden</c> and
+/// <c>hidden_avg</c> the same with, per layer, the mean over the prompts of the base's hidden state entering the layer
+/// (last token, or the prompt's mean) in place of the embedding sum (<see cref="LlamaForward"/>).</summary>
 public static class MoeGates
 {
     private static readonly uint RouterStream = Philox.Fnv1a32("moe.router");
 
     /// <summary>The routers for <paramref name="experts"/> (+ <paramref name="shared"/> when the architecture gates a shared expert).</summary>
     public static MoeRouters Compute(MoeGateMode mode, IReadOnlyList<MoeExpert> experts, MoeExpert? shared, int layers, int hidden, ulong seed,
-        Func<IReadOnlyList<string>, double[]>? promptVector)
+        Func<IReadOnlyList<string>, double[]>? promptVector, Func<IReadOnlyList<string>, double[][]>? layerPromptVectors = null)
     {
         int n = experts.Count;
         var rows = new double[layers][];
@@ -50,6 +52,23 @@ public static class MoeGates
                 {
                     rows[l] = matrix;
                     if (sharedRows is not null) sharedRows[l] = sharedRow!;
+                }
+                return new MoeRouters(rows, sharedRows);
+            case MoeGateMode.Hidden or MoeGateMode.HiddenAverage:
+                ArgumentNullException.ThrowIfNull(layerPromptVectors);
+                for (int l = 0; l < layers; l++) rows[l] = new double[n * hidden];
+                for (int e = 0; e <= n; e++)
+                {
+                    var expert = e < n ? experts[e] : shared;
+                    if (expert is null) continue;
+                    var positive = layerPromptVectors(expert.PositivePrompts);
+                    var negative = expert.NegativePrompts.Count > 0 ? layerPromptVectors(expert.NegativePrompts) : null;
+                    for (int l = 0; l < layers; l++)
+                    {
+                        var row = e < n ? rows[l].AsSpan(e * hidden, hidden) : (sharedRows![l] = new double[hidden]);
+                        for (int i = 0; i < hidden; i++) row[i] = positive[l][i] - (negative?[l][i] ?? 0);
+                        Normalize(row);
+                    }
                 }
                 return new MoeRouters(rows, sharedRows);
             default:

@@ -27,7 +27,7 @@ public sealed class PromptTokenizer : IDisposable
         var path = Path.Combine(modelDirectory, "tokenizer.json");
         if (!File.Exists(path))
             throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeTokenizer,
-                $"base model '{modelName}' has no tokenizer.json ({modelDirectory}): gate_mode cheap_embed tokenizes the prompts with it; " +
+                $"base model '{modelName}' has no tokenizer.json ({modelDirectory}): the gate modes hidden, hidden_avg and cheap_embed tokenize the prompts with it; " +
                 "add the model's tokenizer.json, or use gate_mode random or uniform_random");
         try
         {
@@ -37,7 +37,7 @@ public sealed class PromptTokenizer : IDisposable
         {
             throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeTokenizer,
                 $"the tokenizer library (Hugging Face tokenizers, through Tokenizers.DotNet) cannot be loaded on {RuntimeInformation.RuntimeIdentifier}: " +
-                "this build carries its native library for linux-x64 only; run cheap_embed there, or use gate_mode random or uniform_random", e);
+                "this build carries its native library for linux-x64 only; run the prompt-based gate modes there, or use gate_mode random or uniform_random", e);
         }
         catch (Exception e) when (e is global::Tokenizers.DotNet.TokenizerException or IOException)
         {

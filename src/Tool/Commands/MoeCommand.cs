@@ -12,8 +12,8 @@ public static class MoeCommand
         var command = new Command("moe",
             "Build a sparse mixture-of-experts model from dense fine-tunes of one base (mergekit-moe's YAML): attention, norms, embeddings and head " +
             "from base_model, each layer's MLP replaced by a router and one copy of each expert's MLP. Writes Mixtral (MixtralForCausalLM) or, " +
-            "with one shared expert, Qwen2-MoE (Qwen2MoeForCausalLM). Gate modes: cheap_embed (the prompts' token embeddings), random, uniform_random; " +
-            "hidden is not supported yet. See docs/moe.md.");
+            "with one shared expert, Qwen2-MoE (Qwen2MoeForCausalLM). Gate modes: hidden/hidden_avg (the base's hidden states on the prompts, a CPU forward pass), " +
+            "cheap_embed (the prompts' token embeddings), random, uniform_random. See docs/moe.md.");
         var config = new Argument<string>("config") { Description = "The moe config (YAML: base_model, experts with source_model and prompts, gate_mode, ...)." };
         var output = new Argument<string>("output") { Description = "Directory for the MoE model (created; must be empty unless --force)." };
         var identical = new Option<bool>("--i-understand-this-is-not-useful-without-training")
@@ -40,19 +40,11 @@ public static class MoeCommand
                 if (verbosity >= Verbosity.Minimal)
                     console.Out.WriteLine(string.Format(CultureInfo.InvariantCulture,
                         "{0} with {1} experts ({2} per token) over {3} layers, gate mode {4}: {5} tensors ({6:N0} bytes) in {7} shard(s) written to {8}",
-                        MoeArchitectures.ClassName(r.Architecture), r.Experts, moe.ExpertsPerToken, r.Layers, GateModeName(moe.GateMode),
+                        MoeArchitectures.ClassName(r.Architecture), r.Experts, moe.ExpertsPerToken, r.Layers, MoeConfigReader.GateModeName(moe.GateMode),
                         r.TensorCount, r.TensorBytes, r.ShardCount, r.OutputDirectory));
                 return ExitCodes.Success;
             }, ct);
         });
         return command;
     }
-
-    private static string GateModeName(MoeGateMode mode) => mode switch
-    {
-        MoeGateMode.CheapEmbed => "cheap_embed",
-        MoeGateMode.UniformRandom => "uniform_random",
-        MoeGateMode.Random => "random",
-        _ => "hidden",
-    };
 }

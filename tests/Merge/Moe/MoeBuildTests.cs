@@ -187,6 +187,154 @@ public sealed class MoeBuildTests : IDisposable
         Assert.DoesNotContain(distinct.Warnings, w => w.Contains("DMRG0949", StringComparison.Ordinal));
     }
 
+    [SkippableTheory]
+    [InlineData("hidden", false)]
+    [InlineData("hidden_avg", false)]
+    [InlineData("hidden", true)]
+    public async Task Hidden_rows_are_a_float64_reference_forward_pass_of_the_base(string mode, bool llama3Rope)
+    {
+        Skip.If(Tokenizers.HfTokenizer.Unavailable is not null, Tokenizers.HfTokenizer.Unavailable);
+        await _fx.WriteModelsAsync(2);
+        var configPath = Path.Combine(_fx.PathOf("base"), "config.json");
+        var baseConfig = Config(_fx.PathOf("base"));
+        if (llama3Rope)
+        {
+            baseConfig["rope_scaling"] = System.Text.Json.Nodes.JsonNode.Parse(
+                "{\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8}");
+            File.WriteAllText(configPath, baseConfig.ToJsonString());
+        }
+        var yaml = $"""
+            base_model: {_fx.PathOf("base")}
+            gate_mode: {mode}
+            experts:
+              - source_model: {_fx.PathOf("e0")}
+                positive_prompts: ["w3 w4 w5", "w6"]
+                negative_prompts: ["w7 w8"]
+              - source_model: {_fx.PathOf("e1")}
+                positive_prompts: ["w9 w10 w11 w12"]
+            """;
+        await _fx.BuildAsync(yaml);
+        var reference = new ReferenceLlama(ReadAll(_fx.PathOf("base")), llama3Rope);
+        bool last = mode == "hidden";
+        double[][] Mean(params int[][] prompts)
+        {
+            var states = prompts.Select(p => reference.LayerInputs([1, .. p], last)).ToList();
+            return Enumerable.Range(0, 2).Select(l => Enumerable.Range(0, Hidden).Select(i => states.Average(s => s[l][i])).ToArray()).ToArray();
+        }
+        double[] Unit(double[] v) { double n = Math.Sqrt(v.Sum(x => x * x)); return v.Select(x => x / n).ToArray(); }
+        var pos0 = Mean([3, 4, 5], [6]);
+        var neg0 = Mean([7, 8]);
+        var pos1 = Mean([9, 10, 11, 12]);
+        var output = ReadAll(_fx.PathOf("out"));
+        for (int l = 0; l < 2; l++)
+        {
+            var expected = Unit(pos0[l].Zip(neg0[l], (p, q) => p - q).ToArray()).Concat(Unit(pos1[l])).ToArray();
+            var got = Bf16(output[$"model.layers.{l}.block_sparse_moe.gate.weight"].Bytes);
+            for (int i = 0; i < got.Length; i++)
+                Assert.True(Math.Abs(got[i] - expected[i]) <= Math.Abs(expected[i]) / 200 + 2e-4, $"layer {l} element {i}: {got[i]} vs {expected[i]}");
+        }
+        Assert.NotEqual(output["model.layers.0.block_sparse_moe.gate.weight"].Bytes, output["model.layers.1.block_sparse_moe.gate.weight"].Bytes);
+    }
+
+    /// <summary>transformers' LlamaModel forward in float64, written here from modeling_llama: RMSNorm, rotate_half RoPE
+    /// (default or llama3 frequencies), grouped-query causal softmax attention, SwiGLU; the hidden state entering each layer.</summary>
+    private sealed class ReferenceLlama(Dictionary<string, (string Dtype, long[] Shape, byte[] Bytes)> tensors, bool llama3)
+    {
+        private const int Heads = 2, KvHeads = 1, HeadDim = 4;
+        private const double Eps = 1e-5;
+
+        private double[] W(string name) => Bf16(tensors[name].Bytes);
+
+        private double[] Frequencies()
+        {
+            var f = new double[HeadDim / 2];
+            for (int i = 0; i < f.Length; i++)
+            {
+                f[i] = Math.Pow(10000, -2.0 * i / HeadDim);
+                if (!llama3) continue;
+                double wavelength = 2 * Math.PI / f[i];
+                if (wavelength > 8 / 1.0) f[i] /= 8; // longer than original / low_freq_factor
+                else if (wavelength >= 8 / 4.0) // between: interpolate
+                {
+                    double smooth = (8 / wavelength - 1) / (4 - 1);
+                    f[i] = (1 - smooth) * f[i] / 8 + smooth * f[i];
+                }
+            }
+            return f;
+        }
+
+        public double[][] LayerInputs(int[] ids, bool last)
+        {
+            int T = ids.Length;
+            var embed = W("model.embed_tokens.weight");
+            var x = new double[T][];
+            for (int t = 0; t < T; t++) x[t] = embed.Skip(ids[t] * Hidden).Take(Hidden).ToArray();
+            var result = new double[2][];
+            var freq = Frequencies();
+            for (int l = 0; l < 2; l++)
+            {
+                result[l] = Enumerable.Range(0, Hidden).Select(i => last ? x[T - 1][i] : x.Average(r => r[i])).ToArray();
+                var p = $"model.layers.{l}.";
+                var h = x.Select(r => Norm(r, W(p + "input_layernorm.weight"))).ToArray();
+                var q = h.Select(r => Linear(r, W(p + "self_attn.q_proj.weight"), Heads * HeadDim)).ToArray();
+                var k = h.Select(r => Linear(r, W(p + "self_attn.k_proj.weight"), KvHeads * HeadDim)).ToArray();
+                var v = h.Select(r => Linear(r, W(p + "self_attn.v_proj.weight"), KvHeads * HeadDim)).ToArray();
+                for (int t = 0; t < T; t++)
+                {
+                    for (int hd = 0; hd < Heads; hd++) Rope(q[t], hd * HeadDim, t, freq);
+                    for (int hd = 0; hd < KvHeads; hd++) Rope(k[t], hd * HeadDim, t, freq);
+                }
+                var attn = new double[T][];
+                for (int t = 0; t < T; t++)
+                {
+                    attn[t] = new double[Heads * HeadDim];
+                    for (int hd = 0; hd < Heads; hd++)
+                    {
+                        int kv = hd / (Heads / KvHeads);
+                        var s = Enumerable.Range(0, t + 1).Select(u => Enumerable.Range(0, HeadDim).Sum(i => q[t][hd * HeadDim + i] * k[u][kv * HeadDim + i]) / Math.Sqrt(HeadDim)).ToArray();
+                        double max = s.Max();
+                        var e = s.Select(z => Math.Exp(z - max)).ToArray();
+                        double sum = e.Sum();
+                        for (int u = 0; u <= t; u++)
+                            for (int i = 0; i < HeadDim; i++) attn[t][hd * HeadDim + i] += e[u] / sum * v[u][kv * HeadDim + i];
+                    }
+                }
+                for (int t = 0; t < T; t++)
+                {
+                    var o = Linear(attn[t], W(p + "self_attn.o_proj.weight"), Hidden);
+                    for (int i = 0; i < Hidden; i++) x[t][i] += o[i];
+                    var h2 = Norm(x[t], W(p + "post_attention_layernorm.weight"));
+                    var g = Linear(h2, W(p + "mlp.gate_proj.weight"), Inter);
+                    var up = Linear(h2, W(p + "mlp.up_proj.weight"), Inter);
+                    var act = g.Select((z, i) => z / (1 + Math.Exp(-z)) * up[i]).ToArray();
+                    var d = Linear(act, W(p + "mlp.down_proj.weight"), Hidden);
+                    for (int i = 0; i < Hidden; i++) x[t][i] += d[i];
+                }
+            }
+            return result;
+        }
+
+        private static double[] Norm(double[] r, double[] w)
+        {
+            double rms = Math.Sqrt(r.Average(z => z * z) + Eps);
+            return r.Select((z, i) => z / rms * w[i]).ToArray();
+        }
+
+        private static double[] Linear(double[] r, double[] w, int outputs)
+            => Enumerable.Range(0, outputs).Select(o => Enumerable.Range(0, r.Length).Sum(i => w[o * r.Length + i] * r[i])).ToArray();
+
+        private static void Rope(double[] r, int offset, int position, double[] freq)
+        {
+            int half = HeadDim / 2;
+            for (int i = 0; i < half; i++)
+            {
+                double a = r[offset + i], b = r[offset + i + half], angle = position * freq[i];
+                r[offset + i] = a * Math.Cos(angle) - b * Math.Sin(angle);
+                r[offset + i + half] = b * Math.Cos(angle) + a * Math.Sin(angle);
+            }
+        }
+    }
+
     [Fact]
     public async Task Qwen2_moe_has_the_shared_expert_its_gate_zero_qkv_biases_and_the_config_fields()
     {

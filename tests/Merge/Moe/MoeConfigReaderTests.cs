@@ -46,19 +46,20 @@ public sealed class MoeConfigReaderTests
     }
 
     [Fact]
-    public void Defaults_are_mergekits_two_experts_per_token_and_gate_mode_hidden_which_is_a_located_not_yet_error()
+    public void Defaults_are_mergekits_two_experts_per_token_and_gate_mode_hidden()
     {
-        var error = Single("base_model: base\n" + TwoExperts, "DMRG0944");
-        Assert.Equal(new SourceLocation("moe.yml", 1, 1), error.Location);
-        Assert.Contains("not supported yet", error.Message, StringComparison.Ordinal);
-        Assert.Contains("cheap_embed, random, uniform_random", error.Hint, StringComparison.Ordinal);
-        Read("base_model: base\ngate_mode: random\n" + TwoExperts, out var config);
-        Assert.Equal(2, config!.ExpertsPerToken);
+        Assert.Empty(Read("base_model: base\n" + TwoExperts, out var config));
+        Assert.Equal(MoeGateMode.Hidden, config!.GateMode);
+        Assert.Equal(2, config.ExpertsPerToken);
         Assert.Null(config.Architecture);
+        Read("base_model: base\ngate_mode: hidden_avg\n" + TwoExperts, out config);
+        Assert.Equal(MoeGateMode.HiddenAverage, config!.GateMode);
+        Read("base_model: base\ngate_mode: hidden_last\n" + TwoExperts, out config);
+        Assert.Equal(MoeGateMode.Hidden, config!.GateMode);
     }
 
     [Theory]
-    [InlineData("gate_mode: hidden_avg\n", "DMRG0944", 2, 12)]
+    [InlineData("gate_mode: hiddn\n", "DMRG0944", 2, 12)]
     [InlineData("gate_mode: cheap_embeds\n", "DMRG0944", 2, 12)]
     [InlineData("gate_mode: random\nexperts_per_token: 0\n", "DMRG0943", 3, 20)]
     [InlineData("gate_mode: random\nexperts_per_token: 1.5\n", "DMRG0943", 3, 20)]
