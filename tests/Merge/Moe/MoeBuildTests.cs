@@ -276,9 +276,9 @@ public sealed class MoeBuildTests : IDisposable
                 result[l] = Enumerable.Range(0, Hidden).Select(i => last ? x[T - 1][i] : x.Average(r => r[i])).ToArray();
                 var p = $"model.layers.{l}.";
                 var h = x.Select(r => Norm(r, W(p + "input_layernorm.weight"))).ToArray();
-                var q = h.Select(r => Linear(r, W(p + "self_attn.q_proj.weight"), Heads * HeadDim)).ToArray();
-                var k = h.Select(r => Linear(r, W(p + "self_attn.k_proj.weight"), KvHeads * HeadDim)).ToArray();
-                var v = h.Select(r => Linear(r, W(p + "self_attn.v_proj.weight"), KvHeads * HeadDim)).ToArray();
+                var q = h.Select(r => Biased(Linear(r, W(p + "self_attn.q_proj.weight"), Heads * HeadDim), p + "self_attn.q_proj.bias")).ToArray();
+                var k = h.Select(r => Biased(Linear(r, W(p + "self_attn.k_proj.weight"), KvHeads * HeadDim), p + "self_attn.k_proj.bias")).ToArray();
+                var v = h.Select(r => Biased(Linear(r, W(p + "self_attn.v_proj.weight"), KvHeads * HeadDim), p + "self_attn.v_proj.bias")).ToArray();
                 for (int t = 0; t < T; t++)
                 {
                     for (int hd = 0; hd < Heads; hd++) Rope(q[t], hd * HeadDim, t, freq);
@@ -314,6 +314,8 @@ public sealed class MoeBuildTests : IDisposable
             return result;
         }
 
+        private double[] Biased(double[] y, string bias) => tensors.ContainsKey(bias) ? y.Zip(W(bias), (a, b) => a + b).ToArray() : y;
+
         private static double[] Norm(double[] r, double[] w)
         {
             double rms = Math.Sqrt(r.Average(z => z * z) + Eps);
@@ -332,6 +334,72 @@ public sealed class MoeBuildTests : IDisposable
                 r[offset + i] = a * Math.Cos(angle) - b * Math.Sin(angle);
                 r[offset + i + half] = b * Math.Cos(angle) + a * Math.Sin(angle);
             }
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_qwen2_base_with_attention_biases_makes_qwen2_moe_keeping_its_biases_and_its_hidden_rows_use_them()
+    {
+        Skip.If(Tokenizers.HfTokenizer.Unavailable is not null, Tokenizers.HfTokenizer.Unavailable);
+        await _fx.WriteModelsAsync(3);
+        // The base becomes a qwen2 model: q/k/v biases (nonzero) in the checkpoint and model_type qwen2.
+        var tensors = ReadAll(_fx.PathOf("base"));
+        var withBiases = new List<(string Name, long[] Shape, byte[] Bytes)>();
+        foreach (var (name, t) in tensors)
+        {
+            withBiases.Add((name, t.Shape, t.Bytes));
+            if (name.EndsWith("_proj.weight", StringComparison.Ordinal) && name.Contains("self_attn", StringComparison.Ordinal) && !name.Contains("o_proj", StringComparison.Ordinal))
+            {
+                var values = Enumerable.Range(0, (int)t.Shape[0]).Select(i => (float)(0.25 * Math.Sin(i + name.Length))).ToArray();
+                var bytes = new byte[values.Length * 2];
+                DotnetMerge.Numerics.DtypeConversion.Encode(DotnetMerge.Numerics.Dtype.BF16, values, bytes, 0);
+                withBiases.Add((name[..^".weight".Length] + ".bias", [t.Shape[0]], bytes));
+            }
+        }
+        File.Delete(Path.Combine(_fx.PathOf("base"), "model.safetensors"));
+        await using (var writer = new DotnetMerge.Safetensors.ShardedModelWriter(_fx.PathOf("base"),
+            withBiases.Select(t => new DotnetMerge.Safetensors.OutputTensor(t.Name, DotnetMerge.Numerics.Dtype.BF16, t.Shape)).ToList(), 0))
+        {
+            foreach (var t in withBiases) await writer.WriteTensorAsync(t.Name, t.Bytes);
+            await writer.CompleteAsync();
+        }
+        var baseConfig = Config(_fx.PathOf("base"));
+        baseConfig["model_type"] = "qwen2";
+        baseConfig["architectures"] = new System.Text.Json.Nodes.JsonArray("Qwen2ForCausalLM");
+        File.WriteAllText(Path.Combine(_fx.PathOf("base"), "config.json"), baseConfig.ToJsonString());
+
+        var mixtral = await Assert.ThrowsAsync<MergeException>(() => _fx.BuildAsync(Yaml("random", 2)));
+        Assert.Equal("DMRG0950", mixtral.Id);
+        Assert.Contains("qwen2", mixtral.Message, StringComparison.Ordinal);
+
+        var yaml = $"""
+            base_model: {_fx.PathOf("base")}
+            gate_mode: hidden
+            experts:
+              - source_model: {_fx.PathOf("e0")}
+                positive_prompts: ["w3 w4 w5"]
+              - source_model: {_fx.PathOf("e1")}
+                positive_prompts: ["w9 w10"]
+            shared_experts:
+              - source_model: {_fx.PathOf("e2")}
+                positive_prompts: ["w12 w13 w14"]
+            """;
+        var (result, _) = await _fx.BuildAsync(yaml);
+        Assert.Equal(MoeArchitecture.Qwen2Moe, result.Architecture);
+        var output = ReadAll(_fx.PathOf("out"));
+        Assert.Equal(withBiases.Single(t => t.Name == "model.layers.1.self_attn.k_proj.bias").Bytes, output["model.layers.1.self_attn.k_proj.bias"].Bytes);
+        var reference = new ReferenceLlama(ReadAll(_fx.PathOf("base")), llama3: false);
+        double[] Unit(double[] v) { double n = Math.Sqrt(v.Sum(x => x * x)); return v.Select(x => x / n).ToArray(); }
+        for (int l = 0; l < 2; l++)
+        {
+            var expected = Unit(reference.LayerInputs([1, 3, 4, 5], last: true)[l]).Concat(Unit(reference.LayerInputs([1, 9, 10], last: true)[l])).ToArray();
+            var shared = Unit(reference.LayerInputs([1, 12, 13, 14], last: true)[l]);
+            var got = Bf16(output[$"model.layers.{l}.mlp.gate.weight"].Bytes);
+            var gotShared = Bf16(output[$"model.layers.{l}.mlp.shared_expert_gate.weight"].Bytes);
+            for (int i = 0; i < got.Length; i++)
+                Assert.True(Math.Abs(got[i] - expected[i]) <= Math.Abs(expected[i]) / 200 + 2e-4, $"layer {l} element {i}: {got[i]} vs {expected[i]}");
+            for (int i = 0; i < gotShared.Length; i++)
+                Assert.True(Math.Abs(gotShared[i] - shared[i]) <= Math.Abs(shared[i]) / 200 + 2e-4, $"shared gate, layer {l} element {i}: {gotShared[i]} vs {shared[i]}");
         }
     }
 
