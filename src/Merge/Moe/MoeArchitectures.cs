@@ -13,19 +13,21 @@ public static class MoeArchitectures
     /// <summary>The <c>model_type</c>s of dense models an architecture takes as base and experts.</summary>
     public static IReadOnlyList<string> InputFamilies(MoeArchitecture architecture) => architecture switch
     {
-        MoeArchitecture.Mixtral => ["llama", "mistral"],
+        MoeArchitecture.Mixtral or MoeArchitecture.DeepseekMoe => ["llama", "mistral"],
         _ => ["llama", "mistral", "qwen2"],
     };
 
     public static string ClassName(MoeArchitecture architecture) => architecture switch
     {
         MoeArchitecture.Mixtral => "MixtralForCausalLM",
+        MoeArchitecture.DeepseekMoe => "DeepseekForCausalLM",
         _ => "Qwen2MoeForCausalLM",
     };
 
     public static string ModelType(MoeArchitecture architecture) => architecture switch
     {
         MoeArchitecture.Mixtral => "mixtral",
+        MoeArchitecture.DeepseekMoe => "deepseek",
         _ => "qwen2_moe",
     };
 
@@ -33,6 +35,7 @@ public static class MoeArchitectures
     public static string DisplayName(MoeArchitecture architecture) => architecture switch
     {
         MoeArchitecture.Mixtral => "Mixtral",
+        MoeArchitecture.DeepseekMoe => "DeepSeek-MoE",
         _ => "Qwen2-MoE",
     };
 
@@ -59,8 +62,12 @@ public static class MoeArchitectures
         };
     }
 
-    /// <summary>The shared expert's projection (Qwen2-MoE).</summary>
-    public static string SharedExpertTensor(string layerPrefix, string projection) => layerPrefix + "mlp.shared_expert." + projection + ".weight";
+    /// <summary>The shared expert's projection: Qwen2-MoE's <c>mlp.shared_expert</c>, DeepSeek-MoE's <c>mlp.shared_experts</c>.</summary>
+    public static string SharedExpertTensor(MoeArchitecture architecture, string layerPrefix, string projection)
+        => layerPrefix + (architecture == MoeArchitecture.DeepseekMoe ? "mlp.shared_experts." : "mlp.shared_expert.") + projection + ".weight";
+
+    /// <summary>True when the shared expert has a gate of its own (Qwen2-MoE's sigmoid gate; DeepSeek-MoE's is always on).</summary>
+    public static bool GatesSharedExpert(MoeArchitecture architecture) => architecture == MoeArchitecture.Qwen2Moe;
 
     /// <summary>The shared expert's sigmoid gate (Qwen2-MoE): [1, hidden].</summary>
     public static string SharedExpertGateTensor(string layerPrefix) => layerPrefix + "mlp.shared_expert_gate.weight";
@@ -83,6 +90,18 @@ public static class MoeArchitectures
         {
             config["num_local_experts"] = experts;
             config["intermediate_size"] = intermediate;
+        }
+        else if (architecture == MoeArchitecture.DeepseekMoe)
+        {
+            // DeepseekConfig (DeepSeek-MoE's configuration_deepseek): every layer sparse, softmax routing.
+            config["n_routed_experts"] = experts;
+            config["n_shared_experts"] = sharedIntermediate is null ? null : 1;
+            config["moe_intermediate_size"] = intermediate;
+            config["intermediate_size"] = intermediate;
+            config["first_k_dense_replace"] = 0;
+            config["moe_layer_freq"] = 1;
+            config["scoring_func"] = "softmax";
+            config["norm_topk_prob"] = false;
         }
         else
         {

@@ -216,7 +216,7 @@ public static class MoeBuilder
     private static MoeRouters ComputeRouters(MoeConfig config, MoeArchitecture architecture, ModelSource baseModel, MoePlan plan, ulong seed, IMergeProgress progress,
         CancellationToken ct)
     {
-        var shared = architecture == MoeArchitecture.Qwen2Moe ? config.SharedExperts[0] : null;
+        var shared = MoeArchitectures.GatesSharedExpert(architecture) ? config.SharedExperts[0] : null;
         if (!config.UsesPrompts)
             return MoeGates.Compute(config.GateMode, config.Experts, shared, plan.Layers.Count, plan.Hidden, seed, null);
         int? bos = baseModel.ConfigInt("bos_token_id") is { } b ? checked((int)b) : null;
@@ -282,11 +282,12 @@ public static class MoeBuilder
                 for (int e = 0; e < experts.Count; e++)
                     foreach (var p in MoeArchitectures.Projections)
                         sources.Add(Copy(MoeArchitectures.ExpertTensor(architecture, prefix, e, p), experts[e], prefix + "mlp." + p + ".weight", config.Experts[e], e));
-                if (architecture == MoeArchitecture.Qwen2Moe)
+                if (shared.Count == 1)
                 {
                     foreach (var p in MoeArchitectures.Projections)
-                        sources.Add(Copy(MoeArchitectures.SharedExpertTensor(prefix, p), shared[0], prefix + "mlp." + p + ".weight", config.SharedExperts[0], experts.Count));
-                    sources.Add(new Router(new OutputTensor(MoeArchitectures.SharedExpertGateTensor(prefix), plan.EmbedDtype, [1, plan.Hidden]), routers.SharedRows![l]));
+                        sources.Add(Copy(MoeArchitectures.SharedExpertTensor(architecture, prefix, p), shared[0], prefix + "mlp." + p + ".weight", config.SharedExperts[0], experts.Count));
+                    if (MoeArchitectures.GatesSharedExpert(architecture))
+                        sources.Add(new Router(new OutputTensor(MoeArchitectures.SharedExpertGateTensor(prefix), plan.EmbedDtype, [1, plan.Hidden]), routers.SharedRows![l]));
                 }
                 continue;
             }

@@ -25,6 +25,9 @@ public enum MoeArchitecture
     Mixtral,
     /// <summary>Qwen2MoeForCausalLM: <c>mlp.gate</c>, <c>mlp.experts.E.*_proj</c>, one gated <c>mlp.shared_expert</c>.</summary>
     Qwen2Moe,
+    /// <summary>DeepseekForCausalLM (DeepSeek-MoE, DeepSeek's own modeling code): <c>mlp.gate</c>, <c>mlp.experts.E.*_proj</c>,
+    /// at most one ungated <c>mlp.shared_experts</c>.</summary>
+    DeepseekMoe,
 }
 
 /// <summary>One expert (or shared expert) of a moe config: the dense model whose MLP it takes, and what steers its router row.</summary>

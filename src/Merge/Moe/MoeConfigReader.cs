@@ -148,7 +148,8 @@ public sealed class MoeConfigReader
 
         if (gateMode is MoeGateMode.CheapEmbed or MoeGateMode.Hidden or MoeGateMode.HiddenAverage)
         {
-            foreach (var e in experts.Concat(shared).Where(e => e.PositivePrompts.Count == 0))
+            // DeepSeek-MoE's shared expert is always on: it has no router row, so it needs no prompts.
+            foreach (var e in experts.Concat(architecture == MoeArchitecture.DeepseekMoe ? [] : shared).Where(e => e.PositivePrompts.Count == 0))
                 Error(ErrorIds.MoePrompts, e.Location, $"gate_mode {(gateGiven ? GateModeName(gateMode) : "hidden (the default)")} needs positive_prompts for '{e.Model}'",
                     "list the prompts this expert should take, or use gate_mode: random");
             if (experts.Count > 1 && experts.All(e => e.PositivePrompts.Count > 0) && experts.Skip(1).All(e => SamePrompts(e, experts[0])))
@@ -195,13 +196,14 @@ public sealed class MoeConfigReader
     {
         var n = name.Trim().ToLowerInvariant();
         if (n.StartsWith("mixtral", StringComparison.Ordinal)) return MoeArchitecture.Mixtral;
-        if (n.StartsWith("qwen3", StringComparison.Ordinal) || n.StartsWith("deepseek", StringComparison.Ordinal))
+        if (n.StartsWith("deepseek", StringComparison.Ordinal)) return MoeArchitecture.DeepseekMoe;
+        if (n.StartsWith("qwen3", StringComparison.Ordinal))
         {
-            Error(ErrorIds.MoeArchitecture, at, $"architecture '{name}' is not supported yet", "use mixtral or qwen (Qwen2-MoE)");
+            Error(ErrorIds.MoeArchitecture, at, $"architecture '{name}' is not supported yet", "use mixtral, qwen (Qwen2-MoE) or deepseek");
             return null;
         }
         if (n.StartsWith("qwen", StringComparison.Ordinal)) return MoeArchitecture.Qwen2Moe;
-        Error(ErrorIds.MoeArchitecture, at, $"unknown architecture '{name}'", "use mixtral or qwen (Qwen2-MoE), or leave it out to have Mixtral where it fits");
+        Error(ErrorIds.MoeArchitecture, at, $"unknown architecture '{name}'", "use mixtral, qwen (Qwen2-MoE) or deepseek, or leave it out to have Mixtral where it fits");
         return null;
     }
 

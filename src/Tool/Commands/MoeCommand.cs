@@ -12,7 +12,7 @@ public static class MoeCommand
         var command = new Command("moe",
             "Build a sparse mixture-of-experts model from dense fine-tunes of one base (mergekit-moe's YAML): attention, norms, embeddings and head " +
             "from base_model, each layer's MLP replaced by a router and one copy of each expert's MLP. Writes Mixtral (MixtralForCausalLM) or, " +
-            "with one shared expert, Qwen2-MoE (Qwen2MoeForCausalLM). Gate modes: hidden/hidden_avg (the base's hidden states on the prompts, a CPU forward pass), " +
+            "with one shared expert, Qwen2-MoE (Qwen2MoeForCausalLM), or with architecture: deepseek, DeepSeek-MoE (DeepseekForCausalLM). Gate modes: hidden/hidden_avg (the base's hidden states on the prompts, a CPU forward pass), " +
             "cheap_embed (the prompts' token embeddings), random, uniform_random. See docs/moe.md.");
         var config = new Argument<string>("config") { Description = "The moe config (YAML: base_model, experts with source_model and prompts, gate_mode, ...)." };
         var output = new Argument<string>("output") { Description = "Directory for the MoE model (created; must be empty unless --force)." };

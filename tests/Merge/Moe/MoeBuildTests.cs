@@ -454,6 +454,46 @@ public sealed class MoeBuildTests : IDisposable
     }
 
     [Fact]
+    public async Task Deepseek_moe_has_an_ungated_shared_experts_block_and_deepseek_config_fields()
+    {
+        await _fx.WriteModelsAsync(3);
+        var (result, _) = await _fx.BuildAsync(Yaml("random", 2, $"architecture: deepseek\nshared_experts:\n  - source_model: {_fx.PathOf("e2")}\n"));
+        Assert.Equal(MoeArchitecture.DeepseekMoe, result.Architecture);
+        // DeepSeek-MoE's modeling_deepseek: DeepseekMoE.gate (MoEGate.weight [n_routed, hidden]), experts[j].*_proj,
+        // shared_experts (a DeepseekMLP of moe_intermediate_size × n_shared_experts), no shared-expert gate; llama attention.
+        var expected = new Dictionary<string, long[]> { ["model.embed_tokens.weight"] = [Vocab, Hidden], ["model.norm.weight"] = [Hidden], ["lm_head.weight"] = [Vocab, Hidden] };
+        for (int l = 0; l < 2; l++)
+        {
+            var p = $"model.layers.{l}.";
+            expected[p + "input_layernorm.weight"] = [Hidden];
+            expected[p + "post_attention_layernorm.weight"] = [Hidden];
+            expected[p + "self_attn.q_proj.weight"] = [Hidden, Hidden];
+            expected[p + "self_attn.k_proj.weight"] = [Kv, Hidden];
+            expected[p + "self_attn.v_proj.weight"] = [Kv, Hidden];
+            expected[p + "self_attn.o_proj.weight"] = [Hidden, Hidden];
+            expected[p + "mlp.gate.weight"] = [2, Hidden];
+            foreach (var owner in new[] { "mlp.experts.0.", "mlp.experts.1.", "mlp.shared_experts." })
+            {
+                expected[p + owner + "gate_proj.weight"] = [Inter, Hidden];
+                expected[p + owner + "up_proj.weight"] = [Inter, Hidden];
+                expected[p + owner + "down_proj.weight"] = [Hidden, Inter];
+            }
+        }
+        var output = ReadAll(_fx.PathOf("out"));
+        AssertTensors(expected, output);
+        Assert.Equal(ReadAll(_fx.PathOf("e2"))["model.layers.0.mlp.up_proj.weight"].Bytes, output["model.layers.0.mlp.shared_experts.up_proj.weight"].Bytes);
+        var config = Config(_fx.PathOf("out"));
+        Assert.Equal("DeepseekForCausalLM", (string)config["architectures"]![0]!);
+        Assert.Equal("deepseek", (string)config["model_type"]!);
+        Assert.Equal(2, (int)config["n_routed_experts"]!);
+        Assert.Equal(1, (int)config["n_shared_experts"]!);
+        Assert.Equal(Inter, (int)config["moe_intermediate_size"]!);
+        Assert.Equal(0, (int)config["first_k_dense_replace"]!);
+        Assert.Equal(1, (int)config["moe_layer_freq"]!);
+        Assert.Equal("softmax", (string)config["scoring_func"]!);
+    }
+
+    [Fact]
     public async Task Tied_embeddings_give_no_invented_lm_head_mergekit_266_615_and_350()
     {
         await _fx.WriteModelsAsync(2, Spec with { TiedEmbeddings = true });
