@@ -50,7 +50,7 @@ public static class MoeBuilder
                 if (reference.HasLora)
                     throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeModelMismatch,
                         $"{reference.Location}: {role} '{reference}' has a LoRA adapter: moe does not apply adapters yet; " +
-                        $"write the adapted model first (dotnet merge apply) and list that directory");
+                        $"write the adapted model first (a linear merge of '{reference}' alone, weight 1.0) and list that directory");
                 var directory = ModelSource.ResolveDirectory(reference, configDirectory, options.WorkingDirectory, options.Hub);
                 var model = ModelSource.Open(reference, directory);
                 opened[reference] = model;
@@ -60,6 +60,8 @@ public static class MoeBuilder
             var experts = config.Experts.Select(e => Open(e.Model, "expert")).ToList();
             var shared = config.SharedExperts.Select(e => Open(e.Model, "shared expert")).ToList();
 
+            // The output location is checked before the routers are computed (a forward pass can take minutes).
+            OutputTransaction.CheckLocation(outputDirectory, options.Force, opened.Values.Select(m => m.Directory));
             var architecture = ChooseArchitecture(config, baseModel);
             var plan = Plan(config, architecture, baseModel, experts, shared);
             if (architecture == MoeArchitecture.Mixtral && !BitOperations.IsPow2(config.Experts.Count))
