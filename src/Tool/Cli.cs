@@ -114,12 +114,20 @@ public static class Cli
         }
         if (ownArguments is null) return string.Join('\n', lines);
         int start = lines.FindIndex(l => l.TrimEnd() == "Arguments:");
-        bool keep = true;
+        // Each argument's lines (its first and any wrapped ones); the root's come first, so where a subcommand's
+        // argument has the root's name (output), the last entry of that name is the subcommand's.
+        var entries = new List<(string Name, int From, int To)>();
         for (int i = start + 1; start >= 0 && i < lines.Count && lines[i].Trim().Length > 0; i++)
         {
-            if (lines[i].StartsWith("  <", StringComparison.Ordinal))
-                keep = ownArguments.Any(a => lines[i].StartsWith("  <" + a + ">", StringComparison.Ordinal));
-            if (!keep) lines.RemoveAt(i--);
+            if (lines[i].StartsWith("  <", StringComparison.Ordinal) && lines[i].IndexOf('>') is var close and > 3)
+                entries.Add((lines[i][3..close], i, i + 1));
+            else if (entries.Count > 0) entries[^1] = entries[^1] with { To = i + 1 };
+        }
+        for (int e = entries.Count - 1; e >= 0; e--)
+        {
+            var (name, from, to) = entries[e];
+            bool last = !entries.Skip(e + 1).Any(x => x.Name == name);
+            if (!ownArguments.Contains(name) || !last) lines.RemoveRange(from, to - from);
         }
         if (start >= 0 && (start + 1 == lines.Count || lines[start + 1].Trim().Length == 0))
         {

@@ -79,5 +79,9 @@ public sealed class MoeCliTests : IDisposable
         Assert.Equal(0, r.ExitCode);
         foreach (var word in new[] { "cheap_embed", "uniform_random", "Mixtral", "Qwen2-MoE", "--random-seed", "--i-understand-this-is-not-useful-without-training", "docs/moe.md" })
             Assert.Contains(word, r.Out, StringComparison.Ordinal);
+        // Its own two arguments, once each: not the root command's CONFIG and OUTPUT of the same names as well.
+        Assert.Single(r.Out.Split('\n'), l => l.StartsWith("  <config>", StringComparison.Ordinal));
+        Assert.Single(r.Out.Split('\n'), l => l.StartsWith("  <output>", StringComparison.Ordinal));
+        Assert.DoesNotContain("The merge definition", r.Out, StringComparison.Ordinal);
     }
 }
