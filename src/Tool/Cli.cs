@@ -26,6 +26,7 @@ public static class Cli
         root.Subcommands.Add(ExtractLoraCommand.Create(console));
         root.Subcommands.Add(ApplyCommand.Create(console));
         root.Subcommands.Add(ConvertCommand.Create(console));
+        root.Subcommands.Add(MoeCommand.Create(console));
         root.Subcommands.Add(DoctorCommand.Create(console));
         return root;
     }
@@ -114,18 +115,20 @@ public static class Cli
         }
         if (ownArguments is null) return string.Join('\n', lines);
         int start = lines.FindIndex(l => l.TrimEnd() == "Arguments:");
-        // The parent's rows come first: where a parent argument has the name of an own one (root's <output>, convert's
-        // <output>), the last row of that name is the command's own.
-        var lastRow = new Dictionary<string, int>(StringComparer.Ordinal);
+        // Each argument's lines (its first and any wrapped ones); the root's come first, so where a subcommand's
+        // argument has the root's name (output), the last entry of that name is the subcommand's.
+        var entries = new List<(string Name, int From, int To)>();
         for (int i = start + 1; start >= 0 && i < lines.Count && lines[i].Trim().Length > 0; i++)
-            if (lines[i].StartsWith("  <", StringComparison.Ordinal)) lastRow[lines[i][..(lines[i].IndexOf('>') + 1)]] = i;
-        bool keep = true;
-        for (int i = start + 1, row = i; start >= 0 && i < lines.Count && lines[i].Trim().Length > 0; i++, row++)
         {
-            if (lines[i].StartsWith("  <", StringComparison.Ordinal))
-                keep = ownArguments.Any(a => lines[i].StartsWith("  <" + a + ">", StringComparison.Ordinal))
-                       && lastRow[lines[i][..(lines[i].IndexOf('>') + 1)]] == row;
-            if (!keep) lines.RemoveAt(i--);
+            if (lines[i].StartsWith("  <", StringComparison.Ordinal) && lines[i].IndexOf('>') is var close and > 3)
+                entries.Add((lines[i][3..close], i, i + 1));
+            else if (entries.Count > 0) entries[^1] = entries[^1] with { To = i + 1 };
+        }
+        for (int e = entries.Count - 1; e >= 0; e--)
+        {
+            var (name, from, to) = entries[e];
+            bool last = !entries.Skip(e + 1).Any(x => x.Name == name);
+            if (!ownArguments.Contains(name) || !last) lines.RemoveRange(from, to - from);
         }
         if (start >= 0 && (start + 1 == lines.Count || lines[start + 1].Trim().Length == 0))
         {

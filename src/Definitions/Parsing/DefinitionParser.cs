@@ -26,6 +26,13 @@ public static class DefinitionParser
     public static IReadOnlyList<ParseResult> ParseDocuments(string yamlText, string sourcePath, CancellationToken cancellationToken = default)
         => new DefinitionReader(sourcePath ?? string.Empty).ReadAll(yamlText ?? string.Empty, cancellationToken);
 
+    /// <summary>Loads a YAML file that is not a merge definition (a <c>dotnet merge moe</c> config) within the same
+    /// <see cref="DefinitionLimits"/> and with the same located syntax diagnostics: the stream, or null when it cannot be
+    /// read (then <paramref name="diagnostics"/> says why, at file(line,col)).</summary>
+    public static YamlStream? LoadYaml(string yamlText, string sourcePath, out IReadOnlyList<DefinitionDiagnostic> diagnostics,
+        CancellationToken cancellationToken = default)
+        => new DefinitionReader(sourcePath ?? string.Empty).LoadStream(yamlText ?? string.Empty, cancellationToken, out diagnostics);
+
     /// <summary>"bfloat16", "float16", "float32", "float64" for the names mergekit/torch accept (optionally with a
     /// "torch." prefix); the trimmed input otherwise.</summary>
     public static string NormalizeDtype(string text)
@@ -96,6 +103,13 @@ internal sealed partial class DefinitionReader
         }
         if (results.Count == 0) return new[] { ReadDocument(stream, 0, text) }; // only empty documents: "empty definition"
         return results;
+    }
+
+    internal YamlStream? LoadStream(string text, CancellationToken cancellationToken, out IReadOnlyList<DefinitionDiagnostic> diagnostics)
+    {
+        var stream = Load(text, cancellationToken);
+        diagnostics = _diagnostics.ToList();
+        return stream;
     }
 
     /// <summary>Reads the YAML stream within <see cref="DefinitionLimits"/> (size, depth, nodes, core tags), or reports why

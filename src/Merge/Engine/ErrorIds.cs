@@ -74,6 +74,37 @@ public static class ErrorIds
     /// <summary>The server's answers are not the hub protocol (a proxy in the way, not a hub).</summary>
     public const string HubProtocol = "DMRG0614";
 
+    // ---- dotnet merge moe (docs/moe.md): the config (exit code 2, located file(line,col)) ----
+    /// <summary>A moe config key with the wrong kind of value (a list where a string belongs, a prompt that is not text).</summary>
+    public const string MoeConfigValue = "DMRG0940";
+    /// <summary>A required key of the moe config is missing (<c>base_model</c>, <c>experts</c>, an expert's <c>source_model</c>).</summary>
+    public const string MoeConfigMissing = "DMRG0941";
+    /// <summary>A key the moe config does not have (a warning; ignored).</summary>
+    public const string MoeConfigUnknownKey = "DMRG0942";
+    /// <summary>A number of the moe config that is not finite or out of range (<c>experts_per_token</c>, <c>noise_scale</c>, <c>residual_scale</c>).</summary>
+    public const string MoeConfigNumber = "DMRG0943";
+    /// <summary>A gate mode that is unknown.</summary>
+    public const string MoeGateMode = "DMRG0944";
+    /// <summary>An output architecture that is unknown, not supported yet, or that cannot hold the config (shared experts).</summary>
+    public const string MoeArchitecture = "DMRG0945";
+    /// <summary>Prompts that a prompt-based gate mode needs are missing, or every expert has the same prompts.</summary>
+    public const string MoePrompts = "DMRG0946";
+    /// <summary>Every expert is the same model (the MoE is the dense model until trained).</summary>
+    public const string MoeIdenticalExperts = "DMRG0947";
+    /// <summary>An expert count that is not a power of two (a warning: llama.cpp needs one).</summary>
+    public const string MoeExpertCount = "DMRG0948";
+    /// <summary>A layer's router matrix is ill-conditioned (a warning: the experts' prompts are too similar).</summary>
+    public const string MoeSimilarPrompts = "DMRG0949";
+
+    // ---- dotnet merge moe: the models (exit code 3) ----
+    /// <summary>The base or an expert does not fit the MoE: a family the output architecture cannot take, layer counts
+    /// or MLP shapes that differ, a missing MLP tensor.</summary>
+    public const string MoeModelMismatch = "DMRG0950";
+    /// <summary>The base has no <c>lm_head.weight</c> and its config.json does not tie the embeddings.</summary>
+    public const string MoeNoLmHead = "DMRG0951";
+    /// <summary>The base's tokenizer cannot encode the prompts (hidden, cheap_embed) (no tokenizer.json, or the tokenizer library is not available on this platform).</summary>
+    public const string MoeTokenizer = "DMRG0952";
+
     // ---- the output (exit code 5) ----
     /// <summary>The output location is unusable: a file, the root, inside an input, an input inside it, not empty without Force.</summary>
     public const string OutputLocation = CheckIds.OutputProblem;
