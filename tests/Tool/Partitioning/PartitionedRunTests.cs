@@ -231,3 +231,49 @@ public sealed class PartitionedRunTests : IDisposable
         }
     }
 }
+
+public sealed class PlanPartsTests : IDisposable
+{
+    private readonly TestWorkspace _ws = new();
+    public void Dispose() => _ws.Dispose();
+
+    [Fact]
+    public async Task PlanParts_SplitsTheWholePlansBytes_AndTimesThemAtTheBandwidth()
+    {
+        await _ws.BaseAsync();
+        await _ws.FineTuneAsync("a", "", 0);
+        var config = _ws.Write("m.yaml", "merge_method: linear\nmodels:\n  - model: models/base\n    parameters: {weight: 0.5}\n  - model: models/a\n    parameters: {weight: 0.5}\ndtype: bfloat16\n");
+        var whole = await CliRunner.RunAsync("plan", config, "--json", "--out-shard-size", "8KB");
+        Assert.True(whole.ExitCode == 0, whole.ToString());
+        var plan = System.Text.Json.Nodes.JsonNode.Parse(whole.Out)!;
+        var r = await CliRunner.RunAsync("plan", config, "--json", "--out-shard-size", "8KB", "--parts", "3", "--bandwidth", "1MB/s");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var parts = System.Text.Json.Nodes.JsonNode.Parse(r.Out)!["per_part"]!.AsArray();
+        Assert.Equal(3, parts.Count);
+        // Independent totals: the two input models' tensor bytes are read once each; the output is one model's bytes.
+        long modelBytes = Directory.GetFiles(_ws.PathOf("models", "base"), "*.safetensors").Sum(f => TensorBytes(f));
+        Assert.Equal(2 * modelBytes, parts.Sum(p => (long)p!["bytes_to_read"]!));
+        Assert.Equal(modelBytes, parts.Sum(p => (long)p!["bytes_to_write"]!));
+        Assert.Equal((long)plan["bytes_to_read"]!, parts.Sum(p => (long)p!["bytes_to_read"]!));
+        foreach (var p in parts)
+        {
+            double expected = ((long)p!["bytes_to_read"]! + (long)p["bytes_to_write"]!) / 1e6;
+            Assert.Equal(expected, (double)p["estimated_seconds"]!, 9);
+            Assert.True((long)p["shards"]! >= 1 && (long)p["peak_memory_bytes"]! > 0);
+        }
+        // Balanced: no part more than one largest shard above the mean.
+        var costs = parts.Select(p => (long)p!["bytes_to_read"]! + (long)p["bytes_to_write"]!).ToList();
+        Assert.True(costs.Max() - costs.Min() <= costs.Max() / 2, string.Join(", ", costs));
+
+        var bad = await CliRunner.RunAsync("plan", config, "--parts", "2", "--bandwidth", "fast");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("--bandwidth 'fast'", bad.Err);
+    }
+
+    /// <summary>The data bytes of a safetensors file: its length less the 8-byte length and the header.</summary>
+    private static long TensorBytes(string file)
+    {
+        var bytes = File.ReadAllBytes(file);
+        return bytes.Length - 8 - (long)BitConverter.ToUInt64(bytes, 0);
+    }
+}
