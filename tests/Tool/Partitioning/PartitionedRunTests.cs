@@ -36,7 +36,7 @@ public sealed class PartitionedRunTests : IDisposable
     }
 
     /// <summary>Every file of <paramref name="expected"/> is in <paramref name="actual"/> with the same bytes, and nothing else is.</summary>
-    private static void AssertSameFiles(string expected, string actual)
+    internal static void AssertSameFiles(string expected, string actual)
     {
         static List<string> Files(string d) => Directory.EnumerateFileSystemEntries(d, "*", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(d, f)).Order(StringComparer.Ordinal).ToList();
