@@ -338,22 +338,27 @@ public static class PartitionedRun
             throw new MergeException(MergeErrorKind.Input, ErrorIds.PlanChanged,
                 $"{planned.Fingerprint.Changed(recorded)} changed since the parts of '{files.Output}' ran; their shards are of the old plan. Run every part again with --resume: {Rerun(0)} --resume (and so on)");
 
-        var problems = new List<string>();
-        var missingParts = new SortedSet<int>();
-        foreach (var w in PartAssignment.Assign(planned.Plan, parts))
+        // Every shard is checked (several at once: shared storage serves parallel reads faster than one stream).
+        var work = PartAssignment.Assign(planned.Plan, parts);
+        var found = new string?[work.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, work.Count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (k, token) =>
         {
-            ct.ThrowIfCancellationRequested();
+            var w = work[k];
             var record = files.ReadShardRecord(w.Shard.FileName);
             var path = files.Shard(w.Shard.FileName);
-            string? problem = null;
-            if (record is null) problem = "has no record (its part has not finished)";
-            else if (record.Fingerprint != planned.Fingerprint) problem = "was written for another plan";
-            else if (!File.Exists(path)) problem = "is missing";
-            else if (new FileInfo(path).Length is var size && size != record.Size) problem = $"has {size} bytes, its part recorded {record.Size}";
-            else if (await PartFiles.Sha256Async(path, ct).ConfigureAwait(false) != record.Sha256) problem = "does not have the sha256 its part recorded (corrupt)";
-            if (problem is null) continue;
-            problems.Add($"part {w.Part}/{parts}: shard {w.Shard.FileName} {problem}");
-            missingParts.Add(w.Part);
+            if (record is null) found[k] = "has no record (its part has not finished)";
+            else if (record.Fingerprint != planned.Fingerprint) found[k] = "was written for another plan";
+            else if (!File.Exists(path)) found[k] = "is missing";
+            else if (new FileInfo(path).Length is var size && size != record.Size) found[k] = $"has {size} bytes, its part recorded {record.Size}";
+            else if (await PartFiles.Sha256Async(path, token).ConfigureAwait(false) != record.Sha256) found[k] = "does not have the sha256 its part recorded (corrupt)";
+        }).ConfigureAwait(false);
+        var problems = new List<string>();
+        var missingParts = new SortedSet<int>();
+        for (int k = 0; k < work.Count; k++)
+        {
+            if (found[k] is not { } problem) continue;
+            problems.Add($"part {work[k].Part}/{parts}: shard {work[k].Shard.FileName} {problem}");
+            missingParts.Add(work[k].Part);
         }
         if (problems.Count > 0)
         {
