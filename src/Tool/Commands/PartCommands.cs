@@ -39,7 +39,8 @@ public static class PartCommands
         var command = new Command("join",
             "After every part of a partitioned run (`run CONFIG OUT --part i/N`): check every shard against its part's record (size, sha256), " +
             "write the index, config, tokenizer and model card, and only then make OUT the model (one rename). A missing or corrupt shard is " +
-            "named with its part and the command that reruns it (exit code 3). See docs/cluster.md.");
+            "named with its part and the command that reruns it (exit code 3). The output options (shard size, dtypes, seed, tokenizer, model card) " +
+            "are the ones the parts recorded; run join from the directory the parts ran in (relative model paths). See docs/cluster.md.");
         var output = new Argument<DirectoryInfo>("output") { Description = "The output directory the parts wrote into." };
         var options = new CommonOptions();
         command.Arguments.Add(output);
