@@ -132,6 +132,10 @@ public static class PartitionedRun
                     : $"'{files.Output}' holds parts of another plan: {planned.Fingerprint.Changed(old)} changed since they ran; use another output directory, or --resume to replace them");
         }
         Write();
+        if (existing is null && PartFiles.TryReadJson(files.Manifest) is { } written
+            && ((string?)written["plan_sha256"] != planned.Fingerprint.Plan || (parts is not null && (int?)written["parts"] is int other && other != parts)))
+            throw new MergeException(MergeErrorKind.Output, ErrorIds.PartsOfAnotherPlan,
+                $"another worker started '{files.Output}' at the same time with another plan or part count; give every worker the same definition, inputs and N");
 
         void Write()
         {

@@ -68,8 +68,14 @@ public static class RunCommand
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
                 if (result.GetValue(part) is not null || result.GetValue(resume))
+                {
+                    if (stages.IntermediateDirectory is not null)
+                        throw new ArgumentException("--intermediate-dir cannot be combined with --part or --resume: a partitioned run computes intermediate stages in the same pass");
+                    if (mergeOptions.Force)
+                        throw new ArgumentException("--force cannot be combined with --part or --resume: they add to the output directory; give an empty one (or the one the parts use)");
                     return await PartCommands.RunAsync(console, verbosity, reporter, graph, result.GetValue(config)!.FullName, result.GetValue(output)!.FullName,
                         mergeOptions, result.GetValue(part), result.GetValue(resume), ct);
+                }
                 var merged = await reporter.RunAsync(p => MultiStageRunner.RunAsync(graph, result.GetValue(output)!.FullName, mergeOptions, stages, p, ct));
                 if (result.GetValue(depsFile) is { } deps)
                 {

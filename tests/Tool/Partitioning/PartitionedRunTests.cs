@@ -229,6 +229,10 @@ public sealed class PartitionedRunTests : IDisposable
             Assert.True(r.ExitCode == 2, bad + "\n" + r);
             Assert.Contains("DMRG0970", r.Err);
         }
+        var force = await CliRunner.RunAsync("run", config, _ws.PathOf("out"), "--part", "0/2", "--force", "--no-progress");
+        Assert.True(force.ExitCode == 2, force.ToString());
+        Assert.Contains("--force cannot be combined with --part", force.Err);
+        Assert.False(Directory.Exists(_ws.PathOf("out")));
     }
 }
 
