@@ -316,13 +316,15 @@ public static class PartitionedRun
         var files = new PartFiles(output);
         var parent = Path.GetDirectoryName(files.Output)!;
         var joiningPrefix = $".{Path.GetFileName(files.Output)}.joining-";
-        // An earlier join that was interrupted between its two renames: finish it.
-        if (!Directory.Exists(files.Root) && Directory.Exists(parent)
-            && Directory.EnumerateDirectories(parent, joiningPrefix + "*").FirstOrDefault() is { } interrupted)
+        // An earlier join that was interrupted after moving the model out of the bookkeeping: finish it.
+        if (Directory.Exists(parent) && Directory.EnumerateDirectories(parent, joiningPrefix + "*").FirstOrDefault() is { } interrupted)
         {
-            FinishRename(files, interrupted);
-            throw new MergeException(MergeErrorKind.Input, ErrorIds.NothingToJoin,
-                $"'{files.Output}' was already joined (an interrupted join's last rename was finished now); nothing more to do");
+            progress.Warning($"finishing an interrupted join: '{interrupted}' becomes '{files.Output}'");
+            try { FinishRename(files, interrupted); }
+            catch (Exception e) when (OutputErrors.From(e, files.Output) is { } error) { throw error; }
+            using var joined = Safetensors.ModelCheckpoint.Open(files.Output);
+            return new MergeRunner.MergeResult(files.Output, joined.TensorNames.Count(), Directory.GetFiles(files.Output, "*.safetensors").Length,
+                new MergeExecutor.ExecutionStats(0, 0, 0, started.Elapsed), []);
         }
         if (!File.Exists(files.Manifest))
             throw new MergeException(MergeErrorKind.Input, ErrorIds.NothingToJoin,

@@ -139,6 +139,29 @@ public sealed class PartitionedRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Join_KilledBetweenItsRenames_IsFinishedByTheNextJoin()
+    {
+        await ModelsAsync();
+        var config = _ws.Write("m.yaml", Methods["linear"]);
+        var output = _ws.PathOf("split", "out");
+        for (int i = 0; i < 2; i++) await Ok("run", config, output, "--out-shard-size", Shard, "--part", $"{i}/2", "--no-progress");
+        var manifest = File.ReadAllText(Path.Combine(output, ".dotnet-merge-parts", "plan.json"));
+        await Ok("join", output, "--no-progress");
+        // The state a kill after join's first rename leaves: the model beside OUT, the bookkeeping still in OUT.
+        var aside = _ws.PathOf("split", ".out.joining-" + Guid.NewGuid().ToString("N"));
+        Directory.Move(output, aside);
+        Directory.CreateDirectory(Path.Combine(output, ".dotnet-merge-parts"));
+        File.WriteAllText(Path.Combine(output, ".dotnet-merge-parts", "plan.json"), manifest);
+        var r = await CliRunner.RunAsync("join", output, "--no-progress");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("finishing an interrupted join", r.Err);
+        Assert.False(Directory.Exists(aside));
+        var one = _ws.PathOf("one", "out");
+        await Ok(config, one, "--out-shard-size", Shard, "--no-progress");
+        AssertSameFiles(one, output);
+    }
+
+    [Fact]
     public async Task TwoWorkersOnOnePart_LeaveAValidResult()
     {
         await ModelsAsync();
