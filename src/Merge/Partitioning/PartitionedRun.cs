@@ -30,8 +30,12 @@ public static class PartitionedRun
         public void Dispose() => Multi.Dispose();
     }
 
-    internal static Planned PlanFor(StageGraph graph, string definitionPath, MergeOptions options)
+    /// <summary>Plans as <c>run</c> does: hub models are checked on their headers before any weight is downloaded.</summary>
+    internal static Planned PlanFor(StageGraph graph, string definitionPath, MergeOptions options, IMergeProgress progress, CancellationToken ct)
     {
+        options = Hub.HubPrecheck.Cancellable(options, ct, progress);
+        if (graph.Stages.Any(s => Hub.HubPrecheck.Needed(s.Definition, options)))
+            using (MultiStageRunner.Plan(graph, Hub.HubPrecheck.ForChecking(options, ct), new MultiStageOptions())) { }
         var multi = MultiStageRunner.Plan(graph, options, new MultiStageOptions());
         return new Planned
         {
@@ -57,7 +61,7 @@ public static class PartitionedRun
     /// <c>stats.json</c>; returns false (writing nothing) when the plan needs none.</summary>
     public static bool Prepare(StageGraph graph, string definitionPath, string output, MergeOptions options, IMergeProgress progress, CancellationToken ct)
     {
-        using var planned = PlanFor(graph, definitionPath, options);
+        using var planned = PlanFor(graph, definitionPath, options, progress, ct);
         var files = new PartFiles(output);
         CheckOutput(files, planned);
         if (!ModelScopeTrim.Applies(planned.Plan)) return false;
@@ -163,7 +167,7 @@ public static class PartitionedRun
     public static async Task<PartResult> RunPartAsync(StageGraph graph, string definitionPath, string output, MergeOptions options, PartSpec part,
         bool resume, IMergeProgress progress, CancellationToken ct)
     {
-        using var planned = PlanFor(graph, definitionPath, options);
+        using var planned = PlanFor(graph, definitionPath, options, progress, ct);
         return await RunPartAsync(planned, output, part, resume, computeStats: false, progress, ct).ConfigureAwait(false);
     }
 
@@ -302,7 +306,7 @@ public static class PartitionedRun
         MergeOptions options, IMergeProgress progress, CancellationToken ct)
     {
         PartResult part;
-        using (var planned = PlanFor(graph, definitionPath, options))
+        using (var planned = PlanFor(graph, definitionPath, options, progress, ct))
             part = await RunPartAsync(planned, output, new PartSpec(0, 1) { Source = "--resume" }, resume: true, computeStats: true, progress, ct).ConfigureAwait(false);
         var joined = await JoinAsync(output, options, progress, ct).ConfigureAwait(false);
         return (part, joined);
@@ -336,7 +340,7 @@ public static class PartitionedRun
         var options = OptionsFrom(manifest, runOptions);
         var graph = MultiStageRunner.ParseStages((string)manifest["definition_text"]!, definitionPath, options.WorkingDirectory, out _, allowUnknownKeys: true, ct);
         progress.Stage("checking the plan and every shard against the parts' records");
-        using var planned = PlanFor(graph, definitionPath, options);
+        using var planned = PlanFor(graph, definitionPath, options, progress, ct);
         var recorded = new PlanFingerprint((string)manifest["definition_sha256"]!, (string)manifest["inputs_sha256"]!);
         int parts = (int?)manifest["parts"] ?? 1;
         string Rerun(int p) => $"dotnet merge run '{definitionPath}' '{files.Output}' --part {p}/{parts}";
