@@ -28,6 +28,8 @@ public static class Cli
         root.Subcommands.Add(ConvertCommand.Create(console));
         root.Subcommands.Add(MoeCommand.Create(console));
         root.Subcommands.Add(DoctorCommand.Create(console));
+        root.Subcommands.Add(PartCommands.CreatePrepare(console));
+        root.Subcommands.Add(PartCommands.CreateJoin(console));
         return root;
     }
 

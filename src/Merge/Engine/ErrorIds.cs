@@ -120,4 +120,24 @@ public static class ErrorIds
     public const string DeviceUnavailable = "DMRG1030";
     /// <summary>The device failed while merging a tensor.</summary>
     public const string DeviceFailed = "DMRG1031";
+
+    // ---- partitioned runs, prepare, join, resume (docs/cluster.md) ----
+    /// <summary>A <c>--part</c> value that is not <c>i/N</c> with 0 &lt;= i &lt; N, or <c>auto</c> without a scheduler's index.</summary>
+    public const string PartSpec = "DMRG0970";
+    /// <summary>The output directory holds parts of another plan (another definition or other inputs), or something else.</summary>
+    public const string PartsOfAnotherPlan = "DMRG0971";
+    /// <summary>Whole-model statistics are needed and <c>prepare</c> has not written them.</summary>
+    public const string StatsMissing = "DMRG0972";
+    /// <summary>The statistics file is of another plan, another version or unreadable.</summary>
+    public const string StatsStale = "DMRG0973";
+    /// <summary>join: the directory holds no partitioned run.</summary>
+    public const string NothingToJoin = "DMRG0974";
+    /// <summary>join: a part has not finished (its record is missing).</summary>
+    public const string PartMissing = "DMRG0975";
+    /// <summary>join: a shard is missing, or its size or sha256 is not what its part recorded.</summary>
+    public const string ShardCorrupt = "DMRG0976";
+    /// <summary>join: the definition or the inputs changed since the parts ran.</summary>
+    public const string PlanChanged = "DMRG0977";
+    /// <summary>A part record or the run's manifest cannot be read (not JSON, another version).</summary>
+    public const string PartRecordUnreadable = "DMRG0978";
 }

@@ -107,7 +107,7 @@ public static class MultiStageRunner
     }
 
     /// <summary>The model card's record of the whole file (the card's configuration section holds the final document).</summary>
-    private static string StagesCardSection(StageGraph graph)
+    internal static string StagesCardSection(StageGraph graph)
         => "### Stages\n\nThe final stage of a multi-stage definition (" + graph.Stages.Count + " stages: "
            + string.Join(", ", graph.Stages.Select(s => s.IsFinal ? "final" : "`" + s.Name + "`")) + "). The whole file:\n\n```yaml\n"
            + graph.SourceText.TrimEnd() + "\n```\n";

@@ -26,6 +26,11 @@ public static class ModelScopeTrim
 
     /// <summary>Computes every model's threshold and returns the plan's jobs with the thresholds attached.</summary>
     public static IReadOnlyList<TensorJob> Apply(MergePlan plan, IMergeProgress progress, CancellationToken ct)
+        => Attach(plan, Thresholds(plan, progress, ct));
+
+    /// <summary>Every model's magnitude threshold (the whole-model statistics a partitioned run computes once, in
+    /// <c>prepare</c>); empty when no model is trimmed.</summary>
+    public static IReadOnlyDictionary<ModelSource, double> Thresholds(MergePlan plan, IMergeProgress progress, CancellationToken ct)
     {
         var scoped = plan.Jobs.Where(IsModelScoped).ToList();
         var density = new Dictionary<ModelSource, (double Value, string Tensor)>();
@@ -41,7 +46,7 @@ public static class ModelScopeTrim
                 elements[input.Model] = elements.GetValueOrDefault(input.Model) + TensorShape.ElementCount(job.OutputShape);
             }
         var models = density.Where(kv => kv.Value.Value < 1).Select(kv => kv.Key).ToList();
-        if (models.Count == 0) return plan.Jobs;
+        if (models.Count == 0) return new Dictionary<ModelSource, double>();
         progress.Stage($"trim_scope: model: finding each model's magnitude threshold over {scoped.Count} tensors (two passes)");
 
         var wanted = models.ToDictionary(m => m, m => Math.Max(1, (long)(density[m].Value * elements[m])));
@@ -66,6 +71,13 @@ public static class ModelScopeTrim
             var (lowBits, _) = FromTop(low[i], bucket[i].Remaining);
             threshold[models[i]] = MagnitudeSelect.FromSortKey(bucket[i].Bin << 16 | lowBits);
         }
+        return threshold;
+    }
+
+    /// <summary>The plan's jobs with each model's threshold attached to its TIES inputs.</summary>
+    public static IReadOnlyList<TensorJob> Attach(MergePlan plan, IReadOnlyDictionary<ModelSource, double> threshold)
+    {
+        if (threshold.Count == 0) return plan.Jobs;
 
         return plan.Jobs.Select(job => !IsModelScoped(job) ? job : job with
         {

@@ -60,7 +60,7 @@ public sealed class ShardedModelWriter : IAsyncDisposable
                 _current = null;
             }
         }
-        if (Shards.Count > 1) await WriteIndexAsync(ct).ConfigureAwait(false);
+        if (Shards.Count > 1) await WriteIndexAsync(_directory, Shards, ct).ConfigureAwait(false);
         _completed = true;
     }
 
@@ -86,11 +86,13 @@ public sealed class ShardedModelWriter : IAsyncDisposable
         _current = SafetensorsWriter.Create(Path.Combine(_directory, plan.FileName), plan.Tensors, _metadata);
     }
 
-    private async ValueTask WriteIndexAsync(CancellationToken ct)
+    /// <summary>Writes <c>model.safetensors.index.json</c> for <paramref name="shards"/> into <paramref name="directory"/>
+    /// (also what joining a partitioned run writes, so both give the same bytes).</summary>
+    public static async ValueTask WriteIndexAsync(string directory, IReadOnlyList<ShardPlan> shards, CancellationToken ct)
     {
-        var entries = new List<(string Name, string File)>(_tensors.Count);
+        var entries = new List<(string Name, string File)>();
         long total = 0;
-        foreach (var shard in Shards)
+        foreach (var shard in shards)
         {
             foreach (var t in shard.Tensors)
             {
@@ -100,7 +102,7 @@ public sealed class ShardedModelWriter : IAsyncDisposable
         }
         entries.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
 
-        string path = Path.Combine(_directory, ModelCheckpoint.IndexFileName);
+        string path = Path.Combine(directory, ModelCheckpoint.IndexFileName);
         await using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
         await using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions
         {

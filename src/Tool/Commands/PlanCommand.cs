@@ -21,7 +21,16 @@ public static class PlanCommand
         var json = new Option<bool>("--json") { Description = "Print the plan as JSON." };
         var options = new CommonOptions();
         command.Arguments.Add(config);
+        var parts = new Option<int?>("--parts") { Description = "Also show the merge split into N parts (run --part i/N): per part its shards, bytes to read and write, time at --bandwidth and peak memory (docs/cluster.md)." };
+        var bandwidth = new Option<string>("--bandwidth") { Description = "With --parts: each machine's storage bandwidth (read and write together), e.g. 2GB/s. Default 1GB/s.", DefaultValueFactory = _ => "1GB/s" };
+        parts.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is int n && (n < 1 || n > Partitioning.PartSpec.MaxCount))
+                r.AddError($"--parts {n}: give a count from 1 to {Partitioning.PartSpec.MaxCount}");
+        });
         command.Options.Add(json);
+        command.Options.Add(parts);
+        command.Options.Add(bandwidth);
         options.AddTo(command);
         command.SetAction((result, ct) =>
         {
@@ -37,6 +46,11 @@ public static class PlanCommand
                 var downloads = checking.Hub!.Downloads!;
                 using var multi = StagePlanner.Plan(graph, checking, everyStage: true);
                 foreach (var w in multi.Warnings) console.Err.WriteLine(w);
+                if (result.GetValue(parts) is int n)
+                {
+                    PrintParts(console.Out, multi.Final, mergeOptions, n, ParseBandwidth(result.GetValue(bandwidth)!), result.GetValue(json));
+                    return Task.FromResult(ExitCodes.Success);
+                }
                 if (!graph.IsMultiStage)
                 {
                     if (result.GetValue(json)) console.Out.WriteLine(ToJson(multi.Final, mergeOptions, downloads).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -66,6 +80,53 @@ public static class PlanCommand
             }, ct);
         });
         return command;
+    }
+
+    /// <summary>Bytes per second from <c>2GB/s</c>, <c>500MB/s</c> (the /s may be left out); must be positive.</summary>
+    internal static double ParseBandwidth(string text)
+    {
+        var bytes = text.Trim();
+        if (bytes.EndsWith("/s", StringComparison.OrdinalIgnoreCase)) bytes = bytes[..^2];
+        long value;
+        try { value = ShardSize.Parse(bytes); }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            throw new ArgumentException($"--bandwidth '{text}' is not a rate; give bytes per second with a unit, e.g. 2GB/s or 500MB/s", e);
+        }
+        return value > 0 ? value : throw new ArgumentException($"--bandwidth '{text}' must be more than 0 bytes per second, e.g. 2GB/s");
+    }
+
+    /// <summary><c>plan --parts N</c>: the assignment run --part uses, with each part's I/O, time at the bandwidth and peak memory.</summary>
+    private static void PrintParts(TextWriter output, MergePlan plan, MergeOptions options, int parts, double bandwidth, bool json)
+    {
+        var rows = Partitioning.PartitionedRun.Summarize(plan, parts).Select(p =>
+        {
+            var jobs = Partitioning.PartAssignment.Assign(plan, parts).Where(w => w.Part == p.Part).SelectMany(w => w.Jobs).ToList();
+            long peak = jobs.Count == 0 ? 0 : EstimatePeakBytes(plan.WithJobs(jobs), options);
+            return (p.Part, p.Shards, p.BytesToRead, p.BytesToWrite, Seconds: (p.BytesToRead + p.BytesToWrite) / bandwidth, Peak: peak);
+        }).ToList();
+        if (json)
+        {
+            output.WriteLine(new JsonObject
+            {
+                ["parts"] = parts, ["bandwidth_bytes_per_second"] = bandwidth, ["shards"] = plan.Shards.Count,
+                ["per_part"] = new JsonArray(rows.Select(r => (JsonNode)new JsonObject
+                {
+                    ["part"] = r.Part, ["shards"] = r.Shards, ["bytes_to_read"] = r.BytesToRead, ["bytes_to_write"] = r.BytesToWrite,
+                    ["estimated_seconds"] = r.Seconds, ["peak_memory_bytes"] = r.Peak,
+                }).ToArray()),
+            }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            return;
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{plan.Shards.Count} shards in {parts} parts (run --part i/{parts}), at {ShardSize.Format((long)bandwidth)}/s per machine (reads and writes share it):"));
+        output.WriteLine("  part  shards        read       write      time   peak memory");
+        foreach (var r in rows)
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {r.Part,4}  {r.Shards,6}  {ShardSize.Format(r.BytesToRead),10}  {ShardSize.Format(r.BytesToWrite),10}  {TimeSpan.FromSeconds(Math.Ceiling(r.Seconds)),8:c}  {ShardSize.Format(r.Peak),12}"));
+        double slowest = rows.Max(r => r.Seconds);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"the array takes about {TimeSpan.FromSeconds(Math.Ceiling(slowest)):c} (its slowest part), then join reads every shard once to check its sha256 ({ShardSize.Format(plan.BytesToWrite)})"));
     }
 
     /// <summary>Peak memory estimate: the pipeline holds at most the budget, and at least the largest job, plus per-thread

@@ -38,7 +38,20 @@ public static class RunCommand
         var options = new CommonOptions();
         var stageOptions = new StageOptions();
         var depsFile = DependencyFile.CreateOption();
+        var part = new Option<string?>("--part")
+        {
+            Description = "Compute only part i of N (i from 0 to N-1) of a merge split across machines: its output shards and records, " +
+                          "in OUTPUT_DIR on shared storage; `dotnet merge join OUTPUT_DIR` then makes it a model. 'auto' reads the index " +
+                          "(and count) of a Slurm array task or, as auto/N, a Kubernetes Indexed Job. See docs/cluster.md.",
+        };
+        var resume = new Option<bool>("--resume")
+        {
+            Description = "Keep the shards an interrupted run finished (records whose hashes match this plan) and compute only the rest; " +
+                          "without --part the whole merge then joins into OUTPUT_DIR. A changed definition or input invalidates old shards.",
+        };
         command.Arguments.Add(config);
+        command.Options.Add(part);
+        command.Options.Add(resume);
         command.Arguments.Add(output);
         command.Options.Add(depsFile);
         options.AddTo(command);
@@ -54,6 +67,15 @@ public static class RunCommand
                     result.GetValue(options.AllowUnknownKeys), ct);
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
+                if (result.GetValue(part) is not null || result.GetValue(resume))
+                {
+                    if (stages.IntermediateDirectory is not null)
+                        throw new ArgumentException("--intermediate-dir cannot be combined with --part or --resume: a partitioned run computes intermediate stages in the same pass");
+                    if (mergeOptions.Force)
+                        throw new ArgumentException("--force cannot be combined with --part or --resume: they add to the output directory; give an empty one (or the one the parts use)");
+                    return await PartCommands.RunAsync(console, verbosity, reporter, graph, result.GetValue(config)!.FullName, result.GetValue(output)!.FullName,
+                        mergeOptions, result.GetValue(part), result.GetValue(resume), ct);
+                }
                 var merged = await reporter.RunAsync(p => MultiStageRunner.RunAsync(graph, result.GetValue(output)!.FullName, mergeOptions, stages, p, ct));
                 if (result.GetValue(depsFile) is { } deps)
                 {
