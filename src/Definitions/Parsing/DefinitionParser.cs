@@ -63,6 +63,7 @@ internal sealed partial class DefinitionReader
 
     private readonly string _path;
     private readonly List<DefinitionDiagnostic> _diagnostics = new();
+    private string _text = string.Empty;
 
     public DefinitionReader(string path) => _path = path;
 
@@ -103,6 +104,7 @@ internal sealed partial class DefinitionReader
     /// it cannot and returns null.</summary>
     private YamlStream? Load(string text, CancellationToken cancellationToken)
     {
+        _text = text;
         if (text.Length > DefinitionLimits.MaxLength)
         {
             Report(DiagnosticDescriptors.DefinitionTooLarge, new SourceLocation(_path, 1, 1), "a merge definition is a few kilobytes",
@@ -655,14 +657,43 @@ internal sealed partial class DefinitionReader
         return SearchSetting.Choice(resolved, null, values.Children.Select(Loc).ToList());
     }
 
-    /// <summary>Where the text of a node ends: a flow collection or a scalar at its own end, a block collection at the end of
-    /// its last entry (a block node's own end lies at the next token, past comments and line breaks).</summary>
-    private static long SpanEnd(YamlNode node) => node switch
+    /// <summary>Where the text of a node ends (a character offset): a scalar at its own end, a block collection at the end of
+    /// its last entry, a flow collection at its closing bracket (found by scanning the text: YamlDotNet's end marks of
+    /// collections do not say).</summary>
+    private long SpanEnd(YamlNode node)
     {
-        YamlMappingNode { Style: YamlDotNet.Core.Events.MappingStyle.Block, Children.Count: > 0 } m => SpanEnd(m.Children.Last().Value),
-        YamlSequenceNode { Style: YamlDotNet.Core.Events.SequenceStyle.Block, Children.Count: > 0 } s => SpanEnd(s.Children.Last()),
-        _ => node.End.Index,
-    };
+        switch (node)
+        {
+            case YamlMappingNode { Style: YamlDotNet.Core.Events.MappingStyle.Flow }:
+            case YamlSequenceNode { Style: YamlDotNet.Core.Events.SequenceStyle.Flow }:
+                return ClosingBracket((int)node.Start.Index);
+            case YamlMappingNode { Children.Count: > 0 } m:
+                return SpanEnd(m.Children.Last().Value);
+            case YamlSequenceNode { Children.Count: > 0 } q:
+                return SpanEnd(q.Children.Last());
+            default:
+                return node.End.Index;
+        }
+    }
+
+    /// <summary>The offset just past the bracket that closes the one at <paramref name="start"/> (quotes skipped).</summary>
+    private int ClosingBracket(int start)
+    {
+        int depth = 0;
+        for (int i = start; i < _text.Length; i++)
+        {
+            char c = _text[i];
+            if (c == '\'' || c == '"')
+            {
+                for (i++; i < _text.Length && _text[i] != c; i++)
+                    if (c == '"' && _text[i] == '\\') i++;
+                continue;
+            }
+            if (c is '[' or '{') depth++;
+            else if (c is ']' or '}' && --depth == 0) return i + 1;
+        }
+        return _text.Length;
+    }
 
     private ConditionalEntry? ReadConditional(YamlMappingNode map, string name)
     {
