@@ -6,7 +6,7 @@ namespace DotnetMerge.Tuning;
 /// definition, and the evaluator's score; <see cref="Invalid"/> holds why a candidate was no valid definition.</summary>
 public sealed record Trial(int Number, double[] Point, object[] Values, double? Score, string? Invalid, double Seconds)
 {
-    public static string FormatScore(double? score) => score is { } s ? s.ToString("G6", CultureInfo.InvariantCulture) : "—";
+    public static string FormatScore(double? score) => score is { } s ? (s == 0 ? 0.0 : s).ToString("G6", CultureInfo.InvariantCulture) : "—"; // no "-0"
 }
 
 /// <summary>What a search found.</summary>

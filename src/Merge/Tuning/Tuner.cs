@@ -48,8 +48,7 @@ public static class Tuner
         using var work = WorkDirectory.Create(options.OutputDirectory, options.WorkDirectory ?? Scratch(candidateBytes, options.Parallel), "tune");
         var merge = options.Merge with
         {
-            Force = true,
-            WriteModelCard = false,
+            Force = true, // a candidate's card and mergekit_config.yml stay: an evaluator may read the values it was given
             Threads = Math.Max(1, options.Merge.Threads / options.Parallel),
         };
 
