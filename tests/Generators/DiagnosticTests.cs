@@ -33,16 +33,6 @@ public class DiagnosticTests
             "DMRG0109", DiagnosticSeverity.Error, 5, 1, "tokenizer_sauce"
         },
         {
-            "a search form is for `dotnet merge tune` only",
-            """
-            merge_method: linear
-            models:
-              - model: ./a
-                parameters: {weight: {search: [0.2, 1.0]}}
-            """,
-            "DMRG0330", DiagnosticSeverity.Error, 4, 26, "dotnet merge tune"
-        },
-        {
             "unknown key with no close match",
             """
             merge_method: linear
