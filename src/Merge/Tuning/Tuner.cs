@@ -25,7 +25,7 @@ public static class Tuner
         var strategy = SearchStrategies.Create(strategyName, space, options.Budget, options.Seed, options.GridPoints);
 
         progress.Stage("checking the inputs with the first candidate");
-        var first = Candidate(space, strategy is GridSearch g0 ? FirstGridValues(space) : space.Decode(space.Dimensions.Select(_ => 0.5).ToList()), out _);
+        var first = Candidate(space, strategy is GridSearch ? FirstGridValues(space) : space.Decode(space.Dimensions.Select(_ => 0.5).ToList()), out _);
         long candidateBytes;
         IReadOnlyList<string> inputs;
         if (first is not null)
