@@ -21,6 +21,7 @@ public static class Cli
         root.Subcommands.Add(InspectCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));
         root.Subcommands.Add(SoupCommand.Create(console));
+        root.Subcommands.Add(TuneCommand.Create(console));
         root.Subcommands.Add(AverageCommand.Create(console));
         root.Subcommands.Add(ExtractCommand.Create(console));
         root.Subcommands.Add(ExtractLoraCommand.Create(console));

@@ -70,6 +70,30 @@ public class PlanRuntimeTests
     }
 
     [Fact]
+    public void Searched_value_must_be_set_by_an_override_before_running()
+    {
+        const string yaml = """
+            merge_method: ties
+            base_model: ./models/base
+            models:
+              - model: ./models/a
+                parameters: {weight: {search: [0.2, 1.0]}, density: 0.5}
+            """;
+        var plan = new HandWrittenPlan(yaml, "/x/t.merge.yaml", PlanOverrides.Empty);
+        var error = Assert.Throws<DefinitionErrorsException>(() => plan.BuildDefinition());
+        var d = Assert.Single(error.Diagnostics, x => x.IsError);
+        Assert.Equal("DMRG0330", d.Id);
+        Assert.Equal((5, 26), (d.Location.Line, d.Location.Column));
+
+        var set = plan.With(new PlanModel("./models/a", "A"), "weight", 0.7).BuildDefinition();
+        Assert.Equal(0.7, Assert.IsType<ScalarSetting>(set.Models![0].Parameters["weight"]).Value);
+        Assert.DoesNotContain(DefinitionValidator.Validate(set), x => x.IsError);
+        // The value set is checked like any value.
+        var negative = plan.With(new PlanModel("./models/a", "A"), "weight", 0.7).With(new PlanModel("./models/a", "A"), "density", -1.0);
+        Assert.Equal("DMRG0303", Assert.Single(Assert.Throws<DefinitionErrorsException>(() => negative.BuildDefinition()).Diagnostics, x => x.IsError).Id);
+    }
+
+    [Fact]
     public void Override_of_a_model_the_definition_does_not_merge_is_an_error_naming_it()
     {
         const string yaml = """

@@ -199,13 +199,24 @@ public static class DefinitionSchema
         };
     }
 
-    /// <summary>The forms a parameter takes: a value, a gradient or step list, filtered entries.</summary>
+    /// <summary>The forms a parameter takes: a value, a gradient or step list, filtered entries, a search form (for tune).</summary>
     private static object Setting(ParameterDescriptor p)
     {
         var scalar = Scalar(p);
-        var valueOrList = new Obj { ["anyOf"] = new List<object?> { scalar, ListOf(scalar) } };
+        var search = Search(p, scalar);
+        var valueOrList = new Obj { ["anyOf"] = new List<object?> { scalar, ListOf(scalar), search } };
         var entry = Closed(new Obj { ["filter"] = new Obj { ["type"] = "string" }, ["value"] = valueOrList }, "value");
-        return new Obj { ["anyOf"] = new List<object?> { scalar, ListOf(scalar), ListOf(entry), entry } };
+        return new Obj { ["anyOf"] = new List<object?> { scalar, ListOf(scalar), ListOf(entry), entry, search } };
+    }
+
+    /// <summary><c>{search: [min, max]}</c> (numbers only) or <c>{search: {values: [...]}}</c>.</summary>
+    private static Obj Search(ParameterDescriptor p, Obj scalar)
+    {
+        var set = Closed(new Obj { ["values"] = ListOf(scalar) }, "values");
+        var forms = p.Type == ParameterType.Number
+            ? new Obj { ["anyOf"] = new List<object?> { new Obj { ["type"] = "array", ["minItems"] = 2, ["maxItems"] = 2, ["items"] = scalar }, set } }
+            : set;
+        return Closed(new Obj { ["search"] = forms }, "search");
     }
 
     private static Obj Scalar(ParameterDescriptor p)

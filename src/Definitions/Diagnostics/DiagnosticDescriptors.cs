@@ -103,6 +103,15 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor DensityNotConstant = new("DMRG0313", DiagnosticSeverity.Error,
         "trim_scope: model needs one density per model", "trim_scope: model needs one density per model, but '{0}' has {1}");
 
+    // 0330-0339: search forms ({search: ...}), the values `dotnet merge tune` looks for
+    /// <summary>A searched value outside `tune`: `run`, `check` and the typed plans never merge a guessed value.</summary>
+    public static readonly DiagnosticDescriptor SearchNeedsTune = new("DMRG0330", DiagnosticSeverity.Error,
+        "Searched value needs tune", "'{0}' is {1}: only `dotnet merge tune` fills in a searched value");
+    public static readonly DiagnosticDescriptor SearchRangeEmpty = new("DMRG0331", DiagnosticSeverity.Error,
+        "Empty search range", "the search range of '{0}' is empty: min {1} is not below max {2}");
+    public static readonly DiagnosticDescriptor InvalidSearchForm = new("DMRG0332", DiagnosticSeverity.Error,
+        "Invalid search form", "the search form of '{0}' is malformed: {1}");
+
     // 04xx: slices
     public static readonly DiagnosticDescriptor InvalidLayerRange = new("DMRG0401", DiagnosticSeverity.Error,
         "Invalid layer_range", "layer_range {0}");

@@ -141,3 +141,94 @@ public sealed class ConditionalSetting : ParameterSetting
 
     public override string Describe() => "a list of " + Entries.Count + " filtered values";
 }
+
+/// <summary>What a search form offers: a continuous range or a set of values.</summary>
+public enum SearchKind
+{
+    /// <summary><c>{search: [min, max]}</c>: any number in [min, max].</summary>
+    Range,
+
+    /// <summary><c>{search: {values: [a, b, ...]}}</c>: one of the values listed.</summary>
+    Choice,
+}
+
+/// <summary>A value left for <c>dotnet merge tune</c> to find (<c>{search: [min, max]}</c> or <c>{search: {values: [...]}}</c>).
+/// It has no value of its own: <see cref="Evaluate"/> refuses, and the validator reports it (DMRG0330) unless the
+/// definition is read for tuning; tune writes a chosen value in its place and merges that definition.</summary>
+public sealed class SearchSetting : ParameterSetting
+{
+    private SearchSetting(SearchKind kind, double min, double max, IReadOnlyList<object?> choices, IReadOnlyList<string> choiceTexts,
+        IReadOnlyList<SourceLocation> elementLocations)
+    {
+        Kind = kind;
+        Min = min;
+        Max = max;
+        Choices = choices;
+        ChoiceTexts = choiceTexts;
+        ElementLocations = elementLocations;
+    }
+
+    /// <summary>A continuous range [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static SearchSetting Range(double min, double max, IReadOnlyList<SourceLocation>? boundLocations = null)
+        => new(SearchKind.Range, min, max, Array.Empty<object?>(), Array.Empty<string>(), boundLocations ?? Array.Empty<SourceLocation>());
+
+    /// <summary>A set of values (doubles, bools or strings); <paramref name="texts"/> are the YAML scalars as written (null: formatted).</summary>
+    public static SearchSetting Choice(IReadOnlyList<object?> values, IReadOnlyList<string>? texts = null, IReadOnlyList<SourceLocation>? locations = null)
+    {
+        if (values is null || values.Count == 0)
+            throw new ArgumentException("a set of searched values needs at least one value", nameof(values));
+        if (values.Any(v => v is not (double or bool or string)))
+            throw new ArgumentException("a searched value is a double, a bool or a string", nameof(values));
+        return new(SearchKind.Choice, double.NaN, double.NaN, values, texts ?? values.Select(YamlText).ToList(), locations ?? Array.Empty<SourceLocation>());
+    }
+
+    public SearchKind Kind { get; }
+
+    /// <summary>Lower bound of a range (NaN for a set).</summary>
+    public double Min { get; }
+
+    /// <summary>Upper bound of a range (NaN for a set).</summary>
+    public double Max { get; }
+
+    /// <summary>The values of a set (empty for a range).</summary>
+    public IReadOnlyList<object?> Choices { get; }
+
+    /// <summary>Each value of a set as YAML text (what tune writes in place of the search form).</summary>
+    public IReadOnlyList<string> ChoiceTexts { get; }
+
+    /// <summary>Locations of the bounds (range) or of the values (set); empty for settings built in code.</summary>
+    public IReadOnlyList<SourceLocation> ElementLocations { get; }
+
+    /// <summary>Character offset of the search form in the definition text, and its length (0 when built in code).</summary>
+    public int SourceStart { get; init; }
+
+    public int SourceLength { get; init; }
+
+    /// <summary>The same search placed in a definition's text.</summary>
+    public SearchSetting At(SourceLocation location, int sourceStart, int sourceLength)
+        => new(Kind, Min, Max, Choices, ChoiceTexts, ElementLocations) { Location = location, SourceStart = sourceStart, SourceLength = sourceLength };
+
+    /// <summary>The location of element <paramref name="i"/>, or the form's own.</summary>
+    public SourceLocation ElementLocation(int i) => i < ElementLocations.Count ? ElementLocations[i] : Location;
+
+    public override object? Evaluate(string tensorName, double t)
+        => throw new InvalidOperationException("a searched value (" + Describe() + ") has no value of its own; 'dotnet merge tune' fills it in");
+
+    public override string Describe() => Kind == SearchKind.Range
+        ? "a search range [" + ValueText.Format(Min) + ", " + ValueText.Format(Max) + "]"
+        : "a search over " + Choices.Count + " value" + (Choices.Count == 1 ? "" : "s");
+
+    /// <summary>The YAML form: <c>{search: [0.2, 1]}</c> or <c>{search: {values: [0.3, 0.5]}}</c>.</summary>
+    public string ToYaml() => Kind == SearchKind.Range
+        ? "{search: [" + YamlText(Min) + ", " + YamlText(Max) + "]}"
+        : "{search: {values: [" + string.Join(", ", ChoiceTexts) + "]}}";
+
+    /// <summary>A value as a YAML scalar (numbers round-trip, strings single-quoted).</summary>
+    public static string YamlText(object? value) => value switch
+    {
+        double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
+        string s => "'" + s.Replace("'", "''") + "'",
+        _ => "null",
+    };
+}

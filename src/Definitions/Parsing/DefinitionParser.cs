@@ -65,10 +65,12 @@ internal sealed partial class DefinitionReader
     private static readonly string[] ModelRefKeys = { "model", "lora", "override_architecture" };
     private static readonly string[] ModelPathKeys = { "path", "revision" };
     private static readonly string[] ConditionalKeys = { "value", "filter" };
+    private const string SearchKey = "search";
     internal static readonly Regex MarkPrefix = new(@"^\s*\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\):\s*", RegexOptions.CultureInvariant);
 
     private readonly string _path;
     private readonly List<DefinitionDiagnostic> _diagnostics = new();
+    private string _text = string.Empty;
 
     public DefinitionReader(string path) => _path = path;
 
@@ -116,6 +118,7 @@ internal sealed partial class DefinitionReader
     /// it cannot and returns null.</summary>
     private YamlStream? Load(string text, CancellationToken cancellationToken)
     {
+        _text = text;
         if (text.Length > DefinitionLimits.MaxLength)
         {
             Report(DiagnosticDescriptors.DefinitionTooLarge, new SourceLocation(_path, 1, 1), "a merge definition is a few kilobytes",
@@ -585,6 +588,8 @@ internal sealed partial class DefinitionReader
                     ? "mixes forms; use a list of numbers (a gradient), a list of plain values, or a list of {filter, value} entries"
                     : "inside a filtered entry must be a plain value or a list of numbers (a gradient)");
                 return null;
+            case YamlMappingNode map when HasKey(map, SearchKey):
+                return ReadSearch(map, name);
             case YamlMappingNode map when allowConditional:
             {
                 var entry = ReadConditional(map, name);
@@ -593,9 +598,115 @@ internal sealed partial class DefinitionReader
 
             default:
                 Report(DiagnosticDescriptors.InvalidParameterForm, Loc(node), null, name,
-                    "inside a filtered entry must be a plain value or a list of numbers (a gradient)");
+                    "inside a filtered entry must be a plain value, a list of numbers (a gradient) or a search form");
                 return null;
         }
+    }
+
+    /// <summary>A search form, <c>{search: [min, max]}</c> (a range) or <c>{search: {values: [a, b, ...]}}</c> (a set): the
+    /// value that <c>dotnet merge tune</c> looks for. Its place in the text is kept, for tune to write a value there.</summary>
+    private ParameterSetting? ReadSearch(YamlMappingNode map, string name)
+    {
+        const string Forms = "write {search: [min, max]} for a range or {search: {values: [a, b, c]}} for a set of values";
+        SearchSetting? setting = null;
+        foreach (var (key, keyNode, value) in Entries(map))
+        {
+            if (key != SearchKey)
+            {
+                Report(DiagnosticDescriptors.InvalidSearchForm, Loc(keyNode), Forms, name, "a search form has the one key 'search', not '" + key + "'");
+                return null;
+            }
+
+            switch (value)
+            {
+                case YamlSequenceNode seq when seq.Children.Count == 2 && seq.Children.All(c => c is YamlScalarNode sc && YamlScalars.Resolve(sc) is double):
+                    setting = SearchSetting.Range((double)YamlScalars.Resolve((YamlScalarNode)seq.Children[0])!, (double)YamlScalars.Resolve((YamlScalarNode)seq.Children[1])!,
+                        seq.Children.Select(Loc).ToList());
+                    break;
+                case YamlSequenceNode seq:
+                    Report(DiagnosticDescriptors.InvalidSearchForm, Loc(seq), Forms, name,
+                        "a search range is a list of two numbers [min, max]" + (seq.Children.Count > 2 ? " (this one has " + seq.Children.Count + " entries)" : string.Empty));
+                    return null;
+                case YamlMappingNode set:
+                    setting = ReadSearchSet(set, name, Forms);
+                    if (setting is null) return null;
+                    break;
+                default:
+                    Report(DiagnosticDescriptors.InvalidSearchForm, Loc(value), Forms, name, "'search' must be a range [min, max] or {values: [...]}");
+                    return null;
+            }
+        }
+
+        if (setting is null) return null;
+        var start = (int)map.Start.Index;
+        return setting.At(Loc(map), start, (int)SpanEnd(map) - start);
+    }
+
+    private SearchSetting? ReadSearchSet(YamlMappingNode set, string name, string forms)
+    {
+        YamlSequenceNode? values = null;
+        foreach (var (key, keyNode, value) in Entries(set))
+        {
+            if (key != "values")
+            {
+                Report(DiagnosticDescriptors.InvalidSearchForm, Loc(keyNode), forms, name, "a set of searched values has the one key 'values', not '" + key + "'");
+                return null;
+            }
+
+            values = value as YamlSequenceNode;
+            if (values is null || values.Children.Count == 0 || values.Children.Any(c => c is not YamlScalarNode sc || YamlScalars.Resolve(sc) is null))
+            {
+                Report(DiagnosticDescriptors.InvalidSearchForm, Loc(value), forms, name, "'values' must be a non-empty list of plain values (numbers, true/false or names)");
+                return null;
+            }
+        }
+
+        if (values is null)
+        {
+            Report(DiagnosticDescriptors.MissingKey, Loc(set), forms, "a set of searched values of '" + name + "'", "values");
+            return null;
+        }
+
+        var resolved = values.Children.Cast<YamlScalarNode>().Select(YamlScalars.Resolve).ToList();
+        return SearchSetting.Choice(resolved, null, values.Children.Select(Loc).ToList());
+    }
+
+    /// <summary>Where the text of a node ends (a character offset): a scalar at its own end, a block collection at the end of
+    /// its last entry, a flow collection at its closing bracket (found by scanning the text: YamlDotNet's end marks of
+    /// collections do not say).</summary>
+    private long SpanEnd(YamlNode node)
+    {
+        switch (node)
+        {
+            case YamlMappingNode { Style: YamlDotNet.Core.Events.MappingStyle.Flow }:
+            case YamlSequenceNode { Style: YamlDotNet.Core.Events.SequenceStyle.Flow }:
+                return ClosingBracket((int)node.Start.Index);
+            case YamlMappingNode { Children.Count: > 0 } m:
+                return SpanEnd(m.Children.Last().Value);
+            case YamlSequenceNode { Children.Count: > 0 } q:
+                return SpanEnd(q.Children.Last());
+            default:
+                return node.End.Index;
+        }
+    }
+
+    /// <summary>The offset just past the bracket that closes the one at <paramref name="start"/> (quotes skipped).</summary>
+    private int ClosingBracket(int start)
+    {
+        int depth = 0;
+        for (int i = start; i < _text.Length; i++)
+        {
+            char c = _text[i];
+            if (c == '\'' || c == '"')
+            {
+                for (i++; i < _text.Length && _text[i] != c; i++)
+                    if (c == '"' && _text[i] == '\\') i++;
+                continue;
+            }
+            if (c is '[' or '{') depth++;
+            else if (c is ']' or '}' && --depth == 0) return i + 1;
+        }
+        return _text.Length;
     }
 
     private ConditionalEntry? ReadConditional(YamlMappingNode map, string name)

@@ -281,7 +281,11 @@ internal sealed partial class DefinitionChecker
     private void CheckParameters(ParameterMap map, Level level)
     {
         foreach (var pair in map)
+        {
             CheckFinite(pair.Key, pair.Value);
+            CheckSearch(pair.Key, pair.Value);
+        }
+
         if (_method is null)
             return;
         foreach (var pair in map)
@@ -337,6 +341,39 @@ internal sealed partial class DefinitionChecker
             case ConditionalSetting c:
                 foreach (var entry in c.Entries)
                     CheckValue(p, entry.Value);
+                break;
+            case SearchSetting { Kind: SearchKind.Range } r when p.Type != ParameterType.Number:
+                Report(DiagnosticDescriptors.ParameterWrongType, r.Location, "search a set instead: {search: {values: [...]}}", p.Name, Expected(p), r.Describe());
+                break;
+            case SearchSetting { Kind: SearchKind.Range } r:
+                CheckRange(p, r.Min, r.ElementLocation(0));
+                CheckRange(p, r.Max, r.ElementLocation(1));
+                break;
+            case SearchSetting set:
+                for (var i = 0; i < set.Choices.Count; i++)
+                    CheckScalar(p, set.Choices[i], set.ElementLocation(i));
+                break;
+        }
+    }
+
+    /// <summary>A search form is a value only `tune` can give: everywhere else it is an error (never a guessed value). A
+    /// range needs min &lt; max, whoever reads it.</summary>
+    private void CheckSearch(string name, ParameterSetting setting)
+    {
+        switch (setting)
+        {
+            case SearchSetting search:
+                if (search.Kind == SearchKind.Range && IsFinite(search.Min) && IsFinite(search.Max) && !(search.Min < search.Max))
+                    Report(DiagnosticDescriptors.SearchRangeEmpty, search.Location,
+                        search.Min == search.Max ? "write the value itself, or give a wider range" : "swap the bounds: {search: [" + ValueText.Format(search.Max) + ", " + ValueText.Format(search.Min) + "]}",
+                        name, ValueText.Format(search.Min), ValueText.Format(search.Max));
+                if (!_options.AllowSearch)
+                    Report(DiagnosticDescriptors.SearchNeedsTune, search.Location,
+                        "run `dotnet merge tune CONFIG --eval \"COMMAND {model}\" --budget N -o OUT` to search it, or write a value", name, search.Describe());
+                break;
+            case ConditionalSetting c:
+                foreach (var entry in c.Entries)
+                    CheckSearch(name, entry.Value);
                 break;
         }
     }
@@ -414,6 +451,22 @@ internal sealed partial class DefinitionChecker
             case ConditionalSetting c:
                 foreach (var entry in c.Entries)
                     CheckFinite(name, entry.Value);
+                break;
+            case SearchSetting search:
+                if (search.Kind == SearchKind.Range)
+                {
+                    if (!IsFinite(search.Min)) ReportNonFinite(name, search.Min, search.ElementLocation(0));
+                    if (!IsFinite(search.Max)) ReportNonFinite(name, search.Max, search.ElementLocation(1));
+                }
+                else
+                {
+                    for (var i = 0; i < search.Choices.Count; i++)
+                    {
+                        if (search.Choices[i] is double v && !IsFinite(v))
+                            ReportNonFinite(name, v, search.ElementLocation(i));
+                    }
+                }
+
                 break;
         }
     }

@@ -114,6 +114,7 @@ public static class DefinitionWriter
     private static string Setting(ParameterSetting setting) => setting switch
     {
         ScalarSetting s => Value(s.Value),
+        SearchSetting search => search.ToYaml(),
         GradientSetting g => "[" + string.Join(", ", g.Values.Select(v => Number(v))) + "]",
         StepSetting s => "[" + string.Join(", ", s.Values.Select(Value)) + "]",
         ConditionalSetting c => "[" + string.Join(", ", c.Entries.Select(e =>

@@ -28,7 +28,14 @@ internal static class PlanReader
                 PathExists = input.CheckModelPaths ? PathExists : null,
                 BaseDirectory = System.IO.Path.GetDirectoryName(input.Path),
             };
-            var result = DefinitionLoader.Load(input.Text, input.Path, options);
+            // A search form ({search: ...}) is a parameter the plan exposes for its user (or `dotnet merge tune`) to set: it
+            // compiles, and running the plan with it unset is DMRG0330 (TypedMergePlan.BuildDefinition).
+            var result = DefinitionLoader.Load(input.Text, input.Path, new ValidationOptions
+            {
+                PathExists = options.PathExists,
+                BaseDirectory = options.BaseDirectory,
+                AllowSearch = true,
+            });
             cancellationToken.ThrowIfCancellationRequested();
             if (result.Diagnostics.Any(d => d.Id == DiagnosticDescriptors.ExtraDocuments.Id))
                 return ReadStages(input, options, text, cancellationToken);

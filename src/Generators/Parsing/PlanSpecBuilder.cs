@@ -295,6 +295,7 @@ internal static class PlanSpecBuilder
         GradientSetting g => "a gradient [" + string.Join(", ", g.Values.Select(v => ValueText.Format(v))) + "]",
         StepSetting s => "a step list [" + string.Join(", ", s.Values.Select(ValueText.Format)) + "]",
         ConditionalSetting c => "filtered: " + string.Join(", ", c.Entries.Select(e => (e.IsCatchAll ? "*" : e.Filter) + " -> " + Describe(e.Value))),
+        SearchSetting s => "searched, " + s.Describe() + ": set it before running (or tune the definition with `dotnet merge tune`)",
         _ => setting.Describe(),
     };
 }

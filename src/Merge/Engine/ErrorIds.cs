@@ -63,6 +63,15 @@ public static class ErrorIds
 
     /// <summary><c>analyze --merged</c>: the merged model is not this definition's output (missing, lacks a tensor, another shape).</summary>
     public const string AnalyzeMergedMismatch = "DMRG0961";
+    /// <summary>`tune` on a definition with no search form (nothing to search).</summary>
+    public const string NothingToSearch = "DMRG0990";
+    /// <summary>`tune --resume` with a trial log of another search (another definition, strategy, seed or budget).</summary>
+    public const string TuneLogMismatch = "DMRG0991";
+    /// <summary>The trial log cannot be read (not a tune log, or damaged beyond its last line).</summary>
+    public const string TuneLogUnreadable = "DMRG0992";
+    /// <summary>Every candidate of the search was an invalid definition: no trial was scored.</summary>
+    public const string TuneNoValidTrial = "DMRG0993";
+
     /// <summary>A hub repository, revision or file that does not exist, or a gated repository the token does not open.</summary>
     public const string HubReference = "DMRG0610";
     /// <summary>Offline, and the cache does not hold what the merge needs.</summary>

@@ -48,9 +48,10 @@ public static class MergeRunner
         return await ExecuteAsync(plan, outputDirectory, options, progress, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Executes an existing plan into <paramref name="outputDirectory"/>, transactionally.</summary>
+    /// <summary>Executes an existing plan into <paramref name="outputDirectory"/>, transactionally.
+    /// <paramref name="writeExtraFiles"/> adds files of the caller's (a report) to the staging directory before the commit.</summary>
     public static async Task<MergeResult> ExecuteAsync(MergePlan plan, string outputDirectory, MergeOptions options,
-        IMergeProgress progress, CancellationToken cancellationToken, string? extraCardSection = null)
+        IMergeProgress progress, CancellationToken cancellationToken, string? extraCardSection = null, Action<string>? writeExtraFiles = null)
     {
         using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.SelectMany(m => m.InputDirectories));
         transaction.Faults = options.Faults;
@@ -64,6 +65,7 @@ public static class MergeRunner
         try
         {
             WriteModelFiles(plan, transaction.StagingDirectory, options, Path.GetFileName(transaction.OutputDirectory), extraCardSection, cancellationToken);
+            writeExtraFiles?.Invoke(transaction.StagingDirectory);
         }
         catch (Exception e) when (OutputErrors.From(e, transaction.OutputDirectory) is { } error)
         {

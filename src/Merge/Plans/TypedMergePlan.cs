@@ -36,11 +36,15 @@ public abstract record TypedMergePlan<TSelf> : PlanParameters<TSelf>
         => (TSelf)(this with { DefinitionPath = definitionPath ?? throw new ArgumentNullException(nameof(definitionPath)) });
 
     /// <summary>Parses the definition, applies the overrides and validates the result (with the same validator as the
-    /// compiler and the CLI). Throws <see cref="DefinitionErrorsException"/> listing every error.</summary>
+    /// compiler and the CLI). Throws <see cref="DefinitionErrorsException"/> listing every error. A searched value
+    /// (<c>{search: ...}</c>) must be set by an override: one left unset is DMRG0330.</summary>
     public MergeDefinition BuildDefinition()
     {
-        var parsed = MergeRunner.ParseDefinition(DefinitionText, DefinitionPath, out _);
-        if (Overrides.IsEmpty)
+        var loaded = DefinitionLoader.Load(DefinitionText, DefinitionPath, new ValidationOptions { AllowSearch = true });
+        if (loaded.HasErrors || loaded.Definition is null)
+            throw new DefinitionErrorsException(loaded.Diagnostics);
+        var parsed = loaded.Definition;
+        if (Overrides.IsEmpty && !HasSearch(parsed))
             return parsed;
         var problems = DefinitionOverrides.Check(parsed, Overrides);
         if (problems.Count > 0)
@@ -50,6 +54,13 @@ public abstract record TypedMergePlan<TSelf> : PlanParameters<TSelf>
         if (diagnostics.Any(d => d.IsError))
             throw new DefinitionErrorsException(diagnostics);
         return definition;
+    }
+
+    private static bool HasSearch(MergeDefinition d)
+    {
+        static bool In(ParameterMap map) => map.Values.Any(s => s is SearchSetting || s is ConditionalSetting c && c.Entries.Any(e => e.Value is SearchSetting));
+        return In(d.Parameters) || (d.Models ?? []).Any(m => In(m.Parameters))
+            || (d.Slices ?? []).Any(s => In(s.Parameters) || s.Sources.Any(src => In(src.Parameters)));
     }
 
     /// <summary>Runs the merge into <paramref name="outputDirectory"/> (see <see cref="MergeRunner.RunAsync"/>).</summary>

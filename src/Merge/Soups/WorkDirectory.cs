@@ -10,11 +10,12 @@ internal sealed class WorkDirectory : IDisposable
 
     /// <param name="outputDirectory">The final output; the scratch directory goes next to it.</param>
     /// <param name="parent">An explicit parent directory instead.</param>
-    public static WorkDirectory Create(string outputDirectory, string? parent)
+    /// <param name="purpose">A word in the directory's name ("soup", "tune").</param>
+    public static WorkDirectory Create(string outputDirectory, string? parent, string purpose = "soup")
     {
         var output = System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(outputDirectory));
         var root = parent is not null ? System.IO.Path.GetFullPath(parent) : System.IO.Path.GetDirectoryName(output) ?? System.IO.Path.GetTempPath();
-        var path = System.IO.Path.Combine(root, $".{System.IO.Path.GetFileName(output)}.soup-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var path = System.IO.Path.Combine(root, $".{System.IO.Path.GetFileName(output)}.{purpose}-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(path);
         return new WorkDirectory(path);
     }
