@@ -134,6 +134,9 @@ public sealed class PackageFixture : IDisposable
         return (process.ExitCode, output.ToString());
     }
 
+    /// <summary>The repository this test assembly was built from.</summary>
+    public static string RepositoryRoot => Metadata("RepositoryRoot");
+
     private static string Metadata(string key)
         => typeof(PackageFixture).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
 

@@ -173,4 +173,28 @@ public partial class PackageIntegrationTests(PackageFixture fixture) : IClassFix
         Assert.Contains("analyzers/dotnet/cs/DotnetMerge.Generators.dll", entries);
         Assert.Contains("analyzers/dotnet/cs/DotnetMerge.Generators.CodeFixes.dll", entries);
     }
+
+    /// <summary>Every package lib/ needs at run time (the engine's and the definition library's references, except
+    /// build-only ones) is a dependency of the package: a missing one fails only when a consumer reaches the code that
+    /// uses it (Polly.Core: the first hub download of a typed plan).</summary>
+    [Fact]
+    public void Package_declares_every_package_its_libraries_reference()
+    {
+        using var zip = System.IO.Compression.ZipFile.OpenRead(fixture.Package);
+        var nuspec = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
+        System.Xml.Linq.XDocument spec;
+        using (var stream = nuspec.Open()) spec = System.Xml.Linq.XDocument.Load(stream);
+        var declared = spec.Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => (string)e.Attribute("id")!).ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+        foreach (var project in new[] { "src/Merge/DotnetMerge.csproj", "src/Definitions/DotnetMerge.Definitions.csproj" })
+        {
+            var csproj = System.Xml.Linq.XDocument.Load(Path.Combine(PackageFixture.RepositoryRoot, project));
+            var needed = csproj.Descendants("PackageReference")
+                .Where(r => (string?)r.Attribute("PrivateAssets") != "all")
+                .Select(r => (string)r.Attribute("Include")!).ToList();
+            Assert.NotEmpty(needed);
+            foreach (var id in needed)
+                Assert.True(declared.Contains(id), $"{project} references {id}, which the DotnetMerge package does not declare (src/Package/DotnetMerge.Package.csproj)");
+        }
+    }
 }
