@@ -152,7 +152,10 @@ public static class ModelScopeTrim
     /// stage's tensor computed), cropped to the job's shape. Also the reader of <c>analyze</c>.</summary>
     internal static MergeInput Load(JobInput ji, CancellationToken ct = default)
     {
-        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)ji.ByteLength));
+        if (ji.ByteLength > Array.MaxLength)
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.UnsupportedTensor,
+                $"model '{ji.Model.Name}': tensor '{ji.TensorName}' has {ji.ByteLength} bytes; the whole-model pass (trim_scope: model, analyze) holds one tensor in memory and supports tensors up to {Array.MaxLength} bytes");
+        var bytes = GC.AllocateUninitializedArray<byte>((int)ji.ByteLength);
         if (ji.File is { } file) file.ReadTensor(ji.Tensor, bytes);
         else
         {
