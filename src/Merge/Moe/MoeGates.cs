@@ -163,7 +163,7 @@ public static class MoeGates
                 for (int k = 0; k < hidden; k++) dot += matrix[i * hidden + k] * matrix[j * hidden + k];
                 a[i, j] = a[j, i] = dot;
             }
-        var (values, _) = Deltas.LowRank.SymmetricEigen(a, experts);
+        var (values, _) = Numerics.SymmetricEigen.Decompose(a);
         double max = double.MinValue, min = double.MaxValue;
         foreach (var value in values) { max = Math.Max(max, value); min = Math.Min(min, value); }
         return min <= max * 1e-24 ? double.PositiveInfinity : Math.Sqrt(max / min);

@@ -1,3 +1,4 @@
+using DotnetMerge.Numerics;
 using System.Numerics.Tensors;
 
 namespace DotnetMerge.Deltas;
@@ -47,7 +48,7 @@ internal static class LowRank
         for (int a = 0; a < k; a++)
             for (int b = a; b < k; b++)
                 gram[a, b] = gram[b, a] = TensorPrimitives.Dot<double>(small[a], small[b]);
-        var (values, vectors) = SymmetricEigen(gram, k);
+        var (values, vectors) = SymmetricEigen.Decompose(gram);
         var order = Enumerable.Range(0, k).OrderByDescending(i => values[i]).Take(r).ToArray();
 
         var bFactor = new double[(long)m * r];
@@ -117,54 +118,6 @@ internal static class LowRank
             else TensorPrimitives.Multiply<double>(v, 1 / after, v);
         }
         return vectors;
-    }
-
-    /// <summary>Cyclic Jacobi eigen-decomposition of a symmetric k×k matrix: eigenvalues and eigenvectors (columns).</summary>
-    internal static (double[] Values, double[,] Vectors) SymmetricEigen(double[,] a, int k)
-    {
-        var v = new double[k, k];
-        for (int i = 0; i < k; i++) v[i, i] = 1;
-        for (int sweep = 0; sweep < 100; sweep++)
-        {
-            double off = 0, total = 0;
-            for (int i = 0; i < k; i++)
-                for (int j = 0; j < k; j++)
-                {
-                    total += a[i, j] * a[i, j];
-                    if (i != j) off += a[i, j] * a[i, j];
-                }
-            if (off <= 1e-30 * total || off == 0) break;
-            for (int p = 0; p < k - 1; p++)
-                for (int q = p + 1; q < k; q++)
-                {
-                    if (a[p, q] == 0) continue;
-                    double theta = (a[q, q] - a[p, p]) / (2 * a[p, q]);
-                    double t = Math.Sign(theta) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1));
-                    if (theta == 0) t = 1;
-                    double c = 1 / Math.Sqrt(t * t + 1), s = t * c;
-                    for (int i = 0; i < k; i++)
-                    {
-                        double aip = a[i, p], aiq = a[i, q];
-                        a[i, p] = c * aip - s * aiq;
-                        a[i, q] = s * aip + c * aiq;
-                    }
-                    for (int i = 0; i < k; i++)
-                    {
-                        double api = a[p, i], aqi = a[q, i];
-                        a[p, i] = c * api - s * aqi;
-                        a[q, i] = s * api + c * aqi;
-                    }
-                    for (int i = 0; i < k; i++)
-                    {
-                        double vip = v[i, p], viq = v[i, q];
-                        v[i, p] = c * vip - s * viq;
-                        v[i, q] = s * vip + c * viq;
-                    }
-                }
-        }
-        var values = new double[k];
-        for (int i = 0; i < k; i++) values[i] = a[i, i];
-        return (values, v);
     }
 
     /// <summary>SplitMix64 with Box-Muller normals: small, fast, fixed across platforms and .NET versions.</summary>

@@ -9,7 +9,7 @@ public sealed class StrategyTests
     public void SymmetricEigen_Reconstructs_TheMatrix()
     {
         var a = new double[,] { { 4, 1, 0.5 }, { 1, 3, -0.25 }, { 0.5, -0.25, 2 } };
-        var (values, v) = SymmetricEigen.Decompose(a);
+        var (values, v) = DotnetMerge.Numerics.SymmetricEigen.Decompose(a);
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++)
             {

@@ -1,3 +1,4 @@
+using DotnetMerge.Numerics;
 namespace DotnetMerge.Tuning.Strategies;
 
 /// <summary>CMA-ES, the covariance matrix adaptation evolution strategy, written from N. Hansen, "The CMA Evolution
