@@ -118,6 +118,11 @@ public class KernelBenchmarks
     [Benchmark(OperationsPerInvoke = N, Description = "Philox uniforms")]
     public void Philox() => DotnetMerge.Kernels.Philox.FillUniform(7, 1, 12345, 0, _uniforms);
 
+    private readonly ulong[] _keepBits = new ulong[N / 64];
+
+    [Benchmark(OperationsPerInvoke = N, Description = "DARE keep bits, density 0.5")]
+    public void KeepBits() => DotnetMerge.Kernels.Philox.FillKeepBits(7, 1, 12345, 0, N, 0.5, _keepBits);
+
     [Benchmark(OperationsPerInvoke = N, Description = "slerp, 2 inputs (whole method)")]
     public void Slerp() => new Slerp().Merge(_slerp);
 }

@@ -49,6 +49,33 @@ public class PhiloxBulkTests
         if (count % 64 != 0) Assert.Equal(0ul, words[^1] >> (count % 64)); // nothing beyond the elements asked for
     }
 
+    /// <summary>The AVX2 word path called directly, so it is checked on AVX-512 machines too (where
+    /// <see cref="Philox.FillKeepBits"/> takes the 512-bit path): whole words only, against the reference.</summary>
+    [SkippableTheory]
+    [InlineData(0.5, 0L, 64 * 40)]
+    [InlineData(0.3, 64L * 1000, 64 * 33 + 17)]
+    [InlineData(0.25 + 1.0 / (1 << 24), 64L * 7, 64 * 20)]
+    [InlineData(0.25 + 1.5 / (1 << 24), 64L * 7, 64 * 20)]
+    [InlineData(0.0, 64L, 64 * 3)]
+    [InlineData(1.0, 64L, 64 * 3)]
+    [InlineData(1.0 - 1.0 / (1 << 25), 64L, 64 * 3)]
+    public void The_avx2_keep_bits_are_the_uniforms_below_the_density(double density, long start, int count)
+    {
+        Skip.IfNot(System.Runtime.Intrinsics.X86.Avx2.IsSupported, "this CPU has no AVX2 (the scalar path is tested above)");
+        ulong seed = 0xfeed_0123_4567_89abul;
+        const string name = "model.layers.9.mlp.down_proj.weight";
+        uint hash = ReferencePhilox.Fnv(name);
+        var words = Enumerable.Repeat(0xA5A5_A5A5_A5A5_A5A5ul, (count + 63) / 64).ToArray();
+        int done = Philox.KeepBits256((uint)seed, (uint)(seed >> 32), 2, hash, start, count, density, words);
+        Assert.Equal(count / 64 * 64, done);
+        for (int j = 0; j < done; j++)
+        {
+            bool expected = ReferencePhilox.Uniform(seed, 2, name, start + j) < density;
+            Assert.True(expected == ((words[j >> 6] >> (j & 63) & 1) != 0), $"element {start + j}: expected kept = {expected}");
+        }
+        if (count % 64 != 0) Assert.Equal(0xA5A5_A5A5_A5A5_A5A5ul, words[^1]); // the partial word is left to the caller
+    }
+
     [Fact]
     public void Keep_bits_at_the_grid_threshold_separate_neighbouring_uniforms()
     {
