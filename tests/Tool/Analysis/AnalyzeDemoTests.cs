@@ -115,6 +115,30 @@ public sealed class AnalyzeDemoTests : IDisposable
         Assert.Equal(0.0, groups["attention"].RelativeNorm(1)); // and math the attention
     }
 
+    /// <summary>The page of the demo renders in headless Chromium with no script error; its screenshot is docs/analyze.png:
+    /// <c>DOTNET_MERGE_ANALYZE_SCREENSHOT=$PWD/docs/analyze.png dotnet test tests/Tool --filter AnalyzeDemoTests</c>.</summary>
+    [SkippableFact]
+    public async Task The_demos_page_renders_and_is_the_screenshot_of_the_docs()
+    {
+        var chromium = HeadlessChromium.Find();
+        Skip.If(chromium is null, HeadlessChromium.Missing);
+        var dir = _ws.PathOf("demo");
+        var demo = await CliRunner.RunAsync("demo", dir, "--no-progress");
+        Assert.True(demo.ExitCode == 0, demo.ToString());
+        var html = Path.Combine(dir, "analysis.html");
+        var analyze = await CliRunner.RunAsync("analyze", Path.Combine(dir, "merge.yaml"), "-o", html, "--merged", Path.Combine(dir, "merged"));
+        Assert.True(analyze.ExitCode == 0, analyze.ToString());
+        var url = new Uri(html).AbsoluteUri;
+        var dom = HeadlessChromium.Run(chromium!, _ws.PathOf("chromium-profile"), "--dump-dom", url);
+        Assert.True(dom.ExitCode == 0, dom.Err);
+        Assert.DoesNotContain("Uncaught", dom.Err, StringComparison.Ordinal);
+        foreach (var title in new[] { "Sign conflicts per layer", "Task-vector norm relative to the base, per layer", "Relative task-vector norm per tensor group" })
+            Assert.Contains(title, dom.Out);
+        var png = _ws.PathOf("analysis.png");
+        HeadlessChromium.Screenshot(chromium!, _ws.PathOf("chromium-profile"), url, png, 1100, 3900);
+        if (Environment.GetEnvironmentVariable("DOTNET_MERGE_ANALYZE_SCREENSHOT") is { Length: > 0 } keep) File.Copy(png, keep, overwrite: true);
+    }
+
     private static void AssertPart(Sums expected, JsonElement actual, string where)
     {
         for (int i = 0; i < 3; i++)
