@@ -27,15 +27,42 @@ public sealed class TrialLog : IDisposable
     /// <summary>Trials read from an existing log (by number).</summary>
     public IReadOnlyDictionary<int, Trial> Finished { get; }
 
-    /// <summary>The header line of a search.</summary>
-    public static string Header(SearchSpace space, string strategy, ulong seed) => new JsonObject
+    /// <summary>The header line of a search. <paramref name="gridPointsPerRange"/> is the grid's points per searched range
+    /// (grid only, when a range is searched): a grid's points depend on it, and without --grid-points it follows --budget.</summary>
+    public static string Header(SearchSpace space, string strategy, ulong seed, int? gridPointsPerRange = null)
     {
-        ["tune"] = 1,
-        ["definition"] = space.Fingerprint,
-        ["strategy"] = strategy,
-        ["seed"] = seed.ToString(CultureInfo.InvariantCulture),
-        ["searched"] = new JsonArray(space.Dimensions.Select(d => (JsonNode?)JsonValue.Create(d.Label)).ToArray()),
-    }.ToJsonString();
+        var header = new JsonObject
+        {
+            ["tune"] = 1,
+            ["definition"] = space.Fingerprint,
+            ["strategy"] = strategy,
+            ["seed"] = seed.ToString(CultureInfo.InvariantCulture),
+            ["searched"] = new JsonArray(space.Dimensions.Select(d => (JsonNode?)JsonValue.Create(d.Label)).ToArray()),
+        };
+        if (gridPointsPerRange is { } k) header["gridPointsPerRange"] = k;
+        return header.ToJsonString();
+    }
+
+    /// <summary>What differs between the header of a log and this search's, in words (null when they are the same search).</summary>
+    private static string? Difference(string logged, string current)
+    {
+        if (logged == current) return null;
+        JsonObject? a;
+        try { a = JsonNode.Parse(logged) as JsonObject; }
+        catch (JsonException) { a = null; }
+        var b = (JsonObject)JsonNode.Parse(current)!;
+        if (a is null || a["tune"]?.ToJsonString() != b["tune"]!.ToJsonString()) return $"its first line is not the header of a search: {logged}";
+        string Text(JsonObject o, string key) => o[key]?.ToJsonString() ?? "none";
+        var changes = new List<string>();
+        if (Text(a, "definition") != Text(b, "definition")) changes.Add("the definition's text differs");
+        if (Text(a, "searched") != Text(b, "searched")) changes.Add($"the searched values were {Text(a, "searched")}, now {Text(b, "searched")}");
+        foreach (var (key, option) in new[] { ("strategy", "--strategy"), ("seed", "--seed") })
+            if (Text(a, key) != Text(b, key)) changes.Add($"{option} was {Text(a, key)}, now {Text(b, key)}");
+        if (Text(a, "gridPointsPerRange") != Text(b, "gridPointsPerRange") && Text(a, "strategy") == Text(b, "strategy"))
+            changes.Add($"the grid had {Text(a, "gridPointsPerRange")} points per range, now {Text(b, "gridPointsPerRange")} (without --grid-points, --budget sets it: " +
+                        $"resume with --grid-points {Text(a, "gridPointsPerRange")} to continue that grid with this budget)");
+        return changes.Count > 0 ? string.Join("; ", changes) : $"its header is {logged}";
+    }
 
     /// <summary>Starts a log at <paramref name="path"/> (an existing one is an error unless <paramref name="resume"/> or
     /// <paramref name="restart"/>), or, with <paramref name="resume"/>, reads the existing one and appends to it.</summary>
@@ -49,9 +76,9 @@ public sealed class TrialLog : IDisposable
         if (resume && exists)
         {
             var lines = File.ReadAllLines(path);
-            if (lines.Length == 0 || lines[0] != header)
+            if ((lines.Length == 0 ? "its header is missing" : Difference(lines[0], header)) is { } what)
                 throw new MergeException(MergeErrorKind.Definition, ErrorIds.TuneLogMismatch,
-                    $"the trial log '{path}' belongs to another search (another definition, strategy, seed or searched values): its header is {(lines.Length == 0 ? "missing" : lines[0])}; resume with the same definition and options, or start over with --force");
+                    $"the trial log '{path}' belongs to another search: {what}; resume with the definition and options of that search, or start over with --force");
             for (int i = 1; i < lines.Length; i++)
             {
                 if (lines[i].Length == 0) continue;

@@ -43,7 +43,8 @@ public static class Tuner
         OutputTransaction.CheckLocation(options.OutputDirectory, options.Merge.Force, inputs);
 
         var logPath = options.LogPath ?? TuneOptions.DefaultLogPath(options.OutputDirectory);
-        using var log = TrialLog.Open(logPath, TrialLog.Header(space, strategy.Name, options.Seed), options.Resume, options.Merge.Force);
+        using var log = TrialLog.Open(logPath, TrialLog.Header(space, strategy.Name, options.Seed,
+            strategy is GridSearch grid && space.Dimensions.Any(d => d.Setting.Kind == SearchKind.Range) ? grid.PointsPerRange : null), options.Resume, options.Merge.Force);
         var keepRoot = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.OutputDirectory)) + ".trials";
         using var work = WorkDirectory.Create(options.OutputDirectory, options.WorkDirectory ?? Scratch(candidateBytes, options.Parallel), "tune");
         var merge = options.Merge with

@@ -14,8 +14,10 @@ public static class DemoCommand
 {
     public const string DefinitionText = """
         # dotnet-merge demo: add three specialists' task vectors to their base.
-        # chat changed attention everywhere, math changed the MLPs of layers 2-3,
-        # code changed a third of everything from layer 1 on.
+        # chat changed attention everywhere; math changed the MLPs of layers 2-3 a lot;
+        # code repeats chat's attention change from layer 1 on with every 4th element's
+        # sign reversed (a 25 % sign conflict), math's MLP change at a tenth of its size
+        # (math is 10x code there), and a third of the norms. `dotnet merge analyze` shows it.
         merge_method: task_arithmetic
         base_model: models/base
         models:
@@ -34,12 +36,23 @@ public static class DemoCommand
         dtype: bfloat16
         """;
 
-    public static readonly FineTune[] FineTunes =
+    /// <summary>The planted structure (docs/analyze.md, "The demo"): chat and code disagree in sign on a quarter of the
+    /// attention elements both change; math's MLP change is ten times code's in layers 2-3.</summary>
+    public static readonly FineTune[] FineTunes = Planted();
+
+    public const int ReversedEvery = 4;
+    public const double MathOverCode = 10;
+
+    private static FineTune[] Planted()
     {
-        new("chat", "self_attn", 0, 0.05, 1.0, 11),
-        new("math", "mlp", 2, 0.08, 1.0, 22),
-        new("code", "", 1, 0.05, 0.33, 33),
-    };
+        var chat = new FineTune("chat", "self_attn", 0, 0.05, 1.0, 11);
+        var math = new FineTune("math", "mlp", 2, 0.20, 1.0, 22);
+        var code = new FineTune("code", "norm", 1, 0.05, 0.33, 33)
+        {
+            Echoes = [new Echo(chat, "self_attn", 1, 1.0, ReversedEvery), new Echo(math, "mlp", 2, 1 / MathOverCode)],
+        };
+        return [chat, math, code];
+    }
 
     public static Command Create(ToolConsole console)
     {
@@ -64,7 +77,7 @@ public static class DemoCommand
                 console.Out.WriteLine($"writing example models into {Path.Combine(root, "models")} (llama-shaped: {spec.Layers} layers, hidden {spec.Hidden}, vocab {spec.Vocab}, {spec.Dtype.HeaderName()})");
                 await WriteModelsAsync(root, spec, mergeOptions.Force, ct);
                 foreach (var ft in FineTunes)
-                    console.Out.WriteLine($"  {ft.Name}: changes '{(ft.Filter.Length == 0 ? "all layer tensors" : ft.Filter)}' from layer {ft.FromLayer} ({ft.Density:P0} of elements, ~{ft.Scale:P0} of their scale)");
+                    console.Out.WriteLine($"  {ft.Name}: changes {string.Join("; ", SyntheticModels.Describe(ft))}");
                 var definitionPath = Path.Combine(root, "merge.yaml");
                 if (File.Exists(definitionPath) && File.ReadAllText(definitionPath) != DefinitionText + "\n" && !mergeOptions.Force)
                     throw new MergeException(MergeErrorKind.Output, ErrorIds.OutputLocation, $"'{definitionPath}' exists and is not the demo's definition; pass --force to replace it, or choose another directory");
@@ -78,7 +91,7 @@ public static class DemoCommand
                 var merged = await reporter.RunAsync(p => MergeRunner.RunAsync(definition, output, mergeOptions with { Force = true }, p, ct));
                 console.Out.WriteLine($"merged {merged.TensorCount} tensors into {merged.OutputDirectory} in {merged.Stats.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)} s");
                 PrintShares(console.Out, root, merged.OutputDirectory);
-                console.Out.WriteLine($"next: dotnet merge inspect {merged.OutputDirectory}   |   dotnet merge plan {definitionPath}");
+                console.Out.WriteLine($"next: dotnet merge analyze {definitionPath} -o {Path.Combine(root, "analysis.html")}   |   dotnet merge inspect {merged.OutputDirectory}");
                 return ExitCodes.Success;
             }, ct);
         });
@@ -156,6 +169,8 @@ public static class DemoCommand
             }
             w.WriteLine("  " + ft.Name.PadRight(5) + "  " + string.Concat(cells));
         }
+        w.WriteLine("  (above 1.00: other fine-tunes changed the same direction too; code's attention change is chat's with a quarter");
+        w.WriteLine("  of its signs reversed, its MLP change a tenth of math's, so the merge carries more of it than its own weight)");
     }
 
     private static float[] Read(ModelCheckpoint checkpoint, string name)

@@ -162,6 +162,40 @@ public sealed class TunerTests : IDisposable
     }
 
     [Fact]
+    public async Task Resume_OfAGrid_WithAnotherBudget_ContinuesTheSameGrid_AndNamesAChangedOne()
+    {
+        // One searched range and one set of 3: --budget 12 fits 4 points per range (3·4 = 12), --budget 15 fits 5.
+        var text = Definition("{search: {values: [0.1, 0.3, 0.5]}}", "[-1.0, 1.0]");
+        var firstCalls = new List<string>();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Tuner.RunAsync(Space(text), Evaluator(firstCalls, failAfter: 5), Options("grid", 12)));
+        Assert.Equal(5, firstCalls.Count);
+
+        // A larger budget that makes another grid is refused, naming the grid and how to keep it.
+        var e = await Assert.ThrowsAsync<MergeException>(() => Tuner.RunAsync(Space(text), Evaluator(), Options("grid", 15) with { Resume = true }));
+        Assert.Equal(ErrorIds.TuneLogMismatch, e.Id);
+        Assert.Contains("the grid had 4 points per range, now 5", e.Message);
+        Assert.Contains("--grid-points 4", e.Message);
+
+        // The same grid with that budget continues: the 5 logged trials are kept, and the grid of 12 runs to its end.
+        var calls = new List<string>();
+        var resumed = await Tuner.RunAsync(Space(text), Evaluator(calls), Options("grid", 15) with { Resume = true, GridPoints = 4 });
+        Assert.Equal(7, calls.Count);
+        Assert.Equal((5, 7, 12), (resumed.Resumed, resumed.Evaluated, resumed.Trials.Count));
+        var complete = await Tuner.RunAsync(Space(text), Evaluator(), Options("grid", 12, output: "complete"));
+        Assert.Equal(complete.Trials.Select(t => t.Score), resumed.Trials.Select(t => t.Score));
+
+        // A smaller budget on the same grid (given explicitly) stops at it, taking the logged trials.
+        calls.Clear();
+        var shorter = await Tuner.RunAsync(Space(text), Evaluator(calls), Options("grid", 3) with { Resume = true, GridPoints = 4, Merge = new MergeOptions { Force = true } });
+        Assert.Empty(calls);
+        Assert.Equal(3, shorter.Trials.Count);
+
+        // Another strategy is named as such.
+        var other = await Assert.ThrowsAsync<MergeException>(() => Tuner.RunAsync(Space(text), Evaluator(), Options("random", 12) with { Resume = true, Merge = new MergeOptions { Force = true } }));
+        Assert.Contains("--strategy was \"grid\", now \"random\"", other.Message);
+    }
+
+    [Fact]
     public async Task Keep_LeavesEveryCandidate()
     {
         var space = Space(Definition("{search: {values: [0.1, 0.3]}}", "[0.0, 1.0]"));

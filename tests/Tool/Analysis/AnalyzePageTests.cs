@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using DotnetMerge.Demo;
@@ -36,31 +35,11 @@ public sealed partial class AnalyzePageTests : IDisposable
             """);
     }
 
-    private static string? FindChromium()
-        => new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome" }.FirstOrDefault(File.Exists);
-
-    private (int ExitCode, string Out, string Err) Chromium(string chromium, params string[] args)
-    {
-        var start = new ProcessStartInfo(chromium) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--enable-logging=stderr", "--v=0",
-                     "--user-data-dir=" + _ws.PathOf("chromium-profile") }.Concat(args))
-            start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(true);
-            throw new TimeoutException("chromium did not finish");
-        }
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
-
     [SkippableFact]
     public async Task The_page_of_a_32_layer_model_renders_with_titled_charts_and_axes()
     {
-        var chromium = FindChromium();
-        Skip.If(chromium is null, "Chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)");
+        var chromium = HeadlessChromium.Find();
+        Skip.If(chromium is null, HeadlessChromium.Missing);
         var config = await PlantedAsync(_ws);
         var html = _ws.PathOf("report.html");
         var json = _ws.PathOf("report.json");
@@ -80,7 +59,7 @@ public sealed partial class AnalyzePageTests : IDisposable
         }
 
         var url = new Uri(html).AbsoluteUri;
-        var dom = Chromium(chromium!, "--dump-dom", url);
+        var dom = HeadlessChromium.Run(chromium!, _ws.PathOf("chromium-profile"), "--dump-dom", url);
         Assert.True(dom.ExitCode == 0, dom.Err);
         Assert.DoesNotContain("Uncaught", dom.Err, StringComparison.Ordinal);
         Assert.DoesNotMatch(new Regex("CONSOLE.*(error|Error)"), dom.Err);
@@ -99,15 +78,7 @@ public sealed partial class AnalyzePageTests : IDisposable
             }
         }
 
-        var png = _ws.PathOf("report.png");
-        var shot = Chromium(chromium!, "--hide-scrollbars", "--window-size=1100,4350", "--screenshot=" + png, url);
-        Assert.True(shot.ExitCode == 0 && File.Exists(png), shot.Err);
-        var bytes = File.ReadAllBytes(png);
-        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
-        Assert.Equal(1100, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16))); // IHDR width
-        Assert.True(bytes.Length > 50_000, $"a {bytes.Length}-byte screenshot is too plain to hold the charts");
-        // docs/analyze.png is this screenshot: DOTNET_MERGE_ANALYZE_SCREENSHOT=$PWD/docs/analyze.png dotnet test --filter AnalyzePageTests
-        if (Environment.GetEnvironmentVariable("DOTNET_MERGE_ANALYZE_SCREENSHOT") is { Length: > 0 } keep) File.Copy(png, keep, overwrite: true);
+        HeadlessChromium.Screenshot(chromium!, _ws.PathOf("chromium-profile"), url, _ws.PathOf("report.png"), 1100, 4350);
     }
 
     [GeneratedRegex("<svg class=\"chart\".*?</svg>", RegexOptions.Singleline)]
