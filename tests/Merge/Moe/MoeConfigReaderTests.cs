@@ -66,7 +66,7 @@ public sealed class MoeConfigReaderTests
     [InlineData("gate_mode: random\nexperts_per_token: 3\n", "DMRG0943", 3, 20)]
     [InlineData("gate_mode: random\nexperts_per_token: .inf\n", "DMRG0943", 3, 20)]
     [InlineData("gate_mode: random\ndtype: int8\n", "DMRG0501", 3, 8)]
-    [InlineData("gate_mode: random\narchitecture: qwen3_moe\n", "DMRG0945", 3, 15)]
+    [InlineData("gate_mode: random\narchitecture: qwen3_moe\nshared_experts:\n  - source_model: s\n", "DMRG0945", 3, 15)]
     [InlineData("gate_mode: random\narchitecture: gpt2\n", "DMRG0945", 3, 15)]
     [InlineData("gate_mode: random\narchitecture: qwen\n", "DMRG0945", 3, 15)]
     public void Bad_values_are_located(string extra, string id, int line, int column)
