@@ -8,7 +8,9 @@ namespace DotnetMerge.Moe;
 
 /// <summary>Reads a mergekit-moe YAML config into a <see cref="MoeConfig"/>, every problem located at file(line,col) as
 /// a definition diagnostic (ids DMRG0940-0949, the shared YAML ones DMRG0001-0023, DMRG0107 for a malformed model
-/// reference, DMRG0501 for an unknown dtype). Reads text only: the models are opened by <see cref="MoeBuilder"/>.</summary>
+/// reference, DMRG0501 for an unknown dtype). Model references (base_model, source_model) are read by the merge
+/// definition's rules (<see cref="DefinitionParser.ReadModelReference"/>: <c>path+lora</c> or <c>{model, lora}</c>).
+/// Reads text only: the models are opened by <see cref="MoeBuilder"/>.</summary>
 public sealed class MoeConfigReader
 {
     private static readonly string[] RootKeys = ["base_model", "experts", "gate_mode", "dtype", "experts_per_token", "shared_experts", "architecture"];
