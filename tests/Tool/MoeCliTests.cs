@@ -77,7 +77,7 @@ public sealed class MoeCliTests : IDisposable
     {
         var r = await CliRunner.RunAsync("moe", "--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (var word in new[] { "cheap_embed", "uniform_random", "Mixtral", "Qwen2-MoE", "--random-seed", "--i-understand-this-is-not-useful-without-training", "docs/moe.md" })
+        foreach (var word in new[] { "cheap_embed", "uniform_random", "Mixtral", "Qwen2-MoE", "Qwen3-MoE", "model+adapter", "--allow-crimes", "--random-seed", "--i-understand-this-is-not-useful-without-training", "docs/moe.md" })
             Assert.Contains(word, r.Out, StringComparison.Ordinal);
         // Its own two arguments, once each: not the root command's CONFIG and OUTPUT of the same names as well.
         Assert.Single(r.Out.Split('\n'), l => l.StartsWith("  <config>", StringComparison.Ordinal));

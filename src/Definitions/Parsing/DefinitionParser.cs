@@ -33,6 +33,13 @@ public static class DefinitionParser
         CancellationToken cancellationToken = default)
         => new DefinitionReader(sourcePath ?? string.Empty).LoadStream(yamlText ?? string.Empty, cancellationToken, out diagnostics);
 
+    /// <summary>Reads one model reference of a YAML file that is not a merge definition (a <c>dotnet merge moe</c> config) by the
+    /// rules of a definition's references: the string form <c>path[@revision][+lora[@revision]]</c> or the mapping with
+    /// <c>model</c>, <c>lora</c> (and <c>override_architecture</c>). The reference, or null when the node is not one; the
+    /// problems, located at file(line,col), are in <paramref name="diagnostics"/>.</summary>
+    public static ModelReference? ReadModelReference(YamlNode node, string key, string sourcePath, out IReadOnlyList<DefinitionDiagnostic> diagnostics)
+        => new DefinitionReader(sourcePath ?? string.Empty).ReadReference(node, key, out diagnostics);
+
     /// <summary>"bfloat16", "float16", "float32", "float64" for the names mergekit/torch accept (optionally with a
     /// "torch." prefix); the trimmed input otherwise.</summary>
     public static string NormalizeDtype(string text)
@@ -112,6 +119,13 @@ internal sealed partial class DefinitionReader
         var stream = Load(text, cancellationToken);
         diagnostics = _diagnostics.ToList();
         return stream;
+    }
+
+    internal ModelReference? ReadReference(YamlNode node, string key, out IReadOnlyList<DefinitionDiagnostic> diagnostics)
+    {
+        var reference = ReadModelReference(node, key);
+        diagnostics = _diagnostics.ToList();
+        return diagnostics.Any(d => d.IsError) ? null : reference;
     }
 
     /// <summary>Reads the YAML stream within <see cref="DefinitionLimits"/> (size, depth, nodes, core tags), or reports why

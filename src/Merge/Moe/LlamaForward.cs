@@ -6,10 +6,11 @@ using DotnetMerge.Numerics;
 
 namespace DotnetMerge.Moe;
 
-/// <summary>A CPU forward pass of a llama-family decoder (llama, mistral, qwen2) over a few short prompts, for the
+/// <summary>A CPU forward pass of a llama-family decoder (llama, mistral, qwen2, qwen3) over a few short prompts, for the
 /// <c>hidden</c> gate modes: the hidden state entering every layer. RMSNorm, rotary position embeddings with the
 /// config's scaling (none, <c>linear</c>, <c>llama3</c>), grouped-query causal attention (q/k/v biases when the model has
-/// them), SwiGLU MLP. Layer by layer: one layer's weights are in memory at a time, every prompt goes through it, and the
+/// them; qwen3's per-head q_norm/k_norm before the rotation), SwiGLU MLP. The weights are read as a merge reads them:
+/// with the model's LoRA adapter applied. Layer by layer: one layer's weights are in memory at a time, every prompt goes through it, and the
 /// next layer's weights replace them. Float32 weights and activations with SIMD dot products (TensorPrimitives), as
 /// transformers runs a float32 model.</summary>
 public sealed class LlamaForward
@@ -81,7 +82,7 @@ public sealed class LlamaForward
     public double[][][] LayerInputs(IReadOnlyList<string> layerPrefixes, IReadOnlyList<int[]> prompts, bool lastToken, CancellationToken ct = default)
     {
         const string embedName = "model.embed_tokens.weight";
-        if (!_model.TryGetTensor(embedName, out var embed, out var embedFile) || embedFile is null || embed.Shape is not [_, var width] || width != _hidden)
+        if (MoeTensor.Find(_model, embedName) is not { Info: { Shape: [_, var width] } embed } embedTensor || width != _hidden)
             throw Unsupported($"{_model.Reference.Location}: base model '{_model.Reference}'", $"has no '{embedName}' of {_hidden} columns");
         long rowBytes = embed.Dtype.ByteCount(_hidden);
         var rowData = new byte[rowBytes];
@@ -94,7 +95,7 @@ public sealed class LlamaForward
             {
                 if (ids[t] < 0 || ids[t] >= embed.Shape[0])
                     throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeTokenizer, $"token id {ids[t]} is past the {embed.Shape[0]} embedding rows of '{_model.Reference}'");
-                embedFile.ReadTensorRange(embed, ids[t] * rowBytes, rowData); // only the prompts' rows are read
+                embedTensor.ReadRange(ids[t] * rowBytes, rowData); // only the prompts' rows are read (of a stored tensor)
                 DtypeConversion.Decode(embed.Dtype, rowData, 0, states[p].AsSpan(t * _hidden, _hidden));
             }
         }
@@ -126,7 +127,7 @@ public sealed class LlamaForward
     {
         private readonly LlamaForward _f;
         private readonly float[] _inNorm, _postNorm, _q, _k, _v, _o, _gate, _up, _down;
-        private readonly float[]? _qb, _kb, _vb;
+        private readonly float[]? _qb, _kb, _vb, _qNorm, _kNorm;
 
         public Layer(LlamaForward f, string prefix)
         {
@@ -141,6 +142,9 @@ public sealed class LlamaForward
             _qb = f.TryLoad(prefix + "self_attn.q_proj.bias", [qDim]);
             _kb = f.TryLoad(prefix + "self_attn.k_proj.bias", [kvDim]);
             _vb = f.TryLoad(prefix + "self_attn.v_proj.bias", [kvDim]);
+            // qwen3: an RMSNorm over each head of the queries and keys, before the rotation.
+            _qNorm = f.TryLoad(prefix + "self_attn.q_norm.weight", [f._headDim]);
+            _kNorm = f.TryLoad(prefix + "self_attn.k_norm.weight", [f._headDim]);
             _gate = f.Load(prefix + "mlp.gate_proj.weight", out var gateShape);
             long inter = gateShape[0];
             f.Check(prefix + "mlp.gate_proj.weight", gateShape, [inter, h]);
@@ -159,8 +163,18 @@ public sealed class LlamaForward
             var v = MatMul(normed, tokens, h, _v, kvDim, _vb);
             for (int t = 0; t < tokens; t++)
             {
-                for (int head = 0; head < heads; head++) Rotate(q.AsSpan(t * qDim + head * hd, hd), t);
-                for (int head = 0; head < kvHeads; head++) Rotate(k.AsSpan(t * kvDim + head * hd, hd), t);
+                for (int head = 0; head < heads; head++)
+                {
+                    var qh = q.AsSpan(t * qDim + head * hd, hd);
+                    if (_qNorm is not null) RmsNorm(qh, _qNorm, qh);
+                    Rotate(qh, t);
+                }
+                for (int head = 0; head < kvHeads; head++)
+                {
+                    var kh = k.AsSpan(t * kvDim + head * hd, hd);
+                    if (_kNorm is not null) RmsNorm(kh, _kNorm, kh);
+                    Rotate(kh, t);
+                }
             }
             var attention = new float[tokens * qDim];
             var scores = new double[tokens];
@@ -202,14 +216,16 @@ public sealed class LlamaForward
         private void RmsNorm(float[] x, float[] weight, float[] destination, int tokens)
         {
             int h = _f._hidden;
-            for (int t = 0; t < tokens; t++)
-            {
-                var row = x.AsSpan(t * h, h);
-                double squares = 0;
-                foreach (var value in row) squares += (double)value * value;
-                float inverse = (float)(1 / Math.Sqrt(squares / h + _f._eps));
-                for (int i = 0; i < h; i++) destination[t * h + i] = row[i] * inverse * weight[i];
-            }
+            for (int t = 0; t < tokens; t++) RmsNorm(x.AsSpan(t * h, h), weight, destination.AsSpan(t * h, h));
+        }
+
+        /// <summary>destination = row / rms(row) · weight (the row may be the destination).</summary>
+        private void RmsNorm(ReadOnlySpan<float> row, float[] weight, Span<float> destination)
+        {
+            double squares = 0;
+            foreach (var value in row) squares += (double)value * value;
+            float inverse = (float)(1 / Math.Sqrt(squares / row.Length + _f._eps));
+            for (int i = 0; i < row.Length; i++) destination[i] = row[i] * inverse * weight[i];
         }
 
         /// <summary>transformers' rotate_half convention: the first and second halves of a head are the pairs.</summary>
@@ -258,12 +274,12 @@ public sealed class LlamaForward
 
     private float[] Load(string name, out long[] shape)
     {
-        if (!_model.TryGetTensor(name, out var info, out var file) || file is null)
+        if (MoeTensor.Find(_model, name) is not { } tensor)
             throw new MergeException(MergeErrorKind.Input, ErrorIds.TensorMissing, $"{_model.Reference.Location}: base model '{_model.Reference}' has no '{name}', which the forward pass needs");
+        var info = tensor.Info;
         if (!info.Dtype.CanDecode() || info.ElementCount > Array.MaxLength || info.ByteLength > Array.MaxLength)
             throw new MergeException(MergeErrorKind.Input, ErrorIds.UnsupportedTensor, $"'{name}' of '{_model.Reference}' ({info.Dtype.HeaderName()}, {info.ElementCount} elements) cannot be read for the forward pass");
-        var bytes = GC.AllocateUninitializedArray<byte>((int)info.ByteLength);
-        file.ReadTensor(info, bytes);
+        var bytes = tensor.ReadAll(); // with the model's LoRA adapter applied, as the merge reads it
         var values = new float[info.ElementCount];
         DtypeConversion.Decode(info.Dtype, bytes, 0, values);
         shape = info.Shape;

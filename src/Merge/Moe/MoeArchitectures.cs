@@ -4,7 +4,7 @@ using DotnetMerge.Numerics;
 namespace DotnetMerge.Moe;
 
 /// <summary>What each output architecture is called, which dense families it takes, where its router and expert tensors
-/// go, and the config.json fields transformers reads for it (MixtralConfig, Qwen2MoeConfig).</summary>
+/// go, and the config.json fields transformers reads for it (MixtralConfig, Qwen2MoeConfig, Qwen3MoeConfig, DeepseekConfig).</summary>
 public static class MoeArchitectures
 {
     /// <summary>The three MLP projections of a llama-family layer, in the order their tensors are written.</summary>
@@ -14,6 +14,7 @@ public static class MoeArchitectures
     public static IReadOnlyList<string> InputFamilies(MoeArchitecture architecture) => architecture switch
     {
         MoeArchitecture.Mixtral or MoeArchitecture.DeepseekMoe => ["llama", "mistral"],
+        MoeArchitecture.Qwen3Moe => ["qwen3"],
         _ => ["llama", "mistral", "qwen2"],
     };
 
@@ -21,6 +22,7 @@ public static class MoeArchitectures
     {
         MoeArchitecture.Mixtral => "MixtralForCausalLM",
         MoeArchitecture.DeepseekMoe => "DeepseekForCausalLM",
+        MoeArchitecture.Qwen3Moe => "Qwen3MoeForCausalLM",
         _ => "Qwen2MoeForCausalLM",
     };
 
@@ -28,6 +30,7 @@ public static class MoeArchitectures
     {
         MoeArchitecture.Mixtral => "mixtral",
         MoeArchitecture.DeepseekMoe => "deepseek",
+        MoeArchitecture.Qwen3Moe => "qwen3_moe",
         _ => "qwen2_moe",
     };
 
@@ -36,6 +39,7 @@ public static class MoeArchitectures
     {
         MoeArchitecture.Mixtral => "Mixtral",
         MoeArchitecture.DeepseekMoe => "DeepSeek-MoE",
+        MoeArchitecture.Qwen3Moe => "Qwen3-MoE",
         _ => "Qwen2-MoE",
     };
 
@@ -102,6 +106,17 @@ public static class MoeArchitectures
             config["moe_layer_freq"] = 1;
             config["scoring_func"] = "softmax";
             config["norm_topk_prob"] = false;
+        }
+        else if (architecture == MoeArchitecture.Qwen3Moe)
+        {
+            // Qwen3MoeConfig: every layer sparse (no mlp_only_layers, sparse step 1), no shared expert; the top-k routing
+            // weights renormalized to sum to 1 as Mixtral's are (and as the released Qwen3 MoE models set it).
+            config["num_experts"] = experts;
+            config["moe_intermediate_size"] = intermediate;
+            config["intermediate_size"] = intermediate;
+            config["decoder_sparse_step"] = 1;
+            config["mlp_only_layers"] = new JsonArray();
+            config["norm_topk_prob"] = true;
         }
         else
         {

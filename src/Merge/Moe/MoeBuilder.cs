@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 using System.Text.RegularExpressions;
+using DotnetMerge.Adapters;
 using DotnetMerge.Definitions;
 using DotnetMerge.Engine;
 using DotnetMerge.Execution;
@@ -28,7 +29,7 @@ public static class MoeBuilder
 
     /// <summary>The source of one output tensor.</summary>
     private abstract record Source(OutputTensor Output);
-    private sealed record Copied(OutputTensor Output, ModelSource Model, TensorInfo Tensor, ITensorFile File, MoeExpert? Expert, int ExpertIndex) : Source(Output);
+    private sealed record Copied(OutputTensor Output, MoeTensor Input, MoeExpert? Expert, int ExpertIndex) : Source(Output);
     private sealed record Router(OutputTensor Output, double[] Values) : Source(Output);
     private sealed record Zeros(OutputTensor Output) : Source(Output);
 
@@ -47,13 +48,21 @@ public static class MoeBuilder
             ModelSource Open(ModelReference reference, string role)
             {
                 if (opened.TryGetValue(reference, out var found)) return found;
-                if (reference.HasLora)
-                    throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeModelMismatch,
-                        $"{reference.Location}: {role} '{reference}' has a LoRA adapter: moe does not apply adapters yet; " +
-                        $"write the adapted model first (a linear merge of '{reference}' alone, weight 1.0) and list that directory");
                 var directory = ModelSource.ResolveDirectory(reference, configDirectory, options.WorkingDirectory, options.Hub);
                 var model = ModelSource.Open(reference, directory);
                 opened[reference] = model;
+                if (reference.LoraPath is { } lora)
+                {
+                    // model+adapter: every tensor of the model is read with the adapter applied, as a merge reads it.
+                    model.UseAdapter(LoraAdapter.Open(ModelSource.ResolveDirectory(new ModelReference(lora, reference.LoraRevision) { Location = reference.Location },
+                        configDirectory, options.WorkingDirectory, options.Hub, adapter: true)));
+                    var findings = model.Adapter!.Check(model, options.AllowCrimes, reference.Location);
+                    foreach (var warning in findings.Where(f => !f.IsError)) progress.Warning(warning.ToString());
+                    var errors = findings.Where(f => f.IsError).ToList();
+                    if (errors.Count > 0)
+                        throw new MergeException(MergeErrorKind.Input, errors[0].Id,
+                            $"{reference.Location}: {role} '{reference}': " + string.Join("; ", errors.Select(e => e.Message)));
+                }
                 return model;
             }
             var baseModel = Open(config.BaseModel, "base_model");
@@ -80,7 +89,7 @@ public static class MoeBuilder
 
             using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, opened.Values.Select(m => m.Directory));
             var declared = sources.Select(s => s.Output).ToList();
-            long bytes = 0, toRead = sources.OfType<Copied>().Sum(c => c.Tensor.ByteLength);
+            long bytes = 0, toRead = sources.OfType<Copied>().Sum(c => c.Input.Input.BytesFromDisk);
             progress.Started(declared.Count, toRead, declared.Sum(t => t.ByteLength));
             int shardCount;
             try
@@ -91,7 +100,7 @@ public static class MoeBuilder
                     foreach (var source in sources)
                     {
                         ct.ThrowIfCancellationRequested();
-                        var (data, read) = Materialize(source, options.Seed ?? 0);
+                        var (data, read) = Materialize(source, options.Seed ?? 0, ct);
                         await writer.WriteTensorAsync(source.Output.Name, data, ct).ConfigureAwait(false);
                         bytes += data.Length;
                         progress.TensorWritten(source.Output.Name, read, data.Length);
@@ -127,20 +136,27 @@ public static class MoeBuilder
         }
     }
 
-    /// <summary>The config's architecture, else Mixtral where it fits (no shared expert, a llama or mistral base), else Qwen2-MoE.</summary>
+    /// <summary>The config's architecture, else Qwen3-MoE for a qwen3 base, Mixtral where it fits (no shared expert, a llama
+    /// or mistral base), else Qwen2-MoE.</summary>
     public static MoeArchitecture ChooseArchitecture(MoeConfig config, ModelSource baseModel)
     {
         var family = baseModel.ConfigString("model_type");
         if (family is null)
             throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeModelMismatch,
-                $"{config.BaseModel.Location}: base model '{config.BaseModel}' has no model_type in config.json ({baseModel.Directory}): moe needs to know its family (llama, mistral or qwen2)");
+                $"{config.BaseModel.Location}: base model '{config.BaseModel}' has no model_type in config.json ({baseModel.Directory}): moe needs to know its family (llama, mistral, qwen2 or qwen3)");
         MoeArchitecture architecture = config.Architecture
-            ?? (config.SharedExperts.Count == 0 && MoeArchitectures.InputFamilies(MoeArchitecture.Mixtral).Contains(family) ? MoeArchitecture.Mixtral : MoeArchitecture.Qwen2Moe);
+            ?? (MoeArchitectures.InputFamilies(MoeArchitecture.Qwen3Moe).Contains(family) ? MoeArchitecture.Qwen3Moe
+                : config.SharedExperts.Count == 0 && MoeArchitectures.InputFamilies(MoeArchitecture.Mixtral).Contains(family) ? MoeArchitecture.Mixtral
+                : MoeArchitecture.Qwen2Moe);
         if (!MoeArchitectures.InputFamilies(architecture).Contains(family))
             throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeModelMismatch,
                 $"{config.BaseModel.Location}: base model '{config.BaseModel}' is a {family} model; {MoeArchitectures.DisplayName(architecture)} is built from " +
                 string.Join(" or ", MoeArchitectures.InputFamilies(architecture)) + " models" +
-                (family == "qwen2" ? " (a qwen2 base makes Qwen2-MoE: add one shared expert and architecture: qwen)" : ""));
+                (family == "qwen2" ? " (a qwen2 base makes Qwen2-MoE: add one shared expert and architecture: qwen)" : "") +
+                (family == "qwen3" ? " (a qwen3 base makes Qwen3-MoE: architecture: qwen3, or leave architecture out)" : ""));
+        if (architecture == MoeArchitecture.Qwen3Moe && config.SharedExperts.Count > 0)
+            throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeModelMismatch,
+                $"{config.BaseModel.Location}: base model '{config.BaseModel}' ({family}) makes Qwen3-MoE, which has no shared expert; the config has {config.SharedExperts.Count.ToString(CultureInfo.InvariantCulture)}: remove shared_experts");
         if (architecture == MoeArchitecture.Qwen2Moe && config.SharedExperts.Count != 1)
             throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeModelMismatch,
                 $"{config.BaseModel.Location}: base model '{config.BaseModel}' ({family}) makes Qwen2-MoE, which has exactly one shared expert; the config has {config.SharedExperts.Count.ToString(CultureInfo.InvariantCulture)}: add 'shared_experts: [{{source_model: ...}}]'");
@@ -148,7 +164,7 @@ public static class MoeBuilder
     }
 
     /// <summary>The layers, their prefixes and MLP shapes, from the base; every expert checked against them.</summary>
-    private sealed record MoePlan(IReadOnlyList<string> Layers, long Intermediate, int Hidden, bool Tied, Dtype EmbedDtype, TensorInfo Embedding, ITensorFile EmbeddingFile);
+    private sealed record MoePlan(IReadOnlyList<string> Layers, long Intermediate, int Hidden, bool Tied, Dtype EmbedDtype, MoeTensor Embedding);
 
     private static MoePlan Plan(MoeConfig config, MoeArchitecture architecture, ModelSource baseModel, IReadOnlyList<ModelSource> experts, IReadOnlyList<ModelSource> shared)
     {
@@ -165,10 +181,11 @@ public static class MoeBuilder
         }
         if (prefixes.Count == 0)
             throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeModelMismatch,
-                $"{Where(baseModel)}: no layer has mlp.gate_proj/up_proj/down_proj weights; moe takes llama-family (llama, mistral, qwen2) models");
+                $"{Where(baseModel)}: no layer has mlp.gate_proj/up_proj/down_proj weights; moe takes llama-family (llama, mistral, qwen2, qwen3) models");
         var layers = prefixes.Values.ToList();
-        if (!baseModel.TryGetTensor(EmbedName, out var embed, out var embedFile) || embed.Shape.Length != 2 || embedFile is null)
+        if (MoeTensor.Find(baseModel, EmbedName) is not { Info.Shape.Length: 2 } embedding)
             throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeModelMismatch, $"{Where(baseModel)}: no 2-D '{EmbedName}'");
+        var embed = embedding.Info;
         int hidden = checked((int)embed.Shape[1]);
         long intermediate = -1;
         foreach (var prefix in layers)
@@ -209,7 +226,7 @@ public static class MoeBuilder
             throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeNoLmHead,
                 $"{Where(baseModel)} has no '{LmHeadName}' and its config.json does not set tie_word_embeddings: true, so the output would have no head; " +
                 "if the model ties its head to the embeddings, set tie_word_embeddings: true in its config.json");
-        return new MoePlan(layers, intermediate, hidden, !hasHead, config.Dtype ?? embed.Dtype, embed, embedFile);
+        return new MoePlan(layers, intermediate, hidden, !hasHead, config.Dtype ?? embed.Dtype, embedding);
     }
 
     private static MoeExpert? ExpertOf(MoeConfig config, ModelSource model)
@@ -226,7 +243,7 @@ public static class MoeBuilder
         MoeRouters routers;
         if (config.GateMode == MoeGateMode.CheapEmbed)
             routers = MoeGates.Compute(config.GateMode, config.Experts, shared, plan.Layers.Count, plan.Hidden, seed,
-                prompts => MoeGates.EmbeddingVector(plan.EmbeddingFile, plan.Embedding, prompts.Select(tokenizer.Encode).ToList()));
+                prompts => MoeGates.EmbeddingVector(plan.Embedding, prompts.Select(tokenizer.Encode).ToList()));
         else
         {
             // One forward pass over every distinct prompt, layer by layer; each expert's row averages its prompts' states.
@@ -270,8 +287,8 @@ public static class MoeBuilder
         Dtype Out(Dtype stored) => stored.CanDecode() ? config.Dtype ?? stored : stored;
         Copied Copy(string outName, ModelSource model, string name, MoeExpert? expert, int index)
         {
-            model.TryGetTensor(name, out var t, out var file);
-            return new Copied(new OutputTensor(outName, Out(t.Dtype), t.Shape), model, t, file!, expert, index);
+            var input = MoeTensor.Find(model, name) ?? throw new InvalidOperationException($"'{name}' of '{model.Reference}' was checked and is gone");
+            return new Copied(new OutputTensor(outName, Out(input.Info.Dtype), input.Info.Shape), input, expert, index);
         }
         foreach (var t in AllTensors(baseModel))
         {
@@ -306,12 +323,38 @@ public static class MoeBuilder
         return sources;
     }
 
-    private static (byte[] Data, long Read) Materialize(Source source, ulong seed)
+    private static (byte[] Data, long Read) Materialize(Source source, ulong seed, CancellationToken ct)
     {
         var output = source.Output;
         if (output.ByteLength > Array.MaxLength)
             throw new MergeException(MergeErrorKind.Input, ErrorIds.UnsupportedTensor,
                 $"tensor '{output.Name}' has {output.ByteLength.ToString(CultureInfo.InvariantCulture)} bytes; moe holds one tensor in memory and supports tensors up to {Array.MaxLength.ToString(CultureInfo.InvariantCulture)} bytes");
+        if (source is Copied c)
+        {
+            // The source tensor as a merge reads it: stored, or with the model's LoRA adapter applied (in its dtype).
+            var stored = c.Input.ReadAll(ct);
+            long read = c.Input.Input.BytesFromDisk;
+            double? noise = c.Expert?.NoiseScale is > 0 ? c.Expert.NoiseScale : null;
+            double? residual = c.Expert?.ResidualScale is { } s && c.Input.Input.TensorName.EndsWith(".down_proj.weight", StringComparison.Ordinal) ? s : null;
+            var dtype = c.Input.Info.Dtype;
+            if (output.Dtype == dtype && noise is null && residual is null) return (stored, read);
+            var values = new float[c.Input.Info.ElementCount];
+            DtypeConversion.Decode(dtype, stored, 0, values);
+            if (residual is { } scale) for (int i = 0; i < values.Length; i++) values[i] = (float)(values[i] * scale);
+            if (noise is { } sigma)
+            {
+                // N(0, sigma) per element, keyed by (seed, expert, tensor name, element): the same noise for a seed everywhere.
+                uint key = Philox.Fnv1a32("moe.noise." + c.Output.Name);
+                for (int i = 0; i < values.Length; i++)
+                {
+                    double u1 = 1.0 - Philox.Uniform(seed, (uint)c.ExpertIndex, key, 2L * i), u2 = Philox.Uniform(seed, (uint)c.ExpertIndex, key, 2L * i + 1);
+                    values[i] = (float)(values[i] + sigma * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+                }
+            }
+            var converted = GC.AllocateUninitializedArray<byte>((int)output.ByteLength);
+            DtypeConversion.Encode(output.Dtype, values, converted, 0);
+            return (converted, read);
+        }
         var data = GC.AllocateUninitializedArray<byte>((int)output.ByteLength);
         switch (source)
         {
@@ -321,31 +364,6 @@ public static class MoeBuilder
             case Zeros:
                 Array.Clear(data);
                 return (data, 0);
-            case Copied c:
-                double? noise = c.Expert?.NoiseScale is > 0 ? c.Expert.NoiseScale : null;
-                double? residual = c.Expert?.ResidualScale is { } s && c.Tensor.Name.EndsWith(".down_proj.weight", StringComparison.Ordinal) ? s : null;
-                if (output.Dtype == c.Tensor.Dtype && noise is null && residual is null)
-                {
-                    c.File.ReadTensor(c.Tensor, data);
-                    return (data, data.Length);
-                }
-                var stored = GC.AllocateUninitializedArray<byte>((int)c.Tensor.ByteLength);
-                c.File.ReadTensor(c.Tensor, stored);
-                var values = new float[c.Tensor.ElementCount];
-                DtypeConversion.Decode(c.Tensor.Dtype, stored, 0, values);
-                if (residual is { } scale) for (int i = 0; i < values.Length; i++) values[i] = (float)(values[i] * scale);
-                if (noise is { } sigma)
-                {
-                    // N(0, sigma) per element, keyed by (seed, expert, tensor name, element): the same noise for a seed everywhere.
-                    uint key = Philox.Fnv1a32("moe.noise." + c.Output.Name);
-                    for (int i = 0; i < values.Length; i++)
-                    {
-                        double u1 = 1.0 - Philox.Uniform(seed, (uint)c.ExpertIndex, key, 2L * i), u2 = Philox.Uniform(seed, (uint)c.ExpertIndex, key, 2L * i + 1);
-                        values[i] = (float)(values[i] + sigma * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
-                    }
-                }
-                DtypeConversion.Encode(output.Dtype, values, data, 0);
-                return (data, stored.Length);
             default:
                 throw new InvalidOperationException("unknown tensor source");
         }

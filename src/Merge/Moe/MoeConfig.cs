@@ -25,6 +25,9 @@ public enum MoeArchitecture
     Mixtral,
     /// <summary>Qwen2MoeForCausalLM: <c>mlp.gate</c>, <c>mlp.experts.E.*_proj</c>, one gated <c>mlp.shared_expert</c>.</summary>
     Qwen2Moe,
+    /// <summary>Qwen3MoeForCausalLM (from qwen3 models): <c>mlp.gate</c>, <c>mlp.experts.E.*_proj</c>, the base's per-head
+    /// <c>self_attn.q_norm</c>/<c>k_norm</c>; no shared expert.</summary>
+    Qwen3Moe,
     /// <summary>DeepseekForCausalLM (DeepSeek-MoE, DeepSeek's own modeling code): <c>mlp.gate</c>, <c>mlp.experts.E.*_proj</c>,
     /// at most one ungated <c>mlp.shared_experts</c>.</summary>
     DeepseekMoe,

@@ -8,7 +8,9 @@ namespace DotnetMerge.Moe;
 
 /// <summary>Reads a mergekit-moe YAML config into a <see cref="MoeConfig"/>, every problem located at file(line,col) as
 /// a definition diagnostic (ids DMRG0940-0949, the shared YAML ones DMRG0001-0023, DMRG0107 for a malformed model
-/// reference, DMRG0501 for an unknown dtype). Reads text only: the models are opened by <see cref="MoeBuilder"/>.</summary>
+/// reference, DMRG0501 for an unknown dtype). Model references (base_model, source_model) are read by the merge
+/// definition's rules (<see cref="DefinitionParser.ReadModelReference"/>: <c>path+lora</c> or <c>{model, lora}</c>).
+/// Reads text only: the models are opened by <see cref="MoeBuilder"/>.</summary>
 public sealed class MoeConfigReader
 {
     private static readonly string[] RootKeys = ["base_model", "experts", "gate_mode", "dtype", "experts_per_token", "shared_experts", "architecture"];
@@ -143,6 +145,8 @@ public sealed class MoeConfigReader
                 "each token is routed to at most every expert");
         if (architecture == MoeArchitecture.Mixtral && shared.Count > 0)
             Error(ErrorIds.MoeArchitecture, archLoc, "Mixtral has no shared expert, and the config has one", "remove shared_experts, or use architecture: qwen");
+        if (architecture == MoeArchitecture.Qwen3Moe && shared.Count > 0)
+            Error(ErrorIds.MoeArchitecture, archLoc, "Qwen3-MoE has no shared expert, and the config has one", "remove shared_experts, or use architecture: qwen (Qwen2-MoE)");
         if (architecture == MoeArchitecture.Qwen2Moe && shared.Count != 1)
             Error(ErrorIds.MoeArchitecture, archLoc, $"Qwen2-MoE has exactly one shared expert, and the config has {shared.Count.ToString(CultureInfo.InvariantCulture)}", "add 'shared_experts: [{source_model: ...}]'");
 
@@ -197,13 +201,9 @@ public sealed class MoeConfigReader
         var n = name.Trim().ToLowerInvariant();
         if (n.StartsWith("mixtral", StringComparison.Ordinal)) return MoeArchitecture.Mixtral;
         if (n.StartsWith("deepseek", StringComparison.Ordinal)) return MoeArchitecture.DeepseekMoe;
-        if (n.StartsWith("qwen3", StringComparison.Ordinal))
-        {
-            Error(ErrorIds.MoeArchitecture, at, $"architecture '{name}' is not supported yet", "use mixtral, qwen (Qwen2-MoE) or deepseek");
-            return null;
-        }
+        if (n.StartsWith("qwen3", StringComparison.Ordinal)) return MoeArchitecture.Qwen3Moe;
         if (n.StartsWith("qwen", StringComparison.Ordinal)) return MoeArchitecture.Qwen2Moe;
-        Error(ErrorIds.MoeArchitecture, at, $"unknown architecture '{name}'", "use mixtral, qwen (Qwen2-MoE) or deepseek, or leave it out to have Mixtral where it fits");
+        Error(ErrorIds.MoeArchitecture, at, $"unknown architecture '{name}'", "use mixtral, qwen (Qwen2-MoE), qwen3 (Qwen3-MoE) or deepseek, or leave it out to have Mixtral (Qwen3-MoE for a qwen3 base) where it fits");
         return null;
     }
 
@@ -277,15 +277,12 @@ public sealed class MoeConfigReader
 
     private static bool IsPlainNull(YamlNode node) => node is YamlScalarNode s && s.Style is YamlDotNet.Core.ScalarStyle.Plain or YamlDotNet.Core.ScalarStyle.Any;
 
+    /// <summary>A model reference as a merge definition reads one (string or <c>{model: ..., lora: ...}</c>), with its diagnostics.</summary>
     private ModelReference? ReadReference(YamlNode value, string key)
     {
-        if (ReadString(value, key) is not { } text) return null;
-        if (!ModelReference.TryParse(text, out var reference, out var error))
-        {
-            Error(DiagnosticDescriptors.InvalidModelReference.Id, Loc(value), $"{key} '{text}' is not a model reference: {error}", "write path[@revision][+lora[@revision]]");
-            return null;
-        }
-        return new ModelReference(reference!.Path, reference.Revision, reference.LoraPath, reference.LoraRevision) { Location = Loc(value) };
+        var reference = DefinitionParser.ReadModelReference(value, key, _path, out var diagnostics);
+        _diagnostics.AddRange(diagnostics);
+        return reference;
     }
 
     private string? ReadString(YamlNode value, string key)

@@ -119,9 +119,10 @@ public static class MoeGates
     }
 
     /// <summary>The normalized sum of the embedding rows of <paramref name="tokenIds"/> of every prompt, read row by row from the
-    /// base's embedding tensor (only those rows are read).</summary>
-    public static double[] EmbeddingVector(ITensorFile file, Safetensors.TensorInfo embedding, IEnumerable<int[]> tokenIds)
+    /// base's embedding tensor (only those rows are read, unless a LoRA adapter changes the tensor).</summary>
+    internal static double[] EmbeddingVector(MoeTensor tensor, IEnumerable<int[]> tokenIds)
     {
+        var embedding = tensor.Info;
         long rows = embedding.Shape[0];
         int hidden = checked((int)embedding.Shape[1]);
         long rowBytes = embedding.Dtype.ByteCount(hidden);
@@ -135,10 +136,10 @@ public static class MoeGates
             {
                 if (id < 0 || id >= rows)
                     throw new MergeException(MergeErrorKind.Input, ErrorIds.MoeTokenizer,
-                        $"{file.Path}: the tokenizer gave token id {id.ToString(CultureInfo.InvariantCulture)}, past the {rows.ToString(CultureInfo.InvariantCulture)} rows of '{embedding.Name}'");
+                        $"{tensor.Input.Model.Reference.Location}: base model '{tensor.Input.Model.Reference}': the tokenizer gave token id {id.ToString(CultureInfo.InvariantCulture)}, past the {rows.ToString(CultureInfo.InvariantCulture)} rows of '{embedding.Name}'");
                 if (!cache.TryGetValue(id, out var row))
                 {
-                    file.ReadTensorRange(embedding, id * rowBytes, bytes);
+                    tensor.ReadRange(id * rowBytes, bytes);
                     DtypeConversion.Decode(embedding.Dtype, bytes, 0, values);
                     row = (float[])values.Clone();
                     cache[id] = row;

@@ -12,7 +12,9 @@ public static class MoeCommand
         var command = new Command("moe",
             "Build a sparse mixture-of-experts model from dense fine-tunes of one base (mergekit-moe's YAML): attention, norms, embeddings and head " +
             "from base_model, each layer's MLP replaced by a router and one copy of each expert's MLP. Writes Mixtral (MixtralForCausalLM) or, " +
-            "with one shared expert, Qwen2-MoE (Qwen2MoeForCausalLM), or with architecture: deepseek, DeepSeek-MoE (DeepseekForCausalLM). Gate modes: hidden/hidden_avg (the base's hidden states on the prompts, a CPU forward pass), " +
+            "with one shared expert, Qwen2-MoE (Qwen2MoeForCausalLM), or with architecture: deepseek, DeepSeek-MoE (DeepseekForCausalLM); a qwen3 base makes " +
+            "Qwen3-MoE (Qwen3MoeForCausalLM). Models may be model+adapter (or {model, lora}): the LoRA-adapted tensors are used. " +
+            "Gate modes: hidden/hidden_avg (the base's hidden states on the prompts, a CPU forward pass), " +
             "cheap_embed (the prompts' token embeddings), random, uniform_random. See docs/moe.md.");
         var config = new Argument<string>("config") { Description = "The moe config (YAML: base_model, experts with source_model and prompts, gate_mode, ...)." };
         var output = new Argument<string>("output") { Description = "Directory for the MoE model (created; must be empty unless --force)." };
@@ -22,7 +24,8 @@ public static class MoeCommand
         };
         var options = new CommonOptions();
         options.Seed.Description = "Seed of the random gate modes and of noise_scale (default 0): the same seed gives the same routers on any machine.";
-        foreach (var o in new Option[] { options.OutShardSize, options.Force, options.Seed, options.NoCopyTokenizer, options.Offline, identical })
+        options.AllowCrimes.Description = "Apply a LoRA adapter whose base_model_name_or_path names another model than the one it is added to (a warning instead of an error).";
+        foreach (var o in new Option[] { options.OutShardSize, options.Force, options.Seed, options.NoCopyTokenizer, options.Offline, options.AllowCrimes, identical })
             command.Options.Add(o);
         options.AddTo(command, mergeOptions: false);
         command.Arguments.Add(config);

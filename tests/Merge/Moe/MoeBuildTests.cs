@@ -7,7 +7,7 @@ namespace DotnetMerge.Tests.Moe;
 /// <summary><c>moe</c> end to end on generated llama models: the tensor names and config.json fields transformers reads
 /// for Mixtral and Qwen2-MoE (written here from transformers' modeling code, not from the product's tables), experts
 /// byte-equal to their sources, routers per gate mode against references computed here, and mergekit's known failures.</summary>
-public sealed class MoeBuildTests : IDisposable
+public sealed partial class MoeBuildTests : IDisposable
 {
     private readonly MoeFixture _fx = new();
 
@@ -26,9 +26,10 @@ public sealed class MoeBuildTests : IDisposable
         return string.Join("\n", lines) + "\n" + extra;
     }
 
-    /// <summary>MixtralForCausalLM's parameter names and shapes (modeling_mixtral: MixtralSparseMoeBlock.gate,
-    /// experts[j].w1/w2/w3) for this fixture's sizes.</summary>
-    private static Dictionary<string, long[]> MixtralExpected(int layers, int experts, bool head = true)
+    /// <summary>The names and shapes every output keeps from this fixture's llama base (transformers' LlamaModel:
+    /// embed_tokens, norm, lm_head; per layer input/post_attention_layernorm and self_attn.q/k/v/o_proj), plus what
+    /// <paramref name="layer"/> adds for each layer prefix (its sparse block, biases, norms).</summary>
+    private static Dictionary<string, long[]> Expected(int layers, bool head, Action<string, Dictionary<string, long[]>> layer)
     {
         var d = new Dictionary<string, long[]> { ["model.embed_tokens.weight"] = [Vocab, Hidden], ["model.norm.weight"] = [Hidden] };
         if (head) d["lm_head.weight"] = [Vocab, Hidden];
@@ -41,6 +42,24 @@ public sealed class MoeBuildTests : IDisposable
             d[p + "self_attn.k_proj.weight"] = [Kv, Hidden];
             d[p + "self_attn.v_proj.weight"] = [Kv, Hidden];
             d[p + "self_attn.o_proj.weight"] = [Hidden, Hidden];
+            layer(p, d);
+        }
+        return d;
+    }
+
+    /// <summary>Expert <c>E</c>'s gate_proj, up_proj and down_proj under <paramref name="owner"/> (<c>model.layers.N.mlp.experts.E.</c>).</summary>
+    private static void ExpertProjections(Dictionary<string, long[]> d, string owner)
+    {
+        d[owner + "gate_proj.weight"] = [Inter, Hidden];
+        d[owner + "up_proj.weight"] = [Inter, Hidden];
+        d[owner + "down_proj.weight"] = [Hidden, Inter];
+    }
+
+    /// <summary>MixtralForCausalLM's parameter names and shapes (modeling_mixtral: MixtralSparseMoeBlock.gate,
+    /// experts[j].w1/w2/w3) for this fixture's sizes.</summary>
+    private static Dictionary<string, long[]> MixtralExpected(int layers, int experts, bool head = true)
+        => Expected(layers, head, (p, d) =>
+        {
             d[p + "block_sparse_moe.gate.weight"] = [experts, Hidden];
             for (int e = 0; e < experts; e++)
             {
@@ -48,9 +67,7 @@ public sealed class MoeBuildTests : IDisposable
                 d[p + $"block_sparse_moe.experts.{e}.w2.weight"] = [Hidden, Inter];
                 d[p + $"block_sparse_moe.experts.{e}.w3.weight"] = [Inter, Hidden];
             }
-        }
-        return d;
-    }
+        });
 
     private static void AssertTensors(Dictionary<string, long[]> expected, Dictionary<string, (string Dtype, long[] Shape, byte[] Bytes)> actual)
     {
@@ -281,6 +298,9 @@ public sealed class MoeBuildTests : IDisposable
                 var v = h.Select(r => Biased(Linear(r, W(p + "self_attn.v_proj.weight"), KvHeads * HeadDim), p + "self_attn.v_proj.bias")).ToArray();
                 for (int t = 0; t < T; t++)
                 {
+                    // qwen3 (modeling_qwen3): q_norm/k_norm, RMSNorm over each head, before the rotation.
+                    HeadNorm(q[t], Heads, p + "self_attn.q_norm.weight");
+                    HeadNorm(k[t], KvHeads, p + "self_attn.k_norm.weight");
                     for (int hd = 0; hd < Heads; hd++) Rope(q[t], hd * HeadDim, t, freq);
                     for (int hd = 0; hd < KvHeads; hd++) Rope(k[t], hd * HeadDim, t, freq);
                 }
@@ -314,6 +334,13 @@ public sealed class MoeBuildTests : IDisposable
             return result;
         }
 
+        private void HeadNorm(double[] r, int heads, string weight)
+        {
+            if (!tensors.ContainsKey(weight)) return;
+            for (int hd = 0; hd < heads; hd++)
+                Norm(r.Skip(hd * HeadDim).Take(HeadDim).ToArray(), W(weight)).CopyTo(r, hd * HeadDim);
+        }
+
         private double[] Biased(double[] y, string bias) => tensors.ContainsKey(bias) ? y.Zip(W(bias), (a, b) => a + b).ToArray() : y;
 
         private static double[] Norm(double[] r, double[] w)
@@ -337,36 +364,47 @@ public sealed class MoeBuildTests : IDisposable
         }
     }
 
+    /// <summary>Rewrites the fixture's base as a <paramref name="family"/> model: after each tensor, the 1-D tensors
+    /// <paramref name="extra"/> names for it (values 0.25·sin, nonzero, in bf16); returns every tensor written.</summary>
+    private async Task<List<(string Name, long[] Shape, byte[] Bytes)>> AddToBaseAsync(string family, string architecture,
+        Func<string, long[], IEnumerable<(string Name, long Length)>> extra, Action<System.Text.Json.Nodes.JsonObject>? configure = null)
+    {
+        var written = new List<(string Name, long[] Shape, byte[] Bytes)>();
+        foreach (var (name, t) in ReadAll(_fx.PathOf("base")))
+        {
+            written.Add((name, t.Shape, t.Bytes));
+            foreach (var (extraName, length) in extra(name, t.Shape))
+            {
+                var values = Enumerable.Range(0, (int)length).Select(i => (float)(0.25 * Math.Sin(i + extraName.Length))).ToArray();
+                var bytes = new byte[values.Length * 2];
+                DotnetMerge.Numerics.DtypeConversion.Encode(DotnetMerge.Numerics.Dtype.BF16, values, bytes, 0);
+                written.Add((extraName, [length], bytes));
+            }
+        }
+        File.Delete(Path.Combine(_fx.PathOf("base"), "model.safetensors"));
+        await using (var writer = new DotnetMerge.Safetensors.ShardedModelWriter(_fx.PathOf("base"),
+            written.Select(t => new DotnetMerge.Safetensors.OutputTensor(t.Name, DotnetMerge.Numerics.Dtype.BF16, t.Shape)).ToList(), 0))
+        {
+            foreach (var t in written) await writer.WriteTensorAsync(t.Name, t.Bytes);
+            await writer.CompleteAsync();
+        }
+        var baseConfig = Config(_fx.PathOf("base"));
+        baseConfig["model_type"] = family;
+        baseConfig["architectures"] = new System.Text.Json.Nodes.JsonArray(architecture);
+        configure?.Invoke(baseConfig);
+        File.WriteAllText(Path.Combine(_fx.PathOf("base"), "config.json"), baseConfig.ToJsonString());
+        return written;
+    }
+
     [SkippableFact]
     public async Task A_qwen2_base_with_attention_biases_makes_qwen2_moe_keeping_its_biases_and_its_hidden_rows_use_them()
     {
         Skip.If(Tokenizers.HfTokenizer.Unavailable is not null, Tokenizers.HfTokenizer.Unavailable);
         await _fx.WriteModelsAsync(3);
         // The base becomes a qwen2 model: q/k/v biases (nonzero) in the checkpoint and model_type qwen2.
-        var tensors = ReadAll(_fx.PathOf("base"));
-        var withBiases = new List<(string Name, long[] Shape, byte[] Bytes)>();
-        foreach (var (name, t) in tensors)
-        {
-            withBiases.Add((name, t.Shape, t.Bytes));
-            if (name.EndsWith("_proj.weight", StringComparison.Ordinal) && name.Contains("self_attn", StringComparison.Ordinal) && !name.Contains("o_proj", StringComparison.Ordinal))
-            {
-                var values = Enumerable.Range(0, (int)t.Shape[0]).Select(i => (float)(0.25 * Math.Sin(i + name.Length))).ToArray();
-                var bytes = new byte[values.Length * 2];
-                DotnetMerge.Numerics.DtypeConversion.Encode(DotnetMerge.Numerics.Dtype.BF16, values, bytes, 0);
-                withBiases.Add((name[..^".weight".Length] + ".bias", [t.Shape[0]], bytes));
-            }
-        }
-        File.Delete(Path.Combine(_fx.PathOf("base"), "model.safetensors"));
-        await using (var writer = new DotnetMerge.Safetensors.ShardedModelWriter(_fx.PathOf("base"),
-            withBiases.Select(t => new DotnetMerge.Safetensors.OutputTensor(t.Name, DotnetMerge.Numerics.Dtype.BF16, t.Shape)).ToList(), 0))
-        {
-            foreach (var t in withBiases) await writer.WriteTensorAsync(t.Name, t.Bytes);
-            await writer.CompleteAsync();
-        }
-        var baseConfig = Config(_fx.PathOf("base"));
-        baseConfig["model_type"] = "qwen2";
-        baseConfig["architectures"] = new System.Text.Json.Nodes.JsonArray("Qwen2ForCausalLM");
-        File.WriteAllText(Path.Combine(_fx.PathOf("base"), "config.json"), baseConfig.ToJsonString());
+        var withBiases = await AddToBaseAsync("qwen2", "Qwen2ForCausalLM", (name, shape) =>
+            name.EndsWith("_proj.weight", StringComparison.Ordinal) && name.Contains("self_attn", StringComparison.Ordinal) && !name.Contains("o_proj", StringComparison.Ordinal)
+                ? [(name[..^".weight".Length] + ".bias", shape[0])] : []);
 
         var mixtral = await Assert.ThrowsAsync<MergeException>(() => _fx.BuildAsync(Yaml("random", 2)));
         Assert.Equal("DMRG0950", mixtral.Id);
@@ -412,28 +450,15 @@ public sealed class MoeBuildTests : IDisposable
         Assert.Equal(MoeArchitecture.Qwen2Moe, result.Architecture);
         // Qwen2MoeForCausalLM (modeling_qwen2_moe): attention q/k/v with bias, Qwen2MoeSparseMoeBlock.gate, experts[j].*_proj,
         // shared_expert.*_proj and shared_expert_gate (Linear(hidden, 1)).
-        var expected = new Dictionary<string, long[]> { ["model.embed_tokens.weight"] = [Vocab, Hidden], ["model.norm.weight"] = [Hidden], ["lm_head.weight"] = [Vocab, Hidden] };
-        for (int l = 0; l < 2; l++)
+        var expected = Expected(2, head: true, (p, d) =>
         {
-            var p = $"model.layers.{l}.";
-            expected[p + "input_layernorm.weight"] = [Hidden];
-            expected[p + "post_attention_layernorm.weight"] = [Hidden];
-            expected[p + "self_attn.q_proj.weight"] = [Hidden, Hidden];
-            expected[p + "self_attn.q_proj.bias"] = [Hidden];
-            expected[p + "self_attn.k_proj.weight"] = [Kv, Hidden];
-            expected[p + "self_attn.k_proj.bias"] = [Kv];
-            expected[p + "self_attn.v_proj.weight"] = [Kv, Hidden];
-            expected[p + "self_attn.v_proj.bias"] = [Kv];
-            expected[p + "self_attn.o_proj.weight"] = [Hidden, Hidden];
-            expected[p + "mlp.gate.weight"] = [2, Hidden];
-            expected[p + "mlp.shared_expert_gate.weight"] = [1, Hidden];
-            foreach (var owner in new[] { "mlp.experts.0.", "mlp.experts.1.", "mlp.shared_expert." })
-            {
-                expected[p + owner + "gate_proj.weight"] = [Inter, Hidden];
-                expected[p + owner + "up_proj.weight"] = [Inter, Hidden];
-                expected[p + owner + "down_proj.weight"] = [Hidden, Inter];
-            }
-        }
+            d[p + "self_attn.q_proj.bias"] = [Hidden];
+            d[p + "self_attn.k_proj.bias"] = [Kv];
+            d[p + "self_attn.v_proj.bias"] = [Kv];
+            d[p + "mlp.gate.weight"] = [2, Hidden];
+            d[p + "mlp.shared_expert_gate.weight"] = [1, Hidden];
+            foreach (var owner in new[] { "mlp.experts.0.", "mlp.experts.1.", "mlp.shared_expert." }) ExpertProjections(d, p + owner);
+        });
         var output = ReadAll(_fx.PathOf("out"));
         AssertTensors(expected, output);
         var shared = ReadAll(_fx.PathOf("e2"));
@@ -461,24 +486,11 @@ public sealed class MoeBuildTests : IDisposable
         Assert.Equal(MoeArchitecture.DeepseekMoe, result.Architecture);
         // DeepSeek-MoE's modeling_deepseek: DeepseekMoE.gate (MoEGate.weight [n_routed, hidden]), experts[j].*_proj,
         // shared_experts (a DeepseekMLP of moe_intermediate_size × n_shared_experts), no shared-expert gate; llama attention.
-        var expected = new Dictionary<string, long[]> { ["model.embed_tokens.weight"] = [Vocab, Hidden], ["model.norm.weight"] = [Hidden], ["lm_head.weight"] = [Vocab, Hidden] };
-        for (int l = 0; l < 2; l++)
+        var expected = Expected(2, head: true, (p, d) =>
         {
-            var p = $"model.layers.{l}.";
-            expected[p + "input_layernorm.weight"] = [Hidden];
-            expected[p + "post_attention_layernorm.weight"] = [Hidden];
-            expected[p + "self_attn.q_proj.weight"] = [Hidden, Hidden];
-            expected[p + "self_attn.k_proj.weight"] = [Kv, Hidden];
-            expected[p + "self_attn.v_proj.weight"] = [Kv, Hidden];
-            expected[p + "self_attn.o_proj.weight"] = [Hidden, Hidden];
-            expected[p + "mlp.gate.weight"] = [2, Hidden];
-            foreach (var owner in new[] { "mlp.experts.0.", "mlp.experts.1.", "mlp.shared_experts." })
-            {
-                expected[p + owner + "gate_proj.weight"] = [Inter, Hidden];
-                expected[p + owner + "up_proj.weight"] = [Inter, Hidden];
-                expected[p + owner + "down_proj.weight"] = [Hidden, Inter];
-            }
-        }
+            d[p + "mlp.gate.weight"] = [2, Hidden];
+            foreach (var owner in new[] { "mlp.experts.0.", "mlp.experts.1.", "mlp.shared_experts." }) ExpertProjections(d, p + owner);
+        });
         var output = ReadAll(_fx.PathOf("out"));
         AssertTensors(expected, output);
         Assert.Equal(ReadAll(_fx.PathOf("e2"))["model.layers.0.mlp.up_proj.weight"].Bytes, output["model.layers.0.mlp.shared_experts.up_proj.weight"].Bytes);

@@ -46,6 +46,26 @@ public sealed class MoeConfigReaderTests
     }
 
     [Fact]
+    public void Models_take_a_lora_adapter_in_the_string_and_the_mapping_form_as_merge_definitions_do()
+    {
+        var diagnostics = Read("base_model: org/base+./adapters/base@v2\ngate_mode: random\nexperts:\n  - source_model: org/base+./adapters/math\n" +
+            "  - source_model:\n      model: {path: org/base, revision: main}\n      lora: {path: ./adapters/code}\n", out var config);
+        Assert.Empty(diagnostics);
+        Assert.Equal(("org/base", "./adapters/base", "v2"), (config!.BaseModel.Path, config.BaseModel.LoraPath, config.BaseModel.LoraRevision));
+        Assert.Equal("./adapters/math", config.Experts[0].Model.LoraPath);
+        var mapped = config.Experts[1].Model;
+        Assert.Equal(("org/base", "main", "./adapters/code"), (mapped.Path, mapped.Revision, mapped.LoraPath));
+        Assert.Equal(new SourceLocation("moe.yml", 6, 7), mapped.Location);
+
+        // The mapping's own errors, located: no 'model' (a required key), and an unknown key with "did you mean".
+        var missing = Read("base_model: base\ngate_mode: random\nexperts:\n  - source_model:\n      lora: ./a\n  - source_model: b\n", out config);
+        Assert.Null(config);
+        Assert.Contains(missing, d => d.IsError && d.Location == new SourceLocation("moe.yml", 5, 7) && d.Message.Contains("model", StringComparison.Ordinal));
+        var unknown = Read("base_model:\n  model: base\n  loar: ./a\ngate_mode: random\n" + TwoExperts, out _);
+        Assert.Contains(unknown, d => d.Location == new SourceLocation("moe.yml", 3, 3) && (d.Hint ?? "").Contains("lora", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Defaults_are_mergekits_two_experts_per_token_and_gate_mode_hidden()
     {
         Assert.Empty(Read("base_model: base\n" + TwoExperts, out var config));
@@ -66,7 +86,7 @@ public sealed class MoeConfigReaderTests
     [InlineData("gate_mode: random\nexperts_per_token: 3\n", "DMRG0943", 3, 20)]
     [InlineData("gate_mode: random\nexperts_per_token: .inf\n", "DMRG0943", 3, 20)]
     [InlineData("gate_mode: random\ndtype: int8\n", "DMRG0501", 3, 8)]
-    [InlineData("gate_mode: random\narchitecture: qwen3_moe\n", "DMRG0945", 3, 15)]
+    [InlineData("gate_mode: random\narchitecture: qwen3_moe\nshared_experts:\n  - source_model: s\n", "DMRG0945", 3, 15)]
     [InlineData("gate_mode: random\narchitecture: gpt2\n", "DMRG0945", 3, 15)]
     [InlineData("gate_mode: random\narchitecture: qwen\n", "DMRG0945", 3, 15)]
     public void Bad_values_are_located(string extra, string id, int line, int column)
