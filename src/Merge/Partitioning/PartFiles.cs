@@ -81,8 +81,9 @@ public sealed class PartFiles
         var json = TryReadJson(RecordPath(records, file));
         try
         {
-            if (json is null || (int?)json["version"] != Version) return null;
-            var digest = new FileDigest((long)json["size"]!, (string)json["xxh128"]!, (string?)json["sha256"]);
+            // A record of an earlier dotnet-merge holds no XxHash128: as if there were none (the shard is recomputed).
+            if (json is null || (int?)json["version"] != Version || (string?)json["xxh128"] is not { Length: 32 } xxh128) return null;
+            var digest = new FileDigest((long)json["size"]!, xxh128, (string?)json["sha256"]);
             return new ShardRecord((string)json["shard"]!, digest,
                 new PlanFingerprint((string)json["definition_sha256"]!, (string)json["inputs_sha256"]!), (int)json["part"]!, (int)json["parts"]!);
         }

@@ -154,6 +154,14 @@ public sealed class PartitionedRunTests : IDisposable
         r = await CliRunner.RunAsync("join", output, "--verify", "--no-progress");
         Assert.Equal(3, r.ExitCode);
         Assert.Contains($"part 2/3: shard {victim} does not have the sha256 its part recorded (corrupt)", r.Err);
+        // A record of an earlier dotnet-merge (no XxHash128) counts as none: its part has not finished.
+        var old = System.Text.Json.Nodes.JsonNode.Parse(record)!.AsObject();
+        old.Remove("xxh128");
+        File.WriteAllText(recordPath, old.ToJsonString());
+        r = await CliRunner.RunAsync("join", output, "--no-progress");
+        Assert.Equal(3, r.ExitCode);
+        Assert.Contains("DMRG0975", r.Err);
+        Assert.Contains($"part 2/3: shard {victim} has no record (its part has not finished)", r.Err);
         File.WriteAllText(recordPath, record);
         await Ok("join", output, "--verify", "--no-progress");
         var one = _ws.PathOf("one", "out");
