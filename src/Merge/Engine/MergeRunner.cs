@@ -49,9 +49,13 @@ public static class MergeRunner
     }
 
     /// <summary>Executes an existing plan into <paramref name="outputDirectory"/>, transactionally.
-    /// <paramref name="writeExtraFiles"/> adds files of the caller's (a report) to the staging directory before the commit.</summary>
+    /// <paramref name="writeExtraFiles"/> adds files of the caller's (a report) to the staging directory before the commit.
+    /// With <paramref name="resumable"/> (the plan's fingerprint) each finished shard gets a record (size, XxHash128) in the
+    /// staging directory's <c>.dotnet-merge-parts/records</c>, so that <c>run --resume</c> can take over the finished shards of
+    /// a run that was killed; the records are removed before the commit.</summary>
     public static async Task<MergeResult> ExecuteAsync(MergePlan plan, string outputDirectory, MergeOptions options,
-        IMergeProgress progress, CancellationToken cancellationToken, string? extraCardSection = null, Action<string>? writeExtraFiles = null)
+        IMergeProgress progress, CancellationToken cancellationToken, string? extraCardSection = null, Action<string>? writeExtraFiles = null,
+        Partitioning.PlanFingerprint? resumable = null)
     {
         using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.SelectMany(m => m.InputDirectories));
         transaction.Faults = options.Faults;
@@ -59,7 +63,12 @@ public static class MergeRunner
         if (ModelScopeTrim.Applies(plan))
             plan = plan.WithJobs(ModelScopeTrim.Apply(plan, progress, cancellationToken));
         progress.Stage($"merging {plan.Jobs.Count} tensors with {plan.Method.Name}");
-        var stats = await MergeExecutor.ExecuteAsync(plan, transaction.StagingDirectory, options, progress, cancellationToken).ConfigureAwait(false);
+        var bookkeeping = resumable is null ? null : new Partitioning.PartFiles(transaction.StagingDirectory);
+        if (bookkeeping is not null) Directory.CreateDirectory(bookkeeping.Records);
+        var stats = await MergeExecutor.ExecuteAsync(plan, transaction.StagingDirectory, options, progress, cancellationToken,
+            bookkeeping is null ? ShardDigests.None : ShardDigests.Fast,
+            bookkeeping is null ? null : (file, digest) => bookkeeping.WriteShardRecord(new Partitioning.PartFiles.ShardRecord(file, digest, resumable!, 0, 1))).ConfigureAwait(false);
+        if (bookkeeping is not null) Directory.Delete(bookkeeping.Root, recursive: true);
         cancellationToken.ThrowIfCancellationRequested();
         progress.Stage("writing config, tokenizer and model card");
         try

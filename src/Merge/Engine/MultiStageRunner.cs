@@ -78,11 +78,13 @@ public static class MultiStageRunner
 
         if (stages.IntermediateDirectory is not { } intermediate)
         {
-            // Fused: a pre-pass of an intermediate stage (trim_scope: model) runs first, in stage order.
+            // Fused: the plan a partitioned run makes, so the shards' records let `run --resume` take over a killed run.
+            var fingerprint = Partitioning.PlanFingerprint.Of(multi.Final, graph.SourceText, options);
+            // A pre-pass of an intermediate stage (trim_scope: model) runs first, in stage order.
             foreach (var stage in multi.Stages)
                 if (stage.Output is { } output && ModelScopeTrim.Applies(output.Plan))
                     output.UsePlan(output.Plan.WithJobs(ModelScopeTrim.Apply(output.Plan, progress, cancellationToken)));
-            return await MergeRunner.ExecuteAsync(multi.Final, outputDirectory, options, progress, cancellationToken, card).ConfigureAwait(false);
+            return await MergeRunner.ExecuteAsync(multi.Final, outputDirectory, options, progress, cancellationToken, card, resumable: fingerprint).ConfigureAwait(false);
         }
 
         // The output must be usable before hours are spent on the intermediates.

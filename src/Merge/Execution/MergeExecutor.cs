@@ -45,8 +45,11 @@ public static class MergeExecutor
     /// <summary>Result figures of a run.</summary>
     public sealed record ExecutionStats(long BytesRead, long BytesWritten, long PeakBufferBytes, TimeSpan Elapsed);
 
-    /// <summary>Writes every tensor of <paramref name="plan"/> as safetensors shards into <paramref name="directory"/>.</summary>
-    public static async Task<ExecutionStats> ExecuteAsync(MergePlan plan, string directory, MergeOptions options, IMergeProgress progress, CancellationToken ct)
+    /// <summary>Writes every tensor of <paramref name="plan"/> as safetensors shards into <paramref name="directory"/>. With
+    /// <paramref name="digests"/>, each shard is digested as it is written and <paramref name="shardWritten"/> gets its file
+    /// name and digest once it is complete and synced (the bookkeeping of partitioned and resumable runs).</summary>
+    public static async Task<ExecutionStats> ExecuteAsync(MergePlan plan, string directory, MergeOptions options, IMergeProgress progress, CancellationToken ct,
+        Output.ShardDigests digests = Output.ShardDigests.None, Action<string, Output.FileDigest>? shardWritten = null)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         var budget = new MemoryBudget(options.MaxMemoryBytes ?? MemoryBudget.DefaultCapacityFor(plan.LargestJobBytes));
@@ -156,7 +159,10 @@ public static class MergeExecutor
         {
             try
             {
-                await using var writer = new ShardedModelWriter(directory, plan.Jobs.Select(j => j.ToOutputTensor()).ToList(), options.MaxShardBytes);
+                await using var writer = new ShardedModelWriter(directory, plan.Jobs.Select(j => j.ToOutputTensor()).ToList(), options.MaxShardBytes)
+                {
+                    Digests = digests, ShardCompleted = shardWritten,
+                };
                 int index = 0;
                 await foreach (var computed in toWrite.Reader.ReadAllAsync(token).ConfigureAwait(false))
                 {

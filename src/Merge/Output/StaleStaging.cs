@@ -37,6 +37,14 @@ internal static class StaleStaging
         return done;
     }
 
+    /// <summary>The staging directories beside <paramref name="output"/> whose process is gone (what <see cref="Clean"/>
+    /// would remove), for <c>run --resume</c> to take their finished shards over first.</summary>
+    public static IReadOnlyList<(string Path, int Pid)> Abandoned(string output)
+    {
+        var parent = Path.GetDirectoryName(output)!;
+        return Directory.Exists(parent) ? Owned(parent, Prefix(output)).ToList() : [];
+    }
+
     /// <summary>Directories named PREFIX + PID-GUID whose process is gone.</summary>
     private static IEnumerable<(string Path, int Pid)> Owned(string parent, string prefix)
     {

@@ -194,11 +194,13 @@ public static class PartitionedRun
         var mine = PartAssignment.Assign(plan, part.Count).Where(w => w.Part == part.Index).ToList();
         Directory.CreateDirectory(files.Shards);
         Directory.CreateDirectory(files.Records);
+        var taken = resume && part.Count == 1 ? await TakeOverPlainRunsAsync(files, planned, mine, part, progress, ct).ConfigureAwait(false) : [];
         var kept = new List<string>();
         var todo = new List<ShardWork>();
         foreach (var w in mine)
         {
-            if (await IsFinishedAsync(files, w.Shard.FileName, planned.Fingerprint, progress, ct).ConfigureAwait(false)) kept.Add(w.Shard.FileName);
+            if (taken.Contains(w.Shard.FileName) || await IsFinishedAsync(files, w.Shard.FileName, planned.Fingerprint, progress, ct).ConfigureAwait(false))
+                kept.Add(w.Shard.FileName);
             else todo.Add(w);
         }
         progress.Stage(string.Create(CultureInfo.InvariantCulture,
@@ -216,24 +218,26 @@ public static class PartitionedRun
             {
                 ct.ThrowIfCancellationRequested();
                 Directory.CreateDirectory(staging);
-                var stats = await MergeExecutor.ExecuteAsync(plan.WithJobs(w.Jobs), staging, planned.Options with { MaxShardBytes = 0 }, partProgress, ct).ConfigureAwait(false);
+                // The shard is digested as it is written: no second read of it.
+                FileDigest? digest = null;
+                var stats = await MergeExecutor.ExecuteAsync(plan.WithJobs(w.Jobs), staging, planned.Options with { MaxShardBytes = 0 }, partProgress, ct,
+                    ShardDigests.WithSha256, (_, d) => digest = d).ConfigureAwait(false);
                 read += stats.BytesRead; written += stats.BytesWritten;
                 var staged = Path.Combine(staging, Safetensors.ModelCheckpoint.SingleFileName);
-                string sha = await PartFiles.Sha256Async(staged, ct).ConfigureAwait(false);
-                long size = new FileInfo(staged).Length;
+                var record = new PartFiles.ShardRecord(w.Shard.FileName, digest!, planned.Fingerprint, part.Index, part.Count);
                 var target = files.Shard(w.Shard.FileName);
                 if (!AtomicRename.TryMoveNoReplace(staged, target))
                 {
                     // Another worker of the same part finished it first: theirs stays if it is the same bytes.
                     File.Delete(staged);
-                    if (new FileInfo(target).Length != size || await PartFiles.Sha256Async(target, ct).ConfigureAwait(false) != sha)
+                    if ((await PartFiles.CheckAsync(target, record, PartFiles.ShardCheck.ReadBackWithSha256, ct).ConfigureAwait(false)).Problem is not null)
                         throw new MergeException(MergeErrorKind.Output, ErrorIds.PartsOfAnotherPlan,
                             $"shard '{target}' was written meanwhile by another worker with other bytes (another plan?); remove '{files.Root}' and run every part again");
                     others.Add(w.Shard.FileName);
                     progress.Warning($"part {part}: shard {w.Shard.FileName} was finished meanwhile by another worker (same bytes); kept that one");
                 }
                 else computed.Add(w.Shard.FileName);
-                files.WriteShardRecord(new PartFiles.ShardRecord(w.Shard.FileName, size, sha, planned.Fingerprint, part.Index, part.Count));
+                files.WriteShardRecord(record);
             }
         }
         catch (Exception e) when (OutputErrors.From(e, files.Output) is { } error)
@@ -249,7 +253,7 @@ public static class PartitionedRun
             ["version"] = PartFiles.Version, ["part"] = part.Index, ["parts"] = part.Count, ["plan_sha256"] = planned.Fingerprint.Plan,
             ["shards"] = new JsonArray(mine.Select(w => (JsonNode)new JsonObject
             {
-                ["file"] = w.Shard.FileName, ["size"] = files.ReadShardRecord(w.Shard.FileName)?.Size, ["sha256"] = files.ReadShardRecord(w.Shard.FileName)?.Sha256,
+                ["file"] = w.Shard.FileName, ["size"] = files.ReadShardRecord(w.Shard.FileName)?.Size, ["sha256"] = files.ReadShardRecord(w.Shard.FileName)?.Digest.Sha256,
             }).ToArray()),
         });
         return new PartResult(part, computed, kept, others, read, written);
@@ -259,7 +263,8 @@ public static class PartitionedRun
         => PartFiles.TryReadJson(files.Stats) is { } json && (int?)json["version"] == PartFiles.Version && (string?)json["plan_sha256"] == planned.Fingerprint.Plan;
 
     /// <summary>A shard is finished when its file and record exist, the record is of this plan, and the file has the
-    /// recorded size and sha256. A record of another plan is reported (saying what changed) and the shard recomputed.</summary>
+    /// recorded size and XxHash128 (<see cref="PartFiles.CheckAsync"/>). A record of another plan is reported (saying what
+    /// changed) and the shard recomputed.</summary>
     private static async Task<bool> IsFinishedAsync(PartFiles files, string shard, PlanFingerprint fingerprint, IMergeProgress progress, CancellationToken ct)
     {
         var path = files.Shard(shard);
@@ -271,13 +276,45 @@ public static class PartitionedRun
         }
         string? why = null;
         if (record.Fingerprint != fingerprint) why = $"{fingerprint.Changed(record.Fingerprint)} changed since it was written";
-        else if (new FileInfo(path).Length != record.Size) why = $"its size is {new FileInfo(path).Length} bytes, recorded {record.Size}";
-        else if (await PartFiles.Sha256Async(path, ct).ConfigureAwait(false) != record.Sha256) why = "its sha256 is not the recorded one";
+        else if ((await PartFiles.CheckAsync(path, record, PartFiles.ShardCheck.ReadBack, ct).ConfigureAwait(false)).Problem is { } problem) why = $"it {problem}";
         if (why is null) return true;
         progress.Warning($"shard {shard} is recomputed: {why}");
         File.Delete(files.ShardRecordPath(shard));
         File.Delete(path);
         return false;
+    }
+
+    /// <summary>A plain <c>run</c> into OUT that was killed left its staging directory beside OUT, with a record (size,
+    /// XxHash128, plan) of each shard it finished. <c>run --resume</c> moves the shards whose record is of this plan and
+    /// whose file reads back as recorded into the bookkeeping (recording their sha256, read in the same pass), then removes
+    /// that staging directory. Returns the shards taken over (already checked).</summary>
+    private static async Task<HashSet<string>> TakeOverPlainRunsAsync(PartFiles files, Planned planned, IReadOnlyList<ShardWork> mine, PartSpec part,
+        IMergeProgress progress, CancellationToken ct)
+    {
+        var taken = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (staging, pid) in StaleStaging.Abandoned(files.Output))
+        {
+            var left = new PartFiles(staging);
+            int before = taken.Count;
+            foreach (var w in mine)
+            {
+                var record = left.ReadShardRecord(w.Shard.FileName);
+                if (record is null || record.Fingerprint != planned.Fingerprint || File.Exists(files.Shard(w.Shard.FileName))) continue;
+                var (problem, read) = await PartFiles.CheckAsync(Path.Combine(staging, w.Shard.FileName), record, PartFiles.ShardCheck.ReadBackWithSha256, ct).ConfigureAwait(false);
+                if (problem is not null)
+                {
+                    progress.Warning($"shard {w.Shard.FileName} of the interrupted run in '{staging}' is recomputed: it {problem}");
+                    continue;
+                }
+                if (!AtomicRename.TryMoveNoReplace(Path.Combine(staging, w.Shard.FileName), files.Shard(w.Shard.FileName))) continue;
+                files.WriteShardRecord(record with { Digest = read!, Part = part.Index, Parts = part.Count });
+                taken.Add(w.Shard.FileName);
+            }
+            OutputTransaction.TryDelete(staging);
+            progress.Warning(string.Create(CultureInfo.InvariantCulture,
+                $"took over {taken.Count - before} finished shards of the interrupted run in '{staging}' (process {pid}, no longer running), and removed it"));
+        }
+        return taken;
     }
 
     /// <summary>Removes staging directories this machine's dead workers left (kill -9); other machines' are theirs.</summary>
@@ -308,13 +345,16 @@ public static class PartitionedRun
         PartResult part;
         using (var planned = PlanFor(graph, definitionPath, options, progress, ct))
             part = await RunPartAsync(planned, output, new PartSpec(0, 1) { Source = "--resume" }, resume: true, computeStats: true, progress, ct).ConfigureAwait(false);
-        var joined = await JoinAsync(output, options, progress, ct).ConfigureAwait(false);
+        // Every shard was just written (digested on its way to the file) or read back by this process: join checks sizes only.
+        var joined = await JoinAsync(output, options, progress, ct, PartFiles.ShardCheck.Size).ConfigureAwait(false);
         return (part, joined);
     }
 
-    /// <summary><c>join OUT</c>: checks every shard of the plan against its record (size and sha256), writes the index,
-    /// config, tokenizer and model card, and only then renames the whole into place as OUT.</summary>
-    public static async Task<MergeRunner.MergeResult> JoinAsync(string output, MergeOptions runOptions, IMergeProgress progress, CancellationToken ct)
+    /// <summary><c>join OUT</c>: checks every shard of the plan against its record (size, and read back the XxHash128 its
+    /// part computed while writing it; with <see cref="PartFiles.ShardCheck.ReadBackWithSha256"/>, <c>--verify</c>, also the
+    /// sha256), writes the index, config, tokenizer and model card, and only then renames the whole into place as OUT.</summary>
+    public static async Task<MergeRunner.MergeResult> JoinAsync(string output, MergeOptions runOptions, IMergeProgress progress, CancellationToken ct,
+        PartFiles.ShardCheck check = PartFiles.ShardCheck.ReadBack)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         var files = new PartFiles(output);
@@ -358,9 +398,7 @@ public static class PartitionedRun
             var path = files.Shard(w.Shard.FileName);
             if (record is null) found[k] = "has no record (its part has not finished)";
             else if (record.Fingerprint != planned.Fingerprint) found[k] = "was written for another plan";
-            else if (!File.Exists(path)) found[k] = "is missing";
-            else if (new FileInfo(path).Length is var size && size != record.Size) found[k] = $"has {size} bytes, its part recorded {record.Size}";
-            else if (await PartFiles.Sha256Async(path, token).ConfigureAwait(false) != record.Sha256) found[k] = "does not have the sha256 its part recorded (corrupt)";
+            else found[k] = (await PartFiles.CheckAsync(path, record, check, token).ConfigureAwait(false)).Problem;
         }).ConfigureAwait(false);
         var problems = new List<string>();
         var missingParts = new SortedSet<int>();

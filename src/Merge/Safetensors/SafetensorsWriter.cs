@@ -11,7 +11,8 @@ namespace DotnetMerge.Safetensors;
 /// order, offsets back to back, compact JSON, <c>__metadata__</c> first with <c>"format":"pt"</c>, space-padded so the
 /// data starts at a multiple of 8), then tensor data is written in the same order through a <see cref="PipeWriter"/>.
 /// The file is created new (an existing file is never overwritten); a writer disposed before
-/// <see cref="CompleteAsync"/> deletes its partial file.</summary>
+/// <see cref="CompleteAsync"/> deletes its partial file. Given a <see cref="FileHasher"/>, every byte written (header,
+/// padding, data) is digested on its way to the file, so <see cref="Digest"/> is that of the file without reading it back.</summary>
 public sealed class SafetensorsWriter : IAsyncDisposable
 {
     private const int DirectWriteThreshold = 256 << 10;
@@ -21,12 +22,13 @@ public sealed class SafetensorsWriter : IAsyncDisposable
     private readonly PipeWriter _pipe;
     private readonly IReadOnlyList<OutputTensor> _tensors;
     private readonly long[] _byteLengths;
+    private readonly Output.FileHasher? _hasher;
     private int _next;
     private bool _completed, _disposed;
 
-    private SafetensorsWriter(string path, FileStream stream, IReadOnlyList<OutputTensor> tensors, long[] byteLengths)
+    private SafetensorsWriter(string path, FileStream stream, IReadOnlyList<OutputTensor> tensors, long[] byteLengths, Output.FileHasher? hasher)
     {
-        Path = path; _stream = stream; _tensors = tensors; _byteLengths = byteLengths;
+        Path = path; _stream = stream; _tensors = tensors; _byteLengths = byteLengths; _hasher = hasher;
         _pipe = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 1 << 20, leaveOpen: true));
     }
 
@@ -38,7 +40,11 @@ public sealed class SafetensorsWriter : IAsyncDisposable
     /// <summary>Index of the next tensor to write (equals the tensor count once all are written).</summary>
     public int NextTensorIndex => _next;
 
-    public static SafetensorsWriter Create(string path, IReadOnlyList<OutputTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>The digest of the whole file, once <see cref="CompleteAsync"/> has run with a hasher (else null).</summary>
+    public Output.FileDigest? Digest { get; private set; }
+
+    public static SafetensorsWriter Create(string path, IReadOnlyList<OutputTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null,
+        Output.FileHasher? hasher = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -51,9 +57,10 @@ public sealed class SafetensorsWriter : IAsyncDisposable
             Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0,
             PreallocationSize = fileLength,
         });
-        var writer = new SafetensorsWriter(path, stream, tensors, byteLengths) { FileLength = fileLength };
+        var writer = new SafetensorsWriter(path, stream, tensors, byteLengths, hasher) { FileLength = fileLength };
         try
         {
+            hasher?.Append(header);
             var span = writer._pipe.GetSpan(header.Length);
             header.CopyTo(span);
             writer._pipe.Advance(header.Length);
@@ -61,6 +68,7 @@ public sealed class SafetensorsWriter : IAsyncDisposable
         catch
         {
             stream.Dispose();
+            hasher?.Dispose();
             File.Delete(path);
             throw;
         }
@@ -81,6 +89,7 @@ public sealed class SafetensorsWriter : IAsyncDisposable
             throw new InvalidOperationException($"{Path}: tensor '{name}' needs exactly {_byteLengths[_next]} bytes, got {data.Length}");
         _next++;
         if (data.Length == 0) return;
+        _hasher?.Append(data.Span);
         FlushResult result;
         if (data.Length >= DirectWriteThreshold)
         {
@@ -110,6 +119,7 @@ public sealed class SafetensorsWriter : IAsyncDisposable
         await _pipe.CompleteAsync().ConfigureAwait(false);
         _stream.Flush(flushToDisk: true);
         await _stream.DisposeAsync().ConfigureAwait(false);
+        Digest = _hasher?.Finish();
         _completed = true;
     }
 
@@ -118,6 +128,7 @@ public sealed class SafetensorsWriter : IAsyncDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        _hasher?.Dispose(); // the writer owns its hasher
         if (_completed) return;
         try
         {

@@ -5,7 +5,9 @@ namespace DotnetMerge.Safetensors;
 
 /// <summary>Writes a model's tensors as one <c>model.safetensors</c> or as numbered shards plus
 /// <c>model.safetensors.index.json</c> (transformers' layout). Tensors are written in the declared order; shard files
-/// are opened as the stream reaches them. The directory must exist (callers write to a temporary directory and rename).</summary>
+/// are opened as the stream reaches them. The directory must exist (callers write to a temporary directory and rename).
+/// With <see cref="Digests"/> each shard is digested as it is written, and <see cref="ShardCompleted"/> hears of it once
+/// the file is complete and synced to disk.</summary>
 public sealed class ShardedModelWriter : IAsyncDisposable
 {
     private readonly string _directory;
@@ -30,6 +32,12 @@ public sealed class ShardedModelWriter : IAsyncDisposable
 
     public IReadOnlyList<ShardPlan> Shards { get; }
 
+    /// <summary>Which digests each shard gets (none by default).</summary>
+    public Output.ShardDigests Digests { get; init; }
+
+    /// <summary>Called with a shard's file name and digest when it is complete and synced (only with <see cref="Digests"/>).</summary>
+    public Action<string, Output.FileDigest>? ShardCompleted { get; init; }
+
     public async ValueTask WriteTensorAsync(string name, ReadOnlyMemory<byte> data, CancellationToken ct = default)
     {
         if (_completed) throw new InvalidOperationException($"{_directory}: the model is already complete; cannot write tensor '{name}'");
@@ -53,12 +61,7 @@ public sealed class ShardedModelWriter : IAsyncDisposable
                 throw new InvalidOperationException(
                     $"{_directory}: not every tensor was written; the next missing one is '{Shards[_shardIndex].Tensors[_current.NextTensorIndex].Name}'");
             if (_shardIndex < Shards.Count - 1) await OpenNextShardAsync(ct).ConfigureAwait(false);
-            else
-            {
-                await _current!.CompleteAsync(ct).ConfigureAwait(false);
-                await _current.DisposeAsync().ConfigureAwait(false);
-                _current = null;
-            }
+            else await CompleteCurrentAsync(ct).ConfigureAwait(false);
         }
         if (Shards.Count > 1) await WriteIndexAsync(_directory, Shards, ct).ConfigureAwait(false);
         _completed = true;
@@ -75,15 +78,20 @@ public sealed class ShardedModelWriter : IAsyncDisposable
 
     private async ValueTask OpenNextShardAsync(CancellationToken ct)
     {
-        if (_current is not null)
-        {
-            await _current.CompleteAsync(ct).ConfigureAwait(false);
-            await _current.DisposeAsync().ConfigureAwait(false);
-            _current = null;
-        }
+        if (_current is not null) await CompleteCurrentAsync(ct).ConfigureAwait(false);
         _shardIndex++;
         var plan = Shards[_shardIndex];
-        _current = SafetensorsWriter.Create(Path.Combine(_directory, plan.FileName), plan.Tensors, _metadata);
+        var hasher = Digests == Output.ShardDigests.None ? null : new Output.FileHasher(Digests == Output.ShardDigests.WithSha256);
+        _current = SafetensorsWriter.Create(Path.Combine(_directory, plan.FileName), plan.Tensors, _metadata, hasher);
+    }
+
+    private async ValueTask CompleteCurrentAsync(CancellationToken ct)
+    {
+        await _current!.CompleteAsync(ct).ConfigureAwait(false);
+        await _current.DisposeAsync().ConfigureAwait(false);
+        var digest = _current.Digest;
+        _current = null;
+        if (digest is not null) ShardCompleted?.Invoke(Shards[_shardIndex].FileName, digest);
     }
 
     /// <summary>Writes <c>model.safetensors.index.json</c> for <paramref name="shards"/> into <paramref name="directory"/>

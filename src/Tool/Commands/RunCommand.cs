@@ -47,7 +47,8 @@ public static class RunCommand
         var resume = new Option<bool>("--resume")
         {
             Description = "Keep the shards an interrupted run finished (records whose hashes match this plan) and compute only the rest; " +
-                          "without --part the whole merge then joins into OUTPUT_DIR. A changed definition or input invalidates old shards.",
+                          "without --part the whole merge then joins into OUTPUT_DIR, taking over the finished shards of a plain run into " +
+                          "OUTPUT_DIR that was killed. A changed definition or input invalidates old shards.",
         };
         command.Arguments.Add(config);
         command.Options.Add(part);

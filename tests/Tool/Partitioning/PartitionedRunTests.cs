@@ -132,7 +132,38 @@ public sealed class PartitionedRunTests : IDisposable
         var rerun = await CliRunner.RunAsync("run", config, output, "--out-shard-size", Shard, "--part", "2/3", "--no-progress");
         Assert.True(rerun.ExitCode == 0, rerun.ToString());
         Assert.Contains($"shard {victim} is recomputed", rerun.Err);
-        await Ok("join", output, "--no-progress");
+
+        // A corrupt shard of the right size: join reads it back against the XxHash128 its part computed while writing it.
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x10;
+        File.WriteAllBytes(path, bytes);
+        r = await CliRunner.RunAsync("join", output, "--no-progress");
+        Assert.Equal(3, r.ExitCode);
+        Assert.Contains("DMRG0976", r.Err);
+        Assert.Contains($"part 2/3: shard {victim} does not have the XxHash128 its part recorded (corrupt)", r.Err);
+        bytes[bytes.Length / 2] ^= 0x10;
+        File.WriteAllBytes(path, bytes);
+
+        // --verify also recomputes the sha256: a record whose sha256 is not the file's is found (the default check does
+        // not read it).
+        var recordPath = Path.Combine(output, ".dotnet-merge-parts", "records", victim + ".json");
+        var record = File.ReadAllText(recordPath);
+        var sha = System.Text.Json.Nodes.JsonNode.Parse(record)!["sha256"]!.GetValue<string>();
+        Assert.Matches("^[0-9a-f]{64}$", sha);
+        File.WriteAllText(recordPath, record.Replace(sha, new string('0', 64), StringComparison.Ordinal));
+        r = await CliRunner.RunAsync("join", output, "--verify", "--no-progress");
+        Assert.Equal(3, r.ExitCode);
+        Assert.Contains($"part 2/3: shard {victim} does not have the sha256 its part recorded (corrupt)", r.Err);
+        // A record of an earlier dotnet-merge (no XxHash128) counts as none: its part has not finished.
+        var old = System.Text.Json.Nodes.JsonNode.Parse(record)!.AsObject();
+        old.Remove("xxh128");
+        File.WriteAllText(recordPath, old.ToJsonString());
+        r = await CliRunner.RunAsync("join", output, "--no-progress");
+        Assert.Equal(3, r.ExitCode);
+        Assert.Contains("DMRG0975", r.Err);
+        Assert.Contains($"part 2/3: shard {victim} has no record (its part has not finished)", r.Err);
+        File.WriteAllText(recordPath, record);
+        await Ok("join", output, "--verify", "--no-progress");
         var one = _ws.PathOf("one", "out");
         await Ok(config, one, "--out-shard-size", Shard, "--no-progress");
         AssertSameFiles(one, output);
@@ -176,35 +207,35 @@ public sealed class PartitionedRunTests : IDisposable
         AssertSameFiles(one, output);
     }
 
-    [Fact]
-    public async Task Resume_AfterKill9_RecomputesOnlyTheUnfinishedShards()
+    /// <summary>A larger model in many small shards (40KB), merged with one thread: a run takes long enough to be killed in
+    /// the middle. Returns the definition.</summary>
+    private async Task<string> SlowMergeAsync()
     {
-        // A larger model in many small shards, one thread: the run takes long enough to be killed in the middle.
         var spec = new LlamaSpec(Layers: 6, Hidden: 128, Intermediate: 256, Vocab: 512, Heads: 4, KvHeads: 2);
         await _ws.BaseAsync(spec);
         await _ws.FineTuneAsync("a", "", 0, spec);
         await _ws.FineTuneAsync("b", "mlp", 1, spec);
-        var config = _ws.Write("m.yaml", Methods["ties"]);
-        var output = _ws.PathOf("out");
-        string[] args = ["run", config, output, "--out-shard-size", "40KB", "--threads", "1", "--resume", "--no-progress"];
+        return _ws.Write("m.yaml", Methods["ties"]);
+    }
 
-        var records = Path.Combine(output, ".dotnet-merge-parts", "records");
-        using (var process = Process.Start(ToolProcess.StartInfo(_ws.Root, "0", args))!)
-        {
-            var deadline = Stopwatch.StartNew();
-            while (deadline.Elapsed < TimeSpan.FromMinutes(1) && !process.HasExited
-                   && (!Directory.Exists(records) || Directory.GetFiles(records, "model-*.json").Length < 3))
-                Thread.Sleep(2);
-            Assert.False(process.HasExited, "the run ended before it could be killed");
-            process.Kill(); // SIGKILL
-            process.WaitForExit();
-        }
-        int finished = Directory.GetFiles(records, "model-*.json").Length;
-        // The shards with a record must survive untouched (same file, same time).
-        var recorded = Directory.GetFiles(records, "model-*.json").Select(r => Path.Combine(output, ".dotnet-merge-parts", "shards", Path.GetFileNameWithoutExtension(r)))
-            .ToDictionary(f => f, File.GetLastWriteTimeUtc);
+    /// <summary>Runs the tool and kills it (SIGKILL) once <paramref name="records"/> gives a directory with at least three
+    /// shard records.</summary>
+    private void KillAfterThreeRecords(string[] args, Func<string?> records)
+    {
+        using var process = Process.Start(ToolProcess.StartInfo(_ws.Root, "0", args))!;
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromMinutes(1) && !process.HasExited
+               && !(records() is { } dir && Directory.Exists(dir) && Directory.GetFiles(dir, "model-*.json").Length >= 3))
+            Thread.Sleep(2);
+        Assert.False(process.HasExited, "the run ended before it could be killed");
+        process.Kill(); // SIGKILL
+        process.WaitForExit();
+    }
 
-        var resumed = await CliRunner.RunAsync(args);
+    /// <summary>The counts of <c>run --resume</c>'s summary line, checked against the <paramref name="finished"/> shards
+    /// the killed run had recorded: those are kept, only the others computed.</summary>
+    private static void AssertOnlyTheUnfinishedWereComputed(CliRunner.Result resumed, int finished)
+    {
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
         var m = Regex.Match(resumed.Out, @"\((\d+) shards\): (\d+) shards computed, (\d+) kept");
         Assert.True(m.Success, resumed.Out);
@@ -212,10 +243,60 @@ public sealed class PartitionedRunTests : IDisposable
         Assert.Equal(finished, kept);
         Assert.Equal(total - finished, computed);
         Assert.True(computed > 0 && kept >= 3, resumed.Out);
+    }
+
+    [Fact]
+    public async Task Resume_AfterKill9_RecomputesOnlyTheUnfinishedShards()
+    {
+        var config = await SlowMergeAsync();
+        var output = _ws.PathOf("out");
+        string[] args = ["run", config, output, "--out-shard-size", "40KB", "--threads", "1", "--resume", "--no-progress"];
+
+        var records = Path.Combine(output, ".dotnet-merge-parts", "records");
+        KillAfterThreeRecords(args, () => records);
+        int finished = Directory.GetFiles(records, "model-*.json").Length;
+        // The shards with a record must survive untouched (same file, same time).
+        var recorded = Directory.GetFiles(records, "model-*.json").Select(r => Path.Combine(output, ".dotnet-merge-parts", "shards", Path.GetFileNameWithoutExtension(r)))
+            .ToDictionary(f => f, File.GetLastWriteTimeUtc);
+
+        AssertOnlyTheUnfinishedWereComputed(await CliRunner.RunAsync(args), finished);
         foreach (var (file, time) in recorded) Assert.Equal(time, File.GetLastWriteTimeUtc(Path.Combine(output, Path.GetFileName(file))));
 
         var one = _ws.PathOf("one", "out");
         await Ok(config, one, "--out-shard-size", "40KB", "--no-progress");
+        AssertSameFiles(one, output);
+    }
+
+    [Fact]
+    public async Task PlainRunKilled_ResumeTakesOverItsFinishedShards_AndRecomputesOnlyTheRest()
+    {
+        var config = await SlowMergeAsync();
+        var output = _ws.PathOf("out");
+        string[] plain = ["run", config, output, "--out-shard-size", "40KB", "--threads", "1", "--no-progress"];
+
+        // A plain run (no --resume) writes into its staging directory beside OUT; its records are in there.
+        string? records = null;
+        KillAfterThreeRecords(plain, () => records ??= Directory.GetDirectories(_ws.Root, ".out.partial-*")
+            .Select(d => Path.Combine(d, ".dotnet-merge-parts", "records")).FirstOrDefault(Directory.Exists));
+        Assert.False(Directory.Exists(output));
+        var staging = Path.GetDirectoryName(Path.GetDirectoryName(records))!;
+        var finished = Directory.GetFiles(records!, "model-*.json").Select(Path.GetFileNameWithoutExtension).ToList();
+        Assert.All(finished, f => Assert.True(File.Exists(Path.Combine(staging, f!)), f));
+        // The shards it finished are taken over as they are (the same files: same modification times).
+        var times = finished.ToDictionary(f => f!, f => File.GetLastWriteTimeUtc(Path.Combine(staging, f!)));
+
+        var resumed = await CliRunner.RunAsync([.. plain, "--resume"]);
+        AssertOnlyTheUnfinishedWereComputed(resumed, finished.Count);
+        Assert.Contains($"took over {finished.Count} finished shards of the interrupted run", resumed.Err);
+        foreach (var (file, time) in times) Assert.Equal(time, File.GetLastWriteTimeUtc(Path.Combine(output, file)));
+        Assert.False(Directory.Exists(staging));
+        Assert.Empty(Directory.GetDirectories(_ws.Root, ".out.*"));
+
+        // Byte-identical to an uninterrupted plain run, which leaves no bookkeeping in its output (AssertSameFiles
+        // compares every file, hidden ones too).
+        var one = _ws.PathOf("one", "out");
+        await Ok(config, one, "--out-shard-size", "40KB", "--no-progress");
+        Assert.False(Directory.Exists(Path.Combine(one, ".dotnet-merge-parts")));
         AssertSameFiles(one, output);
     }
 
