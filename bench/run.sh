@@ -4,7 +4,8 @@
 #   bench/run.sh --size 6GB --threads all          # bigger models (generated once, cached in --work-dir)
 #   bench/run.sh --out-dir /dev/shm/dmb            # outputs on tmpfs: the tool without the disk's write speed
 #   bench/run.sh micro --filter '*'                # BenchmarkDotNet kernels (elements/s = 1e9 / ns)
-# Options: --size, --models, --threads 1,2,all, --scenarios copy,linear,..., --work-dir, --out-dir, --repeat, --markdown FILE
+# Options: --size, --models, --threads 1,2,all, --scenarios copy,linear,..., --work-dir, --out-dir, --repeat, --markdown FILE,
+#          --vocab N --hidden H --layers L (a fixed shape instead of --size)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dotnet build "$root/src/Tool/DotnetMerge.Tool.csproj" -c Release -nologo -v quiet

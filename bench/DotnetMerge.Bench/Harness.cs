@@ -16,8 +16,10 @@ internal static class Harness
 
     public static async Task<int> RunAsync(BenchOptions o, bool generateOnly, TextWriter log)
     {
-        var spec = LlamaSpec.OfSize(o.SizeBytes);
-        string label = string.Format(Inv, "llama-{0:0.##}GB-x{1}", spec.TotalBytes / 1e9, o.Models);
+        var spec = o.Spec();
+        string shape = o.Vocab is null && o.Hidden is null && o.Layers is null ? ""
+            : string.Format(Inv, "-v{0}-h{1}-l{2}", spec.Vocab, spec.Hidden, spec.Layers);
+        string label = string.Format(Inv, "llama-{0:0.##}GB{1}-x{2}", spec.TotalBytes / 1e9, shape, o.Models);
         string root = Path.Combine(o.WorkDir, label);
         string modelsDir = Path.Combine(root, "models");
         Directory.CreateDirectory(root);

@@ -23,12 +23,13 @@ catch (ArgumentException e)
 namespace DotnetMerge.Bench
 {
     internal sealed record BenchOptions(long SizeBytes, int Models, string[] Threads, string[] Scenarios, string WorkDir,
-        string? Tool, int Repeat, string? Markdown, string? OutDir)
+        string? Tool, int Repeat, string? Markdown, string? OutDir, int? Vocab = null, int? Hidden = null, int? Layers = null)
     {
         public const string Usage =
             "usage: DotnetMerge.Bench [run|gen|micro] [--size 1.5GB] [--models 3] [--threads 1,2,all] " +
             "[--scenarios " + "copy,linear,task_arithmetic,ties,dare_ties,slerp,model_stock,lora,union] [--work-dir /tmp/dotnet-merge-bench] " +
-            "[--tool src/Tool/bin/Release/net10.0/dotnet-merge.dll] [--repeat 1] [--markdown FILE] [--out-dir DIR (where merged models go; default under --work-dir)]";
+            "[--tool src/Tool/bin/Release/net10.0/dotnet-merge.dll] [--repeat 1] [--markdown FILE] [--out-dir DIR (where merged models go; default under --work-dir)] " +
+            "[--vocab N] [--hidden H (a multiple of 64)] [--layers L] (a fixed shape instead of --size)";
 
         public static BenchOptions Parse(string[] args)
         {
@@ -49,13 +50,30 @@ namespace DotnetMerge.Bench
                     "--repeat" => o with { Repeat = int.Parse(Value(), CultureInfo.InvariantCulture) },
                     "--markdown" => o with { Markdown = Path.GetFullPath(Value()) },
                     "--out-dir" => o with { OutDir = Path.GetFullPath(Value()) },
+                    "--vocab" => o with { Vocab = Positive(args[i], Value(), min: 16) },
+                    "--hidden" => o with { Hidden = Positive(args[i], Value(), min: 64) },
+                    "--layers" => o with { Layers = Positive(args[i], Value(), min: 1) },
                     _ => throw new ArgumentException($"unknown option '{args[i]}'"),
                 };
             }
             if (o.Models < 3) throw new ArgumentException("--models must be at least 3 (a base and two fine-tunes)");
             foreach (var s in o.Scenarios)
                 if (!DotnetMerge.Bench.Scenarios.All.Contains(s)) throw new ArgumentException($"unknown scenario '{s}'");
+            if (o.Hidden is { } h && h % 64 != 0) throw new ArgumentException($"--hidden {h} is not a multiple of 64 (the head size)");
             return o;
+        }
+
+        private static int Positive(string option, string text, int min)
+            => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v >= min
+                ? v : throw new ArgumentException($"{option} {text}: expected a whole number of at least {min}");
+
+        /// <summary>The models' shape: <see cref="LlamaSpec.OfSize"/>(--size), or the fixed shape that --vocab, --hidden or
+        /// --layers name (the rest as at the hidden size --size would give).</summary>
+        public DotnetMerge.Demo.LlamaSpec Spec()
+        {
+            var sized = DotnetMerge.Demo.LlamaSpec.OfSize(SizeBytes);
+            if (Vocab is null && Hidden is null && Layers is null) return sized;
+            return DotnetMerge.Demo.LlamaSpec.OfHidden(Hidden ?? sized.Hidden, Layers ?? sized.Layers, Vocab ?? sized.Vocab);
         }
 
         /// <summary>Thread counts to run, "all" resolved to the core count, duplicates dropped.</summary>

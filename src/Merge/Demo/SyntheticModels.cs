@@ -44,10 +44,16 @@ public sealed record LlamaSpec(int Layers = 4, int Hidden = 64, int Intermediate
         // Scale hidden size with a fixed shape ratio until the model is big enough.
         for (int hidden = 256; ; hidden += 128)
         {
-            var spec = new LlamaSpec(Layers: 16, Hidden: hidden, Intermediate: hidden * 11 / 4 / 16 * 16, Vocab: 32000, Heads: hidden / 64, KvHeads: Math.Max(1, hidden / 256), Dtype: dtype);
+            var spec = OfHidden(hidden, dtype: dtype);
             if (spec.TotalBytes >= bytes) return spec;
         }
     }
+
+    /// <summary>The benchmark shape at a given hidden size: intermediate 11/4 of it (a multiple of 16), heads of 64, one
+    /// key/value head per 4 query heads (<paramref name="hidden"/> a multiple of 64).</summary>
+    public static LlamaSpec OfHidden(int hidden, int layers = 16, int vocab = 32000, Dtype dtype = Dtype.BF16)
+        => new(Layers: layers, Hidden: hidden, Intermediate: hidden * 11 / 4 / 16 * 16, Vocab: vocab, Heads: hidden / 64,
+            KvHeads: Math.Max(1, hidden / 256), Dtype: dtype);
 }
 
 /// <summary>How a generated fine-tune differs from its base: which tensors move, and how much.</summary>
