@@ -3,6 +3,7 @@ using DotnetMerge.Engine;
 using DotnetMerge.Kernels;
 using DotnetMerge.Models;
 using DotnetMerge.Planning;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Execution;
 
@@ -49,28 +50,11 @@ public static class ModelScopeTrim
         if (models.Count == 0) return new Dictionary<ModelSource, double>();
         progress.Stage($"trim_scope: model: finding each model's magnitude threshold over {scoped.Count} tensors (two passes)");
 
-        var wanted = models.ToDictionary(m => m, m => Math.Max(1, (long)(density[m].Value * elements[m])));
-        var high = models.Select(_ => new long[65536]).ToArray();
-        Pass(scoped, models, (m, keys) =>
-        {
-            var h = high[m];
-            foreach (uint key in keys) h[key >> 16]++;
-        }, ct);
-        var bucket = models.Select((m, i) => FromTop(high[i], wanted[m])).ToArray();
-
-        var low = models.Select(_ => new long[65536]).ToArray();
-        Pass(scoped, models, (m, keys) =>
-        {
-            var l = low[m];
-            uint wantedHigh = bucket[m].Bin;
-            foreach (uint key in keys) if (key >> 16 == wantedHigh) l[key & 0xFFFF]++;
-        }, ct);
+        var wanted = models.Select(m => Math.Max(1, (long)(density[m].Value * elements[m]))).ToArray();
+        // Ties at the threshold are kept (as in the paper's code): the two histogram passes, no tie pass.
+        var keys = RadixSelect.Thresholds(wanted, new WholeModelPasses(scoped, models, ct));
         var threshold = new Dictionary<ModelSource, double>();
-        for (int i = 0; i < models.Count; i++)
-        {
-            var (lowBits, _) = FromTop(low[i], bucket[i].Remaining);
-            threshold[models[i]] = MagnitudeSelect.FromSortKey(bucket[i].Bin << 16 | lowBits);
-        }
+        for (int i = 0; i < models.Count; i++) threshold[models[i]] = MagnitudeSelect.FromSortKey(keys[i]);
         return threshold;
     }
 
@@ -88,16 +72,36 @@ public static class ModelScopeTrim
         }).ToList();
     }
 
-    /// <summary>The bin holding the k-th largest key, counting from the top, and how many keys of that bin are still needed.</summary>
-    private static (uint Bin, long Remaining) FromTop(long[] histogram, long k)
+    /// <summary>The radix select's passes over a model's whole task vector: every scoped tensor, one at a time.</summary>
+    private sealed class WholeModelPasses(IReadOnlyList<TensorJob> jobs, List<ModelSource> models, CancellationToken ct) : IRadixPasses
     {
-        long above = 0;
-        for (int bin = histogram.Length - 1; bin >= 0; bin--)
+        public long[][] HighHistograms(IReadOnlyList<int> queries)
         {
-            if (above + histogram[bin] >= k) return ((uint)bin, k - above);
-            above += histogram[bin];
+            var high = models.Select(_ => new long[RadixSelect.Bins]).ToArray();
+            Pass(jobs, models, (m, keys) =>
+            {
+                var h = high[m];
+                foreach (uint key in keys) h[key >> 16]++;
+            }, ct);
+            return [.. queries.Select(q => high[q])];
         }
-        return (0, 0);
+
+        public long[][] LowHistograms(IReadOnlyList<int> queries, IReadOnlyList<uint> prefixes)
+        {
+            var low = models.Select(_ => new long[RadixSelect.Bins]).ToArray();
+            var wantedHigh = new uint[models.Count];
+            for (int i = 0; i < queries.Count; i++) wantedHigh[queries[i]] = prefixes[i] >> 16;
+            Pass(jobs, models, (m, keys) =>
+            {
+                var l = low[m];
+                uint bucket = wantedHigh[m];
+                foreach (uint key in keys) if (key >> 16 == bucket) l[key & 0xFFFF]++;
+            }, ct);
+            return [.. queries.Select(q => low[q])];
+        }
+
+        public long[] TieIndices(IReadOnlyList<TieRequest> requests)
+            => throw new NotSupportedException("the whole-model trim keeps every copy of its threshold");
     }
 
     /// <summary>Hands the sort keys of |δ| (δ = x − base, in float32 as the methods compute it) of every element of

@@ -2,6 +2,7 @@ using DotnetMerge.Cuda.Emission;
 using DotnetMerge.Execution;
 using DotnetMerge.Kernels;
 using DotnetMerge.Numerics;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Cuda.Backend;
 

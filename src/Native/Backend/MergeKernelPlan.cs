@@ -3,6 +3,7 @@ using DotnetMerge.Kernels;
 using DotnetMerge.Methods;
 using DotnetMerge.Numerics;
 using DotnetMerge.Planning;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Cuda.Backend;
 
