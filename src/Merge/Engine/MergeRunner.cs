@@ -56,8 +56,8 @@ public static class MergeRunner
         using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.SelectMany(m => m.InputDirectories));
         transaction.Faults = options.Faults;
         foreach (var line in transaction.RemovedStale) progress.Warning(line);
-        if (ModelScopeTrim.Applies(plan))
-            plan = plan.WithJobs(ModelScopeTrim.Apply(plan, progress, cancellationToken));
+        if (WholeModelPrePass.Applies(plan))
+            plan = plan.WithJobs(WholeModelPrePass.Apply(plan, progress, cancellationToken, options));
         progress.Stage($"merging {plan.Jobs.Count} tensors with {plan.Method.Name}");
         var stats = await MergeExecutor.ExecuteAsync(plan, transaction.StagingDirectory, options, progress, cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
