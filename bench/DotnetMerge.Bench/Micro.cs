@@ -9,6 +9,7 @@ using DotnetMerge.Kernels;
 using DotnetMerge.Methods;
 using DotnetMerge.Numerics;
 using DotnetMerge.Safetensors;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Bench;
 

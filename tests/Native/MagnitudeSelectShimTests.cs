@@ -5,6 +5,7 @@ using DotnetMerge.Cuda.Tests.Infrastructure;
 using DotnetMerge.Kernels;
 using DotnetMerge.Numerics;
 using static DotnetMerge.Cuda.Tests.Infrastructure.CpuFixtures;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Cuda.Tests;
 

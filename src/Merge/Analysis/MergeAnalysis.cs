@@ -54,9 +54,9 @@ public static class MergeAnalysis
                 definition.ModelsLocation, "list the fine-tuned models under models:")]);
 
         using var merged = options.MergedDirectory is { } dir ? OpenMerged(dir, jobs) : null;
-        if (ModelScopeTrim.Applies(plan))
+        if (WholeModelPrePass.Applies(plan))
         {
-            var scoped = ModelScopeTrim.Apply(plan, NullProgress.Instance, ct);
+            var scoped = WholeModelPrePass.Apply(plan, NullProgress.Instance, ct);
             plan = plan.WithJobs(scoped);
             var names = jobs.Select(j => j.OutputName).ToHashSet(StringComparer.Ordinal);
             jobs = plan.Jobs.Where(j => names.Contains(j.OutputName)).ToList();

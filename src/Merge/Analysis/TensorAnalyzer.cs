@@ -24,7 +24,7 @@ internal static class TensorAnalyzer
     public static DeltaSums Analyze(MergePlan plan, TensorJob job, int[] taskSlots, int taskCount, Sparsification sparsification,
         byte[]? merged, Dtype mergedDtype, ExecutionSettings settings, CancellationToken ct)
     {
-        var inputs = job.Inputs.Select(ji => ModelScopeTrim.Load(ji, ct)).ToArray();
+        var inputs = job.Inputs.Select(ji => WholeTensor.Load(ji, ct)).ToArray();
         int baseIndex = job.BaseIndex;
         int[] tasks = Enumerable.Range(0, inputs.Length).Where(i => i != baseIndex).ToArray();
         long n = TensorShape.ElementCount(job.OutputShape);

@@ -60,8 +60,8 @@ public static class MergeRunner
         using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.SelectMany(m => m.InputDirectories));
         transaction.Faults = options.Faults;
         foreach (var line in transaction.RemovedStale) progress.Warning(line);
-        if (ModelScopeTrim.Applies(plan))
-            plan = plan.WithJobs(ModelScopeTrim.Apply(plan, progress, cancellationToken));
+        if (WholeModelPrePass.Applies(plan))
+            plan = plan.WithJobs(WholeModelPrePass.Apply(plan, progress, cancellationToken, options));
         progress.Stage($"merging {plan.Jobs.Count} tensors with {plan.Method.Name}");
         var bookkeeping = resumable is null ? null : new Partitioning.PartFiles(transaction.StagingDirectory);
         if (bookkeeping is not null) Directory.CreateDirectory(bookkeeping.Records);

@@ -82,8 +82,8 @@ public static class MultiStageRunner
             var fingerprint = Partitioning.PlanFingerprint.Of(multi.Final, graph.SourceText, options);
             // A pre-pass of an intermediate stage (trim_scope: model) runs first, in stage order.
             foreach (var stage in multi.Stages)
-                if (stage.Output is { } output && ModelScopeTrim.Applies(output.Plan))
-                    output.UsePlan(output.Plan.WithJobs(ModelScopeTrim.Apply(output.Plan, progress, cancellationToken)));
+                if (stage.Output is { } output && WholeModelPrePass.Applies(output.Plan))
+                    output.UsePlan(output.Plan.WithJobs(WholeModelPrePass.Apply(output.Plan, progress, cancellationToken, options)));
             return await MergeRunner.ExecuteAsync(multi.Final, outputDirectory, options, progress, cancellationToken, card, resumable: fingerprint).ConfigureAwait(false);
         }
 

@@ -84,40 +84,17 @@ public static class MergeExecutor
                     // Inputs that are an earlier stage's output are computed here, holding that stage's inputs meanwhile.
                     long upstreamBytes = job.UpstreamWorkingBytes;
                     await budget.AcquireAsync(job.InputBytes + outputBytes + upstreamBytes, token).ConfigureAwait(false);
-                    var buffers = new NativeBuffer[job.Inputs.Count];
-                    var mapped = new MappedTensor?[buffers.Length];
-                    var reads = new Task?[buffers.Length];
+                    NativeBuffer[] buffers;
+                    MappedTensor?[] mapped;
                     try
                     {
                         faults?.At(FaultPoint.Read, index, token);
-                        // All inputs of a job are read at once: several requests keep a disk (or the page cache copy) busy.
-                        for (int i = 0; i < buffers.Length; i++)
-                        {
-                            var input = job.Inputs[i];
-                            if (input.File is null)
-                            {
-                                buffers[i] = pool.Rent(input.ByteLength);
-                                StageTensors.Compute(input, buffers[i].Memory, pool.Rent, pool.Return, settings, backend, token);
-                                continue;
-                            }
-                            // Merge inputs are only read: map them (no copy into private memory). A copied tensor's
-                            // buffer becomes the output buffer, so it is read as before.
-                            if (job.Kind != JobKind.Copy && (mapped[i] = MappedTensor.TryMap(input.File, input.Tensor)) is not null)
-                                continue;
-                            buffers[i] = pool.Rent(input.ByteLength);
-                            reads[i] = input.File.ReadTensorAsync(input.Tensor, buffers[i].Memory, token).AsTask();
-                        }
-                        await Task.WhenAll(reads.OfType<Task>()).ConfigureAwait(false);
+                        (buffers, mapped) = await ReadInputsAsync(job, pool, settings, backend, token).ConfigureAwait(false);
                         if (upstreamBytes > 0) budget.Release(upstreamBytes);
                         upstreamBytes = 0;
                     }
                     catch (Exception e)
                     {
-                        // No buffer is freed while a read may still be filling it.
-                        foreach (var r in reads)
-                            if (r is not null) await r.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-                        foreach (var b in buffers) ((IDisposable?)b)?.Dispose();
-                        foreach (var m in mapped) ((IDisposable?)m)?.Dispose();
                         budget.Release(job.InputBytes + outputBytes + upstreamBytes);
                         if (ReadError(job, e) is { } error) throw error;
                         throw;
@@ -213,6 +190,49 @@ public static class MergeExecutor
         return new ExecutionStats(read, written, budget.Peak, started.Elapsed);
     }
 
+    /// <summary>Reads the inputs of <paramref name="job"/>, all at once (several requests keep a disk, or the page cache
+    /// copy, busy): a merge input is mapped from its file where it can be (only read, so no copy into private memory),
+    /// else read into a buffer of <paramref name="pool"/>; a computed input (adapted, aligned, an earlier stage's) is
+    /// computed into one. The caller has acquired the bytes (<see cref="TensorJob.InputBytes"/> and
+    /// <see cref="TensorJob.UpstreamWorkingBytes"/>) from the pool's budget. Per input, either its buffer or its mapping
+    /// is set. On failure every buffer and mapping is freed (after the reads that fill them have ended).</summary>
+    internal static async Task<(NativeBuffer[] Buffers, MappedTensor?[] Mapped)> ReadInputsAsync(TensorJob job, BufferPool pool,
+        ExecutionSettings settings, IMergeBackend backend, CancellationToken token)
+    {
+        var buffers = new NativeBuffer[job.Inputs.Count];
+        var mapped = new MappedTensor?[buffers.Length];
+        var reads = new Task?[buffers.Length];
+        try
+        {
+            for (int i = 0; i < buffers.Length; i++)
+            {
+                var input = job.Inputs[i];
+                if (input.File is null)
+                {
+                    buffers[i] = pool.Rent(input.ByteLength);
+                    StageTensors.Compute(input, buffers[i].Memory, pool.Rent, pool.Return, settings, backend, token);
+                    continue;
+                }
+                // A copied tensor's buffer becomes the output buffer, so it is read, not mapped.
+                if (job.Kind != JobKind.Copy && (mapped[i] = MappedTensor.TryMap(input.File, input.Tensor)) is not null)
+                    continue;
+                buffers[i] = pool.Rent(input.ByteLength);
+                reads[i] = input.File.ReadTensorAsync(input.Tensor, buffers[i].Memory, token).AsTask();
+            }
+            await Task.WhenAll(reads.OfType<Task>()).ConfigureAwait(false);
+            return (buffers, mapped);
+        }
+        catch
+        {
+            // No buffer is freed while a read may still be filling it.
+            foreach (var r in reads)
+                if (r is not null) await r.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            foreach (var b in buffers) ((IDisposable?)b)?.Dispose();
+            foreach (var m in mapped) ((IDisposable?)m)?.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>A failure to read an input tensor, as the input error it is (exit code 3, naming the file); null for
     /// anything else (cancellation, a bug).</summary>
     private static MergeException? ReadError(TensorJob job, Exception e)
@@ -276,6 +296,23 @@ public static class MergeExecutor
         return new Computed(job, output, loaded.OutputBytes, job.BytesFromDisk, warning);
     }
 
+    /// <summary>The inputs of <paramref name="job"/> as a method receives them: input i's bytes are <paramref name="data"/>(i),
+    /// cropped to the job's shape, with the job's parameters (and a whole-model threshold where one was attached).</summary>
+    internal static MergeInput[] InputsOf(TensorJob job, Func<int, ReadOnlyMemory<byte>> data)
+    {
+        var inputs = new MergeInput[job.Inputs.Count];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            var ji = job.Inputs[i];
+            var input = new MergeInput(ji.Model.Name, ji.TensorName, ji.Tensor.Dtype, ji.Tensor.Shape, data(i), ji.IsBase, ji.Parameters)
+            {
+                MagnitudeThreshold = ji.MagnitudeThreshold,
+            };
+            inputs[i] = ji.CropShape is null ? input : input.CropTo(ji.CropShape);
+        }
+        return inputs;
+    }
+
     /// <summary>Merges one job's input bytes (<paramref name="data"/>(i) for input i) into <paramref name="output"/>:
     /// on the backend when it supports the job, else on the CPU. Returns a warning when the output holds NaN/Inf that
     /// its inputs had too (<see cref="NonFiniteCheck"/>; from finite inputs that is an error).</summary>
@@ -284,13 +321,7 @@ public static class MergeExecutor
     {
         // A tensor with no elements (a 0-row head, an empty buffer) has nothing to compute: its output is empty too.
         if (job.OutputBytes == 0) return null;
-        var inputs = new MergeInput[job.Inputs.Count];
-        for (int i = 0; i < inputs.Length; i++)
-        {
-            var ji = job.Inputs[i];
-            var input = new MergeInput(ji.Model.Name, ji.TensorName, ji.Tensor.Dtype, ji.Tensor.Shape, data(i), ji.IsBase, ji.Parameters);
-            inputs[i] = ji.CropShape is null ? input : input.CropTo(ji.CropShape);
-        }
+        var inputs = InputsOf(job, data);
         var context = new TensorMergeContext(job.OutputName, inputs, job.BaseIndex, job.Global, job.OutputShape, job.OutputDtype,
             output, plan.Seed, job.IsEmbedding, settings);
         try

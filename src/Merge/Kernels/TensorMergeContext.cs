@@ -28,13 +28,17 @@ public sealed class MergeInput
     /// cropped views (an embedding cut to a common vocabulary: rows and columns are leading sub-ranges).</summary>
     public long[] StoredShape { get; private init; } = null!;
 
+    /// <summary>Set when a whole-model pre-pass found this model's magnitude threshold (TIES <c>trim_scope: model</c>,
+    /// <c>Methods/TaskArithmetic/ModelScopeTrim</c>): the input's task-vector elements with |δ| at or above it are kept.</summary>
+    public float? MagnitudeThreshold { get; init; }
+
     /// <summary>A view of this input cropped to the leading [rows, cols] sub-matrix (2-D tensors only).</summary>
     public MergeInput CropTo(long[] shape)
     {
         if (shape.SequenceEqual(Shape)) return this;
         if (shape.Length != 2 || Shape.Length != 2 || shape[0] > Shape[0] || shape[1] > Shape[1])
             throw new ArgumentException($"cannot crop {TensorShape.Format(Shape)} to {TensorShape.Format(shape)}");
-        return new MergeInput(Model, TensorName, Dtype, shape, Data, IsBase, Parameters) { StoredShape = StoredShape };
+        return new MergeInput(Model, TensorName, Dtype, shape, Data, IsBase, Parameters) { StoredShape = StoredShape, MagnitudeThreshold = MagnitudeThreshold };
     }
 
     /// <summary>Decodes elements [start, start + destination.Length) of the (possibly cropped) view to float32.</summary>

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using DotnetMerge.Kernels;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Methods;
 

@@ -64,7 +64,7 @@ public static class PartitionedRun
         using var planned = PlanFor(graph, definitionPath, options, progress, ct);
         var files = new PartFiles(output);
         CheckOutput(files, planned);
-        if (!ModelScopeTrim.Applies(planned.Plan)) return false;
+        if (!WholeModelPrePass.Applies(planned.Plan)) return false;
         WriteManifest(files, planned, parts: null, resume: false);
         WriteStats(files, planned, progress, ct);
         return true;
@@ -72,7 +72,7 @@ public static class PartitionedRun
 
     private static IReadOnlyDictionary<Models.ModelSource, double> WriteStats(PartFiles files, Planned planned, IMergeProgress progress, CancellationToken ct)
     {
-        var thresholds = ModelScopeTrim.Thresholds(planned.Plan, progress, ct);
+        var thresholds = WholeModelPrePass.Thresholds(planned.Plan, progress, ct);
         var models = new JsonArray();
         for (int i = 0; i < planned.Plan.Models.Count; i++)
             if (thresholds.TryGetValue(planned.Plan.Models[i], out double t))
@@ -182,13 +182,13 @@ public static class PartitionedRun
         var plan = planned.Plan;
         // Whole-model statistics of intermediate stages (computed in the same pass) are recomputed by every part.
         foreach (var stage in planned.Multi.Stages.Take(planned.Multi.Stages.Count - 1))
-            if (stage.Output is { } so && ModelScopeTrim.Applies(so.Plan))
-                so.UsePlan(so.Plan.WithJobs(ModelScopeTrim.Apply(so.Plan, progress, ct)));
-        if (ModelScopeTrim.Applies(plan))
+            if (stage.Output is { } so && WholeModelPrePass.Applies(so.Plan))
+                so.UsePlan(so.Plan.WithJobs(WholeModelPrePass.Apply(so.Plan, progress, ct)));
+        if (WholeModelPrePass.Applies(plan))
         {
             string rerun = $"dotnet merge prepare '{planned.DefinitionPath}' '{files.Output}'";
             var thresholds = computeStats && !StatsCurrent(files, planned) ? WriteStats(files, planned, progress, ct) : ReadStats(files, planned, rerun);
-            plan = plan.WithJobs(ModelScopeTrim.Attach(plan, thresholds));
+            plan = plan.WithJobs(WholeModelPrePass.Attach(plan, thresholds));
         }
 
         var mine = PartAssignment.Assign(plan, part.Count).Where(w => w.Part == part.Index).ToList();

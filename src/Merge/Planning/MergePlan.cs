@@ -31,6 +31,10 @@ public sealed record JobInput(ModelSource Model, string TensorName, TensorInfo T
     /// of a tokenizer rule (<see cref="Tensor"/> has the aligned shape; the stored tensor is <c>Gather.Raw</c>).</summary>
     public Tokenizers.GatheredRows? Gather { get; init; }
 
+    /// <summary>Set by the whole-model pre-pass (TIES <c>trim_scope: model</c>, Execution/WholeModelPrePass): this model's
+    /// magnitude threshold over its whole task vector, handed to the method as <see cref="MergeInput.MagnitudeThreshold"/>.</summary>
+    public float? MagnitudeThreshold { get; init; }
+
     public long ByteLength => Tensor.ByteLength;
 
     /// <summary>The file the bytes are read from (an input on disk; the soups, task-vector and trim passes only see those).</summary>

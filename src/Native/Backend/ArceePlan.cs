@@ -2,6 +2,7 @@ using DotnetMerge.Cuda.Emission;
 using DotnetMerge.Kernels;
 using DotnetMerge.Methods;
 using DotnetMerge.Numerics;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Cuda.Backend;
 

@@ -2,6 +2,7 @@ using DotnetMerge.Cuda.Emission;
 using DotnetMerge.Execution;
 using DotnetMerge.Kernels;
 using DotnetMerge.Numerics;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Cuda.Backend;
 
@@ -76,9 +77,9 @@ internal sealed class MagnitudePlan
             if (ties)
             {
                 if (density <= 0) keep[t] = Fixed(TopSet.None);
-                else if (parameters.Contains(ModelScopeTrim.ThresholdParameter))
-                    // trim_scope: model: |δ| at or above the model's threshold, found over all its tensors in a first pass
-                    keep[t] = Fixed(new TopSet(0, MagnitudeSelect.SortKey((float)parameters.GetDouble(ModelScopeTrim.ThresholdParameter)), long.MaxValue));
+                else if (inputs[t].MagnitudeThreshold is float threshold)
+                    // trim_scope: model: |δ| at or above the model's threshold, found over all its tensors in a pre-pass
+                    keep[t] = Fixed(new TopSet(0, MagnitudeSelect.SortKey(threshold), long.MaxValue));
                 else keep[t] = Query(t, Math.Max(1, (long)(density * n)));
             }
             else

@@ -1,5 +1,6 @@
+using System.Runtime.InteropServices;
 using DotnetMerge.Cuda.Emission;
-using DotnetMerge.Kernels;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Cuda.Backend;
 
@@ -11,9 +12,9 @@ public readonly record struct SelectionQuery(int Model, long Count);
 /// buffer of <paramref name="resultWords"/> dm_u64 words that is zero before the launch, and returns those words.</summary>
 public delegate ulong[] SelectPassRunner(KernelArguments arguments, long resultWords);
 
-/// <summary>The host half of the GPU magnitude selection: the same radix select as the CPU's MagnitudeSelect.SelectTop,
-/// whose passes the select kernel runs (integer histograms, so the same counts), with the bucket walks done here. The
-/// result is the CPU's <see cref="TopSet"/>: same threshold key, same last tie index.</summary>
+/// <summary>The host half of the GPU magnitude selection: the CPU's <see cref="RadixSelect"/>, whose passes the select
+/// kernel runs (integer histograms, so the same counts). The result is the CPU's <see cref="TopSet"/>: same threshold key,
+/// same last tie index.</summary>
 public static class MagnitudeSelection
 {
     /// <summary>The <see cref="TopSet"/> of each query over a tensor of <paramref name="length"/> elements.</summary>
@@ -23,77 +24,16 @@ public static class MagnitudeSelection
         ArgumentNullException.ThrowIfNull(queries);
         ArgumentNullException.ThrowIfNull(run);
         var results = new TopSet[queries.Count];
-        var active = new List<int>();
+        var active = new List<SelectionQuery>();
+        var positions = new List<int>();
         for (int q = 0; q < queries.Count; q++)
         {
             if (MagnitudeSelect.Trivial(length, queries[q].Count) is { } set) results[q] = set;
-            else active.Add(q);
+            else { active.Add(queries[q]); positions.Add(q); }
         }
         if (active.Count == 0) return results;
-        int capacity = kernel.Parameters["stream"].Count;
-
-        // Pass 0: the high-bits histogram of each stream that an active query reads.
-        int[] streams = active.Select(q => queries[q].Model).Distinct().ToArray();
-        var high = new Dictionary<int, ulong[]>();
-        foreach (int[] batch in streams.Chunk(capacity))
-        {
-            ulong[] words = Launch(kernel, run, length, 0, batch.Select(s => (s, 0u, 0L, 0L)).ToArray(), (long)batch.Length * KernelEmitter.SelectBins);
-            for (int b = 0; b < batch.Length; b++) high[batch[b]] = words[(b * KernelEmitter.SelectBins)..((b + 1) * KernelEmitter.SelectBins)];
-        }
-        var prefixes = new uint[active.Count];
-        var remaining = new long[active.Count];
-        for (int a = 0; a < active.Count; a++)
-        {
-            SelectionQuery query = queries[active[a]];
-            (int bin, long needed, _) = FromTop(high[query.Model], query.Count);
-            prefixes[a] = (uint)bin << 16;
-            remaining[a] = needed;
-        }
-
-        // Pass 1: the low-bits histogram inside each query's bucket.
-        var keys = new uint[active.Count];
-        var tiesKept = new long[active.Count];
-        var needIndex = new List<int>();
-        for (int from = 0; from < active.Count; from += capacity)
-        {
-            int n = Math.Min(capacity, active.Count - from);
-            var entries = Enumerable.Range(from, n).Select(a => (queries[active[a]].Model, prefixes[a], 0L, 0L)).ToArray();
-            ulong[] words = Launch(kernel, run, length, 1, entries, (long)n * KernelEmitter.SelectBins);
-            for (int e = 0; e < n; e++)
-            {
-                int a = from + e;
-                (int bin, long kept, long total) = FromTop(words.AsSpan(e * KernelEmitter.SelectBins, KernelEmitter.SelectBins), remaining[a]);
-                keys[a] = prefixes[a] | (uint)bin;
-                tiesKept[a] = kept;
-                if (kept != total) needIndex.Add(a);
-            }
-        }
-
-        // Passes 2 and 3, only where the threshold value is duplicated and not every copy is kept: count the copies per
-        // tile, find the tile of the last kept copy here, then its index inside the tile.
-        var lastTie = new long[active.Count];
-        Array.Fill(lastTie, long.MaxValue);
-        long tiles = (length + KernelEmitter.SelectTile - 1) / KernelEmitter.SelectTile;
-        foreach (int[] batch in needIndex.Chunk(capacity))
-        {
-            var entries = batch.Select(a => (queries[active[a]].Model, keys[a], 0L, 0L)).ToArray();
-            ulong[] counts = Launch(kernel, run, length, 2, entries, batch.Length * tiles);
-            var locate = new (int, uint, long, long)[batch.Length];
-            for (int b = 0; b < batch.Length; b++)
-            {
-                long seen = 0, tile = 0, occurrence = tiesKept[batch[b]];
-                for (; tile < tiles && seen + (long)counts[b * tiles + tile] < occurrence; tile++) seen += (long)counts[b * tiles + tile];
-                if (tile == tiles) throw new InvalidOperationException("the magnitude select's tie counts do not add up");
-                locate[b] = (entries[b].Model, entries[b].Item2, tile * KernelEmitter.SelectTile, occurrence - seen);
-            }
-            ulong[] found = Launch(kernel, run, length, 3, locate, batch.Length);
-            for (int b = 0; b < batch.Length; b++)
-            {
-                if (found[b] == ulong.MaxValue) throw new InvalidOperationException("the magnitude select's tie index was not found");
-                lastTie[batch[b]] = (long)found[b];
-            }
-        }
-        for (int a = 0; a < active.Count; a++) results[active[a]] = new TopSet(queries[active[a]].Count, keys[a], lastTie[a]);
+        var selected = RadixSelect.Select(active.Select(q => q.Count).ToArray(), new KernelPasses(kernel, run, length, active));
+        for (int a = 0; a < active.Count; a++) results[positions[a]] = selected[a];
         return results;
     }
 
@@ -104,6 +44,69 @@ public static class MagnitudeSelection
         ArgumentNullException.ThrowIfNull(kernel);
         ArgumentNullException.ThrowIfNull(run);
         return (long)Launch(kernel, run, length, 1, [(stream, key, 0L, 0L)], KernelEmitter.SelectBins)[key & 0xffffu];
+    }
+
+    /// <summary>The radix select's passes as launches of the select kernel, at most as many queries per launch as the
+    /// kernel has slots: pass 0 (high-bits histograms, once per input read), pass 1 (low-bits histograms inside each
+    /// query's bucket), passes 2 and 3 (the copies of a tied key per tile, then its index inside the tile found).</summary>
+    private sealed class KernelPasses(EmittedKernel kernel, SelectPassRunner run, long length, IReadOnlyList<SelectionQuery> queries)
+        : IRadixPasses
+    {
+        private readonly int _capacity = kernel.Parameters["stream"].Count;
+
+        public long[][] HighHistograms(IReadOnlyList<int> which)
+        {
+            int[] streams = which.Select(q => queries[q].Model).Distinct().ToArray();
+            var high = new Dictionary<int, long[]>();
+            foreach (int[] batch in streams.Chunk(_capacity))
+            {
+                ulong[] words = Launch(kernel, run, length, 0, batch.Select(s => (s, 0u, 0L, 0L)).ToArray(), (long)batch.Length * KernelEmitter.SelectBins);
+                for (int b = 0; b < batch.Length; b++) high[batch[b]] = Histogram(words, b);
+            }
+            return [.. which.Select(q => high[queries[q].Model])];
+        }
+
+        public long[][] LowHistograms(IReadOnlyList<int> which, IReadOnlyList<uint> prefixes)
+        {
+            var result = new long[which.Count][];
+            for (int from = 0; from < which.Count; from += _capacity)
+            {
+                int n = Math.Min(_capacity, which.Count - from);
+                var entries = Enumerable.Range(from, n).Select(a => (queries[which[a]].Model, prefixes[a], 0L, 0L)).ToArray();
+                ulong[] words = Launch(kernel, run, length, 1, entries, (long)n * KernelEmitter.SelectBins);
+                for (int e = 0; e < n; e++) result[from + e] = Histogram(words, e);
+            }
+            return result;
+        }
+
+        public long[] TieIndices(IReadOnlyList<TieRequest> requests)
+        {
+            var result = new long[requests.Count];
+            long tiles = (length + KernelEmitter.SelectTile - 1) / KernelEmitter.SelectTile;
+            for (int from = 0; from < requests.Count; from += _capacity)
+            {
+                var batch = requests.Skip(from).Take(_capacity).ToArray();
+                var entries = batch.Select(r => (queries[r.Query].Model, r.Key, 0L, 0L)).ToArray();
+                ulong[] counts = Launch(kernel, run, length, 2, entries, batch.Length * tiles);
+                var locate = new (int, uint, long, long)[batch.Length];
+                for (int b = 0; b < batch.Length; b++)
+                {
+                    var perTile = MemoryMarshal.Cast<ulong, long>(counts.AsSpan((int)(b * tiles), (int)tiles));
+                    var (tile, within) = TieScan.ChunkOf(perTile, batch[b].Occurrence);
+                    locate[b] = (entries[b].Model, entries[b].Key, tile * KernelEmitter.SelectTile, within);
+                }
+                ulong[] found = Launch(kernel, run, length, 3, locate, batch.Length);
+                for (int b = 0; b < batch.Length; b++)
+                {
+                    if (found[b] == ulong.MaxValue) throw new InvalidOperationException("the magnitude select's tie index was not found");
+                    result[from + b] = (long)found[b];
+                }
+            }
+            return result;
+        }
+
+        private static long[] Histogram(ulong[] words, int slot)
+            => MemoryMarshal.Cast<ulong, long>(words.AsSpan(slot * KernelEmitter.SelectBins, KernelEmitter.SelectBins)).ToArray();
     }
 
     private static ulong[] Launch(EmittedKernel kernel, SelectPassRunner run, long length, uint pass,
@@ -119,19 +122,5 @@ public static class MagnitudeSelection
         ulong[] words = run(arguments, resultWords);
         if (words.LongLength != resultWords) throw new InvalidOperationException($"select pass {pass} returned {words.LongLength} words, not {resultWords}");
         return words;
-    }
-
-    /// <summary>Walks a histogram from the top bin down until <paramref name="count"/> elements are covered: the bin
-    /// reached, how many of its elements are needed, and how many it holds (MagnitudeSelect's walk).</summary>
-    private static (int Bin, long Needed, long InBin) FromTop(ReadOnlySpan<ulong> histogram, long count)
-    {
-        long above = 0;
-        for (int bin = histogram.Length - 1; bin >= 0; bin--)
-        {
-            long inBin = (long)histogram[bin];
-            if (above + inBin >= count) return (bin, count - above, inBin);
-            above += inBin;
-        }
-        throw new InvalidOperationException("the magnitude select's histogram holds fewer elements than the tensor");
     }
 }

@@ -3,12 +3,13 @@ using DotnetMerge.Kernels;
 using DotnetMerge.Methods;
 using DotnetMerge.Numerics;
 using DotnetMerge.Planning;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Cuda.Backend;
 
 /// <summary>One input of a tensor job as the GPU sees it: its stored dtype, its (possibly cropped) shape, the shape it is
 /// stored with, and its resolved per-model parameters.</summary>
-public readonly record struct KernelInput(Dtype Dtype, long[] Shape, long[] StoredShape, ParameterBag Parameters);
+public readonly record struct KernelInput(Dtype Dtype, long[] Shape, long[] StoredShape, ParameterBag Parameters, float? MagnitudeThreshold = null);
 
 /// <summary>The GPU form of one tensor job: the kernels to run (their text depends only on the shape of the plan) and the
 /// numbers to pass them, derived from the job's parameters exactly as the CPU methods derive theirs (same double
@@ -163,14 +164,14 @@ public sealed class MergeKernelPlan
     public static MergeKernelPlan? TryCreate(MergePlan plan, TensorJob job, out string reason)
     {
         if (job.Kind != JobKind.Merge) { reason = "not a merge job"; return null; }
-        var inputs = job.Inputs.Select(i => new KernelInput(i.Tensor.Dtype, i.CropShape ?? i.Tensor.Shape, i.Tensor.Shape, i.Parameters)).ToList();
+        var inputs = job.Inputs.Select(i => new KernelInput(i.Tensor.Dtype, i.CropShape ?? i.Tensor.Shape, i.Tensor.Shape, i.Parameters, i.MagnitudeThreshold)).ToList();
         return TryCreate(plan.Implementation, job.OutputName, inputs, job.BaseIndex, job.Global, job.OutputShape, job.OutputDtype, plan.Seed, out reason);
     }
 
     /// <summary>The plan of one tensor job given as the CPU methods receive it.</summary>
     public static MergeKernelPlan? TryCreate(IMergeMethod method, TensorMergeContext context, out string reason)
     {
-        var inputs = context.Inputs.Select(i => new KernelInput(i.Dtype, i.Shape, i.StoredShape, i.Parameters)).ToList();
+        var inputs = context.Inputs.Select(i => new KernelInput(i.Dtype, i.Shape, i.StoredShape, i.Parameters, i.MagnitudeThreshold)).ToList();
         return TryCreate(method, context.OutputName, inputs, context.BaseIndex, context.Global, context.OutputShape, context.OutputDtype,
             context.Seed, out reason);
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using DotnetMerge.Numerics;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Cuda.Emission;
 

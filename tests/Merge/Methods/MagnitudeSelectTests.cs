@@ -1,4 +1,5 @@
 using DotnetMerge.Kernels;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Tests.Methods;
 

@@ -1,6 +1,7 @@
 using System.Numerics;
 using DotnetMerge.Kernels;
 using DotnetMerge.Methods;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Tests.Methods;
 

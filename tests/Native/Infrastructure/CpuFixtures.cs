@@ -36,8 +36,10 @@ internal static class CpuFixtures
             if (models[m].Density is double d) parameters["density"] = d;
             if (models[m].Gamma is double g) parameters["gamma"] = g;
             if (models[m].Epsilon is double e) parameters["epsilon"] = e;
-            if (models[m].TrimThreshold is double threshold) parameters[Execution.ModelScopeTrim.ThresholdParameter] = threshold;
-            inputs.Add(new MergeInput($"model{m}", outputName, models[m].Dtype, shape, bytes, m == baseIndex, new ParameterBag(parameters)));
+            inputs.Add(new MergeInput($"model{m}", outputName, models[m].Dtype, shape, bytes, m == baseIndex, new ParameterBag(parameters))
+            {
+                MagnitudeThreshold = (float?)models[m].TrimThreshold,
+            });
         }
         return new TensorMergeContext(outputName, inputs, baseIndex, new ParameterBag(global), shape, output,
             new byte[output.ByteCount(count)], seed, false, new ExecutionSettings(2));

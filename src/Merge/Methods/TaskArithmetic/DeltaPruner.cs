@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using DotnetMerge.Kernels;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Methods;
 
@@ -74,10 +75,9 @@ internal abstract class DeltaPruner
                 case Sparsification.Magnitude when density <= 0:
                     pruners[i] = new KeepSet(density, TopSet.None, TopSet.None);
                     break;
-                case Sparsification.Magnitude when input.Parameters.Contains(Execution.ModelScopeTrim.ThresholdParameter):
-                    // trim_scope: model: the threshold over the model's whole task vector was found in a first pass.
-                    pruners[i] = new KeepSet(density, new TopSet(0,
-                        MagnitudeSelect.SortKey((float)input.Parameters.GetDouble(Execution.ModelScopeTrim.ThresholdParameter)), long.MaxValue), TopSet.None);
+                case Sparsification.Magnitude when input.MagnitudeThreshold is float threshold:
+                    // trim_scope: model: the threshold over the model's whole task vector was found in a pre-pass.
+                    pruners[i] = new KeepSet(density, new TopSet(0, MagnitudeSelect.SortKey(threshold), long.MaxValue), TopSet.None);
                     break;
                 case Sparsification.Magnitude:
                     queries.Add(new SelectQuery(i, Math.Max(1, (long)(density * n))));

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using DotnetMerge.Kernels;
+using DotnetMerge.Selection;
 
 namespace DotnetMerge.Methods;
 
