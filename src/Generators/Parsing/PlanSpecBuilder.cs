@@ -87,13 +87,13 @@ internal static class PlanSpecBuilder
         }).ToList();
 
         var baseModels = new HashSet<ModelReference>(
-            new[] { definition.BaseModel }.Concat((definition.Slices ?? Array.Empty<OutputSlice>()).Select(s => s.BaseModel))
+            new[] { definition.BaseModel }.Concat(SlicesAsWritten(definition).Select(s => s.BaseModel))
                 .Where(m => m is not null)!);
         var inputs = InputModels(definition);
         var models = new List<ModelSpec>();
         foreach (var model in definition.AllModels())
         {
-            var given = definition.Models?.FirstOrDefault(m => m.Model == model && m.Name is not null)?.Name;
+            var given = ModelEntries(definition).FirstOrDefault(m => m.Model == model && m.Name is not null)?.Name;
             var identifier = Names.ModelIdentifier(model.ToString(), given, taken);
             var isBase = baseModels.Contains(model);
             var hasParameters = inputs.Contains(model) && (method.BaseIsInput || !isBase);
@@ -113,7 +113,11 @@ internal static class PlanSpecBuilder
         }).ToEquatableArray();
 
         var ns = input.RootNamespace;
-        var layout = definition.UsesSlices
+        var layout = definition.UsesModules
+            ? "modules " + string.Join(", ", definition.Modules!.Select(m => m.Name + (m.UsesModels
+                ? " (whole stack)"
+                : string.Format(CultureInfo.InvariantCulture, " ({0} slice(s))", m.Slices?.Count ?? 0))))
+            : definition.UsesSlices
             ? string.Format(CultureInfo.InvariantCulture, "{0} slice(s)", definition.Slices!.Count)
             : "whole models";
         return new PlanSpec(
@@ -138,9 +142,9 @@ internal static class PlanSpecBuilder
     private static HashSet<ModelReference> InputModels(MergeDefinition definition)
     {
         var set = new HashSet<ModelReference>();
-        foreach (var m in definition.Models ?? Array.Empty<InputModel>())
+        foreach (var m in ModelEntries(definition))
             set.Add(m.Model);
-        foreach (var s in definition.Slices ?? Array.Empty<OutputSlice>())
+        foreach (var s in SlicesAsWritten(definition))
         {
             foreach (var source in s.Sources)
                 set.Add(source.Model);
@@ -149,12 +153,26 @@ internal static class PlanSpecBuilder
         return set;
     }
 
+    /// <summary>The <c>models:</c> entries of the definition and of every module.</summary>
+    private static IEnumerable<InputModel> ModelEntries(MergeDefinition definition)
+        => (definition.Models ?? Array.Empty<InputModel>())
+            .Concat((definition.Modules ?? Array.Empty<ModuleDefinition>()).SelectMany(m => m.Models ?? Array.Empty<InputModel>()));
+
+    /// <summary>The slices the file writes: the definition's and every module's.</summary>
+    private static IEnumerable<OutputSlice> SlicesAsWritten(MergeDefinition definition)
+        => (definition.Slices ?? Array.Empty<OutputSlice>())
+            .Concat((definition.Modules ?? Array.Empty<ModuleDefinition>()).SelectMany(m => m.Slices ?? Array.Empty<OutputSlice>()));
+
+    /// <summary>True when a slice or a module sets the parameter: its value then depends on where a tensor is.</summary>
+    private static bool SetBelowTopLevel(MergeDefinition definition, string name)
+        => SlicesAsWritten(definition).Any(s => s.Parameters.ContainsKey(name))
+           || (definition.Modules ?? Array.Empty<ModuleDefinition>()).Any(m => m.Parameters.ContainsKey(name));
+
     private static ParameterSpec GlobalParameter(MergeDefinition definition, ParameterDescriptor parameter)
     {
         ValueSpec value;
-        var slices = (definition.Slices ?? Array.Empty<OutputSlice>()).Where(s => s.Parameters.ContainsKey(parameter.Name)).ToList();
-        if (slices.Count > 0)
-            value = NotScalar("set per slice" + (definition.Parameters.TryGetValue(parameter.Name, out var top) ? "; top level: " + Describe(top) : string.Empty));
+        if (SetBelowTopLevel(definition, parameter.Name))
+            value = NotScalar((definition.UsesModules ? "set per module or slice" : "set per slice") + (definition.Parameters.TryGetValue(parameter.Name, out var top) ? "; top level: " + Describe(top) : string.Empty));
         else if (definition.Parameters.TryGetValue(parameter.Name, out var setting))
             value = FromSetting(setting, parameter);
         else
@@ -162,19 +180,18 @@ internal static class PlanSpecBuilder
         return new ParameterSpec(parameter.Name, Names.Pascal(parameter.Name), ClrType(parameter.Type), !value.IsScalar, parameter.Description, value);
     }
 
-    /// <summary>Precedence as the engine applies it: the model's own entries, then slice parameters, then the top level,
-    /// then the method's default.</summary>
+    /// <summary>Precedence as the engine applies it: the model's own entries, then slice parameters, then module
+    /// parameters, then the top level, then the method's default.</summary>
     private static ValueSpec PerModelValue(MergeDefinition definition, ModelReference model, ParameterDescriptor parameter)
     {
         var own = new List<ParameterSetting>();
-        foreach (var m in definition.Models ?? Array.Empty<InputModel>())
+        foreach (var m in ModelEntries(definition))
         {
             if (m.Model == model && m.Parameters.TryGetValue(parameter.Name, out var s))
                 own.Add(s);
         }
 
-        var slices = definition.Slices ?? Array.Empty<OutputSlice>();
-        foreach (var source in slices.SelectMany(s => s.Sources))
+        foreach (var source in SlicesAsWritten(definition).SelectMany(s => s.Sources))
         {
             if (source.Model == model && source.Parameters.TryGetValue(parameter.Name, out var s))
                 own.Add(s);
@@ -183,11 +200,12 @@ internal static class PlanSpecBuilder
         if (own.Count > 0)
         {
             var values = own.Select(s => FromSetting(s, parameter)).Distinct().ToList();
-            return values.Count == 1 ? values[0] : NotScalar("differs between slices: " + string.Join("; ", values.Select(v => v.Description)));
+            return values.Count == 1 ? values[0] : NotScalar((definition.UsesModules ? "differs between modules or slices: " : "differs between slices: ")
+                + string.Join("; ", values.Select(v => v.Description)));
         }
 
-        if (slices.Any(s => s.Parameters.ContainsKey(parameter.Name)))
-            return NotScalar("set per slice");
+        if (SetBelowTopLevel(definition, parameter.Name))
+            return NotScalar(definition.UsesModules ? "set per module or slice" : "set per slice");
         if (definition.Parameters.TryGetValue(parameter.Name, out var top))
             return FromSetting(top, parameter);
         return FromDefault(parameter);
