@@ -184,6 +184,8 @@ internal static class PlanSpecBuilder
     /// parameters, then the top level, then the method's default.</summary>
     private static ValueSpec PerModelValue(MergeDefinition definition, ModelReference model, ParameterDescriptor parameter)
     {
+        if (definition.UsesModules)
+            return PerModelValueInModules(definition, model, parameter);
         var own = new List<ParameterSetting>();
         foreach (var m in ModelEntries(definition))
         {
@@ -200,15 +202,46 @@ internal static class PlanSpecBuilder
         if (own.Count > 0)
         {
             var values = own.Select(s => FromSetting(s, parameter)).Distinct().ToList();
-            return values.Count == 1 ? values[0] : NotScalar((definition.UsesModules ? "differs between modules or slices: " : "differs between slices: ")
-                + string.Join("; ", values.Select(v => v.Description)));
+            return values.Count == 1 ? values[0] : NotScalar("differs between slices: " + string.Join("; ", values.Select(v => v.Description)));
         }
 
         if (SetBelowTopLevel(definition, parameter.Name))
-            return NotScalar(definition.UsesModules ? "set per module or slice" : "set per slice");
+            return NotScalar("set per slice");
         if (definition.Parameters.TryGetValue(parameter.Name, out var top))
             return FromSetting(top, parameter);
         return FromDefault(parameter);
+    }
+
+    /// <summary>In a <c>modules:</c> definition a model can be an input of several modules, each with its own levels: the
+    /// value is the one every place the model is merged gives it (its entry, else the slice's, the module's, the top
+    /// level's, the default), or not one value when they differ.</summary>
+    private static ValueSpec PerModelValueInModules(MergeDefinition definition, ModelReference model, ParameterDescriptor parameter)
+    {
+        ValueSpec Effective(params ParameterMap[] levels)
+        {
+            foreach (var map in levels.Append(definition.Parameters))
+            {
+                if (map.TryGetValue(parameter.Name, out var setting))
+                    return FromSetting(setting, parameter);
+            }
+
+            return FromDefault(parameter);
+        }
+
+        var values = new List<ValueSpec>();
+        foreach (var module in definition.Modules!)
+        {
+            foreach (var m in (module.Models ?? Array.Empty<InputModel>()).Where(m => m.Model == model))
+                values.Add(Effective(m.Parameters, module.Parameters));
+            foreach (var slice in module.Slices ?? Array.Empty<OutputSlice>())
+            {
+                foreach (var source in slice.Sources.Where(s => s.Model == model))
+                    values.Add(Effective(source.Parameters, slice.Parameters, module.Parameters));
+            }
+        }
+
+        var distinct = values.Distinct().ToList();
+        return distinct.Count == 1 ? distinct[0] : NotScalar("differs between modules or slices: " + string.Join("; ", distinct.Select(v => v.Description)));
     }
 
     /// <summary>The enum cases of a parameter whose values the catalog lists: a string parameter's values, or a boolean
