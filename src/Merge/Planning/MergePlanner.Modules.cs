@@ -83,6 +83,7 @@ public sealed partial class MergePlanner
             planned.Add((module, stack, slices));
         }
         ThrowIfErrors();
+        _plannedModules = resolved.Select(r => (r.Module.Name, r.Stack)).ToList();
 
         int? layerCount = null;
         foreach (var (module, stack, slices) in planned)

@@ -30,6 +30,9 @@ public sealed partial class MergePlanner
     private IReadOnlyList<ModelSource> _vocabularyModels = Array.Empty<ModelSource>();
     private readonly Dictionary<string, EmbeddingGather> _gathers = new(StringComparer.Ordinal);
 
+    /// <summary>Each module of a <c>modules:</c> definition and its stack, once planned.</summary>
+    private IReadOnlyList<(string Module, LayerStack Stack)> _plannedModules = [];
+
     private MergePlanner(MergeDefinition def, MergeOptions options, MethodDescriptor method, Func<ModelReference, ModelSource?>? openStage)
     {
         _def = def; _options = options; _method = method; _openStage = openStage;
@@ -95,7 +98,7 @@ public sealed partial class MergePlanner
         var warnings = _findings.Where(f => !f.IsError).Select(f => f.ToString()).ToList();
         var models = _models.Values.ToList();
         var plan = new MergePlan(_def, _method, implementation, models, configDonor, tokenizerDonor, jobs, shards, layerCount, vocab,
-            torchDtype, seed, warnings) { Vocabulary = _vocabulary };
+            torchDtype, seed, warnings) { Vocabulary = _vocabulary, Modules = _plannedModules };
         CheckMemoryBound(plan, _options.MaxMemoryBytes);
         return plan;
     }
