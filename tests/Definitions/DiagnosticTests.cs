@@ -26,10 +26,11 @@ public class DiagnosticTests
         { "DMRG0102", L("merge_method: linear", "models: org/a"), 2, 9, DiagnosticSeverity.Error },
         { "DMRG0103", L("models:", "  - model: org/a", "    parameters: {weight: 1}"), 1, 1, DiagnosticSeverity.Error },
         { "DMRG0104", L(LinearOk) + L("slices:", "  - sources: [{model: org/a, layer_range: [0, 2]}]"), 5, 1, DiagnosticSeverity.Error },
-        { "DMRG0105", L("merge_method: linear", "modules:", "  text: {models: [{model: org/a}]}"), 2, 1, DiagnosticSeverity.Error },
         { "DMRG0106", L("merge_method: passthrough", "slices:", "  - sources:", "      - model: org/a", "        layer_range: [0, 2]", "    residual_weight: 0.5"), 6, 5, DiagnosticSeverity.Warning },
         { "DMRG0107", L("merge_method: linear", "models:", "  - model: org/a@v1@v2", "    parameters: {weight: 1}"), 3, 12, DiagnosticSeverity.Error },
         { "DMRG0109", L("merge_method: linear", "models:", "  - model: org/a", "    paramters: {weight: 1}", "parameters: {weight: 1}"), 4, 5, DiagnosticSeverity.Error },
+        { "DMRG0120", L("merge_method: linear", "modules:", "  text_decoder:", "    models: [{model: org/a, parameters: {weight: 1}}]",
+            "    slices: [{sources: [{model: org/a, layer_range: [0, 2]}]}]"), 5, 5, DiagnosticSeverity.Error },
         { "DMRG0201", L("merge_method: dare-ties", "base_model: org/base", "models:", "  - model: org/a"), 1, 15, DiagnosticSeverity.Error },
         { "DMRG0202", L("merge_method: model_stock", "base_model: org/base", "models:", "  - model: org/a"), 3, 1, DiagnosticSeverity.Error },
         { "DMRG0203", L("merge_method: slerp", "base_model: org/a", "models:", "  - model: org/a", "  - model: org/b", "  - model: org/c", "parameters: {t: 0.5}"), 6, 12, DiagnosticSeverity.Error },
@@ -130,7 +131,7 @@ public class DiagnosticTests
             "parameters: {weight: 1, normalise: true}",
             "dtyp: float16"));
         string? Hint(int line) => result.Diagnostics.Single(d => d.Location.Line == line && d.Id is "DMRG0101" or "DMRG0109" or "DMRG0301" or "DMRG0312").Hint;
-        Assert.Equal("did you mean 'models'?", Hint(2));
+        Assert.Equal("did you mean 'models' or 'modules'?", Hint(2));
         Assert.Contains("put it under 'parameters:'", Hint(6));
         Assert.Equal("did you mean 'normalize'?", Hint(7));
         Assert.Equal("did you mean 'dtype'?", Hint(8));

@@ -43,9 +43,21 @@ public class SchemaTests
     [InlineData("merge_method: ties\nbase_model: a\nmodels:\n  - model: b\n    parameters: {weight: 1, density: -0.5}\n")]       // below the minimum
     [InlineData("merge_method: ties\nbase_model: a\nmodels:\n  - model: b\n    parameters: {weight: 1}\nparameters: {trim_scope: modle}\n")] // not a listed value
     [InlineData("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\ndtype: bf16\n")]                     // dtype alias dotnet-merge rejects
+    [InlineData("merge_method: linear\nmodules:\n  text_decoder:\n    modles: [{model: a, parameters: {weight: 1}}]\n")]       // unknown key in a module
+    [InlineData("merge_method: ties\nbase_model: a\nmodules:\n  text_decoder:\n    models: [{model: b, parameters: {weight: 1, t: 0.5}}]\n")] // another method's parameter in a module's model
     public void Typos_are_rejected(string yaml)
     {
         Assert.False(Evaluate(yaml).IsValid, yaml);
+    }
+
+    [Fact]
+    public void A_modules_definition_is_valid()
+    {
+        var yaml = "merge_method: ties\nbase_model: a\nmodules:\n  text_decoder:\n    models: [{model: b, parameters: {weight: 1, density: 0.5}}]\n"
+            + "    parameters: {normalize: true}\n  vision_tower:\n    slices:\n      - sources:\n          - {model: a, layer_range: [0, 2]}\n"
+            + "          - {model: b, layer_range: [0, 2], parameters: {weight: 1}}\n";
+        var result = Evaluate(yaml);
+        Assert.True(result.IsValid, Errors(result));
     }
 
     [Fact]

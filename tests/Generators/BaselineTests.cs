@@ -81,6 +81,23 @@ public class BaselineTests
             }
             """
         },
+        {
+            "vlm-modules.merge.yaml", "VlmModulesMergePlan",
+            """
+            using Sample;
+            internal static class Use
+            {
+                public static double Run()
+                {
+                    var plan = new VlmModulesMergePlan().WithChatWeight(0.6).WithNormalize(false);
+                    double? chatWeight = plan.Chat.Weight;            // 0.7 in the text module, the vision module's 0.5 there: not one value
+                    double? ocr = plan.VlmOcr.Weight;                 // 0.3 in the text module, 0.5 in the vision module
+                    DotnetMerge.Plans.PlanModel chat = VlmModulesMergePlan.Models.Chat;
+                    return (chatWeight ?? 0) + (ocr ?? 0) + (plan.Normalize ? 1 : 0) + chat.Name.Length + VlmModulesMergePlan.Models.All.Count;
+                }
+            }
+            """
+        },
     };
 
     [Theory]

@@ -116,6 +116,20 @@ public class DiagnosticTests
             """,
             "DMRG0402", DiagnosticSeverity.Error, 8, 22, "spans 6"
         },
+        {
+            "a module with both models and slices",
+            """
+            merge_method: linear
+            modules:
+              text_decoder:
+                models:
+                  - model: ./a
+                    parameters: {weight: 1}
+                slices:
+                  - sources: [{model: ./a, layer_range: [0, 2]}]
+            """,
+            "DMRG0120", DiagnosticSeverity.Error, 7, 5, "sets both 'models' and 'slices'"
+        },
     };
 
     [Theory]

@@ -51,6 +51,30 @@ public class PlanRuntimeTests
     }
 
     [Fact]
+    public void Overrides_reach_every_module_a_model_is_merged_in()
+    {
+        var yaml = File.ReadAllText(Path.Combine(GeneratorHarness.SourceDirectory(), "Definitions", "vlm-modules.merge.yaml"));
+        var definition = MergeRunner.ParseDefinition(yaml, "/x/vlm-modules.merge.yaml", out _);
+        var ocr = new PlanModel("./models/vlm-ocr", "VlmOcr");
+        var result = DefinitionOverrides.Apply(definition, PlanOverrides.Empty.WithGlobal("normalize", false).WithGlobal("weight", 0.9).WithPerModel(ocr, "weight", 0.2));
+
+        var text = result.Modules![0];
+        var vision = result.Modules[1];
+        Assert.Equal(0.2, Assert.IsType<ScalarSetting>(text.Models![1].Parameters["weight"]).Value);
+        Assert.Equal(0.7, Assert.IsType<ScalarSetting>(text.Models[0].Parameters["weight"]).Value); // another model: untouched
+        Assert.All(vision.Slices!.SelectMany(s => s.Sources).Where(s => s.Model.Path == "./models/vlm-ocr"),
+            s => Assert.Equal(0.2, Assert.IsType<ScalarSetting>(s.Parameters["weight"]).Value));
+        // A method-wide override is set at the top level and leaves the modules' own values, so it applies everywhere.
+        Assert.False(vision.Parameters.ContainsKey("weight"));
+        Assert.All(vision.Slices!, s => Assert.Same(vision.Parameters, s.ModuleParameters));
+        Assert.Equal(0.9, Assert.IsType<ScalarSetting>(result.Parameters["weight"]).Value);
+        Assert.DoesNotContain(DefinitionValidator.Validate(result), d => d.IsError);
+        // Written back (the output's record of the changed definition), it reads as the same modules.
+        var again = MergeRunner.ParseDefinition(DefinitionWriter.Write(result), "/x/again.merge.yaml", out _);
+        Assert.Equal(new[] { "text_decoder", "vision_tower" }, again.Modules!.Select(m => m.Name));
+    }
+
+    [Fact]
     public void Out_of_range_override_fails_with_the_validators_diagnostic()
     {
         const string yaml = """

@@ -64,6 +64,48 @@ public static class DefinitionSchema
         var parametersRef = new Obj { ["$ref"] = "#/definitions/parameters" };
         var modelRef = new Obj { ["$ref"] = "#/definitions/modelReference" };
         var dtype = new Obj { ["enum"] = DtypeNames.Cast<object?>().ToList() };
+        var models = new Obj
+        {
+            ["description"] = "Whole models to merge (or use slices).",
+            ["type"] = "array",
+            ["minItems"] = 1,
+            ["items"] = Closed(new Obj
+            {
+                ["model"] = modelRef,
+                ["name"] = new Obj { ["description"] = "dotnet-merge: the C# member name of this model in a typed plan.", ["type"] = "string" },
+                ["lora"] = new Obj { ["description"] = "A PEFT LoRA adapter directory applied to this model while reading (as model: base+adapter)." },
+                ["parameters"] = parametersRef,
+            }, "model"),
+        };
+        var slices = new Obj
+        {
+            ["description"] = "Output slices of layer ranges (or use models).",
+            ["type"] = "array",
+            ["minItems"] = 1,
+            ["items"] = Closed(new Obj
+            {
+                ["sources"] = new Obj
+                {
+                    ["type"] = "array",
+                    ["items"] = Closed(new Obj
+                    {
+                        ["model"] = modelRef,
+                        ["layer_range"] = new Obj
+                        {
+                            ["description"] = "[start, end): half-open.",
+                            ["type"] = "array",
+                            ["items"] = new Obj { ["type"] = "integer", ["minimum"] = 0 },
+                            ["minItems"] = 2,
+                            ["maxItems"] = 2,
+                        },
+                        ["parameters"] = parametersRef,
+                    }, "model", "layer_range"),
+                },
+                ["base_model"] = modelRef,
+                ["parameters"] = parametersRef,
+                ["residual_weight"] = new Obj { ["type"] = "number" },
+            }, "sources"),
+        };
         var root = new Obj
         {
             ["$schema"] = "http://json-schema.org/draft-07/schema#",
@@ -81,47 +123,19 @@ public static class DefinitionSchema
                     ["enum"] = methods.Select(m => (object?)m.Name).ToList(),
                 },
                 ["base_model"] = modelRef,
-                ["models"] = new Obj
+                ["models"] = models,
+                ["slices"] = slices,
+                ["modules"] = new Obj
                 {
-                    ["description"] = "Whole models to merge (or use slices).",
-                    ["type"] = "array",
-                    ["minItems"] = 1,
-                    ["items"] = Closed(new Obj
+                    ["description"] = "Multi-module models (vision-language, encoder-decoder): module name (a layer stack: its name such as visual or language_model, its prefix, or text_decoder / vision_tower) to that module's models or slices and parameters.",
+                    ["type"] = "object",
+                    ["minProperties"] = 1,
+                    ["additionalProperties"] = Closed(new Obj
                     {
-                        ["model"] = modelRef,
-                        ["name"] = new Obj { ["description"] = "dotnet-merge: the C# member name of this model in a typed plan.", ["type"] = "string" },
-                        ["lora"] = new Obj { ["description"] = "A PEFT LoRA adapter directory applied to this model while reading (as model: base+adapter)." },
+                        ["models"] = models,
+                        ["slices"] = slices,
                         ["parameters"] = parametersRef,
-                    }, "model"),
-                },
-                ["slices"] = new Obj
-                {
-                    ["description"] = "Output slices of layer ranges (or use models).",
-                    ["type"] = "array",
-                    ["minItems"] = 1,
-                    ["items"] = Closed(new Obj
-                    {
-                        ["sources"] = new Obj
-                        {
-                            ["type"] = "array",
-                            ["items"] = Closed(new Obj
-                            {
-                                ["model"] = modelRef,
-                                ["layer_range"] = new Obj
-                                {
-                                    ["description"] = "[start, end): half-open.",
-                                    ["type"] = "array",
-                                    ["items"] = new Obj { ["type"] = "integer", ["minimum"] = 0 },
-                                    ["minItems"] = 2,
-                                    ["maxItems"] = 2,
-                                },
-                                ["parameters"] = parametersRef,
-                            }, "model", "layer_range"),
-                        },
-                        ["base_model"] = modelRef,
-                        ["parameters"] = parametersRef,
-                        ["residual_weight"] = new Obj { ["type"] = "number" },
-                    }, "sources"),
+                    }),
                 },
                 ["parameters"] = parametersRef,
                 ["dtype"] = dtype,
@@ -159,7 +173,6 @@ public static class DefinitionSchema
                 ["chat_template"] = new Obj { ["description"] = "auto, a built-in name, or a Jinja template.", ["type"] = "string" },
                 ["seed"] = new Obj { ["description"] = "Seed of the randomized methods.", ["type"] = "integer", ["minimum"] = 0 },
                 ["name"] = new Obj { ["description"] = "The stage name of one document of a multi-stage file; later documents use its output by this name.", ["type"] = "string" },
-                ["modules"] = new Obj { ["description"] = "Not supported yet." },
             },
             ["allOf"] = methods.Select(m => (object?)ForMethod(m)).ToList(),
             ["definitions"] = new Obj
@@ -182,6 +195,10 @@ public static class DefinitionSchema
     {
         var all = method.Parameters.Select(p => (object?)p.Name).ToList();
         var perModel = method.Parameters.Where(p => p.Scope == ParameterScope.PerModel).Select(p => (object?)p.Name).ToList();
+        var modelsOfMethod = new Obj
+        {
+            ["items"] = new Obj { ["properties"] = new Obj { ["parameters"] = new Obj { ["propertyNames"] = new Obj { ["enum"] = perModel } } } },
+        };
         return new Obj
         {
             ["if"] = new Obj { ["properties"] = new Obj { ["merge_method"] = new Obj { ["const"] = method.Name } }, ["required"] = new List<object?> { "merge_method" } },
@@ -190,9 +207,17 @@ public static class DefinitionSchema
                 ["properties"] = new Obj
                 {
                     ["parameters"] = new Obj { ["propertyNames"] = new Obj { ["enum"] = all } },
-                    ["models"] = new Obj
+                    ["models"] = modelsOfMethod,
+                    ["modules"] = new Obj
                     {
-                        ["items"] = new Obj { ["properties"] = new Obj { ["parameters"] = new Obj { ["propertyNames"] = new Obj { ["enum"] = perModel } } } },
+                        ["additionalProperties"] = new Obj
+                        {
+                            ["properties"] = new Obj
+                            {
+                                ["parameters"] = new Obj { ["propertyNames"] = new Obj { ["enum"] = all } },
+                                ["models"] = modelsOfMethod,
+                            },
+                        },
                     },
                 },
             },

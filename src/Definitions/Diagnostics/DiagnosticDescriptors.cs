@@ -40,8 +40,7 @@ public static class DiagnosticDescriptors
         "Missing required key", "{0} needs a '{1}' key");
     public static readonly DiagnosticDescriptor ModelsSlicesExclusive = new("DMRG0104", DiagnosticSeverity.Error,
         "Exactly one of models/slices", "{0}");
-    public static readonly DiagnosticDescriptor UnsupportedKey = new("DMRG0105", DiagnosticSeverity.Error,
-        "Key not supported yet", "'{0}' is not supported yet: {1}");
+    // DMRG0105 (key not supported yet: 'modules') is retired: `modules:` definitions are read (DMRG0120, DMRG1070-1073).
     public static readonly DiagnosticDescriptor IgnoredKey = new("DMRG0106", DiagnosticSeverity.Warning,
         "Key has no effect", "'{0}' has no effect: {1}");
     public static readonly DiagnosticDescriptor InvalidModelReference = new("DMRG0107", DiagnosticSeverity.Error,
@@ -51,6 +50,10 @@ public static class DiagnosticDescriptors
     /// key's default is rarely what was meant. <see cref="ValidationOptions.AllowUnknownKeys"/> makes it a warning.</summary>
     public static readonly DiagnosticDescriptor MisspelledKey = new("DMRG0109", DiagnosticSeverity.Error,
         "Misspelled key", "unknown key '{0}' in {1}");
+
+    /// <summary>A module of <c>modules:</c> with both or neither of <c>models</c> and <c>slices</c>.</summary>
+    public static readonly DiagnosticDescriptor ModuleInputsExclusive = new("DMRG0120", DiagnosticSeverity.Error,
+        "A module takes exactly one of models/slices", "module '{0}' {1}");
 
     // 02xx: method and arity
     public static readonly DiagnosticDescriptor UnknownMethod = new("DMRG0201", DiagnosticSeverity.Error,

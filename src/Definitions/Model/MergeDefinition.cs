@@ -70,6 +70,46 @@ public sealed class OutputSlice
     public ParameterMap Parameters { get; }
 
     public SourceLocation Location { get; init; }
+
+    /// <summary>The module this slice belongs to (<c>modules:</c> syntax); null outside one.</summary>
+    public string? Module { get; init; }
+
+    /// <summary>The <c>parameters</c> of the module this slice belongs to: asked after the slice's own and before the
+    /// top-level ones (mergekit's precedence); empty outside a module.</summary>
+    public ParameterMap ModuleParameters { get; init; } = ParameterMap.Empty;
+}
+
+/// <summary>One entry of <c>modules:</c> (mergekit's multi-module syntax): a module of the architecture (a vision tower,
+/// a text decoder, an encoder) merged from its own <c>models:</c> or <c>slices:</c>, with its own parameters. Which layer
+/// stack of the checkpoint a module name means is the engine's rule (docs/configuration.md, "Modules").</summary>
+public sealed class ModuleDefinition
+{
+    public ModuleDefinition(string name, ParameterMap? parameters = null)
+    {
+        Name = name ?? throw new ArgumentNullException(nameof(name));
+        Parameters = parameters ?? ParameterMap.Empty;
+    }
+
+    /// <summary>The module's name as written (the key under <c>modules:</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>The module's own parameters (precedence: source, slice, module, top level).</summary>
+    public ParameterMap Parameters { get; }
+
+    public IReadOnlyList<InputModel>? Models { get; init; }
+
+    public SourceLocation ModelsLocation { get; init; }
+
+    /// <summary>The module's slices; each carries <see cref="OutputSlice.Module"/> and <see cref="OutputSlice.ModuleParameters"/>.</summary>
+    public IReadOnlyList<OutputSlice>? Slices { get; init; }
+
+    public SourceLocation SlicesLocation { get; init; }
+
+    /// <summary>Location of the module's name (its key).</summary>
+    public SourceLocation Location { get; init; }
+
+    /// <summary>True when the module uses <c>models:</c> (whole stacks).</summary>
+    public bool UsesModels => Models is { Count: > 0 };
 }
 
 /// <summary>A parsed merge definition (mergekit's YAML plus dotnet-merge's extensions), with the location of every part.</summary>
@@ -140,8 +180,13 @@ public sealed class MergeDefinition
 
     public SourceLocation SeedLocation { get; init; }
 
-    /// <summary>Set by the parser when the file uses 'modules:' (reported as unsupported).</summary>
-    internal bool UsesModules { get; init; }
+    /// <summary>The <c>modules:</c> section (mergekit's multi-module syntax), in the order written; null when absent.</summary>
+    public IReadOnlyList<ModuleDefinition>? Modules { get; init; }
+
+    public SourceLocation ModulesLocation { get; init; }
+
+    /// <summary>True when this definition uses the <c>modules:</c> syntax.</summary>
+    public bool UsesModules => Modules is { Count: > 0 };
 
     /// <summary>True when this definition uses the <c>slices:</c> syntax.</summary>
     public bool UsesSlices => Slices is { Count: > 0 } && Models is not { Count: > 0 };
@@ -163,6 +208,18 @@ public sealed class MergeDefinition
             foreach (var src in s.Sources)
                 Add(src.Model);
             Add(s.BaseModel);
+        }
+
+        foreach (var module in Modules ?? Array.Empty<ModuleDefinition>())
+        {
+            foreach (var m in module.Models ?? Array.Empty<InputModel>())
+                Add(m.Model);
+            foreach (var s in module.Slices ?? Array.Empty<OutputSlice>())
+            {
+                foreach (var src in s.Sources)
+                    Add(src.Model);
+                Add(s.BaseModel);
+            }
         }
 
         Add(BaseModel);

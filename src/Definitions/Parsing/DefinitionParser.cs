@@ -67,6 +67,7 @@ internal sealed partial class DefinitionReader
     };
 
     private static readonly string[] ModelEntryKeys = { "model", "parameters", "name" };
+    private static readonly string[] ModuleKeys = { "slices", "models", "parameters" };
     private static readonly string[] SliceKeys = { "sources", "base_model", "parameters", "residual_weight" };
     private static readonly string[] SourceKeys = { "model", "layer_range", "parameters" };
     private static readonly string[] ModelRefKeys = { "model", "lora", "override_architecture" };
@@ -211,7 +212,8 @@ internal sealed partial class DefinitionReader
         ulong? seed = null;
         string? name = null;
         SourceLocation nameLoc = default;
-        var usesModules = false;
+        IReadOnlyList<ModuleDefinition>? modules = null;
+        SourceLocation modulesLoc = default;
         YamlNode? tokenizerKey = null;
         TokenizerSettings? tokenizer = null;
 
@@ -224,17 +226,14 @@ internal sealed partial class DefinitionReader
                     methodLoc = Loc(value);
                     break;
                 case "models":
-                    modelsLoc = Loc(keyNode);
-                    models = ReadList(value, key, "a list of model entries", ReadModelEntry);
+                    (modelsLoc, models) = (Loc(keyNode), ReadModels(value));
                     break;
                 case "slices":
-                    slicesLoc = Loc(keyNode);
-                    slices = ReadList(value, key, "a list of slices", ReadSlice);
+                    (slicesLoc, slices) = (Loc(keyNode), ReadSlices(value));
                     break;
                 case "modules":
-                    usesModules = true;
-                    Report(DiagnosticDescriptors.UnsupportedKey, Loc(keyNode), null, key,
-                        "multi-module definitions (e.g. vision-language models) are not supported yet; use 'models' or 'slices'");
+                    modulesLoc = Loc(keyNode);
+                    modules = ReadModules(value);
                     break;
                 case "base_model":
                     baseModel = ReadModelReference(value, key);
@@ -271,7 +270,7 @@ internal sealed partial class DefinitionReader
                     name = ReadString(value, key);
                     break;
                 default:
-                    ReportUnknownKey(keyNode, key, "the definition", TopLevelKeys.Where(k => k != "modules"));
+                    ReportUnknownKey(keyNode, key, "the definition", TopLevelKeys);
                     break;
             }
         }
@@ -305,9 +304,83 @@ internal sealed partial class DefinitionReader
             ChatTemplateLocation = chatTemplateLoc,
             Seed = seed,
             SeedLocation = seedLoc,
-            UsesModules = usesModules,
+            Modules = modules,
+            ModulesLocation = modulesLoc,
         };
     }
+
+    /// <summary><c>modules:</c>, a mapping of module names to <c>{slices | models, parameters}</c>, in the order written.</summary>
+    private IReadOnlyList<ModuleDefinition>? ReadModules(YamlNode node)
+    {
+        if (node is YamlScalarNode s && YamlScalars.IsNull(s))
+            return null;
+        if (node is not YamlMappingNode map)
+        {
+            Report(DiagnosticDescriptors.WrongType, Loc(node), "for example 'modules: {text_decoder: {models: [...]}, vision_tower: {models: [...]}}'",
+                "modules", "a mapping of module names to module definitions");
+            return null;
+        }
+
+        var modules = new List<ModuleDefinition>();
+        foreach (var (name, nameNode, value) in Entries(map))
+        {
+            if (ReadModule(name, nameNode, value) is { } module)
+                modules.Add(module);
+        }
+
+        return modules;
+    }
+
+    private ModuleDefinition? ReadModule(string name, YamlNode nameNode, YamlNode node)
+    {
+        if (node is not YamlMappingNode map)
+        {
+            Report(DiagnosticDescriptors.WrongType, Loc(node), "write '" + name + ": {models: [...]}' or '" + name + ": {slices: [...]}'",
+                "modules." + name, "a mapping with 'models' or 'slices' (and optionally 'parameters')");
+            return null;
+        }
+
+        IReadOnlyList<InputModel>? models = null;
+        IReadOnlyList<OutputSlice>? slices = null;
+        SourceLocation modelsLoc = default, slicesLoc = default;
+        var parameters = ParameterMap.Empty;
+        foreach (var (key, keyNode, value) in Entries(map))
+        {
+            switch (key)
+            {
+                case "models":
+                    (modelsLoc, models) = (Loc(keyNode), ReadModels(value));
+                    break;
+                case "slices":
+                    (slicesLoc, slices) = (Loc(keyNode), ReadSlices(value));
+                    break;
+                case "parameters":
+                    parameters = ReadParameters(value, keyNode);
+                    break;
+                default:
+                    ReportUnknownKey(keyNode, key, "module '" + name + "'", ModuleKeys, ParameterHint(key));
+                    break;
+            }
+        }
+
+        return new ModuleDefinition(name, parameters)
+        {
+            Location = Loc(nameNode),
+            Models = models,
+            ModelsLocation = modelsLoc,
+            Slices = slices?.Select(slice => new OutputSlice(slice.Sources, slice.BaseModel, slice.Parameters)
+            {
+                Location = slice.Location,
+                Module = name,
+                ModuleParameters = parameters,
+            }).ToList(),
+            SlicesLocation = slicesLoc,
+        };
+    }
+
+    private IReadOnlyList<InputModel>? ReadModels(YamlNode node) => ReadList(node, "models", "a list of model entries", ReadModelEntry);
+
+    private IReadOnlyList<OutputSlice>? ReadSlices(YamlNode node) => ReadList(node, "slices", "a list of slices", ReadSlice);
 
     private InputModel? ReadModelEntry(YamlNode node)
     {

@@ -3,8 +3,8 @@ namespace DotnetMerge.Definitions;
 /// <summary>Finds the value of a parameter for one tensor, following mergekit's precedence.</summary>
 public static class ParameterResolver
 {
-    /// <summary>Precedence: the source's parameters (per-model parameters only), the slice's parameters, the top-level
-    /// parameters, then the descriptor's default. A level whose setting evaluates to null (e.g. no filter matches) falls
+    /// <summary>Precedence: the source's parameters (per-model parameters only), the slice's parameters, its module's
+    /// parameters (<see cref="OutputSlice.ModuleParameters"/>, <c>modules:</c> syntax), the top-level parameters, then the descriptor's default. A level whose setting evaluates to null (e.g. no filter matches) falls
     /// through. Returns null when nothing sets the parameter and it has no default.
     /// Pass the OUTPUT tensor name for method-wide parameters and the model's INPUT tensor name for per-model ones.</summary>
     public static object? Resolve(MergeDefinition definition, MethodDescriptor method, ParameterDescriptor parameter,
@@ -19,6 +19,7 @@ public static class ParameterResolver
             && source.Parameters.Evaluate(name, tensorName, t) is { } fromSource)
             return fromSource;
         return slice.Parameters.Evaluate(name, tensorName, t)
+            ?? slice.ModuleParameters.Evaluate(name, tensorName, t)
             ?? definition.Parameters.Evaluate(name, tensorName, t)
             ?? parameter.Default;
     }

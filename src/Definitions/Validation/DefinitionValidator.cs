@@ -80,35 +80,87 @@ internal sealed partial class DefinitionChecker
     private IReadOnlyList<OutputSlice> CheckInputs()
     {
         var hasSlices = _d.Slices is { Count: > 0 };
-        if (ModelsSyntax && hasSlices)
-            Report(DiagnosticDescriptors.ModelsSlicesExclusive, _d.SlicesLocation, null, "set either 'models' or 'slices', not both");
-        else if (!ModelsSyntax && !hasSlices && !_d.UsesModules)
+        var syntaxes = new[] { ModelsSyntax, hasSlices, _d.UsesModules }.Count(x => x);
+        if (syntaxes > 1)
+            Report(DiagnosticDescriptors.ModelsSlicesExclusive, _d.UsesModules ? _d.ModulesLocation : _d.SlicesLocation, null,
+                "set exactly one of 'models', 'slices' and 'modules', not " + string.Join(" and ",
+                    new[] { (ModelsSyntax, "'models'"), (hasSlices, "'slices'"), (_d.UsesModules, "'modules'") }.Where(x => x.Item1).Select(x => x.Item2)));
+        else if (syntaxes == 0)
         {
-            var where = _d.Models is not null ? _d.ModelsLocation : _d.Slices is not null ? _d.SlicesLocation : _d.Location;
-            Report(DiagnosticDescriptors.ModelsSlicesExclusive, where, null,
-                "the definition needs a non-empty 'models' list (whole models) or 'slices' list (layer ranges)");
+            var where = _d.Models is not null ? _d.ModelsLocation : _d.Slices is not null ? _d.SlicesLocation : _d.Modules is not null ? _d.ModulesLocation : _d.Location;
+            Report(DiagnosticDescriptors.ModelsSlicesExclusive, where, null, _d.Modules is not null
+                ? "'modules' names no module: give each module its 'models' or 'slices'"
+                : "the definition needs a non-empty 'models' list (whole models), 'slices' list (layer ranges) or 'modules' mapping (one of those per module)");
         }
 
         if (ModelsSyntax)
         {
-            var seen = new List<ModelReference>();
-            foreach (var model in _d.Models!)
-            {
-                if (seen.Contains(model.Model))
-                    Report(DiagnosticDescriptors.DuplicateModel, model.Location, null, model.Model, "'models'");
-                else
-                    seen.Add(model.Model);
-                CheckParameters(model.Parameters, Level.Model);
-            }
-
+            CheckModelEntries(_d.Models!, "'models'");
             return DefinitionNormalizer.ToSlices(_d, _ => 0);
         }
+
+        if (_d.UsesModules && !hasSlices)
+            return CheckModules();
 
         var slices = _d.Slices ?? Array.Empty<OutputSlice>();
         foreach (var slice in slices)
             CheckSliceShape(slice);
         return slices;
     }
+
+    private void CheckModelEntries(IReadOnlyList<InputModel> models, string what)
+    {
+        var seen = new List<ModelReference>();
+        foreach (var model in models)
+        {
+            if (seen.Contains(model.Model))
+                Report(DiagnosticDescriptors.DuplicateModel, model.Location, null, model.Model, what);
+            else
+                seen.Add(model.Model);
+            CheckParameters(model.Parameters, Level.Model);
+        }
+    }
+
+    /// <summary>Each module takes exactly one of <c>models</c> and <c>slices</c>, checked as a definition of that syntax is;
+    /// its parameters sit between the slices' and the top level's (method-wide ones allowed). Which stack a module name
+    /// means needs the models' headers: the engine checks it (DMRG1070-1073).</summary>
+    private IReadOnlyList<OutputSlice> CheckModules()
+    {
+        var slices = new List<OutputSlice>();
+        foreach (var module in _d.Modules!)
+        {
+            CheckParameters(module.Parameters, Level.Slice);
+            var hasModels = module.Models is { Count: > 0 };
+            var hasSlices = module.Slices is { Count: > 0 };
+            if (hasModels && hasSlices)
+                Report(DiagnosticDescriptors.ModuleInputsExclusive, module.SlicesLocation, "keep one: 'models' merges the module's whole stack, 'slices' takes layer ranges of it",
+                    module.Name, "sets both 'models' and 'slices'; a module takes exactly one of them");
+            else if (!hasModels && !hasSlices)
+                Report(DiagnosticDescriptors.ModuleInputsExclusive, module.Location, "for example '" + module.Name + ": {models: [{model: org/a}, {model: org/b}]}'",
+                    module.Name, "has no inputs: give it a non-empty 'models' list (its whole stack) or 'slices' list (layer ranges)");
+
+            if (hasModels)
+            {
+                CheckModelEntries(module.Models!, "module '" + module.Name + "'");
+                slices.AddRange(DefinitionNormalizer.ToSlices(_d, module, _ => 0));
+            }
+            else if (hasSlices)
+            {
+                foreach (var slice in module.Slices!)
+                    CheckSliceShape(slice);
+                slices.AddRange(module.Slices!);
+            }
+        }
+
+        return slices;
+    }
+
+    /// <summary>The module a slice belongs to (null outside <c>modules:</c>).</summary>
+    private ModuleDefinition? ModuleOf(OutputSlice slice)
+        => slice.Module is { } name ? _d.Modules?.FirstOrDefault(m => m.Name == name) : null;
+
+    /// <summary>True when the slice stands for a <c>models:</c> list (the definition's or its module's).</summary>
+    private bool FromModels(OutputSlice slice) => slice.Module is null ? ModelsSyntax : ModuleOf(slice) is { UsesModels: true };
 
     private void CheckSliceShape(OutputSlice slice)
     {
@@ -148,21 +200,28 @@ internal sealed partial class DefinitionChecker
     {
         if (_method is not { BaseRule: BaseModelRule.NotUsed })
             return;
-        foreach (var b in new[] { _d.BaseModel }.Concat((_d.Slices ?? Array.Empty<OutputSlice>()).Select(s => s.BaseModel)))
+        foreach (var b in new[] { _d.BaseModel }.Concat(AllSlicesAsWritten().Select(s => s.BaseModel)))
         {
             if (b is not null)
                 Report(DiagnosticDescriptors.BaseModelNotUsed, b.Location, null, _method.Name, b);
         }
     }
 
+    /// <summary>The slices as the file writes them: the definition's and every module's.</summary>
+    private IEnumerable<OutputSlice> AllSlicesAsWritten()
+        => (_d.Slices ?? Array.Empty<OutputSlice>()).Concat((_d.Modules ?? Array.Empty<ModuleDefinition>()).SelectMany(m => m.Slices ?? Array.Empty<OutputSlice>()));
+
     private void CheckSliceAgainstMethod(OutputSlice slice, MethodDescriptor method)
     {
         var baseModel = DefinitionNormalizer.EffectiveBaseModel(_d, slice);
-        var where = ModelsSyntax ? _d.ModelsLocation : slice.Location;
-        var what = ModelsSyntax ? "'models'" : "this slice";
+        var module = ModuleOf(slice);
+        var fromModels = FromModels(slice);
+        var listed = module is null ? _d.Models : module.Models;
+        var where = fromModels ? (module is null ? _d.ModelsLocation : module.ModelsLocation) : slice.Location;
+        var what = fromModels ? (module is null ? "'models'" : "the 'models' of module '" + module.Name + "'") : "this slice";
         var distinct = slice.Sources.Select(s => s.Model).Distinct().ToList();
         var baseIsSource = baseModel is not null && distinct.Contains(baseModel);
-        var baseListed = ModelsSyntax ? baseModel is not null && _d.Models!.Any(m => m.Model == baseModel) : baseIsSource;
+        var baseListed = fromModels ? baseModel is not null && listed!.Any(m => m.Model == baseModel) : baseIsSource;
         var inputs = method.BaseIsInput ? distinct : distinct.Where(m => m != baseModel).ToList();
 
         var baseLocation = baseModel?.Location is { IsEmpty: false } l ? l : where;
@@ -170,7 +229,7 @@ internal sealed partial class DefinitionChecker
         switch (method.BaseRule)
         {
             case BaseModelRule.Required or BaseModelRule.RequiredAmongInputs when baseModel is null:
-                Report(DiagnosticDescriptors.BaseModelRequired, _d.UsesSlices && _d.Slices!.Any(s => s.BaseModel is not null) ? slice.Location : _d.MergeMethodLocation,
+                Report(DiagnosticDescriptors.BaseModelRequired, !fromModels && AllSlicesAsWritten().Any(s => s.BaseModel is not null) ? slice.Location : _d.MergeMethodLocation,
                     "add 'base_model: <model>'", method.Name);
                 break;
             case BaseModelRule.RequiredAmongInputs when !baseIsSource && checkCount:
@@ -182,11 +241,11 @@ internal sealed partial class DefinitionChecker
                 break;
         }
 
-        if (baseModel is not null && !ModelsSyntax && !baseIsSource && checkCount
+        if (baseModel is not null && !fromModels && !baseIsSource && checkCount
             && method.BaseRule is BaseModelRule.Required or BaseModelRule.Optional or BaseModelRule.OptionalDistinct)
             Report(DiagnosticDescriptors.BaseNotInSlice, slice.Location, null, method.Name, baseModel);
 
-        if (method.Name == "passthrough" && !ModelsSyntax && slice.Sources.Count > 1)
+        if (method.Name == "passthrough" && !fromModels && slice.Sources.Count > 1)
         {
             Report(DiagnosticDescriptors.PassthroughSeveralSources, slice.Location, "put each source in its own slice", slice.Sources.Count);
             checkCount = false;
@@ -223,7 +282,7 @@ internal sealed partial class DefinitionChecker
     /// <summary>The value a per-model parameter takes for a source when the deciding level holds a plain number.</summary>
     private (double? Value, SourceLocation Location) ConstantFor(SliceSource source, OutputSlice slice, ParameterDescriptor p)
     {
-        foreach (var map in new[] { source.Parameters, slice.Parameters, _d.Parameters })
+        foreach (var map in new[] { source.Parameters, slice.Parameters, slice.ModuleParameters, _d.Parameters })
         {
             if (!map.TryGetValue(p.Name, out var setting))
                 continue;
@@ -239,9 +298,12 @@ internal sealed partial class DefinitionChecker
         {
             if (p.Scope == ParameterScope.Global)
             {
-                var presence = Combine(PresenceIn(slice.Parameters, p.Name), PresenceIn(_d.Parameters, p.Name));
-                var where = ModelsSyntax ? _d.MergeMethodLocation : slice.Location;
-                var levels = ModelsSyntax ? "the top-level 'parameters'" : "this slice's or the top-level 'parameters'";
+                var presence = Combine(PresenceIn(slice.Parameters, p.Name), Combine(PresenceIn(slice.ModuleParameters, p.Name), PresenceIn(_d.Parameters, p.Name)));
+                var fromModels = FromModels(slice);
+                var where = fromModels && slice.Module is null ? _d.MergeMethodLocation : fromModels ? ModuleOf(slice)!.Location : slice.Location;
+                var levels = slice.Module is { } moduleName
+                    ? "the 'parameters' of " + (fromModels ? "" : "this slice, ") + "module '" + moduleName + "' or the top level"
+                    : fromModels ? "the top-level 'parameters'" : "this slice's or the top-level 'parameters'";
                 if (presence == Presence.None)
                     Report(DiagnosticDescriptors.MissingGlobalParameter, where, "for example 'parameters: {" + p.Name + ": 0.5}'", method.Name, p.Name, levels);
                 else if (presence == Presence.Maybe)
@@ -254,7 +316,7 @@ internal sealed partial class DefinitionChecker
                 if (!method.BaseIsInput && source.Model == baseModel)
                     continue;
                 var presence = Combine(PresenceIn(source.Parameters, p.Name),
-                    Combine(PresenceIn(slice.Parameters, p.Name), PresenceIn(_d.Parameters, p.Name)));
+                    Combine(PresenceIn(slice.Parameters, p.Name), Combine(PresenceIn(slice.ModuleParameters, p.Name), PresenceIn(_d.Parameters, p.Name))));
                 if (presence == Presence.None)
                     Report(DiagnosticDescriptors.MissingModelParameter, source.Location, "set it under this model's 'parameters:'", method.Name, p.Name, source.Model);
                 else if (presence == Presence.Maybe)
@@ -521,7 +583,7 @@ internal sealed partial class DefinitionChecker
 
         if (source == "base")
         {
-            if (_d.BaseModel is null && !(_d.Slices ?? Array.Empty<OutputSlice>()).Any(s => s.BaseModel is not null))
+            if (_d.BaseModel is null && !AllSlicesAsWritten().Any(s => s.BaseModel is not null))
                 Report(DiagnosticDescriptors.InvalidTokenizerSource, settings.SourceLocation, "set base_model, or name one of the models", "is 'base' but no base_model is set");
             return;
         }

@@ -19,7 +19,7 @@ internal sealed partial class DefinitionChecker
                 continue;
             foreach (var source in slice.Sources.Where(s => s.Model != baseModel))
             {
-                var setting = new[] { source.Parameters, slice.Parameters, _d.Parameters }
+                var setting = new[] { source.Parameters, slice.Parameters, slice.ModuleParameters, _d.Parameters }
                     .Select(map => map.TryGetValue(density.Name, out var s) ? s : null)
                     .FirstOrDefault(s => s is not null);
                 var location = setting is { Location.IsEmpty: false } ? setting.Location : source.Location;
@@ -43,7 +43,8 @@ internal sealed partial class DefinitionChecker
     /// <summary>True when <c>trim_scope</c> is (or, under a filter, can be) 'model' for this slice.</summary>
     private bool MayScopeToModel(OutputSlice slice)
     {
-        var setting = slice.Parameters.TryGetValue("trim_scope", out var s) ? s : _d.Parameters.TryGetValue("trim_scope", out var t) ? t : null;
+        var setting = new[] { slice.Parameters, slice.ModuleParameters, _d.Parameters }
+            .Select(map => map.TryGetValue("trim_scope", out var s) ? s : null).FirstOrDefault(s => s is not null);
         return setting switch
         {
             ScalarSetting { Value: "model" } => true,

@@ -17,34 +17,20 @@ public static class DefinitionWriter
         if (definition.BaseModel is { } baseModel)
             w.Append("base_model: ").Append(Reference(baseModel)).Append('\n');
         if (definition.Models is { Count: > 0 } models)
-        {
-            w.Append("models:\n");
-            foreach (var m in models)
-            {
-                w.Append("  - model: ").Append(Reference(m.Model)).Append('\n');
-                if (m.Name is not null)
-                    w.Append("    name: ").Append(Scalar(m.Name)).Append('\n');
-                WriteParameters(w, m.Parameters, "    ");
-            }
-        }
-
+            WriteModels(w, models, string.Empty);
         if (definition.Slices is { Count: > 0 } slices)
+            WriteSlices(w, slices, string.Empty);
+        if (definition.Modules is { Count: > 0 } modules)
         {
-            w.Append("slices:\n");
-            foreach (var slice in slices)
+            w.Append("modules:\n");
+            foreach (var module in modules)
             {
-                w.Append("  - sources:\n");
-                foreach (var source in slice.Sources)
-                {
-                    w.Append("      - model: ").Append(Reference(source.Model)).Append('\n');
-                    w.Append("        layer_range: [").Append(source.LayerStart.ToString(CultureInfo.InvariantCulture)).Append(", ")
-                        .Append(source.LayerEnd.ToString(CultureInfo.InvariantCulture)).Append("]\n");
-                    WriteParameters(w, source.Parameters, "        ");
-                }
-
-                if (slice.BaseModel is { } sliceBase)
-                    w.Append("    base_model: ").Append(Reference(sliceBase)).Append('\n');
-                WriteParameters(w, slice.Parameters, "    ");
+                w.Append("  ").Append(Scalar(module.Name)).Append(":\n");
+                if (module.Models is { Count: > 0 } moduleModels)
+                    WriteModels(w, moduleModels, "    ");
+                if (module.Slices is { Count: > 0 } moduleSlices)
+                    WriteSlices(w, moduleSlices, "    ");
+                WriteParameters(w, module.Parameters, "    ");
             }
         }
 
@@ -58,6 +44,38 @@ public static class DefinitionWriter
         if (definition.Seed is { } seed)
             w.Append("seed: ").Append(seed.ToString(CultureInfo.InvariantCulture)).Append('\n');
         return w.ToString();
+    }
+
+    private static void WriteModels(StringBuilder w, IReadOnlyList<InputModel> models, string indent)
+    {
+        w.Append(indent).Append("models:\n");
+        foreach (var m in models)
+        {
+            w.Append(indent).Append("  - model: ").Append(Reference(m.Model)).Append('\n');
+            if (m.Name is not null)
+                w.Append(indent).Append("    name: ").Append(Scalar(m.Name)).Append('\n');
+            WriteParameters(w, m.Parameters, indent + "    ");
+        }
+    }
+
+    private static void WriteSlices(StringBuilder w, IReadOnlyList<OutputSlice> slices, string indent)
+    {
+        w.Append(indent).Append("slices:\n");
+        foreach (var slice in slices)
+        {
+            w.Append(indent).Append("  - sources:\n");
+            foreach (var source in slice.Sources)
+            {
+                w.Append(indent).Append("      - model: ").Append(Reference(source.Model)).Append('\n');
+                w.Append(indent).Append("        layer_range: [").Append(source.LayerStart.ToString(CultureInfo.InvariantCulture)).Append(", ")
+                    .Append(source.LayerEnd.ToString(CultureInfo.InvariantCulture)).Append("]\n");
+                WriteParameters(w, source.Parameters, indent + "        ");
+            }
+
+            if (slice.BaseModel is { } sliceBase)
+                w.Append(indent).Append("    base_model: ").Append(Reference(sliceBase)).Append('\n');
+            WriteParameters(w, slice.Parameters, indent + "    ");
+        }
     }
 
     private static void WriteTokenizer(StringBuilder w, TokenizerSettings tokenizer)

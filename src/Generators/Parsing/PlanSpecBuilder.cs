@@ -87,13 +87,13 @@ internal static class PlanSpecBuilder
         }).ToList();
 
         var baseModels = new HashSet<ModelReference>(
-            new[] { definition.BaseModel }.Concat((definition.Slices ?? Array.Empty<OutputSlice>()).Select(s => s.BaseModel))
+            new[] { definition.BaseModel }.Concat(SlicesAsWritten(definition).Select(s => s.BaseModel))
                 .Where(m => m is not null)!);
         var inputs = InputModels(definition);
         var models = new List<ModelSpec>();
         foreach (var model in definition.AllModels())
         {
-            var given = definition.Models?.FirstOrDefault(m => m.Model == model && m.Name is not null)?.Name;
+            var given = ModelEntries(definition).FirstOrDefault(m => m.Model == model && m.Name is not null)?.Name;
             var identifier = Names.ModelIdentifier(model.ToString(), given, taken);
             var isBase = baseModels.Contains(model);
             var hasParameters = inputs.Contains(model) && (method.BaseIsInput || !isBase);
@@ -113,7 +113,11 @@ internal static class PlanSpecBuilder
         }).ToEquatableArray();
 
         var ns = input.RootNamespace;
-        var layout = definition.UsesSlices
+        var layout = definition.UsesModules
+            ? "modules " + string.Join(", ", definition.Modules!.Select(m => m.Name + (m.UsesModels
+                ? " (whole stack)"
+                : string.Format(CultureInfo.InvariantCulture, " ({0} slice(s))", m.Slices?.Count ?? 0))))
+            : definition.UsesSlices
             ? string.Format(CultureInfo.InvariantCulture, "{0} slice(s)", definition.Slices!.Count)
             : "whole models";
         return new PlanSpec(
@@ -138,9 +142,9 @@ internal static class PlanSpecBuilder
     private static HashSet<ModelReference> InputModels(MergeDefinition definition)
     {
         var set = new HashSet<ModelReference>();
-        foreach (var m in definition.Models ?? Array.Empty<InputModel>())
+        foreach (var m in ModelEntries(definition))
             set.Add(m.Model);
-        foreach (var s in definition.Slices ?? Array.Empty<OutputSlice>())
+        foreach (var s in SlicesAsWritten(definition))
         {
             foreach (var source in s.Sources)
                 set.Add(source.Model);
@@ -149,12 +153,26 @@ internal static class PlanSpecBuilder
         return set;
     }
 
+    /// <summary>The <c>models:</c> entries of the definition and of every module.</summary>
+    private static IEnumerable<InputModel> ModelEntries(MergeDefinition definition)
+        => (definition.Models ?? Array.Empty<InputModel>())
+            .Concat((definition.Modules ?? Array.Empty<ModuleDefinition>()).SelectMany(m => m.Models ?? Array.Empty<InputModel>()));
+
+    /// <summary>The slices the file writes: the definition's and every module's.</summary>
+    private static IEnumerable<OutputSlice> SlicesAsWritten(MergeDefinition definition)
+        => (definition.Slices ?? Array.Empty<OutputSlice>())
+            .Concat((definition.Modules ?? Array.Empty<ModuleDefinition>()).SelectMany(m => m.Slices ?? Array.Empty<OutputSlice>()));
+
+    /// <summary>True when a slice or a module sets the parameter: its value then depends on where a tensor is.</summary>
+    private static bool SetBelowTopLevel(MergeDefinition definition, string name)
+        => SlicesAsWritten(definition).Any(s => s.Parameters.ContainsKey(name))
+           || (definition.Modules ?? Array.Empty<ModuleDefinition>()).Any(m => m.Parameters.ContainsKey(name));
+
     private static ParameterSpec GlobalParameter(MergeDefinition definition, ParameterDescriptor parameter)
     {
         ValueSpec value;
-        var slices = (definition.Slices ?? Array.Empty<OutputSlice>()).Where(s => s.Parameters.ContainsKey(parameter.Name)).ToList();
-        if (slices.Count > 0)
-            value = NotScalar("set per slice" + (definition.Parameters.TryGetValue(parameter.Name, out var top) ? "; top level: " + Describe(top) : string.Empty));
+        if (SetBelowTopLevel(definition, parameter.Name))
+            value = NotScalar((definition.UsesModules ? "set per module or slice" : "set per slice") + (definition.Parameters.TryGetValue(parameter.Name, out var top) ? "; top level: " + Describe(top) : string.Empty));
         else if (definition.Parameters.TryGetValue(parameter.Name, out var setting))
             value = FromSetting(setting, parameter);
         else
@@ -162,19 +180,20 @@ internal static class PlanSpecBuilder
         return new ParameterSpec(parameter.Name, Names.Pascal(parameter.Name), ClrType(parameter.Type), !value.IsScalar, parameter.Description, value);
     }
 
-    /// <summary>Precedence as the engine applies it: the model's own entries, then slice parameters, then the top level,
-    /// then the method's default.</summary>
+    /// <summary>Precedence as the engine applies it: the model's own entries, then slice parameters, then module
+    /// parameters, then the top level, then the method's default.</summary>
     private static ValueSpec PerModelValue(MergeDefinition definition, ModelReference model, ParameterDescriptor parameter)
     {
+        if (definition.UsesModules)
+            return PerModelValueInModules(definition, model, parameter);
         var own = new List<ParameterSetting>();
-        foreach (var m in definition.Models ?? Array.Empty<InputModel>())
+        foreach (var m in ModelEntries(definition))
         {
             if (m.Model == model && m.Parameters.TryGetValue(parameter.Name, out var s))
                 own.Add(s);
         }
 
-        var slices = definition.Slices ?? Array.Empty<OutputSlice>();
-        foreach (var source in slices.SelectMany(s => s.Sources))
+        foreach (var source in SlicesAsWritten(definition).SelectMany(s => s.Sources))
         {
             if (source.Model == model && source.Parameters.TryGetValue(parameter.Name, out var s))
                 own.Add(s);
@@ -186,11 +205,43 @@ internal static class PlanSpecBuilder
             return values.Count == 1 ? values[0] : NotScalar("differs between slices: " + string.Join("; ", values.Select(v => v.Description)));
         }
 
-        if (slices.Any(s => s.Parameters.ContainsKey(parameter.Name)))
+        if (SetBelowTopLevel(definition, parameter.Name))
             return NotScalar("set per slice");
         if (definition.Parameters.TryGetValue(parameter.Name, out var top))
             return FromSetting(top, parameter);
         return FromDefault(parameter);
+    }
+
+    /// <summary>In a <c>modules:</c> definition a model can be an input of several modules, each with its own levels: the
+    /// value is the one every place the model is merged gives it (its entry, else the slice's, the module's, the top
+    /// level's, the default), or not one value when they differ.</summary>
+    private static ValueSpec PerModelValueInModules(MergeDefinition definition, ModelReference model, ParameterDescriptor parameter)
+    {
+        ValueSpec Effective(params ParameterMap[] levels)
+        {
+            foreach (var map in levels.Append(definition.Parameters))
+            {
+                if (map.TryGetValue(parameter.Name, out var setting))
+                    return FromSetting(setting, parameter);
+            }
+
+            return FromDefault(parameter);
+        }
+
+        var values = new List<ValueSpec>();
+        foreach (var module in definition.Modules!)
+        {
+            foreach (var m in (module.Models ?? Array.Empty<InputModel>()).Where(m => m.Model == model))
+                values.Add(Effective(m.Parameters, module.Parameters));
+            foreach (var slice in module.Slices ?? Array.Empty<OutputSlice>())
+            {
+                foreach (var source in slice.Sources.Where(s => s.Model == model))
+                    values.Add(Effective(source.Parameters, slice.Parameters, module.Parameters));
+            }
+        }
+
+        var distinct = values.Distinct().ToList();
+        return distinct.Count == 1 ? distinct[0] : NotScalar("differs between modules or slices: " + string.Join("; ", distinct.Select(v => v.Description)));
     }
 
     /// <summary>The enum cases of a parameter whose values the catalog lists: a string parameter's values, or a boolean

@@ -46,6 +46,16 @@ public static class CheckIds
     public const string TensorIgnored = "DMRG0711";
     /// <summary>A <c>slices:</c> definition over a model with more than one numbered layer stack: only the main one is sliced.</summary>
     public const string OtherLayerStacks = "DMRG0713";
+    /// <summary>A <c>modules:</c> name that names no layer stack of the models (or several), or a stack one of its models lacks.</summary>
+    public const string ModuleStackUnknown = "DMRG1070";
+    /// <summary>A layer stack of the models that no module names and that lies under no module's prefix.</summary>
+    public const string StackWithoutModule = "DMRG1071";
+    /// <summary>Two modules name the same layer stack.</summary>
+    public const string ModulesShareStack = "DMRG1072";
+    /// <summary>A layer stack no module names, taken whole with the module it lies under (a projector's numbered layers).</summary>
+    public const string StackTakenWithModule = "DMRG1073";
+    /// <summary>A module other than the main stack's changes its number of layers; config.json keeps the donor's count for it.</summary>
+    public const string ModuleLayerCountChanged = "DMRG1074";
     /// <summary>An input tensor holds NaN or infinite values (<c>check --scan</c>).</summary>
     public const string NonFiniteInput = "DMRG0720";
 }

@@ -5,11 +5,28 @@ namespace DotnetMerge.Models;
 /// <c>mlp.up_proj.weight</c>). Works for any architecture whose layers are numbered this way, without a table of architectures.</summary>
 public sealed class LayerLayout
 {
+    private readonly IReadOnlyDictionary<string, IReadOnlyList<IReadOnlyList<string>>> _stackLayers;
+
     private LayerLayout(string? prefix, IReadOnlyList<IReadOnlyList<string>> layerSuffixes, IReadOnlyList<string> preWeights, IReadOnlyList<string> postWeights,
-        IReadOnlyList<LayerStack> stacks)
+        IReadOnlyList<LayerStack> stacks, IReadOnlyDictionary<string, IReadOnlyList<IReadOnlyList<string>>> stackLayers, IReadOnlyList<string> names)
     {
         Prefix = prefix; LayerSuffixes = layerSuffixes; PreWeights = preWeights; PostWeights = postWeights; Stacks = stacks;
+        _stackLayers = stackLayers; TensorNames = names;
     }
+
+    /// <summary>Every tensor name, in checkpoint order.</summary>
+    public IReadOnlyList<string> TensorNames { get; }
+
+    /// <summary>The stack with this prefix (<c>model.visual.blocks.</c>), or null.</summary>
+    public LayerStack? FindStack(string prefix) => Stacks.FirstOrDefault(s => s.Prefix == prefix);
+
+    /// <summary>The suffixes of layer <paramref name="layer"/> of the stack <paramref name="stackPrefix"/>, in checkpoint
+    /// order (empty for a missing index).</summary>
+    public IReadOnlyList<string> StackLayerSuffixes(string stackPrefix, int layer)
+        => _stackLayers.TryGetValue(stackPrefix, out var layers) && layer >= 0 && layer < layers.Count ? layers[layer] : Array.Empty<string>();
+
+    /// <summary>The prefix of the stack a tensor is in, or null for a tensor of no stack.</summary>
+    public static string? StackOf(string name) => TrySplit(name, out var prefix, out _, out _) ? prefix : null;
 
     /// <summary>Every numbered stack of the checkpoint, the main one (<see cref="Prefix"/>, the most tensors) first, then
     /// the others in checkpoint order: a vision-language model has <c>model.language_model.layers.</c> and
@@ -96,22 +113,25 @@ public sealed class LayerLayout
         int count = layers.Count == 0 ? 0 : layers.Keys.Max() + 1;
         var suffixes = new IReadOnlyList<string>[count];
         for (int i = 0; i < count; i++) suffixes[i] = layers.TryGetValue(i, out var l) ? l : (IReadOnlyList<string>)Array.Empty<string>();
-        return new LayerLayout(prefix, suffixes, pre, post, InferStacks(names, prefix));
+        var stackLayers = new Dictionary<string, IReadOnlyList<IReadOnlyList<string>>>(StringComparer.Ordinal);
+        return new LayerLayout(prefix, suffixes, pre, post, InferStacks(names, prefix, stackLayers), stackLayers, names);
     }
 
-    private static List<LayerStack> InferStacks(List<string> names, string? main)
+    private static List<LayerStack> InferStacks(List<string> names, string? main, Dictionary<string, IReadOnlyList<IReadOnlyList<string>>> stackLayers)
     {
         var order = new List<string>();
-        var layerCount = new Dictionary<string, int>(StringComparer.Ordinal);
+        var layers = new Dictionary<string, List<List<string>>>(StringComparer.Ordinal);
         var tensorCount = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var n in names)
         {
-            if (!TrySplit(n, out var p, out var layer, out _)) continue;
-            if (!layerCount.TryGetValue(p, out var max)) order.Add(p);
-            layerCount[p] = Math.Max(max, layer + 1);
+            if (!TrySplit(n, out var p, out var layer, out var suffix)) continue;
+            if (!layers.TryGetValue(p, out var list)) { order.Add(p); layers[p] = list = new List<List<string>>(); }
+            while (list.Count <= layer) list.Add(new List<string>());
+            list[layer].Add(suffix);
             tensorCount[p] = tensorCount.TryGetValue(p, out var c) ? c + 1 : 1;
         }
-        return order.OrderBy(p => p == main ? 0 : 1).Select(p => new LayerStack(p, layerCount[p], tensorCount[p])).ToList();
+        foreach (var (p, list) in layers) stackLayers[p] = list;
+        return order.OrderBy(p => p == main ? 0 : 1).Select(p => new LayerStack(p, layers[p].Count, tensorCount[p])).ToList();
     }
 
     /// <summary>An embedding tensor by its name (token or position embeddings; not a GPT-NeoX <c>embed_out</c> head).</summary>

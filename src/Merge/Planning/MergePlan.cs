@@ -100,10 +100,13 @@ public sealed class MergePlan : IDisposable
     /// <summary>The output vocabulary of a tokenizer rule, or null (the donor's tokenizer is copied).</summary>
     public Tokenizers.OutputVocabulary? Vocabulary { get; init; }
 
+    /// <summary>For a <c>modules:</c> definition, each module and the layer stack it is (in definition order); empty otherwise.</summary>
+    public IReadOnlyList<(string Module, Models.LayerStack Stack)> Modules { get; init; } = [];
+
     /// <summary>The same plan with other jobs (a pre-pass that attaches computed parameters); shares the open models.</summary>
     public MergePlan WithJobs(IReadOnlyList<TensorJob> jobs)
         => new(Definition, Method, Implementation, Models, ConfigDonor, TokenizerDonor, jobs, Shards, OutputLayerCount, OutputVocabSize,
-            OutputTorchDtype, Seed, Warnings) { Vocabulary = Vocabulary };
+            OutputTorchDtype, Seed, Warnings) { Vocabulary = Vocabulary, Modules = Modules };
 
     public long BytesToRead => Jobs.Sum(j => j.BytesFromDisk);
     public long BytesToWrite => Jobs.Sum(j => j.OutputBytes);

@@ -30,6 +30,9 @@ public sealed partial class MergePlanner
     private IReadOnlyList<ModelSource> _vocabularyModels = Array.Empty<ModelSource>();
     private readonly Dictionary<string, EmbeddingGather> _gathers = new(StringComparer.Ordinal);
 
+    /// <summary>Each module of a <c>modules:</c> definition and its stack, once planned.</summary>
+    private IReadOnlyList<(string Module, LayerStack Stack)> _plannedModules = [];
+
     private MergePlanner(MergeDefinition def, MergeOptions options, MethodDescriptor method, Func<ModelReference, ModelSource?>? openStage)
     {
         _def = def; _options = options; _method = method; _openStage = openStage;
@@ -68,12 +71,7 @@ public sealed partial class MergePlanner
         BuildVocabulary();
         ThrowIfErrors();
 
-        var slices = DefinitionNormalizer.ToSlices(_def, r => _models[r].LayerCount);
-        CheckLayerRanges(slices);
-        ThrowIfErrors();
-
         var jobs = new List<TensorJob>();
-        int outputLayers = 0;
         var seenNames = new HashSet<string>(StringComparer.Ordinal);
         void Add(TensorJob? job)
         {
@@ -87,11 +85,52 @@ public sealed partial class MergePlanner
             jobs.Add(job);
         }
 
+        int? layerCount = _def.UsesModules ? PlanModules(Add) : PlanSlices(Add);
+        ThrowIfErrors();
+
+        var configDonor = ConfigDonor();
+        var tokenizerDonor = TokenizerDonor(configDonor);
+        long? vocab = OutputVocab(jobs, configDonor);
+        var shards = ShardLayout.Plan(jobs.Select(j => j.ToOutputTensor()).ToList(), _options.MaxShardBytes);
+        var torchDtype = jobs.Where(j => j.OutputDtype.CanDecode()).GroupBy(j => j.OutputDtype)
+            .OrderByDescending(g => g.Sum(j => j.OutputBytes)).Select(g => (Dtype?)g.Key).FirstOrDefault();
+        ulong seed = _options.Seed ?? _def.Seed ?? 0UL;
+        var warnings = _findings.Where(f => !f.IsError).Select(f => f.ToString()).ToList();
+        var models = _models.Values.ToList();
+        var plan = new MergePlan(_def, _method, implementation, models, configDonor, tokenizerDonor, jobs, shards, layerCount, vocab,
+            torchDtype, seed, warnings) { Vocabulary = _vocabulary, Modules = _plannedModules };
+        CheckMemoryBound(plan, _options.MaxMemoryBytes);
+        return plan;
+    }
+
+    /// <summary>Plans a <c>models:</c> or <c>slices:</c> definition: the main stack's layers slice by slice, the tensors
+    /// before them from the first slice and the ones after from the last. Returns the output's layer count when slices
+    /// set it.</summary>
+    private int? PlanSlices(Action<TensorJob?> add)
+    {
+        var slices = DefinitionNormalizer.ToSlices(_def, r => _models[r].LayerCount);
+        CheckLayerRanges(slices, model => (model.LayerCount, "layers"));
+        ThrowIfErrors();
+
         // Non-layer tensors before the layers come from the first slice, the ones after from the last (mergekit's rule).
         var first = slices[0];
         CheckOtherStacks(Template(first));
-        foreach (var name in Template(first).Layout.PreWeights) Add(PlanTensor(first, name, _ => name, OutsidePosition(Template(first), name)));
+        foreach (var name in Template(first).Layout.PreWeights) add(PlanTensor(first, name, _ => name, OutsidePosition(Template(first), name)));
 
+        int outputLayers = PlanLayers(slices, add, (model, layer) => model.Layout.LayerSuffixes[layer], (model, layer, suffix) => model.Layout.LayerTensorName(layer, suffix));
+
+        var last = slices[^1];
+        foreach (var name in Template(last).Layout.PostWeights) add(PlanTensor(last, name, _ => name, OutsidePosition(Template(last), name)));
+        return _def.Slices is not null ? outputLayers : null;
+    }
+
+    /// <summary>The layers of <paramref name="slices"/>, one after the other: output layer n takes its tensors' suffixes from
+    /// the slice's template model, and each source's layer start + offset; a layer at position i of a slice of L layers
+    /// has t = i/(L-1). Returns the number of output layers.</summary>
+    private int PlanLayers(IReadOnlyList<OutputSlice> slices, Action<TensorJob?> add, Func<ModelSource, int, IReadOnlyList<string>> suffixes,
+        Func<ModelSource, int, string, string> tensorName)
+    {
+        int outputLayers = 0;
         foreach (var slice in slices)
         {
             var template = TemplateSource(slice);
@@ -101,35 +140,16 @@ public sealed partial class MergePlanner
             {
                 int outLayer = outputLayers + i;
                 double t = ParameterResolver.LayerPosition(i, length);
-                foreach (var suffix in templateModel.Layout.LayerSuffixes[template.LayerStart + i])
+                foreach (var suffix in suffixes(templateModel, template.LayerStart + i))
                 {
-                    var outputName = templateModel.Layout.LayerTensorName(outLayer, suffix);
+                    var outputName = tensorName(templateModel, outLayer, suffix);
                     int offset = i;
-                    Add(PlanTensor(slice, outputName,
-                        source => _models[source.Model].Layout.LayerTensorName(source.LayerStart + offset, suffix), t));
+                    add(PlanTensor(slice, outputName, source => tensorName(_models[source.Model], source.LayerStart + offset, suffix), t));
                 }
             }
             outputLayers += length;
         }
-
-        var last = slices[^1];
-        foreach (var name in Template(last).Layout.PostWeights) Add(PlanTensor(last, name, _ => name, OutsidePosition(Template(last), name)));
-        ThrowIfErrors();
-
-        var configDonor = ConfigDonor();
-        var tokenizerDonor = TokenizerDonor(configDonor);
-        long? vocab = OutputVocab(jobs, configDonor);
-        var shards = ShardLayout.Plan(jobs.Select(j => j.ToOutputTensor()).ToList(), _options.MaxShardBytes);
-        var torchDtype = jobs.Where(j => j.OutputDtype.CanDecode()).GroupBy(j => j.OutputDtype)
-            .OrderByDescending(g => g.Sum(j => j.OutputBytes)).Select(g => (Dtype?)g.Key).FirstOrDefault();
-        int? layerCount = _def.Slices is not null ? outputLayers : null;
-        ulong seed = _options.Seed ?? _def.Seed ?? 0UL;
-        var warnings = _findings.Where(f => !f.IsError).Select(f => f.ToString()).ToList();
-        var models = _models.Values.ToList();
-        var plan = new MergePlan(_def, _method, implementation, models, configDonor, tokenizerDonor, jobs, shards, layerCount, vocab,
-            torchDtype, seed, warnings) { Vocabulary = _vocabulary };
-        CheckMemoryBound(plan, _options.MaxMemoryBytes);
-        return plan;
+        return outputLayers;
     }
 
     /// <summary>A memory bound (<see cref="MergeOptions.MaxMemoryBytes"/>) below what the largest tensor job holds at once
@@ -159,7 +179,7 @@ public sealed partial class MergePlanner
             $"model '{template.Name}' has {others.Count + 1} layer stacks; slices apply to '{template.Layout.Prefix}' " +
             $"({template.Layout.LayerCount} layers) and the other stacks ({string.Join(", ", others)}) are taken whole " +
             "from the models of the first slice (before the layers) or the last (after them), with parameters at t = 0; " +
-            "slicing each stack (mergekit's modules:) is not supported yet", _def.SlicesLocation));
+            "to slice each stack on its own, write the definition with modules: (one module per stack)", _def.SlicesLocation));
     }
 
     /// <summary>Findings collected so far (warnings survive into the plan).</summary>
@@ -222,19 +242,33 @@ public sealed partial class MergePlanner
                 foreach (var src in s.Sources) Add(src.Model);
                 Add(s.BaseModel);
             }
+        if (def.Modules is not null)
+            foreach (var module in def.Modules)
+            {
+                if (module.Models is not null) foreach (var m in module.Models) Add(m.Model);
+                if (module.Slices is not null)
+                    foreach (var s in module.Slices)
+                    {
+                        foreach (var src in s.Sources) Add(src.Model);
+                        Add(s.BaseModel);
+                    }
+            }
         Add(def.BaseModel);
         return list;
     }
 
-    private void CheckLayerRanges(IReadOnlyList<OutputSlice> slices)
+    /// <summary>Every source's range lies inside its model's layers (<paramref name="layers"/>: how many, and what they
+    /// are called in the message).</summary>
+    private void CheckLayerRanges(IReadOnlyList<OutputSlice> slices, Func<ModelSource, (int Count, string What)> layers)
     {
         foreach (var slice in slices)
             foreach (var source in slice.Sources)
             {
                 var model = _models[source.Model];
-                if (source.LayerEnd > model.LayerCount)
+                var (count, what) = layers(model);
+                if (source.LayerEnd > count)
                     _findings.Add(new CheckFinding(DiagnosticSeverity.Error, CheckIds.LayerRangeOutOfBounds,
-                        $"layer_range [{source.LayerStart}, {source.LayerEnd}) of '{model.Name}' goes past its {model.LayerCount} layers (valid: [0, {model.LayerCount}))",
+                        $"layer_range [{source.LayerStart}, {source.LayerEnd}) of '{model.Name}' goes past its {count} {what} (valid: [0, {count}))",
                         source.Location));
             }
     }

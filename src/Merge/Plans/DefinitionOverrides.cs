@@ -21,17 +21,35 @@ public static class DefinitionOverrides
         foreach (var (name, value) in overrides.Globals)
             topLevel = Set(topLevel, name, value, Where(name, null, stage));
 
-        var models = definition.Models?.Select(m => new InputModel(m.Model, ForModel(m.Parameters, m.Model, overrides, stage)) { Location = m.Location, Name = m.Name }).ToList();
-        var slices = definition.Slices?.Select(s => new OutputSlice(
-                s.Sources.Select(src => new SliceSource(src.Model, src.LayerStart, src.LayerEnd, ForModel(src.Parameters, src.Model, overrides, stage))
-                {
-                    Location = src.Location,
-                    LayerRangeLocation = src.LayerRangeLocation,
-                }).ToList(),
-                s.BaseModel,
-                Without(s.Parameters, overrides.Globals.Keys))
-            { Location = s.Location })
-            .ToList();
+        List<InputModel>? Models(IReadOnlyList<InputModel>? list)
+            => list?.Select(m => new InputModel(m.Model, ForModel(m.Parameters, m.Model, overrides, stage)) { Location = m.Location, Name = m.Name }).ToList();
+        List<OutputSlice>? Slices(IReadOnlyList<OutputSlice>? list, ParameterMap moduleParameters)
+            => list?.Select(s => new OutputSlice(
+                    s.Sources.Select(src => new SliceSource(src.Model, src.LayerStart, src.LayerEnd, ForModel(src.Parameters, src.Model, overrides, stage))
+                    {
+                        Location = src.Location,
+                        LayerRangeLocation = src.LayerRangeLocation,
+                    }).ToList(),
+                    s.BaseModel,
+                    Without(s.Parameters, overrides.Globals.Keys))
+                { Location = s.Location, Module = s.Module, ModuleParameters = moduleParameters })
+                .ToList();
+
+        var models = Models(definition.Models);
+        var slices = Slices(definition.Slices, ParameterMap.Empty);
+        // A method-wide override applies to every module too: it leaves the modules' parameters, as it leaves the slices'.
+        var modules = definition.Modules?.Select(module =>
+        {
+            var parameters = Without(module.Parameters, overrides.Globals.Keys);
+            return new ModuleDefinition(module.Name, parameters)
+            {
+                Location = module.Location,
+                Models = Models(module.Models),
+                ModelsLocation = module.ModelsLocation,
+                Slices = Slices(module.Slices, parameters),
+                SlicesLocation = module.SlicesLocation,
+            };
+        }).ToList();
 
         return new MergeDefinition
         {
@@ -47,6 +65,8 @@ public static class DefinitionOverrides
             ModelsLocation = definition.ModelsLocation,
             Slices = slices,
             SlicesLocation = definition.SlicesLocation,
+            Modules = modules,
+            ModulesLocation = definition.ModulesLocation,
             BaseModel = definition.BaseModel,
             Parameters = topLevel,
             Dtype = definition.Dtype,
@@ -70,8 +90,11 @@ public static class DefinitionOverrides
     {
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(overrides);
+        var modules = definition.Modules ?? Array.Empty<ModuleDefinition>();
         var inputs = (definition.Models?.Select(m => m.Model) ?? Enumerable.Empty<ModelReference>())
             .Concat(definition.Slices?.SelectMany(s => s.Sources).Select(s => s.Model) ?? Enumerable.Empty<ModelReference>())
+            .Concat(modules.SelectMany(module => (module.Models?.Select(m => m.Model) ?? Enumerable.Empty<ModelReference>())
+                .Concat(module.Slices?.SelectMany(s => s.Sources).Select(s => s.Model) ?? Enumerable.Empty<ModelReference>())))
             .Select(m => m.ToString())
             .Distinct(StringComparer.Ordinal)
             .ToList();

@@ -60,7 +60,9 @@ public abstract record TypedMergePlan<TSelf> : PlanParameters<TSelf>
     {
         static bool In(ParameterMap map) => map.Values.Any(s => s is SearchSetting || s is ConditionalSetting c && c.Entries.Any(e => e.Value is SearchSetting));
         return In(d.Parameters) || (d.Models ?? []).Any(m => In(m.Parameters))
-            || (d.Slices ?? []).Any(s => In(s.Parameters) || s.Sources.Any(src => In(src.Parameters)));
+            || (d.Slices ?? []).Any(s => In(s.Parameters) || s.Sources.Any(src => In(src.Parameters)))
+            || (d.Modules ?? []).Any(module => In(module.Parameters) || (module.Models ?? []).Any(m => In(m.Parameters))
+                || (module.Slices ?? []).Any(s => In(s.Parameters) || s.Sources.Any(src => In(src.Parameters))));
     }
 
     /// <summary>Runs the merge into <paramref name="outputDirectory"/> (see <see cref="MergeRunner.RunAsync"/>).</summary>

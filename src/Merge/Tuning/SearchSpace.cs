@@ -116,6 +116,19 @@ public sealed class SearchSpace
             for (int j = 0; j < d.Slices[i].Sources.Count; j++)
                 From(d.Slices[i].Sources[j].Parameters, $"slices[{i}].sources[{j}]");
         }
+        foreach (var module in d.Modules ?? [])
+        {
+            var at = $"modules.{module.Name}";
+            From(module.Parameters, at);
+            for (int i = 0; i < (module.Models?.Count ?? 0); i++)
+                From(module.Models![i].Parameters, $"{at}.models[{i}]");
+            for (int i = 0; i < (module.Slices?.Count ?? 0); i++)
+            {
+                From(module.Slices![i].Parameters, $"{at}.slices[{i}]");
+                for (int j = 0; j < module.Slices[i].Sources.Count; j++)
+                    From(module.Slices[i].Sources[j].Parameters, $"{at}.slices[{i}].sources[{j}]");
+            }
+        }
         return found.OrderBy(x => x.Setting.SourceStart).ToList();
     }
 }

@@ -171,6 +171,8 @@ public static class PlanCommand
         if (plan.OutputLayerCount is { } layers) w.WriteLine($"output layers: {layers}");
         if (plan.ConfigDonor.Layout.Stacks.Count > 1)
             w.WriteLine($"layer stacks of {plan.ConfigDonor.Name}: " + string.Join("; ", plan.ConfigDonor.Layout.Stacks));
+        if (plan.Modules.Count > 0)
+            w.WriteLine("modules: " + string.Join("; ", plan.Modules.Select(m => $"{m.Module} = {m.Stack}")));
         if (plan.OutputVocabSize is { } vocab) w.WriteLine($"output vocab_size: {vocab}");
         if (plan.Vocabulary is { } vocabulary) w.WriteLine(vocabulary.Describe());
     }

@@ -1,9 +1,7 @@
 using DotnetMerge.Checks;
 using DotnetMerge.Engine;
 using DotnetMerge.Models;
-using DotnetMerge.Numerics;
 using DotnetMerge.Planning;
-using DotnetMerge.Tests.Adapters;
 
 namespace DotnetMerge.Tests.Planning;
 
@@ -32,19 +30,9 @@ public sealed class LayerStackTests : IDisposable
         yield return ("lm_head.weight", [4, 2]);
     }
 
-    /// <summary>Values written here from a seed, so the test knows every input element.</summary>
-    private static double[] Values(string name, long count, int seed)
-        => Enumerable.Range(0, (int)count).Select(i => Math.Round(Math.Sin(seed * 7.1 + name.Length * 0.37 + i * 1.3) * 4, 3)).ToArray();
+    private static double[] Values(string name, long count, int seed) => StackedModelFixture.Values(name, count, seed);
 
-    private async Task<string> ModelAsync(string name, int seed)
-    {
-        var dir = Path.Combine(_root, name);
-        Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "config.json"), "{\"architectures\": [\"Qwen2VLForConditionalGeneration\"], \"model_type\": \"qwen2_vl\"}");
-        await AdapterFixture.WriteAsync(Path.Combine(dir, "model.safetensors"),
-            Tensors().Select(t => (t.Name, t.Shape, Values(t.Name, t.Shape.Aggregate(1L, (a, b) => a * b), seed))).ToList(), Dtype.F32);
-        return dir;
-    }
+    private Task<string> ModelAsync(string name, int seed) => StackedModelFixture.WriteAsync(Path.Combine(_root, name), Tensors(), seed);
 
     [Fact]
     public void Infer_finds_every_stack_main_first()
