@@ -174,6 +174,24 @@ public partial class PackageIntegrationTests(PackageFixture fixture) : IClassFix
         Assert.Contains("analyzers/dotnet/cs/DotnetMerge.Generators.CodeFixes.dll", entries);
     }
 
+    /// <summary>Both packages carry analyze --png's native renderer (SkiaSharp, HarfBuzz) for linux-x64 only, next to the
+    /// CLI: none of the Windows, macOS or other Linux builds its packages bring (together over 500 MB).</summary>
+    [Fact]
+    public void Packages_carry_the_png_renderer_for_linux_x64_only()
+    {
+        foreach (var package in Directory.GetFiles(fixture.Packages, "*.nupkg"))
+        {
+            using var zip = System.IO.Compression.ZipFile.OpenRead(package);
+            var names = zip.Entries.Select(e => e.FullName).ToList();
+            Assert.Contains("tools/net10.0/any/libSkiaSharp.so", names);
+            Assert.Contains("tools/net10.0/any/libHarfBuzzSharp.so", names);
+            var natives = names.Where(n => n.Contains("SkiaSharp", StringComparison.Ordinal) || n.Contains("HarfBuzz", StringComparison.Ordinal))
+                .Where(n => !n.EndsWith(".dll", StringComparison.Ordinal) || n.Contains("/runtimes/", StringComparison.Ordinal)).Order().ToList();
+            Assert.Equal(["tools/net10.0/any/libHarfBuzzSharp.so", "tools/net10.0/any/libSkiaSharp.so"], natives);
+            Assert.DoesNotContain(names, n => n.Contains("/runtimes/", StringComparison.Ordinal) && !n.Contains("/runtimes/linux-x64/", StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>Every package lib/ needs at run time (the engine's and the definition library's references, except
     /// build-only ones) is a dependency of the package: a missing one fails only when a consumer reaches the code that
     /// uses it (Polly.Core: the first hub download of a typed plan).</summary>

@@ -63,6 +63,8 @@ public static class ErrorIds
 
     /// <summary><c>analyze --merged</c>: the merged model is not this definition's output (missing, lacks a tensor, another shape).</summary>
     public const string AnalyzeMergedMismatch = "DMRG0961";
+    /// <summary><c>analyze --png</c>: the PNG renderer's native library (SkiaSharp, carried for linux-x64 only) does not load here.</summary>
+    public const string PngRendererUnavailable = "DMRG0963";
     /// <summary>`tune` on a definition with no search form (nothing to search).</summary>
     public const string NothingToSearch = "DMRG0990";
     /// <summary>`tune --resume` with a trial log of another search (another definition, strategy, seed or budget).</summary>

@@ -7,10 +7,11 @@ using DotnetMerge.Engine;
 using DotnetMerge.Kernels;
 using DotnetMerge.Planning;
 using DotnetMerge.Safetensors;
+using DotnetMerge.Tool.Rendering;
 
 namespace DotnetMerge.Tool.Commands;
 
-/// <summary><c>dotnet merge analyze CONFIG [-o report.html] [--json FILE] [--svg DIR] [--merged OUT]</c>: reads the
+/// <summary><c>dotnet merge analyze CONFIG [-o report.html] [--json FILE] [--svg DIR] [--png DIR] [--merged OUT]</c>: reads the
 /// definition's inputs once and reports how their task vectors interfere (magnitude, cosine, sign conflicts, what the
 /// method keeps), without writing a model.</summary>
 public static class AnalyzeCommand
@@ -24,9 +25,14 @@ public static class AnalyzeCommand
             "per layer and per tensor group, each fine-tune's task-vector norm relative to the base, the pairwise cosine and sign-conflict rate of the task " +
             "vectors, and how much of each the configured method keeps, as a self-contained HTML page (charts in inline SVG) and JSON.");
         var config = new Argument<FileInfo>("config") { Description = "The merge definition (mergekit YAML, as for run); it must name a base_model." };
-        var report = new Option<FileInfo?>("--output", "-o") { Description = $"The HTML report to write (default: {DefaultReport} unless --json or --svg is given)." };
+        var report = new Option<FileInfo?>("--output", "-o") { Description = $"The HTML report to write (default: {DefaultReport} unless --json, --svg or --png is given)." };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the same numbers as JSON to FILE, for scripts." };
         var svg = new Option<DirectoryInfo?>("--svg") { Description = "Also write each chart as a standalone SVG file into DIR (for slides and documents)." };
+        var png = new Option<DirectoryInfo?>("--png")
+        {
+            Description = "Also write each chart as a PNG file into DIR, drawn from the same SVG at 2x its size (linux-x64 only: the renderer's native library is carried " +
+                "for it alone; elsewhere this fails with DMRG0963, use --svg).",
+        };
         var merged = new Option<DirectoryInfo?>("--merged")
         {
             Description = "A model merged from this definition (run's OUTPUT): adds how much of each input's task vector it retains, per layer.",
@@ -36,6 +42,7 @@ public static class AnalyzeCommand
         command.Options.Add(report);
         command.Options.Add(json);
         command.Options.Add(svg);
+        command.Options.Add(png);
         command.Options.Add(merged);
         options.AddTo(command);
         command.SetAction((result, ct) =>
@@ -47,10 +54,14 @@ public static class AnalyzeCommand
                 bool force = result.GetValue(options.Force);
                 var jsonPath = result.GetValue(json)?.FullName;
                 var svgDirectory = result.GetValue(svg)?.FullName;
-                var htmlPath = result.GetValue(report)?.FullName ?? (jsonPath is null && svgDirectory is null ? Path.GetFullPath(DefaultReport) : null);
+                var pngDirectory = result.GetValue(png)?.FullName;
+                var htmlPath = result.GetValue(report)?.FullName
+                    ?? (jsonPath is null && svgDirectory is null && pngDirectory is null ? Path.GetFullPath(DefaultReport) : null);
                 // Every output location is checked before the inputs are read.
                 foreach (var file in new[] { htmlPath, jsonPath }.OfType<string>()) ReportFiles.CheckTarget(file, force);
                 if (svgDirectory is not null) ReportFiles.CheckDirectory(svgDirectory, force);
+                if (pngDirectory is not null) ReportFiles.CheckDirectory(pngDirectory, force);
+                var renderer = pngDirectory is null ? null : PngRenderer.Open(); // a renderer that cannot load fails before the inputs are read
 
                 var graph = MultiStageRunner.LoadStages(result.GetValue(config)!.FullName, mergeOptions.WorkingDirectory, out var diagnostics,
                     result.GetValue(options.AllowUnknownKeys), ct);
@@ -84,10 +95,12 @@ public static class AnalyzeCommand
                 ct.ThrowIfCancellationRequested();
                 if (htmlPath is not null) ReportFiles.Write(htmlPath, force, stream => { using var w = new StreamWriter(stream); w.Write(HtmlReport.Render(analysis)); });
                 if (jsonPath is not null) ReportFiles.Write(jsonPath, force, stream => JsonReport.Write(analysis, stream));
-                if (svgDirectory is not null) ReportFiles.WriteFigures(svgDirectory, force, HtmlReport.Figures(analysis));
+                var figures = HtmlReport.Figures(analysis);
+                if (svgDirectory is not null) ReportFiles.WriteFigures(svgDirectory, force, figures);
+                if (pngDirectory is not null) ReportFiles.WritePngFigures(pngDirectory, force, figures, renderer!); // one drawing, two encodings
                 if (verbosity >= Verbosity.Minimal)
                 {
-                    foreach (var path in new[] { htmlPath, jsonPath, svgDirectory }.OfType<string>()) console.Out.WriteLine($"wrote {path}");
+                    foreach (var path in new[] { htmlPath, jsonPath, svgDirectory, pngDirectory }.OfType<string>()) console.Out.WriteLine($"wrote {path}");
                     foreach (var m in analysis.Summary)
                         console.Out.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0}: ||delta||/||base|| = {1:0.0000}{2}", m.Name, m.RelativeNorm,
                             m.LikelyOtherBase ? " (far from the base: probably not fine-tuned from it)" : ""));

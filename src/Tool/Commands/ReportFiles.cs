@@ -3,7 +3,7 @@ using DotnetMerge.Engine;
 
 namespace DotnetMerge.Tool.Commands;
 
-/// <summary>Writes report files (HTML, JSON, SVG figures) whole or not at all: to a temporary sibling, then renamed
+/// <summary>Writes report files (HTML, JSON, SVG and PNG figures) whole or not at all: to a temporary sibling, then renamed
 /// into place; an existing file is replaced only with --force.</summary>
 internal static class ReportFiles
 {
@@ -15,7 +15,7 @@ internal static class ReportFiles
 
     public static void CheckDirectory(string path, bool force)
     {
-        if (File.Exists(path)) throw Error(path, "is a file; --svg takes a directory", null);
+        if (File.Exists(path)) throw Error(path, "is a file; --svg and --png take a directory", null);
         if (Directory.Exists(path) && Directory.EnumerateFileSystemEntries(path).Any() && !force)
             throw Error(path, "is not empty; pass --force to write the figures into it anyway, or choose another directory", null);
     }
@@ -45,6 +45,16 @@ internal static class ReportFiles
                 w.Write("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
                 w.Write(figure.Svg);
             });
+    }
+
+    /// <summary>Each figure as <c>ID.png</c>: the same SVG as <see cref="WriteFigures"/>, rasterised.</summary>
+    public static void WritePngFigures(string directory, bool force, IReadOnlyList<ReportFigure> figures, Rendering.PngRenderer renderer)
+    {
+        foreach (var figure in figures)
+        {
+            var png = renderer.Render(figure.Svg);
+            Write(Path.Combine(directory, figure.Id + ".png"), force, stream => stream.Write(png));
+        }
     }
 
     private static MergeException Error(string path, string what, Exception? inner, string id = ErrorIds.OutputLocation)

@@ -96,7 +96,7 @@ public sealed class AnalyzeCliTests : IDisposable
     {
         var r = await CliRunner.RunAsync("analyze", "--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (var option in new[] { "--output", "--json", "--svg", "--merged", "sign-conflict", "task-vector" })
+        foreach (var option in new[] { "--output", "--json", "--svg", "--png", "linux-x64", "--merged", "sign-conflict", "task-vector" })
             Assert.Contains(option, r.Out);
     }
 
