@@ -56,10 +56,12 @@ public static class MergeRunner
         using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.SelectMany(m => m.InputDirectories));
         transaction.Faults = options.Faults;
         foreach (var line in transaction.RemovedStale) progress.Warning(line);
+        PhaseTimings.Mark("output directory staged");
         if (ModelScopeTrim.Applies(plan))
             plan = plan.WithJobs(ModelScopeTrim.Apply(plan, progress, cancellationToken));
         progress.Stage($"merging {plan.Jobs.Count} tensors with {plan.Method.Name}");
         var stats = await MergeExecutor.ExecuteAsync(plan, transaction.StagingDirectory, options, progress, cancellationToken).ConfigureAwait(false);
+        PhaseTimings.Mark("tensors merged and written");
         cancellationToken.ThrowIfCancellationRequested();
         progress.Stage("writing config, tokenizer and model card");
         try
@@ -71,7 +73,9 @@ public static class MergeRunner
         {
             throw error;
         }
+        PhaseTimings.Mark("config, tokenizer and card written");
         transaction.Commit(cancellationToken);
+        PhaseTimings.Mark("output committed");
         return new MergeResult(transaction.OutputDirectory, plan.Jobs.Count, plan.Shards.Count, stats, plan.Warnings);
     }
 
