@@ -5,7 +5,8 @@ namespace DotnetMerge.Bench;
 /// <summary>The <c>tiny</c> figure: the fixed cost of a whole merge (process start, JIT, checks, planning, a few hundred
 /// KB of tensors, the model files), on the models of <c>dotnet merge demo</c> (4 x 528 KB), next to <c>--version</c>
 /// (the runtime's start and little else). Each round runs every tool once, merge then --version, so a busy spell of a
-/// shared machine slows one run of each; the medians of wall and CPU (user + system) time are printed as a table.</summary>
+/// shared machine slows one run of each; the medians of wall and CPU (user + system) time are printed as a table, after a
+/// check that every CLI wrote the same bytes.</summary>
 internal static class StartupBench
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
@@ -28,12 +29,17 @@ internal static class StartupBench
         {
             for (int t = 0; t < tools.Count; t++)
             {
-                var m = ProcessTimer.Run("dotnet", ["exec", tools[t], "d/merge.yaml", "out", "--force", "--no-progress"], root);
+                var m = ProcessTimer.Run("dotnet", ["exec", tools[t], "d/merge.yaml", Output(t), "--force", "--no-progress"], root);
                 if (m.ExitCode != 0) throw new InvalidOperationException($"the tiny merge failed (exit {m.ExitCode}):\n{m.Output}");
                 merges[t].Add(m);
                 versions[t].Add(ProcessTimer.Run("dotnet", ["exec", tools[t], "--version"], root));
             }
         }
+        // Every CLI wrote the same model (the card's title names the output directory, so the card is left out).
+        foreach (var file in Directory.GetFiles(Path.Combine(root, Output(0))).Select(Path.GetFileName).Where(f => f != "README.md"))
+            for (int t = 1; t < tools.Count; t++)
+                if (!File.ReadAllBytes(Path.Combine(root, Output(0), file!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(root, Output(t), file!))))
+                    throw new InvalidOperationException($"{tools[t]} wrote a different {file} than {tools[0]}");
         log.WriteLine($"| tool | tiny merge wall | tiny merge CPU | `--version` wall | `--version` CPU |");
         log.WriteLine("|---|---:|---:|---:|---:|");
         for (int t = 0; t < tools.Count; t++)
@@ -44,6 +50,8 @@ internal static class StartupBench
             repeat, loadBefore, ProcessTimer.Shell("uptime")));
         return 0;
     }
+
+    private static string Output(int tool) => "out" + tool.ToString(Inv);
 
     private static double Median(IEnumerable<double> values)
     {
