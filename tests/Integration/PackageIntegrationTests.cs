@@ -212,7 +212,10 @@ public partial class PackageIntegrationTests(PackageFixture fixture) : IClassFix
     public void Build_step_runs_the_cli_for_the_sdks_runtime()
     {
         var project = fixture.CopyFixture("Consumer");
-        var query = fixture.Dotnet(project, "msbuild", "-restore", "-nologo", "-nodeReuse:false", "-getProperty:DotnetMergeCliPath", "-getProperty:NETCoreSdkRuntimeIdentifier");
+        // -getProperty with -restore evaluates before the restore has imported the package: restore first.
+        var restore = fixture.Dotnet(project, "restore", "-nologo");
+        Assert.True(restore.ExitCode == 0, restore.Output);
+        var query = fixture.Dotnet(project, "msbuild", "-nologo", "-nodeReuse:false", "-getProperty:DotnetMergeCliPath");
         Assert.True(query.ExitCode == 0, query.Output);
         string folder = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier == "linux-x64" ? "linux-x64" : "any";
         Assert.Contains(Path.Combine("tools", "net10.0", folder, "dotnet-merge.dll"), query.Output, StringComparison.Ordinal);
