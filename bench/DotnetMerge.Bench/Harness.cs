@@ -30,7 +30,7 @@ internal static class Harness
         if (o.Scenarios.Contains("union")) ModelGenerator.EnsureVocabularies(modelsDir, spec, o.Models, log);
         if (generateOnly) return 0;
 
-        string tool = o.Tool ?? FindTool();
+        string tool = o.Tool is { } given ? Path.GetFullPath(given) : FindTool();
         if (!File.Exists(tool)) throw new ArgumentException($"the CLI is not built at {tool} (run bench/run.sh, or pass --tool)");
         var names = ModelGenerator.Names(o.Models);
         var files = InputsOf(modelsDir, names, names.Length);
@@ -121,7 +121,7 @@ internal static class Harness
     private static string[] InputsOf(string modelsDir, string[] names, int count)
         => names.Take(count).SelectMany(n => Directory.GetFiles(Path.Combine(modelsDir, n), "*.safetensors")).ToArray();
 
-    private static string FindTool()
+    internal static string FindTool()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "dotnet-merge.sln")))

@@ -5,9 +5,16 @@ using DotnetMerge.Bench;
 //                                     [--work-dir DIR] [--tool PATH/dotnet-merge.dll] [--repeat N] [--markdown FILE]
 // dotnet DotnetMerge.Bench.dll gen [--size ..] [--models ..] [--work-dir ..]
 // dotnet DotnetMerge.Bench.dll micro [BenchmarkDotNet arguments, e.g. --filter *Bf16*]
+// dotnet DotnetMerge.Bench.dll tiny [--tool A.dll[,B.dll...]] [--repeat 9] [--work-dir DIR]   (start-up: a merge of the demo models)
 try
 {
     if (args.Length > 0 && args[0] == "micro") return Micro.Run(args[1..]);
+    if (args.Length > 0 && args[0] == "tiny")
+    {
+        var tiny = BenchOptions.Parse(args[1..]);
+        var tools = tiny.Tool is null ? [Harness.FindTool()] : tiny.Tool.Split(',').Select(Path.GetFullPath).ToArray();
+        return StartupBench.Run(tools, args.Contains("--repeat") ? tiny.Repeat : 9, tiny.WorkDir, Console.Out);
+    }
     bool generateOnly = args.Length > 0 && args[0] == "gen";
     var rest = args.Length > 0 && args[0] is "run" or "gen" ? args[1..] : args;
     var options = BenchOptions.Parse(rest);
@@ -26,7 +33,7 @@ namespace DotnetMerge.Bench
         string? Tool, int Repeat, string? Markdown, string? OutDir, int? Vocab = null, int? Hidden = null, int? Layers = null)
     {
         public const string Usage =
-            "usage: DotnetMerge.Bench [run|gen|micro] [--size 1.5GB] [--models 3] [--threads 1,2,all] " +
+            "usage: DotnetMerge.Bench [run|gen|micro|tiny] [--size 1.5GB] [--models 3] [--threads 1,2,all] " +
             "[--scenarios " + "copy,linear,task_arithmetic,ties,dare_ties,slerp,model_stock,lora,union] [--work-dir /tmp/dotnet-merge-bench] " +
             "[--tool src/Tool/bin/Release/net10.0/dotnet-merge.dll] [--repeat 1] [--markdown FILE] [--out-dir DIR (where merged models go; default under --work-dir)] " +
             "[--vocab N] [--hidden H (a multiple of 64)] [--layers L] (a fixed shape instead of --size)";
@@ -46,7 +53,7 @@ namespace DotnetMerge.Bench
                     "--threads" => o with { Threads = List() },
                     "--scenarios" => o with { Scenarios = List() },
                     "--work-dir" => o with { WorkDir = Path.GetFullPath(Value()) },
-                    "--tool" => o with { Tool = Path.GetFullPath(Value()) },
+                    "--tool" => o with { Tool = Value() },
                     "--repeat" => o with { Repeat = int.Parse(Value(), CultureInfo.InvariantCulture) },
                     "--markdown" => o with { Markdown = Path.GetFullPath(Value()) },
                     "--out-dir" => o with { OutDir = Path.GetFullPath(Value()) },

@@ -37,6 +37,7 @@ public static class Cli
     public static async Task<int> RunAsync(string[] args, ToolConsole console, CancellationToken cancellationToken = default)
     {
         var root = CreateRootCommand(console);
+        PhaseTimings.Mark("commands built");
         args = MergekitFlags.NormalizeVerbosityCount(args);
         if (UnknownCommand(root, args) is { } unknown)
         {

@@ -124,10 +124,11 @@ public sealed class PackageFixture : IDisposable
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        // Packing the tool publishes it three times (portable, any, linux-x64 with ReadyToRun): minutes on a loaded 2-core machine.
+        if (!process.WaitForExit(TimeSpan.FromMinutes(15)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', arguments)} did not finish in 5 minutes:\n{output}");
+            throw new TimeoutException($"{file} {string.Join(' ', arguments)} did not finish in 15 minutes:\n{output}");
         }
 
         process.WaitForExit();

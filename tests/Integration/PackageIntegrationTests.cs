@@ -150,18 +150,27 @@ public partial class PackageIntegrationTests(PackageFixture fixture) : IClassFix
             "a failed merge left a stamp");
     }
 
-    /// <summary>The package ships the CLI once, in tools/net10.0/any/ (it also used to carry the tool's publish/ folder).</summary>
+    /// <summary>The package ships the CLI once per folder (it also used to carry the tool's publish/ folder): portable IL in
+    /// tools/net10.0/any/, and in tools/net10.0/linux-x64/ the same assemblies with ReadyToRun code, which the build step
+    /// runs when the SDK's RID is linux-x64 (a tiny merge then starts without most of its JIT).</summary>
     [Fact]
-    public void Package_ships_the_cli_once()
+    public void Package_ships_the_cli_once_portable_and_once_ready_to_run_for_linux_x64()
     {
         using var zip = System.IO.Compression.ZipFile.OpenRead(fixture.Package);
         var tools = zip.Entries.Select(e => e.FullName).Where(n => n.StartsWith("tools/", StringComparison.Ordinal)).ToList();
 
-        Assert.Contains("tools/net10.0/any/dotnet-merge.dll", tools);
         Assert.DoesNotContain(tools, n => n.Contains("/publish/", StringComparison.Ordinal));
-        var names = tools.Where(n => !n.EndsWith('/')).Select(n => n["tools/net10.0/any/".Length..]).ToList();
-        Assert.Single(names, n => n.EndsWith("dotnet-merge.dll", StringComparison.Ordinal));
-        Assert.Single(names, n => n.EndsWith("DotnetMerge.dll", StringComparison.Ordinal));
+        Assert.All(tools, n => Assert.True(n.StartsWith("tools/net10.0/any/", StringComparison.Ordinal) || n.StartsWith("tools/net10.0/linux-x64/", StringComparison.Ordinal), n));
+        foreach (var (folder, readyToRun) in new[] { ("tools/net10.0/any/", false), ("tools/net10.0/linux-x64/", true) })
+        {
+            var names = tools.Where(n => n.StartsWith(folder, StringComparison.Ordinal) && !n.EndsWith('/')).Select(n => n[folder.Length..]).ToList();
+            Assert.Single(names, n => n.EndsWith("dotnet-merge.dll", StringComparison.Ordinal));
+            Assert.Single(names, n => n.EndsWith("DotnetMerge.dll", StringComparison.Ordinal));
+            Assert.Contains("dotnet-merge.runtimeconfig.json", names);
+            foreach (var assembly in new[] { "dotnet-merge.dll", "DotnetMerge.dll", "DotnetMerge.Definitions.dll", "YamlDotNet.dll", "System.CommandLine.dll" })
+                Assert.True(HasReadyToRunCode(zip.GetEntry(folder + assembly)!) == readyToRun, folder + assembly + (readyToRun ? " has no ReadyToRun code" : " has ReadyToRun code"));
+        }
+        Assert.Contains("tools/net10.0/linux-x64/libhf_tokenizers.so", tools);
 
         // The library's XML documentation ships next to it (IntelliSense).
         var entries = zip.Entries.Select(e => e.FullName).ToList();
@@ -214,5 +223,29 @@ public partial class PackageIntegrationTests(PackageFixture fixture) : IClassFix
             foreach (var id in needed)
                 Assert.True(declared.Contains(id), $"{project} references {id}, which the DotnetMerge package does not declare (src/Package/DotnetMerge.Package.csproj)");
         }
+    }
+
+    /// <summary>On a linux-x64 SDK the build step runs the ReadyToRun CLI; elsewhere the portable one.</summary>
+    [Fact]
+    public void Build_step_runs_the_cli_for_the_sdks_runtime()
+    {
+        var project = fixture.CopyFixture("Consumer");
+        // -getProperty with -restore evaluates before the restore has imported the package: restore first.
+        var restore = fixture.Dotnet(project, "restore", "-nologo");
+        Assert.True(restore.ExitCode == 0, restore.Output);
+        var query = fixture.Dotnet(project, "msbuild", "-nologo", "-nodeReuse:false", "-getProperty:DotnetMergeCliPath");
+        Assert.True(query.ExitCode == 0, query.Output);
+        string folder = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier == "linux-x64" ? "linux-x64" : "any";
+        Assert.Contains(Path.Combine("tools", "net10.0", folder, "dotnet-merge.dll"), query.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Whether an assembly carries precompiled (ReadyToRun) code: a managed native header in its CLI header.</summary>
+    private static bool HasReadyToRunCode(System.IO.Compression.ZipArchiveEntry entry)
+    {
+        using var bytes = new MemoryStream();
+        using (var stream = entry.Open()) stream.CopyTo(bytes);
+        bytes.Position = 0;
+        using var pe = new System.Reflection.PortableExecutable.PEReader(bytes);
+        return pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0;
     }
 }

@@ -60,6 +60,7 @@ public static class MergeRunner
         using var transaction = OutputTransaction.Begin(outputDirectory, options.Force, plan.Models.SelectMany(m => m.InputDirectories));
         transaction.Faults = options.Faults;
         foreach (var line in transaction.RemovedStale) progress.Warning(line);
+        PhaseTimings.Mark("output directory staged");
         if (WholeModelPrePass.Applies(plan))
             plan = plan.WithJobs(WholeModelPrePass.Apply(plan, progress, cancellationToken, options));
         progress.Stage($"merging {plan.Jobs.Count} tensors with {plan.Method.Name}");
@@ -69,6 +70,7 @@ public static class MergeRunner
             bookkeeping is null ? ShardDigests.None : ShardDigests.Fast,
             bookkeeping is null ? null : (file, digest) => bookkeeping.WriteShardRecord(new Partitioning.PartFiles.ShardRecord(file, digest, resumable!, 0, 1))).ConfigureAwait(false);
         if (bookkeeping is not null) Directory.Delete(bookkeeping.Root, recursive: true);
+        PhaseTimings.Mark("tensors merged and written");
         cancellationToken.ThrowIfCancellationRequested();
         progress.Stage("writing config, tokenizer and model card");
         try
@@ -80,7 +82,9 @@ public static class MergeRunner
         {
             throw error;
         }
+        PhaseTimings.Mark("config, tokenizer and card written");
         transaction.Commit(cancellationToken);
+        PhaseTimings.Mark("output committed");
         return new MergeResult(transaction.OutputDirectory, plan.Jobs.Count, plan.Shards.Count, stats, plan.Warnings);
     }
 

@@ -73,6 +73,7 @@ public static class MultiStageRunner
         if (graph.Stages.Any(s => Hub.HubPrecheck.Needed(s.Definition, options)))
             using (Plan(graph, Hub.HubPrecheck.ForChecking(options, cancellationToken), stages)) { } // hub models: every check on their headers before any weight is downloaded
         using var multi = Plan(graph, options, stages);
+        PhaseTimings.Mark("inputs checked and planned");
         foreach (var w in multi.Warnings) progress.Warning(w);
         var card = graph.IsMultiStage ? StagesCardSection(graph) : null;
 

@@ -59,6 +59,7 @@ public static class RunCommand
         stageOptions.AddTo(command);
         command.SetAction((result, ct) =>
         {
+            PhaseTimings.Mark("command line parsed");
             var verbosity = options.GetVerbosity(result);
             return Cli.Guard(console, verbosity, async () =>
             {
@@ -66,6 +67,7 @@ public static class RunCommand
                 var stages = stageOptions.Get(result);
                 var graph = MultiStageRunner.LoadStages(result.GetValue(config)!.FullName, mergeOptions.WorkingDirectory, out var diagnostics,
                     result.GetValue(options.AllowUnknownKeys), ct);
+                PhaseTimings.Mark("definition parsed and validated");
                 Cli.PrintDiagnostics(console, diagnostics, verbosity);
                 var reporter = new ProgressReporter(console, verbosity, !result.GetValue(options.NoProgress));
                 if (result.GetValue(part) is not null || result.GetValue(resume))
